@@ -1,0 +1,19 @@
+//! supplyline turns a public donations mailbox into a triage queue.
+//!
+//! # Layout
+//!
+//! The modules follow the flow of one email:
+//!
+//! - [`config`]: the TOML config file, environment overrides, validation.
+//! - [`fetch`]: IMAP intake: connect, store each raw message, advance the cursor, IDLE.
+//! - [`mail`]: MIME parsing and clean text.
+//! - [`rules`]: rule files and extraction of category, items, contact, pickup.
+//! - [`process`]: the stage that turns a stored message into an offer and a reply.
+//! - [`outbox`]: reply policy, templates, the SMTP sender.
+//! - [`store`]: the database: migrations and one module per table family.
+//! - [`daemon`]: starting the stages together and stopping them cleanly.
+//! - [`demo`]: the self-contained demo run.
+#![forbid(unsafe_code)]
+
+pub mod mail;
+pub mod rules;
