@@ -15,5 +15,7 @@
 //! - [`demo`]: the self-contained demo run.
 #![forbid(unsafe_code)]
 
+pub mod config;
 pub mod mail;
 pub mod rules;
+pub mod store;

@@ -1,0 +1,542 @@
+//! The config file: one TOML file, every key overridable by a `SUPPLYLINE_*`
+//! environment variable, secrets readable from files.
+//!
+//! Owns: the shape of the config, defaults, validation with errors that name
+//! the file, the key and what was expected. Does not own: connecting to
+//! anything (the stages do that with the values found here).
+
+use std::path::{Path, PathBuf};
+
+use secrecy::SecretString;
+use serde::Deserialize;
+
+/// Everything supplyline can be told.
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    #[serde(default)]
+    pub database: DatabaseConfig,
+    pub imap: Option<ImapConfig>,
+    pub smtp: Option<SmtpConfig>,
+    #[serde(default)]
+    pub donations: DonationsConfig,
+    #[serde(default)]
+    pub rules: RulesConfig,
+    #[serde(default)]
+    pub templates: TemplatesConfig,
+    #[serde(default)]
+    pub outbox: OutboxConfig,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DatabaseConfig {
+    /// `sqlite://FILE` (created when missing) or `postgres://…`.
+    #[serde(default = "default_database_url")]
+    pub url: String,
+}
+
+impl Default for DatabaseConfig {
+    fn default() -> Self {
+        DatabaseConfig {
+            url: default_database_url(),
+        }
+    }
+}
+
+fn default_database_url() -> String {
+    "sqlite://supplyline.db".into()
+}
+
+/// How a connection is secured.
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum Security {
+    /// TLS from the first byte (IMAPS 993, SMTPS 465).
+    Tls,
+    /// Plain connection upgraded with STARTTLS (IMAP 143, submission 587).
+    Starttls,
+    /// No TLS at all; refused unless `allow_insecure = true`.
+    None,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ImapConfig {
+    pub host: String,
+    pub port: Option<u16>,
+    #[serde(default = "default_security")]
+    pub security: Security,
+    /// Must be true for `security = "none"`, and to skip certificate checks.
+    #[serde(default)]
+    pub allow_insecure: bool,
+    /// Extra CA certificates (PEM) trusted besides the system roots.
+    pub ca_file: Option<PathBuf>,
+    pub username: String,
+    pub password: Option<SecretString>,
+    pub password_file: Option<PathBuf>,
+    #[serde(default = "default_mailbox")]
+    pub mailbox: String,
+    /// Where a stored message is moved; unset means it is only flagged `\Seen`.
+    pub processed_folder: Option<String>,
+    /// Messages larger than this are recorded (headers only) but not downloaded.
+    #[serde(default = "default_max_message_bytes")]
+    pub max_message_bytes: u64,
+    /// Seconds between checks when the server has no IDLE.
+    #[serde(default = "default_poll_secs")]
+    pub poll_interval_secs: u64,
+    /// Seconds allowed for one IMAP command.
+    #[serde(default = "default_timeout_secs")]
+    pub timeout_secs: u64,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SmtpConfig {
+    pub host: String,
+    pub port: Option<u16>,
+    #[serde(default = "default_security")]
+    pub security: Security,
+    #[serde(default)]
+    pub allow_insecure: bool,
+    pub ca_file: Option<PathBuf>,
+    pub username: Option<String>,
+    pub password: Option<SecretString>,
+    pub password_file: Option<PathBuf>,
+    #[serde(default = "default_timeout_secs")]
+    pub timeout_secs: u64,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DonationsConfig {
+    /// The public donations address: replies come from it, and mail from it is never answered.
+    #[serde(default = "default_address")]
+    pub address: String,
+    /// The display name on replies.
+    #[serde(default = "default_name")]
+    pub name: String,
+    /// The domain used in the Message-IDs of our replies.
+    pub message_id_domain: Option<String>,
+    /// At most one automatic reply per sender within this many seconds.
+    #[serde(default = "default_reply_window")]
+    pub reply_window_secs: u64,
+}
+
+impl Default for DonationsConfig {
+    fn default() -> Self {
+        DonationsConfig {
+            address: default_address(),
+            name: default_name(),
+            message_id_domain: None,
+            reply_window_secs: default_reply_window(),
+        }
+    }
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct RulesConfig {
+    /// A folder of rule files; unset means the rules built into the binary.
+    pub dir: Option<PathBuf>,
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct TemplatesConfig {
+    /// A folder of reply templates; unset means the templates built into the binary.
+    pub dir: Option<PathBuf>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OutboxConfig {
+    /// Attempts before a reply that keeps failing temporarily is marked failed.
+    #[serde(default = "default_max_attempts")]
+    pub max_attempts: u32,
+    /// First retry delay in seconds; doubled each attempt, capped at `retry_max_secs`.
+    #[serde(default = "default_retry_base")]
+    pub retry_base_secs: u64,
+    #[serde(default = "default_retry_max")]
+    pub retry_max_secs: u64,
+    /// Write replies as .eml files into this folder instead of sending them by SMTP.
+    pub write_to_dir: Option<PathBuf>,
+}
+
+impl Default for OutboxConfig {
+    fn default() -> Self {
+        OutboxConfig {
+            max_attempts: default_max_attempts(),
+            retry_base_secs: default_retry_base(),
+            retry_max_secs: default_retry_max(),
+            write_to_dir: None,
+        }
+    }
+}
+
+fn default_security() -> Security {
+    Security::Tls
+}
+fn default_mailbox() -> String {
+    "INBOX".into()
+}
+fn default_max_message_bytes() -> u64 {
+    50 * 1024 * 1024
+}
+fn default_poll_secs() -> u64 {
+    30
+}
+fn default_timeout_secs() -> u64 {
+    60
+}
+fn default_address() -> String {
+    "donations@example.org".into()
+}
+fn default_name() -> String {
+    "Donations".into()
+}
+fn default_reply_window() -> u64 {
+    600
+}
+fn default_max_attempts() -> u32 {
+    20
+}
+fn default_retry_base() -> u64 {
+    5
+}
+fn default_retry_max() -> u64 {
+    1800
+}
+
+/// A config that cannot be used; every problem found is listed.
+#[derive(Debug, thiserror::Error)]
+#[error("{}", problems.join("\n"))]
+pub struct ConfigError {
+    pub problems: Vec<String>,
+}
+
+impl ConfigError {
+    fn one(problem: String) -> Self {
+        ConfigError {
+            problems: vec![problem],
+        }
+    }
+}
+
+const ENV_PREFIX: &str = "SUPPLYLINE_";
+const SECTIONS: &[&str] = &[
+    "database",
+    "imap",
+    "smtp",
+    "donations",
+    "rules",
+    "templates",
+    "outbox",
+];
+
+impl Config {
+    /// Reads `path` (a missing file is an empty config when `required` is false),
+    /// applies `SUPPLYLINE_SECTION_KEY` environment overrides and validates.
+    pub fn load(path: &Path, required: bool) -> Result<Config, ConfigError> {
+        let text = match std::fs::read_to_string(path) {
+            Ok(text) => text,
+            Err(err) if err.kind() == std::io::ErrorKind::NotFound && !required => String::new(),
+            Err(err) => {
+                return Err(ConfigError::one(format!(
+                    "{}: cannot read the config file: {err}",
+                    path.display()
+                )))
+            }
+        };
+        Self::from_str_with_env(&text, path, std::env::vars())
+    }
+
+    /// Parses `text` (named `path` in errors) with the given environment.
+    pub fn from_str_with_env(
+        text: &str,
+        path: &Path,
+        env: impl Iterator<Item = (String, String)>,
+    ) -> Result<Config, ConfigError> {
+        let file = path.display().to_string();
+        let mut table: toml::Table = text
+            .parse()
+            .map_err(|err: toml::de::Error| ConfigError::one(toml_problem(&file, text, &err)))?;
+        let mut problems = Vec::new();
+        let mut overridden = Vec::new();
+        for (name, value) in env {
+            if let Some(rest) = name.strip_prefix(ENV_PREFIX) {
+                match apply_env(&mut table, &name, rest, &value) {
+                    Ok(()) => overridden.push(name),
+                    Err(p) => problems.push(p),
+                }
+            }
+        }
+        if !problems.is_empty() {
+            return Err(ConfigError { problems });
+        }
+        let config: Config = if overridden.is_empty() {
+            toml::from_str(text).map_err(|err| ConfigError::one(toml_problem(&file, text, &err)))?
+        } else {
+            // Errors then name the variables too, since a value may come from one of them.
+            let merged = toml::to_string(&table).unwrap_or_default();
+            toml::from_str(&merged).map_err(|err| {
+                let source = format!("{file} with {}", overridden.join(", "));
+                ConfigError::one(toml_problem(&source, &merged, &err))
+            })?
+        };
+        config.validate(&file)?;
+        Ok(config)
+    }
+
+    fn validate(&self, file: &str) -> Result<(), ConfigError> {
+        let mut problems = Vec::new();
+        if let Some(imap) = &self.imap {
+            check_security(
+                file,
+                "imap",
+                imap.security,
+                imap.allow_insecure,
+                &mut problems,
+            );
+            check_secret(
+                file,
+                "imap",
+                &imap.password,
+                &imap.password_file,
+                true,
+                &mut problems,
+            );
+            if imap.max_message_bytes < 1024 {
+                problems.push(format!(
+                    "{file}: imap.max_message_bytes: expected at least 1024, found {}",
+                    imap.max_message_bytes
+                ));
+            }
+        }
+        if let Some(smtp) = &self.smtp {
+            check_security(
+                file,
+                "smtp",
+                smtp.security,
+                smtp.allow_insecure,
+                &mut problems,
+            );
+            let needs = smtp.username.is_some();
+            check_secret(
+                file,
+                "smtp",
+                &smtp.password,
+                &smtp.password_file,
+                needs,
+                &mut problems,
+            );
+        }
+        if !self.donations.address.contains('@') {
+            problems.push(format!(
+                "{file}: donations.address: expected an email address, found {:?}",
+                self.donations.address
+            ));
+        }
+        if !(self.database.url.starts_with("sqlite:") || self.database.url.starts_with("postgres"))
+        {
+            problems.push(format!(
+                "{file}: database.url: expected sqlite://FILE or postgres://…, found {:?}",
+                self.database.url
+            ));
+        }
+        if self.outbox.max_attempts == 0 {
+            problems.push(format!(
+                "{file}: outbox.max_attempts: expected at least 1, found 0"
+            ));
+        }
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(ConfigError { problems })
+        }
+    }
+}
+
+fn check_security(
+    file: &str,
+    section: &str,
+    security: Security,
+    insecure: bool,
+    problems: &mut Vec<String>,
+) {
+    if security == Security::None && !insecure {
+        problems.push(format!(
+            "{file}: {section}.security: \"none\" sends passwords in clear text; set {section}.allow_insecure = true to allow it"
+        ));
+    }
+}
+
+fn check_secret(
+    file: &str,
+    section: &str,
+    password: &Option<SecretString>,
+    password_file: &Option<PathBuf>,
+    required: bool,
+    problems: &mut Vec<String>,
+) {
+    match (password, password_file) {
+        (Some(_), Some(_)) => problems.push(format!(
+            "{file}: {section}.password and {section}.password_file: expected one of them, found both"
+        )),
+        (None, None) if required => problems.push(format!(
+            "{file}: {section}.password: expected a password or {section}.password_file"
+        )),
+        (None, Some(path)) if !path.exists() => problems.push(format!(
+            "{file}: {section}.password_file: expected a readable file, {} does not exist",
+            path.display()
+        )),
+        _ => {}
+    }
+}
+
+/// Reads the secret from the value or the file named in the config (trailing newline cut).
+pub fn read_secret(
+    password: &Option<SecretString>,
+    password_file: &Option<PathBuf>,
+) -> std::io::Result<Option<SecretString>> {
+    if let Some(p) = password {
+        return Ok(Some(p.clone()));
+    }
+    match password_file {
+        Some(path) => {
+            let text = std::fs::read_to_string(path)?;
+            Ok(Some(SecretString::from(
+                text.trim_end_matches(['\r', '\n']).to_string(),
+            )))
+        }
+        None => Ok(None),
+    }
+}
+
+fn toml_problem(file: &str, text: &str, err: &toml::de::Error) -> String {
+    let location = err
+        .span()
+        .map(|span| {
+            let line = text[..span.start.min(text.len())].matches('\n').count() + 1;
+            format!(":{line}")
+        })
+        .unwrap_or_default();
+    format!("{file}{location}: {}", err.message())
+}
+
+/// Applies one `SUPPLYLINE_SECTION_KEY=value` override to the table.
+fn apply_env(table: &mut toml::Table, name: &str, rest: &str, value: &str) -> Result<(), String> {
+    let lower = rest.to_ascii_lowercase();
+    let Some((section, key)) = lower.split_once('_') else {
+        return Err(format!("{name}: expected SUPPLYLINE_SECTION_KEY"));
+    };
+    if !SECTIONS.contains(&section) {
+        return Err(format!(
+            "{name}: unknown section {section:?}, expected one of {}",
+            SECTIONS.join(", ")
+        ));
+    }
+    let parsed = parse_env_value(value);
+    let entry = table
+        .entry(section.to_string())
+        .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+    match entry {
+        toml::Value::Table(t) => {
+            t.insert(key.to_string(), parsed);
+            Ok(())
+        }
+        _ => Err(format!("{name}: [{section}] in the file is not a table")),
+    }
+}
+
+/// Environment values are TOML literals when they parse as one (numbers,
+/// booleans), strings otherwise.
+fn parse_env_value(value: &str) -> toml::Value {
+    let doc = format!("v = {value}");
+    match doc.parse::<toml::Table>() {
+        Ok(mut t) => match t.remove("v") {
+            Some(
+                v @ (toml::Value::Integer(_) | toml::Value::Boolean(_) | toml::Value::Float(_)),
+            ) => v,
+            _ => toml::Value::String(value.to_string()),
+        },
+        Err(_) => toml::Value::String(value.to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load(text: &str, env: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let env = env.iter().map(|(k, v)| (k.to_string(), v.to_string()));
+        Config::from_str_with_env(text, Path::new("test.toml"), env)
+    }
+
+    #[test]
+    fn empty_config_has_defaults() {
+        let c = load("", &[]).unwrap();
+        assert_eq!(c.database.url, "sqlite://supplyline.db");
+        assert!(c.imap.is_none());
+    }
+
+    #[test]
+    fn unknown_key_names_file_line_and_key() {
+        let err = load("[imap]\nhots = \"x\"\n", &[]).unwrap_err().to_string();
+        assert!(err.starts_with("test.toml:2:"), "{err}");
+        assert!(err.contains("hots"), "{err}");
+    }
+
+    #[test]
+    fn wrong_type_names_expected() {
+        let err = load("[outbox]\nmax_attempts = \"many\"\n", &[])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("test.toml:2"), "{err}");
+    }
+
+    #[test]
+    fn env_overrides_file() {
+        let text = "[imap]\nhost = \"a\"\nusername = \"u\"\npassword = \"p\"\n";
+        let c = load(
+            text,
+            &[
+                ("SUPPLYLINE_IMAP_HOST", "b"),
+                ("SUPPLYLINE_IMAP_PORT", "1143"),
+            ],
+        )
+        .unwrap();
+        let imap = c.imap.unwrap();
+        assert_eq!(imap.host, "b");
+        assert_eq!(imap.port, Some(1143));
+    }
+
+    #[test]
+    fn insecure_needs_explicit_allow() {
+        let text =
+            "[imap]\nhost = \"a\"\nusername = \"u\"\npassword = \"p\"\nsecurity = \"none\"\n";
+        let err = load(text, &[]).unwrap_err().to_string();
+        assert!(err.contains("allow_insecure"), "{err}");
+    }
+
+    #[test]
+    fn all_problems_are_reported() {
+        let text = "[imap]\nhost = \"a\"\nusername = \"u\"\nsecurity = \"none\"\n[donations]\naddress = \"nobody\"\n";
+        let err = load(text, &[]).unwrap_err();
+        assert_eq!(err.problems.len(), 3, "{err}");
+    }
+
+    #[test]
+    fn bad_env_section_is_named() {
+        let err = load("", &[("SUPPLYLINE_IMPA_HOST", "x")])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("SUPPLYLINE_IMPA_HOST"), "{err}");
+    }
+
+    #[test]
+    fn example_config_is_clean() {
+        let text = include_str!("../examples/supplyline.toml");
+        load(text, &[]).unwrap();
+    }
+}

@@ -1,0 +1,63 @@
+//! The `audit_events` table: who did what to which offer or message, and when.
+
+use sqlx::{Row, Sqlite, Transaction};
+
+use super::{now_ms, QueryContext, Store, StoreError};
+
+/// One line of an offer's history.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct AuditEvent {
+    pub at: i64,
+    pub actor: String,
+    pub action: String,
+    pub detail: String,
+    pub message_id: Option<i64>,
+}
+
+impl Store {
+    /// Writes an audit row inside the caller's transaction, so the change and
+    /// its record commit together.
+    pub(crate) async fn audit_in(
+        tx: &mut Transaction<'static, Sqlite>,
+        actor: &str,
+        offer_id: Option<i64>,
+        message_id: Option<i64>,
+        action: &str,
+        detail: &str,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO audit_events (at, actor, offer_id, message_id, action, detail) VALUES (?, ?, ?, ?, ?, ?)",
+        )
+        .bind(now_ms())
+        .bind(actor)
+        .bind(offer_id)
+        .bind(message_id)
+        .bind(action)
+        .bind(detail)
+        .execute(&mut **tx)
+        .await
+        .during("writing an audit event")?;
+        Ok(())
+    }
+
+    /// The history of one offer, oldest first.
+    pub async fn offer_history(&self, offer_id: i64) -> Result<Vec<AuditEvent>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT at, actor, action, detail, message_id FROM audit_events WHERE offer_id = ? ORDER BY id",
+        )
+        .bind(offer_id)
+        .fetch_all(&self.reader)
+        .await
+        .during("reading an offer's history")?;
+        Ok(rows
+            .iter()
+            .map(|r| AuditEvent {
+                at: r.get(0),
+                actor: r.get(1),
+                action: r.get(2),
+                detail: r.get(3),
+                message_id: r.get(4),
+            })
+            .collect())
+    }
+}

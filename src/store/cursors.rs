@@ -1,0 +1,75 @@
+//! The `fetch_cursors` table: per mailbox, the UIDVALIDITY and the last UID stored.
+
+use sqlx::{Row, Sqlite, Transaction};
+
+use super::{now_ms, QueryContext, Store, StoreError};
+
+/// Where fetching stopped in one mailbox.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Cursor {
+    pub uidvalidity: u32,
+    pub last_uid: u32,
+}
+
+impl Store {
+    /// The cursor of `mailbox`, if it was ever fetched.
+    pub async fn cursor(&self, mailbox: &str) -> Result<Option<Cursor>, StoreError> {
+        let row = sqlx::query("SELECT uidvalidity, last_uid FROM fetch_cursors WHERE mailbox = ?")
+            .bind(mailbox)
+            .fetch_optional(&self.reader)
+            .await
+            .during("reading the fetch cursor")?;
+        Ok(row.map(|r| Cursor {
+            uidvalidity: r.get::<i64, _>(0) as u32,
+            last_uid: r.get::<i64, _>(1) as u32,
+        }))
+    }
+
+    /// Starts the mailbox over under a new UIDVALIDITY: every UID is fetched
+    /// again, and the dedup key keeps what is already stored from a second row.
+    pub async fn reset_cursor(&self, mailbox: &str, uidvalidity: u32) -> Result<(), StoreError> {
+        let mut tx = self.write().await?;
+        sqlx::query(
+            "INSERT INTO fetch_cursors (mailbox, uidvalidity, last_uid, updated_at) VALUES (?, ?, 0, ?)
+             ON CONFLICT (mailbox) DO UPDATE SET uidvalidity = excluded.uidvalidity, last_uid = 0,
+             updated_at = excluded.updated_at",
+        )
+        .bind(mailbox)
+        .bind(uidvalidity as i64)
+        .bind(now_ms())
+        .execute(&mut *tx)
+        .await
+        .during("resetting the fetch cursor")?;
+        Self::audit_in(
+            &mut tx,
+            "fetch",
+            None,
+            None,
+            "uidvalidity_changed",
+            &format!("{mailbox}: {uidvalidity}"),
+        )
+        .await?;
+        tx.commit().await.during("committing the cursor reset")
+    }
+
+    pub(super) async fn advance_cursor(
+        tx: &mut Transaction<'static, Sqlite>,
+        mailbox: &str,
+        uidvalidity: u32,
+        uid: u32,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO fetch_cursors (mailbox, uidvalidity, last_uid, updated_at) VALUES (?, ?, ?, ?)
+             ON CONFLICT (mailbox) DO UPDATE SET uidvalidity = excluded.uidvalidity,
+             last_uid = MAX(fetch_cursors.last_uid, excluded.last_uid), updated_at = excluded.updated_at",
+        )
+        .bind(mailbox)
+        .bind(uidvalidity as i64)
+        .bind(uid as i64)
+        .bind(now_ms())
+        .execute(&mut **tx)
+        .await
+        .during("advancing the fetch cursor")?;
+        Ok(())
+    }
+}

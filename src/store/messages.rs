@@ -1,0 +1,330 @@
+//! The `messages` table: raw messages as fetched, and their processing state.
+
+use sha2::{Digest, Sha256};
+use sqlx::Row;
+
+use super::{now_ms, QueryContext, Store, StoreError};
+
+/// One message as it came from the mailbox.
+#[derive(Debug, Clone)]
+pub struct FetchedMessage {
+    pub mailbox: String,
+    pub uidvalidity: u32,
+    pub uid: u32,
+    /// The whole message, or only its headers when `truncated`.
+    pub raw: Vec<u8>,
+    /// The size the server reported for the whole message.
+    pub size: u64,
+    /// Over the size limit: only the headers were downloaded.
+    pub truncated: bool,
+}
+
+/// What storing a fetched message did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StoreOutcome {
+    Stored(i64),
+    /// The same message (Message-ID and content) is already stored.
+    Duplicate,
+}
+
+/// A message claimed for processing.
+#[derive(Debug)]
+pub struct ClaimedMessage {
+    pub id: i64,
+    pub raw: Vec<u8>,
+    pub truncated: bool,
+}
+
+/// A message as listed to operators.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct MessageSummary {
+    pub id: i64,
+    pub state: String,
+    pub category: Option<String>,
+    pub from_address: Option<String>,
+    pub subject: Option<String>,
+    pub error: Option<String>,
+    pub offer_id: Option<i64>,
+    pub size: i64,
+    pub received_at: i64,
+}
+
+/// The Message-ID (without brackets) and the key that makes a redelivery the
+/// same row: Message-ID + body hash, so the trace headers a second delivery
+/// adds do not make it a new message; the whole-message hash without an ID.
+pub fn message_identity(raw: &[u8]) -> (Option<String>, String, String) {
+    let content_hash = hex::encode(Sha256::digest(raw));
+    let (headers, body) = split_header(raw);
+    let message_id = header_value(headers, "message-id")
+        .map(|v| {
+            v.trim()
+                .trim_start_matches('<')
+                .trim_end_matches('>')
+                .trim()
+                .to_string()
+        })
+        .filter(|v| !v.is_empty());
+    let dedup_key = match &message_id {
+        Some(id) => {
+            let mut h = Sha256::new();
+            h.update(id.as_bytes());
+            h.update([0]);
+            h.update(normalise_line_ends(body));
+            format!("mid:{}", hex::encode(h.finalize()))
+        }
+        None => format!("raw:{content_hash}"),
+    };
+    (message_id, dedup_key, content_hash)
+}
+
+fn split_header(raw: &[u8]) -> (&[u8], &[u8]) {
+    for (i, w) in raw.windows(2).enumerate() {
+        if w == b"\n\n" {
+            return (&raw[..i + 1], &raw[i + 2..]);
+        }
+        if i + 4 <= raw.len() && &raw[i..i + 4] == b"\r\n\r\n" {
+            return (&raw[..i + 2], &raw[i + 4..]);
+        }
+    }
+    (raw, &[])
+}
+
+fn normalise_line_ends(body: &[u8]) -> Vec<u8> {
+    body.iter().copied().filter(|&b| b != b'\r').collect()
+}
+
+/// The unfolded value of the first header called `name` (lower case).
+fn header_value(headers: &[u8], name: &str) -> Option<String> {
+    let text = String::from_utf8_lossy(headers);
+    let mut value: Option<String> = None;
+    for line in text.split('\n') {
+        let line = line.trim_end_matches('\r');
+        if let Some(v) = value.as_mut() {
+            if line.starts_with([' ', '\t']) {
+                v.push_str(line.trim());
+                continue;
+            }
+            break;
+        }
+        if let Some((n, v)) = line.split_once(':') {
+            if n.trim().eq_ignore_ascii_case(name) {
+                value = Some(v.trim().to_string());
+            }
+        }
+    }
+    value
+}
+
+impl Store {
+    /// Stores a batch of fetched messages and advances the mailbox cursor to
+    /// the highest UID, in one transaction: either all of it is on disk or none.
+    pub async fn store_fetched(
+        &self,
+        batch: &[FetchedMessage],
+    ) -> Result<Vec<StoreOutcome>, StoreError> {
+        let mut tx = self.write().await?;
+        let mut outcomes = Vec::with_capacity(batch.len());
+        let now = now_ms();
+        for m in batch {
+            let (message_id, dedup_key, content_hash) = message_identity(&m.raw);
+            let state = if m.truncated { "oversize" } else { "received" };
+            let error = m.truncated.then(|| {
+                format!(
+                    "{} bytes is over the size limit; only the headers were kept",
+                    m.size
+                )
+            });
+            let row = sqlx::query(
+                "INSERT INTO messages (dedup_key, message_id, content_hash, mailbox, uidvalidity, uid,
+                                       size, raw, truncated, state, error, received_at)
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                 ON CONFLICT (dedup_key) DO NOTHING RETURNING id",
+            )
+            .bind(&dedup_key)
+            .bind(&message_id)
+            .bind(&content_hash)
+            .bind(&m.mailbox)
+            .bind(m.uidvalidity as i64)
+            .bind(m.uid as i64)
+            .bind(m.size as i64)
+            .bind(&m.raw)
+            .bind(m.truncated)
+            .bind(state)
+            .bind(error)
+            .bind(now)
+            .fetch_optional(&mut *tx)
+            .await
+            .during("storing a fetched message")?;
+            outcomes.push(match row {
+                Some(r) => StoreOutcome::Stored(r.get(0)),
+                None => StoreOutcome::Duplicate,
+            });
+        }
+        if let Some(last) = batch.iter().max_by_key(|m| m.uid) {
+            Self::advance_cursor(&mut tx, &last.mailbox, last.uidvalidity, last.uid).await?;
+        }
+        tx.commit().await.during("committing fetched messages")?;
+        Ok(outcomes)
+    }
+
+    /// Stores one message that did not come from IMAP (the demo, `messages import`).
+    pub async fn store_local(&self, mailbox: &str, raw: &[u8]) -> Result<StoreOutcome, StoreError> {
+        let mut tx = self.write().await?;
+        let (message_id, dedup_key, content_hash) = message_identity(raw);
+        let row = sqlx::query(
+            "INSERT INTO messages (dedup_key, message_id, content_hash, mailbox, size, raw, received_at)
+             VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (dedup_key) DO NOTHING RETURNING id",
+        )
+        .bind(&dedup_key)
+        .bind(&message_id)
+        .bind(&content_hash)
+        .bind(mailbox)
+        .bind(raw.len() as i64)
+        .bind(raw)
+        .bind(now_ms())
+        .fetch_optional(&mut *tx)
+        .await
+        .during("storing a message")?;
+        tx.commit().await.during("committing a message")?;
+        Ok(match row {
+            Some(r) => StoreOutcome::Stored(r.get(0)),
+            None => StoreOutcome::Duplicate,
+        })
+    }
+
+    /// Claims the oldest `received` message for processing.
+    pub async fn claim_received(&self) -> Result<Option<ClaimedMessage>, StoreError> {
+        let mut tx = self.write().await?;
+        let row = sqlx::query(
+            "UPDATE messages SET state = 'processing', attempts = attempts + 1
+             WHERE id = (SELECT id FROM messages WHERE state = 'received' ORDER BY id LIMIT 1)
+             RETURNING id, raw, truncated",
+        )
+        .fetch_optional(&mut *tx)
+        .await
+        .during("claiming a message")?;
+        tx.commit().await.during("committing a claim")?;
+        Ok(row.map(|r| ClaimedMessage {
+            id: r.get(0),
+            raw: r.get(1),
+            truncated: r.get(2),
+        }))
+    }
+
+    /// Marks a message failed with its reason; it stays stored and can be retried.
+    pub async fn fail_message(&self, id: i64, reason: &str) -> Result<(), StoreError> {
+        let mut tx = self.write().await?;
+        sqlx::query(
+            "UPDATE messages SET state = 'failed', error = ?, processed_at = ? WHERE id = ?",
+        )
+        .bind(reason)
+        .bind(now_ms())
+        .bind(id)
+        .execute(&mut *tx)
+        .await
+        .during("marking a message failed")?;
+        Self::audit_in(&mut tx, "system", None, Some(id), "message_failed", reason).await?;
+        tx.commit().await.during("committing a failure")
+    }
+
+    /// Puts a failed message back in the queue. False when it was not failed.
+    pub async fn retry_message(&self, id: i64, actor: &str) -> Result<bool, StoreError> {
+        let mut tx = self.write().await?;
+        let changed = sqlx::query("UPDATE messages SET state = 'received', error = NULL WHERE id = ? AND state = 'failed'")
+            .bind(id)
+            .execute(&mut *tx)
+            .await
+            .during("retrying a message")?
+            .rows_affected();
+        if changed == 1 {
+            Self::audit_in(&mut tx, actor, None, Some(id), "message_retry", "").await?;
+        }
+        tx.commit().await.during("committing a retry")?;
+        Ok(changed == 1)
+    }
+
+    /// Messages, newest first, optionally only those in `state`.
+    pub async fn list_messages(
+        &self,
+        state: Option<&str>,
+        limit: i64,
+    ) -> Result<Vec<MessageSummary>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT id, state, category, from_address, subject, error, offer_id, size, received_at
+             FROM messages WHERE (?1 IS NULL OR state = ?1) ORDER BY id DESC LIMIT ?2",
+        )
+        .bind(state)
+        .bind(limit)
+        .fetch_all(&self.reader)
+        .await
+        .during("listing messages")?;
+        Ok(rows.iter().map(summary_from_row).collect())
+    }
+
+    /// The raw bytes of one message.
+    pub async fn message_raw(&self, id: i64) -> Result<Vec<u8>, StoreError> {
+        sqlx::query_scalar("SELECT raw FROM messages WHERE id = ?")
+            .bind(id)
+            .fetch_optional(&self.reader)
+            .await
+            .during("reading a message")?
+            .ok_or(StoreError::NotFound("message"))
+    }
+
+    /// Counts of messages per state.
+    pub async fn message_counts(&self) -> Result<Vec<(String, i64)>, StoreError> {
+        let rows =
+            sqlx::query("SELECT state, COUNT(*) FROM messages GROUP BY state ORDER BY state")
+                .fetch_all(&self.reader)
+                .await
+                .during("counting messages")?;
+        Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
+    }
+}
+
+pub(super) fn summary_from_row(r: &sqlx::sqlite::SqliteRow) -> MessageSummary {
+    MessageSummary {
+        id: r.get(0),
+        state: r.get(1),
+        category: r.get(2),
+        from_address: r.get(3),
+        subject: r.get(4),
+        error: r.get(5),
+        offer_id: r.get(6),
+        size: r.get(7),
+        received_at: r.get(8),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redelivery_with_new_trace_headers_is_the_same_message() {
+        let a = b"Message-ID: <a@x>\r\nSubject: hi\r\n\r\nbody\r\n";
+        let b = b"Received: from y\r\nMessage-ID: <a@x>\r\nSubject: hi\r\n\r\nbody\r\n";
+        assert_eq!(message_identity(a).1, message_identity(b).1);
+        assert_eq!(message_identity(a).0.as_deref(), Some("a@x"));
+    }
+
+    #[test]
+    fn same_id_other_body_is_another_message() {
+        let a = b"Message-ID: <a@x>\n\nbody one\n";
+        let b = b"Message-ID: <a@x>\n\nbody two\n";
+        assert_ne!(message_identity(a).1, message_identity(b).1);
+    }
+
+    #[test]
+    fn without_id_the_whole_message_counts() {
+        let a = b"Subject: x\n\nbody\n";
+        assert!(message_identity(a).1.starts_with("raw:"));
+        assert_eq!(message_identity(a).0, None);
+    }
+
+    #[test]
+    fn folded_message_id_is_read() {
+        let a = b"Message-ID:\r\n <folded@x>\r\n\r\nb";
+        assert_eq!(message_identity(a).0.as_deref(), Some("folded@x"));
+    }
+}

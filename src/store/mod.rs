@@ -1,0 +1,149 @@
+//! The database: migrations, connection setup, and one module per table family.
+//!
+//! Owns: every SQL statement in supplyline. Callers see [`Store`] methods in
+//! the language of the flow (store a fetched message, claim one to process,
+//! complete it with its offer and reply…), never SQL, so a PostgreSQL backend
+//! can sit behind the same methods.
+//!
+//! SQLite is the embedded default: WAL journal, `synchronous=FULL`, writes
+//! through one writer connection with `BEGIN IMMEDIATE` (a deferred
+//! transaction that reads then writes fails at once with `SQLITE_BUSY`),
+//! reads through a separate pool.
+
+mod audit;
+mod cursors;
+mod messages;
+mod offers;
+mod outbox;
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{Sqlite, SqlitePool, Transaction};
+
+pub use audit::AuditEvent;
+pub use cursors::Cursor;
+pub use messages::{ClaimedMessage, FetchedMessage, MessageSummary, StoreOutcome};
+pub use offers::{
+    offer_reference, parse_offer_reference, MessageFacts, NewOffer, OfferDetail, OfferItemRow,
+    OfferSummary,
+};
+pub use outbox::{NewReply, OutboxRow, OutboxSummary};
+
+/// A database failure, with what was being done.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("cannot open the database {url}: {source}")]
+    Open {
+        url: String,
+        #[source]
+        source: sqlx::Error,
+    },
+    #[error("database migrations failed: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("{what}: {source}")]
+    Query {
+        what: &'static str,
+        #[source]
+        source: sqlx::Error,
+    },
+    #[error("only sqlite:// databases are supported by this build so far, not {0}")]
+    Unsupported(String),
+    #[error("no {0} with that id")]
+    NotFound(&'static str),
+}
+
+/// Attaches what was being done to a sqlx error.
+pub(crate) trait QueryContext<T> {
+    fn during(self, what: &'static str) -> Result<T, StoreError>;
+}
+
+impl<T> QueryContext<T> for Result<T, sqlx::Error> {
+    fn during(self, what: &'static str) -> Result<T, StoreError> {
+        self.map_err(|source| StoreError::Query { what, source })
+    }
+}
+
+/// The handle every stage shares. Cheap to clone.
+#[derive(Clone, Debug)]
+pub struct Store {
+    /// One connection: every write goes through it, so writers queue here
+    /// instead of failing with SQLITE_BUSY.
+    writer: SqlitePool,
+    /// Reads never block writes in WAL mode.
+    reader: SqlitePool,
+}
+
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("src/store/migrations/sqlite");
+
+impl Store {
+    /// Opens (creating when missing) the database at `url` and runs migrations.
+    pub async fn open(url: &str) -> Result<Store, StoreError> {
+        if !url.starts_with("sqlite:") {
+            return Err(StoreError::Unsupported(url.to_string()));
+        }
+        let open_err = |source| StoreError::Open {
+            url: url.to_string(),
+            source,
+        };
+        let options = SqliteConnectOptions::from_str(url)
+            .map_err(open_err)?
+            .create_if_missing(true)
+            .busy_timeout(Duration::from_secs(30))
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Full)
+            .foreign_keys(true);
+        let writer = SqlitePoolOptions::new()
+            .max_connections(1)
+            .connect_with(options.clone())
+            .await
+            .map_err(open_err)?;
+        MIGRATOR.run(&writer).await?;
+        let reader = SqlitePoolOptions::new()
+            .max_connections(4)
+            .connect_with(options.read_only(true))
+            .await
+            .map_err(open_err)?;
+        Ok(Store { writer, reader })
+    }
+
+    /// Starts a write transaction that holds the write lock from its first statement.
+    pub(crate) async fn write(&self) -> Result<Transaction<'static, Sqlite>, StoreError> {
+        self.writer
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .during("starting a write transaction")
+    }
+
+    /// Puts work that a crashed run left half-done back in the queues:
+    /// messages being processed return to `received`, replies being sent to
+    /// `pending`. Call once at start, before the stages run.
+    pub async fn recover(&self) -> Result<(usize, usize), StoreError> {
+        let mut tx = self.write().await?;
+        let messages =
+            sqlx::query("UPDATE messages SET state = 'received' WHERE state = 'processing'")
+                .execute(&mut *tx)
+                .await
+                .during("recovering messages")?
+                .rows_affected();
+        let replies = sqlx::query("UPDATE outbox SET state = 'pending' WHERE state = 'sending'")
+            .execute(&mut *tx)
+            .await
+            .during("recovering replies")?
+            .rows_affected();
+        tx.commit().await.during("committing recovery")?;
+        Ok((messages as usize, replies as usize))
+    }
+
+    /// Closes both pools, waiting for queries in flight.
+    pub async fn close(&self) {
+        self.writer.close().await;
+        self.reader.close().await;
+    }
+}
+
+/// Milliseconds since the Unix epoch: the time format of every column.
+pub fn now_ms() -> i64 {
+    chrono::Utc::now().timestamp_millis()
+}

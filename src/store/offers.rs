@@ -1,0 +1,372 @@
+//! The `offers` and `offer_items` tables, and completing a processed message
+//! into them in one transaction with its reply.
+
+use sqlx::{Row, Sqlite, Transaction};
+
+use super::messages::{summary_from_row, MessageSummary};
+use super::outbox::{NewReply, OutboxSummary};
+use super::{now_ms, AuditEvent, QueryContext, Store, StoreError};
+
+/// What processing found out about a message, whatever becomes of it.
+#[derive(Debug, Clone)]
+pub struct MessageFacts {
+    pub category: String,
+    pub from_address: Option<String>,
+    pub subject: String,
+}
+
+/// An offer to create from a message.
+#[derive(Debug, Clone)]
+pub struct NewOffer {
+    pub donor_email: String,
+    pub donor_name: Option<String>,
+    pub subject: String,
+    pub category: String,
+    pub language: Option<String>,
+    pub contact_json: Option<String>,
+    pub pickup_json: Option<String>,
+    pub price_quoted: bool,
+    pub items: Vec<OfferItemRow>,
+}
+
+/// One item line of an offer.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct OfferItemRow {
+    pub item: String,
+    pub quantity: Option<f64>,
+    pub unit: Option<String>,
+    pub model: Option<String>,
+    pub condition: Option<String>,
+    pub expires: Option<String>,
+    pub spans_json: String,
+    pub source: String,
+}
+
+/// An offer as listed in the queue.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct OfferSummary {
+    pub id: i64,
+    pub reference: String,
+    pub donor_email: String,
+    pub donor_name: Option<String>,
+    pub subject: String,
+    pub category: String,
+    pub status: String,
+    pub language: Option<String>,
+    pub created_at: i64,
+}
+
+/// Everything known about one offer.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct OfferDetail {
+    pub offer: OfferSummary,
+    pub contact_json: Option<String>,
+    pub pickup_json: Option<String>,
+    pub price_quoted: bool,
+    pub items: Vec<OfferItemRow>,
+    pub messages: Vec<MessageSummary>,
+    pub replies: Vec<OutboxSummary>,
+    pub history: Vec<AuditEvent>,
+}
+
+/// The reference donors and staff quote: `SL-000042`.
+pub fn offer_reference(id: i64) -> String {
+    format!("SL-{id:06}")
+}
+
+/// Reads `SL-000042` (any case, any number of digits) back to an offer id.
+pub fn parse_offer_reference(text: &str) -> Option<i64> {
+    let upper = text.to_ascii_uppercase();
+    let at = upper.find("SL-")?;
+    let digits: String = upper[at + 3..]
+        .chars()
+        .take_while(|c| c.is_ascii_digit())
+        .collect();
+    digits.parse().ok().filter(|&id| id > 0)
+}
+
+impl Store {
+    /// Completes a message into a new offer with its items and, when
+    /// `reply` gives one for the new offer id, its reply: one transaction.
+    pub async fn complete_with_offer(
+        &self,
+        message_id: i64,
+        facts: &MessageFacts,
+        offer: &NewOffer,
+        reply: impl FnOnce(i64) -> Option<NewReply>,
+    ) -> Result<i64, StoreError> {
+        let mut tx = self.write().await?;
+        let offer_id = insert_offer(&mut tx, message_id, offer).await?;
+        for (position, item) in offer.items.iter().enumerate() {
+            insert_item(&mut tx, offer_id, position as i64, item).await?;
+        }
+        Self::set_processed(&mut tx, message_id, facts, Some(offer_id)).await?;
+        Self::audit_in(
+            &mut tx,
+            "system",
+            Some(offer_id),
+            Some(message_id),
+            "offer_created",
+            &facts.category,
+        )
+        .await?;
+        if let Some(reply) = reply(offer_id) {
+            Self::enqueue_in(&mut tx, Some(offer_id), &reply).await?;
+        }
+        tx.commit().await.during("committing a new offer")?;
+        Ok(offer_id)
+    }
+
+    /// Completes a donor's reply into the offer it answers; nothing is sent.
+    pub async fn complete_joined(
+        &self,
+        message_id: i64,
+        facts: &MessageFacts,
+        offer_id: i64,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.write().await?;
+        Self::set_processed(&mut tx, message_id, facts, Some(offer_id)).await?;
+        sqlx::query("UPDATE offers SET updated_at = ? WHERE id = ?")
+            .bind(now_ms())
+            .bind(offer_id)
+            .execute(&mut *tx)
+            .await
+            .during("touching an offer")?;
+        Self::audit_in(
+            &mut tx,
+            "donor",
+            Some(offer_id),
+            Some(message_id),
+            "donor_reply",
+            &facts.subject,
+        )
+        .await?;
+        tx.commit().await.during("committing a donor reply")
+    }
+
+    /// Completes a message that makes no offer (automatic mail, bounces).
+    pub async fn complete_without_offer(
+        &self,
+        message_id: i64,
+        facts: &MessageFacts,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.write().await?;
+        Self::set_processed(&mut tx, message_id, facts, None).await?;
+        tx.commit().await.during("committing a processed message")
+    }
+
+    async fn set_processed(
+        tx: &mut Transaction<'static, Sqlite>,
+        message_id: i64,
+        facts: &MessageFacts,
+        offer_id: Option<i64>,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE messages SET state = 'processed', error = NULL, category = ?, from_address = ?,
+             subject = ?, offer_id = ?, processed_at = ? WHERE id = ?",
+        )
+        .bind(&facts.category)
+        .bind(&facts.from_address)
+        .bind(&facts.subject)
+        .bind(offer_id)
+        .bind(now_ms())
+        .bind(message_id)
+        .execute(&mut **tx)
+        .await
+        .during("marking a message processed")?;
+        Ok(())
+    }
+
+    /// The offer a message belongs to, from the ids it answers (ours or the
+    /// donor's earlier messages) or a reference in its subject.
+    pub async fn find_offer_for_reply(
+        &self,
+        thread_ids: &[String],
+        subject: &str,
+    ) -> Result<Option<i64>, StoreError> {
+        for id in thread_ids.iter().take(50) {
+            let found: Option<Option<i64>> = sqlx::query_scalar(
+                "SELECT offer_id FROM outbox WHERE rfc_message_id = ?1
+                 UNION ALL SELECT offer_id FROM messages WHERE message_id = ?1 AND offer_id IS NOT NULL LIMIT 1",
+            )
+            .bind(id)
+            .fetch_optional(&self.reader)
+            .await
+            .during("looking up a thread")?;
+            if let Some(Some(offer_id)) = found {
+                return Ok(Some(offer_id));
+            }
+        }
+        if let Some(id) = parse_offer_reference(subject) {
+            let exists: Option<i64> = sqlx::query_scalar("SELECT id FROM offers WHERE id = ?")
+                .bind(id)
+                .fetch_optional(&self.reader)
+                .await
+                .during("looking up an offer reference")?;
+            return Ok(exists);
+        }
+        Ok(None)
+    }
+
+    /// Offers, newest first, optionally only those with `status`.
+    pub async fn list_offers(
+        &self,
+        status: Option<&str>,
+        limit: i64,
+    ) -> Result<Vec<OfferSummary>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT id, donor_email, donor_name, subject, category, status, language, created_at
+             FROM offers WHERE (?1 IS NULL OR status = ?1) ORDER BY id DESC LIMIT ?2",
+        )
+        .bind(status)
+        .bind(limit)
+        .fetch_all(&self.reader)
+        .await
+        .during("listing offers")?;
+        Ok(rows.iter().map(offer_from_row).collect())
+    }
+
+    /// One offer with its items, messages, replies and history.
+    pub async fn offer(&self, id: i64) -> Result<OfferDetail, StoreError> {
+        let row = sqlx::query(
+            "SELECT id, donor_email, donor_name, subject, category, status, language, created_at,
+                    contact_json, pickup_json, price_quoted FROM offers WHERE id = ?",
+        )
+        .bind(id)
+        .fetch_optional(&self.reader)
+        .await
+        .during("reading an offer")?
+        .ok_or(StoreError::NotFound("offer"))?;
+        Ok(OfferDetail {
+            offer: offer_from_row(&row),
+            contact_json: row.get(8),
+            pickup_json: row.get(9),
+            price_quoted: row.get(10),
+            items: self.offer_items(id).await?,
+            messages: self.offer_messages(id).await?,
+            replies: self.offer_replies(id).await?,
+            history: self.offer_history(id).await?,
+        })
+    }
+
+    /// The item lines of one offer, in order.
+    pub async fn offer_items(&self, offer_id: i64) -> Result<Vec<OfferItemRow>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT item, quantity, unit, model, condition, expires, spans_json, source
+             FROM offer_items WHERE offer_id = ? ORDER BY position",
+        )
+        .bind(offer_id)
+        .fetch_all(&self.reader)
+        .await
+        .during("reading offer items")?;
+        Ok(rows
+            .iter()
+            .map(|r| OfferItemRow {
+                item: r.get(0),
+                quantity: r.get(1),
+                unit: r.get(2),
+                model: r.get(3),
+                condition: r.get(4),
+                expires: r.get(5),
+                spans_json: r.get(6),
+                source: r.get(7),
+            })
+            .collect())
+    }
+
+    async fn offer_messages(&self, offer_id: i64) -> Result<Vec<MessageSummary>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT id, state, category, from_address, subject, error, offer_id, size, received_at
+             FROM messages WHERE offer_id = ? ORDER BY id",
+        )
+        .bind(offer_id)
+        .fetch_all(&self.reader)
+        .await
+        .during("reading an offer's messages")?;
+        Ok(rows.iter().map(summary_from_row).collect())
+    }
+}
+
+async fn insert_offer(
+    tx: &mut Transaction<'static, Sqlite>,
+    message_id: i64,
+    o: &NewOffer,
+) -> Result<i64, StoreError> {
+    let now = now_ms();
+    sqlx::query_scalar(
+        "INSERT INTO offers (message_id, donor_email, donor_name, subject, category, language,
+                             contact_json, pickup_json, price_quoted, created_at, updated_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+    )
+    .bind(message_id)
+    .bind(&o.donor_email)
+    .bind(&o.donor_name)
+    .bind(&o.subject)
+    .bind(&o.category)
+    .bind(&o.language)
+    .bind(&o.contact_json)
+    .bind(&o.pickup_json)
+    .bind(o.price_quoted)
+    .bind(now)
+    .bind(now)
+    .fetch_one(&mut **tx)
+    .await
+    .during("creating an offer")
+}
+
+async fn insert_item(
+    tx: &mut Transaction<'static, Sqlite>,
+    offer_id: i64,
+    position: i64,
+    item: &OfferItemRow,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO offer_items (offer_id, position, item, quantity, unit, model, condition, expires, spans_json, source)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    )
+    .bind(offer_id)
+    .bind(position)
+    .bind(&item.item)
+    .bind(item.quantity)
+    .bind(&item.unit)
+    .bind(&item.model)
+    .bind(&item.condition)
+    .bind(&item.expires)
+    .bind(&item.spans_json)
+    .bind(&item.source)
+    .execute(&mut **tx)
+    .await
+    .during("adding an offer item")?;
+    Ok(())
+}
+
+fn offer_from_row(r: &sqlx::sqlite::SqliteRow) -> OfferSummary {
+    let id: i64 = r.get(0);
+    OfferSummary {
+        id,
+        reference: offer_reference(id),
+        donor_email: r.get(1),
+        donor_name: r.get(2),
+        subject: r.get(3),
+        category: r.get(4),
+        status: r.get(5),
+        language: r.get(6),
+        created_at: r.get(7),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reference_round_trips() {
+        assert_eq!(offer_reference(42), "SL-000042");
+        assert_eq!(
+            parse_offer_reference("Re: Your offer sl-000042 received"),
+            Some(42)
+        );
+        assert_eq!(parse_offer_reference("no reference"), None);
+        assert_eq!(parse_offer_reference("SL-"), None);
+    }
+}

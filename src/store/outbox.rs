@@ -1,0 +1,224 @@
+//! The `outbox` table: replies rendered whole when enqueued, and their
+//! delivery state. The sender claims due rows; retries are scheduled here.
+
+use sqlx::{Row, Sqlite, Transaction};
+
+use super::{now_ms, QueryContext, Store, StoreError};
+
+/// A reply to enqueue, already rendered.
+#[derive(Debug, Clone)]
+pub struct NewReply {
+    /// `ack`, `pickup`, `decline`, …
+    pub kind: String,
+    /// Makes a second enqueue of the same reply a no-op (`ack:42`).
+    pub dedup_key: Option<String>,
+    /// Our Message-ID for it, without brackets.
+    pub rfc_message_id: String,
+    pub to_address: String,
+    pub subject: String,
+    pub raw: Vec<u8>,
+    /// Sent without a person deciding (counts against the per-sender limit).
+    pub automatic: bool,
+}
+
+/// A reply claimed for sending.
+#[derive(Debug, Clone)]
+pub struct OutboxRow {
+    pub id: i64,
+    pub to_address: String,
+    pub raw: Vec<u8>,
+    pub attempts: i64,
+    pub rfc_message_id: String,
+}
+
+/// A reply as listed on its offer.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct OutboxSummary {
+    pub id: i64,
+    pub kind: String,
+    pub to_address: String,
+    pub subject: String,
+    pub state: String,
+    pub attempts: i64,
+    pub last_error: Option<String>,
+    pub created_at: i64,
+    pub sent_at: Option<i64>,
+}
+
+impl Store {
+    /// Enqueues a reply inside the caller's transaction. False when a reply
+    /// with the same dedup key is already there.
+    pub(crate) async fn enqueue_in(
+        tx: &mut Transaction<'static, Sqlite>,
+        offer_id: Option<i64>,
+        r: &NewReply,
+    ) -> Result<bool, StoreError> {
+        let now = now_ms();
+        let done = sqlx::query(
+            "INSERT INTO outbox (offer_id, kind, dedup_key, rfc_message_id, to_address, subject, raw,
+                                 automatic, next_attempt_at, created_at)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+        )
+        .bind(offer_id)
+        .bind(&r.kind)
+        .bind(&r.dedup_key)
+        .bind(&r.rfc_message_id)
+        .bind(&r.to_address)
+        .bind(&r.subject)
+        .bind(&r.raw)
+        .bind(r.automatic)
+        .bind(now)
+        .bind(now)
+        .execute(&mut **tx)
+        .await
+        .during("enqueueing a reply")?;
+        if done.rows_affected() == 1 {
+            Self::audit_in(tx, "system", offer_id, None, "reply_enqueued", &r.kind).await?;
+        }
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// How many automatic replies went (or wait to go) to `address` since `since_ms`.
+    pub async fn automatic_replies_since(
+        &self,
+        address: &str,
+        since_ms: i64,
+    ) -> Result<i64, StoreError> {
+        sqlx::query_scalar(
+            "SELECT COUNT(*) FROM outbox WHERE to_address = ? COLLATE NOCASE AND automatic = 1 AND created_at >= ?",
+        )
+        .bind(address)
+        .bind(since_ms)
+        .fetch_one(&self.reader)
+        .await
+        .during("counting recent replies")
+    }
+
+    /// Claims the oldest reply that is due now.
+    pub async fn claim_due_reply(&self) -> Result<Option<OutboxRow>, StoreError> {
+        let mut tx = self.write().await?;
+        let row = sqlx::query(
+            "UPDATE outbox SET state = 'sending', attempts = attempts + 1
+             WHERE id = (SELECT id FROM outbox WHERE state = 'pending' AND next_attempt_at <= ?
+                         ORDER BY next_attempt_at, id LIMIT 1)
+             RETURNING id, to_address, raw, attempts, rfc_message_id",
+        )
+        .bind(now_ms())
+        .fetch_optional(&mut *tx)
+        .await
+        .during("claiming a reply")?;
+        tx.commit().await.during("committing a reply claim")?;
+        Ok(row.map(|r| OutboxRow {
+            id: r.get(0),
+            to_address: r.get(1),
+            raw: r.get(2),
+            attempts: r.get(3),
+            rfc_message_id: r.get(4),
+        }))
+    }
+
+    /// When the next pending reply falls due, if any is pending.
+    pub async fn next_reply_due(&self) -> Result<Option<i64>, StoreError> {
+        sqlx::query_scalar("SELECT MIN(next_attempt_at) FROM outbox WHERE state = 'pending'")
+            .fetch_one(&self.reader)
+            .await
+            .during("reading the next due reply")
+    }
+
+    pub async fn reply_sent(&self, id: i64) -> Result<(), StoreError> {
+        self.finish_reply(id, "sent", None, None).await
+    }
+
+    /// A temporary failure: try again at `next_attempt_at`.
+    pub async fn reply_retry(
+        &self,
+        id: i64,
+        next_attempt_at: i64,
+        error: &str,
+    ) -> Result<(), StoreError> {
+        self.finish_reply(id, "pending", Some(next_attempt_at), Some(error))
+            .await
+    }
+
+    /// A permanent failure, shown on the offer.
+    pub async fn reply_failed(&self, id: i64, error: &str) -> Result<(), StoreError> {
+        self.finish_reply(id, "failed", None, Some(error)).await
+    }
+
+    async fn finish_reply(
+        &self,
+        id: i64,
+        state: &str,
+        next: Option<i64>,
+        error: Option<&str>,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.write().await?;
+        let now = now_ms();
+        let offer_id: Option<i64> = sqlx::query_scalar(
+            "UPDATE outbox SET state = ?1, next_attempt_at = COALESCE(?2, next_attempt_at),
+             last_error = COALESCE(?3, last_error), sent_at = CASE WHEN ?1 = 'sent' THEN ?4 ELSE sent_at END
+             WHERE id = ?5 RETURNING offer_id",
+        )
+        .bind(state)
+        .bind(next)
+        .bind(error)
+        .bind(now)
+        .bind(id)
+        .fetch_optional(&mut *tx)
+        .await
+        .during("recording a reply's delivery")?
+        .flatten();
+        let action = match state {
+            "sent" => "reply_sent",
+            "failed" => "reply_failed",
+            _ => "reply_deferred",
+        };
+        Self::audit_in(
+            &mut tx,
+            "sender",
+            offer_id,
+            None,
+            action,
+            error.unwrap_or(""),
+        )
+        .await?;
+        tx.commit().await.during("committing a reply's delivery")
+    }
+
+    pub(super) async fn offer_replies(
+        &self,
+        offer_id: i64,
+    ) -> Result<Vec<OutboxSummary>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT id, kind, to_address, subject, state, attempts, last_error, created_at, sent_at
+             FROM outbox WHERE offer_id = ? ORDER BY id",
+        )
+        .bind(offer_id)
+        .fetch_all(&self.reader)
+        .await
+        .during("reading an offer's replies")?;
+        Ok(rows
+            .iter()
+            .map(|r| OutboxSummary {
+                id: r.get(0),
+                kind: r.get(1),
+                to_address: r.get(2),
+                subject: r.get(3),
+                state: r.get(4),
+                attempts: r.get(5),
+                last_error: r.get(6),
+                created_at: r.get(7),
+                sent_at: r.get(8),
+            })
+            .collect())
+    }
+
+    /// Counts of replies per state.
+    pub async fn reply_counts(&self) -> Result<Vec<(String, i64)>, StoreError> {
+        let rows = sqlx::query("SELECT state, COUNT(*) FROM outbox GROUP BY state ORDER BY state")
+            .fetch_all(&self.reader)
+            .await
+            .during("counting replies")?;
+        Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
+    }
+}
