@@ -16,6 +16,11 @@
 #![forbid(unsafe_code)]
 
 pub mod config;
+pub mod daemon;
+pub mod demo;
+pub mod fetch;
 pub mod mail;
+pub mod outbox;
+pub mod process;
 pub mod rules;
 pub mod store;

@@ -1,9 +1,12 @@
-//! The `supplyline` command line: parses arguments, loads config, calls into the library.
+//! The `supplyline` command line: parses arguments, loads config, calls into
+//! the library, prints an error chain once.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
+use supplyline::config::Config;
+use supplyline::{daemon, demo, mail, rules};
 
 #[derive(Parser)]
 #[command(
@@ -12,7 +15,7 @@ use clap::{Parser, Subcommand};
     about = "Turns a donations mailbox into a triage queue"
 )]
 struct Cli {
-    /// The config file.
+    /// The config file (see examples/supplyline.toml).
     #[arg(long, global = true, default_value = "supplyline.toml")]
     config: PathBuf,
     #[command(subcommand)]
@@ -21,6 +24,16 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Run fetch, process and send until SIGINT or SIGTERM.
+    Serve,
+    /// Check the config file and report every problem found.
+    CheckConfig,
+    /// Run the whole flow on a bundled sample mailbox, with replies written to a folder.
+    Demo {
+        /// Where the demo keeps its database and replies (cleared first).
+        #[arg(long, default_value = "supplyline-demo")]
+        dir: PathBuf,
+    },
     /// Print what the rules find in one message.
     Extract {
         /// Print the JSON of the extraction contract.
@@ -29,15 +42,68 @@ enum Command {
         /// Show, for each item and field, the text span and the rule that produced it.
         #[arg(long)]
         explain: bool,
-        /// A rules folder to use instead of the built-in rules.
+        /// A rules folder to use instead of the configured or built-in rules.
         #[arg(long)]
         rules: Option<PathBuf>,
         file: PathBuf,
     },
+    /// Look at the offer queue.
+    Offers {
+        #[command(subcommand)]
+        command: OffersCommand,
+    },
+    /// Look at stored messages and retry failed ones.
+    Messages {
+        #[command(subcommand)]
+        command: MessagesCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum OffersCommand {
+    /// List offers, newest first.
+    List {
+        #[arg(long)]
+        status: Option<String>,
+        #[arg(long, default_value_t = 50)]
+        limit: i64,
+    },
+    /// Show one offer: items, contact, messages, replies, history.
+    Show { id: i64 },
+}
+
+#[derive(Subcommand)]
+enum MessagesCommand {
+    /// List messages, newest first.
+    List {
+        /// Only messages in this state: received, processed, failed, oversize.
+        #[arg(long)]
+        state: Option<String>,
+        #[arg(long, default_value_t = 50)]
+        limit: i64,
+    },
+    /// Print one message's raw bytes.
+    Show { id: i64 },
+    /// Put a failed message back in the queue.
+    Retry { id: i64 },
 }
 
 fn main() -> std::process::ExitCode {
-    match run(Cli::parse()) {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(rt) => rt,
+        Err(err) => {
+            eprintln!("error: cannot start the runtime: {err}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli)) {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(err) => {
             eprintln!("error: {err:#}");
@@ -46,35 +112,122 @@ fn main() -> std::process::ExitCode {
     }
 }
 
-fn run(cli: Cli) -> anyhow::Result<()> {
+async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
+        Command::Serve => {
+            let config = Config::load(&cli.config, true)?;
+            daemon::serve(config, daemon::shutdown_on_signals()).await
+        }
+        Command::CheckConfig => check_config(&cli.config),
+        Command::Demo { dir } => {
+            print!("{}", demo::run(&dir).await?);
+            Ok(())
+        }
         Command::Extract {
             json,
             explain,
             rules,
             file,
-        } => extract(&file, rules.as_deref(), json, explain),
+        } => {
+            let config = Config::load(&cli.config, false)?;
+            extract(&config, &file, rules.as_deref(), json, explain)
+        }
+        Command::Offers { command } => offers(&Config::load(&cli.config, false)?, command).await,
+        Command::Messages { command } => {
+            messages(&Config::load(&cli.config, false)?, command).await
+        }
     }
 }
 
+fn check_config(path: &Path) -> anyhow::Result<()> {
+    let config = Config::load(path, true)?;
+    daemon::load_rules(&config)?;
+    daemon::load_composer(&config)?;
+    daemon::transport(&config)?;
+    if config.imap.is_none() {
+        println!(
+            "{}: warning: no [imap] section; `serve` will fetch nothing",
+            path.display()
+        );
+    }
+    println!("{}: ok", path.display());
+    Ok(())
+}
+
 fn extract(
-    file: &std::path::Path,
-    rules_dir: Option<&std::path::Path>,
+    config: &Config,
+    file: &Path,
+    rules_dir: Option<&Path>,
     json: bool,
     explain: bool,
 ) -> anyhow::Result<()> {
     let rules = match rules_dir {
-        Some(dir) => supplyline::rules::Rules::load_dir(dir)?,
-        None => supplyline::rules::Rules::embedded()?,
+        Some(dir) => rules::Rules::load_dir(dir)?,
+        None => daemon::load_rules(config)?,
     };
     let raw = std::fs::read(file).with_context(|| format!("reading {}", file.display()))?;
-    let msg =
-        supplyline::mail::parse(&raw).with_context(|| format!("parsing {}", file.display()))?;
+    let msg = mail::parse(&raw).with_context(|| format!("parsing {}", file.display()))?;
     let extraction = rules.extract(&msg);
     if json {
         println!("{}", serde_json::to_string_pretty(&extraction)?);
     } else {
-        print!("{}", supplyline::rules::explain(&msg, &extraction, explain));
+        print!("{}", rules::explain(&msg, &extraction, explain));
+    }
+    Ok(())
+}
+
+async fn offers(config: &Config, command: OffersCommand) -> anyhow::Result<()> {
+    let store = daemon::open_store(config).await?;
+    match command {
+        OffersCommand::List { status, limit } => {
+            for o in store.list_offers(status.as_deref(), limit).await? {
+                let items = store.offer_items(o.id).await?;
+                println!(
+                    "{}  {:<8} {:<9} {:<40} {} item line(s)  {}",
+                    o.reference,
+                    o.status,
+                    o.category,
+                    o.donor_email,
+                    items.len(),
+                    o.subject.chars().take(60).collect::<String>()
+                );
+            }
+        }
+        OffersCommand::Show { id } => {
+            let detail = store.offer(id).await?;
+            println!("{}", serde_json::to_string_pretty(&detail)?);
+        }
+    }
+    Ok(())
+}
+
+async fn messages(config: &Config, command: MessagesCommand) -> anyhow::Result<()> {
+    let store = daemon::open_store(config).await?;
+    match command {
+        MessagesCommand::List { state, limit } => {
+            for m in store.list_messages(state.as_deref(), limit).await? {
+                println!(
+                    "{:>6}  {:<10} {:<10} {:<40} {}{}",
+                    m.id,
+                    m.state,
+                    m.category.as_deref().unwrap_or("-"),
+                    m.from_address.as_deref().unwrap_or("-"),
+                    m.subject.as_deref().unwrap_or(""),
+                    m.error.map(|e| format!("  [{e}]")).unwrap_or_default()
+                );
+            }
+        }
+        MessagesCommand::Show { id } => {
+            use std::io::Write;
+            std::io::stdout().write_all(&store.message_raw(id).await?)?;
+        }
+        MessagesCommand::Retry { id } => {
+            if store.retry_message(id, "cli").await? {
+                println!("message {id} is queued again; `serve` will process it");
+            } else {
+                anyhow::bail!("message {id} is not in state failed");
+            }
+        }
     }
     Ok(())
 }

@@ -1,0 +1,245 @@
+//! Starting the stages together and stopping them cleanly.
+//!
+//! Each stage is a loop of its own that talks to the others only through
+//! the database; a [`Notify`] per hand-off wakes the next stage at once so a
+//! donor's acknowledgement does not wait for a poll interval. Shutdown is an
+//! input: every loop selects on the token, and `serve` returns when the last
+//! task has been joined.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+
+use crate::config::Config;
+use crate::fetch::Fetcher;
+use crate::outbox::{Composer, RetryPolicy, SendOutcome, Sender, Transport};
+use crate::process::{ProcessOutcome, Processor};
+use crate::rules::Rules;
+use crate::store::Store;
+
+/// How long an idle stage sleeps when nothing wakes it (a safety net only).
+const IDLE_CHECK: Duration = Duration::from_secs(30);
+
+/// Loads the rules named by the config, or the built-in ones.
+pub fn load_rules(config: &Config) -> anyhow::Result<Rules> {
+    match &config.rules.dir {
+        Some(dir) => {
+            Rules::load_dir(dir).with_context(|| format!("loading rules from {}", dir.display()))
+        }
+        None => Rules::embedded().context("loading the built-in rules"),
+    }
+}
+
+/// Loads and checks the reply templates named by the config.
+pub fn load_composer(config: &Config) -> anyhow::Result<Composer> {
+    let d = &config.donations;
+    Composer::new(
+        config.templates.dir.as_deref(),
+        &d.address,
+        &d.name,
+        d.message_id_domain.as_deref(),
+    )
+    .context("loading reply templates")
+}
+
+/// The transport the config asks for: a folder, or SMTP.
+pub fn transport(config: &Config) -> anyhow::Result<Transport> {
+    if let Some(dir) = &config.outbox.write_to_dir {
+        return Ok(Transport::Directory(dir.clone()));
+    }
+    match &config.smtp {
+        Some(smtp) => Transport::smtp(smtp),
+        None => anyhow::bail!(
+            "no [smtp] section and no outbox.write_to_dir: replies would have nowhere to go"
+        ),
+    }
+}
+
+/// The process and send stages, built from one config.
+pub struct Stages {
+    pub store: Store,
+    pub processor: Processor,
+    pub sender: Sender,
+}
+
+impl Stages {
+    pub async fn build(config: &Config, store: Store) -> anyhow::Result<Stages> {
+        let rules = Arc::new(load_rules(config)?);
+        let composer = Arc::new(load_composer(config)?);
+        let from = config
+            .donations
+            .address
+            .parse()
+            .context("donations.address")?;
+        let processor = Processor::new(
+            store.clone(),
+            rules,
+            composer,
+            config.donations.address.clone(),
+            Duration::from_secs(config.donations.reply_window_secs),
+        );
+        let sender = Sender::new(
+            store.clone(),
+            transport(config)?,
+            from,
+            RetryPolicy::from(&config.outbox),
+        );
+        Ok(Stages {
+            store,
+            processor,
+            sender,
+        })
+    }
+
+    /// Processes until nothing waits; returns what each step did.
+    pub async fn process_all(&self) -> anyhow::Result<Vec<ProcessOutcome>> {
+        let mut done = Vec::new();
+        loop {
+            match self.processor.process_next().await? {
+                ProcessOutcome::Idle => return Ok(done),
+                outcome => done.push(outcome),
+            }
+        }
+    }
+
+    /// Sends every reply that is due now.
+    pub async fn send_all(&self) -> anyhow::Result<Vec<SendOutcome>> {
+        let mut done = Vec::new();
+        loop {
+            match self.sender.send_next().await? {
+                SendOutcome::Idle => return Ok(done),
+                outcome => done.push(outcome),
+            }
+        }
+    }
+}
+
+/// Opens the database named by the config and puts half-done work back.
+pub async fn open_store(config: &Config) -> anyhow::Result<Store> {
+    let store = Store::open(&config.database.url)
+        .await
+        .context("opening the database")?;
+    let (messages, replies) = store.recover().await?;
+    if messages + replies > 0 {
+        tracing::info!(
+            messages,
+            replies,
+            "resumed work a previous run left unfinished"
+        );
+    }
+    Ok(store)
+}
+
+/// Runs fetch, process and send until `shutdown` is cancelled.
+pub async fn serve(config: Config, shutdown: CancellationToken) -> anyhow::Result<()> {
+    let store = open_store(&config).await?;
+    let stages = Arc::new(Stages::build(&config, store.clone()).await?);
+    let stored = Arc::new(Notify::new());
+    let queued = Arc::new(Notify::new());
+    let mut tasks = tokio::task::JoinSet::new();
+    if let Some(imap) = config.imap {
+        let fetcher = Fetcher::new(store.clone(), imap, stored.clone())?;
+        let token = shutdown.clone();
+        tasks.spawn(async move { fetcher.run(token).await.context("fetch stage") });
+    } else {
+        tracing::warn!("no [imap] section: nothing will be fetched");
+    }
+    tasks.spawn(process_loop(
+        stages.clone(),
+        stored,
+        queued.clone(),
+        shutdown.clone(),
+    ));
+    tasks.spawn(send_loop(stages.clone(), queued, shutdown.clone()));
+    tracing::info!("supplyline is running");
+    let mut first_error = None;
+    while let Some(joined) = tasks.join_next().await {
+        let result = joined.map_err(anyhow::Error::from).and_then(|r| r);
+        if let Err(e) = result {
+            tracing::error!(error = format!("{e:#}"), "a stage stopped");
+            first_error.get_or_insert(e);
+            shutdown.cancel();
+        }
+    }
+    store.close().await;
+    tracing::info!("supplyline stopped");
+    first_error.map_or(Ok(()), Err)
+}
+
+async fn process_loop(
+    stages: Arc<Stages>,
+    stored: Arc<Notify>,
+    queued: Arc<Notify>,
+    shutdown: CancellationToken,
+) -> anyhow::Result<()> {
+    while !shutdown.is_cancelled() {
+        match stages.processor.process_next().await? {
+            ProcessOutcome::Idle => {
+                tokio::select! {
+                    _ = stored.notified() => {}
+                    _ = tokio::time::sleep(IDLE_CHECK) => {}
+                    _ = shutdown.cancelled() => {}
+                }
+            }
+            ProcessOutcome::NewOffer {
+                acknowledged: true, ..
+            } => queued.notify_one(),
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+async fn send_loop(
+    stages: Arc<Stages>,
+    queued: Arc<Notify>,
+    shutdown: CancellationToken,
+) -> anyhow::Result<()> {
+    while !shutdown.is_cancelled() {
+        // A send in flight is finished, not cancelled: cutting it between the
+        // server's 250 and our commit would send the reply twice.
+        let outcome = stages.sender.send_next().await?;
+        if outcome == SendOutcome::Idle {
+            let wait = stages.sender.wait_hint(IDLE_CHECK).await?;
+            tokio::select! {
+                _ = queued.notified() => {}
+                _ = tokio::time::sleep(wait) => {}
+                _ = shutdown.cancelled() => {}
+            }
+        }
+    }
+    Ok(())
+}
+
+/// A token cancelled on SIGINT or SIGTERM.
+pub fn shutdown_on_signals() -> CancellationToken {
+    let token = CancellationToken::new();
+    let t = token.clone();
+    tokio::spawn(async move {
+        let ctrl_c = tokio::signal::ctrl_c();
+        #[cfg(unix)]
+        {
+            let mut term =
+                match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                    Ok(s) => s,
+                    Err(_) => {
+                        let _ = ctrl_c.await;
+                        t.cancel();
+                        return;
+                    }
+                };
+            tokio::select! {
+                _ = ctrl_c => {}
+                _ = term.recv() => {}
+            }
+        }
+        #[cfg(not(unix))]
+        let _ = ctrl_c.await;
+        tracing::info!("shutting down");
+        t.cancel();
+    });
+    token
+}

@@ -1,0 +1,140 @@
+//! Opening an authenticated IMAP session: TCP, implicit TLS or STARTTLS with
+//! rustls (system roots plus an optional CA file), then LOGIN.
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_imap::{Client, Session};
+use rustls::pki_types::ServerName;
+use secrecy::ExposeSecret;
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::net::TcpStream;
+use tokio_rustls::TlsConnector;
+
+use super::FetchError;
+use crate::config::{read_secret, ImapConfig, Security};
+
+/// Any byte stream an IMAP session can run over (plain TCP or TLS).
+pub trait ImapStream: AsyncRead + AsyncWrite + Unpin + Send + fmt::Debug {}
+impl<T: AsyncRead + AsyncWrite + Unpin + Send + fmt::Debug> ImapStream for T {}
+
+pub type ImapSession = Session<Box<dyn ImapStream>>;
+
+/// The TLS settings for IMAP: system roots, plus `ca_file` when set.
+pub fn tls_config(cfg: &ImapConfig) -> Result<Arc<rustls::ClientConfig>, FetchError> {
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in rustls_native_certs::load_native_certs().certs {
+        let _ = roots.add(cert);
+    }
+    if let Some(path) = &cfg.ca_file {
+        let ca_err = |reason: String| {
+            FetchError::Config(format!("imap.ca_file {}: {reason}", path.display()))
+        };
+        let pem = std::fs::read(path).map_err(|e| ca_err(e.to_string()))?;
+        let mut found = 0;
+        for cert in rustls_pemfile::certs(&mut pem.as_slice()) {
+            let cert = cert.map_err(|e| ca_err(e.to_string()))?;
+            roots.add(cert).map_err(|e| ca_err(e.to_string()))?;
+            found += 1;
+        }
+        if found == 0 {
+            return Err(ca_err("no PEM certificate in the file".into()));
+        }
+    }
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| FetchError::Config(format!("TLS setup: {e}")))?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    Ok(Arc::new(config))
+}
+
+/// Connects, secures and logs in, each step under `timeout`.
+pub async fn connect(
+    cfg: &ImapConfig,
+    tls: Arc<rustls::ClientConfig>,
+) -> Result<ImapSession, FetchError> {
+    let timeout = Duration::from_secs(cfg.timeout_secs);
+    let port = cfg.port.unwrap_or(match cfg.security {
+        Security::Tls => 993,
+        _ => 143,
+    });
+    let addr = format!("{}:{port}", cfg.host);
+    let tcp = with_timeout(timeout, "connecting", TcpStream::connect(&addr))
+        .await?
+        .map_err(|e| FetchError::Connect(format!("{addr}: {e}")))?;
+    let _ = tcp.set_nodelay(true);
+    let stream: Box<dyn ImapStream> = match cfg.security {
+        Security::Tls => Box::new(handshake(tcp, &cfg.host, tls, timeout).await?),
+        Security::None => Box::new(tcp),
+        Security::Starttls => {
+            let mut client = Client::new(tcp);
+            read_greeting(&mut client, timeout).await?;
+            with_timeout(
+                timeout,
+                "STARTTLS",
+                client.run_command_and_check_ok("STARTTLS", None),
+            )
+            .await?
+            .map_err(|e| FetchError::Protocol(format!("STARTTLS refused: {e}")))?;
+            Box::new(handshake(client.into_inner(), &cfg.host, tls, timeout).await?)
+        }
+    };
+    let mut client = Client::new(stream);
+    if cfg.security != Security::Starttls {
+        read_greeting(&mut client, timeout).await?;
+    }
+    let password = read_secret(&cfg.password, &cfg.password_file)
+        .map_err(|e| FetchError::Config(format!("imap.password_file: {e}")))?
+        .ok_or_else(|| FetchError::Config("imap.password: not set".into()))?;
+    with_timeout(
+        timeout,
+        "LOGIN",
+        client.login(&cfg.username, password.expose_secret()),
+    )
+    .await?
+    .map_err(|(e, _)| FetchError::Login(format!("{} at {addr}: {e}", cfg.username)))
+}
+
+async fn handshake<S: AsyncRead + AsyncWrite + Unpin>(
+    stream: S,
+    host: &str,
+    tls: Arc<rustls::ClientConfig>,
+    timeout: Duration,
+) -> Result<tokio_rustls::client::TlsStream<S>, FetchError> {
+    let name = ServerName::try_from(host.to_string())
+        .map_err(|e| FetchError::Config(format!("imap.host {host:?}: {e}")))?;
+    with_timeout(timeout, "TLS handshake", TlsConnector::from(tls).connect(name, stream))
+        .await?
+        .map_err(|e| {
+            FetchError::Tls(format!(
+                "TLS handshake with {host} failed: {e} (is the server's certificate signed by a trusted CA? see imap.ca_file)"
+            ))
+        })
+}
+
+async fn read_greeting<S: ImapStream>(
+    client: &mut Client<S>,
+    timeout: Duration,
+) -> Result<(), FetchError> {
+    match with_timeout(timeout, "greeting", client.read_response()).await? {
+        Ok(Some(_)) => Ok(()),
+        Ok(None) => Err(FetchError::Connect(
+            "the server closed the connection before its greeting".into(),
+        )),
+        Err(e) => Err(FetchError::Connect(format!("reading the greeting: {e}"))),
+    }
+}
+
+/// Runs `fut` under a deadline; running out names the step.
+pub async fn with_timeout<F: std::future::Future>(
+    limit: Duration,
+    step: &str,
+    fut: F,
+) -> Result<F::Output, FetchError> {
+    tokio::time::timeout(limit, fut)
+        .await
+        .map_err(|_| FetchError::Timeout(format!("{step} took longer than {limit:?}")))
+}

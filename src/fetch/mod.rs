@@ -1,0 +1,352 @@
+//! The fetch stage: IMAP intake.
+//!
+//! Select the mailbox, read UIDVALIDITY, fetch every UID past the stored
+//! cursor in batches; each batch of raw messages is stored and the cursor
+//! advanced in one transaction, and only after the commit are the messages
+//! flagged `\Seen` (or moved to the processed folder). Nothing is deleted.
+//! Caught up, it waits in IDLE (or polls where the server has none) and
+//! reconnects with backoff when the connection fails.
+//!
+//! Owns: the IMAP session and the fetch loop. Does not own: the cursor's
+//! storage (`store::cursors`) or what happens to a message next (`process`).
+
+pub mod connect;
+mod uidset;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::TryStreamExt;
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+
+use crate::config::ImapConfig;
+use crate::store::{FetchedMessage, Store, StoreError, StoreOutcome};
+use connect::{connect, tls_config, with_timeout, ImapSession};
+pub use uidset::uid_set;
+
+/// Why fetching stopped; every arm but `Config` and `Store` is retried.
+#[derive(Debug, thiserror::Error)]
+pub enum FetchError {
+    #[error("IMAP config: {0}")]
+    Config(String),
+    #[error("cannot connect to the IMAP server {0}")]
+    Connect(String),
+    #[error("{0}")]
+    Tls(String),
+    #[error("IMAP login failed for {0}")]
+    Login(String),
+    #[error("IMAP timeout: {0}")]
+    Timeout(String),
+    #[error("IMAP: {0}")]
+    Protocol(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl From<async_imap::error::Error> for FetchError {
+    fn from(e: async_imap::error::Error) -> Self {
+        FetchError::Protocol(e.to_string())
+    }
+}
+
+/// At most this many messages, and this many bytes, per UID FETCH batch.
+const BATCH_MESSAGES: usize = 250;
+const BATCH_BYTES: u64 = 16 * 1024 * 1024;
+/// Re-issue IDLE at least this often (servers drop IDLE after ~30 min).
+const IDLE_RENEW: Duration = Duration::from_secs(4 * 60);
+
+/// What one pass over the mailbox did.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct FetchReport {
+    pub stored: usize,
+    pub duplicates: usize,
+    pub oversize: usize,
+}
+
+/// The fetch stage for one mailbox.
+pub struct Fetcher {
+    store: Store,
+    cfg: ImapConfig,
+    tls: Arc<rustls::ClientConfig>,
+    /// Woken after each stored batch, so processing starts at once.
+    stored: Arc<Notify>,
+}
+
+impl Fetcher {
+    pub fn new(store: Store, cfg: ImapConfig, stored: Arc<Notify>) -> Result<Fetcher, FetchError> {
+        let tls = tls_config(&cfg)?;
+        Ok(Fetcher {
+            store,
+            cfg,
+            tls,
+            stored,
+        })
+    }
+
+    /// Opens a session (for tests and `check-config`).
+    pub async fn connect(&self) -> Result<ImapSession, FetchError> {
+        connect(&self.cfg, self.tls.clone()).await
+    }
+
+    /// Runs until `shutdown`: connect, catch up, wait for news, repeat;
+    /// reconnects with backoff (which also ends on shutdown).
+    pub async fn run(&self, shutdown: CancellationToken) -> Result<(), FetchError> {
+        let mut failures = 0u32;
+        while !shutdown.is_cancelled() {
+            let result = tokio::select! {
+                r = self.session_loop(&shutdown) => r,
+                _ = shutdown.cancelled() => Ok(()),
+            };
+            match result {
+                Ok(()) => return Ok(()),
+                Err(e @ (FetchError::Config(_) | FetchError::Store(_))) => return Err(e),
+                Err(e) => {
+                    failures += 1;
+                    let delay = crate::outbox::backoff_delay(
+                        failures,
+                        Duration::from_secs(1),
+                        Duration::from_secs(60),
+                        rand::random(),
+                    );
+                    tracing::warn!(error = %e, retry_in = ?delay, "IMAP connection lost; reconnecting");
+                    tokio::select! {
+                        _ = tokio::time::sleep(delay) => {}
+                        _ = shutdown.cancelled() => return Ok(()),
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    async fn session_loop(&self, shutdown: &CancellationToken) -> Result<(), FetchError> {
+        let mut session = self.connect().await?;
+        let timeout = self.timeout();
+        let caps = with_timeout(timeout, "CAPABILITY", session.capabilities()).await??;
+        let idle = caps.has_str("IDLE");
+        tracing::info!(host = %self.cfg.host, mailbox = %self.cfg.mailbox, idle, "IMAP connected");
+        loop {
+            let report = self.fetch_new(&mut session).await?;
+            if report.stored + report.oversize > 0 {
+                tracing::info!(?report, "fetched");
+            }
+            while session.unsolicited_responses.try_recv().is_ok() {}
+            if shutdown.is_cancelled() {
+                let _ = with_timeout(timeout, "LOGOUT", session.logout()).await;
+                return Ok(());
+            }
+            session = if idle {
+                self.idle(session, shutdown).await?
+            } else {
+                tokio::select! {
+                    _ = tokio::time::sleep(Duration::from_secs(self.cfg.poll_interval_secs)) => {}
+                    _ = shutdown.cancelled() => {}
+                }
+                session
+            };
+        }
+    }
+
+    /// Waits in IDLE until the server reports news, IDLE is due for renewal,
+    /// or shutdown; returns the session ready for commands again.
+    async fn idle(
+        &self,
+        session: ImapSession,
+        shutdown: &CancellationToken,
+    ) -> Result<ImapSession, FetchError> {
+        let mut handle = session.idle();
+        with_timeout(self.timeout(), "IDLE", handle.init()).await??;
+        {
+            let (wait, stop) = handle.wait_with_timeout(IDLE_RENEW);
+            tokio::select! {
+                r = tokio::time::timeout(IDLE_RENEW, wait) => {
+                    if let Ok(r) = r {
+                        r?;
+                    }
+                }
+                _ = shutdown.cancelled() => {}
+            }
+            drop(stop);
+        }
+        Ok(with_timeout(self.timeout(), "DONE", handle.done()).await??)
+    }
+
+    fn timeout(&self) -> Duration {
+        Duration::from_secs(self.cfg.timeout_secs)
+    }
+
+    /// One pass: store every message past the cursor, batch by batch.
+    pub async fn fetch_new(&self, session: &mut ImapSession) -> Result<FetchReport, FetchError> {
+        let mailbox = &self.cfg.mailbox;
+        let selected = with_timeout(self.timeout(), "SELECT", session.select(mailbox)).await??;
+        let uidvalidity = selected.uid_validity.ok_or_else(|| {
+            FetchError::Protocol(format!("{mailbox}: the server sent no UIDVALIDITY"))
+        })?;
+        let last_uid = match self.store.cursor(mailbox).await? {
+            Some(c) if c.uidvalidity == uidvalidity => c.last_uid,
+            Some(c) => {
+                tracing::warn!(
+                    mailbox,
+                    old = c.uidvalidity,
+                    new = uidvalidity,
+                    "UIDVALIDITY changed; reading the mailbox again"
+                );
+                self.store.reset_cursor(mailbox, uidvalidity).await?;
+                0
+            }
+            None => 0,
+        };
+        let mut report = FetchReport::default();
+        if selected.exists == 0 {
+            return Ok(report);
+        }
+        let pending = self.list_new(session, last_uid).await?;
+        for batch in batches(&pending, self.cfg.max_message_bytes) {
+            let fetched = self.download(session, batch, uidvalidity).await?;
+            let outcomes = self.store.store_fetched(&fetched).await?;
+            for (m, o) in fetched.iter().zip(&outcomes) {
+                match o {
+                    StoreOutcome::Duplicate => report.duplicates += 1,
+                    StoreOutcome::Stored(_) if m.truncated => report.oversize += 1,
+                    StoreOutcome::Stored(_) => report.stored += 1,
+                }
+            }
+            self.stored.notify_one();
+            self.mark_done(session, batch).await?;
+        }
+        Ok(report)
+    }
+
+    /// (UID, size) of every message past `last_uid`.
+    async fn list_new(
+        &self,
+        session: &mut ImapSession,
+        last_uid: u32,
+    ) -> Result<Vec<(u32, u64)>, FetchError> {
+        let query = format!("{}:*", last_uid.saturating_add(1));
+        let list = with_timeout(self.timeout(), "UID FETCH sizes", async {
+            let stream = session.uid_fetch(&query, "(UID RFC822.SIZE)").await?;
+            stream.try_collect::<Vec<_>>().await
+        })
+        .await??;
+        // `n:*` always returns the last message, even below n: filter.
+        let mut out: Vec<(u32, u64)> = list
+            .iter()
+            .filter_map(|f| Some((f.uid?, f.size.unwrap_or(0) as u64)))
+            .filter(|(uid, _)| *uid > last_uid)
+            .collect();
+        out.sort_unstable();
+        Ok(out)
+    }
+
+    /// Downloads one batch: whole messages, or headers only for oversize ones.
+    async fn download(
+        &self,
+        session: &mut ImapSession,
+        batch: &[(u32, u64)],
+        uidvalidity: u32,
+    ) -> Result<Vec<FetchedMessage>, FetchError> {
+        let limit = self.cfg.max_message_bytes;
+        let (small, large): (Vec<_>, Vec<_>) = batch.iter().partition(|(_, size)| *size <= limit);
+        let mut out = Vec::with_capacity(batch.len());
+        for (set, query, truncated) in [
+            (small, "(UID RFC822.SIZE BODY.PEEK[])", false),
+            (large, "(UID RFC822.SIZE BODY.PEEK[HEADER])", true),
+        ] {
+            if set.is_empty() {
+                continue;
+            }
+            let uids: Vec<u32> = set.iter().map(|(u, _)| *u).collect();
+            let fetches = with_timeout(self.timeout() * 4, "UID FETCH bodies", async {
+                let stream = session.uid_fetch(uid_set(&uids), query).await?;
+                stream.try_collect::<Vec<_>>().await
+            })
+            .await??;
+            for f in &fetches {
+                let Some(uid) = f.uid.filter(|u| uids.contains(u)) else {
+                    continue;
+                };
+                let raw = if truncated { f.header() } else { f.body() };
+                let Some(raw) = raw else { continue };
+                out.push(FetchedMessage {
+                    mailbox: self.cfg.mailbox.clone(),
+                    uidvalidity,
+                    uid,
+                    raw: raw.to_vec(),
+                    size: f.size.map(u64::from).unwrap_or(raw.len() as u64),
+                    truncated,
+                });
+            }
+        }
+        out.sort_by_key(|m| m.uid);
+        Ok(out)
+    }
+
+    /// After the commit: flag `\Seen`, or move to the processed folder.
+    async fn mark_done(
+        &self,
+        session: &mut ImapSession,
+        batch: &[(u32, u64)],
+    ) -> Result<(), FetchError> {
+        let uids: Vec<u32> = batch.iter().map(|(u, _)| *u).collect();
+        let set = uid_set(&uids);
+        match &self.cfg.processed_folder {
+            Some(folder) => {
+                with_timeout(self.timeout(), "UID MOVE", session.uid_mv(&set, folder)).await??
+            }
+            None => {
+                with_timeout(self.timeout(), "UID STORE", async {
+                    let stream = session.uid_store(&set, "+FLAGS.SILENT (\\Seen)").await?;
+                    stream.try_collect::<Vec<_>>().await.map(|_| ())
+                })
+                .await??
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Splits (UID, size) pairs into batches bounded by count and bytes; a
+/// message over the size limit counts only its headers.
+fn batches(pending: &[(u32, u64)], max_message: u64) -> Vec<&[(u32, u64)]> {
+    let mut out = Vec::new();
+    let mut start = 0;
+    let mut bytes = 0u64;
+    for (i, (_, size)) in pending.iter().enumerate() {
+        let size = if *size > max_message { 0 } else { *size };
+        if i > start && (i - start >= BATCH_MESSAGES || bytes + size > BATCH_BYTES) {
+            out.push(&pending[start..i]);
+            start = i;
+            bytes = 0;
+        }
+        bytes += size;
+    }
+    if start < pending.len() {
+        out.push(&pending[start..]);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn batches_respect_count_and_bytes() {
+        let many: Vec<(u32, u64)> = (1..=600).map(|u| (u, 4096)).collect();
+        let b = batches(&many, 1 << 30);
+        assert_eq!(
+            b.iter().map(|x| x.len()).collect::<Vec<_>>(),
+            vec![250, 250, 100]
+        );
+        let big: Vec<(u32, u64)> = (1..=3).map(|u| (u, 20 << 20)).collect();
+        assert_eq!(batches(&big, 1 << 30).len(), 3);
+        assert_eq!(
+            batches(&big, 1 << 20).len(),
+            1,
+            "oversize ones only fetch headers"
+        );
+        assert!(batches(&[], 1).is_empty());
+    }
+}

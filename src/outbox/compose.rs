@@ -1,0 +1,445 @@
+//! Rendering replies from the templates into whole RFC 5322 messages.
+//!
+//! Templates are minijinja files named `KIND.LANG.txt` whose first line is
+//! `Subject: …`, then a blank line, then the body. Text from donors only ever
+//! enters as a value, never as template source, and headers are built by
+//! lettre, which encodes them; CR and LF are removed from anything that goes
+//! into a header first.
+
+use std::path::Path;
+
+use lettre::message::header::{ContentType, Header, HeaderName, HeaderValue};
+use lettre::message::Mailbox;
+use lettre::Message;
+use minijinja::Environment;
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+use crate::store::NewReply;
+
+/// The templates built into the binary: a copy of `templates/replies/`.
+const EMBEDDED: &[(&str, &str)] = &[
+    (
+        "ack.en.txt",
+        include_str!("../../templates/replies/ack.en.txt"),
+    ),
+    (
+        "ack.es.txt",
+        include_str!("../../templates/replies/ack.es.txt"),
+    ),
+    (
+        "ack.zh.txt",
+        include_str!("../../templates/replies/ack.zh.txt"),
+    ),
+];
+
+/// A template that cannot be loaded or rendered: names the file and line.
+#[derive(Debug, thiserror::Error)]
+pub enum TemplateError {
+    #[error("{file}:{line}: {reason}")]
+    Invalid {
+        file: String,
+        line: usize,
+        reason: String,
+    },
+    #[error("cannot read template folder {dir}: {source}")]
+    Io {
+        dir: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("no template for {0}")]
+    Missing(String),
+    #[error("{0}: the first line must be \"Subject: …\" followed by a blank line")]
+    NoSubject(String),
+    #[error("invalid address {0:?}")]
+    Address(String),
+    #[error("cannot build the message: {0}")]
+    Build(String),
+}
+
+/// One item as the template sees it.
+#[derive(Debug, Clone, Serialize)]
+pub struct ItemLine {
+    pub item: String,
+    pub quantity: Option<f64>,
+    pub unit: Option<String>,
+    /// Ready to print: "2,000 N95 respirators".
+    pub text: String,
+}
+
+/// What a reply is about; every field is a plain value for the template.
+#[derive(Debug, Clone)]
+pub struct ReplyContext {
+    /// Template kind: `ack`, …
+    pub kind: String,
+    pub offer_id: i64,
+    pub reference: String,
+    pub donor_email: String,
+    pub donor_name: Option<String>,
+    /// The donor's language; the template falls back to English.
+    pub language: Option<String>,
+    pub items: Vec<ItemLine>,
+    pub received_subject: String,
+    /// The donor message's Message-ID (for In-Reply-To and References).
+    pub in_reply_to: Option<String>,
+    pub references: Vec<String>,
+}
+
+/// Renders replies. Built once at start, which is when template errors show.
+pub struct Composer {
+    env: Environment<'static>,
+    from: Mailbox,
+    desk_name: String,
+    message_id_domain: String,
+}
+
+#[derive(Serialize)]
+struct TemplateValues<'a> {
+    reference: &'a str,
+    donor_name: Option<&'a str>,
+    donor_email: &'a str,
+    items: &'a [ItemLine],
+    received_subject: &'a str,
+    desk_name: &'a str,
+    desk_address: String,
+}
+
+impl Composer {
+    /// Loads the templates from `dir` (or the built-in ones) and renders each
+    /// once with sample values, so a broken template stops the start, not a send.
+    pub fn new(
+        dir: Option<&Path>,
+        desk_address: &str,
+        desk_name: &str,
+        message_id_domain: Option<&str>,
+    ) -> Result<Composer, TemplateError> {
+        let mut env = Environment::new();
+        env.set_undefined_behavior(minijinja::UndefinedBehavior::Strict);
+        let sources = match dir {
+            Some(dir) => read_dir(dir)?,
+            None => EMBEDDED
+                .iter()
+                .map(|(n, s)| (n.to_string(), s.to_string()))
+                .collect(),
+        };
+        for (name, source) in sources {
+            env.add_template_owned(name.clone(), source)
+                .map_err(|e| template_error(&name, &e))?;
+        }
+        let from = Mailbox::new(
+            Some(header_safe(desk_name)),
+            desk_address
+                .parse()
+                .map_err(|_| TemplateError::Address(desk_address.into()))?,
+        );
+        let domain = message_id_domain.map(str::to_string).unwrap_or_else(|| {
+            desk_address
+                .rsplit('@')
+                .next()
+                .unwrap_or("localhost")
+                .to_string()
+        });
+        let composer = Composer {
+            env,
+            from,
+            desk_name: desk_name.to_string(),
+            message_id_domain: domain,
+        };
+        composer.check_all()?;
+        Ok(composer)
+    }
+
+    fn check_all(&self) -> Result<(), TemplateError> {
+        let names: Vec<String> = self.env.templates().map(|(n, _)| n.to_string()).collect();
+        if !names.iter().any(|n| n == "ack.en.txt") {
+            return Err(TemplateError::Missing("ack.en.txt".into()));
+        }
+        let sample = ItemLine {
+            item: "n95_respirator".into(),
+            quantity: Some(2000.0),
+            unit: Some("each".into()),
+            text: "2,000 N95 respirators".into(),
+        };
+        for with_items in [true, false] {
+            for name in &names {
+                let items = if with_items {
+                    vec![sample.clone()]
+                } else {
+                    vec![]
+                };
+                self.render_named(name, &self.values_for_check(&items))?;
+            }
+        }
+        Ok(())
+    }
+
+    fn values_for_check<'a>(&'a self, items: &'a [ItemLine]) -> TemplateValues<'a> {
+        TemplateValues {
+            reference: "SL-000001",
+            donor_name: Some("Sample Donor"),
+            donor_email: "donor@example.org",
+            items,
+            received_subject: "Sample",
+            desk_name: &self.desk_name,
+            desk_address: self.from.email.to_string(),
+        }
+    }
+
+    /// Renders `(subject, body)` from template `name`.
+    fn render_named(
+        &self,
+        name: &str,
+        values: &TemplateValues,
+    ) -> Result<(String, String), TemplateError> {
+        let tmpl = self
+            .env
+            .get_template(name)
+            .map_err(|e| template_error(name, &e))?;
+        let text = tmpl.render(values).map_err(|e| template_error(name, &e))?;
+        let (first, body) = text
+            .split_once('\n')
+            .ok_or_else(|| TemplateError::NoSubject(name.into()))?;
+        let subject = first
+            .strip_prefix("Subject:")
+            .ok_or_else(|| TemplateError::NoSubject(name.into()))?;
+        Ok((
+            subject.trim().to_string(),
+            body.trim_start_matches(['\r', '\n']).to_string(),
+        ))
+    }
+
+    /// The template for `kind` in `lang`, else in English.
+    fn template_name(&self, kind: &str, lang: Option<&str>) -> Result<String, TemplateError> {
+        let wanted = format!("{kind}.{}.txt", lang.unwrap_or("en"));
+        if self.env.get_template(&wanted).is_ok() {
+            return Ok(wanted);
+        }
+        let english = format!("{kind}.en.txt");
+        self.env
+            .get_template(&english)
+            .map(|_| english)
+            .map_err(|_| TemplateError::Missing(wanted))
+    }
+
+    /// Renders the reply and builds the whole message, ready to enqueue.
+    pub fn compose(&self, ctx: &ReplyContext) -> Result<NewReply, TemplateError> {
+        let name = self.template_name(&ctx.kind, ctx.language.as_deref())?;
+        let values = TemplateValues {
+            reference: &ctx.reference,
+            donor_name: ctx.donor_name.as_deref(),
+            donor_email: &ctx.donor_email,
+            items: &ctx.items,
+            received_subject: &ctx.received_subject,
+            desk_name: &self.desk_name,
+            desk_address: self.from.email.to_string(),
+        };
+        let (subject, body) = self.render_named(&name, &values)?;
+        let message_id = self.message_id(ctx);
+        let to = Mailbox::new(
+            ctx.donor_name.as_deref().map(header_safe),
+            ctx.donor_email
+                .parse()
+                .map_err(|_| TemplateError::Address(ctx.donor_email.clone()))?,
+        );
+        let mut builder = Message::builder()
+            .from(self.from.clone())
+            .reply_to(self.from.clone())
+            .to(to)
+            .subject(header_safe(&subject))
+            .message_id(Some(format!("<{message_id}>")))
+            .header(AutoSubmitted("auto-replied".into()));
+        if let Some(parent) = &ctx.in_reply_to {
+            builder = builder.in_reply_to(format!("<{}>", header_safe(parent)));
+        }
+        let mut refs: Vec<String> = ctx
+            .references
+            .iter()
+            .map(|r| format!("<{}>", header_safe(r)))
+            .collect();
+        if let Some(parent) = &ctx.in_reply_to {
+            refs.push(format!("<{}>", header_safe(parent)));
+        }
+        if !refs.is_empty() {
+            builder = builder.references(refs.join(" "));
+        }
+        let message = builder
+            .header(ContentType::TEXT_PLAIN)
+            .body(body)
+            .map_err(|e| TemplateError::Build(e.to_string()))?;
+        Ok(NewReply {
+            kind: ctx.kind.clone(),
+            dedup_key: Some(format!("{}:{}", ctx.kind, ctx.offer_id)),
+            rfc_message_id: message_id,
+            to_address: ctx.donor_email.clone(),
+            subject,
+            raw: message.formatted(),
+            automatic: true,
+        })
+    }
+
+    /// A Message-ID that is the same for the same reply to the same message,
+    /// so a retry after a crash is recognisable.
+    fn message_id(&self, ctx: &ReplyContext) -> String {
+        let mut h = Sha256::new();
+        h.update(ctx.kind.as_bytes());
+        h.update([0]);
+        h.update(ctx.reference.as_bytes());
+        h.update([0]);
+        h.update(ctx.in_reply_to.as_deref().unwrap_or("").as_bytes());
+        let digest = hex::encode(&h.finalize()[..8]);
+        format!(
+            "{}.{}.{digest}@{}",
+            ctx.kind,
+            ctx.reference.to_ascii_lowercase(),
+            self.message_id_domain
+        )
+    }
+}
+
+fn read_dir(dir: &Path) -> Result<Vec<(String, String)>, TemplateError> {
+    let io = |source| TemplateError::Io {
+        dir: dir.display().to_string(),
+        source,
+    };
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).map_err(io)? {
+        let path = entry.map_err(io)?.path();
+        if path.extension().is_some_and(|e| e == "txt") {
+            let name = path
+                .file_name()
+                .unwrap_or_default()
+                .to_string_lossy()
+                .to_string();
+            out.push((name, std::fs::read_to_string(&path).map_err(io)?));
+        }
+    }
+    Ok(out)
+}
+
+fn template_error(name: &str, err: &minijinja::Error) -> TemplateError {
+    TemplateError::Invalid {
+        file: err.name().unwrap_or(name).to_string(),
+        line: err.line().unwrap_or(0),
+        reason: err
+            .detail()
+            .map(str::to_string)
+            .unwrap_or_else(|| err.kind().to_string()),
+    }
+}
+
+/// Text safe for a header: control characters (CR and LF first) become spaces.
+pub fn header_safe(text: &str) -> String {
+    text.chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect::<String>()
+        .trim()
+        .to_string()
+}
+
+/// `Auto-Submitted: auto-replied` (RFC 3834) on every reply of ours.
+#[derive(Debug, Clone)]
+struct AutoSubmitted(String);
+
+impl Header for AutoSubmitted {
+    fn name() -> HeaderName {
+        HeaderName::new_from_ascii_str("Auto-Submitted")
+    }
+
+    fn parse(s: &str) -> Result<Self, Box<dyn std::error::Error + Send + Sync>> {
+        Ok(AutoSubmitted(s.to_string()))
+    }
+
+    fn display(&self) -> HeaderValue {
+        HeaderValue::new(Self::name(), self.0.clone())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ctx() -> ReplyContext {
+        ReplyContext {
+            kind: "ack".into(),
+            offer_id: 7,
+            reference: "SL-000007".into(),
+            donor_email: "ana@example.org".into(),
+            donor_name: Some("Ana\r\nBcc: evil@example.org".into()),
+            language: Some("es".into()),
+            items: vec![ItemLine {
+                item: "exam_gloves".into(),
+                quantity: Some(3.0),
+                unit: Some("box".into()),
+                text: "3 cajas de guantes de examen".into(),
+            }],
+            received_subject: "Donación {{ 7*7 }}".into(),
+            in_reply_to: Some("abc@donor.example".into()),
+            references: vec![],
+        }
+    }
+
+    fn composer() -> Composer {
+        Composer::new(None, "donations@city.example", "City Donations", None).unwrap()
+    }
+
+    #[test]
+    fn builtin_templates_load() {
+        composer();
+    }
+
+    #[test]
+    fn reply_is_threaded_marked_and_in_the_donors_language() {
+        let reply = composer().compose(&ctx()).unwrap();
+        let raw = String::from_utf8(reply.raw.clone()).unwrap();
+        assert!(raw.contains("Auto-Submitted: auto-replied"), "{raw}");
+        assert!(raw.contains("In-Reply-To: <abc@donor.example>"), "{raw}");
+        assert!(raw.contains("References: <abc@donor.example>"), "{raw}");
+        assert!(reply.subject.contains("SL-000007"));
+        assert!(reply.subject.starts_with("Recibimos"));
+        assert_eq!(reply.dedup_key.as_deref(), Some("ack:7"));
+    }
+
+    #[test]
+    fn donor_text_never_breaks_a_header_nor_runs_as_template() {
+        let reply = composer().compose(&ctx()).unwrap();
+        let raw = String::from_utf8(reply.raw).unwrap();
+        assert!(!raw.lines().any(|l| l.starts_with("Bcc:")), "{raw}");
+        assert!(!raw.contains("49"), "{raw}");
+    }
+
+    #[test]
+    fn message_id_is_stable() {
+        let c = composer();
+        assert_eq!(
+            c.compose(&ctx()).unwrap().rfc_message_id,
+            c.compose(&ctx()).unwrap().rfc_message_id
+        );
+    }
+
+    #[test]
+    fn unknown_language_falls_back_to_english() {
+        let mut x = ctx();
+        x.language = Some("tl".into());
+        assert!(composer()
+            .compose(&x)
+            .unwrap()
+            .subject
+            .starts_with("We received"));
+    }
+
+    #[test]
+    fn broken_template_names_file_and_line() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("ack.en.txt"),
+            "Subject: x\n\nline two\n{% for %}\n",
+        )
+        .unwrap();
+        let err = Composer::new(Some(dir.path()), "d@x.example", "D", None)
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(err.starts_with("ack.en.txt:4:"), "{err}");
+    }
+}

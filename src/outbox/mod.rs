@@ -1,0 +1,15 @@
+//! Replies to donors: whether one is due ([`policy`]), what it says
+//! ([`compose`], from the templates), and getting it delivered ([`send`]).
+//!
+//! Owns: the RFC 3834 rules, template loading and rendering, Message-IDs of
+//! our replies, the SMTP (or folder) transport, and retry with backoff.
+//! Does not own: the outbox table (that is `store::outbox`).
+
+pub mod compose;
+pub mod labels;
+pub mod policy;
+pub mod send;
+
+pub use compose::{Composer, ReplyContext, TemplateError};
+pub use policy::{auto_reply_block, NoReply};
+pub use send::{backoff_delay, RetryPolicy, SendOutcome, Sender, Transport};

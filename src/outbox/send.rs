@@ -1,0 +1,246 @@
+//! Delivering due replies: claim one, hand it to the transport, record the
+//! outcome. 4xx and network errors retry with capped, jittered backoff;
+//! 5xx fails the row visibly. lettre does not retry; that is this module's job.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use lettre::address::Envelope;
+use lettre::transport::smtp::authentication::Credentials;
+use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
+use lettre::{Address, AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
+use rand::Rng;
+use secrecy::ExposeSecret;
+
+use crate::config::{read_secret, OutboxConfig, Security, SmtpConfig};
+use crate::store::{now_ms, OutboxRow, Store, StoreError};
+
+/// Where replies go.
+pub enum Transport {
+    Smtp(AsyncSmtpTransport<Tokio1Executor>),
+    /// Writes each reply as `ID.eml` into a folder (the demo, dry runs).
+    Directory(PathBuf),
+}
+
+/// A transport failure, sorted by what to do about it.
+#[derive(Debug, thiserror::Error)]
+pub enum TransportError {
+    /// Try again later: 4xx, timeouts, connection failures.
+    #[error("{0}")]
+    Transient(String),
+    /// Never try again: 5xx, an address the server refuses.
+    #[error("{0}")]
+    Permanent(String),
+}
+
+impl Transport {
+    /// An SMTP transport from the config, with TLS verified unless the config says otherwise.
+    pub fn smtp(cfg: &SmtpConfig) -> anyhow::Result<Transport> {
+        use anyhow::Context;
+        let port = cfg.port.unwrap_or(match cfg.security {
+            Security::Tls => 465,
+            Security::Starttls => 587,
+            Security::None => 25,
+        });
+        let mut tls = TlsParameters::builder(cfg.host.clone())
+            .dangerous_accept_invalid_certs(cfg.allow_insecure);
+        if let Some(ca) = &cfg.ca_file {
+            let pem = std::fs::read(ca)
+                .with_context(|| format!("reading smtp.ca_file {}", ca.display()))?;
+            tls = tls.add_root_certificate(Certificate::from_pem(&pem).with_context(|| {
+                format!("smtp.ca_file {} is not a PEM certificate", ca.display())
+            })?);
+        }
+        let tls = tls.build_rustls().context("setting up TLS for SMTP")?;
+        let mut builder = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(&cfg.host)
+            .port(port)
+            .timeout(Some(Duration::from_secs(cfg.timeout_secs)))
+            .tls(match cfg.security {
+                Security::Tls => Tls::Wrapper(tls),
+                Security::Starttls => Tls::Required(tls),
+                Security::None => Tls::None,
+            });
+        if let Some(user) = &cfg.username {
+            let secret = read_secret(&cfg.password, &cfg.password_file)
+                .context("reading the SMTP password")?
+                .map(|s| s.expose_secret().to_string())
+                .unwrap_or_default();
+            builder = builder.credentials(Credentials::new(user.clone(), secret));
+        }
+        Ok(Transport::Smtp(builder.build()))
+    }
+
+    async fn send(&self, from: &Address, row: &OutboxRow) -> Result<(), TransportError> {
+        match self {
+            Transport::Smtp(smtp) => {
+                let to: Address = row.to_address.parse().map_err(|e| {
+                    TransportError::Permanent(format!(
+                        "invalid recipient {:?}: {e}",
+                        row.to_address
+                    ))
+                })?;
+                let envelope = Envelope::new(Some(from.clone()), vec![to])
+                    .map_err(|e| TransportError::Permanent(e.to_string()))?;
+                smtp.send_raw(&envelope, &row.raw)
+                    .await
+                    .map(|_| ())
+                    .map_err(|e| {
+                        if e.is_permanent() {
+                            TransportError::Permanent(e.to_string())
+                        } else {
+                            TransportError::Transient(e.to_string())
+                        }
+                    })
+            }
+            Transport::Directory(dir) => {
+                let path = dir.join(format!("{:06}.eml", row.id));
+                let write = async {
+                    tokio::fs::create_dir_all(dir).await?;
+                    tokio::fs::write(&path, &row.raw).await
+                };
+                write.await.map_err(|e| {
+                    TransportError::Transient(format!("writing {}: {e}", path.display()))
+                })
+            }
+        }
+    }
+}
+
+/// What one step of the sender did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SendOutcome {
+    Sent,
+    Deferred,
+    Failed,
+    /// Nothing is due now.
+    Idle,
+}
+
+/// The send stage: claims due replies and delivers them.
+pub struct Sender {
+    store: Store,
+    transport: Transport,
+    from: Address,
+    policy: RetryPolicy,
+}
+
+/// How often and how long to retry.
+#[derive(Debug, Clone, Copy)]
+pub struct RetryPolicy {
+    pub max_attempts: u32,
+    pub base: Duration,
+    pub max: Duration,
+}
+
+impl From<&OutboxConfig> for RetryPolicy {
+    fn from(c: &OutboxConfig) -> Self {
+        RetryPolicy {
+            max_attempts: c.max_attempts,
+            base: Duration::from_secs(c.retry_base_secs),
+            max: Duration::from_secs(c.retry_max_secs),
+        }
+    }
+}
+
+/// The delay before attempt `attempt + 1`: base × 2^(attempt−1), capped at
+/// `max`, then up to 20 % taken off at random so retries spread out.
+pub fn backoff_delay(attempt: u32, base: Duration, max: Duration, jitter: f64) -> Duration {
+    let exp = attempt.saturating_sub(1).min(30);
+    let raw = base.saturating_mul(1u32 << exp).min(max);
+    raw.mul_f64(1.0 - 0.2 * jitter.clamp(0.0, 1.0))
+}
+
+impl Sender {
+    pub fn new(store: Store, transport: Transport, from: Address, policy: RetryPolicy) -> Sender {
+        Sender {
+            store,
+            transport,
+            from,
+            policy,
+        }
+    }
+
+    /// Sends the next due reply, if any.
+    pub async fn send_next(&self) -> Result<SendOutcome, StoreError> {
+        let Some(row) = self.store.claim_due_reply().await? else {
+            return Ok(SendOutcome::Idle);
+        };
+        match self.transport.send(&self.from, &row).await {
+            Ok(()) => {
+                self.store.reply_sent(row.id).await?;
+                tracing::info!(reply = row.id, to = %row.to_address, "reply sent");
+                Ok(SendOutcome::Sent)
+            }
+            Err(TransportError::Permanent(reason)) => {
+                tracing::warn!(reply = row.id, %reason, "reply refused permanently");
+                self.store.reply_failed(row.id, &reason).await?;
+                Ok(SendOutcome::Failed)
+            }
+            Err(TransportError::Transient(reason)) => {
+                let attempts = row.attempts.max(1) as u32;
+                if attempts >= self.policy.max_attempts {
+                    let reason = format!("gave up after {attempts} attempts: {reason}");
+                    self.store.reply_failed(row.id, &reason).await?;
+                    return Ok(SendOutcome::Failed);
+                }
+                let delay = backoff_delay(
+                    attempts,
+                    self.policy.base,
+                    self.policy.max,
+                    rand::thread_rng().gen(),
+                );
+                tracing::info!(reply = row.id, %reason, retry_in = ?delay, "reply deferred");
+                self.store
+                    .reply_retry(row.id, now_ms() + delay.as_millis() as i64, &reason)
+                    .await?;
+                Ok(SendOutcome::Deferred)
+            }
+        }
+    }
+
+    /// How long to sleep before something is due (at most `cap`).
+    pub async fn wait_hint(&self, cap: Duration) -> Result<Duration, StoreError> {
+        Ok(match self.store.next_reply_due().await? {
+            Some(due) => {
+                Duration::from_millis((due - now_ms()).clamp(0, cap.as_millis() as i64) as u64)
+            }
+            None => cap,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const S: Duration = Duration::from_secs(5);
+    const M: Duration = Duration::from_secs(1800);
+
+    #[test]
+    fn first_retry_waits_the_base() {
+        assert_eq!(backoff_delay(1, S, M, 0.0), S);
+    }
+
+    #[test]
+    fn delay_doubles() {
+        assert_eq!(backoff_delay(2, S, M, 0.0), Duration::from_secs(10));
+        assert_eq!(backoff_delay(4, S, M, 0.0), Duration::from_secs(40));
+    }
+
+    #[test]
+    fn delay_is_capped() {
+        assert_eq!(backoff_delay(12, S, M, 0.0), M);
+        assert_eq!(backoff_delay(u32::MAX, S, M, 0.0), M);
+    }
+
+    #[test]
+    fn jitter_only_shortens_by_a_fifth() {
+        assert_eq!(backoff_delay(1, S, M, 1.0), Duration::from_secs(4));
+        assert!(backoff_delay(3, S, M, 0.5) < Duration::from_secs(20));
+    }
+
+    #[test]
+    fn attempt_zero_is_treated_as_first() {
+        assert_eq!(backoff_delay(0, S, M, 0.0), S);
+    }
+}
