@@ -214,6 +214,9 @@ impl Fetcher {
             }
             self.stored.notify_one();
             self.mark_done(session, batch).await?;
+            // Unsolicited responses (EXISTS, flag changes) queue in a bounded
+            // channel that blocks the session when full: drain it as we go.
+            while session.unsolicited_responses.try_recv().is_ok() {}
         }
         Ok(report)
     }

@@ -1,0 +1,147 @@
+//! Runs supplyline's `serve` in-process against the test mail stack, with a
+//! fresh SQLite database and a fresh donations mailbox per test.
+
+use std::time::Duration;
+
+use supplyline::config::Config;
+use supplyline::store::Store;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+use crate::common::{mail_stack, unique_address};
+
+/// One running supplyline, and what a test needs to look at it.
+pub struct App {
+    pub donations: String,
+    pub db_url: String,
+    pub store: Store,
+    dir: tempfile::TempDir,
+    running: Option<(CancellationToken, JoinHandle<anyhow::Result<()>>)>,
+}
+
+impl App {
+    /// A new donations mailbox and database; `serve` started.
+    pub async fn start() -> App {
+        Self::start_with("").await
+    }
+
+    /// Like [`App::start`], with extra TOML appended to the config.
+    pub async fn start_with(extra: &str) -> App {
+        let dir = tempfile::tempdir().unwrap();
+        let donations = unique_address("donations");
+        let db_url = format!("sqlite://{}", dir.path().join("supplyline.db").display());
+        let store = Store::open(&db_url).await.unwrap();
+        let mut app = App {
+            donations,
+            db_url,
+            store,
+            dir,
+            running: None,
+        };
+        std::fs::write(app.config_path(), app.config_text(extra)).unwrap();
+        app.restart().await;
+        app
+    }
+
+    fn config_path(&self) -> std::path::PathBuf {
+        self.dir.path().join("supplyline.toml")
+    }
+
+    fn config_text(&self, extra: &str) -> String {
+        let stack = mail_stack();
+        format!(
+            r#"
+[database]
+url = "{db}"
+
+[imap]
+host = "127.0.0.1"
+port = {imap}
+security = "none"
+allow_insecure = true
+username = "{user}"
+password = "{password}"
+timeout_secs = 20
+
+[smtp]
+host = "127.0.0.1"
+port = {smtp}
+security = "none"
+allow_insecure = true
+timeout_secs = 10
+
+[donations]
+address = "{user}"
+name = "Test Donations Desk"
+
+[outbox]
+retry_base_secs = 1
+retry_max_secs = 2
+{extra}
+"#,
+            db = self.db_url,
+            imap = stack.imap_port,
+            smtp = stack.smtp_port,
+            user = self.donations,
+            password = stack.password,
+        )
+    }
+
+    /// Starts `serve` (stopping a running one first).
+    pub async fn restart(&mut self) {
+        self.stop().await;
+        let config = Config::load(&self.config_path(), true).unwrap();
+        let token = CancellationToken::new();
+        let handle = tokio::spawn(supplyline::daemon::serve(config, token.clone()));
+        self.running = Some((token, handle));
+    }
+
+    /// Stops `serve` the way SIGTERM does, and waits for it.
+    pub async fn stop(&mut self) {
+        if let Some((token, handle)) = self.running.take() {
+            token.cancel();
+            let result = tokio::time::timeout(Duration::from_secs(30), handle)
+                .await
+                .expect("serve did not stop within 30 s of shutdown");
+            result.unwrap().unwrap();
+        }
+    }
+
+    /// Waits until `n` messages are stored and none waits to be processed.
+    pub async fn wait_processed(&self, n: usize) {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+        loop {
+            let counts = self.store.message_counts().await.unwrap();
+            let total: i64 = counts.iter().map(|(_, c)| c).sum();
+            let waiting: i64 = counts
+                .iter()
+                .filter(|(s, _)| s == "received" || s == "processing")
+                .map(|(_, c)| c)
+                .sum();
+            if total as usize >= n && waiting == 0 {
+                return;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "{n} messages not processed in time: {counts:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+}
+
+/// A donation email from `from` to `to`.
+pub fn donation(from: &str, to: &str, id: &str, body: &str) -> Vec<u8> {
+    format!(
+        "From: Test Donor <{from}>\r\nTo: {to}\r\nSubject: Donation offer\r\n\
+         Date: Mon, 23 Mar 2020 09:00:00 -0700\r\nMessage-ID: <{id}@donor.example>\r\n\
+         Content-Type: text/plain; charset=utf-8\r\n\r\n{}\r\n",
+        body.replace('\n', "\r\n")
+    )
+    .into_bytes()
+}
+
+/// A unique Message-ID local part.
+pub fn unique_id() -> String {
+    format!("m{:016x}", rand::random::<u64>())
+}

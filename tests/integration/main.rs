@@ -1,0 +1,10 @@
+//! Integration tests against real servers: Dovecot (IMAP) and OpenSMTPD
+//! (SMTP, delivering into Dovecot), started once per test process by
+//! `tests/common`. One binary, so the crate links once.
+
+#[path = "../common/mod.rs"]
+mod common;
+
+mod app;
+mod intake;
+mod tls;

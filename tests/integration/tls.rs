@@ -1,0 +1,41 @@
+//! IMAP over TLS: the test CA is trusted when configured, anything else refused.
+
+use std::sync::Arc;
+
+use supplyline::config::Config;
+use supplyline::fetch::Fetcher;
+use supplyline::store::Store;
+use tokio::sync::Notify;
+
+use crate::common::{mail_stack, stack_shared, unique_address};
+
+async fn fetcher(ca_file: &std::path::Path) -> Fetcher {
+    let stack = mail_stack();
+    let user = unique_address("tls");
+    let text = format!(
+        "[imap]\nhost = \"localhost\"\nport = {}\nsecurity = \"tls\"\nca_file = \"{}\"\nusername = \"{user}\"\npassword = \"{}\"\ntimeout_secs = 10\n",
+        stack.imaps_port,
+        ca_file.display(),
+        stack.password
+    );
+    let config = Config::from_str_with_env(&text, std::path::Path::new("tls.toml"), std::iter::empty()).unwrap();
+    let store = Store::open("sqlite::memory:").await.unwrap();
+    Fetcher::new(store, config.imap.unwrap(), Arc::new(Notify::new())).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn imaps_with_the_test_ca_logs_in() {
+    let _up = stack_shared().await;
+    let f = fetcher(&mail_stack().ca_file).await;
+    let mut session = f.connect().await.expect("TLS login with the right CA");
+    session.logout().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn imaps_with_a_wrong_ca_is_refused_clearly() {
+    let _up = stack_shared().await;
+    let f = fetcher(&mail_stack().wrong_ca_file).await;
+    let err = f.connect().await.err().expect("a wrong CA must be refused").to_string();
+    assert!(err.contains("TLS handshake with localhost failed"), "{err}");
+    assert!(err.contains("certificate") || err.contains("UnknownIssuer"), "{err}");
+}
