@@ -1,0 +1,200 @@
+//! One mail stack (Dovecot + OpenSMTPD on loopback) per test process.
+//!
+//! The first call to [`mail_stack()`] runs `scripts/mail-stack start DIR
+//! --watch <this pid>` in a fresh temporary DIR and reads the ports, CA files
+//! and password it prints. The script's watcher stops the servers and removes
+//! DIR once this process exits, however it exits.
+//!
+//! Any user name (a full address such as `donor-1a2b@example.test`) logs in
+//! with [`MailStack::password`], and its INBOX exists from the first login or
+//! delivery: give each test its own address with [`unique_address`].
+//!
+//! Outages: [`smtp_stop`], [`smtp_start`] and [`dovecot_restart`] affect every
+//! test of the process. A test that causes one holds [`stack_exclusive`]; a
+//! test that needs the servers up meanwhile can hold [`stack_shared`].
+#![allow(dead_code)]
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::OnceLock;
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+use tokio::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
+
+/// The running stack: where to connect and how to log in.
+#[derive(Debug, Clone)]
+pub struct MailStack {
+    /// The directory holding config, mail, logs and `env`.
+    pub dir: PathBuf,
+    /// Always `127.0.0.1`.
+    pub host: String,
+    /// IMAP, plaintext with STARTTLS offered.
+    pub imap_port: u16,
+    /// IMAP over implicit TLS.
+    pub imaps_port: u16,
+    /// SMTP, plaintext, no auth; delivers any recipient into Dovecot.
+    pub smtp_port: u16,
+    /// PEM of the CA that signed the servers' certificate (localhost, 127.0.0.1).
+    pub ca_file: PathBuf,
+    /// PEM of an unrelated CA: verifying the servers with it must fail.
+    pub wrong_ca_file: PathBuf,
+    /// The one password every IMAP user logs in with.
+    pub password: String,
+    /// Every KEY=value line of `DIR/env`.
+    pub env: HashMap<String, String>,
+}
+
+static STACK: OnceLock<MailStack> = OnceLock::new();
+static OUTAGE: RwLock<()> = RwLock::const_new(());
+
+/// The mail stack of this test process, started on first use (about 0.5 s).
+///
+/// Panics with the script's output when the stack does not come up.
+pub fn mail_stack() -> &'static MailStack {
+    STACK.get_or_init(start)
+}
+
+fn script() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/mail-stack")
+}
+
+fn start() -> MailStack {
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    let dir = std::env::temp_dir().join(format!(
+        "supplyline-mail-{}-{nanos:08x}",
+        std::process::id()
+    ));
+    let started = Instant::now();
+    let stdout = run_script(&[
+        "start",
+        path_str(&dir),
+        "--watch",
+        &std::process::id().to_string(),
+    ]);
+    let env: HashMap<String, String> = stdout
+        .lines()
+        .filter_map(|line| line.split_once('='))
+        .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
+        .collect();
+    let get = |key: &str| -> String {
+        env.get(key)
+            .unwrap_or_else(|| panic!("mail-stack printed no {key}:\n{stdout}"))
+            .clone()
+    };
+    let port = |key: &str| -> u16 {
+        get(key)
+            .parse()
+            .unwrap_or_else(|e| panic!("mail-stack: bad {key}: {e}"))
+    };
+    let stack = MailStack {
+        dir: PathBuf::from(get("MAIL_STACK_DIR")),
+        host: get("MAIL_HOST"),
+        imap_port: port("IMAP_PORT"),
+        imaps_port: port("IMAPS_PORT"),
+        smtp_port: port("SMTP_PORT"),
+        ca_file: PathBuf::from(get("CA_FILE")),
+        wrong_ca_file: PathBuf::from(get("WRONG_CA_FILE")),
+        password: get("MAIL_PASSWORD"),
+        env,
+    };
+    eprintln!(
+        "mail stack up in {:?}: imap {} imaps {} smtp {} in {}",
+        started.elapsed(),
+        stack.imap_port,
+        stack.imaps_port,
+        stack.smtp_port,
+        stack.dir.display()
+    );
+    stack
+}
+
+fn path_str(path: &Path) -> &str {
+    path.to_str().expect("temporary directory path is UTF-8")
+}
+
+/// Run `scripts/mail-stack ARGS...`, panic with its output unless it succeeds.
+fn run_script(args: &[&str]) -> String {
+    let output = Command::new(script())
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {}: {e}", script().display()));
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    if !output.status.success() {
+        panic!(
+            "scripts/mail-stack {} failed ({}):\n{}\n{}",
+            args.join(" "),
+            output.status,
+            stdout,
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+    stdout
+}
+
+impl MailStack {
+    /// The tail (last `lines` lines) of Dovecot's log, for failure messages.
+    pub fn dovecot_log(&self, lines: usize) -> String {
+        tail(&self.dir.join("dovecot/dovecot.log"), lines)
+    }
+
+    /// The tail (last `lines` lines) of OpenSMTPD's log, for failure messages.
+    pub fn smtpd_log(&self, lines: usize) -> String {
+        tail(&self.dir.join("smtpd/smtpd.log"), lines)
+    }
+
+    fn control(&self, command: &str) {
+        run_script(&[command, path_str(&self.dir)]);
+    }
+}
+
+fn tail(path: &Path, lines: usize) -> String {
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    let all: Vec<&str> = text.lines().collect();
+    all[all.len().saturating_sub(lines)..].join("\n")
+}
+
+/// Stop OpenSMTPD: connections to the SMTP port are refused until
+/// [`smtp_start`]. Blocks briefly (about 0.1 s).
+pub fn smtp_stop() {
+    mail_stack().control("smtp-stop");
+}
+
+/// Start OpenSMTPD again on the same port; returns once it accepts
+/// connections. Blocks briefly (about 0.1 s).
+pub fn smtp_start() {
+    mail_stack().control("smtp-start");
+}
+
+/// Stop and start Dovecot on the same ports, dropping every IMAP session;
+/// mail is kept. Returns once it accepts connections (about 1 s).
+pub fn dovecot_restart() {
+    mail_stack().control("dovecot-restart");
+}
+
+/// Hold this while causing an outage ([`smtp_stop`], [`dovecot_restart`]),
+/// so tests holding [`stack_shared`] wait.
+pub async fn stack_exclusive() -> RwLockWriteGuard<'static, ()> {
+    OUTAGE.write().await
+}
+
+/// Hold this while the test needs the servers up without interruption.
+pub async fn stack_shared() -> RwLockReadGuard<'static, ()> {
+    OUTAGE.read().await
+}
+
+/// A fresh address at example.test, such as `donor-3f9a0c12d4e5b6a7-1@example.test`:
+/// a mailbox no other test uses. Lower case, as Dovecot stores user names.
+pub fn unique_address(prefix: &str) -> String {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    let random: u64 = rand::random();
+    format!(
+        "{}-{random:016x}-{n}@example.test",
+        prefix.to_ascii_lowercase()
+    )
+}

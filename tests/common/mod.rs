@@ -1,0 +1,24 @@
+//! Helpers for integration tests against real servers.
+//!
+//! Use from a test file directly in `tests/` with `mod common;`, or from a
+//! test binary in a folder (such as `tests/integration/main.rs`) with
+//! `#[path = "../common/mod.rs"] mod common;`.
+//!
+//! - [`mail_stack()`] starts Dovecot (IMAP, IMAPS, LMTP) and OpenSMTPD once per
+//!   test process through `scripts/mail-stack`; see [`mail_stack`](mod@mail_stack).
+//! - [`imap`] reads and writes mailboxes: [`append`], [`fetch_all`],
+//!   [`wait_for_count`], [`create_mailbox`], and raw sessions.
+//! - [`smtp`] sends mail through the stack's SMTP port: [`send_raw`],
+//!   [`send_message`].
+#![allow(dead_code, unused_imports)]
+
+pub mod imap;
+pub mod mail_stack;
+pub mod smtp;
+
+pub use imap::{append, create_mailbox, fetch_all, wait_for_count};
+pub use mail_stack::{
+    dovecot_restart, mail_stack, smtp_start, smtp_stop, stack_exclusive, stack_shared,
+    unique_address, MailStack,
+};
+pub use smtp::{send_message, send_raw};
