@@ -6,7 +6,11 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
-#[command(name = "supplyline", version, about = "Turns a donations mailbox into a triage queue")]
+#[command(
+    name = "supplyline",
+    version,
+    about = "Turns a donations mailbox into a triage queue"
+)]
 struct Cli {
     /// The config file.
     #[arg(long, global = true, default_value = "supplyline.toml")]
@@ -64,7 +68,8 @@ fn extract(
         None => supplyline::rules::Rules::embedded()?,
     };
     let raw = std::fs::read(file).with_context(|| format!("reading {}", file.display()))?;
-    let msg = supplyline::mail::parse(&raw).with_context(|| format!("parsing {}", file.display()))?;
+    let msg =
+        supplyline::mail::parse(&raw).with_context(|| format!("parsing {}", file.display()))?;
     let extraction = rules.extract(&msg);
     if json {
         println!("{}", serde_json::to_string_pretty(&extraction)?);
