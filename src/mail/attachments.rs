@@ -1,0 +1,203 @@
+//! Attachments: lists every attachment with its size, and reads the ones
+//! that may hold an inventory (CSV, XLSX/XLS/ODS, plain text) into text, one
+//! row per line with cells separated by " | " (as `html` does for tables).
+//!
+//! Bounded: an attachment larger than [`MAX_ATTACHMENT_BYTES`] is listed but
+//! not read, all text read from one message stops at [`MAX_TEXT_BYTES`], and a
+//! spreadsheet whose zip declares more than [`MAX_UNZIPPED_BYTES`] (or a
+//! compression ratio beyond [`MAX_ZIP_RATIO`]) is not opened: zip bombs stay shut.
+
+use std::io::Cursor;
+
+use calamine::{open_workbook_auto_from_rs, Reader};
+use mail_parser::{Message, MessagePart, MimeHeaders};
+
+use super::html::CELL_SEP;
+use super::{truncate_at_char, Attachment};
+
+/// Attachments bigger than this are listed, not read.
+pub const MAX_ATTACHMENT_BYTES: usize = 4 * 1024 * 1024;
+/// All attachment text of one message together stays under this.
+pub const MAX_TEXT_BYTES: usize = 1024 * 1024;
+/// A spreadsheet's declared uncompressed size must stay under this.
+pub const MAX_UNZIPPED_BYTES: u64 = 32 * 1024 * 1024;
+/// And its uncompressed/compressed ratio under this.
+pub const MAX_ZIP_RATIO: u64 = 200;
+/// Rows read from one table.
+const MAX_ROWS: usize = 5_000;
+
+/// What kind of inventory reader an attachment gets.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Kind {
+    Csv,
+    Spreadsheet,
+    Text,
+    Other,
+}
+
+/// Lists the message's attachments, reading inventory text where it can.
+pub fn read_all(msg: &Message<'_>) -> Vec<Attachment> {
+    let mut budget = MAX_TEXT_BYTES;
+    msg.attachments()
+        .map(|part| read_one(part, &mut budget))
+        .collect()
+}
+
+fn read_one(part: &MessagePart<'_>, budget: &mut usize) -> Attachment {
+    let content_type = part
+        .content_type()
+        .map(|ct| match ct.subtype() {
+            Some(sub) => format!("{}/{}", ct.ctype(), sub).to_ascii_lowercase(),
+            None => ct.ctype().to_ascii_lowercase(),
+        })
+        .unwrap_or_else(|| "application/octet-stream".to_string());
+    let filename = part.attachment_name().map(str::to_string);
+    let contents = part.contents();
+    let kind = kind_of(&content_type, filename.as_deref(), part.is_message());
+    let text = if contents.len() <= MAX_ATTACHMENT_BYTES && *budget > 0 {
+        read_text(kind, part, contents).map(|mut t| {
+            truncate_at_char(&mut t, *budget);
+            *budget -= t.len();
+            t
+        })
+    } else {
+        None
+    };
+    Attachment {
+        filename,
+        content_type,
+        size: contents.len(),
+        text,
+    }
+}
+
+fn kind_of(content_type: &str, filename: Option<&str>, nested_message: bool) -> Kind {
+    let name = filename.unwrap_or_default().to_ascii_lowercase();
+    if nested_message {
+        Kind::Other
+    } else if content_type == "text/csv" || name.ends_with(".csv") || name.ends_with(".tsv") {
+        Kind::Csv
+    } else if content_type.contains("spreadsheet")
+        || content_type.contains("ms-excel")
+        || [".xlsx", ".xls", ".xlsm", ".ods"]
+            .iter()
+            .any(|e| name.ends_with(e))
+    {
+        Kind::Spreadsheet
+    } else if content_type == "text/plain" || name.ends_with(".txt") {
+        Kind::Text
+    } else {
+        Kind::Other
+    }
+}
+
+fn read_text(kind: Kind, part: &MessagePart<'_>, contents: &[u8]) -> Option<String> {
+    match kind {
+        Kind::Csv => Some(csv_text(&decode(part, contents))),
+        Kind::Spreadsheet => spreadsheet_text(contents),
+        Kind::Text => Some(decode(part, contents).replace("\r\n", "\n")),
+        Kind::Other => None,
+    }
+}
+
+/// Text of a part: mail-parser's decoding when it is text, else UTF-8 (lossy).
+fn decode(part: &MessagePart<'_>, contents: &[u8]) -> String {
+    part.text_contents()
+        .map(str::to_string)
+        .unwrap_or_else(|| String::from_utf8_lossy(contents).into_owned())
+}
+
+/// CSV (or TSV) rows as lines of cells.
+pub fn csv_text(data: &str) -> String {
+    let delimiter = if data.lines().next().is_some_and(|l| l.contains('\t')) {
+        b'\t'
+    } else {
+        b','
+    };
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .delimiter(delimiter)
+        .from_reader(data.as_bytes());
+    let mut out = String::new();
+    for record in reader.records().take(MAX_ROWS) {
+        let Ok(record) = record else { break };
+        push_row(&mut out, record.iter().map(str::to_string));
+    }
+    out
+}
+
+fn push_row(out: &mut String, cells: impl Iterator<Item = String>) {
+    let cells: Vec<String> = cells
+        .map(|c| c.split_whitespace().collect::<Vec<_>>().join(" "))
+        .collect();
+    let last = cells.iter().rposition(|c| !c.is_empty());
+    if let Some(last) = last {
+        out.push_str(&cells[..=last].join(CELL_SEP));
+        out.push('\n');
+    }
+}
+
+/// Every sheet of a workbook as lines of cells, when the archive is sane.
+pub fn spreadsheet_text(contents: &[u8]) -> Option<String> {
+    if !zip_is_sane(contents) {
+        return None;
+    }
+    let mut book = open_workbook_auto_from_rs(Cursor::new(contents)).ok()?;
+    let mut out = String::new();
+    let sheets = book.sheet_names().len();
+    for n in 0..sheets {
+        let Some(Ok(range)) = book.worksheet_range_at(n) else {
+            continue;
+        };
+        for row in range.rows().take(MAX_ROWS) {
+            push_row(&mut out, row.iter().map(|c| c.to_string()));
+        }
+        if out.len() > MAX_TEXT_BYTES {
+            break;
+        }
+    }
+    Some(out)
+}
+
+/// A zip (XLSX, ODS) is opened only when its declared sizes are modest; an
+/// old binary XLS (no zip) is size-bounded by [`MAX_ATTACHMENT_BYTES`].
+fn zip_is_sane(contents: &[u8]) -> bool {
+    if !contents.starts_with(b"PK") {
+        return true;
+    }
+    let Ok(mut archive) = zip::ZipArchive::new(Cursor::new(contents)) else {
+        return false;
+    };
+    if archive.len() > 1_000 {
+        return false;
+    }
+    let mut total: u64 = 0;
+    for i in 0..archive.len() {
+        let Ok(file) = archive.by_index_raw(i) else {
+            return false;
+        };
+        total = total.saturating_add(file.size());
+        if file.size() > file.compressed_size().max(1).saturating_mul(MAX_ZIP_RATIO) {
+            return false;
+        }
+    }
+    total <= MAX_UNZIPPED_BYTES
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn csv_rows_become_cell_lines() {
+        let t = csv_text("item,quantity\n\"N95, 3M 1860\",120\n,\n");
+        assert_eq!(t, "item | quantity\nN95, 3M 1860 | 120\n");
+    }
+
+    #[test]
+    fn garbage_spreadsheet_is_refused_quietly() {
+        assert!(spreadsheet_text(b"PK\x03\x04garbage").is_none());
+        assert!(spreadsheet_text(b"not a workbook").is_none());
+    }
+}

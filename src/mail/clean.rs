@@ -1,0 +1,367 @@
+//! Clean text: what the sender wrote in this message, and nothing else.
+//!
+//! Cuts quoted replies ("> " lines, "On … wrote:", Outlook's
+//! "-----Original Message-----" and "From: … Sent: …" header blocks, a
+//! bounce's "Original message follows"), disclaimers, and the signature
+//! ("-- " line, a sign-off such as "Best," or "Saludos," near the end, or a
+//! trailing block of name/title/phone lines). The signature is returned apart
+//! so contact fields can still be read from it.
+//!
+//! A forwarded message that the sender passes on ("---------- Forwarded
+//! message ---------", or an original-message block in a "Fwd:" mail or one
+//! introduced with "see below") is kept, minus its header lines: it is the
+//! offer.
+
+/// The result of cleaning one body.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Cleaned {
+    pub text: String,
+    pub signature: String,
+}
+
+/// What a line starts.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Marker {
+    /// A forwarded message begins; its header block follows.
+    Forward,
+    /// An earlier message begins (reply): everything from here is cut.
+    Reply,
+}
+
+const FORWARD_MARKERS: &[&str] = &[
+    "forwarded message",
+    "begin forwarded message",
+    "mensaje reenviado",
+    "转发的邮件",
+    "原始邮件",
+    "전달된 메시지",
+];
+
+const REPLY_MARKERS: &[&str] = &[
+    "-----original message-----",
+    "----- original message -----",
+    "-----mensaje original-----",
+    "original message follows",
+    "-----原始邮件-----",
+    "-----원본 메시지-----",
+];
+
+const SIGN_OFFS: &[&str] = &[
+    "best",
+    "best regards",
+    "kind regards",
+    "regards",
+    "warm regards",
+    "sincerely",
+    "thanks",
+    "thank you",
+    "many thanks",
+    "cheers",
+    "blessings",
+    "respectfully",
+    "stay safe",
+    "take care",
+    "saludos",
+    "atentamente",
+    "gracias",
+    "muchas gracias",
+    "un saludo",
+    "cordialmente",
+    "salamat",
+    "salamat po",
+    "maraming salamat",
+    "谢谢",
+    "此致",
+    "敬礼",
+    "감사합니다",
+];
+
+const DISCLAIMER_STARTS: &[&str] = &[
+    "confidentiality notice",
+    "disclaimer",
+    "this e-mail and any",
+    "this email and any",
+    "this message and any",
+    "this message is intended",
+    "this email is intended",
+    "the information contained in this",
+    "aviso de confidencialidad",
+];
+
+/// Cleans a body. `subject` tells whether the whole message is a forward.
+pub fn clean(body: &str, subject: &str) -> Cleaned {
+    let lines: Vec<&str> = body.lines().collect();
+    let forward_subject = is_forward_subject(subject);
+    let mut kept: Vec<&str> = Vec::with_capacity(lines.len());
+    let mut i = 0;
+    while i < lines.len() {
+        let line = lines[i];
+        match marker(&lines, i, forward_subject || mentions_below(&kept)) {
+            Some(Marker::Reply) => break,
+            Some(Marker::Forward) => {
+                i = skip_forward_headers(&lines, i + 1);
+                kept.push("");
+                continue;
+            }
+            None => {}
+        }
+        if !line.trim_start().starts_with('>') {
+            kept.push(line.trim_end());
+        }
+        i += 1;
+    }
+    cut_disclaimer(&mut kept);
+    let signature = cut_signature(&mut kept);
+    Cleaned {
+        text: join_trimmed(&kept),
+        signature: join_trimmed(&signature),
+    }
+}
+
+fn is_forward_subject(subject: &str) -> bool {
+    let s = subject.trim_start().to_lowercase();
+    ["fwd:", "fw:", "fwd ", "rv:", "tr:", "转发", "전달"]
+        .iter()
+        .any(|p| s.starts_with(p))
+}
+
+fn mentions_below(kept: &[&str]) -> bool {
+    kept.iter().any(|l| {
+        let l = l.to_lowercase();
+        [
+            "see below",
+            "below",
+            "forwarding",
+            "abajo",
+            "reenvío",
+            "reenvio",
+            "如下",
+        ]
+        .iter()
+        .any(|w| l.contains(w))
+    })
+}
+
+fn marker(lines: &[&str], i: usize, forwarding: bool) -> Option<Marker> {
+    let line = lines[i].trim();
+    let lower = line.to_lowercase();
+    let dashed = lower.starts_with("---") || lower.starts_with("___") || lower.starts_with("***");
+    if FORWARD_MARKERS.iter().any(|m| lower.contains(m)) && (dashed || lower.ends_with(':')) {
+        return Some(Marker::Forward);
+    }
+    let reply = REPLY_MARKERS.iter().any(|m| lower.contains(m))
+        || is_wrote_line(lines, i)
+        || is_header_block(lines, i);
+    let separator = lower.len() >= 10 && lower.chars().all(|c| c == '_' || c == '-');
+    let reply = reply
+        || (separator
+            && lines.get(i + 1).is_some_and(|l| {
+                is_header_block(lines, i + 1) || l.to_lowercase().starts_with("from:")
+            }));
+    match reply {
+        true if forwarding => Some(Marker::Forward),
+        true => Some(Marker::Reply),
+        false => None,
+    }
+}
+
+/// "On Mon, Mar 30, 2020 at 9:12 AM Someone <a@b> wrote:", possibly wrapped
+/// over two lines; and its Spanish, French, German and Chinese forms.
+fn is_wrote_line(lines: &[&str], i: usize) -> bool {
+    let line = lines[i].trim();
+    let joined = match lines.get(i + 1) {
+        Some(next) if !line.ends_with(':') => format!("{line} {}", next.trim()),
+        _ => line.to_string(),
+    };
+    let lower = joined.to_lowercase();
+    let starts = ["on ", "el ", "le ", "am ", "em ", "在"]
+        .iter()
+        .any(|p| lower.starts_with(p));
+    let ends = [
+        "wrote:",
+        "escribió:",
+        "a écrit :",
+        "a écrit:",
+        "schrieb:",
+        "escreveu:",
+        "写道：",
+        "写道:",
+    ]
+    .iter()
+    .any(|e| lower.ends_with(e));
+    starts && ends && lower.len() < 300
+}
+
+/// Outlook's header block: "From: …" followed within four lines by
+/// "Sent:"/"Date:" and "To:"/"Subject:" (or all on one line).
+fn is_header_block(lines: &[&str], i: usize) -> bool {
+    let first = lines[i].trim().to_lowercase();
+    let from = ["from:", "de:", "发件人:", "发件人：", "보낸 사람:"];
+    if !from.iter().any(|f| first.starts_with(f)) {
+        return false;
+    }
+    let block: Vec<String> = lines[i..lines.len().min(i + 5)]
+        .iter()
+        .map(|l| l.trim().to_lowercase())
+        .collect();
+    let has = |keys: &[&str]| {
+        block.iter().any(|l| {
+            keys.iter()
+                .any(|k| l.starts_with(k) || l.contains(&format!(" {k}")))
+        })
+    };
+    has(&["sent:", "date:", "enviado:", "fecha:", "发送时间"])
+        && has(&["to:", "subject:", "para:", "asunto:", "主题"])
+}
+
+/// Skips the From:/Date:/Subject:/To:/Cc: lines after a forward marker.
+fn skip_forward_headers(lines: &[&str], mut i: usize) -> usize {
+    const KEYS: &[&str] = &[
+        "from:", "date:", "sent:", "subject:", "to:", "cc:", "de:", "fecha:", "asunto:", "para:",
+        "enviado:",
+    ];
+    while i < lines.len() {
+        let l = lines[i].trim().to_lowercase();
+        if KEYS.iter().any(|k| l.starts_with(k))
+            || (l.is_empty() && i < lines.len() && header_follows(lines, i))
+        {
+            i += 1;
+        } else {
+            break;
+        }
+    }
+    i
+}
+
+fn header_follows(lines: &[&str], i: usize) -> bool {
+    lines
+        .get(i + 1)
+        .is_some_and(|l| l.trim().to_lowercase().starts_with("from:"))
+}
+
+fn cut_disclaimer(kept: &mut Vec<&str>) {
+    let found = kept.iter().position(|l| {
+        let l = l.trim().to_lowercase();
+        DISCLAIMER_STARTS.iter().any(|d| l.starts_with(d))
+    });
+    if let Some(at) = found {
+        kept.truncate(at);
+    }
+}
+
+/// Moves the signature from the end of `kept` into the returned lines.
+fn cut_signature<'a>(kept: &mut Vec<&'a str>) -> Vec<&'a str> {
+    let content_end = kept
+        .iter()
+        .rposition(|l| !l.trim().is_empty())
+        .map_or(0, |p| p + 1);
+    kept.truncate(content_end);
+    if let Some(at) = kept
+        .iter()
+        .position(|l| *l == "--" || *l == "-- " || l.starts_with("Sent from my"))
+    {
+        return kept.split_off(at);
+    }
+    let window = kept.len().saturating_sub(8);
+    if let Some(at) = (window..kept.len()).rev().find(|&i| is_sign_off(kept[i])) {
+        if at > 0 {
+            return kept.split_off(at);
+        }
+    }
+    let para = kept
+        .iter()
+        .rposition(|l| l.trim().is_empty())
+        .map_or(0, |p| p + 1);
+    if para > 0 && kept.len() - para <= 6 && kept[para..].iter().all(|l| is_signature_line(l)) {
+        return kept.split_off(para);
+    }
+    Vec::new()
+}
+
+fn is_sign_off(line: &str) -> bool {
+    let l = line
+        .trim()
+        .trim_end_matches([',', '!', '.', '，', '！'])
+        .to_lowercase();
+    if l.is_empty() || l.chars().count() > 32 {
+        return false;
+    }
+    SIGN_OFFS.iter().any(|s| {
+        l == *s
+            || (l.starts_with(s) && l[s.len()..].starts_with(' ') && line.trim_end().ends_with(','))
+    })
+}
+
+/// A line that may sit in a trailing signature block: short, not a list
+/// item or table row, and any digits look like a phone, not a quantity.
+fn is_signature_line(line: &str) -> bool {
+    let t = line.trim();
+    if t.chars().count() > 60
+        || t.contains(" | ")
+        || t.starts_with(['-', '*', '•'])
+            && t.len() > 2
+            && t[1..]
+                .trim_start()
+                .starts_with(|c: char| c.is_ascii_digit())
+    {
+        return false;
+    }
+    if t.ends_with(['.', '!', '?']) && t.split_whitespace().count() > 4 {
+        return false;
+    }
+    let digits = t.chars().filter(|c| c.is_ascii_digit()).count();
+    digits == 0 || digits >= 7
+}
+
+fn join_trimmed(lines: &[&str]) -> String {
+    let mut out = String::new();
+    let mut blank = false;
+    for l in lines {
+        if l.trim().is_empty() {
+            blank = !out.is_empty();
+            continue;
+        }
+        if !out.is_empty() {
+            out.push_str(if blank { "\n\n" } else { "\n" });
+        }
+        out.push_str(l);
+        blank = false;
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cuts_quoted_reply_and_sign_off() {
+        let c = clean("It's 400 masks.\n\nBen\n\nOn Mon, Mar 30, 2020 at 9:12 AM X <x@y> wrote:\n> 300 masks\n", "Re: x");
+        assert_eq!(c.text, "It's 400 masks.");
+        assert_eq!(c.signature, "Ben");
+    }
+
+    #[test]
+    fn cuts_outlook_original() {
+        let c = clean("6 boxes.\n\n-----Original Message-----\nFrom: A\nSent: B\nTo: C\nSubject: D\n\n100 masks", "RE: x");
+        assert_eq!(c.text, "6 boxes.");
+    }
+
+    #[test]
+    fn keeps_forwarded_offer() {
+        let body = "see below\n\n---------- Forwarded message ---------\nFrom: J <j@x>\nDate: today\nSubject: s\nTo: C <c@x>\n\nI have 8 boxes of masks.\n\nJoan\n";
+        let c = clean(body, "Fwd: masks");
+        assert_eq!(c.text, "see below\n\nI have 8 boxes of masks.");
+        assert_eq!(c.signature, "Joan");
+    }
+
+    #[test]
+    fn sign_off_block_goes_to_signature() {
+        let c = clean(
+            "We can give 150 gowns.\n\nBest,\nJohn Park\nPark Inc.\nT: 310-555-0111",
+            "",
+        );
+        assert_eq!(c.text, "We can give 150 gowns.");
+        assert!(c.signature.starts_with("Best,"));
+    }
+}
