@@ -18,7 +18,9 @@ async fn fetcher(ca_file: &std::path::Path) -> Fetcher {
         ca_file.display(),
         stack.password
     );
-    let config = Config::from_str_with_env(&text, std::path::Path::new("tls.toml"), std::iter::empty()).unwrap();
+    let config =
+        Config::from_str_with_env(&text, std::path::Path::new("tls.toml"), std::iter::empty())
+            .unwrap();
     let store = Store::open("sqlite::memory:").await.unwrap();
     Fetcher::new(store, config.imap.unwrap(), Arc::new(Notify::new())).unwrap()
 }
@@ -35,7 +37,15 @@ async fn imaps_with_the_test_ca_logs_in() {
 async fn imaps_with_a_wrong_ca_is_refused_clearly() {
     let _up = stack_shared().await;
     let f = fetcher(&mail_stack().wrong_ca_file).await;
-    let err = f.connect().await.err().expect("a wrong CA must be refused").to_string();
+    let err = f
+        .connect()
+        .await
+        .err()
+        .expect("a wrong CA must be refused")
+        .to_string();
     assert!(err.contains("TLS handshake with localhost failed"), "{err}");
-    assert!(err.contains("certificate") || err.contains("UnknownIssuer"), "{err}");
+    assert!(
+        err.contains("certificate") || err.contains("UnknownIssuer"),
+        "{err}"
+    );
 }
