@@ -27,27 +27,61 @@ impl App {
 
     /// Like [`App::start`], with extra TOML appended to the config.
     pub async fn start_with(extra: &str) -> App {
+        let mut app = Self::prepare(extra).await;
+        app.restart().await;
+        app
+    }
+
+    /// A config, a database and a donations mailbox, with nothing running.
+    pub async fn prepare(extra: &str) -> App {
+        Self::prepare_in("INBOX", extra).await
+    }
+
+    /// Like [`App::prepare`], fetching from `mailbox` instead of INBOX.
+    pub async fn prepare_in(mailbox: &str, extra: &str) -> App {
         let dir = tempfile::tempdir().unwrap();
         let donations = unique_address("donations");
         let db_url = format!("sqlite://{}", dir.path().join("supplyline.db").display());
         let store = Store::open(&db_url).await.unwrap();
-        let mut app = App {
+        let app = App {
             donations,
             db_url,
             store,
             dir,
             running: None,
         };
-        std::fs::write(app.config_path(), app.config_text(extra)).unwrap();
-        app.restart().await;
+        std::fs::write(app.config_path(), app.config_text(mailbox, extra)).unwrap();
         app
     }
 
-    fn config_path(&self) -> std::path::PathBuf {
+    /// Starts `supplyline serve` as a child process, its log in `log`.
+    pub fn spawn_process(&self, log: &std::path::Path) -> std::process::Child {
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(log)
+            .unwrap();
+        std::process::Command::new(env!("CARGO_BIN_EXE_supplyline"))
+            .arg("--config")
+            .arg(self.config_path())
+            .arg("serve")
+            .env("RUST_LOG", "info")
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .expect("starting supplyline serve")
+    }
+
+    /// A file in this app's temporary folder.
+    pub fn path(&self, name: &str) -> std::path::PathBuf {
+        self.dir.path().join(name)
+    }
+
+    pub fn config_path(&self) -> std::path::PathBuf {
         self.dir.path().join("supplyline.toml")
     }
 
-    fn config_text(&self, extra: &str) -> String {
+    fn config_text(&self, mailbox: &str, extra: &str) -> String {
         let stack = mail_stack();
         format!(
             r#"
@@ -61,6 +95,7 @@ security = "none"
 allow_insecure = true
 username = "{user}"
 password = "{password}"
+mailbox = "{mailbox}"
 timeout_secs = 20
 
 [smtp]

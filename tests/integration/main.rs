@@ -6,5 +6,6 @@
 mod common;
 
 mod app;
+mod faults;
 mod intake;
 mod tls;
