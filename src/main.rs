@@ -96,11 +96,15 @@ fn main() -> std::process::ExitCode {
     } else {
         "info"
     };
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| default_level.into())
+        // The protocol crates log raw commands (LOGIN, AUTH) at debug and
+        // trace: never below info, whatever RUST_LOG says, so passwords
+        // stay out of logs.
+        .add_directive("async_imap=info".parse().expect("a valid directive"))
+        .add_directive("lettre=info".parse().expect("a valid directive"));
     tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| default_level.into()),
-        )
+        .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .init();
     let runtime = match tokio::runtime::Runtime::new() {

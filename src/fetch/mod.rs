@@ -62,6 +62,8 @@ pub struct FetchReport {
     pub stored: usize,
     pub duplicates: usize,
     pub oversize: usize,
+    /// The server announced new mail while this pass ran.
+    pub more_waiting: bool,
 }
 
 /// The fetch stage for one mailbox.
@@ -131,12 +133,15 @@ impl Fetcher {
             if report.stored + report.oversize > 0 {
                 tracing::info!(?report, "fetched");
             }
-            while session.unsolicited_responses.try_recv().is_ok() {}
+            let news = report.more_waiting | drain_unsolicited(&mut session);
             if shutdown.is_cancelled() {
                 let _ = with_timeout(timeout, "LOGOUT", session.logout()).await;
                 return Ok(());
             }
-            session = if idle {
+            session = if news {
+                // New mail arrived while we were busy: fetch again now.
+                session
+            } else if idle {
                 self.idle(session, shutdown).await?
             } else {
                 tokio::select! {
@@ -198,6 +203,7 @@ impl Fetcher {
             None => 0,
         };
         let mut report = FetchReport::default();
+        let mut news = false;
         if selected.exists == 0 {
             return Ok(report);
         }
@@ -214,9 +220,10 @@ impl Fetcher {
             }
             self.stored.notify_one();
             self.mark_done(session, batch).await?;
-            // Unsolicited responses (EXISTS, flag changes) queue in a bounded
-            // channel that blocks the session when full: drain it as we go.
-            while session.unsolicited_responses.try_recv().is_ok() {}
+            news |= drain_unsolicited(session);
+        }
+        if news {
+            report.more_waiting = true;
         }
         Ok(report)
     }
@@ -308,6 +315,20 @@ impl Fetcher {
         }
         Ok(())
     }
+}
+
+/// Empties the session's queue of unsolicited responses (it is bounded and
+/// blocks the session when full) and tells whether any announced new mail.
+fn drain_unsolicited(session: &mut ImapSession) -> bool {
+    let mut news = false;
+    while let Ok(response) = session.unsolicited_responses.try_recv() {
+        news |= matches!(
+            response,
+            async_imap::types::UnsolicitedResponse::Exists(_)
+                | async_imap::types::UnsolicitedResponse::Recent(_)
+        );
+    }
+    news
 }
 
 /// Splits (UID, size) pairs into batches bounded by count and bytes; a

@@ -24,7 +24,9 @@ use sqlx::{Sqlite, SqlitePool, Transaction};
 
 pub use audit::AuditEvent;
 pub use cursors::Cursor;
-pub use messages::{ClaimedMessage, FetchedMessage, MessageSummary, StoreOutcome};
+pub use messages::{
+    message_identity, ClaimedMessage, FetchedMessage, MessageSummary, StoreOutcome,
+};
 pub use offers::{
     offer_reference, parse_offer_reference, MessageFacts, NewOffer, OfferDetail, OfferItemRow,
     OfferSummary,

@@ -39,6 +39,13 @@ impl App {
 
     /// Like [`App::prepare`], fetching from `mailbox` instead of INBOX.
     pub async fn prepare_in(mailbox: &str, extra: &str) -> App {
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(
+                tracing_subscriber::EnvFilter::try_from_default_env()
+                    .unwrap_or_else(|_| "warn".into()),
+            )
+            .with_test_writer()
+            .try_init();
         let dir = tempfile::tempdir().unwrap();
         let donations = unique_address("donations");
         let db_url = format!("sqlite://{}", dir.path().join("supplyline.db").display());

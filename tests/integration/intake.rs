@@ -241,3 +241,53 @@ async fn a_message_that_cannot_be_parsed_is_failed_and_kept_whole() {
     assert!(app.store.retry_message(failed[0].id, "test").await.unwrap());
     app.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_message_over_the_size_limit_is_recorded_with_its_headers_and_marked() {
+    let _up = stack_shared().await;
+    let mut app = App::prepare("").await;
+    let config = std::fs::read_to_string(app.config_path()).unwrap();
+    let config = config.replace(
+        "timeout_secs = 20",
+        "timeout_secs = 20\nmax_message_bytes = 65536",
+    );
+    std::fs::write(app.config_path(), config).unwrap();
+    app.restart().await;
+    let big_donor = unique_address("donor");
+    let body = format!("We have 10 boxes of masks.\n{}", "x".repeat(200 * 1024));
+    append(
+        &app.donations,
+        "INBOX",
+        &donation(&big_donor, &app.donations, &unique_id(), &body),
+    )
+    .await;
+    let donor = unique_address("donor");
+    append(
+        &app.donations,
+        "INBOX",
+        &donation(&donor, &app.donations, &unique_id(), "3 boxes of gloves."),
+    )
+    .await;
+    wait_for_count(&donor, "INBOX", 1, ACK_WAIT).await;
+
+    let oversize = app.store.list_messages(Some("oversize"), 10).await.unwrap();
+    assert_eq!(
+        oversize.len(),
+        1,
+        "{:?}",
+        app.store.list_messages(None, 10).await.unwrap()
+    );
+    assert!(oversize[0].size > 200 * 1024, "the real size is recorded");
+    assert!(oversize[0]
+        .error
+        .as_deref()
+        .unwrap()
+        .contains("over the size limit"));
+    let kept = text(&app.store.message_raw(oversize[0].id).await.unwrap());
+    assert!(
+        kept.contains(&format!("From: Test Donor <{big_donor}>")),
+        "headers kept:\n{kept}"
+    );
+    assert!(!kept.contains("xxxxxxxx"), "the body is not downloaded");
+    app.stop().await;
+}

@@ -7,5 +7,7 @@ mod common;
 
 mod app;
 mod faults;
+mod hostile;
 mod intake;
+mod secrets;
 mod tls;
