@@ -32,8 +32,8 @@ port_open() {
 # Print a loopback port that nothing listens on, avoiding the ones in $TAKEN.
 TAKEN=" "
 free_port() {
-    local port tries
-    for tries in $(seq 1 200); do
+    local port
+    for _ in $(seq 1 200); do
         port=$((20000 + RANDOM % 40000))
         [[ "$TAKEN" == *" $port "* ]] && continue
         if ! ss -Hltn "sport = :$port" 2>/dev/null | grep -q . && ! port_open "$port"; then
@@ -81,12 +81,12 @@ pid_alive() {
 
 # Stop the process whose pid is in file $1: TERM, then KILL after 10 s.
 stop_pidfile() {
-    local pidfile=$1 pid i
+    local pidfile=$1 pid
     [[ -f "$pidfile" ]] || return 0
     pid=$(cat "$pidfile")
     if running "$pid"; then
         kill -TERM "$pid" 2>/dev/null || true
-        for i in $(seq 1 200); do
+        for _ in $(seq 1 200); do
             running "$pid" || break
             sleep 0.05
         done
@@ -100,8 +100,9 @@ stop_pidfile() {
     # so everything it started shares its session id (= its pid): end those.
     if [[ "$pid" =~ ^[0-9]+$ ]] && ((pid > 1)); then
         pkill -TERM -s "$pid" 2>/dev/null || true
-        for i in $(seq 1 100); do
+        for _ in $(seq 1 100); do
             # Zombies (state Z) wait for init to reap them: they do not count.
+            # shellcheck disable=SC2009 # pgrep cannot skip zombies
             ps -o stat= -s "$pid" 2>/dev/null | grep -qv '^Z' || break
             sleep 0.05
         done
@@ -117,6 +118,7 @@ stop_pidfile() {
 start_watcher() {
     local pid=$1
     running "$pid" || die "--watch: no process $pid"
+    # shellcheck disable=SC2016 # $1..$3 expand in the inner bash
     setsid bash -c '
         # Until process $1 has gone (or is a zombie), look twice a second.
         while [[ "$(awk "{print \$3}" "/proc/$1/stat" 2>/dev/null || echo gone)" =~ ^[^Zg] ]]; do
