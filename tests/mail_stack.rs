@@ -1,17 +1,20 @@
-//! The test mail stack itself: mail sent by SMTP reaches the recipient's
-//! mailbox and reads back over IMAP, STARTTLS and IMAPS (verified against the
-//! stack's CA, refused with the wrong one); outages can be simulated.
+//! The test servers themselves. Mail: mail sent by SMTP reaches the
+//! recipient's mailbox and reads back over IMAP, STARTTLS and IMAPS (verified
+//! against the stack's CA, refused with the wrong one); outages can be
+//! simulated. PostgreSQL: it starts, and fresh databases are separate.
 
 mod common;
 
 use std::time::{Duration, Instant};
 
 use common::imap::{connect, login, tls_connect, Security};
+use common::postgres::{fresh_database, postgres};
 use common::{
     append, create_mailbox, dovecot_restart, fetch_all, mail_stack, send_raw, smtp_start,
     smtp_stop, stack_exclusive, stack_shared, unique_address, wait_for_count,
 };
 use futures::TryStreamExt;
+use sqlx::{Connection, Executor, PgConnection, Row};
 
 fn message(to: &str, token: &str) -> Vec<u8> {
     format!(
@@ -163,4 +166,35 @@ async fn smtp_and_dovecot_outages() {
     let inbox = wait_for_count(&donor, "INBOX", 2, Duration::from_secs(20)).await;
     assert!(contains(&inbox[0], "after-smtp-start"));
     assert!(contains(&inbox[1], "after-restart"));
+}
+
+#[tokio::test]
+async fn postgres_fresh_databases_are_separate() {
+    let a = fresh_database("pg-stack-test").await;
+    let b = fresh_database("pg-stack-test").await;
+    assert_ne!(a, b);
+
+    let mut conn = PgConnection::connect(&a).await.expect("connect to a");
+    conn.execute("CREATE TABLE t (x int); INSERT INTO t VALUES (42)")
+        .await
+        .expect("create and fill t");
+    let row = sqlx::query("SELECT x FROM t")
+        .fetch_one(&mut conn)
+        .await
+        .expect("select");
+    assert_eq!(row.get::<i32, _>("x"), 42);
+
+    let mut other = PgConnection::connect(&b).await.expect("connect to b");
+    assert!(
+        sqlx::query("SELECT x FROM t")
+            .fetch_one(&mut other)
+            .await
+            .is_err(),
+        "table t exists only in database a"
+    );
+
+    let mut main = PgConnection::connect(&postgres().database_url)
+        .await
+        .expect("connect to supplyline");
+    main.execute("SELECT 1").await.expect("select 1");
 }

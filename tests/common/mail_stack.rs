@@ -16,12 +16,12 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::OnceLock;
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use tokio::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
+
+use super::scripts::{path_str, run_script, start_stack};
 
 /// The running stack: where to connect and how to log in.
 #[derive(Debug, Clone)]
@@ -53,87 +53,20 @@ static OUTAGE: RwLock<()> = RwLock::const_new(());
 ///
 /// Panics with the script's output when the stack does not come up.
 pub fn mail_stack() -> &'static MailStack {
-    STACK.get_or_init(start)
-}
-
-fn script() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/mail-stack")
-}
-
-fn start() -> MailStack {
-    let nanos = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.subsec_nanos())
-        .unwrap_or(0);
-    let dir = std::env::temp_dir().join(format!(
-        "supplyline-mail-{}-{nanos:08x}",
-        std::process::id()
-    ));
-    let started = Instant::now();
-    let stdout = run_script(&[
-        "start",
-        path_str(&dir),
-        "--watch",
-        &std::process::id().to_string(),
-    ]);
-    let env: HashMap<String, String> = stdout
-        .lines()
-        .filter_map(|line| line.split_once('='))
-        .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
-        .collect();
-    let get = |key: &str| -> String {
-        env.get(key)
-            .unwrap_or_else(|| panic!("mail-stack printed no {key}:\n{stdout}"))
-            .clone()
-    };
-    let port = |key: &str| -> u16 {
-        get(key)
-            .parse()
-            .unwrap_or_else(|e| panic!("mail-stack: bad {key}: {e}"))
-    };
-    let stack = MailStack {
-        dir: PathBuf::from(get("MAIL_STACK_DIR")),
-        host: get("MAIL_HOST"),
-        imap_port: port("IMAP_PORT"),
-        imaps_port: port("IMAPS_PORT"),
-        smtp_port: port("SMTP_PORT"),
-        ca_file: PathBuf::from(get("CA_FILE")),
-        wrong_ca_file: PathBuf::from(get("WRONG_CA_FILE")),
-        password: get("MAIL_PASSWORD"),
-        env,
-    };
-    eprintln!(
-        "mail stack up in {:?}: imap {} imaps {} smtp {} in {}",
-        started.elapsed(),
-        stack.imap_port,
-        stack.imaps_port,
-        stack.smtp_port,
-        stack.dir.display()
-    );
-    stack
-}
-
-fn path_str(path: &Path) -> &str {
-    path.to_str().expect("temporary directory path is UTF-8")
-}
-
-/// Run `scripts/mail-stack ARGS...`, panic with its output unless it succeeds.
-fn run_script(args: &[&str]) -> String {
-    let output = Command::new(script())
-        .args(args)
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run {}: {e}", script().display()));
-    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
-    if !output.status.success() {
-        panic!(
-            "scripts/mail-stack {} failed ({}):\n{}\n{}",
-            args.join(" "),
-            output.status,
-            stdout,
-            String::from_utf8_lossy(&output.stderr)
-        );
-    }
-    stdout
+    STACK.get_or_init(|| {
+        let env = start_stack("mail-stack", "supplyline-mail");
+        MailStack {
+            dir: PathBuf::from(env.get("MAIL_STACK_DIR")),
+            host: env.get("MAIL_HOST"),
+            imap_port: env.port("IMAP_PORT"),
+            imaps_port: env.port("IMAPS_PORT"),
+            smtp_port: env.port("SMTP_PORT"),
+            ca_file: PathBuf::from(env.get("CA_FILE")),
+            wrong_ca_file: PathBuf::from(env.get("WRONG_CA_FILE")),
+            password: env.get("MAIL_PASSWORD"),
+            env: env.vars,
+        }
+    })
 }
 
 impl MailStack {
@@ -148,7 +81,7 @@ impl MailStack {
     }
 
     fn control(&self, command: &str) {
-        run_script(&[command, path_str(&self.dir)]);
+        run_script("mail-stack", &[command, path_str(&self.dir)]);
     }
 }
 

@@ -10,10 +10,14 @@
 //!   [`wait_for_count`], [`create_mailbox`], and raw sessions.
 //! - [`smtp`] sends mail through the stack's SMTP port: [`send_raw`],
 //!   [`send_message`].
+//! - [`postgres()`] starts one PostgreSQL per test process through
+//!   `scripts/pg-stack`; [`fresh_database`] gives a test its own database.
 #![allow(dead_code, unused_imports)]
 
 pub mod imap;
 pub mod mail_stack;
+pub mod postgres;
+pub mod scripts;
 pub mod smtp;
 
 pub use imap::{append, create_mailbox, fetch_all, wait_for_count};
@@ -21,4 +25,5 @@ pub use mail_stack::{
     dovecot_restart, mail_stack, smtp_start, smtp_stop, stack_exclusive, stack_shared,
     unique_address, MailStack,
 };
+pub use postgres::{fresh_database, postgres, PgStack};
 pub use smtp::{send_message, send_raw};
