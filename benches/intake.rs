@@ -1,0 +1,243 @@
+//! Intake benchmarks on the real mail stack (Dovecot + OpenSMTPD on loopback):
+//!
+//! - acknowledgement latency: from OpenSMTPD's 250 for a donor's email to our
+//!   acknowledgement in the donor's mailbox (p50, p90);
+//! - backlog drain: N × 4 KiB messages fetched and stored, next to a bare
+//!   `UID FETCH` download of the same mailbox; then processed and answered;
+//! - peak RSS of `supplyline serve` draining messages with 20 MiB attachments.
+//!
+//! `cargo bench --bench intake` runs the full sizes; without `--bench`
+//! (as `cargo test --all-targets` runs it) a small smoke run checks that the
+//! benchmark still works. Figures go to BENCHMARKS.md.
+
+#[path = "../tests/common/mod.rs"]
+mod common;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use futures::TryStreamExt;
+use supplyline::config::Config;
+use supplyline::daemon::Stages;
+use supplyline::fetch::{uid_set, Fetcher};
+use supplyline::store::Store;
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+
+use common::imap::{login, Security};
+use common::{mail_stack, send_raw, unique_address};
+
+struct Sizes {
+    latency_samples: usize,
+    backlog: usize,
+    big_messages: usize,
+}
+
+fn main() {
+    let full = std::env::args().any(|a| a == "--bench");
+    let sizes = if full {
+        Sizes { latency_samples: 100, backlog: 10_000, big_messages: 5 }
+    } else {
+        Sizes { latency_samples: 3, backlog: 50, big_messages: 1 }
+    };
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
+    rt.block_on(async {
+        latency(sizes.latency_samples).await;
+        backlog(sizes.backlog).await;
+        rss(sizes.big_messages).await;
+    });
+}
+
+fn config_text(dir: &std::path::Path, donations: &str, extra: &str) -> String {
+    let s = mail_stack();
+    format!(
+        "[database]\nurl = \"sqlite://{db}\"\n\n[imap]\nhost = \"127.0.0.1\"\nport = {imap}\nsecurity = \"none\"\n\
+         allow_insecure = true\nusername = \"{donations}\"\npassword = \"{pw}\"\n\n\
+         [smtp]\nhost = \"127.0.0.1\"\nport = {smtp}\nsecurity = \"none\"\nallow_insecure = true\n\n\
+         [donations]\naddress = \"{donations}\"\nreply_window_secs = 0\n{extra}",
+        db = dir.join("db.sqlite").display(),
+        imap = s.imap_port,
+        smtp = s.smtp_port,
+        pw = s.password,
+    )
+}
+
+fn load(text: &str) -> Config {
+    Config::from_str_with_env(text, std::path::Path::new("bench.toml"), std::iter::empty()).unwrap()
+}
+
+fn donation(from: &str, to: &str, body_len: usize) -> Vec<u8> {
+    let mut body = String::from("Hello, we can donate 2,000 N95 masks and 40 isolation gowns.\r\n");
+    while body.len() < body_len {
+        body.push_str("Pickup weekdays 9-5 at our warehouse loading dock, ask for the manager.\r\n");
+    }
+    format!(
+        "From: Donor <{from}>\r\nTo: {to}\r\nSubject: Donation\r\nMessage-ID: <{:016x}@bench.example>\r\n\
+         Date: Mon, 23 Mar 2020 09:00:00 -0700\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n{body}",
+        rand::random::<u64>()
+    )
+    .into_bytes()
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
+}
+
+/// Acknowledgement latency with `serve` running in IDLE.
+async fn latency(samples: usize) {
+    let dir = tempfile::tempdir().unwrap();
+    let donations = unique_address("donations");
+    let config = load(&config_text(dir.path(), &donations, ""));
+    let token = CancellationToken::new();
+    let serve = tokio::spawn(supplyline::daemon::serve(config, token.clone()));
+    tokio::time::sleep(Duration::from_millis(500)).await; // connected and idling
+    let mut times = Vec::new();
+    for _ in 0..samples {
+        let donor = unique_address("donor");
+        let raw = donation(&donor, &donations, 600);
+        let mut watch = login(&donor, Security::Plain).await;
+        send_raw(&donor, &[&donations], &raw).await;
+        let accepted = Instant::now();
+        loop {
+            let status = watch.status("INBOX", "(MESSAGES)").await.unwrap();
+            if status.exists > 0 {
+                break;
+            }
+            assert!(accepted.elapsed() < Duration::from_secs(30), "no acknowledgement");
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+        times.push(accepted.elapsed());
+        let _ = watch.logout().await;
+    }
+    token.cancel();
+    serve.await.unwrap().unwrap();
+    times.sort();
+    println!(
+        "ack latency over {samples} donations (SMTP 250 -> ack in donor's mailbox): p50 {:?}  p90 {:?}  max {:?}",
+        percentile(&times, 0.5),
+        percentile(&times, 0.9),
+        times.last().unwrap()
+    );
+}
+
+/// Fills a mailbox with `n` messages of about 4 KiB through one session.
+async fn fill(user: &str, n: usize, body_len: usize) -> u64 {
+    let mut session = login(user, Security::Plain).await;
+    let mut bytes = 0;
+    for _ in 0..n {
+        let raw = donation(&unique_address("donor"), user, body_len);
+        bytes += raw.len() as u64;
+        session.append("INBOX", None, None, &raw).await.unwrap();
+    }
+    let _ = session.logout().await;
+    bytes
+}
+
+/// The baseline: download every message with bare `UID FETCH` in batches of 250.
+async fn bare_download(user: &str) -> (usize, Duration) {
+    let started = Instant::now();
+    let mut session = login(user, Security::Plain).await;
+    session.select("INBOX").await.unwrap();
+    let uids: Vec<u32> = {
+        let list: Vec<_> = session.uid_fetch("1:*", "(UID)").await.unwrap().try_collect().await.unwrap();
+        list.iter().filter_map(|f| f.uid).collect()
+    };
+    let mut count = 0;
+    for chunk in uids.chunks(250) {
+        let got: Vec<_> = session.uid_fetch(uid_set(chunk), "(UID BODY.PEEK[])").await.unwrap().try_collect().await.unwrap();
+        count += got.iter().filter(|f| f.body().is_some()).count();
+    }
+    let _ = session.logout().await;
+    (count, started.elapsed())
+}
+
+async fn backlog(n: usize) {
+    let dir = tempfile::tempdir().unwrap();
+    let donations = unique_address("donations");
+    let filled = Instant::now();
+    let bytes = fill(&donations, n, 4096).await;
+    println!("backlog: appended {n} messages ({:.1} MiB) in {:?}", bytes as f64 / 1048576.0, filled.elapsed());
+
+    let (count, bare) = bare_download(&donations).await;
+    assert_eq!(count, n);
+    let outbox = dir.path().join("outbox");
+    let extra = format!("\n[outbox]\nwrite_to_dir = \"{}\"\n", outbox.display());
+    let mut config = load(&config_text(dir.path(), &donations, &extra));
+    let store = Store::open(&config.database.url).await.unwrap();
+    let fetcher = Fetcher::new(store.clone(), config.imap.take().unwrap(), Arc::new(Notify::new())).unwrap();
+    let started = Instant::now();
+    let mut session = fetcher.connect().await.unwrap();
+    let report = fetcher.fetch_new(&mut session).await.unwrap();
+    let fetched = started.elapsed();
+    assert_eq!(report.stored, n);
+    let stages = Stages::build(&config, store.clone()).await.unwrap();
+    let processing = Instant::now();
+    let processed = stages.process_all().await.unwrap().len();
+    let processed_in = processing.elapsed();
+    let sending = Instant::now();
+    let written = stages.send_all().await.unwrap().len();
+    let sent_in = sending.elapsed();
+    let mib = bytes as f64 / 1048576.0;
+    println!(
+        "backlog of {n}: bare UID FETCH {bare:?} ({:.1} MiB/s); supplyline fetch+store {fetched:?} ({:.1} MiB/s, {:.0}% of bare)",
+        mib / bare.as_secs_f64(),
+        mib / fetched.as_secs_f64(),
+        100.0 * bare.as_secs_f64() / fetched.as_secs_f64()
+    );
+    println!(
+        "backlog of {n}: processed {processed} in {processed_in:?} ({:.0}/s); {written} acknowledgements rendered and written in {sent_in:?}; drained in {:?}",
+        processed as f64 / processed_in.as_secs_f64(),
+        fetched + processed_in + sent_in
+    );
+}
+
+/// Peak RSS of `supplyline serve` draining messages with 20 MiB attachments.
+async fn rss(n: usize) {
+    let dir = tempfile::tempdir().unwrap();
+    let donations = unique_address("donations");
+    let mut session = login(&donations, Security::Plain).await;
+    let attachment = {
+        let mut s = String::new();
+        let line = "QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVphYmNkZWZnaGlqa2xtbm9wcXJzdHV2d3h5ejAxMjM0NTY3\r\n";
+        while s.len() < 20 << 20 {
+            s.push_str(line);
+        }
+        s
+    };
+    for i in 0..n {
+        let raw = format!(
+            "From: Donor <big{i}@example.test>\r\nTo: {donations}\r\nSubject: Inventory\r\nMessage-ID: <big{i}.{:x}@example.test>\r\n\
+             MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"b\"\r\n\r\n--b\r\nContent-Type: text/plain\r\n\r\n\
+             We have 500 N95 masks, photos attached.\r\n--b\r\nContent-Type: image/jpeg; name=\"photo.jpg\"\r\n\
+             Content-Transfer-Encoding: base64\r\n\r\n{attachment}--b--\r\n",
+            rand::random::<u64>()
+        );
+        session.append("INBOX", None, None, raw.as_bytes()).await.unwrap();
+    }
+    let _ = session.logout().await;
+    let outbox = dir.path().join("outbox");
+    let extra = format!("\n[outbox]\nwrite_to_dir = \"{}\"\n", outbox.display());
+    let config_path = dir.path().join("supplyline.toml");
+    std::fs::write(&config_path, config_text(dir.path(), &donations, &extra)).unwrap();
+    let exe = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/release/supplyline");
+    let exe = if exe.exists() { exe } else { std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/debug/supplyline") };
+    let mut child = std::process::Command::new(&exe)
+        .args(["--config", config_path.to_str().unwrap(), "serve"])
+        .env("RUST_LOG", "warn")
+        .spawn()
+        .unwrap();
+    let started = Instant::now();
+    loop {
+        let written = std::fs::read_dir(&outbox).map(|d| d.count()).unwrap_or(0);
+        if written >= n {
+            break;
+        }
+        assert!(started.elapsed() < Duration::from_secs(120), "big messages not drained");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let status = std::fs::read_to_string(format!("/proc/{}/status", child.id())).unwrap();
+    let hwm = status.lines().find(|l| l.starts_with("VmHWM")).unwrap_or("VmHWM: ?").to_string();
+    child.kill().unwrap();
+    child.wait().unwrap();
+    println!("rss: {n} messages with 20 MiB attachments drained in {:?} by {}; peak {hwm}", started.elapsed(), exe.display());
+}
