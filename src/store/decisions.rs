@@ -7,6 +7,7 @@
 
 use sqlx::{QueryBuilder, Row, Sqlite, Transaction};
 
+use super::messages::{summary_from_row, MessageSummary};
 use super::outbox::NewReply;
 use super::{now_ms, offer_reference, QueryContext, Store, StoreError};
 
@@ -270,6 +271,30 @@ impl Store {
         .await
         .during("reading offer items")?;
         Ok(rows.iter().map(|r| item_from_row(r, 0)).collect())
+    }
+
+    /// The Message-ID header of a stored message, for threading a reply to it.
+    pub async fn rfc_message_id(&self, message_id: i64) -> Result<Option<String>, StoreError> {
+        sqlx::query_scalar("SELECT message_id FROM messages WHERE id = ?")
+            .bind(message_id)
+            .fetch_optional(&self.reader)
+            .await
+            .during("reading a Message-ID")
+            .map(Option::flatten)
+    }
+
+    /// One message's summary.
+    pub async fn message_summary(&self, id: i64) -> Result<MessageSummary, StoreError> {
+        let row = sqlx::query(
+            "SELECT id, state, category, from_address, subject, error, offer_id, size, received_at
+             FROM messages WHERE id = ?",
+        )
+        .bind(id)
+        .fetch_optional(&self.reader)
+        .await
+        .during("reading a message")?
+        .ok_or(StoreError::NotFound("message"))?;
+        Ok(summary_from_row(&row))
     }
 
     /// The decision columns of one offer.
