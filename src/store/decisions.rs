@@ -121,8 +121,9 @@ pub enum DecisionError {
     Store(#[from] StoreError),
 }
 
-const PRIORITY: &str = "(SELECT COALESCE(SUM(COALESCE(i.quantity, 1) * n.weight), 0)
-     FROM offer_items i JOIN needs n ON n.item = i.item WHERE i.offer_id = o.id)";
+// CAST: SQLite gives an integer 0 when nothing matches, which sqlx will not read as f64.
+const PRIORITY: &str = "CAST((SELECT COALESCE(SUM(COALESCE(i.quantity, 1) * n.weight), 0)
+     FROM offer_items i JOIN needs n ON n.item = i.item WHERE i.offer_id = o.id) AS REAL)";
 
 const ROW_COLUMNS: &str = "o.id, o.donor_email, o.donor_name, o.subject, o.category, o.status,
      o.language, json_extract(o.pickup_json, '$.postal_code'), o.created_at, ";
@@ -226,8 +227,8 @@ impl Store {
         filter: &QueueFilter,
     ) -> Result<Vec<(String, ItemFull)>, StoreError> {
         let mut qb = QueryBuilder::new(
-            "SELECT o.id, i.id, i.item, i.quantity, i.unit, i.model, i.condition, i.spans_json,
-                    i.source, i.received_quantity
+            "SELECT o.id, i.id, i.item, CAST(i.quantity AS REAL), i.unit, i.model, i.condition,
+                    i.spans_json, i.source, CAST(i.received_quantity AS REAL)
              FROM offer_items i JOIN offers o ON o.id = i.offer_id",
         );
         push_filter(&mut qb, filter);
@@ -263,7 +264,8 @@ impl Store {
     /// Item lines with their ids and received quantities.
     pub async fn items_full(&self, offer_id: i64) -> Result<Vec<ItemFull>, StoreError> {
         let rows = sqlx::query(
-            "SELECT id, item, quantity, unit, model, condition, spans_json, source, received_quantity
+            "SELECT id, item, CAST(quantity AS REAL), unit, model, condition, spans_json, source,
+                    CAST(received_quantity AS REAL)
              FROM offer_items WHERE offer_id = ? ORDER BY position, id",
         )
         .bind(offer_id)
@@ -654,11 +656,11 @@ impl Store {
                WHERE o.status NOT IN ('spam', 'merged', 'declined')),
              names AS (SELECT item FROM lines UNION SELECT item FROM needs)
              SELECT names.item,
-               (SELECT COALESCE(SUM(q), 0) FROM lines WHERE lines.item = names.item),
-               (SELECT COALESCE(SUM(q), 0) FROM lines WHERE lines.item = names.item
-                  AND status IN ('accepted', 'scheduled', 'received')),
-               (SELECT COALESCE(SUM(r), 0) FROM lines WHERE lines.item = names.item),
-               (SELECT target FROM needs WHERE needs.item = names.item)
+               CAST((SELECT COALESCE(SUM(q), 0) FROM lines WHERE lines.item = names.item) AS REAL),
+               CAST((SELECT COALESCE(SUM(q), 0) FROM lines WHERE lines.item = names.item
+                  AND status IN ('accepted', 'scheduled', 'received')) AS REAL),
+               CAST((SELECT COALESCE(SUM(r), 0) FROM lines WHERE lines.item = names.item) AS REAL),
+               CAST((SELECT target FROM needs WHERE needs.item = names.item) AS REAL)
              FROM names ORDER BY names.item",
         )
         .fetch_all(&self.reader)
