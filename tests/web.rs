@@ -788,3 +788,192 @@ async fn hostile_email_renders_inert() {
         "{disposition}"
     );
 }
+
+#[tokio::test]
+async fn decline_spam_merge_and_received_are_recorded() {
+    let app = TestApp::start().await;
+    let (dentist, gloves) = seed_two(&app).await;
+    let third = app
+        .seed(
+            b"From: Cy <cy@vet.example>\nSubject: masks again\nMessage-ID: <c@vet.example>\n\n100 masks\n",
+            offer("cy@vet.example", "Cy", "masks again", "90501", vec![item("surgical_mask", 100.0, "each", &[])]),
+        )
+        .await;
+    let fourth = app
+        .seed(
+            b"From: Di <di@x.example>\nSubject: buy now\nMessage-ID: <d@x.example>\n\ncheap\n",
+            offer("di@x.example", "Di", "buy now", "", vec![]),
+        )
+        .await;
+    let (cookie, csrf) = login_http(&app, "triager@city.example").await;
+    let form = format!("csrf={csrf}&reason=We+only+take+unopened+boxes&notify=1");
+    let (status, _, _) = call(
+        &app,
+        post(&format!("/offers/{gloves}/decline"), &cookie, &form),
+    )
+    .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let (status, _, _) = call(
+        &app,
+        post(
+            "/bulk",
+            &cookie,
+            &format!("csrf={csrf}&ids={fourth}&action=spam"),
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let (status, location, _) = call(
+        &app,
+        post(
+            &format!("/offers/{third}/merge"),
+            &cookie,
+            &format!("csrf={csrf}&into=SL-{dentist:06}"),
+        ),
+    )
+    .await;
+    assert_eq!(
+        (status, location),
+        (StatusCode::SEE_OTHER, format!("/offers/{dentist}"))
+    );
+    // A closed offer refuses further decisions.
+    let (status, _, page) = call(
+        &app,
+        post(
+            &format!("/offers/{fourth}/decline"),
+            &cookie,
+            &format!("csrf={csrf}&reason=x"),
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CONFLICT, "{page}");
+    assert!(page.contains("is spam"), "{page}");
+    let statuses = [gloves, third, fourth].map(|id| {
+        let store = app.store.clone();
+        async move { store.offer(id).await.unwrap().offer.status }
+    });
+    let mut got = Vec::new();
+    for s in statuses {
+        got.push(s.await);
+    }
+    assert_eq!(got, ["declined", "merged", "spam"]);
+    assert_eq!(
+        app.store.offer(dentist).await.unwrap().messages.len(),
+        2,
+        "the duplicate's message joined"
+    );
+    let sent = app.send_all().await;
+    assert_eq!(sent.len(), 1, "only the decline was emailed");
+    assert!(
+        sent[0].contains("We only take unopened boxes")
+            && sent[0].contains("To: Bo <bo@salon.example>"),
+        "{}",
+        sent[0]
+    );
+
+    // Received: accepted offers record what arrived, and the dashboard shows it.
+    let items = app.store.items_full(dentist).await.unwrap();
+    let form = format!("csrf={csrf}&date=2026-12-01&from=09:00&to=10:00&site=Harbor+clinic");
+    let (status, _, _) = call(
+        &app,
+        post(&format!("/offers/{dentist}/accept"), &cookie, &form),
+    )
+    .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let form = format!(
+        "csrf={csrf}&item_id={}&received=1800&item_id={}&received=40",
+        items[0].id, items[1].id
+    );
+    let (status, _, _) = call(
+        &app,
+        post(&format!("/offers/{dentist}/received"), &cookie, &form),
+    )
+    .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let stats = app.store.item_stats().await.unwrap();
+    let n95 = stats.iter().find(|s| s.item == "n95_respirator").unwrap();
+    assert_eq!(
+        (n95.pledged, n95.accepted, n95.received, n95.target),
+        (2000.0, 2000.0, 1800.0, Some(50000.0))
+    );
+    let (_, _, page) = call(&app, get(&format!("/offers/{dentist}"), &cookie)).await;
+    assert!(
+        page.contains("received 1800") && page.contains("Harbor clinic"),
+        "{page}"
+    );
+}
+
+#[tokio::test]
+async fn an_html_only_body_is_shown_as_escaped_text() {
+    let app = TestApp::start().await;
+    let raw = b"From: H <h@x.example>\nSubject: html\nMessage-ID: <h@x.example>\nMIME-Version: 1.0\nContent-Type: text/html; charset=utf-8\n\n<html><body><p>We give <b>50</b> gowns</p><script>alert(1)</script><img src=x onerror=alert(2)></body></html>\n";
+    let id = app
+        .seed(raw, offer("h@x.example", "H", "html", "", vec![]))
+        .await;
+    let (cookie, _) = login_http(&app, "viewer@city.example").await;
+    let (status, _, page) = call(&app, get(&format!("/offers/{id}"), &cookie)).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(page.contains("50"), "{page}");
+    assert!(
+        !page.contains("<img") && !page.contains("<script>alert") && !page.contains("<b>50"),
+        "{page}"
+    );
+}
+
+#[tokio::test]
+async fn failed_messages_are_listed_and_retried_by_an_admin() {
+    let app = TestApp::start().await;
+    let StoreOutcome::Stored(id) = app
+        .store
+        .store_local("INBOX", b"Subject: broken <x>\n\n\xff\xfe")
+        .await
+        .unwrap()
+    else {
+        panic!()
+    };
+    app.store.claim_received().await.unwrap();
+    app.store
+        .fail_message(id, "the message could not be parsed as MIME")
+        .await
+        .unwrap();
+    let (cookie, csrf) = login_http(&app, "triager@city.example").await;
+    let (_, _, page) = call(&app, get("/failed", &cookie)).await;
+    assert!(
+        page.contains("could not be parsed") && !page.contains("/retry"),
+        "{page}"
+    );
+    let (status, _, _) = call(
+        &app,
+        post(
+            &format!("/failed/{id}/retry"),
+            &cookie,
+            &format!("csrf={csrf}"),
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let hash = web::auth::hash_password(PASSWORD).unwrap();
+    app.store
+        .upsert_user("admin@city.example", &hash, "admin")
+        .await
+        .unwrap();
+    let (cookie, csrf) = login_http(&app, "admin@city.example").await;
+    let (status, _, _) = call(
+        &app,
+        post(
+            &format!("/failed/{id}/retry"),
+            &cookie,
+            &format!("csrf={csrf}"),
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    assert_eq!(
+        app.store
+            .list_messages(Some("received"), 10)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+}

@@ -198,7 +198,7 @@ impl Store {
     ) -> Result<(Vec<QueueRow>, i64), StoreError> {
         let mut qb = QueryBuilder::new(format!(
             "SELECT {ROW_COLUMNS} {PRIORITY} AS priority,
-               (SELECT group_concat(i.item || COALESCE(' × ' || i.quantity, ''), ', ')
+               (SELECT group_concat(i.item || COALESCE(' × ' || printf('%.15g', i.quantity), ''), ', ')
                 FROM offer_items i WHERE i.offer_id = o.id) FROM offers o"
         ));
         push_filter(&mut qb, filter);
