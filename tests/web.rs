@@ -660,6 +660,8 @@ async fn browser_login_correct_accept_and_the_pickup_email_goes_out() {
         app.store.offer(dentist).await.unwrap().offer.status,
         "scheduled"
     );
+    c.goto(&app.url("/dashboard")).await.unwrap();
+    b.screenshot("dashboard.png").await;
     b.close().await;
 
     let sent = app.send_all().await;

@@ -39,31 +39,51 @@ const BAR_WIDTH: f64 = 420.0;
 const ROW_HEIGHT: f64 = 34.0;
 const DAY_HEIGHT: f64 = 120.0;
 
+/// Each row on its own scale: the item's need, or what was pledged when
+/// that is more (needs differ by orders of magnitude: 40 ventilators, 200,000 masks).
 fn item_bars(stats: &[ItemStats]) -> Vec<ItemBar> {
-    let scale_max = stats
-        .iter()
-        .map(|s| s.pledged.max(s.target.unwrap_or(0.0)).max(s.received))
-        .fold(1.0_f64, f64::max);
-    let x = |v: f64| (v / scale_max * BAR_WIDTH).clamp(0.0, BAR_WIDTH);
     stats
         .iter()
         .enumerate()
-        .map(|(n, s)| ItemBar {
-            label: s.item.clone(),
-            y: n as f64 * ROW_HEIGHT,
-            pledged: x(s.pledged),
-            accepted: x(s.accepted),
-            received: x(s.received),
-            target: s.target.map(x),
-            numbers: format!(
-                "{} pledged · {} accepted · {} received{}",
-                fmt_qty(Some(s.pledged)),
-                fmt_qty(Some(s.accepted)),
-                fmt_qty(Some(s.received)),
-                s.target
-                    .map(|t| format!(" · need {}", fmt_qty(Some(t))))
-                    .unwrap_or_default()
-            ),
+        .map(|(n, s)| {
+            let full = s
+                .pledged
+                .max(s.target.unwrap_or(0.0))
+                .max(s.received)
+                .max(1.0);
+            let x = |v: f64| (v / full * BAR_WIDTH).clamp(0.0, BAR_WIDTH);
+            ItemBar {
+                label: s.item.clone(),
+                y: n as f64 * ROW_HEIGHT,
+                pledged: x(s.pledged),
+                accepted: x(s.accepted),
+                received: x(s.received),
+                target: s.target.map(x),
+                numbers: format!(
+                    "{} pledged · {} accepted · {} received{}",
+                    fmt_qty(Some(s.pledged)),
+                    fmt_qty(Some(s.accepted)),
+                    fmt_qty(Some(s.received)),
+                    s.target
+                        .map(|t| format!(" · need {}", fmt_qty(Some(t))))
+                        .unwrap_or_default()
+                ),
+            }
+        })
+        .collect()
+}
+
+/// Every one of the last `n` days (UTC), with zero where no offer came.
+fn fill_days(counts: &[(String, i64)], n: i64) -> Vec<(String, i64)> {
+    let today = chrono::Utc::now().date_naive();
+    (0..n)
+        .rev()
+        .map(|back| {
+            let day = (today - chrono::Duration::days(back))
+                .format("%Y-%m-%d")
+                .to_string();
+            let count = counts.iter().find(|(d, _)| *d == day).map_or(0, |c| c.1);
+            (day, count)
         })
         .collect()
 }
@@ -90,7 +110,7 @@ pub async fn dashboard_page(
     session: Session,
 ) -> Result<Page, WebError> {
     let stats = state.store.item_stats().await?;
-    let days = state.store.offers_per_day(30).await?;
+    let days = fill_days(&state.store.offers_per_day(30).await?, 30);
     let bars = item_bars(&stats);
     let ctx = minijinja::context! {
         stats, bars,
@@ -137,7 +157,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn bars_scale_to_the_largest_value() {
+    fn bars_scale_per_item_and_days_are_filled() {
         let s = [ItemStats {
             item: "n95".into(),
             pledged: 50.0,
@@ -148,6 +168,9 @@ mod tests {
         let b = &item_bars(&s)[0];
         assert_eq!(b.target, Some(BAR_WIDTH));
         assert_eq!(b.pledged, BAR_WIDTH / 2.0);
+        let days = fill_days(&[], 30);
+        assert_eq!(days.len(), 30);
+        assert!(days.iter().all(|d| d.1 == 0));
         assert_eq!(day_bars(&[("d".into(), 0)])[0].height, 0.0);
     }
 }
