@@ -203,6 +203,9 @@ fn check_config(path: &Path) -> anyhow::Result<()> {
     daemon::load_rules(&config)?;
     daemon::load_composer(&config)?;
     daemon::transport(&config)?;
+    if let Some(needs) = config.web.as_ref().and_then(|w| w.needs_file.as_deref()) {
+        web::operations::check_file(needs)?;
+    }
     if config.imap.is_none() {
         println!(
             "{}: warning: no [imap] section; `serve` will fetch nothing",

@@ -270,7 +270,7 @@ async fn login_http(app: &TestApp, email: &str) -> (String, String) {
         .find(|c| c.starts_with("sl_session="))
         .unwrap();
     assert!(
-        session.contains("HttpOnly") && session.contains("SameSite=Strict"),
+        session.contains("HttpOnly") && session.contains("SameSite=Lax"),
         "{session}"
     );
     let cookie = session.split(';').next().unwrap().to_string();
@@ -371,6 +371,19 @@ async fn a_form_without_its_csrf_token_is_refused() {
     )
     .await;
     assert_eq!(status, StatusCode::FORBIDDEN);
+    // Logout needs the token too, and then the session is gone.
+    let (status, _, _) = call(&app, post("/logout", &cookie, "csrf=")).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, location, _) = call(&app, post("/logout", &cookie, &format!("csrf={csrf}"))).await;
+    assert_eq!(
+        (status, location.as_str()),
+        (StatusCode::SEE_OTHER, "/login")
+    );
+    let (status, location, _) = call(&app, get("/", &cookie)).await;
+    assert_eq!(
+        (status, location.as_str()),
+        (StatusCode::SEE_OTHER, "/login")
+    );
 }
 
 #[tokio::test]
@@ -583,6 +596,19 @@ async fn browser_login_correct_accept_and_the_pickup_email_goes_out() {
     let first = c.find(Locator::Css("tr.offer-row")).await.unwrap();
     assert_eq!(
         first.attr("data-href").await.unwrap().unwrap(),
+        format!("/offers/{dentist}")
+    );
+    let body = c.find(Locator::Css("body")).await.unwrap();
+    body.send_keys("j").await.unwrap();
+    let current = c.find(Locator::Css("tr.current")).await.unwrap();
+    assert_ne!(
+        current.attr("data-href").await.unwrap().unwrap(),
+        format!("/offers/{dentist}")
+    );
+    body.send_keys("k").await.unwrap();
+    let current = c.find(Locator::Css("tr.current")).await.unwrap();
+    assert_eq!(
+        current.attr("data-href").await.unwrap().unwrap(),
         format!("/offers/{dentist}")
     );
     c.find(Locator::Css("body"))

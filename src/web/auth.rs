@@ -165,10 +165,17 @@ impl<S: Send + Sync> FromRequestParts<S> for ClientAddr {
     }
 }
 
+/// An HttpOnly cookie for the whole site. The session cookie is `Lax`, so a
+/// link to an offer pasted in a chat opens it; every POST is guarded by its
+/// CSRF token anyway. The login token is `Strict`.
 fn cookie(state: &AppState, name: &'static str, value: String) -> Cookie<'static> {
     let mut c = Cookie::new(name, value);
     c.set_http_only(true);
-    c.set_same_site(SameSite::Strict);
+    c.set_same_site(if name == SESSION_COOKIE {
+        SameSite::Lax
+    } else {
+        SameSite::Strict
+    });
     c.set_secure(state.secure_cookies);
     c.set_path("/");
     c

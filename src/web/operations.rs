@@ -69,6 +69,13 @@ pub fn parse(text: &str, file: &str) -> anyhow::Result<(Vec<Need>, Vec<PickupSit
     Ok((needs, sites))
 }
 
+/// Reads and checks the file without loading it (`check-config`).
+pub fn check_file(path: &Path) -> anyhow::Result<()> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("reading the needs file {}", path.display()))?;
+    parse(&text, &path.display().to_string()).map(|_| ())
+}
+
 /// Reads the file and replaces the needs and sites in the database.
 pub async fn load_file(store: &Store, path: &Path) -> anyhow::Result<()> {
     let text = std::fs::read_to_string(path)
