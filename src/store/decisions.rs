@@ -93,6 +93,8 @@ pub struct Need {
 /// What staff decided about one offer so far.
 #[derive(Debug, Clone, Default, serde::Serialize)]
 pub struct Decision {
+    /// The message the offer was made from (its items' spans point into it).
+    pub message_id: i64,
     pub pickup_site: Option<String>,
     pub pickup_window: Option<String>,
     pub decline_reason: Option<String>,
@@ -303,7 +305,7 @@ impl Store {
     pub async fn decision(&self, offer_id: i64) -> Result<Decision, StoreError> {
         let row = sqlx::query(
             "SELECT pickup_site, pickup_window, decline_reason, merged_into,
-                    json_extract(pickup_json, '$.postal_code') FROM offers WHERE id = ?",
+                    json_extract(pickup_json, '$.postal_code'), message_id FROM offers WHERE id = ?",
         )
         .bind(offer_id)
         .fetch_optional(&self.reader)
@@ -316,6 +318,7 @@ impl Store {
             decline_reason: row.get(2),
             merged_into: row.get::<Option<i64>, _>(3).map(offer_reference),
             postal_code: row.get(4),
+            message_id: row.get(5),
         })
     }
 

@@ -60,6 +60,14 @@ pub fn hash_password(password: &str) -> anyhow::Result<String> {
         .map_err(|e| anyhow::anyhow!("hashing the password: {e}"))
 }
 
+/// Checks a password against a throwaway hash, so that an unknown account
+/// takes as long to refuse as a wrong password.
+fn burn_time(password: &str) {
+    static DUMMY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    let phc = DUMMY.get_or_init(|| hash_password("not a real password").unwrap_or_default());
+    verify_password(password, phc);
+}
+
 fn verify_password(password: &str, phc: &str) -> bool {
     PasswordHash::new(phc)
         .map(|h| {
@@ -231,7 +239,10 @@ pub async fn login(
     let found = state.store.user_for_login(&email).await?;
     let user = match found {
         Some((user, hash)) if verify_password(&form.password, &hash) => user,
-        _ => {
+        found => {
+            if found.is_none() {
+                burn_time(&form.password);
+            }
             state.store.record_login(&email, &client, false).await?;
             return login_form(&state, jar, Some("Wrong email or password."));
         }

@@ -51,7 +51,12 @@ impl From<DecisionError> for WebError {
 
 impl From<TemplateError> for WebError {
     fn from(e: TemplateError) -> Self {
-        WebError::Unexpected(anyhow::Error::new(e).context("rendering a reply"))
+        match e {
+            TemplateError::Address(a) => WebError::Refused(format!(
+                "the donor's address {a:?} cannot receive email; decide without emailing"
+            )),
+            other => WebError::Unexpected(anyhow::Error::new(other).context("rendering a reply")),
+        }
     }
 }
 

@@ -27,11 +27,19 @@ pub async fn offer_page(
     let store = &state.store;
     let detail = store.offer(id).await?;
     let items = store.items_full(id).await?;
+    let decision = store.decision(id).await?;
+    // The offer's own message first: the items' spans point into it. Then
+    // the thread (donor replies, merged duplicates) in order.
+    let mut thread = detail.messages.clone();
+    thread.sort_by_key(|m| (m.id != decision.message_id, m.id));
     let mut messages = Vec::new();
-    for (n, m) in detail.messages.iter().enumerate() {
+    for m in &thread {
         let raw = store.message_raw(m.id).await?;
-        // Spans point into the first message, the one the items came from.
-        let spans_from: &[_] = if n == 0 { &items } else { &[] };
+        let spans_from: &[_] = if m.id == decision.message_id {
+            &items
+        } else {
+            &[]
+        };
         messages.push(minijinja::context! {
             id => m.id, summary => m, view => message::view(&raw, spans_from),
         });
@@ -41,7 +49,7 @@ pub async fn offer_page(
         detail => &detail,
         items,
         messages,
-        decision => store.decision(id).await?,
+        decision,
         notes => store.notes(id).await?,
         sites => store.pickup_sites().await?,
         open => matches!(detail.offer.status.as_str(), "new" | "needs_info" | "accepted" | "scheduled"),
@@ -164,11 +172,8 @@ async fn reply_context(state: &AppState, id: i64, kind: &str) -> Result<ReplyCon
     let items = state.store.items_full(id).await?;
     let o = detail.offer;
     let lang = o.language.clone().unwrap_or_else(|| "en".into());
-    let first = detail.messages.first().map(|m| m.id);
-    let in_reply_to = match first {
-        Some(m) => state.store.rfc_message_id(m).await?,
-        None => None,
-    };
+    let original = state.store.decision(id).await?.message_id;
+    let in_reply_to = state.store.rfc_message_id(original).await?;
     Ok(ReplyContext {
         kind: kind.into(),
         offer_id: id,

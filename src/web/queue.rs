@@ -20,8 +20,11 @@ const PER_PAGE: i64 = 50;
 pub struct QueueQuery {
     #[serde(flatten)]
     pub filter: QueueFilter,
-    /// A string, since flattened fields arrive as text.
+    /// Strings, since flattened fields arrive as text.
     pub page: String,
+    /// What the last bulk action did, shown once.
+    pub done: String,
+    pub skipped: String,
 }
 
 /// The filters as a query string, for paging and export links.
@@ -70,6 +73,8 @@ pub async fn queue_page(
         filter => &q.filter,
         qs => query_string(&q.filter),
         page => page_no, pages,
+        done => q.done.parse::<u32>().ok(),
+        skipped => q.skipped.parse::<u32>().ok().filter(|n| *n > 0),
         statuses => ["open", "all", "new", "needs_info", "scheduled", "declined", "spam", "received", "merged"],
     };
     page(&state, &session, "queue.html", ctx)
@@ -94,30 +99,38 @@ pub async fn bulk(
     Form(form): Form<BulkForm>,
 ) -> Result<Response, WebError> {
     session.may_change(&form.csrf, Role::Triager)?;
-    let actor = &session.user.email;
+    if !matches!(form.action.as_str(), "spam" | "decline") {
+        return Err(WebError::Invalid("choose decline or spam".into()));
+    }
+    let ids: Vec<i64> = form.ids.iter().copied().take(500).collect();
     let mut refused = 0;
-    for &id in form.ids.iter().take(500) {
-        let done = match form.action.as_str() {
-            "spam" => state.store.mark_spam(id, actor).await,
-            "decline" => {
-                let reply = decline_reply(&state, id, &form.reason).await?;
-                state
-                    .store
-                    .decline(id, actor, &form.reason, Some(&reply))
-                    .await
+    for &id in &ids {
+        if let Err(e) = bulk_one(&state, &session, id, &form).await {
+            if let WebError::Unexpected(_) = e {
+                return Err(e);
             }
-            _ => return Err(WebError::Invalid("choose decline or spam".into())),
-        };
-        if let Err(e) = done {
             tracing::info!(offer = id, reason = %e, "bulk action skipped an offer");
             refused += 1;
         }
     }
-    Ok(Redirect::to(&format!(
-        "/?done={}&skipped={refused}",
-        form.ids.len() - refused
-    ))
-    .into_response())
+    Ok(Redirect::to(&format!("/?done={}&skipped={refused}", ids.len() - refused)).into_response())
+}
+
+async fn bulk_one(
+    state: &AppState,
+    session: &Session,
+    id: i64,
+    form: &BulkForm,
+) -> Result<(), WebError> {
+    let actor = &session.user.email;
+    if form.action == "spam" {
+        return Ok(state.store.mark_spam(id, actor).await?);
+    }
+    let reply = decline_reply(state, id, &form.reason).await?;
+    Ok(state
+        .store
+        .decline(id, actor, &form.reason, Some(&reply))
+        .await?)
 }
 
 /// A CSV cell that a spreadsheet will not run as a formula.
