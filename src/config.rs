@@ -586,6 +586,22 @@ mod tests {
     }
 
     #[test]
+    fn web_section_defaults_and_checks() {
+        let c = load("[web]\n", &[]).unwrap();
+        let web = c.web.unwrap();
+        assert_eq!(web.listen, "127.0.0.1:8080");
+        assert!(!web.secure_cookies);
+        let err = load(
+            "[web]\nlisten = \"everywhere\"\nneeds_file = \"/nonexistent\"\n",
+            &[],
+        )
+        .unwrap_err();
+        assert_eq!(err.problems.len(), 2, "{err}");
+        let c = load("", &[("SUPPLYLINE_WEB_LISTEN", "127.0.0.1:9999")]).unwrap();
+        assert_eq!(c.web.unwrap().listen, "127.0.0.1:9999");
+    }
+
+    #[test]
     fn example_config_is_clean() {
         let text = include_str!("../examples/supplyline.toml");
         load(text, &[]).unwrap();

@@ -7,6 +7,7 @@
 //! back as the .eml file the sender wrote.
 
 use std::net::SocketAddr;
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
@@ -484,12 +485,16 @@ impl Browser {
             .local_addr()
             .unwrap()
             .port();
-        let driver = Command::new("chromedriver")
+        let program = std::env::var("CHROMEDRIVER").unwrap_or_else(|_| "chromedriver".into());
+        // Its own process group, so that dropping the Browser ends chromedriver
+        // and the Chromium it started even when a test fails half-way.
+        let driver = Command::new(&program)
             .arg(format!("--port={port}"))
+            .process_group(0)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
-            .expect("chromedriver must be installed (Debian chromium-driver)");
+            .unwrap_or_else(|e| panic!("cannot start {program} (Debian chromium-driver): {e}"));
         let profile = tempfile::tempdir().unwrap();
         let args = [
             "--headless",
@@ -577,9 +582,16 @@ impl Browser {
             .unwrap()
     }
 
-    async fn close(mut self) {
+    async fn close(self) {
         let _ = self.client.clone().close().await;
-        let _ = self.driver.kill();
+    }
+}
+
+impl Drop for Browser {
+    fn drop(&mut self) {
+        // The group this test started: chromedriver and its Chromium.
+        let group = format!("-{}", self.driver.id());
+        let _ = Command::new("kill").args(["-TERM", "--", &group]).status();
         let _ = self.driver.wait();
     }
 }
