@@ -175,31 +175,32 @@ async fn seed_two(app: &TestApp) -> (i64, i64) {
     // by giving the spans for the LF text only when the view uses it.
     let _ = raw.len();
     let raw_lf = raw.replace("\r\n", "\n");
-    let dentist = app
-        .seed(
-            raw_lf.as_bytes(),
-            offer(
-                "ana@dentist.example",
-                "Ana Ruiz",
-                "Donation: N95 masks and gowns",
-                "90501",
-                vec![
-                    item(
-                        "n95_respirator",
-                        2000.0,
-                        "each",
-                        &[(q1.0, q1.1, "quantity"), (m1.0, m1.1, "item")],
-                    ),
-                    item(
-                        "isolation_gown",
-                        40.0,
-                        "each",
-                        &[(q2.0, q2.1, "quantity"), (g2.0, g2.1, "item")],
-                    ),
-                ],
+    let mut made = offer(
+        "ana@dentist.example",
+        "Ana Ruiz",
+        "Donation: N95 masks and gowns",
+        "90501",
+        vec![
+            item(
+                "n95_respirator",
+                2000.0,
+                "each",
+                &[(q1.0, q1.1, "quantity"), (m1.0, m1.1, "item")],
             ),
-        )
-        .await;
+            item(
+                "isolation_gown",
+                40.0,
+                "each",
+                &[(q2.0, q2.1, "quantity"), (g2.0, g2.1, "item")],
+            ),
+        ],
+    );
+    made.contact_json = Some(r#"{"organization":"Ruiz Dental","phone":"+1 310 555 0100"}"#.into());
+    made.pickup_json = Some(
+        r#"{"address":"22 Ocean Ave, Torrance CA","postal_code":"90501","can_deliver":false}"#
+            .into(),
+    );
+    let dentist = app.seed(raw_lf.as_bytes(), made).await;
     let gloves = app
         .seed(
             b"From: Bo <bo@salon.example>\nSubject: gloves\nMessage-ID: <g@salon.example>\n\nWe have 3 boxes of gloves.\n",

@@ -50,11 +50,33 @@ pub async fn offer_page(
         items,
         messages,
         decision,
+        contact => json_fields(detail.contact_json.as_deref()),
+        pickup => json_fields(detail.pickup_json.as_deref()),
         notes => store.notes(id).await?,
         sites => store.pickup_sites().await?,
         open => matches!(detail.offer.status.as_str(), "new" | "needs_info" | "accepted" | "scheduled"),
     };
     page(&state, &session, "offer.html", ctx)
+}
+
+/// The fields of a JSON object the rules wrote (contact, pickup), as
+/// (name, text) pairs for the page; anything else is shown as nothing.
+fn json_fields(json: Option<&str>) -> Vec<(String, String)> {
+    let Some(serde_json::Value::Object(map)) = json.and_then(|j| serde_json::from_str(j).ok())
+    else {
+        return Vec::new();
+    };
+    map.into_iter()
+        .filter_map(|(k, v)| {
+            let text = match v {
+                serde_json::Value::String(s) => s,
+                serde_json::Value::Bool(b) => if b { "yes" } else { "no" }.to_string(),
+                serde_json::Value::Number(n) => n.to_string(),
+                _ => return None,
+            };
+            Some((k.replace('_', " "), text))
+        })
+        .collect()
 }
 
 fn back(id: i64, anchor: &str) -> Response {
