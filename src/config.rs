@@ -26,6 +26,42 @@ pub struct Config {
     pub templates: TemplatesConfig,
     #[serde(default)]
     pub outbox: OutboxConfig,
+    /// The triage web UI; unset means `serve` runs without it.
+    pub web: Option<WebConfig>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WebConfig {
+    /// Where the web UI listens; loopback by default, put a TLS proxy in front for more.
+    #[serde(default = "default_listen")]
+    pub listen: String,
+    /// Mark session cookies `Secure`: set it when staff reach the site over HTTPS.
+    #[serde(default)]
+    pub secure_cookies: bool,
+    /// The operators' file of current needs and pickup sites (see examples/needs.toml).
+    pub needs_file: Option<PathBuf>,
+    /// Hours a login lasts.
+    #[serde(default = "default_session_hours")]
+    pub session_hours: u64,
+}
+
+impl Default for WebConfig {
+    fn default() -> Self {
+        WebConfig {
+            listen: default_listen(),
+            secure_cookies: false,
+            needs_file: None,
+            session_hours: default_session_hours(),
+        }
+    }
+}
+
+fn default_listen() -> String {
+    "127.0.0.1:8080".into()
+}
+fn default_session_hours() -> u64 {
+    12
 }
 
 #[derive(Debug, Deserialize)]
@@ -232,6 +268,7 @@ const SECTIONS: &[&str] = &[
     "rules",
     "templates",
     "outbox",
+    "web",
 ];
 
 impl Config {
@@ -343,6 +380,20 @@ impl Config {
                 "{file}: database.url: expected sqlite://FILE or postgres://…, found {:?}",
                 self.database.url
             ));
+        }
+        if let Some(web) = &self.web {
+            if web.listen.parse::<std::net::SocketAddr>().is_err() {
+                problems.push(format!(
+                    "{file}: web.listen: expected an address like 127.0.0.1:8080, found {:?}",
+                    web.listen
+                ));
+            }
+            if let Some(path) = web.needs_file.as_ref().filter(|p| !p.exists()) {
+                problems.push(format!(
+                    "{file}: web.needs_file: expected a readable file, {} does not exist",
+                    path.display()
+                ));
+            }
         }
         if self.outbox.max_attempts == 0 {
             problems.push(format!(
@@ -532,6 +583,22 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("SUPPLYLINE_IMPA_HOST"), "{err}");
+    }
+
+    #[test]
+    fn web_section_defaults_and_checks() {
+        let c = load("[web]\n", &[]).unwrap();
+        let web = c.web.unwrap();
+        assert_eq!(web.listen, "127.0.0.1:8080");
+        assert!(!web.secure_cookies);
+        let err = load(
+            "[web]\nlisten = \"everywhere\"\nneeds_file = \"/nonexistent\"\n",
+            &[],
+        )
+        .unwrap_err();
+        assert_eq!(err.problems.len(), 2, "{err}");
+        let c = load("", &[("SUPPLYLINE_WEB_LISTEN", "127.0.0.1:9999")]).unwrap();
+        assert_eq!(c.web.unwrap().listen, "127.0.0.1:9999");
     }
 
     #[test]

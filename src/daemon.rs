@@ -133,13 +133,19 @@ pub async fn open_store(config: &Config) -> anyhow::Result<Store> {
     Ok(store)
 }
 
-/// Runs fetch, process and send until `shutdown` is cancelled.
+/// Runs fetch, process and send (and the web UI when `[web]` is set) until
+/// `shutdown` is cancelled.
 pub async fn serve(config: Config, shutdown: CancellationToken) -> anyhow::Result<()> {
     let store = open_store(&config).await?;
     let stages = Arc::new(Stages::build(&config, store.clone()).await?);
     let stored = Arc::new(Notify::new());
     let queued = Arc::new(Notify::new());
     let mut tasks = tokio::task::JoinSet::new();
+    if let Some(web) = config.web.clone() {
+        let composer = Arc::new(load_composer(&config)?);
+        let run = crate::web::run(web, store.clone(), composer, shutdown.clone());
+        tasks.spawn(async move { run.await.context("web UI") });
+    }
     if let Some(imap) = config.imap {
         let fetcher = Fetcher::new(store.clone(), imap, stored.clone())?;
         let token = shutdown.clone();

@@ -11,6 +11,7 @@
 //! - [`process`]: the stage that turns a stored message into an offer and a reply.
 //! - [`outbox`]: reply policy, templates, the SMTP sender.
 //! - [`store`]: the database: migrations and one module per table family.
+//! - [`web`]: the triage site for staff: login, queue, offer page, decisions, dashboard.
 //! - [`daemon`]: starting the stages together and stopping them cleanly.
 //! - [`demo`]: the self-contained demo run.
 #![forbid(unsafe_code)]
@@ -24,3 +25,4 @@ pub mod outbox;
 pub mod process;
 pub mod rules;
 pub mod store;
+pub mod web;

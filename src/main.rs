@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use supplyline::config::Config;
-use supplyline::{daemon, demo, mail, rules};
+use supplyline::{daemon, demo, mail, rules, web};
 
 #[derive(Parser)]
 #[command(
@@ -56,6 +56,25 @@ enum Command {
     Messages {
         #[command(subcommand)]
         command: MessagesCommand,
+    },
+    /// Manage the staff accounts of the web UI.
+    Users {
+        #[command(subcommand)]
+        command: UsersCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum UsersCommand {
+    /// Add an account (or reset its password and role). The password is read
+    /// from --password-file, else from the first line of standard input.
+    Add {
+        email: String,
+        /// viewer (reads), triager (decides offers) or admin (also retries failed messages).
+        #[arg(long, default_value = "triager")]
+        role: String,
+        #[arg(long)]
+        password_file: Option<PathBuf>,
     },
 }
 
@@ -147,7 +166,47 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Messages { command } => {
             messages(&Config::load(&cli.config, false)?, command).await
         }
+        Command::Users { command } => users(&Config::load(&cli.config, false)?, command).await,
     }
+}
+
+async fn users(config: &Config, command: UsersCommand) -> anyhow::Result<()> {
+    let UsersCommand::Add {
+        email,
+        role,
+        password_file,
+    } = command;
+    let email = email.trim().to_lowercase();
+    anyhow::ensure!(email.contains('@'), "{email:?} is not an email address");
+    anyhow::ensure!(
+        web::auth::Role::parse(&role).is_some(),
+        "--role must be viewer, triager or admin, not {role:?}"
+    );
+    let password = match password_file {
+        Some(path) => {
+            std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?
+        }
+        None => {
+            let mut line = String::new();
+            std::io::stdin()
+                .read_line(&mut line)
+                .context("reading the password from standard input")?;
+            line
+        }
+    };
+    let password = password.trim_end_matches(['\r', '\n']);
+    anyhow::ensure!(
+        password.chars().count() >= 10,
+        "the password must have at least 10 characters"
+    );
+    let hash = web::auth::hash_password(password)?;
+    let store = daemon::open_store(config).await?;
+    let created = store.upsert_user(&email, &hash, &role).await?;
+    println!(
+        "{} {email} as {role}",
+        if created { "added" } else { "updated" }
+    );
+    Ok(())
 }
 
 fn check_config(path: &Path) -> anyhow::Result<()> {
@@ -155,6 +214,9 @@ fn check_config(path: &Path) -> anyhow::Result<()> {
     daemon::load_rules(&config)?;
     daemon::load_composer(&config)?;
     daemon::transport(&config)?;
+    if let Some(needs) = config.web.as_ref().and_then(|w| w.needs_file.as_deref()) {
+        web::operations::check_file(needs)?;
+    }
     if config.imap.is_none() {
         println!(
             "{}: warning: no [imap] section; `serve` will fetch nothing",

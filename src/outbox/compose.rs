@@ -6,6 +6,7 @@
 //! lettre, which encodes them; CR and LF are removed from anything that goes
 //! into a header first.
 
+use std::collections::BTreeMap;
 use std::path::Path;
 
 use lettre::message::header::{ContentType, Header, HeaderName, HeaderValue};
@@ -31,6 +32,24 @@ const EMBEDDED: &[(&str, &str)] = &[
         "ack.zh.txt",
         include_str!("../../templates/replies/ack.zh.txt"),
     ),
+    (
+        "pickup.en.txt",
+        include_str!("../../templates/replies/pickup.en.txt"),
+    ),
+    (
+        "decline.en.txt",
+        include_str!("../../templates/replies/decline.en.txt"),
+    ),
+];
+
+/// The values staff decisions add for `pickup` and `decline` templates; every
+/// template is checked at start with these set to samples.
+pub const DECISION_VALUES: &[&str] = &[
+    "pickup_site",
+    "pickup_address",
+    "pickup_window",
+    "pickup_notes",
+    "decline_reason",
 ];
 
 /// A template that cannot be loaded or rendered: names the file and line.
@@ -168,7 +187,11 @@ impl Composer {
                 } else {
                     vec![]
                 };
-                self.render_named(name, &self.values_for_check(&items))?;
+                let extra: BTreeMap<String, String> = DECISION_VALUES
+                    .iter()
+                    .map(|k| (k.to_string(), format!("sample {k}")))
+                    .collect();
+                self.render_named(name, &self.values_for_check(&items), &extra)?;
             }
         }
         Ok(())
@@ -191,12 +214,17 @@ impl Composer {
         &self,
         name: &str,
         values: &TemplateValues,
+        extra: &BTreeMap<String, String>,
     ) -> Result<(String, String), TemplateError> {
         let tmpl = self
             .env
             .get_template(name)
             .map_err(|e| template_error(name, &e))?;
-        let text = tmpl.render(values).map_err(|e| template_error(name, &e))?;
+        let ctx = minijinja::context! {
+            ..minijinja::Value::from_serialize(values),
+            ..minijinja::Value::from_serialize(extra)
+        };
+        let text = tmpl.render(ctx).map_err(|e| template_error(name, &e))?;
         let (first, body) = text
             .split_once('\n')
             .ok_or_else(|| TemplateError::NoSubject(name.into()))?;
@@ -224,6 +252,18 @@ impl Composer {
 
     /// Renders the reply and builds the whole message, ready to enqueue.
     pub fn compose(&self, ctx: &ReplyContext) -> Result<NewReply, TemplateError> {
+        self.compose_kind(ctx, &BTreeMap::new())
+    }
+
+    /// Like [`compose`](Self::compose), with `extra` values for the template
+    /// (see [`DECISION_VALUES`]): a staff decision's pickup site and window,
+    /// or a decline reason. They take part in the Message-ID and dedup key,
+    /// so a rescheduled pickup is a new reply and a retry is the same one.
+    pub fn compose_kind(
+        &self,
+        ctx: &ReplyContext,
+        extra: &BTreeMap<String, String>,
+    ) -> Result<NewReply, TemplateError> {
         let name = self.template_name(&ctx.kind, ctx.language.as_deref())?;
         let values = TemplateValues {
             reference: &ctx.reference,
@@ -234,8 +274,9 @@ impl Composer {
             desk_name: &self.desk_name,
             desk_address: self.from.email.to_string(),
         };
-        let (subject, body) = self.render_named(&name, &values)?;
-        let message_id = self.message_id(ctx);
+        let (subject, body) = self.render_named(&name, &values, extra)?;
+        let variant = variant_digest(extra);
+        let message_id = self.message_id(ctx, variant.as_deref());
         let to = Mailbox::new(
             ctx.donor_name.as_deref().map(header_safe),
             ctx.donor_email
@@ -269,7 +310,10 @@ impl Composer {
             .map_err(|e| TemplateError::Build(e.to_string()))?;
         Ok(NewReply {
             kind: ctx.kind.clone(),
-            dedup_key: Some(format!("{}:{}", ctx.kind, ctx.offer_id)),
+            dedup_key: Some(match &variant {
+                Some(v) => format!("{}:{}:{v}", ctx.kind, ctx.offer_id),
+                None => format!("{}:{}", ctx.kind, ctx.offer_id),
+            }),
             rfc_message_id: message_id,
             to_address: ctx.donor_email.clone(),
             subject,
@@ -280,8 +324,12 @@ impl Composer {
 
     /// A Message-ID that is the same for the same reply to the same message,
     /// so a retry after a crash is recognisable.
-    fn message_id(&self, ctx: &ReplyContext) -> String {
+    fn message_id(&self, ctx: &ReplyContext, variant: Option<&str>) -> String {
         let mut h = Sha256::new();
+        if let Some(v) = variant {
+            h.update(v.as_bytes());
+            h.update([0]);
+        }
         h.update(ctx.kind.as_bytes());
         h.update([0]);
         h.update(ctx.reference.as_bytes());
@@ -295,6 +343,21 @@ impl Composer {
             self.message_id_domain
         )
     }
+}
+
+/// A short digest of the extra values, `None` when there are none.
+fn variant_digest(extra: &BTreeMap<String, String>) -> Option<String> {
+    if extra.is_empty() {
+        return None;
+    }
+    let mut h = Sha256::new();
+    for (k, v) in extra {
+        h.update(k.as_bytes());
+        h.update([0]);
+        h.update(v.as_bytes());
+        h.update([0]);
+    }
+    Some(hex::encode(&h.finalize()[..6]))
 }
 
 fn read_dir(dir: &Path) -> Result<Vec<(String, String)>, TemplateError> {
@@ -426,6 +489,28 @@ mod tests {
             .unwrap()
             .subject
             .starts_with("We received"));
+    }
+
+    #[test]
+    fn pickup_carries_the_slot_and_differs_per_slot() {
+        let mut x = ctx();
+        x.kind = "pickup".into();
+        x.language = Some("en".into());
+        let mut extra: BTreeMap<String, String> = DECISION_VALUES
+            .iter()
+            .map(|k| (k.to_string(), String::new()))
+            .collect();
+        extra.insert("pickup_site".into(), "Main {{ depot }}".into());
+        extra.insert("pickup_window".into(), "2026-05-01 09:00-11:00".into());
+        let c = composer();
+        let a = c.compose_kind(&x, &extra).unwrap();
+        let raw = String::from_utf8(a.raw.clone()).unwrap();
+        assert!(raw.contains("Main {{ depot }}"), "{raw}");
+        assert!(raw.contains("2026-05-01 09:00-11:00"), "{raw}");
+        extra.insert("pickup_window".into(), "2026-05-02 09:00-11:00".into());
+        let b = c.compose_kind(&x, &extra).unwrap();
+        assert_ne!(a.rfc_message_id, b.rfc_message_id);
+        assert_ne!(a.dedup_key, b.dedup_key);
     }
 
     #[test]

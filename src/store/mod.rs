@@ -12,9 +12,11 @@
 
 mod audit;
 mod cursors;
+mod decisions;
 mod messages;
 mod offers;
 mod outbox;
+mod users;
 
 use std::str::FromStr;
 use std::time::Duration;
@@ -24,14 +26,17 @@ use sqlx::{Sqlite, SqlitePool, Transaction};
 
 pub use audit::AuditEvent;
 pub use cursors::Cursor;
-pub use messages::{
-    message_identity, ClaimedMessage, FetchedMessage, MessageSummary, StoreOutcome,
+pub use decisions::{
+    fmt_qty, Decision, DecisionError, ItemEdit, ItemFull, ItemStats, Need, Note, PickupSite,
+    QueueFilter, QueueRow, OPEN_STATUSES,
 };
+pub use messages::{message_identity, ClaimedMessage, FetchedMessage, MessageSummary, StoreOutcome};
 pub use offers::{
     offer_reference, parse_offer_reference, MessageFacts, NewOffer, OfferDetail, OfferItemRow,
     OfferSummary,
 };
 pub use outbox::{NewReply, OutboxRow, OutboxSummary};
+pub use users::{SessionRow, User};
 
 /// A database failure, with what was being done.
 #[derive(Debug, thiserror::Error)]

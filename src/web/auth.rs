@@ -1,0 +1,326 @@
+//! Accounts and sessions: argon2id password hashes, login with rate
+//! limiting, session cookies, CSRF tokens, roles, logout.
+//!
+//! The session cookie holds 32 random bytes; the database keeps only their
+//! SHA-256. Each session has its own CSRF token, sent in every form and
+//! compared on every POST. The login form, which comes before any session,
+//! is protected by a double-submit cookie instead.
+
+use std::net::SocketAddr;
+
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::Argon2;
+use axum::extract::{ConnectInfo, FromRequestParts, State};
+use axum::http::request::Parts;
+use axum::response::{IntoResponse, Redirect, Response};
+use axum_extra::extract::cookie::{Cookie, CookieJar, SameSite};
+use axum_extra::extract::Form;
+use rand::RngCore;
+use sha2::{Digest, Sha256};
+
+use super::error::WebError;
+use super::{AppState, Page};
+use crate::store::{now_ms, User};
+
+pub const SESSION_COOKIE: &str = "sl_session";
+const LOGIN_CSRF_COOKIE: &str = "sl_login";
+/// Failed logins allowed per account, and per client address, in the window.
+const MAX_FAILED_PER_ACCOUNT: i64 = 5;
+const MAX_FAILED_PER_CLIENT: i64 = 20;
+const FAILED_WINDOW_MS: i64 = 15 * 60 * 1000;
+
+/// What a person may do. Ordered: each role can do what the ones before can.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Role {
+    /// Reads everything, changes nothing.
+    Viewer,
+    /// Corrects items, writes notes, decides offers.
+    Triager,
+    /// Also retries failed messages.
+    Admin,
+}
+
+impl Role {
+    pub fn parse(text: &str) -> Option<Role> {
+        match text {
+            "viewer" => Some(Role::Viewer),
+            "triager" => Some(Role::Triager),
+            "admin" => Some(Role::Admin),
+            _ => None,
+        }
+    }
+}
+
+/// Hashes a password with argon2id and a random salt (PHC string).
+pub fn hash_password(password: &str) -> anyhow::Result<String> {
+    let salt = SaltString::generate(&mut rand::rngs::OsRng);
+    Argon2::default()
+        .hash_password(password.as_bytes(), &salt)
+        .map(|h| h.to_string())
+        .map_err(|e| anyhow::anyhow!("hashing the password: {e}"))
+}
+
+/// Checks a password against a throwaway hash, so that an unknown account
+/// takes as long to refuse as a wrong password.
+fn burn_time(password: &str) {
+    static DUMMY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    let phc = DUMMY.get_or_init(|| hash_password("not a real password").unwrap_or_default());
+    verify_password(password, phc);
+}
+
+fn verify_password(password: &str, phc: &str) -> bool {
+    PasswordHash::new(phc)
+        .map(|h| {
+            Argon2::default()
+                .verify_password(password.as_bytes(), &h)
+                .is_ok()
+        })
+        .unwrap_or(false)
+}
+
+/// 32 random bytes, hex.
+pub fn random_token() -> String {
+    let mut bytes = [0u8; 32];
+    rand::rngs::OsRng.fill_bytes(&mut bytes);
+    hex::encode(bytes)
+}
+
+fn token_hash(token: &str) -> String {
+    hex::encode(Sha256::digest(token.as_bytes()))
+}
+
+/// Compares without stopping at the first difference.
+fn same(a: &str, b: &str) -> bool {
+    a.len() == b.len()
+        && a.bytes()
+            .zip(b.bytes())
+            .fold(0u8, |acc, (x, y)| acc | (x ^ y))
+            == 0
+}
+
+/// The logged-in person, extracted from the session cookie. A handler that
+/// takes a `Session` cannot run without one: the browser is sent to login.
+#[derive(Debug, Clone)]
+pub struct Session {
+    pub user: User,
+    pub csrf: String,
+}
+
+impl Session {
+    pub fn role(&self) -> Role {
+        Role::parse(&self.user.role).unwrap_or(Role::Viewer)
+    }
+
+    /// Refuses unless the person's role is at least `role`.
+    pub fn require(&self, role: Role) -> Result<(), WebError> {
+        if self.role() >= role {
+            Ok(())
+        } else {
+            Err(WebError::Forbidden(self.user.role.clone()))
+        }
+    }
+
+    /// Refuses a form whose CSRF token is not this session's.
+    pub fn check_csrf(&self, sent: &str) -> Result<(), WebError> {
+        if !sent.is_empty() && same(sent, &self.csrf) {
+            Ok(())
+        } else {
+            Err(WebError::BadCsrf)
+        }
+    }
+
+    /// Both checks every changing handler makes first.
+    pub fn may_change(&self, csrf: &str, role: Role) -> Result<(), WebError> {
+        self.check_csrf(csrf)?;
+        self.require(role)
+    }
+}
+
+impl FromRequestParts<AppState> for Session {
+    type Rejection = WebError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, WebError> {
+        let jar = CookieJar::from_headers(&parts.headers);
+        let token = jar
+            .get(SESSION_COOKIE)
+            .map(|c| c.value().to_string())
+            .ok_or(WebError::Unauthenticated)?;
+        let row = state
+            .store
+            .session(&token_hash(&token))
+            .await?
+            .ok_or(WebError::Unauthenticated)?;
+        Ok(Session {
+            user: row.user,
+            csrf: row.csrf_token,
+        })
+    }
+}
+
+/// The client's address, for rate limiting ("unknown" when not served over TCP).
+pub struct ClientAddr(pub String);
+
+impl<S: Send + Sync> FromRequestParts<S> for ClientAddr {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        let ip = parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|c| c.0.ip().to_string())
+            .unwrap_or_else(|| "unknown".into());
+        Ok(ClientAddr(ip))
+    }
+}
+
+/// An HttpOnly cookie for the whole site. The session cookie is `Lax`, so a
+/// link to an offer pasted in a chat opens it; every POST is guarded by its
+/// CSRF token anyway. The login token is `Strict`.
+fn cookie(state: &AppState, name: &'static str, value: String) -> Cookie<'static> {
+    let mut c = Cookie::new(name, value);
+    c.set_http_only(true);
+    c.set_same_site(if name == SESSION_COOKIE {
+        SameSite::Lax
+    } else {
+        SameSite::Strict
+    });
+    c.set_secure(state.secure_cookies);
+    c.set_path("/");
+    c
+}
+
+pub async fn login_page(
+    State(state): State<AppState>,
+    jar: CookieJar,
+) -> Result<Response, WebError> {
+    login_form(&state, jar, None)
+}
+
+fn login_form(state: &AppState, jar: CookieJar, error: Option<&str>) -> Result<Response, WebError> {
+    let token = random_token();
+    let page = state.views.render(
+        "login.html",
+        minijinja::context! { login_csrf => &token, error => error },
+    )?;
+    let jar = jar.add(cookie(state, LOGIN_CSRF_COOKIE, token));
+    Ok((jar, page).into_response())
+}
+
+#[derive(serde::Deserialize)]
+pub struct LoginForm {
+    #[serde(default)]
+    email: String,
+    #[serde(default)]
+    password: String,
+    #[serde(default)]
+    csrf: String,
+}
+
+pub async fn login(
+    State(state): State<AppState>,
+    ClientAddr(client): ClientAddr,
+    jar: CookieJar,
+    Form(form): Form<LoginForm>,
+) -> Result<Response, WebError> {
+    let expected = jar.get(LOGIN_CSRF_COOKIE).map(|c| c.value().to_string());
+    if !expected.is_some_and(|e| !form.csrf.is_empty() && same(&e, &form.csrf)) {
+        return Err(WebError::BadCsrf);
+    }
+    let email = form.email.trim().to_lowercase();
+    let since = now_ms() - FAILED_WINDOW_MS;
+    let (per_account, per_client) = state
+        .store
+        .failed_logins_since(&email, &client, since)
+        .await?;
+    if per_account >= MAX_FAILED_PER_ACCOUNT || per_client >= MAX_FAILED_PER_CLIENT {
+        tracing::warn!(%email, %client, "login refused: too many failures");
+        return Err(WebError::RateLimited);
+    }
+    let found = state.store.user_for_login(&email).await?;
+    let user = match found {
+        Some((user, hash)) if verify_password(&form.password, &hash) => user,
+        found => {
+            if found.is_none() {
+                burn_time(&form.password);
+            }
+            state.store.record_login(&email, &client, false).await?;
+            return login_form(&state, jar, Some("Wrong email or password."));
+        }
+    };
+    state.store.record_login(&email, &client, true).await?;
+    let token = random_token();
+    let expires = now_ms() + state.session_hours * 3_600_000;
+    state
+        .store
+        .create_session(&token_hash(&token), user.id, &random_token(), expires)
+        .await?;
+    tracing::info!(user = %user.email, "logged in");
+    let jar = jar
+        .remove(Cookie::build(LOGIN_CSRF_COOKIE).path("/"))
+        .add(cookie(&state, SESSION_COOKIE, token));
+    Ok((jar, Redirect::to("/")).into_response())
+}
+
+#[derive(serde::Deserialize)]
+pub struct CsrfOnly {
+    #[serde(default)]
+    pub csrf: String,
+}
+
+pub async fn logout(
+    State(state): State<AppState>,
+    session: Session,
+    jar: CookieJar,
+    Form(form): Form<CsrfOnly>,
+) -> Result<Response, WebError> {
+    session.check_csrf(&form.csrf)?;
+    if let Some(c) = jar.get(SESSION_COOKIE) {
+        state.store.delete_session(&token_hash(c.value())).await?;
+    }
+    let jar = jar.remove(Cookie::build(SESSION_COOKIE).path("/"));
+    Ok((jar, Redirect::to("/login")).into_response())
+}
+
+/// Renders a page for a logged-in person: the layout needs who and the token.
+pub fn page(
+    state: &AppState,
+    session: &Session,
+    name: &str,
+    ctx: minijinja::Value,
+) -> Result<Page, WebError> {
+    let ctx = minijinja::context! {
+        me => &session.user,
+        csrf => &session.csrf,
+        can_change => session.role() >= Role::Triager,
+        is_admin => session.role() >= Role::Admin,
+        ..ctx
+    };
+    state.views.render(name, ctx)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn password_round_trips_and_is_argon2id() {
+        let h = hash_password("correct horse").unwrap();
+        assert!(h.starts_with("$argon2id$"), "{h}");
+        assert!(verify_password("correct horse", &h));
+        assert!(!verify_password("wrong horse", &h));
+        assert!(!verify_password("x", "not a hash"));
+    }
+
+    #[test]
+    fn roles_are_ordered() {
+        assert!(Role::Admin > Role::Triager && Role::Triager > Role::Viewer);
+        assert_eq!(Role::parse("root"), None);
+    }
+
+    #[test]
+    fn token_compare() {
+        assert!(same("abc", "abc"));
+        assert!(!same("abc", "abd"));
+        assert!(!same("abc", "ab"));
+    }
+}

@@ -1,0 +1,206 @@
+//! The triage site: server-rendered pages for staff, served by `supplyline
+//! serve` on the `[web]` address.
+//!
+//! Owns: routes, accounts and sessions ([`auth`]), the queue ([`queue`]),
+//! the offer page and decisions ([`offer`]), showing a stored message safely
+//! ([`message`]), the dashboard and failed messages ([`dashboard`]).
+//! Does not own: SQL (that is `store`) or reply rendering (`outbox`).
+//!
+//! Pages work without JavaScript; `/static/app.js` only adds keyboard
+//! shortcuts. Every byte from email reaches a page through a template with
+//! HTML autoescaping, and the Content-Security-Policy allows no inline script.
+
+pub mod auth;
+pub mod dashboard;
+pub mod error;
+pub mod message;
+pub mod offer;
+pub mod operations;
+pub mod queue;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use anyhow::Context;
+use axum::http::{header, HeaderValue};
+use axum::response::{Html, IntoResponse};
+use axum::routing::{get, post};
+use axum::Router;
+use minijinja::{AutoEscape, Environment};
+use tokio_util::sync::CancellationToken;
+use tower_http::set_header::SetResponseHeaderLayer;
+
+use crate::config::WebConfig;
+use crate::outbox::Composer;
+use crate::store::Store;
+use error::WebError;
+
+/// What every handler shares. Cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Store,
+    pub composer: Arc<Composer>,
+    pub views: Arc<Views>,
+    /// Marks cookies `Secure`; on when the site is reached over HTTPS.
+    pub secure_cookies: bool,
+    pub session_hours: i64,
+}
+
+impl AppState {
+    pub fn new(store: Store, composer: Arc<Composer>, cfg: &WebConfig) -> anyhow::Result<AppState> {
+        Ok(AppState {
+            store,
+            composer,
+            views: Arc::new(Views::new()?),
+            secure_cookies: cfg.secure_cookies,
+            session_hours: cfg.session_hours as i64,
+        })
+    }
+}
+
+/// A rendered page.
+pub type Page = Html<String>;
+
+/// The page templates, built into the binary, HTML-escaped throughout.
+pub struct Views {
+    env: Environment<'static>,
+}
+
+const PAGES: &[(&str, &str)] = &[
+    ("base.html", include_str!("../../templates/web/base.html")),
+    ("login.html", include_str!("../../templates/web/login.html")),
+    ("queue.html", include_str!("../../templates/web/queue.html")),
+    ("offer.html", include_str!("../../templates/web/offer.html")),
+    (
+        "preview.html",
+        include_str!("../../templates/web/preview.html"),
+    ),
+    (
+        "dashboard.html",
+        include_str!("../../templates/web/dashboard.html"),
+    ),
+    (
+        "failed.html",
+        include_str!("../../templates/web/failed.html"),
+    ),
+    (
+        "message.html",
+        include_str!("../../templates/web/message.html"),
+    ),
+    ("text.html", include_str!("../../templates/web/text.html")),
+];
+
+impl Views {
+    pub fn new() -> anyhow::Result<Views> {
+        let mut env = Environment::new();
+        env.set_auto_escape_callback(|_| AutoEscape::Html);
+        env.set_undefined_behavior(minijinja::UndefinedBehavior::Chainable);
+        for (name, source) in PAGES {
+            env.add_template(name, source)
+                .with_context(|| format!("loading page template {name}"))?;
+        }
+        env.add_filter("when", when);
+        env.add_filter("qty", |q: Option<f64>| crate::store::fmt_qty(q));
+        Ok(Views { env })
+    }
+
+    pub fn render(&self, name: &str, ctx: minijinja::Value) -> Result<Page, WebError> {
+        Ok(Html(self.env.get_template(name)?.render(ctx)?))
+    }
+}
+
+/// Milliseconds since the epoch as `2026-05-01 14:03 UTC`.
+fn when(ms: i64) -> String {
+    chrono::DateTime::from_timestamp_millis(ms)
+        .map(|t| t.format("%Y-%m-%d %H:%M UTC").to_string())
+        .unwrap_or_default()
+}
+
+const CSS: &str = include_str!("../../templates/web/app.css");
+const JS: &str = include_str!("../../templates/web/app.js");
+const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
+                   form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+
+/// Every route of the site.
+pub fn router(state: AppState) -> Router {
+    let static_files = Router::new()
+        .route(
+            "/static/app.css",
+            get(|| async { ([(header::CONTENT_TYPE, "text/css")], CSS) }),
+        )
+        .route(
+            "/static/app.js",
+            get(|| async { ([(header::CONTENT_TYPE, "text/javascript")], JS) }),
+        );
+    Router::new()
+        .route("/login", get(auth::login_page).post(auth::login))
+        .route("/logout", post(auth::logout))
+        .route("/", get(queue::queue_page))
+        .route("/bulk", post(queue::bulk))
+        .route("/export/offers.csv", get(queue::export_offers))
+        .route("/export/items.csv", get(queue::export_items))
+        .route("/offers/{id}", get(offer::offer_page))
+        .route("/offers/{id}/items", post(offer::add_item))
+        .route("/offers/{id}/items/{item}", post(offer::update_item))
+        .route("/offers/{id}/items/{item}/remove", post(offer::remove_item))
+        .route("/offers/{id}/notes", post(offer::add_note))
+        .route("/offers/{id}/accept/preview", post(offer::accept_preview))
+        .route("/offers/{id}/accept", post(offer::accept))
+        .route("/offers/{id}/decline", post(offer::decline))
+        .route("/offers/{id}/spam", post(offer::spam))
+        .route("/offers/{id}/merge", post(offer::merge))
+        .route("/offers/{id}/received", post(offer::received))
+        .route("/messages/{id}", get(offer::message_page))
+        .route("/messages/{id}/attachments/{n}", get(offer::attachment))
+        .route("/dashboard", get(dashboard::dashboard_page))
+        .route("/failed", get(dashboard::failed_page))
+        .route("/failed/{id}/retry", post(dashboard::retry))
+        .fallback(|| async { WebError::NotFound.into_response() })
+        .with_state(state)
+        .merge(static_files)
+        .layer(axum::extract::DefaultBodyLimit::max(1024 * 1024))
+        .layer(header_layer(header::CONTENT_SECURITY_POLICY, CSP))
+        .layer(header_layer(header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
+        .layer(header_layer(header::X_FRAME_OPTIONS, "DENY"))
+        .layer(header_layer(header::REFERRER_POLICY, "same-origin"))
+        .layer(header_layer(header::CACHE_CONTROL, "no-store"))
+}
+
+fn header_layer(
+    name: header::HeaderName,
+    value: &'static str,
+) -> SetResponseHeaderLayer<HeaderValue> {
+    SetResponseHeaderLayer::if_not_present(name, HeaderValue::from_static(value))
+}
+
+/// Loads the operators' file into the database, binds `cfg.listen` and serves
+/// until `shutdown` is cancelled.
+pub async fn run(
+    cfg: WebConfig,
+    store: Store,
+    composer: Arc<Composer>,
+    shutdown: CancellationToken,
+) -> anyhow::Result<()> {
+    if let Some(path) = &cfg.needs_file {
+        operations::load_file(&store, path).await?;
+    }
+    let state = AppState::new(store, composer, &cfg)?;
+    let listener = tokio::net::TcpListener::bind(&cfg.listen)
+        .await
+        .with_context(|| format!("listening on {} (web.listen)", cfg.listen))?;
+    tracing::info!(address = %cfg.listen, "web UI listening");
+    serve_on(listener, state, shutdown).await
+}
+
+/// Serves the site on a bound listener (tests bind port 0).
+pub async fn serve_on(
+    listener: tokio::net::TcpListener,
+    state: AppState,
+    shutdown: CancellationToken,
+) -> anyhow::Result<()> {
+    let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown.cancelled_owned())
+        .await
+        .context("serving the web UI")
+}

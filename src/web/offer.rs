@@ -1,0 +1,480 @@
+//! The offer page and everything staff change there: item corrections,
+//! notes, and the decisions (accept with a pickup slot after previewing the
+//! email, decline with a reason, spam, merge, received quantities).
+//! Also the message page and attachment downloads.
+
+use std::collections::BTreeMap;
+
+use axum::extract::{Path, State};
+use axum::http::header;
+use axum::response::{IntoResponse, Redirect, Response};
+use axum_extra::extract::Form;
+
+use super::auth::{page, Role, Session};
+use super::error::WebError;
+use super::message::{self, safe_filename};
+use super::{AppState, Page};
+use crate::outbox::compose::ItemLine;
+use crate::outbox::labels::item_text;
+use crate::outbox::ReplyContext;
+use crate::store::{parse_offer_reference, ItemEdit, NewReply};
+
+pub async fn offer_page(
+    State(state): State<AppState>,
+    session: Session,
+    Path(id): Path<i64>,
+) -> Result<Page, WebError> {
+    let store = &state.store;
+    let detail = store.offer(id).await?;
+    let items = store.items_full(id).await?;
+    let decision = store.decision(id).await?;
+    // The offer's own message first: the items' spans point into it. Then
+    // the thread (donor replies, merged duplicates) in order.
+    let mut thread = detail.messages.clone();
+    thread.sort_by_key(|m| (m.id != decision.message_id, m.id));
+    let mut messages = Vec::new();
+    for m in &thread {
+        let raw = store.message_raw(m.id).await?;
+        let spans_from: &[_] = if m.id == decision.message_id {
+            &items
+        } else {
+            &[]
+        };
+        messages.push(minijinja::context! {
+            id => m.id, summary => m, view => message::view(&raw, spans_from),
+        });
+    }
+    let ctx = minijinja::context! {
+        o => &detail.offer,
+        detail => &detail,
+        items,
+        messages,
+        decision,
+        contact => json_fields(detail.contact_json.as_deref()),
+        pickup => json_fields(detail.pickup_json.as_deref()),
+        notes => store.notes(id).await?,
+        sites => store.pickup_sites().await?,
+        open => matches!(detail.offer.status.as_str(), "new" | "needs_info" | "accepted" | "scheduled"),
+    };
+    page(&state, &session, "offer.html", ctx)
+}
+
+/// The fields of a JSON object the rules wrote (contact, pickup), as
+/// (name, text) pairs for the page; anything else is shown as nothing.
+fn json_fields(json: Option<&str>) -> Vec<(String, String)> {
+    let Some(serde_json::Value::Object(map)) = json.and_then(|j| serde_json::from_str(j).ok())
+    else {
+        return Vec::new();
+    };
+    map.into_iter()
+        .filter_map(|(k, v)| {
+            let text = match v {
+                serde_json::Value::String(s) => s,
+                serde_json::Value::Bool(b) => if b { "yes" } else { "no" }.to_string(),
+                serde_json::Value::Number(n) => n.to_string(),
+                _ => return None,
+            };
+            Some((k.replace('_', " "), text))
+        })
+        .collect()
+}
+
+fn back(id: i64, anchor: &str) -> Response {
+    Redirect::to(&format!("/offers/{id}#{anchor}")).into_response()
+}
+
+#[derive(serde::Deserialize)]
+pub struct ItemForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    item: String,
+    #[serde(default)]
+    quantity: String,
+    #[serde(default)]
+    unit: String,
+}
+
+impl ItemForm {
+    fn edit(&self) -> Result<ItemEdit, WebError> {
+        let item = self.item.trim();
+        if item.is_empty() || item.len() > 100 {
+            return Err(WebError::Invalid(
+                "an item needs a name of at most 100 characters".into(),
+            ));
+        }
+        let quantity = match self.quantity.trim().replace(',', "") {
+            q if q.is_empty() => None,
+            q => Some(
+                q.parse::<f64>()
+                    .ok()
+                    .filter(|v| v.is_finite() && *v >= 0.0)
+                    .ok_or_else(|| WebError::Invalid(format!("{q:?} is not a quantity")))?,
+            ),
+        };
+        let unit = Some(self.unit.trim().to_string()).filter(|u| !u.is_empty());
+        Ok(ItemEdit {
+            item: item.to_string(),
+            quantity,
+            unit,
+        })
+    }
+}
+
+pub async fn add_item(
+    State(state): State<AppState>,
+    session: Session,
+    Path(id): Path<i64>,
+    Form(form): Form<ItemForm>,
+) -> Result<Response, WebError> {
+    session.may_change(&form.csrf, Role::Triager)?;
+    state
+        .store
+        .add_item(id, &session.user.email, &form.edit()?)
+        .await?;
+    Ok(back(id, "items"))
+}
+
+pub async fn update_item(
+    State(state): State<AppState>,
+    session: Session,
+    Path((id, item)): Path<(i64, i64)>,
+    Form(form): Form<ItemForm>,
+) -> Result<Response, WebError> {
+    session.may_change(&form.csrf, Role::Triager)?;
+    state
+        .store
+        .update_item(id, item, &session.user.email, &form.edit()?)
+        .await?;
+    Ok(back(id, "items"))
+}
+
+pub async fn remove_item(
+    State(state): State<AppState>,
+    session: Session,
+    Path((id, item)): Path<(i64, i64)>,
+    Form(form): Form<ItemForm>,
+) -> Result<Response, WebError> {
+    session.may_change(&form.csrf, Role::Triager)?;
+    state
+        .store
+        .remove_item(id, item, &session.user.email)
+        .await?;
+    Ok(back(id, "items"))
+}
+
+#[derive(serde::Deserialize)]
+pub struct NoteForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    body: String,
+}
+
+pub async fn add_note(
+    State(state): State<AppState>,
+    session: Session,
+    Path(id): Path<i64>,
+    Form(form): Form<NoteForm>,
+) -> Result<Response, WebError> {
+    session.may_change(&form.csrf, Role::Triager)?;
+    let body = form.body.trim();
+    if body.is_empty() || body.len() > 10_000 {
+        return Err(WebError::Invalid(
+            "a note needs between 1 and 10,000 characters".into(),
+        ));
+    }
+    state.store.add_note(id, &session.user.email, body).await?;
+    Ok(back(id, "notes"))
+}
+
+/// The reply context of an offer, for a staff decision's email.
+async fn reply_context(state: &AppState, id: i64, kind: &str) -> Result<ReplyContext, WebError> {
+    let detail = state.store.offer(id).await?;
+    let items = state.store.items_full(id).await?;
+    let o = detail.offer;
+    let lang = o.language.clone().unwrap_or_else(|| "en".into());
+    let original = state.store.decision(id).await?.message_id;
+    let in_reply_to = state.store.rfc_message_id(original).await?;
+    Ok(ReplyContext {
+        kind: kind.into(),
+        offer_id: id,
+        reference: o.reference,
+        donor_email: o.donor_email,
+        donor_name: o.donor_name,
+        items: items
+            .iter()
+            .map(|it| ItemLine {
+                item: it.item.clone(),
+                quantity: it.quantity,
+                unit: it.unit.clone(),
+                text: item_text(
+                    &it.item,
+                    it.quantity,
+                    it.unit.as_deref(),
+                    it.model.as_deref(),
+                    &lang,
+                ),
+            })
+            .collect(),
+        language: Some(lang),
+        received_subject: o.subject,
+        in_reply_to,
+        references: Vec::new(),
+    })
+}
+
+fn decision_values(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+    let mut extra: BTreeMap<String, String> = crate::outbox::compose::DECISION_VALUES
+        .iter()
+        .map(|k| (k.to_string(), String::new()))
+        .collect();
+    for (k, v) in pairs {
+        extra.insert(k.to_string(), v.to_string());
+    }
+    extra
+}
+
+/// The decline email for an offer, sent by a person (not automatic).
+pub async fn decline_reply(state: &AppState, id: i64, reason: &str) -> Result<NewReply, WebError> {
+    let ctx = reply_context(state, id, "decline").await?;
+    let mut reply = state
+        .composer
+        .compose_kind(&ctx, &decision_values(&[("decline_reason", reason)]))?;
+    reply.automatic = false;
+    Ok(reply)
+}
+
+#[derive(serde::Deserialize, serde::Serialize)]
+pub struct AcceptForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    site: String,
+    #[serde(default)]
+    date: String,
+    #[serde(default)]
+    from: String,
+    #[serde(default)]
+    to: String,
+    #[serde(default)]
+    notes: String,
+}
+
+impl AcceptForm {
+    fn window(&self) -> Result<String, WebError> {
+        let date = chrono::NaiveDate::parse_from_str(self.date.trim(), "%Y-%m-%d")
+            .map_err(|_| WebError::Invalid("choose a pickup date".into()))?;
+        let time = |t: &str| chrono::NaiveTime::parse_from_str(t.trim(), "%H:%M");
+        let (from, to) = match (time(&self.from), time(&self.to)) {
+            (Ok(f), Ok(t)) if f < t => (f, t),
+            _ => {
+                return Err(WebError::Invalid(
+                    "choose a time window that ends after it starts".into(),
+                ))
+            }
+        };
+        Ok(format!(
+            "{} {}–{}",
+            date.format("%A %-d %B %Y"),
+            from.format("%H:%M"),
+            to.format("%H:%M")
+        ))
+    }
+}
+
+/// Renders the pickup email for the chosen site and window.
+async fn pickup_reply(
+    state: &AppState,
+    id: i64,
+    form: &AcceptForm,
+) -> Result<(NewReply, String), WebError> {
+    let window = form.window()?;
+    let site = state
+        .store
+        .pickup_sites()
+        .await?
+        .into_iter()
+        .find(|s| s.name == form.site)
+        .ok_or_else(|| WebError::Invalid("choose a pickup site".into()))?;
+    let notes = if form.notes.trim().is_empty() {
+        site.notes.clone()
+    } else {
+        form.notes.trim().to_string()
+    };
+    let values = decision_values(&[
+        ("pickup_site", &site.name),
+        ("pickup_address", &site.address),
+        ("pickup_window", &window),
+        ("pickup_notes", &notes),
+    ]);
+    let ctx = reply_context(state, id, "pickup").await?;
+    let mut reply = state.composer.compose_kind(&ctx, &values)?;
+    reply.automatic = false;
+    Ok((reply, window))
+}
+
+pub async fn accept_preview(
+    State(state): State<AppState>,
+    session: Session,
+    Path(id): Path<i64>,
+    Form(form): Form<AcceptForm>,
+) -> Result<Page, WebError> {
+    session.may_change(&form.csrf, Role::Triager)?;
+    let (reply, window) = pickup_reply(&state, id, &form).await?;
+    let body = message::view(&reply.raw, &[]);
+    let ctx = minijinja::context! {
+        o => state.store.offer(id).await?.offer,
+        to => &reply.to_address, subject => &reply.subject, body => body.segments,
+        window, form => &form,
+    };
+    page(&state, &session, "preview.html", ctx)
+}
+
+pub async fn accept(
+    State(state): State<AppState>,
+    session: Session,
+    Path(id): Path<i64>,
+    Form(form): Form<AcceptForm>,
+) -> Result<Response, WebError> {
+    session.may_change(&form.csrf, Role::Triager)?;
+    let (reply, window) = pickup_reply(&state, id, &form).await?;
+    state
+        .store
+        .schedule_pickup(id, &session.user.email, &form.site, &window, &reply)
+        .await?;
+    Ok(back(id, "decision"))
+}
+
+#[derive(serde::Deserialize)]
+pub struct DeclineForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    reason: String,
+    /// Present when the donor should be told.
+    #[serde(default)]
+    notify: Option<String>,
+}
+
+pub async fn decline(
+    State(state): State<AppState>,
+    session: Session,
+    Path(id): Path<i64>,
+    Form(form): Form<DeclineForm>,
+) -> Result<Response, WebError> {
+    session.may_change(&form.csrf, Role::Triager)?;
+    let reason = form.reason.trim();
+    let reply = match form.notify {
+        Some(_) => Some(decline_reply(&state, id, reason).await?),
+        None => None,
+    };
+    state
+        .store
+        .decline(id, &session.user.email, reason, reply.as_ref())
+        .await?;
+    Ok(back(id, "decision"))
+}
+
+pub async fn spam(
+    State(state): State<AppState>,
+    session: Session,
+    Path(id): Path<i64>,
+    Form(form): Form<super::auth::CsrfOnly>,
+) -> Result<Response, WebError> {
+    session.may_change(&form.csrf, Role::Triager)?;
+    state.store.mark_spam(id, &session.user.email).await?;
+    Ok(back(id, "decision"))
+}
+
+#[derive(serde::Deserialize)]
+pub struct MergeForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    into: String,
+}
+
+pub async fn merge(
+    State(state): State<AppState>,
+    session: Session,
+    Path(id): Path<i64>,
+    Form(form): Form<MergeForm>,
+) -> Result<Response, WebError> {
+    session.may_change(&form.csrf, Role::Triager)?;
+    let into = parse_offer_reference(&form.into)
+        .or_else(|| form.into.trim().parse().ok())
+        .ok_or_else(|| {
+            WebError::Invalid(
+                "type the reference of the offer to merge into, like SL-000042".into(),
+            )
+        })?;
+    state.store.merge(id, into, &session.user.email).await?;
+    Ok(Redirect::to(&format!("/offers/{into}")).into_response())
+}
+
+#[derive(serde::Deserialize)]
+pub struct ReceivedForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    item_id: Vec<i64>,
+    #[serde(default)]
+    received: Vec<String>,
+}
+
+pub async fn received(
+    State(state): State<AppState>,
+    session: Session,
+    Path(id): Path<i64>,
+    Form(form): Form<ReceivedForm>,
+) -> Result<Response, WebError> {
+    session.may_change(&form.csrf, Role::Triager)?;
+    let mut quantities = Vec::new();
+    for (item, text) in form.item_id.iter().zip(&form.received) {
+        let q: f64 = text
+            .trim()
+            .replace(',', "")
+            .parse()
+            .ok()
+            .filter(|v: &f64| v.is_finite() && *v >= 0.0)
+            .ok_or_else(|| WebError::Invalid(format!("{text:?} is not a quantity")))?;
+        quantities.push((*item, q));
+    }
+    state
+        .store
+        .mark_received(id, &session.user.email, &quantities)
+        .await?;
+    Ok(back(id, "decision"))
+}
+
+/// One stored message on its own (failed messages have no offer).
+pub async fn message_page(
+    State(state): State<AppState>,
+    session: Session,
+    Path(id): Path<i64>,
+) -> Result<Page, WebError> {
+    let raw = state.store.message_raw(id).await?;
+    let summary = state.store.message_summary(id).await?;
+    let ctx = minijinja::context! { id, summary, view => message::view(&raw, &[]) };
+    page(&state, &session, "message.html", ctx)
+}
+
+/// An attachment, always as a download of opaque bytes: never rendered inline.
+pub async fn attachment(
+    State(state): State<AppState>,
+    _session: Session,
+    Path((id, n)): Path<(i64, usize)>,
+) -> Result<Response, WebError> {
+    let raw = state.store.message_raw(id).await?;
+    let (name, bytes) = message::attachment(&raw, n).ok_or(WebError::NotFound)?;
+    let disposition = format!("attachment; filename=\"{}\"", safe_filename(&name));
+    Ok((
+        [
+            (header::CONTENT_TYPE, "application/octet-stream".to_string()),
+            (header::CONTENT_DISPOSITION, disposition),
+        ],
+        bytes,
+    )
+        .into_response())
+}

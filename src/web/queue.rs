@@ -1,0 +1,266 @@
+//! The queue: offers needing a decision, highest priority first, with
+//! filters, search, paging, bulk decline and spam, and CSV export of what
+//! the filters select.
+
+use axum::extract::{Query, State};
+use axum::http::header;
+use axum::response::{IntoResponse, Redirect, Response};
+use axum_extra::extract::Form;
+
+use super::auth::{page, Role, Session};
+use super::error::WebError;
+use super::offer::decline_reply;
+use super::{AppState, Page};
+use crate::store::{fmt_qty, QueueFilter};
+
+const PER_PAGE: i64 = 50;
+
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(default)]
+pub struct QueueQuery {
+    #[serde(flatten)]
+    pub filter: QueueFilter,
+    /// Strings, since flattened fields arrive as text.
+    pub page: String,
+    /// What the last bulk action did, shown once.
+    pub done: String,
+    pub skipped: String,
+}
+
+/// The filters as a query string, for paging and export links.
+fn query_string(f: &QueueFilter) -> String {
+    let mut out = String::new();
+    for (k, v) in [
+        ("status", &f.status),
+        ("category", &f.category),
+        ("item", &f.item),
+        ("language", &f.language),
+        ("postal", &f.postal),
+        ("q", &f.q),
+    ] {
+        if !v.is_empty() {
+            out.push_str(&format!("{k}={}&", urlencode(v)));
+        }
+    }
+    out
+}
+
+fn urlencode(v: &str) -> String {
+    v.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+pub async fn queue_page(
+    State(state): State<AppState>,
+    session: Session,
+    Query(q): Query<QueueQuery>,
+) -> Result<Page, WebError> {
+    let page_no = q.page.parse::<i64>().unwrap_or(1).max(1);
+    let (rows, total) = state
+        .store
+        .queue(&q.filter, (page_no - 1) * PER_PAGE, PER_PAGE)
+        .await?;
+    let [categories, items, languages] = state.store.filter_choices().await?;
+    let pages = ((total + PER_PAGE - 1) / PER_PAGE).max(1);
+    let ctx = minijinja::context! {
+        rows, total, categories, items, languages,
+        filter => &q.filter,
+        qs => query_string(&q.filter),
+        page => page_no, pages,
+        done => q.done.parse::<u32>().ok(),
+        skipped => q.skipped.parse::<u32>().ok().filter(|n| *n > 0),
+        statuses => ["open", "all", "new", "needs_info", "scheduled", "declined", "spam", "received", "merged"],
+    };
+    page(&state, &session, "queue.html", ctx)
+}
+
+#[derive(serde::Deserialize)]
+pub struct BulkForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    ids: Vec<i64>,
+    #[serde(default)]
+    action: String,
+    #[serde(default)]
+    reason: String,
+}
+
+/// Declines or marks as spam every offer ticked in the queue.
+pub async fn bulk(
+    State(state): State<AppState>,
+    session: Session,
+    Form(form): Form<BulkForm>,
+) -> Result<Response, WebError> {
+    session.may_change(&form.csrf, Role::Triager)?;
+    if !matches!(form.action.as_str(), "spam" | "decline") {
+        return Err(WebError::Invalid("choose decline or spam".into()));
+    }
+    let ids: Vec<i64> = form.ids.iter().copied().take(500).collect();
+    let mut refused = 0;
+    for &id in &ids {
+        if let Err(e) = bulk_one(&state, &session, id, &form).await {
+            if let WebError::Unexpected(_) = e {
+                return Err(e);
+            }
+            tracing::info!(offer = id, reason = %e, "bulk action skipped an offer");
+            refused += 1;
+        }
+    }
+    Ok(Redirect::to(&format!("/?done={}&skipped={refused}", ids.len() - refused)).into_response())
+}
+
+async fn bulk_one(
+    state: &AppState,
+    session: &Session,
+    id: i64,
+    form: &BulkForm,
+) -> Result<(), WebError> {
+    let actor = &session.user.email;
+    if form.action == "spam" {
+        return Ok(state.store.mark_spam(id, actor).await?);
+    }
+    let reply = decline_reply(state, id, &form.reason).await?;
+    Ok(state
+        .store
+        .decline(id, actor, &form.reason, Some(&reply))
+        .await?)
+}
+
+/// A CSV cell that a spreadsheet will not run as a formula.
+fn cell(text: &str) -> String {
+    if text.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        format!("'{text}")
+    } else {
+        text.to_string()
+    }
+}
+
+fn csv_response(name: &str, body: Vec<u8>) -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_string()),
+            (
+                header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"{name}\""),
+            ),
+        ],
+        body,
+    )
+        .into_response()
+}
+
+pub async fn export_offers(
+    State(state): State<AppState>,
+    _session: Session,
+    Query(q): Query<QueueQuery>,
+) -> Result<Response, WebError> {
+    let (rows, _) = state.store.queue(&q.filter, 0, 100_000).await?;
+    let mut w = csv::Writer::from_writer(Vec::new());
+    let head = [
+        "reference",
+        "status",
+        "category",
+        "priority",
+        "donor_email",
+        "donor_name",
+        "subject",
+        "language",
+        "postal_code",
+        "items",
+        "created_at",
+    ];
+    w.write_record(head).map_err(anyhow::Error::from)?;
+    for r in rows {
+        let priority = fmt_qty(Some(r.priority));
+        let created = r.created_at.to_string();
+        let record = [
+            &r.reference,
+            &r.status,
+            &r.category,
+            &priority,
+            &r.donor_email,
+            r.donor_name.as_deref().unwrap_or(""),
+            &r.subject,
+            r.language.as_deref().unwrap_or(""),
+            r.postal_code.as_deref().unwrap_or(""),
+            &r.items,
+            &created,
+        ];
+        w.write_record(record.map(cell))
+            .map_err(anyhow::Error::from)?;
+    }
+    let body = w
+        .into_inner()
+        .map_err(|e| anyhow::anyhow!("writing CSV: {e}"))?;
+    Ok(csv_response("offers.csv", body))
+}
+
+pub async fn export_items(
+    State(state): State<AppState>,
+    _session: Session,
+    Query(q): Query<QueueQuery>,
+) -> Result<Response, WebError> {
+    let rows = state.store.export_items(&q.filter).await?;
+    let mut w = csv::Writer::from_writer(Vec::new());
+    w.write_record([
+        "reference",
+        "item",
+        "quantity",
+        "unit",
+        "model",
+        "condition",
+        "received",
+        "source",
+    ])
+    .map_err(anyhow::Error::from)?;
+    for (reference, i) in rows {
+        let record = [
+            reference,
+            i.item,
+            opt_qty(i.quantity),
+            i.unit.unwrap_or_default(),
+            i.model.unwrap_or_default(),
+            i.condition.unwrap_or_default(),
+            opt_qty(i.received_quantity),
+            i.source,
+        ];
+        w.write_record(record.iter().map(|c| cell(c)))
+            .map_err(anyhow::Error::from)?;
+    }
+    let body = w
+        .into_inner()
+        .map_err(|e| anyhow::anyhow!("writing CSV: {e}"))?;
+    Ok(csv_response("items.csv", body))
+}
+
+fn opt_qty(q: Option<f64>) -> String {
+    q.map(|q| fmt_qty(Some(q))).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formulas_are_defused() {
+        assert_eq!(cell("=HYPERLINK(\"x\")"), "'=HYPERLINK(\"x\")");
+        assert_eq!(cell("masks"), "masks");
+    }
+
+    #[test]
+    fn filters_round_trip_into_links() {
+        let f = QueueFilter {
+            q: "n95 & gowns".into(),
+            postal: "90501".into(),
+            ..Default::default()
+        };
+        assert_eq!(query_string(&f), "postal=90501&q=n95%20%26%20gowns&");
+    }
+}

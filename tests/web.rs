@@ -1,0 +1,1020 @@
+//! The triage web UI against a real server on a loopback port, a fresh
+//! SQLite file per test, and (for the browser tests) a real headless
+//! Chromium driven over WebDriver by chromedriver.
+//!
+//! Needs Debian `chromium` and `chromium-driver`. Replies go through the
+//! real `Sender` with `Transport::Directory`, so the pickup email is read
+//! back as the .eml file the sender wrote.
+
+use std::net::SocketAddr;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::http::{header, Request, StatusCode};
+use fantoccini::{Client, ClientBuilder, Locator};
+use http_body_util::BodyExt;
+use supplyline::config::WebConfig;
+use supplyline::outbox::{Composer, RetryPolicy, SendOutcome, Sender, Transport};
+use supplyline::store::{MessageFacts, NewOffer, OfferItemRow, Store, StoreOutcome};
+use supplyline::web::{self, AppState};
+use tokio_util::sync::CancellationToken;
+use tower::ServiceExt;
+
+const PASSWORD: &str = "correct horse battery";
+
+/// A running site with its database and outbox folder.
+struct TestApp {
+    dir: tempfile::TempDir,
+    store: Store,
+    state: AppState,
+    addr: SocketAddr,
+    shutdown: CancellationToken,
+}
+
+impl TestApp {
+    async fn start() -> TestApp {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("supplyline.db").display());
+        let store = Store::open(&url).await.unwrap();
+        let composer =
+            Composer::new(None, "donations@city.example", "City Donations Desk", None).unwrap();
+        let needs = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/needs.toml");
+        web::operations::load_file(&store, &needs).await.unwrap();
+        let state =
+            AppState::new(store.clone(), Arc::new(composer), &WebConfig::default()).unwrap();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let shutdown = CancellationToken::new();
+        tokio::spawn(web::serve_on(listener, state.clone(), shutdown.clone()));
+        for (email, role) in [
+            ("triager@city.example", "triager"),
+            ("viewer@city.example", "viewer"),
+        ] {
+            let hash = web::auth::hash_password(PASSWORD).unwrap();
+            store.upsert_user(email, &hash, role).await.unwrap();
+        }
+        TestApp {
+            dir,
+            store,
+            state,
+            addr,
+            shutdown,
+        }
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    fn outbox_dir(&self) -> PathBuf {
+        self.dir.path().join("outbox")
+    }
+
+    /// Stores `raw` and makes it an offer with `items`, as processing would.
+    async fn seed(&self, raw: &[u8], offer: NewOffer) -> i64 {
+        let StoreOutcome::Stored(message) = self.store.store_local("INBOX", raw).await.unwrap()
+        else {
+            panic!("duplicate seed message");
+        };
+        let facts = MessageFacts {
+            category: offer.category.clone(),
+            from_address: Some(offer.donor_email.clone()),
+            subject: offer.subject.clone(),
+        };
+        self.store
+            .complete_with_offer(message, &facts, &offer, |_| None)
+            .await
+            .unwrap()
+    }
+
+    /// Sends every due reply into the outbox folder; returns the files' text.
+    async fn send_all(&self) -> Vec<String> {
+        let sender = Sender::new(
+            self.store.clone(),
+            Transport::Directory(self.outbox_dir()),
+            "donations@city.example".parse().unwrap(),
+            RetryPolicy {
+                max_attempts: 3,
+                base: Duration::from_secs(1),
+                max: Duration::from_secs(5),
+            },
+        );
+        while sender.send_next().await.unwrap() != SendOutcome::Idle {}
+        let mut out = Vec::new();
+        if let Ok(entries) = std::fs::read_dir(self.outbox_dir()) {
+            for e in entries {
+                out.push(std::fs::read_to_string(e.unwrap().path()).unwrap());
+            }
+        }
+        out
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        self.shutdown.cancel();
+    }
+}
+
+fn item(name: &str, qty: f64, unit: &str, spans: &[(usize, usize, &str)]) -> OfferItemRow {
+    let spans: Vec<serde_json::Value> = spans
+        .iter()
+        .map(|(s, e, f)| serde_json::json!({"field": f, "start": s, "end": e, "rule": "test"}))
+        .collect();
+    OfferItemRow {
+        item: name.into(),
+        quantity: Some(qty),
+        unit: Some(unit.into()),
+        model: None,
+        condition: None,
+        expires: None,
+        spans_json: serde_json::to_string(&spans).unwrap(),
+        source: "extracted".into(),
+    }
+}
+
+fn offer(
+    email: &str,
+    name: &str,
+    subject: &str,
+    postal: &str,
+    items: Vec<OfferItemRow>,
+) -> NewOffer {
+    NewOffer {
+        donor_email: email.into(),
+        donor_name: Some(name.into()),
+        subject: subject.into(),
+        category: "offer".into(),
+        language: Some("en".into()),
+        contact_json: None,
+        pickup_json: Some(serde_json::json!({ "postal_code": postal }).to_string()),
+        price_quoted: false,
+        items,
+    }
+}
+
+const DENTIST_BODY: &str = "Hello,\n\nOur dental practice is closing for now. We can donate 2000 N95 masks\nand 40 isolation gowns, all unopened. Pickup in Torrance, CA 90501.\n\nBest,\nDr. Ana Ruiz\n";
+
+/// The dentist's offer (high priority) and a small gloves offer.
+async fn seed_two(app: &TestApp) -> (i64, i64) {
+    let body = DENTIST_BODY;
+    let at = |s: &str| {
+        let i = body.find(s).unwrap();
+        (i, i + s.len())
+    };
+    let (q1, m1, q2, g2) = (at("2000"), at("N95 masks"), at("40"), at("isolation gowns"));
+    let raw = format!(
+        "From: Ana Ruiz <ana@dentist.example>\r\nTo: donations@city.example\r\nSubject: Donation: N95 masks and gowns\r\nMessage-ID: <dentist-1@dentist.example>\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n{}",
+        body.replace('\n', "\r\n")
+    );
+    // Offsets count CRLF as two bytes in the stored text; keep LF offsets valid
+    // by giving the spans for the LF text only when the view uses it.
+    let _ = raw.len();
+    let raw_lf = raw.replace("\r\n", "\n");
+    let mut made = offer(
+        "ana@dentist.example",
+        "Ana Ruiz",
+        "Donation: N95 masks and gowns",
+        "90501",
+        vec![
+            item(
+                "n95_respirator",
+                2000.0,
+                "each",
+                &[(q1.0, q1.1, "quantity"), (m1.0, m1.1, "item")],
+            ),
+            item(
+                "isolation_gown",
+                40.0,
+                "each",
+                &[(q2.0, q2.1, "quantity"), (g2.0, g2.1, "item")],
+            ),
+        ],
+    );
+    made.contact_json = Some(r#"{"organization":"Ruiz Dental","phone":"+1 310 555 0100"}"#.into());
+    made.pickup_json = Some(
+        r#"{"address":"22 Ocean Ave, Torrance CA","postal_code":"90501","can_deliver":false}"#
+            .into(),
+    );
+    let dentist = app.seed(raw_lf.as_bytes(), made).await;
+    let gloves = app
+        .seed(
+            b"From: Bo <bo@salon.example>\nSubject: gloves\nMessage-ID: <g@salon.example>\n\nWe have 3 boxes of gloves.\n",
+            offer("bo@salon.example", "Bo", "gloves", "90210", vec![item("exam_gloves", 3.0, "box", &[])]),
+        )
+        .await;
+    (dentist, gloves)
+}
+
+// ---------------------------------------------------------------- HTTP, no browser
+
+async fn call(app: &TestApp, req: Request<Body>) -> (StatusCode, String, String) {
+    let res = web::router(app.state.clone()).oneshot(req).await.unwrap();
+    let status = res.status();
+    let location = res
+        .headers()
+        .get(header::LOCATION)
+        .map(|v| v.to_str().unwrap().to_string())
+        .unwrap_or_default();
+    let body = res.into_body().collect().await.unwrap().to_bytes();
+    (status, location, String::from_utf8_lossy(&body).to_string())
+}
+
+fn get(path: &str, cookie: &str) -> Request<Body> {
+    Request::get(path)
+        .header(header::COOKIE, cookie)
+        .body(Body::empty())
+        .unwrap()
+}
+
+fn post(path: &str, cookie: &str, form: &str) -> Request<Body> {
+    Request::post(path)
+        .header(header::COOKIE, cookie)
+        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .body(Body::from(form.to_string()))
+        .unwrap()
+}
+
+/// Logs in over HTTP; returns the session cookie and the page's CSRF token.
+async fn login_http(app: &TestApp, email: &str) -> (String, String) {
+    let res = web::router(app.state.clone())
+        .oneshot(get("/login", ""))
+        .await
+        .unwrap();
+    let set = res
+        .headers()
+        .get(header::SET_COOKIE)
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .to_string();
+    let login_cookie = set.split(';').next().unwrap().to_string();
+    let token = login_cookie.split_once('=').unwrap().1.to_string();
+    let form = format!(
+        "email={}&password={}&csrf={token}",
+        email.replace('@', "%40"),
+        PASSWORD.replace(' ', "+")
+    );
+    let res = web::router(app.state.clone())
+        .oneshot(post("/login", &login_cookie, &form))
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let session = res
+        .headers()
+        .get_all(header::SET_COOKIE)
+        .iter()
+        .map(|v| v.to_str().unwrap())
+        .find(|c| c.starts_with("sl_session="))
+        .unwrap();
+    assert!(
+        session.contains("HttpOnly") && session.contains("SameSite=Lax"),
+        "{session}"
+    );
+    let cookie = session.split(';').next().unwrap().to_string();
+    let (_, _, page) = call(app, get("/", &cookie)).await;
+    let csrf = page
+        .split("name=\"csrf\" value=\"")
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap();
+    (cookie, csrf.to_string())
+}
+
+#[tokio::test]
+async fn every_route_without_a_session_redirects_to_login() {
+    let app = TestApp::start().await;
+    let (id, _) = seed_two(&app).await;
+    let gets = [
+        "/".to_string(),
+        "/dashboard".into(),
+        "/failed".into(),
+        format!("/offers/{id}"),
+        "/export/offers.csv".into(),
+        "/export/items.csv".into(),
+        "/messages/1".into(),
+        "/messages/1/attachments/0".into(),
+    ];
+    for path in gets {
+        let (status, location, _) = call(&app, get(&path, "")).await;
+        assert_eq!(
+            (status, location.as_str()),
+            (StatusCode::SEE_OTHER, "/login"),
+            "GET {path}"
+        );
+        let (status, location, _) = call(&app, get(&path, "sl_session=forged")).await;
+        assert_eq!(
+            (status, location.as_str()),
+            (StatusCode::SEE_OTHER, "/login"),
+            "GET {path} forged"
+        );
+    }
+    let posts = [
+        "/logout",
+        "/bulk",
+        "/offers/1/items",
+        "/offers/1/items/1",
+        "/offers/1/items/1/remove",
+        "/offers/1/notes",
+        "/offers/1/accept/preview",
+        "/offers/1/accept",
+        "/offers/1/decline",
+        "/offers/1/spam",
+        "/offers/1/merge",
+        "/offers/1/received",
+        "/failed/1/retry",
+    ];
+    for path in posts {
+        let (status, location, _) = call(&app, post(path, "", "csrf=x")).await;
+        assert_eq!(
+            (status, location.as_str()),
+            (StatusCode::SEE_OTHER, "/login"),
+            "POST {path}"
+        );
+    }
+    let (status, _, page) = call(&app, get("/login", "")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(page.contains("name=\"password\""));
+}
+
+#[tokio::test]
+async fn a_form_without_its_csrf_token_is_refused() {
+    let app = TestApp::start().await;
+    let (id, _) = seed_two(&app).await;
+    let (cookie, csrf) = login_http(&app, "triager@city.example").await;
+    let path = format!("/offers/{id}/notes");
+    for form in [
+        "body=hello".to_string(),
+        "body=hello&csrf=".into(),
+        format!("body=hello&csrf={}", "0".repeat(csrf.len())),
+    ] {
+        let (status, _, page) = call(&app, post(&path, &cookie, &form)).await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{form}");
+        assert!(page.contains("form has expired"), "{page}");
+    }
+    assert!(app.store.notes(id).await.unwrap().is_empty());
+    let (status, _, _) = call(
+        &app,
+        post(&path, &cookie, &format!("body=hello&csrf={csrf}")),
+    )
+    .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    assert_eq!(app.store.notes(id).await.unwrap().len(), 1);
+    // The login form has its own token.
+    let (status, _, _) = call(
+        &app,
+        post("/login", "", "email=triager%40city.example&password=x"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    // Logout needs the token too, and then the session is gone.
+    let (status, _, _) = call(&app, post("/logout", &cookie, "csrf=")).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, location, _) = call(&app, post("/logout", &cookie, &format!("csrf={csrf}"))).await;
+    assert_eq!(
+        (status, location.as_str()),
+        (StatusCode::SEE_OTHER, "/login")
+    );
+    let (status, location, _) = call(&app, get("/", &cookie)).await;
+    assert_eq!(
+        (status, location.as_str()),
+        (StatusCode::SEE_OTHER, "/login")
+    );
+}
+
+#[tokio::test]
+async fn a_viewer_reads_but_cannot_change() {
+    let app = TestApp::start().await;
+    let (id, _) = seed_two(&app).await;
+    let (cookie, csrf) = login_http(&app, "viewer@city.example").await;
+    let (status, _, page) = call(&app, get(&format!("/offers/{id}"), &cookie)).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(!page.contains("Preview the email"));
+    let (status, _, _) = call(
+        &app,
+        post(
+            &format!("/offers/{id}/spam"),
+            &cookie,
+            &format!("csrf={csrf}"),
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert_eq!(app.store.offer(id).await.unwrap().offer.status, "new");
+}
+
+#[tokio::test]
+async fn repeated_failed_logins_are_rate_limited() {
+    let app = TestApp::start().await;
+    let res = web::router(app.state.clone())
+        .oneshot(get("/login", ""))
+        .await
+        .unwrap();
+    let set = res
+        .headers()
+        .get(header::SET_COOKIE)
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .to_string();
+    let cookie = set.split(';').next().unwrap().to_string();
+    let token = cookie.split_once('=').unwrap().1.to_string();
+    let bad = format!("email=triager%40city.example&password=wrong&csrf={token}");
+    for _ in 0..5 {
+        let (status, _, page) = call(&app, post("/login", &cookie, &bad)).await;
+        assert_eq!(status, StatusCode::OK);
+        assert!(page.contains("Wrong email or password"));
+    }
+    let good = format!(
+        "email=triager%40city.example&password={}&csrf={token}",
+        PASSWORD.replace(' ', "+")
+    );
+    let (status, _, _) = call(&app, post("/login", &cookie, &good)).await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
+}
+
+#[tokio::test]
+async fn queue_is_ordered_by_need_and_filters_and_exports() {
+    let app = TestApp::start().await;
+    let (dentist, gloves) = seed_two(&app).await;
+    let (cookie, _) = login_http(&app, "viewer@city.example").await;
+    let (_, _, page) = call(&app, get("/", &cookie)).await;
+    let (a, b) = (
+        page.find(&format!("/offers/{dentist}\"")).unwrap(),
+        page.find(&format!("/offers/{gloves}\"")).unwrap(),
+    );
+    assert!(a < b, "the N95 offer comes first");
+    let (_, _, page) = call(&app, get("/?postal=90210", &cookie)).await;
+    assert!(
+        !page.contains(&format!("/offers/{dentist}\""))
+            && page.contains(&format!("/offers/{gloves}\""))
+    );
+    let (_, _, page) = call(&app, get("/?q=dental", &cookie)).await;
+    assert!(
+        page.contains(&format!("/offers/{dentist}\""))
+            && !page.contains(&format!("/offers/{gloves}\""))
+    );
+    let (status, _, csv) = call(&app, get("/export/items.csv?item=exam_gloves", &cookie)).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(csv.lines().count(), 2, "{csv}");
+    assert!(csv.contains("exam_gloves,3,box"), "{csv}");
+    let (status, _, page) = call(&app, get("/dashboard", &cookie)).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(page.contains("<svg") && page.contains("n95_respirator"));
+}
+
+// ---------------------------------------------------------------- the browser
+
+/// chromedriver on a free loopback port and a WebDriver session with a
+/// headless Chromium in a fresh profile. Both end when this is dropped.
+struct Browser {
+    client: Client,
+    driver: Child,
+    _profile: tempfile::TempDir,
+}
+
+impl Browser {
+    async fn start() -> Browser {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let program = std::env::var("CHROMEDRIVER").unwrap_or_else(|_| "chromedriver".into());
+        // Its own process group, so that dropping the Browser ends chromedriver
+        // and the Chromium it started even when a test fails half-way.
+        let driver = Command::new(&program)
+            .arg(format!("--port={port}"))
+            .process_group(0)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {program} (Debian chromium-driver): {e}"));
+        let profile = tempfile::tempdir().unwrap();
+        let args = [
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--disable-dev-shm-usage",
+            "--window-size=1400,1000",
+        ];
+        let mut args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
+        args.push(format!("--user-data-dir={}", profile.path().display()));
+        let mut caps = serde_json::Map::new();
+        caps.insert(
+            "goog:chromeOptions".into(),
+            serde_json::json!({ "args": args }),
+        );
+        let url = format!("http://127.0.0.1:{port}");
+        let mut last = None;
+        for _ in 0..100 {
+            match ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
+                .capabilities(caps.clone())
+                .connect(&url)
+                .await
+            {
+                Ok(client) => {
+                    return Browser {
+                        client,
+                        driver,
+                        _profile: profile,
+                    }
+                }
+                Err(e) => last = Some(e),
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("no WebDriver session: {last:?}");
+    }
+
+    async fn login(&self, app: &TestApp, email: &str) {
+        let c = &self.client;
+        c.goto(&app.url("/")).await.unwrap();
+        assert!(c.current_url().await.unwrap().path().ends_with("/login"));
+        c.find(Locator::Id("email"))
+            .await
+            .unwrap()
+            .send_keys(email)
+            .await
+            .unwrap();
+        c.find(Locator::Id("password"))
+            .await
+            .unwrap()
+            .send_keys(PASSWORD)
+            .await
+            .unwrap();
+        c.find(Locator::Id("login"))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        c.wait()
+            .for_element(Locator::Css("tr.offer-row"))
+            .await
+            .unwrap();
+    }
+
+    async fn screenshot(&self, name: &str) {
+        let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("web-screenshots");
+        std::fs::create_dir_all(&dir).unwrap();
+        let png = self.client.screenshot().await.unwrap();
+        std::fs::write(dir.join(name), png).unwrap();
+    }
+
+    async fn text(&self) -> String {
+        self.client
+            .find(Locator::Css("body"))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    }
+
+    async fn close(self) {
+        let _ = self.client.clone().close().await;
+    }
+}
+
+impl Drop for Browser {
+    fn drop(&mut self) {
+        // The group this test started: chromedriver and its Chromium.
+        let group = format!("-{}", self.driver.id());
+        let _ = Command::new("kill").args(["-TERM", "--", &group]).status();
+        let _ = self.driver.wait();
+    }
+}
+
+#[tokio::test]
+async fn browser_login_correct_accept_and_the_pickup_email_goes_out() {
+    let app = TestApp::start().await;
+    let (dentist, _) = seed_two(&app).await;
+    let b = Browser::start().await;
+    b.login(&app, "triager@city.example").await;
+    b.screenshot("queue.png").await;
+    let c = &b.client;
+    // The top offer is the N95 one; Enter opens the row the keyboard is on.
+    let first = c.find(Locator::Css("tr.offer-row")).await.unwrap();
+    assert_eq!(
+        first.attr("data-href").await.unwrap().unwrap(),
+        format!("/offers/{dentist}")
+    );
+    let body = c.find(Locator::Css("body")).await.unwrap();
+    body.send_keys("j").await.unwrap();
+    let current = c.find(Locator::Css("tr.current")).await.unwrap();
+    assert_ne!(
+        current.attr("data-href").await.unwrap().unwrap(),
+        format!("/offers/{dentist}")
+    );
+    body.send_keys("k").await.unwrap();
+    let current = c.find(Locator::Css("tr.current")).await.unwrap();
+    assert_eq!(
+        current.attr("data-href").await.unwrap().unwrap(),
+        format!("/offers/{dentist}")
+    );
+    c.find(Locator::Css("body"))
+        .await
+        .unwrap()
+        .send_keys("\u{E007}")
+        .await
+        .unwrap();
+    c.wait().for_element(Locator::Id("qty-1")).await.unwrap();
+    assert!(c
+        .current_url()
+        .await
+        .unwrap()
+        .path()
+        .ends_with(&format!("/offers/{dentist}")));
+    let marks = c
+        .find_all(Locator::Css("pre.mail mark.span"))
+        .await
+        .unwrap();
+    assert_eq!(marks.len(), 4, "each item's evidence is highlighted");
+    b.screenshot("offer.png").await;
+
+    let qty = c.find(Locator::Id("qty-1")).await.unwrap();
+    qty.clear().await.unwrap();
+    qty.send_keys("1500").await.unwrap();
+    c.find(Locator::Css("form.item-row button[type=submit]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    c.wait().for_element(Locator::Id("qty-1")).await.unwrap();
+    let items = app.store.items_full(dentist).await.unwrap();
+    assert_eq!(items[0].quantity, Some(1500.0));
+    assert_eq!(items[0].source, "staff");
+
+    c.execute(
+        "document.getElementById('date').value = '2026-12-01';
+         document.getElementById('from').value = '09:00';
+         document.getElementById('to').value = '11:30';",
+        vec![],
+    )
+    .await
+    .unwrap();
+    c.find(Locator::Id("preview"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    c.wait().for_element(Locator::Id("send")).await.unwrap();
+    let preview = b.text().await;
+    assert!(
+        preview.contains("Pickup instructions for your donation SL-"),
+        "{preview}"
+    );
+    assert!(
+        preview.contains("Central depot") && preview.contains("09:00–11:30"),
+        "{preview}"
+    );
+    assert!(preview.contains("1,500"), "{preview}");
+    b.screenshot("preview.png").await;
+    c.find(Locator::Id("send"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    c.wait()
+        .for_element(Locator::Css("p.decided"))
+        .await
+        .unwrap();
+    assert!(b.text().await.contains("scheduled"));
+    assert_eq!(
+        app.store.offer(dentist).await.unwrap().offer.status,
+        "scheduled"
+    );
+    c.goto(&app.url("/dashboard")).await.unwrap();
+    b.screenshot("dashboard.png").await;
+    b.close().await;
+
+    let sent = app.send_all().await;
+    assert_eq!(sent.len(), 1, "one pickup email");
+    let eml = &sent[0];
+    assert!(
+        eml.contains("To: \"Ana Ruiz\" <ana@dentist.example>")
+            || eml.contains("To: Ana Ruiz <ana@dentist.example>"),
+        "{eml}"
+    );
+    assert!(
+        eml.contains("Subject: Pickup instructions for your donation SL-"),
+        "{eml}"
+    );
+    assert!(
+        eml.contains("In-Reply-To: <dentist-1@dentist.example>"),
+        "{eml}"
+    );
+    assert!(
+        eml.contains("Central depot") && eml.contains("1,500"),
+        "{eml}"
+    );
+    let history = app.store.offer_history(dentist).await.unwrap();
+    let actions: Vec<&str> = history.iter().map(|h| h.action.as_str()).collect();
+    assert!(
+        actions.contains(&"item_changed")
+            && actions.contains(&"accepted")
+            && actions.contains(&"reply_sent"),
+        "{actions:?}"
+    );
+}
+
+const SCRIPT: &str = "<script>window.__pwned = 1</script>";
+const IMG: &str = "\"><img src=x onerror=\"window.__pwned = 2\">";
+
+#[tokio::test]
+async fn hostile_email_renders_inert() {
+    let app = TestApp::start().await;
+    let body = format!("Offer {SCRIPT} of 10 masks {IMG}\n<b>bold</b> &amp; more\n");
+    let raw = format!(
+        "From: \"{SCRIPT}{IMG}\" <evil@attacker.example>\nTo: donations@city.example\nSubject: {SCRIPT} {IMG}\nMessage-ID: <evil@attacker.example>\nMIME-Version: 1.0\nContent-Type: multipart/mixed; boundary=\"b1\"\n\n--b1\nContent-Type: text/plain; charset=utf-8\n\n{body}\n--b1\nContent-Type: text/html; name=\"x.html\"\nContent-Disposition: attachment; filename=\"{}\"\n\n<script>window.__pwned = 3</script>\n--b1--\n",
+        format!("{SCRIPT}{IMG}.html").replace('"', "'")
+    );
+    let id = app
+        .seed(
+            raw.as_bytes(),
+            offer(
+                "evil@attacker.example",
+                &format!("{SCRIPT}{IMG}"),
+                &format!("{SCRIPT} {IMG}"),
+                IMG,
+                vec![item(&format!("mask{IMG}"), 10.0, "each", &[(0, 5, SCRIPT)])],
+            ),
+        )
+        .await;
+    app.store
+        .add_note(id, "triager@city.example", &format!("note {SCRIPT}{IMG}"))
+        .await
+        .unwrap();
+    let b = Browser::start().await;
+    b.login(&app, "triager@city.example").await;
+    let c = &b.client;
+    for path in [
+        "/".to_string(),
+        format!("/offers/{id}"),
+        "/?q=pwned&status=all".into(),
+        "/dashboard".into(),
+        "/messages/1".into(),
+    ] {
+        c.goto(&app.url(&path)).await.unwrap();
+        let pwned = c
+            .execute(
+                "return typeof window.__pwned === 'undefined' ? null : window.__pwned;",
+                vec![],
+            )
+            .await
+            .unwrap();
+        assert_eq!(pwned, serde_json::Value::Null, "{path} ran hostile script");
+        let imgs = c.find_all(Locator::Css("img")).await.unwrap();
+        assert!(imgs.is_empty(), "{path} has an <img> from email");
+        let scripts = c
+            .execute(
+                "return Array.from(document.scripts).map(s => s.src);",
+                vec![],
+            )
+            .await
+            .unwrap();
+        assert_eq!(
+            scripts,
+            serde_json::json!([app.url("/static/app.js")]),
+            "{path}"
+        );
+        let handlers = c
+            .execute(
+                "return document.querySelectorAll('[onerror]').length;",
+                vec![],
+            )
+            .await
+            .unwrap();
+        assert_eq!(handlers, serde_json::json!(0), "{path}");
+    }
+    c.goto(&app.url(&format!("/offers/{id}"))).await.unwrap();
+    let text = b.text().await;
+    assert!(text.contains(SCRIPT), "the payload shows as text: {text}");
+    assert!(text.contains("<b>bold</b>"), "{text}");
+    b.screenshot("hostile.png").await;
+    let link = c.find(Locator::Css("ul.attachments a")).await.unwrap();
+    assert!(link.text().await.unwrap().contains("<script>"));
+    b.close().await;
+    let (cookie, _) = login_http(&app, "viewer@city.example").await;
+    let res = web::router(app.state.clone())
+        .oneshot(get("/messages/1/attachments/0", &cookie))
+        .await
+        .unwrap();
+    assert_eq!(
+        res.headers()[header::CONTENT_TYPE],
+        "application/octet-stream"
+    );
+    let disposition = res.headers()[header::CONTENT_DISPOSITION]
+        .to_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        disposition.starts_with("attachment; filename=\"")
+            && !disposition[22..disposition.len() - 1].contains(['"', '<', '>']),
+        "{disposition}"
+    );
+}
+
+#[tokio::test]
+async fn decline_spam_merge_and_received_are_recorded() {
+    let app = TestApp::start().await;
+    let (dentist, gloves) = seed_two(&app).await;
+    let third = app
+        .seed(
+            b"From: Cy <cy@vet.example>\nSubject: masks again\nMessage-ID: <c@vet.example>\n\n100 masks\n",
+            offer("cy@vet.example", "Cy", "masks again", "90501", vec![item("surgical_mask", 100.0, "each", &[])]),
+        )
+        .await;
+    let fourth = app
+        .seed(
+            b"From: Di <di@x.example>\nSubject: buy now\nMessage-ID: <d@x.example>\n\ncheap\n",
+            offer("di@x.example", "Di", "buy now", "", vec![]),
+        )
+        .await;
+    let (cookie, csrf) = login_http(&app, "triager@city.example").await;
+    let form = format!("csrf={csrf}&reason=We+only+take+unopened+boxes&notify=1");
+    let (status, _, _) = call(
+        &app,
+        post(&format!("/offers/{gloves}/decline"), &cookie, &form),
+    )
+    .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let (status, _, _) = call(
+        &app,
+        post(
+            "/bulk",
+            &cookie,
+            &format!("csrf={csrf}&ids={fourth}&action=spam"),
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let (status, location, _) = call(
+        &app,
+        post(
+            &format!("/offers/{third}/merge"),
+            &cookie,
+            &format!("csrf={csrf}&into=SL-{dentist:06}"),
+        ),
+    )
+    .await;
+    assert_eq!(
+        (status, location),
+        (StatusCode::SEE_OTHER, format!("/offers/{dentist}"))
+    );
+    // A closed offer refuses further decisions.
+    let (status, _, page) = call(
+        &app,
+        post(
+            &format!("/offers/{fourth}/decline"),
+            &cookie,
+            &format!("csrf={csrf}&reason=x"),
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CONFLICT, "{page}");
+    assert!(page.contains("is spam"), "{page}");
+    let statuses = [gloves, third, fourth].map(|id| {
+        let store = app.store.clone();
+        async move { store.offer(id).await.unwrap().offer.status }
+    });
+    let mut got = Vec::new();
+    for s in statuses {
+        got.push(s.await);
+    }
+    assert_eq!(got, ["declined", "merged", "spam"]);
+    assert_eq!(
+        app.store.offer(dentist).await.unwrap().messages.len(),
+        2,
+        "the duplicate's message joined"
+    );
+    let sent = app.send_all().await;
+    assert_eq!(sent.len(), 1, "only the decline was emailed");
+    assert!(
+        sent[0].contains("We only take unopened boxes")
+            && sent[0].contains("To: Bo <bo@salon.example>"),
+        "{}",
+        sent[0]
+    );
+
+    // Received: accepted offers record what arrived, and the dashboard shows it.
+    let items = app.store.items_full(dentist).await.unwrap();
+    let form = format!("csrf={csrf}&date=2026-12-01&from=09:00&to=10:00&site=Harbor+clinic");
+    let (status, _, _) = call(
+        &app,
+        post(&format!("/offers/{dentist}/accept"), &cookie, &form),
+    )
+    .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let form = format!(
+        "csrf={csrf}&item_id={}&received=1800&item_id={}&received=40",
+        items[0].id, items[1].id
+    );
+    let (status, _, _) = call(
+        &app,
+        post(&format!("/offers/{dentist}/received"), &cookie, &form),
+    )
+    .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let stats = app.store.item_stats().await.unwrap();
+    let n95 = stats.iter().find(|s| s.item == "n95_respirator").unwrap();
+    assert_eq!(
+        (n95.pledged, n95.accepted, n95.received, n95.target),
+        (2000.0, 2000.0, 1800.0, Some(50000.0))
+    );
+    let (_, _, page) = call(&app, get(&format!("/offers/{dentist}"), &cookie)).await;
+    assert!(
+        page.contains("received 1800") && page.contains("Harbor clinic"),
+        "{page}"
+    );
+}
+
+#[tokio::test]
+async fn an_html_only_body_is_shown_as_escaped_text() {
+    let app = TestApp::start().await;
+    let raw = b"From: H <h@x.example>\nSubject: html\nMessage-ID: <h@x.example>\nMIME-Version: 1.0\nContent-Type: text/html; charset=utf-8\n\n<html><body><p>We give <b>50</b> gowns</p><script>alert(1)</script><img src=x onerror=alert(2)></body></html>\n";
+    let id = app
+        .seed(raw, offer("h@x.example", "H", "html", "", vec![]))
+        .await;
+    let (cookie, _) = login_http(&app, "viewer@city.example").await;
+    let (status, _, page) = call(&app, get(&format!("/offers/{id}"), &cookie)).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(page.contains("50"), "{page}");
+    assert!(
+        !page.contains("<img") && !page.contains("<script>alert") && !page.contains("<b>50"),
+        "{page}"
+    );
+}
+
+#[tokio::test]
+async fn failed_messages_are_listed_and_retried_by_an_admin() {
+    let app = TestApp::start().await;
+    let StoreOutcome::Stored(id) = app
+        .store
+        .store_local("INBOX", b"Subject: broken <x>\n\n\xff\xfe")
+        .await
+        .unwrap()
+    else {
+        panic!()
+    };
+    app.store.claim_received().await.unwrap();
+    app.store
+        .fail_message(id, "the message could not be parsed as MIME")
+        .await
+        .unwrap();
+    let (cookie, csrf) = login_http(&app, "triager@city.example").await;
+    let (_, _, page) = call(&app, get("/failed", &cookie)).await;
+    assert!(
+        page.contains("could not be parsed") && !page.contains("/retry"),
+        "{page}"
+    );
+    let (status, _, _) = call(
+        &app,
+        post(
+            &format!("/failed/{id}/retry"),
+            &cookie,
+            &format!("csrf={csrf}"),
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let hash = web::auth::hash_password(PASSWORD).unwrap();
+    app.store
+        .upsert_user("admin@city.example", &hash, "admin")
+        .await
+        .unwrap();
+    let (cookie, csrf) = login_http(&app, "admin@city.example").await;
+    let (status, _, _) = call(
+        &app,
+        post(
+            &format!("/failed/{id}/retry"),
+            &cookie,
+            &format!("csrf={csrf}"),
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    assert_eq!(
+        app.store
+            .list_messages(Some("received"), 10)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+}
