@@ -33,6 +33,12 @@ enum Command {
         /// Where the demo keeps its database and replies (cleared first).
         #[arg(long, default_value = "supplyline-demo")]
         dir: PathBuf,
+        /// Where the demo's web UI listens.
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        listen: String,
+        /// Print the report and exit, without the web UI.
+        #[arg(long)]
+        no_web: bool,
     },
     /// Print what the rules find in one message.
     Extract {
@@ -149,9 +155,13 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             daemon::serve(config, daemon::shutdown_on_signals()).await
         }
         Command::CheckConfig => check_config(&cli.config),
-        Command::Demo { dir } => {
-            print!("{}", demo::run(&dir).await?);
-            Ok(())
+        Command::Demo {
+            dir,
+            listen,
+            no_web,
+        } => {
+            let listen = (!no_web).then_some(listen);
+            demo::run_and_serve(&dir, listen, daemon::shutdown_on_signals()).await
         }
         Command::Extract {
             json,

@@ -7,7 +7,11 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 
-use crate::config::Config;
+use std::sync::Arc;
+
+use tokio_util::sync::CancellationToken;
+
+use crate::config::{Config, WebConfig};
 use crate::daemon::{open_store, Stages};
 use crate::outbox::labels::item_text;
 use crate::process::ProcessOutcome;
@@ -63,6 +67,45 @@ impl DemoPaths {
     }
 }
 
+/// The demo's web UI account.
+pub const DEMO_USER: &str = "demo@city.example";
+
+/// Runs the demo in `dir` (started afresh), prints its report, then serves
+/// the triage web UI on `listen` until `shutdown` (unless `listen` is None).
+pub async fn run_and_serve(dir: &Path, listen: Option<String>, shutdown: CancellationToken) -> anyhow::Result<()> {
+    print!("{}", run(dir).await?);
+    let Some(listen) = listen else { return Ok(()) };
+    let paths = DemoPaths::new(dir);
+    let config = demo_config(&paths);
+    let store = open_store(&config).await?;
+    let password = format!("demo-{:08x}", rand::random::<u32>());
+    let hash = crate::web::auth::hash_password(&password)?;
+    store.upsert_user(DEMO_USER, &hash, "admin").await?;
+    let needs = paths.dir.join("needs.toml");
+    std::fs::write(&needs, DEMO_NEEDS).with_context(|| format!("writing {}", needs.display()))?;
+    let web = WebConfig {
+        listen: listen.clone(),
+        needs_file: Some(needs),
+        ..WebConfig::default()
+    };
+    let composer = Arc::new(crate::daemon::load_composer(&config)?);
+    println!("\nThe triage web UI: http://{listen}/  (log in as {DEMO_USER}, password {password})");
+    println!("Press Ctrl-C to stop.");
+    crate::web::run(web, store, composer, shutdown).await
+}
+
+/// Needs and pickup sites for the demo's queue priorities and dashboard.
+const DEMO_NEEDS: &str = include_str!("../../examples/needs.toml");
+
+fn demo_config(paths: &DemoPaths) -> Config {
+    let mut config = Config::default();
+    config.database.url = format!("sqlite://{}", paths.database.display());
+    config.donations.address = "donations@city.example".into();
+    config.donations.name = "City Donations Desk".into();
+    config.outbox.write_to_dir = Some(paths.outbox.clone());
+    config
+}
+
 /// Runs the demo in `dir` (started afresh) and returns the report to print.
 pub async fn run(dir: &Path) -> anyhow::Result<String> {
     let paths = DemoPaths::new(dir);
@@ -72,11 +115,7 @@ pub async fn run(dir: &Path) -> anyhow::Result<String> {
     }
     std::fs::create_dir_all(&paths.dir)
         .with_context(|| format!("creating {}", paths.dir.display()))?;
-    let mut config = Config::default();
-    config.database.url = format!("sqlite://{}", paths.database.display());
-    config.donations.address = "donations@city.example".into();
-    config.donations.name = "City Donations Desk".into();
-    config.outbox.write_to_dir = Some(paths.outbox.clone());
+    let config = demo_config(&paths);
     std::fs::write(&paths.config, demo_config_file(&paths))
         .with_context(|| format!("writing {}", paths.config.display()))?;
     let store = open_store(&config).await?;

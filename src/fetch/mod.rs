@@ -53,6 +53,11 @@ impl From<async_imap::error::Error> for FetchError {
 /// At most this many messages, and this many bytes, per UID FETCH batch.
 const BATCH_MESSAGES: usize = 250;
 const BATCH_BYTES: u64 = 16 * 1024 * 1024;
+/// UIDs per STORE or MOVE command, so its line stays well under 8 KiB.
+const MARK_CHUNK: usize = 500;
+
+/// What a background store of one batch gives back: which were truncated, and the outcomes.
+type StoreResult = Result<(Vec<bool>, Vec<StoreOutcome>), FetchError>;
 /// Re-issue IDLE at least this often (servers drop IDLE after ~30 min).
 const IDLE_RENEW: Duration = Duration::from_secs(4 * 60);
 
@@ -208,24 +213,48 @@ impl Fetcher {
             return Ok(report);
         }
         let pending = self.list_new(session, last_uid).await?;
+        // Storing batch k overlaps downloading batch k+1: the database and
+        // the IMAP server work at the same time.
+        let mut storing: Option<tokio::task::JoinHandle<StoreResult>> = None;
         for batch in batches(&pending, self.cfg.max_message_bytes) {
             let fetched = self.download(session, batch, uidvalidity).await?;
-            let outcomes = self.store.store_fetched(&fetched).await?;
-            for (m, o) in fetched.iter().zip(&outcomes) {
-                match o {
-                    StoreOutcome::Duplicate => report.duplicates += 1,
-                    StoreOutcome::Stored(_) if m.truncated => report.oversize += 1,
-                    StoreOutcome::Stored(_) => report.stored += 1,
-                }
+            if let Some(previous) = storing.take() {
+                self.tally(previous, &mut report).await?;
             }
-            self.stored.notify_one();
-            self.mark_done(session, batch).await?;
+            let store = self.store.clone();
+            storing = Some(tokio::spawn(async move {
+                let truncated: Vec<bool> = fetched.iter().map(|m| m.truncated).collect();
+                Ok((truncated, store.store_fetched(fetched).await?))
+            }));
             news |= drain_unsolicited(session);
         }
-        if news {
-            report.more_waiting = true;
+        if let Some(previous) = storing.take() {
+            self.tally(previous, &mut report).await?;
         }
+        // Everything listed is committed now: flag or move it.
+        let uids: Vec<u32> = pending.iter().map(|(uid, _)| *uid).collect();
+        for chunk in uids.chunks(MARK_CHUNK) {
+            self.mark_done(session, chunk).await?;
+            news |= drain_unsolicited(session);
+        }
+        report.more_waiting = news;
         Ok(report)
+    }
+
+    /// Waits for one batch's commit, counts it, and wakes the process stage.
+    async fn tally(&self, storing: tokio::task::JoinHandle<StoreResult>, report: &mut FetchReport) -> Result<(), FetchError> {
+        let (truncated, outcomes) = storing
+            .await
+            .map_err(|e| FetchError::Protocol(format!("storing a batch stopped: {e}")))??;
+        for (truncated, outcome) in truncated.iter().zip(&outcomes) {
+            match outcome {
+                StoreOutcome::Duplicate => report.duplicates += 1,
+                StoreOutcome::Stored(_) if *truncated => report.oversize += 1,
+                StoreOutcome::Stored(_) => report.stored += 1,
+            }
+        }
+        self.stored.notify_one();
+        Ok(())
     }
 
     /// (UID, size) of every message past `last_uid`.
@@ -268,26 +297,27 @@ impl Fetcher {
                 continue;
             }
             let uids: Vec<u32> = set.iter().map(|(u, _)| *u).collect();
-            let fetches = with_timeout(self.timeout() * 4, "UID FETCH bodies", async {
-                let stream = session.uid_fetch(uid_set(&uids), query).await?;
-                stream.try_collect::<Vec<_>>().await
+            let mailbox = &self.cfg.mailbox;
+            with_timeout(self.timeout() * 4, "UID FETCH bodies", async {
+                let mut stream = session.uid_fetch(uid_set(&uids), query).await?;
+                // Copy each message out and drop its response at once, so a
+                // batch is held in memory once, not twice.
+                while let Some(f) = stream.try_next().await? {
+                    let Some(uid) = f.uid.filter(|u| uids.contains(u)) else { continue };
+                    let raw = if truncated { f.header() } else { f.body() };
+                    let Some(raw) = raw else { continue };
+                    out.push(FetchedMessage {
+                        mailbox: mailbox.clone(),
+                        uidvalidity,
+                        uid,
+                        raw: raw.to_vec(),
+                        size: f.size.map(u64::from).unwrap_or(raw.len() as u64),
+                        truncated,
+                    });
+                }
+                Ok::<_, async_imap::error::Error>(())
             })
             .await??;
-            for f in &fetches {
-                let Some(uid) = f.uid.filter(|u| uids.contains(u)) else {
-                    continue;
-                };
-                let raw = if truncated { f.header() } else { f.body() };
-                let Some(raw) = raw else { continue };
-                out.push(FetchedMessage {
-                    mailbox: self.cfg.mailbox.clone(),
-                    uidvalidity,
-                    uid,
-                    raw: raw.to_vec(),
-                    size: f.size.map(u64::from).unwrap_or(raw.len() as u64),
-                    truncated,
-                });
-            }
         }
         out.sort_by_key(|m| m.uid);
         Ok(out)
@@ -297,10 +327,9 @@ impl Fetcher {
     async fn mark_done(
         &self,
         session: &mut ImapSession,
-        batch: &[(u32, u64)],
+        uids: &[u32],
     ) -> Result<(), FetchError> {
-        let uids: Vec<u32> = batch.iter().map(|(u, _)| *u).collect();
-        let set = uid_set(&uids);
+        let set = uid_set(uids);
         match &self.cfg.processed_folder {
             Some(folder) => {
                 with_timeout(self.timeout(), "UID MOVE", session.uid_mv(&set, folder)).await??

@@ -265,9 +265,11 @@ impl Composer {
         extra: &BTreeMap<String, String>,
     ) -> Result<NewReply, TemplateError> {
         let name = self.template_name(&ctx.kind, ctx.language.as_deref())?;
+        // A name is one line of text wherever it appears.
+        let donor_name = ctx.donor_name.as_deref().map(header_safe);
         let values = TemplateValues {
             reference: &ctx.reference,
-            donor_name: ctx.donor_name.as_deref(),
+            donor_name: donor_name.as_deref(),
             donor_email: &ctx.donor_email,
             items: &ctx.items,
             received_subject: &ctx.received_subject,
@@ -467,7 +469,9 @@ mod tests {
     fn donor_text_never_breaks_a_header_nor_runs_as_template() {
         let reply = composer().compose(&ctx()).unwrap();
         let raw = String::from_utf8(reply.raw).unwrap();
-        assert!(!raw.lines().any(|l| l.starts_with("Bcc:")), "{raw}");
+        let (head, body) = raw.split_once("\r\n\r\n").unwrap();
+        assert!(!head.lines().any(|l| l.starts_with("Bcc:")), "{head}");
+        assert!(!body.lines().any(|l| l.starts_with("Bcc:")), "{body}");
         assert!(!raw.contains("49"), "{raw}");
     }
 

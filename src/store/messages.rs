@@ -120,11 +120,12 @@ impl Store {
     /// the highest UID, in one transaction: either all of it is on disk or none.
     pub async fn store_fetched(
         &self,
-        batch: &[FetchedMessage],
+        batch: Vec<FetchedMessage>,
     ) -> Result<Vec<StoreOutcome>, StoreError> {
         let mut tx = self.write().await?;
         let mut outcomes = Vec::with_capacity(batch.len());
         let now = now_ms();
+        let last = batch.iter().max_by_key(|m| m.uid).map(|m| (m.mailbox.clone(), m.uidvalidity, m.uid));
         for m in batch {
             let (message_id, dedup_key, content_hash) = message_identity(&m.raw);
             let state = if m.truncated { "oversize" } else { "received" };
@@ -147,7 +148,7 @@ impl Store {
             .bind(m.uidvalidity as i64)
             .bind(m.uid as i64)
             .bind(m.size as i64)
-            .bind(&m.raw)
+            .bind(m.raw)
             .bind(m.truncated)
             .bind(state)
             .bind(error)
@@ -160,8 +161,8 @@ impl Store {
                 None => StoreOutcome::Duplicate,
             });
         }
-        if let Some(last) = batch.iter().max_by_key(|m| m.uid) {
-            Self::advance_cursor(&mut tx, &last.mailbox, last.uidvalidity, last.uid).await?;
+        if let Some((mailbox, uidvalidity, uid)) = last {
+            Self::advance_cursor(&mut tx, &mailbox, uidvalidity, uid).await?;
         }
         tx.commit().await.during("committing fetched messages")?;
         Ok(outcomes)

@@ -55,15 +55,16 @@ impl Store {
     ) -> Result<bool, StoreError> {
         let now = now_ms();
         let done = sqlx::query(
-            "INSERT INTO outbox (offer_id, kind, dedup_key, rfc_message_id, to_address, subject, raw,
-                                 automatic, next_attempt_at, created_at)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+            "INSERT INTO outbox (offer_id, kind, dedup_key, rfc_message_id, to_address, recipient_key,
+                                 subject, raw, automatic, next_attempt_at, created_at)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
         )
         .bind(offer_id)
         .bind(&r.kind)
         .bind(&r.dedup_key)
         .bind(&r.rfc_message_id)
         .bind(&r.to_address)
+        .bind(r.to_address.trim().to_ascii_lowercase())
         .bind(&r.subject)
         .bind(&r.raw)
         .bind(r.automatic)
@@ -85,9 +86,9 @@ impl Store {
         since_ms: i64,
     ) -> Result<i64, StoreError> {
         sqlx::query_scalar(
-            "SELECT COUNT(*) FROM outbox WHERE to_address = ? COLLATE NOCASE AND automatic = 1 AND created_at >= ?",
+            "SELECT COUNT(*) FROM outbox WHERE recipient_key = ? AND automatic = 1 AND created_at >= ?",
         )
-        .bind(address)
+        .bind(address.trim().to_ascii_lowercase())
         .bind(since_ms)
         .fetch_one(&self.reader)
         .await
