@@ -36,11 +36,22 @@ struct Sizes {
 fn main() {
     let full = std::env::args().any(|a| a == "--bench");
     let sizes = if full {
-        Sizes { latency_samples: 100, backlog: 10_000, big_messages: 5 }
+        Sizes {
+            latency_samples: 100,
+            backlog: 10_000,
+            big_messages: 5,
+        }
     } else {
-        Sizes { latency_samples: 3, backlog: 50, big_messages: 1 }
+        Sizes {
+            latency_samples: 3,
+            backlog: 50,
+            big_messages: 1,
+        }
     };
-    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     rt.block_on(async {
         latency(sizes.latency_samples).await;
         backlog(sizes.backlog).await;
@@ -69,7 +80,9 @@ fn load(text: &str) -> Config {
 fn donation(from: &str, to: &str, body_len: usize) -> Vec<u8> {
     let mut body = String::from("Hello, we can donate 2,000 N95 masks and 40 isolation gowns.\r\n");
     while body.len() < body_len {
-        body.push_str("Pickup weekdays 9-5 at our warehouse loading dock, ask for the manager.\r\n");
+        body.push_str(
+            "Pickup weekdays 9-5 at our warehouse loading dock, ask for the manager.\r\n",
+        );
     }
     format!(
         "From: Donor <{from}>\r\nTo: {to}\r\nSubject: Donation\r\nMessage-ID: <{:016x}@bench.example>\r\n\
@@ -103,7 +116,10 @@ async fn latency(samples: usize) {
             if status.exists > 0 {
                 break;
             }
-            assert!(accepted.elapsed() < Duration::from_secs(30), "no acknowledgement");
+            assert!(
+                accepted.elapsed() < Duration::from_secs(30),
+                "no acknowledgement"
+            );
             tokio::time::sleep(Duration::from_millis(2)).await;
         }
         times.push(accepted.elapsed());
@@ -139,12 +155,24 @@ async fn bare_download(user: &str) -> (usize, Duration) {
     let mut session = login(user, Security::Plain).await;
     session.select("INBOX").await.unwrap();
     let uids: Vec<u32> = {
-        let list: Vec<_> = session.uid_fetch("1:*", "(UID)").await.unwrap().try_collect().await.unwrap();
+        let list: Vec<_> = session
+            .uid_fetch("1:*", "(UID)")
+            .await
+            .unwrap()
+            .try_collect()
+            .await
+            .unwrap();
         list.iter().filter_map(|f| f.uid).collect()
     };
     let mut count = 0;
     for chunk in uids.chunks(250) {
-        let got: Vec<_> = session.uid_fetch(uid_set(chunk), "(UID BODY.PEEK[])").await.unwrap().try_collect().await.unwrap();
+        let got: Vec<_> = session
+            .uid_fetch(uid_set(chunk), "(UID BODY.PEEK[])")
+            .await
+            .unwrap()
+            .try_collect()
+            .await
+            .unwrap();
         count += got.iter().filter(|f| f.body().is_some()).count();
     }
     let _ = session.logout().await;
@@ -156,7 +184,11 @@ async fn backlog(n: usize) {
     let donations = unique_address("donations");
     let filled = Instant::now();
     let bytes = fill(&donations, n, 4096).await;
-    println!("backlog: appended {n} messages ({:.1} MiB) in {:?}", bytes as f64 / 1048576.0, filled.elapsed());
+    println!(
+        "backlog: appended {n} messages ({:.1} MiB) in {:?}",
+        bytes as f64 / 1048576.0,
+        filled.elapsed()
+    );
 
     let (count, bare) = bare_download(&donations).await;
     assert_eq!(count, n);
@@ -164,7 +196,12 @@ async fn backlog(n: usize) {
     let extra = format!("\n[outbox]\nwrite_to_dir = \"{}\"\n", outbox.display());
     let mut config = load(&config_text(dir.path(), &donations, &extra));
     let store = Store::open(&config.database.url).await.unwrap();
-    let fetcher = Fetcher::new(store.clone(), config.imap.take().unwrap(), Arc::new(Notify::new())).unwrap();
+    let fetcher = Fetcher::new(
+        store.clone(),
+        config.imap.take().unwrap(),
+        Arc::new(Notify::new()),
+    )
+    .unwrap();
     let started = Instant::now();
     let mut session = fetcher.connect().await.unwrap();
     let report = fetcher.fetch_new(&mut session).await.unwrap();
@@ -198,7 +235,8 @@ async fn rss(n: usize) {
     let mut session = login(&donations, Security::Plain).await;
     let attachment = {
         let mut s = String::new();
-        let line = "QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVphYmNkZWZnaGlqa2xtbm9wcXJzdHV2d3h5ejAxMjM0NTY3\r\n";
+        let line =
+            "QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVphYmNkZWZnaGlqa2xtbm9wcXJzdHV2d3h5ejAxMjM0NTY3\r\n";
         while s.len() < 20 << 20 {
             s.push_str(line);
         }
@@ -212,7 +250,10 @@ async fn rss(n: usize) {
              Content-Transfer-Encoding: base64\r\n\r\n{attachment}--b--\r\n",
             rand::random::<u64>()
         );
-        session.append("INBOX", None, None, raw.as_bytes()).await.unwrap();
+        session
+            .append("INBOX", None, None, raw.as_bytes())
+            .await
+            .unwrap();
     }
     let _ = session.logout().await;
     let outbox = dir.path().join("outbox");
@@ -220,7 +261,11 @@ async fn rss(n: usize) {
     let config_path = dir.path().join("supplyline.toml");
     std::fs::write(&config_path, config_text(dir.path(), &donations, &extra)).unwrap();
     let exe = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/release/supplyline");
-    let exe = if exe.exists() { exe } else { std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/debug/supplyline") };
+    let exe = if exe.exists() {
+        exe
+    } else {
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/debug/supplyline")
+    };
     let mut child = std::process::Command::new(&exe)
         .args(["--config", config_path.to_str().unwrap(), "serve"])
         .env("RUST_LOG", "warn")
@@ -232,12 +277,23 @@ async fn rss(n: usize) {
         if written >= n {
             break;
         }
-        assert!(started.elapsed() < Duration::from_secs(120), "big messages not drained");
+        assert!(
+            started.elapsed() < Duration::from_secs(120),
+            "big messages not drained"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     let status = std::fs::read_to_string(format!("/proc/{}/status", child.id())).unwrap();
-    let hwm = status.lines().find(|l| l.starts_with("VmHWM")).unwrap_or("VmHWM: ?").to_string();
+    let hwm = status
+        .lines()
+        .find(|l| l.starts_with("VmHWM"))
+        .unwrap_or("VmHWM: ?")
+        .to_string();
     child.kill().unwrap();
     child.wait().unwrap();
-    println!("rss: {n} messages with 20 MiB attachments drained in {:?} by {}; peak {hwm}", started.elapsed(), exe.display());
+    println!(
+        "rss: {n} messages with 20 MiB attachments drained in {:?} by {}; peak {hwm}",
+        started.elapsed(),
+        exe.display()
+    );
 }

@@ -16,12 +16,14 @@ use tokio_util::sync::CancellationToken;
 use crate::config::Config;
 use crate::fetch::Fetcher;
 use crate::outbox::{Composer, RetryPolicy, SendOutcome, Sender, Transport};
-use crate::process::{ProcessOutcome, Processor};
+use crate::process::{ProcessOutcome, Processor, BATCH_MESSAGES};
 use crate::rules::Rules;
 use crate::store::Store;
 
 /// How long an idle stage sleeps when nothing wakes it (a safety net only).
 const IDLE_CHECK: Duration = Duration::from_secs(30);
+/// Replies claimed at once by the sender (each is still recorded as it goes).
+const SEND_BATCH: i64 = 16;
 
 /// Loads the rules named by the config, or the built-in ones.
 pub fn load_rules(config: &Config) -> anyhow::Result<Rules> {
@@ -98,10 +100,11 @@ impl Stages {
     pub async fn process_all(&self) -> anyhow::Result<Vec<ProcessOutcome>> {
         let mut done = Vec::new();
         loop {
-            match self.processor.process_next().await? {
-                ProcessOutcome::Idle => return Ok(done),
-                outcome => done.push(outcome),
+            let batch = self.processor.process_batch(BATCH_MESSAGES).await?;
+            if batch.is_empty() {
+                return Ok(done);
             }
+            done.extend(batch);
         }
     }
 
@@ -109,10 +112,11 @@ impl Stages {
     pub async fn send_all(&self) -> anyhow::Result<Vec<SendOutcome>> {
         let mut done = Vec::new();
         loop {
-            match self.sender.send_next().await? {
-                SendOutcome::Idle => return Ok(done),
-                outcome => done.push(outcome),
+            let sent = self.sender.send_batch(SEND_BATCH).await?;
+            if sent.is_empty() {
+                return Ok(done);
             }
+            done.extend(sent);
         }
     }
 }
@@ -182,18 +186,23 @@ async fn process_loop(
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
     while !shutdown.is_cancelled() {
-        match stages.processor.process_next().await? {
-            ProcessOutcome::Idle => {
-                tokio::select! {
-                    _ = stored.notified() => {}
-                    _ = tokio::time::sleep(IDLE_CHECK) => {}
-                    _ = shutdown.cancelled() => {}
-                }
+        let batch = stages.processor.process_batch(BATCH_MESSAGES).await?;
+        if batch.is_empty() {
+            tokio::select! {
+                _ = stored.notified() => {}
+                _ = tokio::time::sleep(IDLE_CHECK) => {}
+                _ = shutdown.cancelled() => {}
             }
-            ProcessOutcome::NewOffer {
-                acknowledged: true, ..
-            } => queued.notify_one(),
-            _ => {}
+        } else if batch.iter().any(|o| {
+            matches!(
+                o,
+                ProcessOutcome::NewOffer {
+                    acknowledged: true,
+                    ..
+                }
+            )
+        }) {
+            queued.notify_one();
         }
     }
     Ok(())
@@ -207,8 +216,8 @@ async fn send_loop(
     while !shutdown.is_cancelled() {
         // A send in flight is finished, not cancelled: cutting it between the
         // server's 250 and our commit would send the reply twice.
-        let outcome = stages.sender.send_next().await?;
-        if outcome == SendOutcome::Idle {
+        let sent = stages.sender.send_batch(SEND_BATCH).await?;
+        if sent.is_empty() {
             let wait = stages.sender.wait_hint(IDLE_CHECK).await?;
             tokio::select! {
                 _ = queued.notified() => {}

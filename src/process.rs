@@ -4,6 +4,7 @@
 //! automatic mail) in one transaction. A message that cannot be processed
 //! is marked `failed` with its reason and kept.
 
+use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -12,7 +13,9 @@ use crate::outbox::compose::ItemLine;
 use crate::outbox::labels::item_text;
 use crate::outbox::{auto_reply_block, Composer, NoReply, ReplyContext};
 use crate::rules::{Category, Extraction, Rules};
-use crate::store::{offer_reference, MessageFacts, NewOffer, OfferItemRow, Store, StoreError};
+use crate::store::{
+    offer_reference, MessageFacts, NewOffer, OfferItemRow, ProcessingBatch, Store, StoreError,
+};
 
 /// What one step of the process stage did.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -40,6 +43,11 @@ pub enum ProcessOutcome {
     /// Nothing waits to be processed.
     Idle,
 }
+
+/// Messages claimed per transaction, and the bytes they may hold together
+/// (a large message is claimed alone).
+pub const BATCH_MESSAGES: i64 = 64;
+const BATCH_BYTES: i64 = 8 * 1024 * 1024;
 
 /// Settings the process stage needs.
 pub struct Processor {
@@ -69,33 +77,62 @@ impl Processor {
 
     /// Processes the oldest waiting message, if any.
     pub async fn process_next(&self) -> Result<ProcessOutcome, StoreError> {
-        let Some(claimed) = self.store.claim_received().await? else {
-            return Ok(ProcessOutcome::Idle);
-        };
-        let id = claimed.id;
+        Ok(self
+            .process_batch(1)
+            .await?
+            .pop()
+            .unwrap_or(ProcessOutcome::Idle))
+    }
+
+    /// Processes up to `limit` waiting messages (fewer when they are large)
+    /// in one transaction; an empty list means nothing was waiting.
+    pub async fn process_batch(&self, limit: i64) -> Result<Vec<ProcessOutcome>, StoreError> {
+        let claimed = self.store.claim_received_batch(limit, BATCH_BYTES).await?;
+        if claimed.is_empty() {
+            return Ok(Vec::new());
+        }
+        let ids: Vec<i64> = claimed.iter().map(|c| c.id).collect();
         let rules = self.rules.clone();
         // Parsing and rules are CPU work, and may meet hostile input: off the
         // async threads, with a panic turned into a failed message.
-        let analysed = tokio::task::spawn_blocking(move || analyse(&rules, &claimed.raw)).await;
-        let (msg, extraction) = match analysed {
-            Ok(Ok(done)) => done,
-            Ok(Err(reason)) => return self.fail(id, reason).await,
-            Err(join) => return self.fail(id, format!("processing panicked: {join}")).await,
-        };
-        self.complete(id, &msg, &extraction).await
-    }
-
-    async fn fail(&self, id: i64, reason: String) -> Result<ProcessOutcome, StoreError> {
-        tracing::warn!(message = id, %reason, "message failed");
-        self.store.fail_message(id, &reason).await?;
-        Ok(ProcessOutcome::Failed {
-            message: id,
-            reason,
+        let analysed = tokio::task::spawn_blocking(move || {
+            claimed
+                .into_iter()
+                .map(|c| (c.id, analyse(&rules, &c.raw)))
+                .collect::<Vec<_>>()
         })
+        .await
+        .unwrap_or_else(|join| {
+            let reason = format!("processing panicked: {join}");
+            ids.iter().map(|&id| (id, Err(reason.clone()))).collect()
+        });
+        let mut batch = self.store.begin_processing().await?;
+        let mut answered = HashSet::new();
+        let mut outcomes = Vec::with_capacity(analysed.len());
+        for (id, result) in analysed {
+            outcomes.push(match result {
+                Ok((msg, ex)) => {
+                    self.complete(&mut batch, &mut answered, id, &msg, &ex)
+                        .await?
+                }
+                Err(reason) => {
+                    tracing::warn!(message = id, %reason, "message failed");
+                    batch.fail_message(id, &reason).await?;
+                    ProcessOutcome::Failed {
+                        message: id,
+                        reason,
+                    }
+                }
+            });
+        }
+        batch.commit().await?;
+        Ok(outcomes)
     }
 
     async fn complete(
         &self,
+        batch: &mut ProcessingBatch,
+        answered: &mut HashSet<String>,
         id: i64,
         msg: &ParsedMessage,
         ex: &Extraction,
@@ -111,29 +148,24 @@ impl Processor {
             .chain(msg.references.iter())
             .cloned()
             .collect();
-        if let Some(offer) = self
-            .store
-            .find_offer_for_reply(&thread, &msg.subject)
-            .await?
-        {
-            self.store.complete_joined(id, &facts, offer).await?;
+        if let Some(offer) = batch.find_offer_for_reply(&thread, &msg.subject).await? {
+            batch.complete_joined(id, &facts, offer).await?;
             return Ok(ProcessOutcome::Joined { message: id, offer });
         }
         if matches!(ex.category, Category::AutoReply | Category::Bounce) || msg.from.is_none() {
-            self.store.complete_without_offer(id, &facts).await?;
+            batch.complete_without_offer(id, &facts).await?;
             return Ok(ProcessOutcome::NoOffer {
                 message: id,
                 category: facts.category,
             });
         }
         let offer = new_offer(msg, ex);
-        let block = self.reply_block(msg, ex).await?;
+        let block = self.reply_block(batch, answered, msg, ex).await?;
         if let Some(reason) = &block {
             tracing::info!(message = id, %reason, "no acknowledgement");
         }
         let mut compose_error = None;
-        let offer_id = self
-            .store
+        let offer_id = batch
             .complete_with_offer(id, &facts, &offer, |offer_id| {
                 if block.is_some() {
                     return None;
@@ -161,6 +193,8 @@ impl Processor {
     /// Why this message gets no acknowledgement, if it gets none.
     async fn reply_block(
         &self,
+        batch: &mut ProcessingBatch,
+        answered: &mut HashSet<String>,
         msg: &ParsedMessage,
         ex: &Extraction,
     ) -> Result<Option<NoReply>, StoreError> {
@@ -174,8 +208,12 @@ impl Processor {
         if to.parse::<lettre::Address>().is_err() {
             return Ok(Some(NoReply::NoSender));
         }
+        // Earlier messages of this batch count too: their replies are not committed yet.
+        if !answered.insert(to.to_ascii_lowercase()) {
+            return Ok(Some(NoReply::RateLimited(1)));
+        }
         let since = crate::store::now_ms() - self.reply_window.as_millis() as i64;
-        let recent = self.store.automatic_replies_since(&to, since).await?;
+        let recent = batch.automatic_replies_since(&to, since).await?;
         Ok((recent > 0).then_some(NoReply::RateLimited(recent)))
     }
 }

@@ -72,7 +72,11 @@ pub const DEMO_USER: &str = "demo@city.example";
 
 /// Runs the demo in `dir` (started afresh), prints its report, then serves
 /// the triage web UI on `listen` until `shutdown` (unless `listen` is None).
-pub async fn run_and_serve(dir: &Path, listen: Option<String>, shutdown: CancellationToken) -> anyhow::Result<()> {
+pub async fn run_and_serve(
+    dir: &Path,
+    listen: Option<String>,
+    shutdown: CancellationToken,
+) -> anyhow::Result<()> {
     print!("{}", run(dir).await?);
     let Some(listen) = listen else { return Ok(()) };
     let paths = DemoPaths::new(dir);

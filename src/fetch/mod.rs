@@ -242,7 +242,11 @@ impl Fetcher {
     }
 
     /// Waits for one batch's commit, counts it, and wakes the process stage.
-    async fn tally(&self, storing: tokio::task::JoinHandle<StoreResult>, report: &mut FetchReport) -> Result<(), FetchError> {
+    async fn tally(
+        &self,
+        storing: tokio::task::JoinHandle<StoreResult>,
+        report: &mut FetchReport,
+    ) -> Result<(), FetchError> {
         let (truncated, outcomes) = storing
             .await
             .map_err(|e| FetchError::Protocol(format!("storing a batch stopped: {e}")))??;
@@ -303,7 +307,9 @@ impl Fetcher {
                 // Copy each message out and drop its response at once, so a
                 // batch is held in memory once, not twice.
                 while let Some(f) = stream.try_next().await? {
-                    let Some(uid) = f.uid.filter(|u| uids.contains(u)) else { continue };
+                    let Some(uid) = f.uid.filter(|u| uids.contains(u)) else {
+                        continue;
+                    };
                     let raw = if truncated { f.header() } else { f.body() };
                     let Some(raw) = raw else { continue };
                     out.push(FetchedMessage {
@@ -324,11 +330,7 @@ impl Fetcher {
     }
 
     /// After the commit: flag `\Seen`, or move to the processed folder.
-    async fn mark_done(
-        &self,
-        session: &mut ImapSession,
-        uids: &[u32],
-    ) -> Result<(), FetchError> {
+    async fn mark_done(&self, session: &mut ImapSession, uids: &[u32]) -> Result<(), FetchError> {
         let set = uid_set(uids);
         match &self.cfg.processed_folder {
             Some(folder) => {

@@ -162,9 +162,21 @@ impl Sender {
 
     /// Sends the next due reply, if any.
     pub async fn send_next(&self) -> Result<SendOutcome, StoreError> {
-        let Some(row) = self.store.claim_due_reply().await? else {
-            return Ok(SendOutcome::Idle);
-        };
+        Ok(self.send_batch(1).await?.pop().unwrap_or(SendOutcome::Idle))
+    }
+
+    /// Claims up to `limit` due replies and sends them one by one, each
+    /// recorded as soon as the transport answers; empty when nothing is due.
+    pub async fn send_batch(&self, limit: i64) -> Result<Vec<SendOutcome>, StoreError> {
+        let rows = self.store.claim_due_replies(limit).await?;
+        let mut outcomes = Vec::with_capacity(rows.len());
+        for row in rows {
+            outcomes.push(self.send_one(row).await?);
+        }
+        Ok(outcomes)
+    }
+
+    async fn send_one(&self, row: OutboxRow) -> Result<SendOutcome, StoreError> {
         match self.transport.send(&self.from, &row).await {
             Ok(()) => {
                 self.store.reply_sent(row.id).await?;

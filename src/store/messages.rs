@@ -125,7 +125,10 @@ impl Store {
         let mut tx = self.write().await?;
         let mut outcomes = Vec::with_capacity(batch.len());
         let now = now_ms();
-        let last = batch.iter().max_by_key(|m| m.uid).map(|m| (m.mailbox.clone(), m.uidvalidity, m.uid));
+        let last = batch
+            .iter()
+            .max_by_key(|m| m.uid)
+            .map(|m| (m.mailbox.clone(), m.uidvalidity, m.uid));
         for m in batch {
             let (message_id, dedup_key, content_hash) = message_identity(&m.raw);
             let state = if m.truncated { "oversize" } else { "received" };
@@ -195,37 +198,47 @@ impl Store {
 
     /// Claims the oldest `received` message for processing.
     pub async fn claim_received(&self) -> Result<Option<ClaimedMessage>, StoreError> {
+        Ok(self.claim_received_batch(1, i64::MAX).await?.pop())
+    }
+
+    /// Claims up to `limit` of the oldest `received` messages, oldest first,
+    /// stopping once they hold `max_bytes` (the first is always claimed).
+    pub async fn claim_received_batch(
+        &self,
+        limit: i64,
+        max_bytes: i64,
+    ) -> Result<Vec<ClaimedMessage>, StoreError> {
         let mut tx = self.write().await?;
-        let row = sqlx::query(
+        let rows = sqlx::query(
             "UPDATE messages SET state = 'processing', attempts = attempts + 1
-             WHERE id = (SELECT id FROM messages WHERE state = 'received' ORDER BY id LIMIT 1)
+             WHERE id IN (SELECT id FROM (SELECT id, size, SUM(size) OVER (ORDER BY id) AS running
+                                          FROM messages WHERE state = 'received' ORDER BY id LIMIT ?)
+                          WHERE running - size < ?)
              RETURNING id, raw, truncated",
         )
-        .fetch_optional(&mut *tx)
+        .bind(limit)
+        .bind(max_bytes)
+        .fetch_all(&mut *tx)
         .await
-        .during("claiming a message")?;
+        .during("claiming messages")?;
         tx.commit().await.during("committing a claim")?;
-        Ok(row.map(|r| ClaimedMessage {
-            id: r.get(0),
-            raw: r.get(1),
-            truncated: r.get(2),
-        }))
+        let mut claimed: Vec<ClaimedMessage> = rows
+            .into_iter()
+            .map(|r| ClaimedMessage {
+                id: r.get(0),
+                raw: r.get(1),
+                truncated: r.get(2),
+            })
+            .collect();
+        claimed.sort_by_key(|m| m.id);
+        Ok(claimed)
     }
 
     /// Marks a message failed with its reason; it stays stored and can be retried.
     pub async fn fail_message(&self, id: i64, reason: &str) -> Result<(), StoreError> {
-        let mut tx = self.write().await?;
-        sqlx::query(
-            "UPDATE messages SET state = 'failed', error = ?, processed_at = ? WHERE id = ?",
-        )
-        .bind(reason)
-        .bind(now_ms())
-        .bind(id)
-        .execute(&mut *tx)
-        .await
-        .during("marking a message failed")?;
-        Self::audit_in(&mut tx, "system", None, Some(id), "message_failed", reason).await?;
-        tx.commit().await.during("committing a failure")
+        let mut batch = self.begin_processing().await?;
+        batch.fail_message(id, reason).await?;
+        batch.commit().await
     }
 
     /// Puts a failed message back in the queue. False when it was not failed.

@@ -16,6 +16,7 @@ mod decisions;
 mod messages;
 mod offers;
 mod outbox;
+mod processing;
 mod users;
 
 use std::str::FromStr;
@@ -30,12 +31,15 @@ pub use decisions::{
     fmt_qty, Decision, DecisionError, ItemEdit, ItemFull, ItemStats, Need, Note, PickupSite,
     QueueFilter, QueueRow, OPEN_STATUSES,
 };
-pub use messages::{message_identity, ClaimedMessage, FetchedMessage, MessageSummary, StoreOutcome};
+pub use messages::{
+    message_identity, ClaimedMessage, FetchedMessage, MessageSummary, StoreOutcome,
+};
 pub use offers::{
     offer_reference, parse_offer_reference, MessageFacts, NewOffer, OfferDetail, OfferItemRow,
     OfferSummary,
 };
 pub use outbox::{NewReply, OutboxRow, OutboxSummary};
+pub use processing::ProcessingBatch;
 pub use users::{SessionRow, User};
 
 /// A database failure, with what was being done.

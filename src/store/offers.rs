@@ -95,25 +95,11 @@ impl Store {
         offer: &NewOffer,
         reply: impl FnOnce(i64) -> Option<NewReply>,
     ) -> Result<i64, StoreError> {
-        let mut tx = self.write().await?;
-        let offer_id = insert_offer(&mut tx, message_id, offer).await?;
-        for (position, item) in offer.items.iter().enumerate() {
-            insert_item(&mut tx, offer_id, position as i64, item).await?;
-        }
-        Self::set_processed(&mut tx, message_id, facts, Some(offer_id)).await?;
-        Self::audit_in(
-            &mut tx,
-            "system",
-            Some(offer_id),
-            Some(message_id),
-            "offer_created",
-            &facts.category,
-        )
-        .await?;
-        if let Some(reply) = reply(offer_id) {
-            Self::enqueue_in(&mut tx, Some(offer_id), &reply).await?;
-        }
-        tx.commit().await.during("committing a new offer")?;
+        let mut batch = self.begin_processing().await?;
+        let offer_id = batch
+            .complete_with_offer(message_id, facts, offer, reply)
+            .await?;
+        batch.commit().await?;
         Ok(offer_id)
     }
 
@@ -124,24 +110,9 @@ impl Store {
         facts: &MessageFacts,
         offer_id: i64,
     ) -> Result<(), StoreError> {
-        let mut tx = self.write().await?;
-        Self::set_processed(&mut tx, message_id, facts, Some(offer_id)).await?;
-        sqlx::query("UPDATE offers SET updated_at = ? WHERE id = ?")
-            .bind(now_ms())
-            .bind(offer_id)
-            .execute(&mut *tx)
-            .await
-            .during("touching an offer")?;
-        Self::audit_in(
-            &mut tx,
-            "donor",
-            Some(offer_id),
-            Some(message_id),
-            "donor_reply",
-            &facts.subject,
-        )
-        .await?;
-        tx.commit().await.during("committing a donor reply")
+        let mut batch = self.begin_processing().await?;
+        batch.complete_joined(message_id, facts, offer_id).await?;
+        batch.commit().await
     }
 
     /// Completes a message that makes no offer (automatic mail, bounces).
@@ -150,31 +121,9 @@ impl Store {
         message_id: i64,
         facts: &MessageFacts,
     ) -> Result<(), StoreError> {
-        let mut tx = self.write().await?;
-        Self::set_processed(&mut tx, message_id, facts, None).await?;
-        tx.commit().await.during("committing a processed message")
-    }
-
-    async fn set_processed(
-        tx: &mut Transaction<'static, Sqlite>,
-        message_id: i64,
-        facts: &MessageFacts,
-        offer_id: Option<i64>,
-    ) -> Result<(), StoreError> {
-        sqlx::query(
-            "UPDATE messages SET state = 'processed', error = NULL, category = ?, from_address = ?,
-             subject = ?, offer_id = ?, processed_at = ? WHERE id = ?",
-        )
-        .bind(&facts.category)
-        .bind(&facts.from_address)
-        .bind(&facts.subject)
-        .bind(offer_id)
-        .bind(now_ms())
-        .bind(message_id)
-        .execute(&mut **tx)
-        .await
-        .during("marking a message processed")?;
-        Ok(())
+        let mut batch = self.begin_processing().await?;
+        batch.complete_without_offer(message_id, facts).await?;
+        batch.commit().await
     }
 
     /// The offer a message belongs to, from the ids it answers (ours or the
@@ -184,28 +133,10 @@ impl Store {
         thread_ids: &[String],
         subject: &str,
     ) -> Result<Option<i64>, StoreError> {
-        for id in thread_ids.iter().take(50) {
-            let found: Option<Option<i64>> = sqlx::query_scalar(
-                "SELECT offer_id FROM outbox WHERE rfc_message_id = ?1
-                 UNION ALL SELECT offer_id FROM messages WHERE message_id = ?1 AND offer_id IS NOT NULL LIMIT 1",
-            )
-            .bind(id)
-            .fetch_optional(&self.reader)
-            .await
-            .during("looking up a thread")?;
-            if let Some(Some(offer_id)) = found {
-                return Ok(Some(offer_id));
-            }
-        }
-        if let Some(id) = parse_offer_reference(subject) {
-            let exists: Option<i64> = sqlx::query_scalar("SELECT id FROM offers WHERE id = ?")
-                .bind(id)
-                .fetch_optional(&self.reader)
-                .await
-                .during("looking up an offer reference")?;
-            return Ok(exists);
-        }
-        Ok(None)
+        let mut batch = self.begin_processing().await?;
+        let found = batch.find_offer_for_reply(thread_ids, subject).await?;
+        batch.commit().await?;
+        Ok(found)
     }
 
     /// Offers, newest first, optionally only those with `status`.
@@ -287,7 +218,7 @@ impl Store {
     }
 }
 
-async fn insert_offer(
+pub(super) async fn insert_offer(
     tx: &mut Transaction<'static, Sqlite>,
     message_id: i64,
     o: &NewOffer,
@@ -314,7 +245,7 @@ async fn insert_offer(
     .during("creating an offer")
 }
 
-async fn insert_item(
+pub(super) async fn insert_item(
     tx: &mut Transaction<'static, Sqlite>,
     offer_id: i64,
     position: i64,

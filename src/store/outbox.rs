@@ -79,43 +79,38 @@ impl Store {
         Ok(done.rows_affected() == 1)
     }
 
-    /// How many automatic replies went (or wait to go) to `address` since `since_ms`.
-    pub async fn automatic_replies_since(
-        &self,
-        address: &str,
-        since_ms: i64,
-    ) -> Result<i64, StoreError> {
-        sqlx::query_scalar(
-            "SELECT COUNT(*) FROM outbox WHERE recipient_key = ? AND automatic = 1 AND created_at >= ?",
-        )
-        .bind(address.trim().to_ascii_lowercase())
-        .bind(since_ms)
-        .fetch_one(&self.reader)
-        .await
-        .during("counting recent replies")
-    }
-
     /// Claims the oldest reply that is due now.
     pub async fn claim_due_reply(&self) -> Result<Option<OutboxRow>, StoreError> {
+        Ok(self.claim_due_replies(1).await?.pop())
+    }
+
+    /// Claims up to `limit` replies that are due now, in due order.
+    pub async fn claim_due_replies(&self, limit: i64) -> Result<Vec<OutboxRow>, StoreError> {
         let mut tx = self.write().await?;
-        let row = sqlx::query(
+        let rows = sqlx::query(
             "UPDATE outbox SET state = 'sending', attempts = attempts + 1
-             WHERE id = (SELECT id FROM outbox WHERE state = 'pending' AND next_attempt_at <= ?
-                         ORDER BY next_attempt_at, id LIMIT 1)
+             WHERE id IN (SELECT id FROM outbox WHERE state = 'pending' AND next_attempt_at <= ?
+                          ORDER BY next_attempt_at, id LIMIT ?)
              RETURNING id, to_address, raw, attempts, rfc_message_id",
         )
         .bind(now_ms())
-        .fetch_optional(&mut *tx)
+        .bind(limit)
+        .fetch_all(&mut *tx)
         .await
-        .during("claiming a reply")?;
+        .during("claiming replies")?;
         tx.commit().await.during("committing a reply claim")?;
-        Ok(row.map(|r| OutboxRow {
-            id: r.get(0),
-            to_address: r.get(1),
-            raw: r.get(2),
-            attempts: r.get(3),
-            rfc_message_id: r.get(4),
-        }))
+        let mut claimed: Vec<OutboxRow> = rows
+            .into_iter()
+            .map(|r| OutboxRow {
+                id: r.get(0),
+                to_address: r.get(1),
+                raw: r.get(2),
+                attempts: r.get(3),
+                rfc_message_id: r.get(4),
+            })
+            .collect();
+        claimed.sort_by_key(|r| r.id);
+        Ok(claimed)
     }
 
     /// When the next pending reply falls due, if any is pending.

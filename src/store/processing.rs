@@ -1,0 +1,186 @@
+//! One transaction for a batch of processed messages: thread lookups, the
+//! per-sender reply count, new offers with their items and replies, joined
+//! replies and failures all happen inside it, so later messages of the
+//! batch see what earlier ones wrote, and the batch costs one commit.
+
+use sqlx::{Sqlite, Transaction};
+
+use super::offers::{insert_item, insert_offer, parse_offer_reference, MessageFacts, NewOffer};
+use super::outbox::NewReply;
+use super::{now_ms, QueryContext, Store, StoreError};
+
+/// An open processing transaction. Dropped without [`commit`](Self::commit), it rolls back.
+pub struct ProcessingBatch {
+    tx: Transaction<'static, Sqlite>,
+}
+
+impl Store {
+    /// Starts a processing transaction (holding the write lock until commit).
+    pub async fn begin_processing(&self) -> Result<ProcessingBatch, StoreError> {
+        Ok(ProcessingBatch {
+            tx: self.write().await?,
+        })
+    }
+}
+
+impl ProcessingBatch {
+    pub async fn commit(self) -> Result<(), StoreError> {
+        self.tx
+            .commit()
+            .await
+            .during("committing processed messages")
+    }
+
+    /// Completes a message into a new offer with its items and, when
+    /// `reply` gives one for the new offer id, its reply.
+    pub async fn complete_with_offer(
+        &mut self,
+        message_id: i64,
+        facts: &MessageFacts,
+        offer: &NewOffer,
+        reply: impl FnOnce(i64) -> Option<NewReply>,
+    ) -> Result<i64, StoreError> {
+        let tx = &mut self.tx;
+        let offer_id = insert_offer(tx, message_id, offer).await?;
+        for (position, item) in offer.items.iter().enumerate() {
+            insert_item(tx, offer_id, position as i64, item).await?;
+        }
+        set_processed(tx, message_id, facts, Some(offer_id)).await?;
+        Store::audit_in(
+            tx,
+            "system",
+            Some(offer_id),
+            Some(message_id),
+            "offer_created",
+            &facts.category,
+        )
+        .await?;
+        if let Some(reply) = reply(offer_id) {
+            Store::enqueue_in(tx, Some(offer_id), &reply).await?;
+        }
+        Ok(offer_id)
+    }
+
+    /// Completes a donor's reply into the offer it answers; nothing is sent.
+    pub async fn complete_joined(
+        &mut self,
+        message_id: i64,
+        facts: &MessageFacts,
+        offer_id: i64,
+    ) -> Result<(), StoreError> {
+        let tx = &mut self.tx;
+        set_processed(tx, message_id, facts, Some(offer_id)).await?;
+        sqlx::query("UPDATE offers SET updated_at = ? WHERE id = ?")
+            .bind(now_ms())
+            .bind(offer_id)
+            .execute(&mut **tx)
+            .await
+            .during("touching an offer")?;
+        Store::audit_in(
+            tx,
+            "donor",
+            Some(offer_id),
+            Some(message_id),
+            "donor_reply",
+            &facts.subject,
+        )
+        .await
+    }
+
+    /// Completes a message that makes no offer (automatic mail, bounces).
+    pub async fn complete_without_offer(
+        &mut self,
+        message_id: i64,
+        facts: &MessageFacts,
+    ) -> Result<(), StoreError> {
+        set_processed(&mut self.tx, message_id, facts, None).await
+    }
+
+    /// Marks a message failed with its reason; it stays stored and can be retried.
+    pub async fn fail_message(&mut self, id: i64, reason: &str) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE messages SET state = 'failed', error = ?, processed_at = ? WHERE id = ?",
+        )
+        .bind(reason)
+        .bind(now_ms())
+        .bind(id)
+        .execute(&mut *self.tx)
+        .await
+        .during("marking a message failed")?;
+        Store::audit_in(
+            &mut self.tx,
+            "system",
+            None,
+            Some(id),
+            "message_failed",
+            reason,
+        )
+        .await
+    }
+
+    /// The offer a message belongs to, from the ids it answers (ours or the
+    /// donor's earlier messages) or a reference in its subject.
+    pub async fn find_offer_for_reply(
+        &mut self,
+        thread_ids: &[String],
+        subject: &str,
+    ) -> Result<Option<i64>, StoreError> {
+        for id in thread_ids.iter().take(50) {
+            let found: Option<Option<i64>> = sqlx::query_scalar(
+                "SELECT offer_id FROM outbox WHERE rfc_message_id = ?1
+                 UNION ALL SELECT offer_id FROM messages WHERE message_id = ?1 AND offer_id IS NOT NULL LIMIT 1",
+            )
+            .bind(id)
+            .fetch_optional(&mut *self.tx)
+            .await
+            .during("looking up a thread")?;
+            if let Some(Some(offer_id)) = found {
+                return Ok(Some(offer_id));
+            }
+        }
+        match parse_offer_reference(subject) {
+            Some(id) => sqlx::query_scalar("SELECT id FROM offers WHERE id = ?")
+                .bind(id)
+                .fetch_optional(&mut *self.tx)
+                .await
+                .during("looking up an offer reference"),
+            None => Ok(None),
+        }
+    }
+
+    /// How many automatic replies went (or wait to go) to `address` since `since_ms`.
+    pub async fn automatic_replies_since(
+        &mut self,
+        address: &str,
+        since_ms: i64,
+    ) -> Result<i64, StoreError> {
+        sqlx::query_scalar("SELECT COUNT(*) FROM outbox WHERE recipient_key = ? AND automatic = 1 AND created_at >= ?")
+            .bind(address.trim().to_ascii_lowercase())
+            .bind(since_ms)
+            .fetch_one(&mut *self.tx)
+            .await
+            .during("counting recent replies")
+    }
+}
+
+async fn set_processed(
+    tx: &mut Transaction<'static, Sqlite>,
+    message_id: i64,
+    facts: &MessageFacts,
+    offer_id: Option<i64>,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "UPDATE messages SET state = 'processed', error = NULL, category = ?, from_address = ?,
+         subject = ?, offer_id = ?, processed_at = ? WHERE id = ?",
+    )
+    .bind(&facts.category)
+    .bind(&facts.from_address)
+    .bind(&facts.subject)
+    .bind(offer_id)
+    .bind(now_ms())
+    .bind(message_id)
+    .execute(&mut **tx)
+    .await
+    .during("marking a message processed")?;
+    Ok(())
+}
