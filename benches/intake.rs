@@ -104,7 +104,14 @@ async fn latency(samples: usize) {
     let token = CancellationToken::new();
     let serve = tokio::spawn(supplyline::daemon::serve(config, token.clone()));
     tokio::time::sleep(Duration::from_millis(500)).await; // connected and idling
+    let store = Store::open(&format!(
+        "sqlite://{}",
+        dir.path().join("db.sqlite").display()
+    ))
+    .await
+    .unwrap();
     let mut times = Vec::new();
+    let mut ours = Vec::new();
     for _ in 0..samples {
         let donor = unique_address("donor");
         let raw = donation(&donor, &donations, 600);
@@ -123,11 +130,23 @@ async fn latency(samples: usize) {
             tokio::time::sleep(Duration::from_millis(2)).await;
         }
         times.push(accepted.elapsed());
+        // Our own part: from the message stored in our database to the
+        // acknowledgement in the donor's mailbox.
+        let stored_at = store.list_messages(None, 1).await.unwrap()[0].received_at;
+        ours.push(Duration::from_millis(
+            (supplyline::store::now_ms() - stored_at).max(0) as u64,
+        ));
         let _ = watch.logout().await;
     }
     token.cancel();
     serve.await.unwrap().unwrap();
     times.sort();
+    ours.sort();
+    println!(
+        "ack latency, our part (stored -> ack in donor's mailbox): p50 {:?}  p90 {:?}",
+        percentile(&ours, 0.5),
+        percentile(&ours, 0.9)
+    );
     println!(
         "ack latency over {samples} donations (SMTP 250 -> ack in donor's mailbox): p50 {:?}  p90 {:?}  max {:?}",
         percentile(&times, 0.5),

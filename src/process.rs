@@ -31,6 +31,12 @@ pub enum ProcessOutcome {
         message: i64,
         offer: i64,
     },
+    /// A bounce of one of our replies: the offer's donor address is marked undeliverable.
+    Bounced {
+        message: i64,
+        reply: i64,
+        offer: Option<i64>,
+    },
     /// Automatic mail or a bounce: stored, no offer, no reply.
     NoOffer {
         message: i64,
@@ -111,8 +117,8 @@ impl Processor {
         let mut outcomes = Vec::with_capacity(analysed.len());
         for (id, result) in analysed {
             outcomes.push(match result {
-                Ok((msg, ex)) => {
-                    self.complete(&mut batch, &mut answered, id, &msg, &ex)
+                Ok(analysis) => {
+                    self.complete(&mut batch, &mut answered, id, &analysis)
                         .await?
                 }
                 Err(reason) => {
@@ -134,9 +140,9 @@ impl Processor {
         batch: &mut ProcessingBatch,
         answered: &mut HashSet<String>,
         id: i64,
-        msg: &ParsedMessage,
-        ex: &Extraction,
+        analysis: &Analysis,
     ) -> Result<ProcessOutcome, StoreError> {
+        let (msg, ex) = (&analysis.msg, &analysis.extraction);
         let facts = MessageFacts {
             category: ex.category.as_str().to_string(),
             from_address: msg.from.as_ref().map(|a| a.email.clone()),
@@ -148,8 +154,27 @@ impl Processor {
             .chain(msg.references.iter())
             .cloned()
             .collect();
+        if !analysis.bounce_refs.is_empty() {
+            if let Some((reply, offer)) = batch.find_bounced_reply(&analysis.bounce_refs).await? {
+                tracing::info!(message = id, reply, ?offer, "a reply of ours bounced");
+                batch.complete_bounce(id, &facts, reply, offer).await?;
+                return Ok(ProcessOutcome::Bounced {
+                    message: id,
+                    reply,
+                    offer,
+                });
+            }
+        }
         if let Some(offer) = batch.find_offer_for_reply(&thread, &msg.subject).await? {
-            batch.complete_joined(id, &facts, offer).await?;
+            if ex.items.is_empty() {
+                batch.complete_joined(id, &facts, offer).await?;
+            } else {
+                let items = new_offer(msg, ex).items;
+                let summary = proposal_summary(&items);
+                batch
+                    .complete_joined_with_proposal(id, &facts, offer, &items, &summary)
+                    .await?;
+            }
             return Ok(ProcessOutcome::Joined { message: id, offer });
         }
         if matches!(ex.category, Category::AutoReply | Category::Bounce) || msg.from.is_none() {
@@ -218,12 +243,70 @@ impl Processor {
     }
 }
 
+/// What parsing and the rules made of one message.
+pub struct Analysis {
+    pub msg: ParsedMessage,
+    pub extraction: Extraction,
+    /// For bounces and delivery reports: every Message-ID the raw message
+    /// names, to find which reply of ours it returns.
+    pub bounce_refs: Vec<String>,
+}
+
 /// Parses and extracts; a parser failure is a reason, not a crash.
-pub fn analyse(rules: &Rules, raw: &[u8]) -> Result<(ParsedMessage, Extraction), String> {
+pub fn analyse(rules: &Rules, raw: &[u8]) -> Result<Analysis, String> {
     let msg = mail::parse(raw).map_err(|e| e.to_string())?;
     let extraction = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| rules.extract(&msg)))
         .map_err(|_| "the rules panicked on this message".to_string())?;
-    Ok((msg, extraction))
+    let bounce_refs = if extraction.category == Category::Bounce || msg.auto.is_report {
+        message_ids_in(raw)
+    } else {
+        Vec::new()
+    };
+    Ok(Analysis {
+        msg,
+        extraction,
+        bounce_refs,
+    })
+}
+
+/// Every `<local@domain>` token in a raw message (a bounce quotes the
+/// headers of what it returns, Message-ID among them), at most 200.
+fn message_ids_in(raw: &[u8]) -> Vec<String> {
+    let text = String::from_utf8_lossy(raw);
+    let mut ids = Vec::new();
+    for piece in text.split('<').skip(1) {
+        let Some(candidate) = piece.split('>').next() else {
+            continue;
+        };
+        if candidate.contains('@')
+            && !candidate.contains(char::is_whitespace)
+            && candidate.len() < 250
+            && !ids.iter().any(|i| i == candidate)
+        {
+            ids.push(candidate.to_string());
+            if ids.len() == 200 {
+                break;
+            }
+        }
+    }
+    ids
+}
+
+/// "1,500 N95 respirators; 40 isolation gowns" for the offer's history.
+fn proposal_summary(items: &[OfferItemRow]) -> String {
+    let lines: Vec<String> = items
+        .iter()
+        .map(|i| {
+            item_text(
+                &i.item,
+                i.quantity,
+                i.unit.as_deref(),
+                i.model.as_deref(),
+                "en",
+            )
+        })
+        .collect();
+    format!("the donor's reply states: {}", lines.join("; "))
 }
 
 /// Where a reply goes: Reply-To when the donor set one, else From.

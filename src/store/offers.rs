@@ -63,7 +63,11 @@ pub struct OfferDetail {
     pub contact_json: Option<String>,
     pub pickup_json: Option<String>,
     pub price_quoted: bool,
+    /// A reply of ours to this donor bounced.
+    pub donor_undeliverable: bool,
     pub items: Vec<OfferItemRow>,
+    /// Other offers from the same address, newest first.
+    pub donor_offers: Vec<i64>,
     pub messages: Vec<MessageSummary>,
     pub replies: Vec<OutboxSummary>,
     pub history: Vec<AuditEvent>,
@@ -161,7 +165,7 @@ impl Store {
     pub async fn offer(&self, id: i64) -> Result<OfferDetail, StoreError> {
         let row = sqlx::query(
             "SELECT id, donor_email, donor_name, subject, category, status, language, created_at,
-                    contact_json, pickup_json, price_quoted FROM offers WHERE id = ?",
+                    contact_json, pickup_json, price_quoted, donor_undeliverable FROM offers WHERE id = ?",
         )
         .bind(id)
         .fetch_optional(&self.reader)
@@ -173,11 +177,24 @@ impl Store {
             contact_json: row.get(8),
             pickup_json: row.get(9),
             price_quoted: row.get(10),
+            donor_undeliverable: row.get(11),
+            donor_offers: self.donor_offers(id, row.get(1)).await?,
             items: self.offer_items(id).await?,
             messages: self.offer_messages(id).await?,
             replies: self.offer_replies(id).await?,
             history: self.offer_history(id).await?,
         })
+    }
+
+    /// The donor's other offers: a second offer in a new thread is a new
+    /// offer, linked to the earlier ones through the address.
+    async fn donor_offers(&self, id: i64, donor_email: String) -> Result<Vec<i64>, StoreError> {
+        sqlx::query_scalar("SELECT id FROM offers WHERE donor_email = ? COLLATE NOCASE AND id != ? ORDER BY id DESC LIMIT 50")
+            .bind(donor_email)
+            .bind(id)
+            .fetch_all(&self.reader)
+            .await
+            .during("reading a donor's other offers")
     }
 
     /// The item lines of one offer, in order.

@@ -5,7 +5,9 @@
 
 use sqlx::{Sqlite, Transaction};
 
-use super::offers::{insert_item, insert_offer, parse_offer_reference, MessageFacts, NewOffer};
+use super::offers::{
+    insert_item, insert_offer, parse_offer_reference, MessageFacts, NewOffer, OfferItemRow,
+};
 use super::outbox::NewReply;
 use super::{now_ms, QueryContext, Store, StoreError};
 
@@ -82,6 +84,91 @@ impl ProcessingBatch {
             Some(offer_id),
             Some(message_id),
             "donor_reply",
+            &facts.subject,
+        )
+        .await
+    }
+
+    /// Completes a donor's reply that states items: joined to the offer, and
+    /// the items kept as a proposal for staff (the offer itself is unchanged).
+    pub async fn complete_joined_with_proposal(
+        &mut self,
+        message_id: i64,
+        facts: &MessageFacts,
+        offer_id: i64,
+        items: &[OfferItemRow],
+        summary: &str,
+    ) -> Result<(), StoreError> {
+        self.complete_joined(message_id, facts, offer_id).await?;
+        let json = serde_json::to_string(items).unwrap_or_else(|_| "[]".into());
+        sqlx::query("INSERT INTO item_proposals (offer_id, message_id, items_json, created_at) VALUES (?, ?, ?, ?)")
+            .bind(offer_id)
+            .bind(message_id)
+            .bind(json)
+            .bind(now_ms())
+            .execute(&mut *self.tx)
+            .await
+            .during("recording a donor's proposed items")?;
+        Store::audit_in(
+            &mut self.tx,
+            "donor",
+            Some(offer_id),
+            Some(message_id),
+            "items_proposed",
+            summary,
+        )
+        .await
+    }
+
+    /// The reply of ours that a bounce names, as (outbox id, offer id).
+    pub async fn find_bounced_reply(
+        &mut self,
+        message_ids: &[String],
+    ) -> Result<Option<(i64, Option<i64>)>, StoreError> {
+        for id in message_ids.iter().take(50) {
+            let found: Option<(i64, Option<i64>)> =
+                sqlx::query_as("SELECT id, offer_id FROM outbox WHERE rfc_message_id = ?")
+                    .bind(id)
+                    .fetch_optional(&mut *self.tx)
+                    .await
+                    .during("matching a bounce to a reply")?;
+            if found.is_some() {
+                return Ok(found);
+            }
+        }
+        Ok(None)
+    }
+
+    /// Completes a bounce of one of our replies: the reply is marked bounced
+    /// and the offer's donor address undeliverable.
+    pub async fn complete_bounce(
+        &mut self,
+        message_id: i64,
+        facts: &MessageFacts,
+        outbox_id: i64,
+        offer_id: Option<i64>,
+    ) -> Result<(), StoreError> {
+        set_processed(&mut self.tx, message_id, facts, offer_id).await?;
+        sqlx::query("UPDATE outbox SET state = 'bounced', last_error = 'bounced: see message ' || ? WHERE id = ?")
+            .bind(message_id)
+            .bind(outbox_id)
+            .execute(&mut *self.tx)
+            .await
+            .during("marking a reply bounced")?;
+        if let Some(offer_id) = offer_id {
+            sqlx::query("UPDATE offers SET donor_undeliverable = 1, updated_at = ? WHERE id = ?")
+                .bind(now_ms())
+                .bind(offer_id)
+                .execute(&mut *self.tx)
+                .await
+                .during("marking a donor address undeliverable")?;
+        }
+        Store::audit_in(
+            &mut self.tx,
+            "system",
+            offer_id,
+            Some(message_id),
+            "reply_bounced",
             &facts.subject,
         )
         .await

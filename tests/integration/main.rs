@@ -10,4 +10,5 @@ mod faults;
 mod hostile;
 mod intake;
 mod secrets;
+mod threads;
 mod tls;
