@@ -52,10 +52,19 @@ fn main() {
         .enable_all()
         .build()
         .unwrap();
+    // BENCH_ONLY=latency|backlog|rss runs one part.
+    let only = std::env::var("BENCH_ONLY").unwrap_or_default();
+    let wanted = |part: &str| only.is_empty() || only == part;
     rt.block_on(async {
-        latency(sizes.latency_samples).await;
-        backlog(sizes.backlog).await;
-        rss(sizes.big_messages).await;
+        if wanted("latency") {
+            latency(sizes.latency_samples).await;
+        }
+        if wanted("backlog") {
+            backlog(sizes.backlog).await;
+        }
+        if wanted("rss") {
+            rss(sizes.big_messages).await;
+        }
     });
 }
 
@@ -288,6 +297,7 @@ async fn rss(n: usize) {
     let mut child = std::process::Command::new(&exe)
         .args(["--config", config_path.to_str().unwrap(), "serve"])
         .env("RUST_LOG", "warn")
+        .envs(std::env::vars().filter(|(k, _)| k.starts_with("MALLOC_")))
         .spawn()
         .unwrap();
     let started = Instant::now();
