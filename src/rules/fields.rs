@@ -1,0 +1,178 @@
+//! Fields around the items: turning lots into contract [`Item`]s (with
+//! condition and expiry read from the same sentence), the contact (name,
+//! organization, phone) and the pickup (address, postal code, delivery),
+//! and whether a price is quoted. Patterns come from `rules/fields.toml`;
+//! contact and pickup read the clean body and the signature cut from it.
+
+use super::compile::Rules;
+use super::grammar::Lot;
+use super::lex::is_cjk;
+use super::{Contact, Item, Pickup, Span};
+use crate::mail::ParsedMessage;
+
+/// Lots into items: generic names need a quantity, and a name without a
+/// quantity is dropped when the same item also appears with one.
+pub fn to_items(rules: &Rules, text: &str, lots: Vec<Lot>) -> Vec<Item> {
+    let with_qty: Vec<usize> = lots.iter().filter(|l| l.qty.is_some()).map(|l| l.hit.item).collect();
+    let mut bare_seen: Vec<usize> = Vec::new();
+    let mut items = Vec::new();
+    for lot in lots {
+        if lot.qty.is_none() {
+            if lot.hit.generic || with_qty.contains(&lot.hit.item) || bare_seen.contains(&lot.hit.item) {
+                continue;
+            }
+            bare_seen.push(lot.hit.item);
+        }
+        items.push(to_item(rules, text, lot));
+    }
+    items
+}
+
+fn to_item(rules: &Rules, text: &str, lot: Lot) -> Item {
+    let (s, e) = sentence(text, lot.start, lot.end);
+    let mut spans = lot.spans;
+    let condition = ["condition_expired", "condition_used", "condition_new"]
+        .iter()
+        .find_map(|f| find(rules, f, text, s, e).map(|(sp, _)| (f["condition_".len()..].to_string(), sp)));
+    let expires = find(rules, "expires", text, s, e);
+    if let Some((c, sp)) = &condition {
+        spans.push(Span { field: format!("condition={c}"), ..sp.clone() });
+    }
+    if let Some((sp, _)) = &expires {
+        spans.push(sp.clone());
+    }
+    Item {
+        item: rules.items[lot.hit.item].clone(),
+        quantity: lot.qty.as_ref().map(|q| q.value),
+        unit: lot.qty.as_ref().map(|q| rules.units[q.unit].0.clone()),
+        model: lot.hit.model.clone(),
+        condition: condition.map(|(c, _)| c),
+        expires: expires.map(|(_, v)| v),
+        spans,
+    }
+}
+
+/// The sentence (or line) around a span.
+fn sentence(text: &str, s: usize, e: usize) -> (usize, usize) {
+    let is_end = |c: char| matches!(c, '.' | '!' | '?' | '\n' | '。' | '|');
+    let start = text[..s].rfind(|c: char| is_end(c) && c != '|').map_or(0, |i| i + 1);
+    let end = text[e..].find(|c: char| is_end(c) && c != '.').map_or(text.len(), |i| e + i);
+    let end = text[e..end].find(". ").map_or(end, |i| e + i);
+    (start, end)
+}
+
+/// The first match of a field's patterns in `text[s..e]`: its span, and
+/// its value (the first capture group, else the whole match).
+fn find(rules: &Rules, field: &str, text: &str, s: usize, e: usize) -> Option<(Span, String)> {
+    let hay = &text[s..e];
+    rules
+        .fields
+        .iter()
+        .filter(|(f, _)| f == field)
+        .filter_map(|(f, p)| {
+            let c = p.re.captures(hay)?;
+            let m = c.get(1).or_else(|| c.get(0))?;
+            let span = Span { field: f.clone(), start: s + m.start(), end: s + m.end(), rule: p.name.clone() };
+            Some((span, m.as_str().trim().to_string()))
+        })
+        .min_by_key(|(sp, _)| sp.start)
+}
+
+/// Clean body and signature: where contact and pickup details are.
+pub fn contact_text(msg: &ParsedMessage) -> String {
+    format!("{}\n\n{}", msg.clean_text, msg.signature)
+}
+
+/// Whether any pattern of `field` matches.
+fn any(rules: &Rules, field: &str, text: &str) -> bool {
+    rules.fields.iter().any(|(f, p)| f == field && p.re.is_match(text))
+}
+
+/// Name, organization and phone of the sender.
+pub fn contact(rules: &Rules, msg: &ParsedMessage) -> Contact {
+    let text = contact_text(msg);
+    let mut c = Contact { phone: phone(rules, &text), ..Contact::default() };
+    if let Some(name) = msg.from.as_ref().and_then(|f| f.name.as_deref()) {
+        let name = strip_titles(name);
+        if any(rules, "organization", &name) {
+            c.organization = Some(name);
+        } else if is_person_name(&name) {
+            c.name = Some(name);
+        }
+    }
+    for line in msg.signature.lines().chain(msg.clean_text.lines().rev().take(3)) {
+        let head = strip_titles(line.split([',', '|']).next().unwrap_or(""));
+        if c.name.is_none() && is_person_name(&head) && !any(rules, "organization", &head) {
+            c.name = Some(head);
+        } else if c.organization.is_none() && any(rules, "organization", line) && line.trim().chars().count() <= 60 {
+            let org = line.split(" | ").next().unwrap_or(line).trim();
+            c.organization = Some(org.trim_end_matches(',').to_string());
+        }
+    }
+    c
+}
+
+fn phone(rules: &Rules, text: &str) -> Option<String> {
+    let mut found: Vec<(usize, String)> = Vec::new();
+    for (f, p) in &rules.fields {
+        if f != "phone" {
+            continue;
+        }
+        for m in p.re.find_iter(text) {
+            let mut from = m.start().saturating_sub(8);
+            while !text.is_char_boundary(from) {
+                from -= 1;
+            }
+            if !any(rules, "fax", &text[from..m.start()]) {
+                found.push((m.start(), m.as_str().trim().to_string()));
+            }
+        }
+    }
+    found.into_iter().min_by_key(|(s, _)| *s).map(|(_, p)| p)
+}
+
+fn strip_titles(name: &str) -> String {
+    let mut n = name.trim().trim_matches('"').trim();
+    for t in ["Dr. ", "Dr ", "Pastor ", "Mr. ", "Mrs. ", "Ms. ", "Prof. "] {
+        n = n.strip_prefix(t).unwrap_or(n);
+    }
+    n.trim().to_string()
+}
+
+/// "Amy Chen", "王建国", "김민수": two or three capitalised words, or two to
+/// four CJK characters.
+fn is_person_name(s: &str) -> bool {
+    let s = s.trim();
+    let chars: Vec<char> = s.chars().collect();
+    if !chars.is_empty() && chars.iter().all(|c| is_cjk(*c)) {
+        return (2..=4).contains(&chars.len());
+    }
+    let words: Vec<&str> = s.split_whitespace().collect();
+    (2..=3).contains(&words.len())
+        && words.iter().all(|w| {
+            let mut cs = w.chars();
+            cs.next().is_some_and(char::is_uppercase)
+                && cs.clone().any(char::is_lowercase)
+                && cs.all(|c| c.is_alphabetic() || c == '\'' || c == '-' || c == '.')
+        })
+}
+
+/// Pickup address, postal code and whether the donor can deliver.
+pub fn pickup(rules: &Rules, msg: &ParsedMessage) -> Pickup {
+    let text = contact_text(msg);
+    let address = find(rules, "address", &text, 0, text.len()).map(|(_, v)| v);
+    let postal_code = find(rules, "postal_code", &text, 0, text.len()).map(|(_, v)| v);
+    let can_deliver = if any(rules, "deliver", &msg.clean_text) {
+        Some(true)
+    } else if any(rules, "pickup", &msg.clean_text) {
+        Some(false)
+    } else {
+        None
+    };
+    Pickup { address, postal_code, can_deliver }
+}
+
+/// Whether the text quotes a price.
+pub fn price_quoted(rules: &Rules, text: &str) -> bool {
+    any(rules, "price", text)
+}
