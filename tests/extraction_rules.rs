@@ -8,7 +8,12 @@ fn embedded_rule_examples_pass() {
     let rules = Rules::embedded().expect("embedded rules load");
     let failures = rules::self_test(&rules);
     let report: Vec<String> = failures.iter().map(|f| f.to_string()).collect();
-    assert!(failures.is_empty(), "{} failing examples:\n{}", failures.len(), report.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} failing examples:\n{}",
+        failures.len(),
+        report.join("\n")
+    );
 }
 
 #[test]
@@ -27,7 +32,9 @@ fn load_one(text: &str) -> Result<Rules, RuleError> {
 #[test]
 fn malformed_file_names_file_and_line() {
     let err = load_one("[[item]]\nid = \"x\"\nterms = [\n").unwrap_err();
-    let RuleError::Invalid { file, line, .. } = err else { panic!("not Invalid") };
+    let RuleError::Invalid { file, line, .. } = err else {
+        panic!("not Invalid")
+    };
     assert!(file.ends_with("bad.toml"));
     assert!(line >= 3, "line {line}");
 }

@@ -95,7 +95,12 @@ pub fn scores(rules: &Rules, msg: &ParsedMessage, text: &str, has_items: bool) -
 pub fn decide(rules: &Rules, scores: &Scores, has_items: bool) -> Category {
     let score = |c: &str| scores.get(c).copied().unwrap_or(0.0);
     let reaches = |c: &str| {
-        let t = rules.decision.threshold.get(c).copied().unwrap_or(f64::INFINITY);
+        let t = rules
+            .decision
+            .threshold
+            .get(c)
+            .copied()
+            .unwrap_or(f64::INFINITY);
         score(c) >= t
     };
     let offer = score("offer");
@@ -158,7 +163,10 @@ fn by_stop_words(rules: &Rules, text: &str) -> Option<String> {
         .collect();
     let mut best: Option<(&str, usize)> = None;
     for (lang, stop) in &rules.languages {
-        let hits = words.iter().filter(|w| stop.iter().any(|s| s == *w)).count();
+        let hits = words
+            .iter()
+            .filter(|w| stop.iter().any(|s| s == *w))
+            .count();
         if hits >= 2 && best.is_none_or(|(_, b)| hits > b) {
             best = Some((lang, hits));
         }

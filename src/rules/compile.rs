@@ -19,7 +19,13 @@ pub const UNITS: &[&str] = &[
 
 /// The contract's categories.
 pub const CATEGORIES: &[&str] = &[
-    "offer", "sale", "request", "inquiry", "auto_reply", "bounce", "spam",
+    "offer",
+    "sale",
+    "request",
+    "inquiry",
+    "auto_reply",
+    "bounce",
+    "spam",
 ];
 
 /// Grammatical roles of small words.
@@ -78,6 +84,8 @@ pub struct Signal {
 
 #[derive(Debug)]
 pub struct Negation {
+    /// Named in rule files for operators; not reported yet.
+    #[allow(dead_code)]
     pub name: String,
     pub re: Regex,
     pub left: bool,
@@ -167,24 +175,47 @@ impl Builder {
         }
         for it in &f.item {
             let item = self.item_index(it.id.get_ref());
-            self.add_terms(&it.terms, Lex::Item { item, generic: false });
-            self.add_terms(&it.generic, Lex::Item { item, generic: true });
+            self.add_terms(
+                &it.terms,
+                Lex::Item {
+                    item,
+                    generic: false,
+                },
+            );
+            self.add_terms(
+                &it.generic,
+                Lex::Item {
+                    item,
+                    generic: true,
+                },
+            );
             for m in &it.models {
-                self.models.push(Pattern { name: format!("{} model", it.id.get_ref()), re: re(m)? });
+                self.models.push(Pattern {
+                    name: format!("{} model", it.id.get_ref()),
+                    re: re(m)?,
+                });
                 self.model_item.push(item);
             }
         }
         for n in &f.never {
-            self.never.push(Pattern { name: n.name.clone(), re: re(&n.pattern)? });
+            self.never.push(Pattern {
+                name: n.name.clone(),
+                re: re(&n.pattern)?,
+            });
         }
         for n in &f.negation {
             let left = n.scope == "left";
-            self.negations.push(Negation { name: n.name.clone(), re: re(&n.pattern)?, left });
+            self.negations.push(Negation {
+                name: n.name.clone(),
+                re: re(&n.pattern)?,
+                left,
+            });
         }
         self.add_signals(name, text, &f)?;
         self.add_fields(name, text, &f)?;
         for l in f.language {
-            self.languages.push((l.lang, l.words.iter().map(|w| w.to_lowercase()).collect()));
+            self.languages
+                .push((l.lang, l.words.iter().map(|w| w.to_lowercase()).collect()));
         }
         if f.decision.is_some() {
             self.decision = f.decision;
@@ -223,8 +254,18 @@ impl Builder {
 
     fn add_fields(&mut self, name: &str, text: &str, f: &RuleFile) -> Result<(), RuleError> {
         const FIELDS: &[&str] = &[
-            "phone", "fax", "postal_code", "address", "deliver", "pickup", "price",
-            "condition_new", "condition_used", "condition_expired", "expires", "organization",
+            "phone",
+            "fax",
+            "postal_code",
+            "address",
+            "deliver",
+            "pickup",
+            "price",
+            "condition_new",
+            "condition_used",
+            "condition_expired",
+            "expires",
+            "organization",
         ];
         for fr in &f.field {
             if !FIELDS.contains(&fr.field.get_ref().as_str()) {
@@ -234,7 +275,10 @@ impl Builder {
             let re = Regex::new(fr.pattern.get_ref()).map_err(|e| {
                 format::invalid(name, text, fr.pattern.span(), format!("bad pattern: {e}"))
             })?;
-            let pattern = Pattern { name: fr.name.clone(), re };
+            let pattern = Pattern {
+                name: fr.name.clone(),
+                re,
+            };
             self.fields.push((fr.field.get_ref().clone(), pattern));
         }
         Ok(())
@@ -303,7 +347,8 @@ impl Builder {
             languages: self.languages,
             decision,
             examples: self.examples,
-            digits: Regex::new(r"[0-9](?:[0-9]|[.,][0-9])*").map_err(|e| internal(e.to_string()))?,
+            digits: Regex::new(r"[0-9](?:[0-9]|[.,][0-9])*")
+                .map_err(|e| internal(e.to_string()))?,
             cjk_numerals: Regex::new("[零〇一二两三四五六七八九十百千万萬亿億]+")
                 .map_err(|e| internal(e.to_string()))?,
         })
@@ -311,7 +356,11 @@ impl Builder {
 }
 
 fn internal(reason: String) -> RuleError {
-    RuleError::Invalid { file: "(compiled rules)".to_string(), line: 0, reason }
+    RuleError::Invalid {
+        file: "(compiled rules)".to_string(),
+        line: 0,
+        reason,
+    }
 }
 
 fn pattern_set(list: Vec<Pattern>) -> Result<PatternSet, RuleError> {
@@ -348,7 +397,11 @@ pub fn variants(term: &str) -> Vec<String> {
 
 fn plurals(base: &str) -> Vec<String> {
     let words: Vec<&str> = base.split(' ').collect();
-    let latin = |w: &str| w.chars().last().is_some_and(|c| c.is_ascii_alphanumeric() || "áéíóú".contains(c));
+    let latin = |w: &str| {
+        w.chars()
+            .last()
+            .is_some_and(|c| c.is_ascii_alphanumeric() || "áéíóú".contains(c))
+    };
     let mut acc = vec![String::new()];
     for (i, w) in words.iter().enumerate() {
         let mut forms = vec![w.to_string()];
@@ -360,7 +413,11 @@ fn plurals(base: &str) -> Vec<String> {
         let mut next = Vec::with_capacity(acc.len() * forms.len());
         for a in &acc {
             for f in &forms {
-                next.push(if a.is_empty() { f.clone() } else { format!("{a} {f}") });
+                next.push(if a.is_empty() {
+                    f.clone()
+                } else {
+                    format!("{a} {f}")
+                });
             }
         }
         acc = next;

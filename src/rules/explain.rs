@@ -17,9 +17,15 @@ pub fn report(msg: &ParsedMessage, ex: &Extraction, spans: bool) -> String {
     }
     let _ = writeln!(out, "items: {}", ex.items.len());
     for it in &ex.items {
-        let qty = it.quantity.map(|q| format!(" {q} {}", it.unit.as_deref().unwrap_or("each")));
+        let qty = it
+            .quantity
+            .map(|q| format!(" {q} {}", it.unit.as_deref().unwrap_or("each")));
         let _ = write!(out, "  - {}{}", it.item, qty.unwrap_or_default());
-        for (k, v) in [("model", &it.model), ("condition", &it.condition), ("expires", &it.expires)] {
+        for (k, v) in [
+            ("model", &it.model),
+            ("condition", &it.condition),
+            ("expires", &it.expires),
+        ] {
             if let Some(v) = v {
                 let _ = write!(out, " {k}={v}");
             }
@@ -27,7 +33,11 @@ pub fn report(msg: &ParsedMessage, ex: &Extraction, spans: bool) -> String {
         out.push('\n');
         if spans {
             for s in &it.spans {
-                let source = if s.field.starts_with("subject") { msg.subject.as_str() } else { text.as_str() };
+                let source = if s.field.starts_with("subject") {
+                    msg.subject.as_str()
+                } else {
+                    text.as_str()
+                };
                 let _ = writeln!(out, "      {}", span_line(source, s));
             }
         }
@@ -39,7 +49,10 @@ pub fn report(msg: &ParsedMessage, ex: &Extraction, spans: bool) -> String {
 
 fn span_line(source: &str, s: &Span) -> String {
     let snippet = source.get(s.start..s.end).unwrap_or("?").replace('\n', " ");
-    format!("{} [{}..{}] {:?} ← {}", s.field, s.start, s.end, snippet, s.rule)
+    format!(
+        "{} [{}..{}] {:?} ← {}",
+        s.field, s.start, s.end, snippet, s.rule
+    )
 }
 
 fn fields(out: &mut String, msg: &ParsedMessage, ex: &Extraction, spans: bool) {
@@ -70,7 +83,12 @@ fn locate(msg: &ParsedMessage, v: &str) -> String {
         format!("clean_text [{}..{}]", i, i + v.len())
     } else if let Some(i) = msg.signature.find(v) {
         format!("signature [{}..{}]", i, i + v.len())
-    } else if msg.from.as_ref().and_then(|f| f.name.as_deref()).is_some_and(|n| n.contains(v)) {
+    } else if msg
+        .from
+        .as_ref()
+        .and_then(|f| f.name.as_deref())
+        .is_some_and(|n| n.contains(v))
+    {
         "From header".to_string()
     } else {
         "rule cue in clean_text".to_string()

@@ -13,12 +13,19 @@ use crate::mail::ParsedMessage;
 /// Lots into items: generic names need a quantity, and a name without a
 /// quantity is dropped when the same item also appears with one.
 pub fn to_items(rules: &Rules, text: &str, lots: Vec<Lot>) -> Vec<Item> {
-    let with_qty: Vec<usize> = lots.iter().filter(|l| l.qty.is_some()).map(|l| l.hit.item).collect();
+    let with_qty: Vec<usize> = lots
+        .iter()
+        .filter(|l| l.qty.is_some())
+        .map(|l| l.hit.item)
+        .collect();
     let mut bare_seen: Vec<usize> = Vec::new();
     let mut items = Vec::new();
     for lot in lots {
         if lot.qty.is_none() {
-            if lot.hit.generic || with_qty.contains(&lot.hit.item) || bare_seen.contains(&lot.hit.item) {
+            if lot.hit.generic
+                || with_qty.contains(&lot.hit.item)
+                || bare_seen.contains(&lot.hit.item)
+            {
                 continue;
             }
             bare_seen.push(lot.hit.item);
@@ -33,10 +40,15 @@ fn to_item(rules: &Rules, text: &str, lot: Lot) -> Item {
     let mut spans = lot.spans;
     let condition = ["condition_expired", "condition_used", "condition_new"]
         .iter()
-        .find_map(|f| find(rules, f, text, s, e).map(|(sp, _)| (f["condition_".len()..].to_string(), sp)));
+        .find_map(|f| {
+            find(rules, f, text, s, e).map(|(sp, _)| (f["condition_".len()..].to_string(), sp))
+        });
     let expires = find(rules, "expires", text, s, e);
     if let Some((c, sp)) = &condition {
-        spans.push(Span { field: format!("condition={c}"), ..sp.clone() });
+        spans.push(Span {
+            field: format!("condition={c}"),
+            ..sp.clone()
+        });
     }
     if let Some((sp, _)) = &expires {
         spans.push(sp.clone());
@@ -55,8 +67,14 @@ fn to_item(rules: &Rules, text: &str, lot: Lot) -> Item {
 /// The sentence (or line) around a span.
 fn sentence(text: &str, s: usize, e: usize) -> (usize, usize) {
     let is_end = |c: char| matches!(c, '.' | '!' | '?' | '\n' | '。' | '|');
-    let start = text[..s].rfind(|c: char| is_end(c) && c != '|').map_or(0, |i| i + 1);
-    let end = text[e..].find(|c: char| is_end(c) && c != '.').map_or(text.len(), |i| e + i);
+    let start = text[..s]
+        .char_indices()
+        .rev()
+        .find(|&(_, c)| is_end(c) && c != '|')
+        .map_or(0, |(i, c)| i + c.len_utf8());
+    let end = text[e..]
+        .find(|c: char| is_end(c) && c != '.')
+        .map_or(text.len(), |i| e + i);
     let end = text[e..end].find(". ").map_or(end, |i| e + i);
     (start, end)
 }
@@ -72,7 +90,12 @@ fn find(rules: &Rules, field: &str, text: &str, s: usize, e: usize) -> Option<(S
         .filter_map(|(f, p)| {
             let c = p.re.captures(hay)?;
             let m = c.get(1).or_else(|| c.get(0))?;
-            let span = Span { field: f.clone(), start: s + m.start(), end: s + m.end(), rule: p.name.clone() };
+            let span = Span {
+                field: f.clone(),
+                start: s + m.start(),
+                end: s + m.end(),
+                rule: p.name.clone(),
+            };
             Some((span, m.as_str().trim().to_string()))
         })
         .min_by_key(|(sp, _)| sp.start)
@@ -85,13 +108,20 @@ pub fn contact_text(msg: &ParsedMessage) -> String {
 
 /// Whether any pattern of `field` matches.
 fn any(rules: &Rules, field: &str, text: &str) -> bool {
-    rules.fields.iter().any(|(f, p)| f == field && p.re.is_match(text))
+    rules
+        .fields
+        .iter()
+        .any(|(f, p)| f == field && p.re.is_match(text))
 }
 
 /// Name, organization and phone of the sender.
 pub fn contact(rules: &Rules, msg: &ParsedMessage) -> Contact {
     let text = contact_text(msg);
-    let mut c = Contact { phone: phone(rules, &text), ..Contact::default() };
+    let phone = phone(rules, &text).or_else(|| phone(rules, &msg.body_text));
+    let mut c = Contact {
+        phone,
+        ..Contact::default()
+    };
     if let Some(name) = msg.from.as_ref().and_then(|f| f.name.as_deref()) {
         let name = strip_titles(name);
         if any(rules, "organization", &name) {
@@ -100,11 +130,18 @@ pub fn contact(rules: &Rules, msg: &ParsedMessage) -> Contact {
             c.name = Some(name);
         }
     }
-    for line in msg.signature.lines().chain(msg.clean_text.lines().rev().take(3)) {
+    for line in msg
+        .signature
+        .lines()
+        .chain(msg.clean_text.lines().rev().take(3))
+    {
         let head = strip_titles(line.split([',', '|']).next().unwrap_or(""));
         if c.name.is_none() && is_person_name(&head) && !any(rules, "organization", &head) {
             c.name = Some(head);
-        } else if c.organization.is_none() && any(rules, "organization", line) && line.trim().chars().count() <= 60 {
+        } else if c.organization.is_none()
+            && any(rules, "organization", line)
+            && line.trim().chars().count() <= 60
+        {
             let org = line.split(" | ").next().unwrap_or(line).trim();
             c.organization = Some(org.trim_end_matches(',').to_string());
         }
@@ -160,8 +197,15 @@ fn is_person_name(s: &str) -> bool {
 /// Pickup address, postal code and whether the donor can deliver.
 pub fn pickup(rules: &Rules, msg: &ParsedMessage) -> Pickup {
     let text = contact_text(msg);
-    let address = find(rules, "address", &text, 0, text.len()).map(|(_, v)| v);
-    let postal_code = find(rules, "postal_code", &text, 0, text.len()).map(|(_, v)| v);
+    // An earlier message of the thread ("Same pickup address.") may hold the
+    // address: the whole body is the fallback.
+    let whole = &msg.body_text;
+    let address = find(rules, "address", &text, 0, text.len())
+        .or_else(|| find(rules, "address", whole, 0, whole.len()))
+        .map(|(_, v)| v);
+    let postal_code = find(rules, "postal_code", &text, 0, text.len())
+        .or_else(|| find(rules, "postal_code", whole, 0, whole.len()))
+        .map(|(_, v)| v);
     let can_deliver = if any(rules, "deliver", &msg.clean_text) {
         Some(true)
     } else if any(rules, "pickup", &msg.clean_text) {
@@ -169,7 +213,11 @@ pub fn pickup(rules: &Rules, msg: &ParsedMessage) -> Pickup {
     } else {
         None
     };
-    Pickup { address, postal_code, can_deliver }
+    Pickup {
+        address,
+        postal_code,
+        can_deliver,
+    }
 }
 
 /// Whether the text quotes a price.

@@ -91,6 +91,8 @@ pub struct WordRule {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct NumberRule {
+    /// Which language the words are; documentation for operators.
+    #[allow(dead_code)]
     pub lang: String,
     /// Words that add their value: one = 1, twenty = 20, doscientos = 200.
     #[serde(default)]

@@ -63,10 +63,18 @@ pub fn lots(rules: &Rules, text: &str, toks: Vec<Tok>) -> Vec<Lot> {
     let toks = merge_items(text, toks);
     let used = vec![false; toks.len()];
     let each = rules.units.iter().position(|(u, _)| u == "each");
-    let mut cx = Ctx { rules, text, toks, used, each };
+    let mut cx = Ctx {
+        rules,
+        text,
+        toks,
+        used,
+        each,
+    };
     let mut lots = Vec::new();
     for t in 0..cx.toks.len() {
-        let Some(hit) = cx.toks[t].item.clone() else { continue };
+        let Some(hit) = cx.toks[t].item.clone() else {
+            continue;
+        };
         if cx.used[t] {
             continue;
         }
@@ -126,15 +134,23 @@ impl Ctx<'_> {
     }
 
     fn num(&self, i: usize) -> Option<f64> {
-        self.toks.get(i).filter(|_| !self.used[i]).and_then(|t| t.num)
+        self.toks
+            .get(i)
+            .filter(|_| !self.used[i])
+            .and_then(|t| t.num)
     }
 
     fn unit(&self, i: usize) -> Option<usize> {
-        self.toks.get(i).filter(|_| !self.used[i]).and_then(|t| t.unit)
+        self.toks
+            .get(i)
+            .filter(|_| !self.used[i])
+            .and_then(|t| t.unit)
     }
 
     fn role(&self, i: usize, role: Role) -> bool {
-        self.toks.get(i).is_some_and(|t| t.role == Some(role) && t.item.is_none())
+        self.toks
+            .get(i)
+            .is_some_and(|t| t.role == Some(role) && t.item.is_none())
     }
 
     fn is_container(&self, unit: usize) -> bool {
@@ -148,7 +164,11 @@ impl Ctx<'_> {
     /// A clean joint between tokens: same clause, at most `words` words.
     fn close(&self, i: usize, j: usize, words: usize) -> bool {
         let g = self.tok_gap(i, j);
-        !g.sentence && !g.hard && g.cells == 0 && g.words <= words && !(g.cjk && words < 9 && g.words > 0)
+        !g.sentence
+            && !g.hard
+            && g.cells == 0
+            && g.words <= words
+            && !(g.cjk && words < 9 && g.words > 0)
     }
 
     fn mark(&mut self, from: usize, to: usize) {
@@ -168,12 +188,22 @@ impl Ctx<'_> {
         if let Some(n) = self.num(j) {
             if let Some((c, first)) = self.container_of(j) {
                 self.mark(first, j);
-                return Some(self.qty(c * n, self.each(), first, end, "count × per-container before item"));
+                return Some(self.qty(
+                    c * n,
+                    self.each(),
+                    first,
+                    end,
+                    "count × per-container before item",
+                ));
             }
             self.mark(j, j);
             return Some(self.qty(n, self.each(), self.toks[j].start, end, "count before item"));
         }
-        let unit_at = if self.role(j, Role::Of) { j.checked_sub(1)? } else { j };
+        let unit_at = if self.role(j, Role::Of) {
+            j.checked_sub(1)?
+        } else {
+            j
+        };
         let unit = self.unit(unit_at)?;
         if unit_at != j && !self.close(unit_at, j, 0) {
             return None;
@@ -184,7 +214,13 @@ impl Ctx<'_> {
             return None;
         }
         self.mark(k, j);
-        Some(self.qty(n, unit, self.toks[k].start, end, "count and unit before item"))
+        Some(self.qty(
+            n,
+            unit,
+            self.toks[k].start,
+            end,
+            "count and unit before item",
+        ))
     }
 
     /// For a number at `j`: "N UNIT of" before it ("one box of 20 ...").
@@ -211,7 +247,9 @@ impl Ctx<'_> {
             return None;
         }
         let (unit, last) = match self.unit(k + 1) {
-            Some(u) if self.tok_gap(k, k + 1).words == 0 && !self.tok_gap(k, k + 1).hard => (u, k + 1),
+            Some(u) if self.tok_gap(k, k + 1).words == 0 && !self.tok_gap(k, k + 1).hard => {
+                (u, k + 1)
+            }
             _ => (self.each(), k),
         };
         let glued = self.toks[last].glued;
@@ -220,13 +258,26 @@ impl Ctx<'_> {
         }
         self.mark(k, last);
         let (s, e) = (self.toks[k].start, self.toks[last].end);
-        Some(self.qty(n, unit, s, e, if table { "count in next table cell" } else { "count after item" }))
+        Some(self.qty(
+            n,
+            unit,
+            s,
+            e,
+            if table {
+                "count in next table cell"
+            } else {
+                "count after item"
+            },
+        ))
     }
 
     fn alone_in_cell(&self, k: usize) -> bool {
         let rest = &self.text[self.toks[k].end..];
         let cell = rest.split(['\n', '|']).next().unwrap_or("");
-        cell.trim().is_empty() || self.unit(k + 1).is_some_and(|_| self.toks[k + 1].start - self.toks[k].end <= cell.len())
+        cell.trim().is_empty()
+            || self
+                .unit(k + 1)
+                .is_some_and(|_| self.toks[k + 1].start - self.toks[k].end <= cell.len())
     }
 
     /// Whether an item name (or "of" + name) follows token `i` closely: then
@@ -241,16 +292,38 @@ impl Ctx<'_> {
     }
 
     fn qty(&self, value: f64, unit: usize, start: usize, end: usize, rule: &'static str) -> Qty {
-        Qty { value, unit, start, end, rule }
+        Qty {
+            value,
+            unit,
+            start,
+            end,
+            rule,
+        }
     }
 
     fn lot(&self, hit: ItemHit, t: usize, qty: Option<Qty>) -> Lot {
         let (start, end) = (self.toks[t].start, self.toks[t].end);
-        let mut spans = vec![Span { field: "item".into(), start, end, rule: hit.rule.clone() }];
+        let mut spans = vec![Span {
+            field: "item".into(),
+            start,
+            end,
+            rule: hit.rule.clone(),
+        }];
         if let Some(q) = &qty {
-            spans.push(Span { field: "quantity".into(), start: q.start, end: q.end, rule: q.rule.into() });
+            spans.push(Span {
+                field: "quantity".into(),
+                start: q.start,
+                end: q.end,
+                rule: q.rule.into(),
+            });
         }
-        Lot { hit, start, end, qty, spans }
+        Lot {
+            hit,
+            start,
+            end,
+            qty,
+            spans,
+        }
     }
 }
 
@@ -260,7 +333,11 @@ impl Ctx<'_> {
         if !self.is_container(q.unit) {
             return q;
         }
-        let mut i = self.toks.iter().position(|t| t.start >= from).unwrap_or(self.toks.len());
+        let mut i = self
+            .toks
+            .iter()
+            .position(|t| t.start >= from)
+            .unwrap_or(self.toks.len());
         let mut prev_end = from;
         while i < self.toks.len() {
             let g = self.gap(prev_end, self.toks[i].start);
@@ -294,7 +371,11 @@ impl Ctx<'_> {
         if self.role(i, Role::Per) && self.unit(i + 1).is_some() {
             let n = self.num(i + 2)?;
             let inner = self.unit(i + 3).filter(|_| self.close(i + 2, i + 3, 0));
-            return Some((n, inner.unwrap_or(self.each()), if inner.is_some() { i + 3 } else { i + 2 }));
+            return Some((
+                n,
+                inner.unwrap_or(self.each()),
+                if inner.is_some() { i + 3 } else { i + 2 },
+            ));
         }
         let n = self.num(i)?;
         let mut k = i + 1;
@@ -319,20 +400,41 @@ impl Ctx<'_> {
     fn elliptical(&mut self, lots: &[Lot]) -> Vec<Lot> {
         let mut out = Vec::new();
         for k in 0..self.toks.len() {
-            let (Some(n), Some(unit)) = (self.num(k), self.unit(k + 1)) else { continue };
+            let (Some(n), Some(unit)) = (self.num(k), self.unit(k + 1)) else {
+                continue;
+            };
             let unit_name = self.rules.units[unit].0.as_str();
-            if matches!(unit_name, "each" | "pair") || !self.close(k, k + 1, 0) || self.item_follows(k + 1) {
+            if matches!(unit_name, "each" | "pair")
+                || !self.close(k, k + 1, 0)
+                || self.item_follows(k + 1)
+            {
                 continue;
             }
             let start = self.toks[k].start;
-            let prev = lots.iter().rev().find(|l| l.end <= start && start - l.end < 400);
-            let Some(prev) = prev.filter(|l| !self.gap(l.end, start).hard) else { continue };
+            let prev = lots
+                .iter()
+                .rev()
+                .find(|l| l.end <= start && start - l.end < 400);
+            let Some(prev) = prev.filter(|l| !self.gap(l.end, start).hard) else {
+                continue;
+            };
             self.mark(k, k + 1);
-            let q = self.qty(n, unit, start, self.toks[k + 1].end, "container count for the item named before");
+            let q = self.qty(
+                n,
+                unit,
+                start,
+                self.toks[k + 1].end,
+                "container count for the item named before",
+            );
             let q = self.pack(q, self.toks[k + 1].end);
             let mut lot = prev.clone();
             lot.spans.truncate(1);
-            lot.spans.push(Span { field: "quantity".into(), start: q.start, end: q.end, rule: q.rule.into() });
+            lot.spans.push(Span {
+                field: "quantity".into(),
+                start: q.start,
+                end: q.end,
+                rule: q.rule.into(),
+            });
             lot.start = start;
             lot.end = q.end;
             lot.qty = Some(q);
@@ -382,10 +484,16 @@ fn clause_start(text: &str, to: usize) -> usize {
 /// Describes the text between byte offsets `a` and `b`.
 fn gap(text: &str, a: usize, b: usize) -> Gap {
     if b <= a {
-        return Gap { only_punct: true, ..Gap::default() };
+        return Gap {
+            only_punct: true,
+            ..Gap::default()
+        };
     }
     let s = &text[a..b];
-    let mut g = Gap { only_punct: true, ..Gap::default() };
+    let mut g = Gap {
+        only_punct: true,
+        ..Gap::default()
+    };
     let mut in_word = false;
     let chars: Vec<char> = s.chars().collect();
     for (i, &c) in chars.iter().enumerate() {
@@ -408,7 +516,9 @@ fn gap(text: &str, a: usize, b: usize) -> Gap {
         }
         in_word = false;
         let next = chars.get(i + 1).copied();
-        if matches!(c, '.' | '!' | '?' | ';') && next.is_none_or(char::is_whitespace) || matches!(c, '。' | '！' | '？' | '；') {
+        if matches!(c, '.' | '!' | '?' | ';') && next.is_none_or(char::is_whitespace)
+            || matches!(c, '。' | '！' | '？' | '；')
+        {
             g.sentence = true;
         }
         if c == '|' {
@@ -422,11 +532,15 @@ fn gap(text: &str, a: usize, b: usize) -> Gap {
 /// A line break that ends an entry: before a bullet or numbered line, or
 /// between table rows.
 fn hard_line_break(text: &str, a: usize, b: usize) -> bool {
-    let Some(nl) = text[a..b].find('\n').map(|i| a + i) else { return false };
+    let Some(nl) = text[a..b].find('\n').map(|i| a + i) else {
+        return false;
+    };
     let line_before = text[..nl].rsplit('\n').next().unwrap_or("");
     let line_after = text[nl + 1..].split('\n').next().unwrap_or("");
     let after = line_after.trim_start();
     let bullet = after.starts_with(['-', '*', '•', '·', '+'])
-        || after.split_once(['.', ')']).is_some_and(|(n, _)| !n.is_empty() && n.len() <= 2 && n.chars().all(|c| c.is_ascii_digit()));
+        || after.split_once(['.', ')']).is_some_and(|(n, _)| {
+            !n.is_empty() && n.len() <= 2 && n.chars().all(|c| c.is_ascii_digit())
+        });
     bullet || line_before.contains(" | ") || line_after.contains(" | ")
 }

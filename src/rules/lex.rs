@@ -34,7 +34,15 @@ pub struct Tok {
 
 impl Tok {
     fn new(start: usize, end: usize) -> Tok {
-        Tok { start, end, num: None, item: None, unit: None, role: None, glued: false }
+        Tok {
+            start,
+            end,
+            num: None,
+            item: None,
+            unit: None,
+            role: None,
+            glued: false,
+        }
     }
 }
 
@@ -50,7 +58,12 @@ pub fn is_word_char(c: char) -> bool {
 
 /// Tokenizes `text` with the rule set's lexicon and patterns.
 pub fn tokenize(rules: &Rules, text: &str) -> Vec<Tok> {
-    let never: Vec<(usize, usize)> = rules.never.find_all(text).into_iter().map(|(_, s, e)| (s, e)).collect();
+    let never: Vec<(usize, usize)> = rules
+        .never
+        .find_all(text)
+        .into_iter()
+        .map(|(_, s, e)| (s, e))
+        .collect();
     let mut toks = model_tokens(rules, text);
     let mut words = Vec::new();
     for m in rules.lexicon.find_iter(text) {
@@ -63,7 +76,12 @@ pub fn tokenize(rules: &Rules, text: &str) -> Vec<Tok> {
             match l {
                 Lex::Item { item, generic } => {
                     let rule = term.clone();
-                    tok.item = Some(ItemHit { item: *item, generic: *generic, model: None, rule });
+                    tok.item = Some(ItemHit {
+                        item: *item,
+                        generic: *generic,
+                        model: None,
+                        rule,
+                    });
                 }
                 Lex::Unit(u) => tok.unit = Some(*u),
                 Lex::Word(r) => tok.role = Some(*r),
@@ -134,7 +152,9 @@ fn digit_numbers(
         if in_spans(never, s, e) || overlaps(toks, s, e) {
             continue;
         }
-        let Some(mut value) = parse_digits(m.as_str()) else { continue };
+        let Some(mut value) = parse_digits(m.as_str()) else {
+            continue;
+        };
         let before = text[..s].chars().next_back();
         if before.is_some_and(|c| is_word_char(c) || c == '#' || c == '$') {
             continue;
@@ -167,7 +187,9 @@ fn digit_numbers(
 /// "1.5 million", "2 mil", "3 thousand": a multiplier word right after digits.
 fn multiplier_after(text: &str, e: usize, words: &[(usize, usize, Lex)]) -> Option<(usize, f64)> {
     words.iter().find_map(|(ws, we, l)| match l {
-        Lex::NumMult(m) if *ws >= e && text[e..*ws].trim().is_empty() && ws - e <= 2 => Some((*we, *m)),
+        Lex::NumMult(m) if *ws >= e && text[e..*ws].trim().is_empty() && ws - e <= 2 => {
+            Some((*we, *m))
+        }
         _ => None,
     })
 }
@@ -178,7 +200,11 @@ fn cjk_numbers(rules: &Rules, text: &str, toks: &[Tok]) -> Vec<Tok> {
         if overlaps(toks, m.start(), m.end()) {
             continue;
         }
-        if text[..m.start()].chars().next_back().is_some_and(|c| c.is_ascii_digit()) {
+        if text[..m.start()]
+            .chars()
+            .next_back()
+            .is_some_and(|c| c.is_ascii_digit())
+        {
             continue;
         }
         if let Some(v) = parse_cjk(m.as_str()) {
@@ -265,6 +291,8 @@ fn merge_ranges(text: &str, toks: Vec<Tok>) -> Vec<Tok> {
 
 fn is_range_gap(gap: &str) -> bool {
     let g = gap.trim();
-    matches!(g, "-" | "–" | "—" | "~" | "to" | "a" | "or" | "o" | "至" | "到" | "-to")
+    matches!(
+        g,
+        "-" | "–" | "—" | "~" | "to" | "a" | "or" | "o" | "至" | "到" | "-to"
+    )
 }
-

@@ -145,7 +145,10 @@ pub use selftest::{self_test, Failure};
 /// The rule files shipped in the binary: the files of `rules/`, in name order.
 pub const EMBEDDED: &[(&str, &str)] = &[
     ("catalog.toml", include_str!("../../rules/catalog.toml")),
-    ("categories.toml", include_str!("../../rules/categories.toml")),
+    (
+        "categories.toml",
+        include_str!("../../rules/categories.toml"),
+    ),
     ("fields.toml", include_str!("../../rules/fields.toml")),
     ("languages.toml", include_str!("../../rules/languages.toml")),
     ("numbers.toml", include_str!("../../rules/numbers.toml")),
@@ -194,7 +197,10 @@ impl Rules {
         }
         let scores = classify::scores(self, msg, &text, !items.is_empty());
         let category = classify::decide(self, &scores, !items.is_empty());
-        if !matches!(category, Category::Offer | Category::Sale | Category::Request) {
+        if !matches!(
+            category,
+            Category::Offer | Category::Sale | Category::Request
+        ) {
             items.clear();
         }
         let contact = fields::contact(self, msg);

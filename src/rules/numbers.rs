@@ -106,7 +106,11 @@ impl WordNumber {
     }
 
     pub fn multiply(&mut self, by: f64) {
-        let base = if self.current == 0.0 { 1.0 } else { self.current };
+        let base = if self.current == 0.0 {
+            1.0
+        } else {
+            self.current
+        };
         if by >= 1_000.0 {
             self.total += base * by;
             self.current = 0.0;

@@ -20,7 +20,11 @@ pub struct Failure {
 
 impl std::fmt::Display for Failure {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}:{}: [{}] {}", self.file, self.line, self.rule, self.message)
+        write!(
+            f,
+            "{}:{}: [{}] {}",
+            self.file, self.line, self.rule, self.message
+        )
     }
 }
 
@@ -89,14 +93,22 @@ fn mismatches(ex: &Example, got: &Extraction) -> Vec<String> {
             }
         }
     };
-    check(&mut out, "category", &ex.category, Some(got.category.as_str().to_string()));
+    check(
+        &mut out,
+        "category",
+        &ex.category,
+        Some(got.category.as_str().to_string()),
+    );
     let contact = got.contact.clone().unwrap_or_default();
     let pickup = got.pickup.clone().unwrap_or_default();
     check(&mut out, "phone", &ex.phone, contact.phone);
     check(&mut out, "postal_code", &ex.postal_code, pickup.postal_code);
     check(&mut out, "language", &ex.language, got.language.clone());
     if ex.can_deliver.is_some() && ex.can_deliver != pickup.can_deliver {
-        out.push(format!("can_deliver: expected {:?}, found {:?}", ex.can_deliver, pickup.can_deliver));
+        out.push(format!(
+            "can_deliver: expected {:?}, found {:?}",
+            ex.can_deliver, pickup.can_deliver
+        ));
     }
     out
 }
