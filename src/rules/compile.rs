@@ -34,6 +34,8 @@ pub enum Role {
     Of,
     Per,
     Each,
+    /// Words that may sit between an item and its count: "about", "qty".
+    Filler,
 }
 
 /// What a lexicon entry means.
@@ -158,19 +160,23 @@ impl Builder {
                 "of" => Role::Of,
                 "per" => Role::Per,
                 "each" => Role::Each,
+                "filler" => Role::Filler,
                 other => {
-                    let reason = format!("unknown word role {other:?}; one of of, per, each");
+                    let reason =
+                        format!("unknown word role {other:?}; one of of, per, each, filler");
                     return Err(format::invalid(name, text, w.role.span(), reason));
                 }
             };
-            self.add_terms(&w.terms, Lex::Word(role));
+            for term in w.terms.values().flatten() {
+                self.add_plain(term, Lex::Word(role));
+            }
         }
         for n in &f.number {
             for (word, v) in &n.values {
-                self.add_term(word, Lex::NumValue(*v));
+                self.add_plain(word, Lex::NumValue(*v));
             }
             for (word, v) in &n.multipliers {
-                self.add_term(word, Lex::NumMult(*v));
+                self.add_plain(word, Lex::NumMult(*v));
             }
         }
         for it in &f.item {
@@ -314,10 +320,25 @@ impl Builder {
 
     fn add_term(&mut self, term: &str, lex: Lex) {
         for v in variants(term) {
-            let entry = self.terms.entry(v).or_default();
-            if !entry.contains(&lex) {
-                entry.push(lex.clone());
-            }
+            self.add_variant(v, &lex);
+        }
+    }
+
+    /// Number words and small words: no plural forms ("dozens" is not 12).
+    fn add_plain(&mut self, term: &str, lex: Lex) {
+        let lower = term.trim().to_lowercase();
+        let folded = fold_accents(&lower);
+        self.add_variant(lower, &lex);
+        self.add_variant(folded, &lex);
+    }
+
+    fn add_variant(&mut self, v: String, lex: &Lex) {
+        if v.is_empty() {
+            return;
+        }
+        let entry = self.terms.entry(v).or_default();
+        if !entry.contains(lex) {
+            entry.push(lex.clone());
         }
     }
 

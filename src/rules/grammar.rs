@@ -238,9 +238,12 @@ impl Ctx<'_> {
 
     /// "KF94 마스크 1,000장", "Gloves: 500 boxes", "Shoe covers | 1,000".
     fn after(&mut self, t: usize) -> Option<Qty> {
-        let k = t + 1;
+        let mut k = t + 1;
+        while self.role(k, Role::Filler) {
+            k += 1;
+        }
         let n = self.num(k)?;
-        let g = self.tok_gap(t, k);
+        let g = self.loose_gap(t, k);
         let direct = g.cells == 0 && !g.sentence && !g.hard && g.words == 0 && g.only_punct;
         let table = g.cells == 1 && !g.hard && self.alone_in_cell(k);
         if !(direct || table) {
@@ -258,17 +261,40 @@ impl Ctx<'_> {
         }
         self.mark(k, last);
         let (s, e) = (self.toks[k].start, self.toks[last].end);
-        Some(self.qty(
-            n,
-            unit,
-            s,
-            e,
-            if table {
-                "count in next table cell"
-            } else {
-                "count after item"
-            },
-        ))
+        let rule = if table {
+            "count in next table cell"
+        } else {
+            "count after item"
+        };
+        Some(self.qty(n, unit, s, e, rule))
+    }
+
+    /// The gap from token `t` to `k`, across filler words, with text in
+    /// parentheses ignored: "Gloves (nitrile), approx. 500".
+    fn loose_gap(&self, t: usize, k: usize) -> Gap {
+        let mut text = String::new();
+        for i in t..k {
+            text.push_str(&self.text[self.toks[i].end..self.toks[i + 1].start]);
+            text.push(' ');
+        }
+        let mut plain = String::with_capacity(text.len());
+        let mut depth = 0;
+        for c in text.chars() {
+            match c {
+                '(' => depth += 1,
+                ')' if depth > 0 => depth -= 1,
+                _ if depth == 0 => plain.push(c),
+                _ => {}
+            }
+        }
+        let plain = plain
+            .replace(". ", " ")
+            .replace(" x ", " ")
+            .replace(" X ", " ")
+            .replace('×', " ");
+        let mut g = gap(&plain, 0, plain.len());
+        g.hard = (t..k).any(|i| self.tok_gap(i, i + 1).hard);
+        g
     }
 
     fn alone_in_cell(&self, k: usize) -> bool {
@@ -353,7 +379,11 @@ impl Ctx<'_> {
                 continue;
             };
             q.value *= n;
-            q.unit = inner;
+            q.unit = if self.is_container(inner) {
+                inner
+            } else {
+                self.each()
+            };
             q.end = q.end.max(self.toks[last].end);
             q.rule = "container × pack size";
             self.mark(i, last);
@@ -368,8 +398,9 @@ impl Ctx<'_> {
 
     /// One pack size at token `i`: (count, inner unit, last token).
     fn pack_at(&self, i: usize) -> Option<(f64, usize, usize)> {
-        if self.role(i, Role::Per) && self.unit(i + 1).is_some() {
-            let n = self.num(i + 2)?;
+        let per = self.role(i, Role::Per) || self.role(i, Role::Each);
+        if per && self.unit(i + 1).is_some() && self.close(i, i + 1, 0) {
+            let n = self.num(i + 2).filter(|_| self.close(i + 1, i + 2, 2))?;
             let inner = self.unit(i + 3).filter(|_| self.close(i + 2, i + 3, 0));
             return Some((
                 n,
@@ -542,5 +573,6 @@ fn hard_line_break(text: &str, a: usize, b: usize) -> bool {
         || after.split_once(['.', ')']).is_some_and(|(n, _)| {
             !n.is_empty() && n.len() <= 2 && n.chars().all(|c| c.is_ascii_digit())
         });
-    bullet || line_before.contains(" | ") || line_after.contains(" | ")
+    let short_entry = line_before.trim().chars().count() <= 40 && after.chars().count() <= 60;
+    bullet || short_entry || line_before.contains(" | ") || line_after.contains(" | ")
 }

@@ -155,8 +155,11 @@ fn digit_numbers(
         let Some(mut value) = parse_digits(m.as_str()) else {
             continue;
         };
-        let before = text[..s].chars().next_back();
-        if before.is_some_and(|c| is_word_char(c) || c == '#' || c == '$') {
+        let mut back = text[..s].chars().rev();
+        let before = back.next();
+        let times_prefix =
+            matches!(before, Some('x' | 'X' | '×')) && !back.next().is_some_and(is_word_char);
+        if before.is_some_and(|c| is_word_char(c) || c == '#' || c == '$') && !times_prefix {
             continue;
         }
         let mut rest = text[e..].chars();
@@ -165,6 +168,7 @@ fn digit_numbers(
                 value *= 1000.0;
                 e += 1;
             }
+            Some('x' | 'X' | '×') if !rest.next().is_some_and(is_word_char) => {}
             Some(c) if cjk_power(c).is_some() => {
                 value *= cjk_power(c).unwrap_or(1.0);
                 e += c.len_utf8();
