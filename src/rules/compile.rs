@@ -41,10 +41,15 @@ pub enum Role {
 /// What a lexicon entry means.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Lex {
-    Item { item: usize, generic: bool },
+    Item {
+        item: usize,
+        generic: bool,
+    },
     Unit(usize),
     Word(Role),
     NumValue(f64),
+    /// "a", "an", "un", "una": one, but only right before what it counts.
+    NumArticle,
     NumMult(f64),
 }
 
@@ -177,6 +182,9 @@ impl Builder {
             }
             for (word, v) in &n.multipliers {
                 self.add_plain(word, Lex::NumMult(*v));
+            }
+            for word in &n.articles {
+                self.add_plain(word, Lex::NumArticle);
             }
         }
         for it in &f.item {

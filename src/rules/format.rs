@@ -100,6 +100,10 @@ pub struct NumberRule {
     /// Words that multiply what precedes: hundred, thousand, mil, 万.
     #[serde(default)]
     pub multipliers: BTreeMap<String, f64>,
+    /// Articles that mean one only right before an item or unit ("a box
+    /// of", "un termómetro"); before a number word they mean nothing ("a dozen").
+    #[serde(default)]
+    pub articles: Vec<String>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -181,11 +181,17 @@ impl Ctx<'_> {
     /// "one box of 20 N95 masks".
     fn before(&mut self, t: usize) -> Option<Qty> {
         let j = t.checked_sub(1)?;
-        if self.used[j] || !self.close(j, t, 3) {
+        let end = self.toks[t].start;
+        if self.used[j] {
             return None;
         }
-        let end = self.toks[t].start;
+        if !self.close(j, t, 3) {
+            return self.before_in_table(j, t);
+        }
         if let Some(n) = self.num(j) {
+            if self.toks[j].article && !self.close(j, t, 1) {
+                return None;
+            }
             if let Some((c, first)) = self.container_of(j) {
                 self.mark(first, j);
                 return Some(self.qty(
@@ -210,7 +216,8 @@ impl Ctx<'_> {
         }
         let k = unit_at.checked_sub(1)?;
         let n = self.num(k)?;
-        if !self.close(k, unit_at, 2) {
+        let words = if self.toks[k].article { 1 } else { 2 };
+        if !self.close(k, unit_at, words) {
             return None;
         }
         self.mark(k, j);
@@ -220,6 +227,38 @@ impl Ctx<'_> {
             self.toks[k].start,
             end,
             "count and unit before item",
+        ))
+    }
+
+    /// "120 | N95 respirator": a count alone in the cell before the item's
+    /// (with an optional unit cell between).
+    fn before_in_table(&mut self, j: usize, t: usize) -> Option<Qty> {
+        let g = self.tok_gap(j, t);
+        if g.cells != 1 || g.words > 0 || g.hard {
+            return None;
+        }
+        let (n_at, unit) = match self.unit(j) {
+            Some(u) => (j.checked_sub(1)?, u),
+            None => (j, self.each()),
+        };
+        let n = self.num(n_at)?;
+        let line_start = self.text[..self.toks[n_at].start]
+            .rfind('\n')
+            .map_or(0, |i| i + 1);
+        let lead = self.text[line_start..self.toks[n_at].start].trim_end();
+        if !(lead.is_empty() || lead.ends_with('|'))
+            || (n_at != j && self.tok_gap(n_at, j).words > 0)
+        {
+            return None;
+        }
+        self.mark(n_at, j);
+        let end = self.toks[t].start;
+        Some(self.qty(
+            n,
+            unit,
+            self.toks[n_at].start,
+            end,
+            "count in the table cell before",
         ))
     }
 

@@ -30,6 +30,8 @@ pub struct Tok {
     pub role: Option<Role>,
     /// A counter glued to the number before it ("1,000장", "50병", "一万个").
     pub glued: bool,
+    /// The number is an article ("a", "una"): it counts only what follows at once.
+    pub article: bool,
 }
 
 impl Tok {
@@ -42,6 +44,7 @@ impl Tok {
             unit: None,
             role: None,
             glued: false,
+            article: false,
         }
     }
 }
@@ -85,7 +88,9 @@ pub fn tokenize(rules: &Rules, text: &str) -> Vec<Tok> {
                 }
                 Lex::Unit(u) => tok.unit = Some(*u),
                 Lex::Word(r) => tok.role = Some(*r),
-                Lex::NumValue(_) | Lex::NumMult(_) => words.push((m.start(), m.end(), l.clone())),
+                Lex::NumValue(_) | Lex::NumMult(_) | Lex::NumArticle => {
+                    words.push((m.start(), m.end(), l.clone()))
+                }
             }
         }
         if tok.item.is_some() || tok.unit.is_some() || tok.role.is_some() {
@@ -244,15 +249,24 @@ fn word_numbers(text: &str, words: &[(usize, usize, Lex)], nums: &[Tok], toks: &
                     values += 1;
                 }
                 Lex::NumMult(m) => n.multiply(*m),
+                Lex::NumArticle if j == i => {}
+                Lex::NumArticle => break,
                 _ => {}
             }
             end = *e;
             j += 1;
         }
         let cjk_multiplier_only = values == 0 && text[start..].starts_with(is_cjk);
-        if let Some(v) = n.value().filter(|_| j > i && !cjk_multiplier_only) {
+        let article = words[i].2 == Lex::NumArticle;
+        let value = match n.value() {
+            Some(v) => Some(v),
+            None if article && j == i + 1 => Some(1.0),
+            None => None,
+        };
+        if let Some(v) = value.filter(|_| j > i && !cjk_multiplier_only) {
             let mut tok = Tok::new(start, end);
             tok.num = Some(v);
+            tok.article = article && j == i + 1;
             out.push(tok);
         }
         i = j.max(i + 1);
