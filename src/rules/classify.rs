@@ -106,7 +106,7 @@ pub fn decide(rules: &Rules, scores: &Scores, has_items: bool) -> Category {
     let offer = score("offer");
     if reaches("bounce") {
         Category::Bounce
-    } else if reaches("auto_reply") {
+    } else if reaches("auto_reply") && (!has_items || score("auto_reply") >= 6.0) {
         Category::AutoReply
     } else if reaches("spam") && !has_items {
         Category::Spam

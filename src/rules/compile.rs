@@ -378,7 +378,7 @@ impl Builder {
             examples: self.examples,
             digits: Regex::new(r"[0-9](?:[0-9]|[.,][0-9])*")
                 .map_err(|e| internal(e.to_string()))?,
-            cjk_numerals: Regex::new("[零〇一二两三四五六七八九十百千万萬亿億]+")
+            cjk_numerals: Regex::new("[零〇一二两兩三四五六七八九十百千万萬亿億]+")
                 .map_err(|e| internal(e.to_string()))?,
         })
     }

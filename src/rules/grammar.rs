@@ -107,7 +107,9 @@ fn merge_items(text: &str, toks: Vec<Tok>) -> Vec<Tok> {
         };
         let gap = text[prev.end..tok.start].trim().to_lowercase();
         let adjacent = matches!(gap.as_str(), "" | "-" | "de" | "del" | "para");
-        let paren_model = b.model.is_some() && gap == "(" && (a.item == b.item || a.generic);
+        let same = a.item == b.item || a.generic;
+        let paren_model =
+            b.model.is_some() && a.model.is_none() && same && matches!(gap.as_str(), "(" | ",");
         if !(adjacent || paren_model) {
             out.push(tok);
             continue;
@@ -217,7 +219,7 @@ impl Ctx<'_> {
         let k = unit_at.checked_sub(1)?;
         let n = self.num(k)?;
         let words = if self.toks[k].article { 1 } else { 2 };
-        if !self.close(k, unit_at, words) {
+        if !self.close(k, unit_at, words) && !self.cell_before(k, unit_at) {
             return None;
         }
         self.mark(k, j);
@@ -260,6 +262,16 @@ impl Ctx<'_> {
             end,
             "count in the table cell before",
         ))
+    }
+
+    /// A count alone in the table cell right before token `j`'s cell.
+    fn cell_before(&self, k: usize, j: usize) -> bool {
+        let g = self.tok_gap(k, j);
+        let line_start = self.text[..self.toks[k].start]
+            .rfind('\n')
+            .map_or(0, |i| i + 1);
+        let lead = self.text[line_start..self.toks[k].start].trim_end();
+        g.cells == 1 && g.words == 0 && !g.hard && (lead.is_empty() || lead.ends_with('|'))
     }
 
     /// For a number at `j`: "N UNIT of" before it ("one box of 20 ...").
