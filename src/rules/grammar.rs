@@ -307,7 +307,9 @@ impl Ctx<'_> {
             _ => (self.each(), k),
         };
         let glued = self.toks[last].glued;
-        if !glued && !table && self.item_follows(last) {
+        let marked = self.text[self.toks[t].end..self.toks[k].start]
+            .contains([':', 'x', 'X', '×', '=', '-', '–', '(']);
+        if !glued && !table && !marked && self.item_follows(last) {
             return None;
         }
         self.mark(k, last);

@@ -297,7 +297,13 @@ fn merge_ranges(text: &str, toks: Vec<Tok>) -> Vec<Tok> {
     let mut out: Vec<Tok> = Vec::with_capacity(toks.len());
     for tok in toks {
         if let (Some(prev), Some(_)) = (out.last_mut(), tok.num) {
-            if prev.num.is_some() && is_range_gap(&text[prev.end..tok.start]) {
+            let gap = &text[prev.end..tok.start];
+            let head = text[..prev.start].trim_end().to_lowercase();
+            let between = ["between", "entre", "from"]
+                .iter()
+                .any(|w| head.ends_with(w))
+                && matches!(gap.trim(), "and" | "y" | "to" | "a");
+            if prev.num.is_some() && (is_range_gap(gap) || between) {
                 prev.end = tok.end;
                 continue;
             }
