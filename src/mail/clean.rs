@@ -264,7 +264,7 @@ fn cut_signature<'a>(kept: &mut Vec<&'a str>) -> Vec<&'a str> {
     }
     let window = kept.len().saturating_sub(8);
     if let Some(at) = (window..kept.len()).rev().find(|&i| is_sign_off(kept[i])) {
-        if at > 0 {
+        if at > 0 && !kept[at + 1..].iter().any(|l| looks_like_content(l)) {
             return kept.split_off(at);
         }
     }
@@ -276,6 +276,20 @@ fn cut_signature<'a>(kept: &mut Vec<&'a str>) -> Vec<&'a str> {
         return kept.split_off(para);
     }
     Vec::new()
+}
+
+/// A line that carries the offer rather than a signature: long prose, or
+/// a count of something ("300 masks", "- 20 boxes of gloves").
+fn looks_like_content(line: &str) -> bool {
+    let t = line.trim().trim_start_matches(['-', '*', '•']).trim_start();
+    let mut words = t.split_whitespace();
+    let counted = words.next().is_some_and(|w| {
+        w.chars()
+            .all(|c| c.is_ascii_digit() || c == ',' || c == '.')
+    }) && words
+        .next()
+        .is_some_and(|w| w.starts_with(char::is_lowercase));
+    counted || t.chars().count() > 100
 }
 
 fn is_sign_off(line: &str) -> bool {
@@ -353,6 +367,12 @@ mod tests {
         let c = clean(body, "Fwd: masks");
         assert_eq!(c.text, "see below\n\nI have 8 boxes of masks.");
         assert_eq!(c.signature, "Joan");
+    }
+
+    #[test]
+    fn thanks_before_the_offer_is_not_a_signature() {
+        let c = clean("Hi,\nThanks!\n300 masks\n20 boxes of gloves", "");
+        assert_eq!(c.text, "Hi,\nThanks!\n300 masks\n20 boxes of gloves");
     }
 
     #[test]
