@@ -114,39 +114,98 @@ fn any(rules: &Rules, field: &str, text: &str) -> bool {
         .any(|(f, p)| f == field && p.re.is_match(text))
 }
 
-/// Name, organization and phone of the sender.
+/// Name, organization and phone of the sender: the signature first (it is
+/// how people sign), then the From header's display name.
 pub fn contact(rules: &Rules, msg: &ParsedMessage) -> Contact {
     let text = contact_text(msg);
     let phone = phone(rules, &text).or_else(|| phone(rules, &msg.body_text));
-    let mut c = Contact {
-        phone,
-        ..Contact::default()
-    };
-    if let Some(name) = msg.from.as_ref().and_then(|f| f.name.as_deref()) {
-        let name = strip_titles(name);
-        if any(rules, "organization", &name) {
-            c.organization = Some(name);
-        } else if is_person_name(&name) {
-            c.name = Some(name);
-        }
-    }
-    for line in msg
+    let lines: Vec<&str> = msg
         .signature
         .lines()
         .chain(msg.clean_text.lines().rev().take(3))
-    {
-        let head = strip_titles(line.split([',', '|']).next().unwrap_or(""));
-        if c.name.is_none() && is_person_name(&head) && !any(rules, "organization", &head) {
-            c.name = Some(head);
-        } else if c.organization.is_none()
-            && any(rules, "organization", line)
-            && line.trim().chars().count() <= 60
-        {
-            let org = line.split(" | ").next().unwrap_or(line).trim();
-            c.organization = Some(org.trim_end_matches(',').to_string());
+        .map(str::trim)
+        .collect();
+    let is_org = |l: &str| any(rules, "organization", l);
+    let person = |l: &str| is_person_name(l) && !is_org(l) && !is_role(l);
+    let head = |l: &str| strip_titles(l.split([',', '|']).next().unwrap_or(""));
+    let name_at = lines.iter().position(|l| person(&head(l)));
+    let mut name = name_at.map(|i| head(lines[i]));
+    let mut organization = lines
+        .iter()
+        .find(|l| is_org(l) && l.chars().count() <= 60 && !is_role(l))
+        .map(|l| org_part(l));
+    if organization.is_none() {
+        organization = name_at
+            .and_then(|i| lines.get(i + 1))
+            .filter(|l| looks_like_org_line(l) && !is_role(l))
+            .map(|l| l.to_string());
+    }
+    if let Some(from) = msg.from.as_ref().and_then(|f| f.name.as_deref()) {
+        let from = strip_titles(from);
+        if name.is_none() && person(&from) {
+            name = Some(from);
+        } else if organization.is_none() && is_org(&from) && !is_role(&from) {
+            organization = Some(from);
         }
     }
-    c
+    Contact {
+        name,
+        organization,
+        phone,
+    }
+}
+
+/// The organization part of a signature line: before " | " and before an
+/// address (", 1450 N Lake Ave").
+fn org_part(line: &str) -> String {
+    let l = line.split(" | ").next().unwrap_or(line);
+    let cut = l
+        .match_indices(", ")
+        .find(|(i, _)| l[i + 2..].starts_with(|c: char| c.is_ascii_digit()))
+        .map_or(l.len(), |(i, _)| i);
+    l[..cut].trim().trim_end_matches(',').to_string()
+}
+
+/// Job titles and mailbox roles, which are neither a name nor an organization.
+fn is_role(s: &str) -> bool {
+    const ROLES: &[&str] = &[
+        "manager",
+        "office",
+        "officer",
+        "director",
+        "administrator",
+        "administration",
+        "coordinator",
+        "president",
+        "owner",
+        "sales",
+        "dept",
+        "support",
+        "team",
+        "admin",
+        "info",
+        "donations",
+        "customer",
+        "assistant",
+        "supervisor",
+        "nurse",
+        "service",
+        "desk",
+        "system",
+        "subsystem",
+    ];
+    s.split(|c: char| !c.is_alphanumeric())
+        .any(|w| ROLES.contains(&w.to_lowercase().as_str()))
+}
+
+/// Two to five capitalised words with no digits: "Limpiezas Ramírez".
+fn looks_like_org_line(s: &str) -> bool {
+    let words: Vec<&str> = s.split_whitespace().collect();
+    (2..=5).contains(&words.len())
+        && !s.chars().any(|c| c.is_ascii_digit())
+        && words
+            .iter()
+            .all(|w| w.starts_with(char::is_uppercase) || w.len() <= 3)
 }
 
 fn phone(rules: &Rules, text: &str) -> Option<String> {
