@@ -36,6 +36,9 @@ pub enum Role {
     Each,
     /// Words that may sit between an item and its count: "about", "qty".
     Filler,
+    /// Words that end a quantity phrase: a number before them never counts
+    /// an item after them ("our 3 offices have N95s").
+    Break,
 }
 
 /// What a lexicon entry means.
@@ -166,9 +169,10 @@ impl Builder {
                 "per" => Role::Per,
                 "each" => Role::Each,
                 "filler" => Role::Filler,
+                "break" => Role::Break,
                 other => {
                     let reason =
-                        format!("unknown word role {other:?}; one of of, per, each, filler");
+                        format!("unknown word role {other:?}; one of of, per, each, filler, break");
                     return Err(format::invalid(name, text, w.role.span(), reason));
                 }
             };

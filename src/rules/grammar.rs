@@ -453,13 +453,19 @@ impl Ctx<'_> {
     fn pack_at(&self, i: usize) -> Option<(f64, usize, usize)> {
         let per = self.role(i, Role::Per) || self.role(i, Role::Each);
         if per && self.unit(i + 1).is_some() && self.close(i, i + 1, 0) {
-            let n = self.num(i + 2).filter(|_| self.close(i + 1, i + 2, 2))?;
-            let inner = self.unit(i + 3).filter(|_| self.close(i + 2, i + 3, 0));
-            return Some((
-                n,
-                inner.unwrap_or(self.each()),
-                if inner.is_some() { i + 3 } else { i + 2 },
-            ));
+            let mut at = i + 2;
+            while at < i + 4
+                && self
+                    .toks
+                    .get(at)
+                    .is_some_and(|t| t.role.is_some() && t.num.is_none() && t.unit.is_none())
+            {
+                at += 1;
+            }
+            let n = self.num(at).filter(|_| self.close(i + 1, at, 2))?;
+            let inner = self.unit(at + 1).filter(|_| self.close(at, at + 1, 0));
+            let last = if inner.is_some() { at + 1 } else { at };
+            return Some((n, inner.unwrap_or(self.each()), last));
         }
         let n = self.num(i)?;
         let mut k = i + 1;

@@ -296,6 +296,25 @@ fn mark_glued(text: &str, toks: &mut [Tok]) {
 fn merge_ranges(text: &str, toks: Vec<Tok>) -> Vec<Tok> {
     let mut out: Vec<Tok> = Vec::with_capacity(toks.len());
     for tok in toks {
+        let joiner = out
+            .last()
+            .is_some_and(|t| t.num.is_none() && t.item.is_none() && t.unit.is_none());
+        let before_joiner = out.len() >= 2 && out[out.len() - 2].num.is_some();
+        if tok.num.is_some() && joiner && before_joiner {
+            let a = &out[out.len() - 2];
+            let gap = &text[a.end..tok.start];
+            let head = text[..a.start].trim_end().to_lowercase();
+            let between = ["between", "entre", "from"]
+                .iter()
+                .any(|w| head.ends_with(w));
+            if is_range_gap(gap) || (between && matches!(gap.trim(), "and" | "y" | "to" | "a")) {
+                out.pop();
+                if let Some(a) = out.last_mut() {
+                    a.end = tok.end;
+                }
+                continue;
+            }
+        }
         if let (Some(prev), Some(_)) = (out.last_mut(), tok.num) {
             let gap = &text[prev.end..tok.start];
             let head = text[..prev.start].trim_end().to_lowercase();
