@@ -309,7 +309,7 @@ impl Ctx<'_> {
         let glued = self.toks[last].glued;
         let marked = self.text[self.toks[t].end..self.toks[k].start]
             .contains([':', 'x', 'X', '×', '=', '-', '–', '(']);
-        if !glued && !table && !marked && self.item_follows(last) {
+        if self.of_item_follows(last) || (!glued && !table && !marked && self.item_follows(last)) {
             return None;
         }
         self.mark(k, last);
@@ -363,11 +363,20 @@ impl Ctx<'_> {
     /// the number before belongs to that next item.
     fn item_follows(&self, i: usize) -> bool {
         let next = i + 1;
-        match self.toks.get(next) {
-            Some(t) if t.item.is_some() => self.close(i, next, 3),
-            Some(_) if self.role(next, Role::Of) => true,
-            _ => false,
+        self.toks.get(next).is_some_and(|t| t.item.is_some()) && self.close(i, next, 3)
+            || self.of_item_follows(i)
+    }
+
+    /// "of" and an item (or "of N item") right after token `i`.
+    fn of_item_follows(&self, i: usize) -> bool {
+        let next = i + 1;
+        if !self.role(next, Role::Of) || !self.close(i, next, 0) {
+            return false;
         }
+        let item_at = |j: usize| {
+            self.toks.get(j).is_some_and(|t| t.item.is_some()) && self.close(j - 1, j, 3)
+        };
+        item_at(next + 1) || (self.num(next + 1).is_some() && item_at(next + 2))
     }
 
     fn qty(&self, value: f64, unit: usize, start: usize, end: usize, rule: &'static str) -> Qty {
@@ -466,6 +475,12 @@ impl Ctx<'_> {
             let inner = self.unit(at + 1).filter(|_| self.close(at, at + 1, 0));
             let last = if inner.is_some() { at + 1 } else { at };
             return Some((n, inner.unwrap_or(self.each()), last));
+        }
+        if self.role(i, Role::Of) && self.close(i, i + 1, 0) {
+            let n = self.num(i + 1)?;
+            let next_is_other_item = self.toks.get(i + 2).is_some_and(|t| t.item.is_some())
+                && self.close(i + 1, i + 2, 3);
+            return (!next_is_other_item).then_some((n, self.each(), i + 1));
         }
         let n = self.num(i)?;
         let mut k = i + 1;
