@@ -512,6 +512,7 @@ impl Ctx<'_> {
             if matches!(unit_name, "each" | "pair")
                 || !self.close(k, k + 1, 0)
                 || self.item_follows(k + 1)
+                || (self.role(k + 2, Role::Of) && self.close(k + 1, k + 2, 0))
             {
                 continue;
             }
