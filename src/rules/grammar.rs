@@ -56,6 +56,8 @@ struct Ctx<'a> {
     toks: Vec<Tok>,
     used: Vec<bool>,
     each: Option<usize>,
+    /// The item whose pack size is being read.
+    pack_item: Option<usize>,
 }
 
 /// Finds the lots in `text`, given its tokens.
@@ -69,6 +71,7 @@ pub fn lots(rules: &Rules, text: &str, toks: Vec<Tok>) -> Vec<Lot> {
         toks,
         used,
         each,
+        pack_item: None,
     };
     let mut lots = Vec::new();
     for t in 0..cx.toks.len() {
@@ -83,6 +86,7 @@ pub fn lots(rules: &Rules, text: &str, toks: Vec<Tok>) -> Vec<Lot> {
         let item_end = cx.toks[t].end;
         let qty = qty.map(|q| {
             let from = q.end.max(item_end);
+            cx.pack_item = Some(hit.item);
             cx.pack(q, from)
         });
         lots.push(cx.lot(hit, t, qty));
@@ -110,7 +114,8 @@ fn merge_items(text: &str, toks: Vec<Tok>) -> Vec<Tok> {
         let same = a.item == b.item || a.generic;
         let paren_model =
             b.model.is_some() && a.model.is_none() && same && matches!(gap.as_str(), "(" | ",");
-        if !(adjacent || paren_model) {
+        let paren_kind = a.generic && !b.generic && gap == "(";
+        if !(adjacent || paren_model || paren_kind) {
             out.push(tok);
             continue;
         }
@@ -498,7 +503,15 @@ impl Ctx<'_> {
             return Some((n, inner, k));
         }
         let counted = k > i + 1 && inner == self.each() && self.toks[k - 1].item.is_none();
-        counted.then_some((n, inner, k - 1))
+        let item_in_parens = k > i + 1
+            && self.toks[k - 1]
+                .item
+                .as_ref()
+                .is_some_and(|h| h.generic || Some(h.item) == self.pack_item)
+            && self.text[self.toks[k - 1].end..]
+                .trim_start()
+                .starts_with(')');
+        (counted || item_in_parens).then_some((n, inner, k - 1))
     }
 
     /// "200 gallons", "500 bottles" with no item after: the item named before.
@@ -532,6 +545,7 @@ impl Ctx<'_> {
                 self.toks[k + 1].end,
                 "container count for the item named before",
             );
+            self.pack_item = Some(prev.hit.item);
             let q = self.pack(q, self.toks[k + 1].end);
             let mut lot = prev.clone();
             lot.spans.truncate(1);
