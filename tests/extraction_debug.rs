@@ -12,3 +12,12 @@ fn scratch() {
     let ex = rules.extract(&msg);
     println!("{}", supplyline::rules::explain(&msg, &ex, true));
 }
+
+#[test]
+#[ignore]
+fn compile_time() {
+    let t = std::time::Instant::now();
+    let r = supplyline::rules::Rules::embedded().unwrap();
+    println!("compile {:?}", t.elapsed());
+    drop(r);
+}
