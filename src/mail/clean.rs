@@ -46,6 +46,26 @@ const REPLY_MARKERS: &[&str] = &[
     "-----원본 메시지-----",
 ];
 
+/// Phrases by which a sender passes on the message that follows.
+const FORWARD_INTROS: &[&str] = &[
+    "see below",
+    "see the email below",
+    "see message below",
+    "see their email",
+    "below is",
+    "forwarding",
+    "forwarded",
+    "passing along",
+    "passing this along",
+    "pass this along",
+    "ver abajo",
+    "ver correo abajo",
+    "reenvío",
+    "reenvio",
+    "见下",
+    "如下",
+];
+
 const SIGN_OFFS: &[&str] = &[
     "best",
     "best regards",
@@ -128,17 +148,7 @@ fn is_forward_subject(subject: &str) -> bool {
 fn mentions_below(kept: &[&str]) -> bool {
     kept.iter().any(|l| {
         let l = l.to_lowercase();
-        [
-            "see below",
-            "below",
-            "forwarding",
-            "abajo",
-            "reenvío",
-            "reenvio",
-            "如下",
-        ]
-        .iter()
-        .any(|w| l.contains(w))
+        FORWARD_INTROS.iter().any(|w| l.contains(w))
     })
 }
 
