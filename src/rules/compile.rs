@@ -105,6 +105,8 @@ pub struct Negation {
 #[derive(Debug)]
 pub struct Rules {
     pub(crate) items: Vec<String>,
+    /// For each item, the items that refine its generic names.
+    pub(crate) refined_by: Vec<Vec<usize>>,
     pub(crate) units: Vec<(String, bool)>,
     pub(crate) lexicon: AhoCorasick,
     /// Meanings of each lexicon pattern, and the term as written (the rule name).
@@ -126,6 +128,8 @@ pub struct Rules {
 #[derive(Default)]
 struct Builder {
     items: Vec<String>,
+    /// (item, refining item id as written, file, line) until all ids are known.
+    refinements: Vec<(usize, String, String, usize)>,
     units: Vec<(String, bool)>,
     terms: BTreeMap<String, Vec<Lex>>,
     models: Vec<Pattern>,
@@ -207,6 +211,11 @@ impl Builder {
                     generic: true,
                 },
             );
+            for r in &it.refined_by {
+                let line = format::line_of(text, r.span().start);
+                self.refinements
+                    .push((item, r.get_ref().clone(), name.to_string(), line));
+            }
             for m in &it.models {
                 self.models.push(Pattern {
                     name: format!("{} model", it.id.get_ref()),
@@ -354,7 +363,24 @@ impl Builder {
         }
     }
 
+    fn refined_by(&self) -> Result<Vec<Vec<usize>>, RuleError> {
+        let mut out = vec![Vec::new(); self.items.len()];
+        for (item, id, file, line) in &self.refinements {
+            let Some(by) = self.items.iter().position(|i| i == id) else {
+                let reason = format!("refined_by names unknown item {id:?}");
+                return Err(RuleError::Invalid {
+                    file: file.clone(),
+                    line: *line,
+                    reason,
+                });
+            };
+            out[*item].push(by);
+        }
+        Ok(out)
+    }
+
     fn finish(self) -> Result<Rules, RuleError> {
+        let refined_by = self.refined_by()?;
         let patterns: Vec<&String> = self.terms.keys().collect();
         let lexicon = AhoCorasickBuilder::new()
             .match_kind(MatchKind::LeftmostLongest)
@@ -368,6 +394,7 @@ impl Builder {
         });
         Ok(Rules {
             items: self.items,
+            refined_by,
             units: self.units,
             lexicon,
             lex,

@@ -67,6 +67,10 @@ pub struct ItemRule {
     /// Regexes for model names; the matched text becomes `model`.
     #[serde(default)]
     pub models: Vec<Spanned<String>>,
+    /// Items that make a generic name of this one precise: "200 masks"
+    /// becomes N95s when the message names N95s without a count elsewhere.
+    #[serde(default)]
+    pub refined_by: Vec<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -665,3 +665,38 @@ fn hard_line_break(text: &str, a: usize, b: usize) -> bool {
     let short_entry = line_before.trim().chars().count() <= 40 && after.chars().count() <= 60;
     bullet || short_entry || line_before.contains(" | ") || line_after.contains(" | ")
 }
+
+/// Makes counted generic names precise: "200 masks" are N95s when the
+/// message (body or subject) names N95s without a count and no other kind
+/// of mask that could refine them.
+pub fn refine(rules: &Rules, mut lots: Vec<Lot>, subject: &[Lot]) -> Vec<Lot> {
+    let counted: Vec<usize> = lots
+        .iter()
+        .filter(|l| l.qty.is_some())
+        .map(|l| l.hit.item)
+        .collect();
+    let named: Vec<usize> = lots
+        .iter()
+        .chain(subject)
+        .filter(|l| !l.hit.generic && !counted.contains(&l.hit.item))
+        .map(|l| l.hit.item)
+        .collect();
+    for lot in lots.iter_mut().filter(|l| l.hit.generic && l.qty.is_some()) {
+        let Some(by) = rules.refined_by.get(lot.hit.item) else {
+            continue;
+        };
+        let mut found: Vec<usize> = by.iter().copied().filter(|i| named.contains(i)).collect();
+        found.dedup();
+        if let [only] = found.as_slice() {
+            lot.hit.item = *only;
+            lot.hit.generic = false;
+            if let Some(s) = lot.spans.first_mut() {
+                s.rule = format!(
+                    "{} (refined by {} named elsewhere)",
+                    s.rule, rules.items[*only]
+                );
+            }
+        }
+    }
+    lots
+}

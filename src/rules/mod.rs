@@ -191,9 +191,14 @@ impl Rules {
     /// Runs the rules on one message.
     pub fn extract(&self, msg: &ParsedMessage) -> Extraction {
         let text = haystack(msg);
-        let mut items = self.items_in(&text, "");
-        if items.is_empty() && !msg.subject.is_empty() {
-            items = self.items_in(&msg.subject, "subject ");
+        let subject_lots = self.lots_in(&msg.subject);
+        let body_lots = grammar::refine(self, self.lots_in(&text), &subject_lots);
+        let mut items = fields::to_items(self, &text, body_lots);
+        if items.is_empty() {
+            items = fields::to_items(self, &msg.subject, subject_lots);
+            for s in items.iter_mut().flat_map(|it| it.spans.iter_mut()) {
+                s.field = format!("subject {}", s.field);
+            }
         }
         let scores = classify::scores(self, msg, &text, !items.is_empty());
         let category = classify::decide(self, &scores, !items.is_empty());
@@ -215,17 +220,12 @@ impl Rules {
         }
     }
 
-    /// The items named in `text`; `source` prefixes span field names.
-    fn items_in(&self, text: &str, source: &str) -> Vec<Item> {
-        let toks = lex::tokenize(self, text);
-        let lots = grammar::lots(self, text, toks);
-        let mut items = fields::to_items(self, text, lots);
-        for it in &mut items {
-            for s in &mut it.spans {
-                s.field = format!("{source}{}", s.field);
-            }
+    /// The lots named in `text`.
+    fn lots_in(&self, text: &str) -> Vec<grammar::Lot> {
+        if text.is_empty() {
+            return Vec::new();
         }
-        items
+        grammar::lots(self, text, lex::tokenize(self, text))
     }
 
     /// The category scores of a message, with the signals that fired: for
