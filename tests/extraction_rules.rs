@@ -58,3 +58,21 @@ fn unknown_unit_and_key_are_refused() {
     let err = load_one("[[item]]\nid = \"x\"\ncolour = \"red\"\n").unwrap_err();
     assert!(matches!(err, RuleError::Invalid { .. }), "{err}");
 }
+
+#[test]
+fn explain_names_spans_and_signals() {
+    let rules = Rules::embedded().expect("rules");
+    let text = "We have 3 boxes of N95 masks (20 per box). Call 310-555-0100.".to_string();
+    let msg = supplyline::mail::ParsedMessage {
+        subject: "Donation".into(),
+        body_text: text.clone(),
+        clean_text: text,
+        ..Default::default()
+    };
+    let ex = rules.extract(&msg);
+    let report = rules.explain_full(&msg, &ex, true);
+    assert!(report.contains("n95_respirator 60 each"), "{report}");
+    assert!(report.contains("container × pack size"), "{report}");
+    assert!(report.contains("contact.phone: 310-555-0100"), "{report}");
+    assert!(report.contains("offer +2 ← donate"), "{report}");
+}

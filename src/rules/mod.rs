@@ -228,8 +228,28 @@ impl Rules {
         grammar::lots(self, text, lex::tokenize(self, text))
     }
 
-    /// The category scores of a message, with the signals that fired: for
-    /// `--explain` and the triage UI.
+    /// [`explain`], followed by the category signals that fired with their
+    /// weights: the report `--explain` should print when it has the rules.
+    pub fn explain_full(
+        &self,
+        msg: &ParsedMessage,
+        extraction: &Extraction,
+        spans: bool,
+    ) -> String {
+        let mut out = explain(msg, extraction, spans);
+        out.push_str("category signals:\n");
+        for (name, category, weight) in self.signals(msg) {
+            out.push_str(&format!("  {category} {weight:+} ← {name}\n"));
+        }
+        if !extraction.items.is_empty() {
+            let w = self.decision.items_weight;
+            out.push_str(&format!("  offer {w:+} ← items named\n"));
+        }
+        out
+    }
+
+    /// The category signals that fire on a message: (name, category,
+    /// weight), for `--explain` and the triage UI.
     pub fn signals(&self, msg: &ParsedMessage) -> Vec<(String, String, f64)> {
         let text = haystack(msg);
         classify::fired(self, msg, &text)
