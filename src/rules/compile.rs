@@ -156,7 +156,7 @@ pub fn compile(files: &[(String, String)]) -> Result<Rules, RuleError> {
 impl Builder {
     fn add_file(&mut self, name: &str, text: &str, f: RuleFile) -> Result<(), RuleError> {
         let re = |p: &toml::Spanned<String>| {
-            Regex::new(p.get_ref())
+            Regex::new(&ascii_boundaries(p.get_ref()))
                 .map_err(|e| format::invalid(name, text, p.span(), format!("bad pattern: {e}")))
         };
         for u in &f.unit {
@@ -265,7 +265,7 @@ impl Builder {
                 let reason = format!("unknown scope {:?}; one of {SCOPES:?}", s.scope.get_ref());
                 return Err(format::invalid(name, text, s.scope.span(), reason));
             }
-            let re = Regex::new(s.pattern.get_ref()).map_err(|e| {
+            let re = Regex::new(&ascii_boundaries(s.pattern.get_ref())).map_err(|e| {
                 format::invalid(name, text, s.pattern.span(), format!("bad pattern: {e}"))
             })?;
             self.signals.push(Signal {
@@ -299,7 +299,7 @@ impl Builder {
                 let reason = format!("unknown field {:?}; one of {FIELDS:?}", fr.field.get_ref());
                 return Err(format::invalid(name, text, fr.field.span(), reason));
             }
-            let re = Regex::new(fr.pattern.get_ref()).map_err(|e| {
+            let re = Regex::new(&ascii_boundaries(fr.pattern.get_ref())).map_err(|e| {
                 format::invalid(name, text, fr.pattern.span(), format!("bad pattern: {e}"))
             })?;
             let pattern = Pattern {
@@ -413,6 +413,29 @@ impl Builder {
                 .map_err(|e| internal(e.to_string()))?,
         })
     }
+}
+
+/// Rewrites `\b` as an ASCII word boundary. A Unicode `\b` makes the fast
+/// regex engines give up on any non-ASCII text, and the rules' words start
+/// and end with ASCII letters or digits where it matters.
+pub fn ascii_boundaries(pattern: &str) -> String {
+    let mut out = String::with_capacity(pattern.len() + 16);
+    let mut chars = pattern.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c != '\\' {
+            out.push(c);
+            continue;
+        }
+        match chars.next() {
+            Some('b') => out.push_str("(?-u:\\b)"),
+            Some(other) => {
+                out.push('\\');
+                out.push(other);
+            }
+            None => out.push('\\'),
+        }
+    }
+    out
 }
 
 fn internal(reason: String) -> RuleError {
