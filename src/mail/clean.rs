@@ -117,6 +117,16 @@ pub fn clean(body: &str, subject: &str) -> Cleaned {
     while i < lines.len() {
         let line = lines[i];
         match marker(&lines, i, forward_subject || mentions_below(&kept)) {
+            // A "wrote:" line over "> " lines: drop the quote, keep reading,
+            // so an answer written below the quote survives.
+            Some(Marker::Reply) if quote_follows(&lines, i) => {
+                i += if is_wrote_line(&lines, i) && !lines[i].trim_end().ends_with(':') {
+                    2
+                } else {
+                    1
+                };
+                continue;
+            }
             Some(Marker::Reply) => break,
             Some(Marker::Forward) => {
                 i = skip_forward_headers(&lines, i + 1);
@@ -136,6 +146,18 @@ pub fn clean(body: &str, subject: &str) -> Cleaned {
         text: join_trimmed(&kept),
         signature: join_trimmed(&signature),
     }
+}
+
+/// The first non-blank line after line `i` (or its wrapped second line)
+/// is a "> " quote.
+fn quote_follows(lines: &[&str], i: usize) -> bool {
+    if !is_wrote_line(lines, i) {
+        return false;
+    }
+    lines[i + 1..]
+        .iter()
+        .find(|l| !l.trim().is_empty() && !l.trim_end().ends_with(':'))
+        .is_some_and(|l| l.trim_start().starts_with('>'))
 }
 
 fn is_forward_subject(subject: &str) -> bool {
@@ -363,6 +385,12 @@ mod tests {
         let c = clean("It's 400 masks.\n\nBen\n\nOn Mon, Mar 30, 2020 at 9:12 AM X <x@y> wrote:\n> 300 masks\n", "Re: x");
         assert_eq!(c.text, "It's 400 masks.");
         assert_eq!(c.signature, "Ben");
+    }
+
+    #[test]
+    fn keeps_answer_below_the_quote() {
+        let c = clean("On Mon, Mar 30, 2020 X <x@y> wrote:\n> Do you still have the gloves?\n\nYes, 300 boxes of gloves.\n", "Re: x");
+        assert_eq!(c.text, "Yes, 300 boxes of gloves.");
     }
 
     #[test]
