@@ -19,8 +19,16 @@ pub fn to_items(rules: &Rules, text: &str, lots: Vec<Lot>) -> Vec<Item> {
         .map(|l| l.hit.item)
         .collect();
     let mut bare_seen: Vec<usize> = Vec::new();
+    let mut counted_seen: Vec<(usize, String)> = Vec::new();
     let mut items = Vec::new();
     for lot in lots {
+        if let Some(q) = &lot.qty {
+            let key = (lot.hit.item, format!("{} {}", q.value, q.unit));
+            if counted_seen.contains(&key) && refers_back(text, q.start) {
+                continue;
+            }
+            counted_seen.push(key);
+        }
         if lot.qty.is_none() {
             if lot.hit.generic
                 || with_qty.contains(&lot.hit.item)
@@ -33,6 +41,16 @@ pub fn to_items(rules: &Rules, text: &str, lots: Vec<Lot>) -> Vec<Item> {
         items.push(to_item(rules, text, lot));
     }
     items
+}
+
+/// "the 500 N95s", "those 20 boxes": a lot already stated, named again.
+fn refers_back(text: &str, at: usize) -> bool {
+    let head = text[..at].trim_end().to_lowercase();
+    [
+        "the", "these", "those", "all", "los", "las", "esos", "esas", "estos", "estas",
+    ]
+    .iter()
+    .any(|w| head.ends_with(w) && !head[..head.len() - w.len()].ends_with(char::is_alphanumeric))
 }
 
 fn to_item(rules: &Rules, text: &str, lot: Lot) -> Item {
