@@ -221,7 +221,12 @@ impl Ctx<'_> {
         if unit_at != j && !self.close(unit_at, j, 0) {
             return None;
         }
-        let k = unit_at.checked_sub(1)?;
+        let mut k = unit_at.checked_sub(1)?;
+        // "100 gallon jugs of bleach": a size word before the container.
+        if self.unit(k).is_some() && self.close(k, unit_at, 0) && k > 0 && self.num(k - 1).is_some()
+        {
+            k -= 1;
+        }
         let n = self.num(k)?;
         let words = if self.toks[k].article { 1 } else { 2 };
         if !self.close(k, unit_at, words) && !self.cell_before(k, unit_at) {
@@ -526,6 +531,7 @@ impl Ctx<'_> {
                 || !self.close(k, k + 1, 0)
                 || self.item_follows(k + 1)
                 || (self.role(k + 2, Role::Of) && self.close(k + 1, k + 2, 0))
+                || (self.unit(k + 2).is_some() && self.close(k + 1, k + 2, 0))
             {
                 continue;
             }
