@@ -30,10 +30,8 @@ pub fn to_items(rules: &Rules, text: &str, lots: Vec<Lot>) -> Vec<Item> {
             counted_seen.push(key);
         }
         if lot.qty.is_none() {
-            if lot.hit.generic
-                || with_qty.contains(&lot.hit.item)
-                || bare_seen.contains(&lot.hit.item)
-            {
+            let accessory = lot.hit.generic && accessory_context(text, lot.start);
+            if accessory || with_qty.contains(&lot.hit.item) || bare_seen.contains(&lot.hit.item) {
                 continue;
             }
             bare_seen.push(lot.hit.item);
@@ -41,6 +39,60 @@ pub fn to_items(rules: &Rules, text: &str, lots: Vec<Lot>) -> Vec<Item> {
         items.push(to_item(rules, text, lot));
     }
     items
+}
+
+/// A vague name in an accessory phrase ("machines with tubing and masks"),
+/// talked about rather than offered ("a question about masks", "the
+/// shortage of masks"), or naming what the sender is ("a mask factory",
+/// "口罩生产企业"): not a lot.
+fn accessory_context(text: &str, at: usize) -> bool {
+    let mut from = at.saturating_sub(60);
+    while !text.is_char_boundary(from) {
+        from -= 1;
+    }
+    let clause = text[from..at]
+        .rsplit([',', '.', ';', '\n', '。', '，'])
+        .next()
+        .unwrap_or("")
+        .to_lowercase();
+    let after: String = text[at..]
+        .chars()
+        .take(12)
+        .collect::<String>()
+        .to_lowercase();
+    let accessory = [
+        " with ",
+        "with ",
+        " including ",
+        " incl",
+        " con ",
+        " plus ",
+        "accessor",
+        "about ",
+        "question",
+        "shortage",
+        "short on",
+        "heard",
+        "news",
+        "article",
+        "sobre ",
+    ]
+    .iter()
+    .any(|w| clause.contains(w));
+    let maker = [
+        "factory",
+        "manufactur",
+        "maker",
+        "company",
+        "生产",
+        "厂",
+        "企业",
+        "공장",
+        "fábrica",
+    ]
+    .iter()
+    .any(|w| after.contains(w));
+    accessory || maker
 }
 
 /// "the 500 N95s", "those 20 boxes": a lot already stated, named again.

@@ -687,11 +687,24 @@ pub fn refine(rules: &Rules, mut lots: Vec<Lot>, subject: &[Lot]) -> Vec<Lot> {
         .filter(|l| !l.hit.generic && !counted.contains(&l.hit.item))
         .map(|l| l.hit.item)
         .collect();
-    for lot in lots.iter_mut().filter(|l| l.hit.generic && l.qty.is_some()) {
+    let any_named: Vec<usize> = lots
+        .iter()
+        .chain(subject)
+        .filter(|l| !l.hit.generic)
+        .map(|l| l.hit.item)
+        .collect();
+    for lot in lots.iter_mut().filter(|l| l.hit.generic) {
         let Some(by) = rules.refined_by.get(lot.hit.item) else {
             continue;
         };
-        let mut found: Vec<usize> = by.iter().copied().filter(|i| named.contains(i)).collect();
+        // A counted "200 masks" takes a kind named without a count; a bare
+        // "masks" takes any kind named (and then merges into its lot).
+        let pool = if lot.qty.is_some() {
+            &named
+        } else {
+            &any_named
+        };
+        let mut found: Vec<usize> = by.iter().copied().filter(|i| pool.contains(i)).collect();
         found.dedup();
         if let [only] = found.as_slice() {
             lot.hit.item = *only;
