@@ -25,3 +25,82 @@ fn mime_corpus_never_panics() {
         dir.display()
     );
 }
+
+/// Token soups of catalog words, numbers, CJK, table and list marks: the
+/// extractor must not panic on any of them (a cheap stand-in for `fuzz/`).
+#[test]
+fn token_soup_never_panics() {
+    const PARTS: &[&str] = &[
+        "N95",
+        " masks",
+        " 3M 1860",
+        "(",
+        ")",
+        " 20 per box",
+        ", ",
+        ". ",
+        "\n",
+        "\n\n",
+        " | ",
+        "- ",
+        "2,000",
+        "2.000",
+        "1.5k",
+        " two thousand",
+        " a dozen",
+        "一万个",
+        "KN95口罩",
+        "两千件",
+        "隔离衣",
+        "마스크 ",
+        "1,000장",
+        "과 ",
+        "每箱50个",
+        " cajas de ",
+        "guantes",
+        " 10 boxes of",
+        " gloves",
+        " each",
+        " x ",
+        "$2.45/pc",
+        " we don't have",
+        " CA 90210",
+        "310-555-0100",
+        "é",
+        "—",
+        "/",
+        "200-300",
+        " of ",
+        "",
+        "\u{feff}",
+        "ñ",
+        "> quoted",
+        "-- \n",
+        "On Mon wrote:\n",
+        "Best,\n",
+        "😷",
+        " 50병",
+        "(",
+        "|",
+    ];
+    let rules = Rules::embedded().expect("embedded rules load");
+    let mut seed: u64 = 0x5eed_1234_abcd_0001;
+    for _ in 0..3_000 {
+        let mut text = String::new();
+        let len = (seed % 40) as usize;
+        for _ in 0..len {
+            seed = seed
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            text.push_str(PARTS[(seed >> 33) as usize % PARTS.len()]);
+        }
+        let msg = mail::ParsedMessage {
+            subject: text.chars().take(30).collect(),
+            body_text: text.clone(),
+            clean_text: mail::clean::clean(&text, "").text,
+            ..Default::default()
+        };
+        let _ = rules.extract(&msg);
+        let _ = supplyline::rules::explain(&msg, &rules.extract(&msg), true);
+    }
+}

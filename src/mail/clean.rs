@@ -46,6 +46,26 @@ const REPLY_MARKERS: &[&str] = &[
     "-----원본 메시지-----",
 ];
 
+/// Phrases by which a sender passes on the message that follows.
+const FORWARD_INTROS: &[&str] = &[
+    "see below",
+    "see the email below",
+    "see message below",
+    "see their email",
+    "below is",
+    "forwarding",
+    "forwarded",
+    "passing along",
+    "passing this along",
+    "pass this along",
+    "ver abajo",
+    "ver correo abajo",
+    "reenvío",
+    "reenvio",
+    "见下",
+    "如下",
+];
+
 const SIGN_OFFS: &[&str] = &[
     "best",
     "best regards",
@@ -97,6 +117,16 @@ pub fn clean(body: &str, subject: &str) -> Cleaned {
     while i < lines.len() {
         let line = lines[i];
         match marker(&lines, i, forward_subject || mentions_below(&kept)) {
+            // A "wrote:" line over "> " lines: drop the quote, keep reading,
+            // so an answer written below the quote survives.
+            Some(Marker::Reply) if quote_follows(&lines, i) => {
+                i += if is_wrote_line(&lines, i) && !lines[i].trim_end().ends_with(':') {
+                    2
+                } else {
+                    1
+                };
+                continue;
+            }
             Some(Marker::Reply) => break,
             Some(Marker::Forward) => {
                 i = skip_forward_headers(&lines, i + 1);
@@ -118,6 +148,18 @@ pub fn clean(body: &str, subject: &str) -> Cleaned {
     }
 }
 
+/// The first non-blank line after line `i` (or its wrapped second line)
+/// is a "> " quote.
+fn quote_follows(lines: &[&str], i: usize) -> bool {
+    if !is_wrote_line(lines, i) {
+        return false;
+    }
+    lines[i + 1..]
+        .iter()
+        .find(|l| !l.trim().is_empty() && !l.trim_end().ends_with(':'))
+        .is_some_and(|l| l.trim_start().starts_with('>'))
+}
+
 fn is_forward_subject(subject: &str) -> bool {
     let s = subject.trim_start().to_lowercase();
     ["fwd:", "fw:", "fwd ", "rv:", "tr:", "转发", "전달"]
@@ -128,17 +170,7 @@ fn is_forward_subject(subject: &str) -> bool {
 fn mentions_below(kept: &[&str]) -> bool {
     kept.iter().any(|l| {
         let l = l.to_lowercase();
-        [
-            "see below",
-            "below",
-            "forwarding",
-            "abajo",
-            "reenvío",
-            "reenvio",
-            "如下",
-        ]
-        .iter()
-        .any(|w| l.contains(w))
+        FORWARD_INTROS.iter().any(|w| l.contains(w))
     })
 }
 
@@ -264,7 +296,7 @@ fn cut_signature<'a>(kept: &mut Vec<&'a str>) -> Vec<&'a str> {
     }
     let window = kept.len().saturating_sub(8);
     if let Some(at) = (window..kept.len()).rev().find(|&i| is_sign_off(kept[i])) {
-        if at > 0 {
+        if at > 0 && !kept[at + 1..].iter().any(|l| looks_like_content(l)) {
             return kept.split_off(at);
         }
     }
@@ -276,6 +308,20 @@ fn cut_signature<'a>(kept: &mut Vec<&'a str>) -> Vec<&'a str> {
         return kept.split_off(para);
     }
     Vec::new()
+}
+
+/// A line that carries the offer rather than a signature: long prose, or
+/// a count of something ("300 masks", "- 20 boxes of gloves").
+fn looks_like_content(line: &str) -> bool {
+    let t = line.trim().trim_start_matches(['-', '*', '•']).trim_start();
+    let mut words = t.split_whitespace();
+    let counted = words.next().is_some_and(|w| {
+        w.chars()
+            .all(|c| c.is_ascii_digit() || c == ',' || c == '.')
+    }) && words
+        .next()
+        .is_some_and(|w| w.starts_with(char::is_lowercase));
+    counted || t.chars().count() > 100
 }
 
 fn is_sign_off(line: &str) -> bool {
@@ -342,6 +388,12 @@ mod tests {
     }
 
     #[test]
+    fn keeps_answer_below_the_quote() {
+        let c = clean("On Mon, Mar 30, 2020 X <x@y> wrote:\n> Do you still have the gloves?\n\nYes, 300 boxes of gloves.\n", "Re: x");
+        assert_eq!(c.text, "Yes, 300 boxes of gloves.");
+    }
+
+    #[test]
     fn cuts_outlook_original() {
         let c = clean("6 boxes.\n\n-----Original Message-----\nFrom: A\nSent: B\nTo: C\nSubject: D\n\n100 masks", "RE: x");
         assert_eq!(c.text, "6 boxes.");
@@ -353,6 +405,12 @@ mod tests {
         let c = clean(body, "Fwd: masks");
         assert_eq!(c.text, "see below\n\nI have 8 boxes of masks.");
         assert_eq!(c.signature, "Joan");
+    }
+
+    #[test]
+    fn thanks_before_the_offer_is_not_a_signature() {
+        let c = clean("Hi,\nThanks!\n300 masks\n20 boxes of gloves", "");
+        assert_eq!(c.text, "Hi,\nThanks!\n300 masks\n20 boxes of gloves");
     }
 
     #[test]

@@ -4,6 +4,28 @@
 //! Owns: the rule-file format, compiling rules into matchers once, and
 //! `extract`, which turns a [`ParsedMessage`] into an [`Extraction`] whose JSON
 //! form is the contract of `supplyline extract --json`.
+//!
+//! # Layout
+//!
+//! - `format`: the TOML rule-file schema, and errors with file and line.
+//! - `compile`: rule files into one Aho-Corasick lexicon and regex sets.
+//! - `numbers`: digits in both thousands conventions, Chinese numerals, number words.
+//! - `lex`: text into tokens (items, units, small words, numbers).
+//! - `grammar`: which number belongs to which item, pack sizes, negation.
+//! - `fields`: contact, pickup, condition, expiry, price; lots into [`Item`]s.
+//! - `classify`: category scores and decision, language.
+//! - `selftest`: runs each rule file's examples.
+//! - `explain`: the `--explain` report.
+
+mod classify;
+mod compile;
+mod explain;
+mod fields;
+mod format;
+mod grammar;
+mod lex;
+mod numbers;
+mod selftest;
 
 use std::path::Path;
 
@@ -117,39 +139,139 @@ pub enum RuleError {
     },
 }
 
-/// The compiled rule set.
-#[derive(Debug)]
-pub struct Rules {}
+pub use compile::Rules;
+pub use selftest::{self_test, Failure};
+
+/// The rule files shipped in the binary: the files of `rules/`, in name order.
+pub const EMBEDDED: &[(&str, &str)] = &[
+    ("catalog.toml", include_str!("../../rules/catalog.toml")),
+    (
+        "categories.toml",
+        include_str!("../../rules/categories.toml"),
+    ),
+    ("fields.toml", include_str!("../../rules/fields.toml")),
+    ("languages.toml", include_str!("../../rules/languages.toml")),
+    ("numbers.toml", include_str!("../../rules/numbers.toml")),
+    ("units.toml", include_str!("../../rules/units.toml")),
+];
 
 impl Rules {
     /// The rule files shipped inside the binary (a copy of `rules/`).
     pub fn embedded() -> Result<Rules, RuleError> {
-        Ok(Rules {})
+        let files: Vec<(String, String)> = EMBEDDED
+            .iter()
+            .map(|(n, t)| (n.to_string(), t.to_string()))
+            .collect();
+        compile::compile(&files)
     }
 
-    /// Loads every rule file in `dir`.
+    /// Loads every `*.toml` rule file in `dir`, in name order.
     pub fn load_dir(dir: &Path) -> Result<Rules, RuleError> {
-        let _ = dir;
-        Ok(Rules {})
+        let io = |e: std::io::Error| RuleError::Io {
+            file: dir.display().to_string(),
+            source: e,
+        };
+        let mut paths: Vec<_> = std::fs::read_dir(dir)
+            .map_err(io)?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.extension().is_some_and(|x| x == "toml"))
+            .collect();
+        paths.sort();
+        let mut files = Vec::with_capacity(paths.len());
+        for p in paths {
+            let text = std::fs::read_to_string(&p).map_err(|e| RuleError::Io {
+                file: p.display().to_string(),
+                source: e,
+            })?;
+            files.push((p.display().to_string(), text));
+        }
+        compile::compile(&files)
     }
 
     /// Runs the rules on one message.
     pub fn extract(&self, msg: &ParsedMessage) -> Extraction {
-        let _ = msg;
+        let text = haystack(msg);
+        let subject_lots = self.lots_in(&msg.subject);
+        let body_lots = grammar::refine(self, self.lots_in(&text), &subject_lots);
+        let mut items = fields::to_items(self, &text, body_lots);
+        if items.is_empty() {
+            items = fields::to_items(self, &msg.subject, subject_lots);
+            for s in items.iter_mut().flat_map(|it| it.spans.iter_mut()) {
+                s.field = format!("subject {}", s.field);
+            }
+        }
+        let scores = classify::scores(self, msg, &text, !items.is_empty());
+        let category = classify::decide(self, &scores, !items.is_empty());
+        if !matches!(
+            category,
+            Category::Offer | Category::Sale | Category::Request
+        ) {
+            items.clear();
+        }
+        let contact = fields::contact(self, msg);
+        let pickup = fields::pickup(self, msg);
         Extraction {
-            category: Category::Inquiry,
-            language: None,
-            items: Vec::new(),
-            contact: None,
-            pickup: None,
-            price_quoted: false,
+            category,
+            language: classify::language(self, msg),
+            items,
+            contact: (contact != Contact::default()).then_some(contact),
+            pickup: (pickup != Pickup::default()).then_some(pickup),
+            price_quoted: fields::price_quoted(self, &text),
         }
     }
+
+    /// The lots named in `text`.
+    fn lots_in(&self, text: &str) -> Vec<grammar::Lot> {
+        if text.is_empty() {
+            return Vec::new();
+        }
+        grammar::lots(self, text, lex::tokenize(self, text))
+    }
+
+    /// [`explain`], followed by the category signals that fired with their
+    /// weights: the report `--explain` should print when it has the rules.
+    pub fn explain_full(
+        &self,
+        msg: &ParsedMessage,
+        extraction: &Extraction,
+        spans: bool,
+    ) -> String {
+        let mut out = explain(msg, extraction, spans);
+        out.push_str("category signals:\n");
+        for (name, category, weight) in self.signals(msg) {
+            out.push_str(&format!("  {category} {weight:+} ← {name}\n"));
+        }
+        if !extraction.items.is_empty() {
+            let w = self.decision.items_weight;
+            out.push_str(&format!("  offer {w:+} ← items named\n"));
+        }
+        out
+    }
+
+    /// The category signals that fire on a message: (name, category,
+    /// weight), for `--explain` and the triage UI.
+    pub fn signals(&self, msg: &ParsedMessage) -> Vec<(String, String, f64)> {
+        let text = haystack(msg);
+        classify::fired(self, msg, &text)
+    }
+}
+
+/// The text the item rules read: the clean body, then the text of each
+/// inventory attachment. Spans index this text; the clean body comes first,
+/// so spans within it are offsets into `clean_text` itself.
+pub fn haystack(msg: &ParsedMessage) -> String {
+    let mut text = msg.clean_text.clone();
+    for a in &msg.attachments {
+        if let Some(t) = &a.text {
+            text.push_str("\n\n");
+            text.push_str(t);
+        }
+    }
+    text
 }
 
 /// A human-readable report of an extraction; with `spans`, each item and
 /// field is followed by the text it came from and the rule that matched.
 pub fn explain(msg: &ParsedMessage, extraction: &Extraction, spans: bool) -> String {
-    let _ = (msg, spans);
-    format!("{extraction:#?}\n")
+    explain::report(msg, extraction, spans)
 }

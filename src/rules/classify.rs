@@ -1,0 +1,199 @@
+//! Category and language.
+//!
+//! Category: each `[[signal]]` of the rules that matches adds its weight to
+//! its category once; the offer score also gets `items_weight` when the
+//! message names items. The decision then goes in a fixed order, each step
+//! needing its category's threshold: bounce, auto_reply, spam (only without
+//! items), sale, request (at least the offer score), inquiry (more than the
+//! offer score), then offer when there are items, else inquiry.
+//!
+//! Language: the script decides for Korean, Chinese, Japanese; otherwise the
+//! stop words of `rules/languages.toml`, then whatlang.
+
+use std::collections::BTreeMap;
+
+use super::compile::Rules;
+use super::Category;
+use crate::mail::ParsedMessage;
+
+/// Scores per category name.
+pub type Scores = BTreeMap<String, f64>;
+
+/// The RFC 3834 headers and the sender, as text the `headers` scope reads.
+fn header_text(msg: &ParsedMessage) -> String {
+    let a = &msg.auto;
+    let mut h = String::new();
+    let mut line = |k: &str, v: &str| {
+        h.push_str(k);
+        h.push_str(": ");
+        h.push_str(v);
+        h.push('\n');
+    };
+    if let Some(v) = &a.auto_submitted {
+        line("auto-submitted", v);
+    }
+    if let Some(v) = &a.precedence {
+        line("precedence", v);
+    }
+    if let Some(v) = &a.list_id {
+        line("list-id", v);
+    }
+    if let Some(v) = &a.return_path {
+        line("return-path", &format!("<{v}>"));
+    }
+    if a.x_autoreply {
+        line("x-autoreply", "yes");
+    }
+    if a.is_report {
+        line("content-type", "multipart/report");
+    }
+    h
+}
+
+fn from_text(msg: &ParsedMessage) -> String {
+    msg.from
+        .as_ref()
+        .map(|f| format!("{} <{}>", f.name.clone().unwrap_or_default(), f.email))
+        .unwrap_or_default()
+}
+
+/// Every signal that fires: (name, category, weight).
+pub fn fired(rules: &Rules, msg: &ParsedMessage, text: &str) -> Vec<(String, String, f64)> {
+    let headers = header_text(msg);
+    let from = from_text(msg);
+    let both = format!("{}\n{}", msg.subject, text);
+    rules
+        .signals
+        .iter()
+        .filter(|s| {
+            let hay = match s.scope.as_str() {
+                "subject" => msg.subject.as_str(),
+                "body" => text,
+                "from" => from.as_str(),
+                "headers" => headers.as_str(),
+                _ => both.as_str(),
+            };
+            s.re.is_match(hay)
+        })
+        .map(|s| (s.name.clone(), s.category.clone(), s.weight))
+        .collect()
+}
+
+/// Category scores of a message.
+pub fn scores(rules: &Rules, msg: &ParsedMessage, text: &str, has_items: bool) -> Scores {
+    let mut scores = Scores::new();
+    for (_, cat, w) in fired(rules, msg, text) {
+        *scores.entry(cat).or_default() += w;
+    }
+    if has_items {
+        *scores.entry("offer".to_string()).or_default() += rules.decision.items_weight;
+    }
+    scores
+}
+
+/// The category from the scores.
+pub fn decide(rules: &Rules, scores: &Scores, has_items: bool) -> Category {
+    let score = |c: &str| scores.get(c).copied().unwrap_or(0.0);
+    let reaches = |c: &str| {
+        let t = rules
+            .decision
+            .threshold
+            .get(c)
+            .copied()
+            .unwrap_or(f64::INFINITY);
+        score(c) >= t
+    };
+    let offer = score("offer");
+    if reaches("bounce") {
+        Category::Bounce
+    } else if reaches("auto_reply") && (!has_items || score("auto_reply") >= 6.0) {
+        Category::AutoReply
+    } else if reaches("spam") && !has_items {
+        Category::Spam
+    } else if reaches("sale") {
+        Category::Sale
+    } else if reaches("request") && score("request") >= offer {
+        Category::Request
+    } else if reaches("inquiry") && score("inquiry") > offer {
+        Category::Inquiry
+    } else if has_items || reaches("offer") {
+        Category::Offer
+    } else {
+        Category::Inquiry
+    }
+}
+
+/// The ISO 639-1 language of the message's own text.
+pub fn language(rules: &Rules, msg: &ParsedMessage) -> Option<String> {
+    let text = format!("{}\n{}", msg.subject, msg.clean_text);
+    if let Some(lang) = by_script(&text) {
+        return Some(lang.to_string());
+    }
+    by_stop_words(rules, &text).or_else(|| by_whatlang(&text))
+}
+
+fn by_script(text: &str) -> Option<&'static str> {
+    let (mut hangul, mut han, mut kana, mut latin) = (0, 0, 0, 0);
+    for c in text.chars() {
+        match c as u32 {
+            0xAC00..=0xD7AF | 0x1100..=0x11FF => hangul += 1,
+            0x3040..=0x30FF => kana += 1,
+            0x4E00..=0x9FFF => han += 1,
+            _ if c.is_ascii_alphabetic() => latin += 1,
+            _ => {}
+        }
+    }
+    let cjk = hangul + han + kana;
+    if cjk == 0 || cjk * 3 < latin / 2 {
+        None
+    } else if hangul >= han && hangul >= kana {
+        Some("ko")
+    } else if kana > 0 {
+        Some("ja")
+    } else {
+        Some("zh")
+    }
+}
+
+fn by_stop_words(rules: &Rules, text: &str) -> Option<String> {
+    let lower = text.to_lowercase();
+    let words: Vec<&str> = lower
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .collect();
+    let mut best: Option<(&str, usize)> = None;
+    for (lang, stop) in &rules.languages {
+        let hits = words
+            .iter()
+            .filter(|w| stop.iter().any(|s| s == *w))
+            .count();
+        if hits >= 2 && best.is_none_or(|(_, b)| hits > b) {
+            best = Some((lang, hits));
+        }
+    }
+    best.map(|(l, _)| l.to_string())
+}
+
+fn by_whatlang(text: &str) -> Option<String> {
+    let info = whatlang::detect(text)?;
+    let code = match info.lang().code() {
+        "eng" => "en",
+        "spa" => "es",
+        "tgl" => "tl",
+        "por" => "pt",
+        "fra" => "fr",
+        "deu" => "de",
+        "ita" => "it",
+        "vie" => "vi",
+        "rus" => "ru",
+        "arb" | "ara" => "ar",
+        "hin" => "hi",
+        "cmn" => "zh",
+        "jpn" => "ja",
+        "kor" => "ko",
+        "arm" | "hye" => "hy",
+        "pes" | "fas" => "fa",
+        _ => return Some("en".to_string()),
+    };
+    Some(code.to_string())
+}

@@ -1,0 +1,524 @@
+//! Compiling rule files into matchers, once: every word of every list goes
+//! into one Aho-Corasick automaton (leftmost-longest, ASCII case-insensitive,
+//! with plural and accent-free variants generated here), and every pattern
+//! into a `Regex` with a `RegexSet` in front to skip the ones that cannot
+//! match. Both are linear in the text.
+
+use std::collections::{BTreeMap, HashMap};
+
+use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
+use regex::{Regex, RegexSet};
+
+use super::format::{self, Decision, Example, RuleFile, Terms};
+use super::RuleError;
+
+/// The contract's units.
+pub const UNITS: &[&str] = &[
+    "each", "pair", "box", "case", "pallet", "bottle", "gallon", "liter", "roll", "kit",
+];
+
+/// The contract's categories.
+pub const CATEGORIES: &[&str] = &[
+    "offer",
+    "sale",
+    "request",
+    "inquiry",
+    "auto_reply",
+    "bounce",
+    "spam",
+];
+
+/// Grammatical roles of small words.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    Of,
+    Per,
+    Each,
+    /// Words that may sit between an item and its count: "about", "qty".
+    Filler,
+    /// Words that end a quantity phrase: a number before them never counts
+    /// an item after them ("our 3 offices have N95s").
+    Break,
+}
+
+/// What a lexicon entry means.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Lex {
+    Item {
+        item: usize,
+        generic: bool,
+    },
+    Unit(usize),
+    Word(Role),
+    NumValue(f64),
+    /// "a", "an", "un", "una": one, but only right before what it counts.
+    NumArticle,
+    NumMult(f64),
+}
+
+/// A compiled regex with its name.
+#[derive(Debug)]
+pub struct Pattern {
+    pub name: String,
+    pub re: Regex,
+}
+
+/// A regex list with a `RegexSet` prefilter.
+#[derive(Debug)]
+pub struct PatternSet {
+    pub set: RegexSet,
+    pub list: Vec<Pattern>,
+}
+
+impl PatternSet {
+    /// Matches of every pattern, as (pattern index, start, end).
+    pub fn find_all(&self, text: &str) -> Vec<(usize, usize, usize)> {
+        let mut out = Vec::new();
+        for i in self.set.matches(text).iter() {
+            for m in self.list[i].re.find_iter(text) {
+                out.push((i, m.start(), m.end()));
+            }
+        }
+        out
+    }
+}
+
+#[derive(Debug)]
+pub struct Signal {
+    pub name: String,
+    pub category: String,
+    pub weight: f64,
+    pub scope: String,
+    pub re: Regex,
+}
+
+#[derive(Debug)]
+pub struct Negation {
+    /// Named in rule files for operators; not reported yet.
+    #[allow(dead_code)]
+    pub name: String,
+    pub re: Regex,
+    pub left: bool,
+}
+
+/// The compiled rule set.
+#[derive(Debug)]
+pub struct Rules {
+    pub(crate) items: Vec<String>,
+    /// For each item, the items that refine its generic names.
+    pub(crate) refined_by: Vec<Vec<usize>>,
+    pub(crate) units: Vec<(String, bool)>,
+    pub(crate) lexicon: AhoCorasick,
+    /// Meanings of each lexicon pattern, and the term as written (the rule name).
+    pub(crate) lex: Vec<(Vec<Lex>, String)>,
+    pub(crate) models: PatternSet,
+    pub(crate) model_item: Vec<usize>,
+    pub(crate) never: PatternSet,
+    pub(crate) negations: Vec<Negation>,
+    pub(crate) signals: Vec<Signal>,
+    pub(crate) fields: Vec<(String, Pattern)>,
+    pub(crate) languages: Vec<(String, Vec<String>)>,
+    pub(crate) decision: Decision,
+    pub(crate) examples: Vec<(String, usize, Example)>,
+    pub(crate) digits: Regex,
+    pub(crate) cjk_numerals: Regex,
+}
+
+/// Collects the parts of a rule set while files are read.
+#[derive(Default)]
+struct Builder {
+    items: Vec<String>,
+    /// (item, refining item id as written, file, line) until all ids are known.
+    refinements: Vec<(usize, String, String, usize)>,
+    units: Vec<(String, bool)>,
+    terms: BTreeMap<String, Vec<Lex>>,
+    models: Vec<Pattern>,
+    model_item: Vec<usize>,
+    never: Vec<Pattern>,
+    negations: Vec<Negation>,
+    signals: Vec<Signal>,
+    fields: Vec<(String, Pattern)>,
+    languages: Vec<(String, Vec<String>)>,
+    decision: Option<Decision>,
+    examples: Vec<(String, usize, Example)>,
+}
+
+/// Compiles named rule files (name, text) into a rule set.
+pub fn compile(files: &[(String, String)]) -> Result<Rules, RuleError> {
+    let mut b = Builder::default();
+    for (name, text) in files {
+        let file = format::parse_file(name, text)?;
+        b.add_file(name, text, file)?;
+    }
+    b.finish()
+}
+
+impl Builder {
+    fn add_file(&mut self, name: &str, text: &str, f: RuleFile) -> Result<(), RuleError> {
+        let re = |p: &toml::Spanned<String>| {
+            Regex::new(&ascii_boundaries(p.get_ref()))
+                .map_err(|e| format::invalid(name, text, p.span(), format!("bad pattern: {e}")))
+        };
+        for u in &f.unit {
+            let unit = self.unit_index(u.id.get_ref(), u.container);
+            let Some(unit) = unit else {
+                let reason = format!("unknown unit {:?}; one of {UNITS:?}", u.id.get_ref());
+                return Err(format::invalid(name, text, u.id.span(), reason));
+            };
+            self.add_terms(&u.terms, Lex::Unit(unit));
+        }
+        for w in &f.word {
+            let role = match w.role.get_ref().as_str() {
+                "of" => Role::Of,
+                "per" => Role::Per,
+                "each" => Role::Each,
+                "filler" => Role::Filler,
+                "break" => Role::Break,
+                other => {
+                    let reason =
+                        format!("unknown word role {other:?}; one of of, per, each, filler, break");
+                    return Err(format::invalid(name, text, w.role.span(), reason));
+                }
+            };
+            for term in w.terms.values().flatten() {
+                self.add_plain(term, Lex::Word(role));
+            }
+        }
+        for n in &f.number {
+            for (word, v) in &n.values {
+                self.add_plain(word, Lex::NumValue(*v));
+            }
+            for (word, v) in &n.multipliers {
+                self.add_plain(word, Lex::NumMult(*v));
+            }
+            for word in &n.articles {
+                self.add_plain(word, Lex::NumArticle);
+            }
+        }
+        for it in &f.item {
+            let item = self.item_index(it.id.get_ref());
+            self.add_terms(
+                &it.terms,
+                Lex::Item {
+                    item,
+                    generic: false,
+                },
+            );
+            self.add_terms(
+                &it.generic,
+                Lex::Item {
+                    item,
+                    generic: true,
+                },
+            );
+            for r in &it.refined_by {
+                let line = format::line_of(text, r.span().start);
+                self.refinements
+                    .push((item, r.get_ref().clone(), name.to_string(), line));
+            }
+            for m in &it.models {
+                self.models.push(Pattern {
+                    name: format!("{} model", it.id.get_ref()),
+                    re: re(m)?,
+                });
+                self.model_item.push(item);
+            }
+        }
+        for n in &f.never {
+            self.never.push(Pattern {
+                name: n.name.clone(),
+                re: re(&n.pattern)?,
+            });
+        }
+        for n in &f.negation {
+            let left = n.scope == "left";
+            self.negations.push(Negation {
+                name: n.name.clone(),
+                re: re(&n.pattern)?,
+                left,
+            });
+        }
+        self.add_signals(name, text, &f)?;
+        self.add_fields(name, text, &f)?;
+        for l in f.language {
+            self.languages
+                .push((l.lang, l.words.iter().map(|w| w.to_lowercase()).collect()));
+        }
+        if f.decision.is_some() {
+            self.decision = f.decision;
+        }
+        for e in f.example {
+            let line = format::line_of(text, e.rule.span().start);
+            self.examples.push((name.to_string(), line, e));
+        }
+        Ok(())
+    }
+
+    fn add_signals(&mut self, name: &str, text: &str, f: &RuleFile) -> Result<(), RuleError> {
+        const SCOPES: &[&str] = &["subject", "body", "text", "from", "headers"];
+        for s in &f.signal {
+            if !CATEGORIES.contains(&s.category.get_ref().as_str()) {
+                let reason = format!("unknown category {:?}", s.category.get_ref());
+                return Err(format::invalid(name, text, s.category.span(), reason));
+            }
+            if !SCOPES.contains(&s.scope.get_ref().as_str()) {
+                let reason = format!("unknown scope {:?}; one of {SCOPES:?}", s.scope.get_ref());
+                return Err(format::invalid(name, text, s.scope.span(), reason));
+            }
+            let re = Regex::new(&ascii_boundaries(s.pattern.get_ref())).map_err(|e| {
+                format::invalid(name, text, s.pattern.span(), format!("bad pattern: {e}"))
+            })?;
+            self.signals.push(Signal {
+                name: s.name.clone(),
+                category: s.category.get_ref().clone(),
+                weight: s.weight,
+                scope: s.scope.get_ref().clone(),
+                re,
+            });
+        }
+        Ok(())
+    }
+
+    fn add_fields(&mut self, name: &str, text: &str, f: &RuleFile) -> Result<(), RuleError> {
+        const FIELDS: &[&str] = &[
+            "phone",
+            "fax",
+            "postal_code",
+            "address",
+            "deliver",
+            "pickup",
+            "price",
+            "condition_new",
+            "condition_used",
+            "condition_expired",
+            "expires",
+            "organization",
+        ];
+        for fr in &f.field {
+            if !FIELDS.contains(&fr.field.get_ref().as_str()) {
+                let reason = format!("unknown field {:?}; one of {FIELDS:?}", fr.field.get_ref());
+                return Err(format::invalid(name, text, fr.field.span(), reason));
+            }
+            let re = Regex::new(&ascii_boundaries(fr.pattern.get_ref())).map_err(|e| {
+                format::invalid(name, text, fr.pattern.span(), format!("bad pattern: {e}"))
+            })?;
+            let pattern = Pattern {
+                name: fr.name.clone(),
+                re,
+            };
+            self.fields.push((fr.field.get_ref().clone(), pattern));
+        }
+        Ok(())
+    }
+
+    fn item_index(&mut self, id: &str) -> usize {
+        match self.items.iter().position(|i| i == id) {
+            Some(i) => i,
+            None => {
+                self.items.push(id.to_string());
+                self.items.len() - 1
+            }
+        }
+    }
+
+    fn unit_index(&mut self, id: &str, container: bool) -> Option<usize> {
+        UNITS.contains(&id).then_some(())?;
+        if let Some(i) = self.units.iter().position(|(u, _)| u == id) {
+            self.units[i].1 |= container;
+            return Some(i);
+        }
+        self.units.push((id.to_string(), container));
+        Some(self.units.len() - 1)
+    }
+
+    fn add_terms(&mut self, terms: &Terms, lex: Lex) {
+        for list in terms.values() {
+            for term in list {
+                self.add_term(term, lex.clone());
+            }
+        }
+    }
+
+    fn add_term(&mut self, term: &str, lex: Lex) {
+        for v in variants(term) {
+            self.add_variant(v, &lex);
+        }
+    }
+
+    /// Number words and small words: no plural forms ("dozens" is not 12).
+    fn add_plain(&mut self, term: &str, lex: Lex) {
+        let lower = term.trim().to_lowercase();
+        let folded = fold_accents(&lower);
+        self.add_variant(lower, &lex);
+        self.add_variant(folded, &lex);
+    }
+
+    fn add_variant(&mut self, v: String, lex: &Lex) {
+        if v.is_empty() {
+            return;
+        }
+        let entry = self.terms.entry(v).or_default();
+        if !entry.contains(lex) {
+            entry.push(lex.clone());
+        }
+    }
+
+    fn refined_by(&self) -> Result<Vec<Vec<usize>>, RuleError> {
+        let mut out = vec![Vec::new(); self.items.len()];
+        for (item, id, file, line) in &self.refinements {
+            let Some(by) = self.items.iter().position(|i| i == id) else {
+                let reason = format!("refined_by names unknown item {id:?}");
+                return Err(RuleError::Invalid {
+                    file: file.clone(),
+                    line: *line,
+                    reason,
+                });
+            };
+            out[*item].push(by);
+        }
+        Ok(out)
+    }
+
+    fn finish(self) -> Result<Rules, RuleError> {
+        let refined_by = self.refined_by()?;
+        let patterns: Vec<&String> = self.terms.keys().collect();
+        let lexicon = AhoCorasickBuilder::new()
+            .match_kind(MatchKind::LeftmostLongest)
+            .ascii_case_insensitive(true)
+            .build(&patterns)
+            .map_err(|e| internal(format!("lexicon: {e}")))?;
+        let lex = self.terms.into_iter().map(|(k, v)| (v, k)).collect();
+        let decision = self.decision.unwrap_or(Decision {
+            threshold: BTreeMap::new(),
+            items_weight: 3.0,
+        });
+        Ok(Rules {
+            items: self.items,
+            refined_by,
+            units: self.units,
+            lexicon,
+            lex,
+            models: pattern_set(self.models)?,
+            model_item: self.model_item,
+            never: pattern_set(self.never)?,
+            negations: self.negations,
+            signals: self.signals,
+            fields: self.fields,
+            languages: self.languages,
+            decision,
+            examples: self.examples,
+            digits: Regex::new(r"[0-9](?:[0-9]|[.,][0-9])*")
+                .map_err(|e| internal(e.to_string()))?,
+            cjk_numerals: Regex::new("[零〇一二两兩三四五六七八九十百千万萬亿億]+")
+                .map_err(|e| internal(e.to_string()))?,
+        })
+    }
+}
+
+/// Rewrites `\b` as an ASCII word boundary. A Unicode `\b` makes the fast
+/// regex engines give up on any non-ASCII text, and the rules' words start
+/// and end with ASCII letters or digits where it matters.
+pub fn ascii_boundaries(pattern: &str) -> String {
+    let mut out = String::with_capacity(pattern.len() + 16);
+    let mut chars = pattern.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c != '\\' {
+            out.push(c);
+            continue;
+        }
+        match chars.next() {
+            Some('b') => out.push_str("(?-u:\\b)"),
+            Some(other) => {
+                out.push('\\');
+                out.push(other);
+            }
+            None => out.push('\\'),
+        }
+    }
+    out
+}
+
+fn internal(reason: String) -> RuleError {
+    RuleError::Invalid {
+        file: "(compiled rules)".to_string(),
+        line: 0,
+        reason,
+    }
+}
+
+fn pattern_set(list: Vec<Pattern>) -> Result<PatternSet, RuleError> {
+    let set = RegexSet::new(list.iter().map(|p| p.re.as_str()))
+        .map_err(|e| internal(format!("pattern set: {e}")))?;
+    Ok(PatternSet { set, list })
+}
+
+/// The forms of a term the lexicon matches: lower case, with and without
+/// accents, hyphen and space interchanged, and with plural endings ("s",
+/// "es") on each Latin word. Terms in other scripts are used as written.
+pub fn variants(term: &str) -> Vec<String> {
+    let term = term.trim().to_lowercase();
+    if term.is_empty() {
+        return Vec::new();
+    }
+    let mut bases = vec![term.clone(), fold_accents(&term)];
+    if term.contains(' ') && term.is_ascii() {
+        bases.push(term.replace(' ', "-"));
+    }
+    if term.contains('-') {
+        bases.push(term.replace('-', " "));
+    }
+    let mut out: HashMap<String, ()> = HashMap::new();
+    for base in bases {
+        for v in plurals(&base) {
+            out.insert(v, ());
+        }
+    }
+    let mut out: Vec<String> = out.into_keys().collect();
+    out.sort();
+    out
+}
+
+fn plurals(base: &str) -> Vec<String> {
+    let words: Vec<&str> = base.split(' ').collect();
+    let latin = |w: &str| {
+        w.chars()
+            .last()
+            .is_some_and(|c| c.is_ascii_alphanumeric() || "áéíóú".contains(c))
+    };
+    let mut acc = vec![String::new()];
+    for (i, w) in words.iter().enumerate() {
+        let mut forms = vec![w.to_string()];
+        let pluralize = latin(w) && w.len() >= 2 && (words.len() <= 3 || i == words.len() - 1);
+        if pluralize {
+            forms.push(format!("{w}s"));
+            forms.push(format!("{w}es"));
+        }
+        let mut next = Vec::with_capacity(acc.len() * forms.len());
+        for a in &acc {
+            for f in &forms {
+                next.push(if a.is_empty() {
+                    f.clone()
+                } else {
+                    format!("{a} {f}")
+                });
+            }
+        }
+        acc = next;
+    }
+    acc
+}
+
+/// Removes Spanish and Tagalog accents: "quirúrgica" → "quirurgica".
+pub fn fold_accents(s: &str) -> String {
+    s.chars()
+        .map(|c| match c {
+            'á' | 'à' | 'â' | 'ä' => 'a',
+            'é' | 'è' | 'ê' | 'ë' => 'e',
+            'í' | 'ì' | 'î' | 'ï' => 'i',
+            'ó' | 'ò' | 'ô' | 'ö' => 'o',
+            'ú' | 'ù' | 'û' | 'ü' => 'u',
+            'ñ' => 'n',
+            other => other,
+        })
+        .collect()
+}

@@ -1,0 +1,721 @@
+//! The item grammar: which number belongs to which item, in what unit.
+//!
+//! Reads the tokens of `lex` and tries, for each item name, in order:
+//!
+//! - a quantity before it: "300 N95s", "3 boxes of N95 masks", "20 kahon ng",
+//!   "one box of 20 N95 masks" (1 × 20), "一万个KN95口罩";
+//! - else one right after it: "KF94 마스크 1,000장", "Gloves: 500", or in the
+//!   next table cell ("Shoe covers | 1,000");
+//! - then, for a container, the pack size after it: "(20 per box)",
+//!   "(100/box)", ", 50 per box", "(10 boxes per case, 100 gloves per box)",
+//!   "(50 tubes each)", "(20 ct)", "每箱50个" — multiplied out into pieces.
+//!
+//! A container count with no item after it ("200 gallons", "500 bottles")
+//! belongs to the item named just before. Items in a negation's scope
+//! ("we don't have any N95s") are dropped. Adjacent names merge, the
+//! specific one winning ("N95 masks", "mascarillas N95", "KN95口罩").
+
+use super::compile::{Role, Rules};
+use super::lex::{is_cjk, is_word_char, ItemHit, Tok};
+use super::Span;
+
+/// A quantity read for one item.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Qty {
+    pub value: f64,
+    pub unit: usize,
+    pub start: usize,
+    pub end: usize,
+    pub rule: &'static str,
+}
+
+/// One lot found in the text, before the catalog ids are put on it.
+#[derive(Debug, Clone)]
+pub struct Lot {
+    pub hit: ItemHit,
+    pub start: usize,
+    pub end: usize,
+    pub qty: Option<Qty>,
+    pub spans: Vec<Span>,
+}
+
+/// What lies between two tokens.
+#[derive(Debug, Default)]
+struct Gap {
+    words: usize,
+    cjk: bool,
+    sentence: bool,
+    hard: bool,
+    cells: usize,
+    only_punct: bool,
+}
+
+struct Ctx<'a> {
+    rules: &'a Rules,
+    text: &'a str,
+    toks: Vec<Tok>,
+    used: Vec<bool>,
+    each: Option<usize>,
+    /// The item whose pack size is being read.
+    pack_item: Option<usize>,
+}
+
+/// Finds the lots in `text`, given its tokens.
+pub fn lots(rules: &Rules, text: &str, toks: Vec<Tok>) -> Vec<Lot> {
+    let toks = merge_items(text, toks);
+    let used = vec![false; toks.len()];
+    let each = rules.units.iter().position(|(u, _)| u == "each");
+    let mut cx = Ctx {
+        rules,
+        text,
+        toks,
+        used,
+        each,
+        pack_item: None,
+    };
+    let mut lots = Vec::new();
+    for t in 0..cx.toks.len() {
+        let Some(hit) = cx.toks[t].item.clone() else {
+            continue;
+        };
+        if cx.used[t] {
+            continue;
+        }
+        cx.used[t] = true;
+        let qty = cx.before(t).or_else(|| cx.after(t));
+        let item_end = cx.toks[t].end;
+        let qty = qty.map(|q| {
+            let from = q.end.max(item_end);
+            cx.pack_item = Some(hit.item);
+            cx.pack(q, from)
+        });
+        lots.push(cx.lot(hit, t, qty));
+    }
+    lots.extend(cx.elliptical(&lots));
+    lots.sort_by_key(|l| l.start);
+    cx.negate(lots)
+}
+
+/// Merges adjacent item names and attaches a model in parentheses right
+/// after a name ("N95 masks (3M 1860, ...)").
+fn merge_items(text: &str, toks: Vec<Tok>) -> Vec<Tok> {
+    let mut out: Vec<Tok> = Vec::with_capacity(toks.len());
+    for tok in toks {
+        let Some(prev) = out.last_mut() else {
+            out.push(tok);
+            continue;
+        };
+        let (Some(a), Some(b)) = (prev.item.clone(), tok.item.clone()) else {
+            out.push(tok);
+            continue;
+        };
+        let gap = text[prev.end..tok.start].trim().to_lowercase();
+        let adjacent = matches!(gap.as_str(), "" | "-" | "de" | "del" | "para");
+        let same = a.item == b.item || a.generic;
+        let paren_model =
+            b.model.is_some() && a.model.is_none() && same && matches!(gap.as_str(), "(" | ",");
+        let paren_kind = a.generic && !b.generic && gap == "(";
+        if !(adjacent || paren_model || paren_kind) {
+            out.push(tok);
+            continue;
+        }
+        let keep_b = a.generic && !b.generic;
+        prev.item = Some(ItemHit {
+            item: if keep_b { b.item } else { a.item },
+            generic: a.generic && b.generic,
+            model: a.model.or(b.model),
+            rule: format!("{} + {}", a.rule, b.rule),
+        });
+        prev.end = tok.end;
+    }
+    out
+}
+
+impl Ctx<'_> {
+    fn gap(&self, a: usize, b: usize) -> Gap {
+        gap(self.text, a, b)
+    }
+
+    fn tok_gap(&self, i: usize, j: usize) -> Gap {
+        self.gap(self.toks[i].end, self.toks[j].start)
+    }
+
+    fn num(&self, i: usize) -> Option<f64> {
+        self.toks
+            .get(i)
+            .filter(|_| !self.used[i])
+            .and_then(|t| t.num)
+    }
+
+    fn unit(&self, i: usize) -> Option<usize> {
+        self.toks
+            .get(i)
+            .filter(|_| !self.used[i])
+            .and_then(|t| t.unit)
+    }
+
+    fn role(&self, i: usize, role: Role) -> bool {
+        self.toks
+            .get(i)
+            .is_some_and(|t| t.role == Some(role) && t.item.is_none())
+    }
+
+    fn is_container(&self, unit: usize) -> bool {
+        self.rules.units.get(unit).is_some_and(|u| u.1)
+    }
+
+    fn each(&self) -> usize {
+        self.each.unwrap_or(0)
+    }
+
+    /// A clean joint between tokens: same clause, at most `words` words.
+    fn close(&self, i: usize, j: usize, words: usize) -> bool {
+        let g = self.tok_gap(i, j);
+        !g.sentence
+            && !g.hard
+            && g.cells == 0
+            && g.words <= words
+            && !(g.cjk && words < 9 && g.words > 0)
+    }
+
+    fn mark(&mut self, from: usize, to: usize) {
+        for u in &mut self.used[from..=to] {
+            *u = true;
+        }
+    }
+
+    /// "300 N95s", "3 boxes of N95", "15 box gowns", "一万个KN95口罩",
+    /// "one box of 20 N95 masks".
+    fn before(&mut self, t: usize) -> Option<Qty> {
+        let j = t.checked_sub(1)?;
+        let end = self.toks[t].start;
+        if self.used[j] {
+            return None;
+        }
+        if !self.close(j, t, 3) {
+            return self.before_in_table(j, t);
+        }
+        if let Some(n) = self.num(j) {
+            if self.toks[j].article && !self.close(j, t, 1) {
+                return None;
+            }
+            if let Some((c, first)) = self.container_of(j) {
+                self.mark(first, j);
+                return Some(self.qty(
+                    c * n,
+                    self.each(),
+                    first,
+                    end,
+                    "count × per-container before item",
+                ));
+            }
+            self.mark(j, j);
+            return Some(self.qty(n, self.each(), self.toks[j].start, end, "count before item"));
+        }
+        let unit_at = if self.role(j, Role::Of) {
+            j.checked_sub(1)?
+        } else {
+            j
+        };
+        let unit = self.unit(unit_at)?;
+        if unit_at != j && !self.close(unit_at, j, 0) {
+            return None;
+        }
+        let mut k = unit_at.checked_sub(1)?;
+        // "100 gallon jugs of bleach": a size word before the container.
+        if self.unit(k).is_some() && self.close(k, unit_at, 0) && k > 0 && self.num(k - 1).is_some()
+        {
+            k -= 1;
+        }
+        let n = self.num(k)?;
+        let words = if self.toks[k].article { 1 } else { 2 };
+        if !self.close(k, unit_at, words) && !self.cell_before(k, unit_at) {
+            return None;
+        }
+        self.mark(k, j);
+        Some(self.qty(
+            n,
+            unit,
+            self.toks[k].start,
+            end,
+            "count and unit before item",
+        ))
+    }
+
+    /// "120 | N95 respirator": a count alone in the cell before the item's
+    /// (with an optional unit cell between).
+    fn before_in_table(&mut self, j: usize, t: usize) -> Option<Qty> {
+        let g = self.tok_gap(j, t);
+        if g.cells != 1 || g.words > 0 || g.hard {
+            return None;
+        }
+        let (n_at, unit) = match self.unit(j) {
+            Some(u) => (j.checked_sub(1)?, u),
+            None => (j, self.each()),
+        };
+        let n = self.num(n_at)?;
+        let line_start = self.text[..self.toks[n_at].start]
+            .rfind('\n')
+            .map_or(0, |i| i + 1);
+        let lead = self.text[line_start..self.toks[n_at].start].trim_end();
+        if !(lead.is_empty() || lead.ends_with('|'))
+            || (n_at != j && self.tok_gap(n_at, j).words > 0)
+        {
+            return None;
+        }
+        self.mark(n_at, j);
+        let end = self.toks[t].start;
+        Some(self.qty(
+            n,
+            unit,
+            self.toks[n_at].start,
+            end,
+            "count in the table cell before",
+        ))
+    }
+
+    /// A count alone in the table cell right before token `j`'s cell.
+    fn cell_before(&self, k: usize, j: usize) -> bool {
+        let g = self.tok_gap(k, j);
+        let line_start = self.text[..self.toks[k].start]
+            .rfind('\n')
+            .map_or(0, |i| i + 1);
+        let lead = self.text[line_start..self.toks[k].start].trim_end();
+        g.cells == 1 && g.words == 0 && !g.hard && (lead.is_empty() || lead.ends_with('|'))
+    }
+
+    /// For a number at `j`: "N UNIT of" before it ("one box of 20 ...").
+    fn container_of(&self, j: usize) -> Option<(f64, usize)> {
+        let of = j.checked_sub(1)?;
+        let unit = of.checked_sub(1)?;
+        let k = unit.checked_sub(1)?;
+        let ok = self.role(of, Role::Of)
+            && self.unit(unit).is_some_and(|u| self.is_container(u))
+            && self.close(of, j, 0)
+            && self.close(unit, of, 0)
+            && self.close(k, unit, 2);
+        Some((self.num(k).filter(|_| ok)?, k))
+    }
+
+    /// "KF94 마스크 1,000장", "Gloves: 500 boxes", "Shoe covers | 1,000".
+    fn after(&mut self, t: usize) -> Option<Qty> {
+        let mut k = t + 1;
+        while self.role(k, Role::Filler) {
+            k += 1;
+        }
+        let n = self.num(k)?;
+        let g = self.loose_gap(t, k);
+        let direct = g.cells == 0 && !g.sentence && !g.hard && g.words == 0 && g.only_punct;
+        let table = g.cells == 1 && !g.hard && self.alone_in_cell(k);
+        if !(direct || table) {
+            return None;
+        }
+        let (unit, last) = match self.unit(k + 1) {
+            Some(u) if self.tok_gap(k, k + 1).words == 0 && !self.tok_gap(k, k + 1).hard => {
+                (u, k + 1)
+            }
+            _ => (self.each(), k),
+        };
+        let glued = self.toks[last].glued;
+        let marked = self.text[self.toks[t].end..self.toks[k].start]
+            .contains([':', 'x', 'X', '×', '=', '-', '–', '(']);
+        if self.of_item_follows(last) || (!glued && !table && !marked && self.item_follows(last)) {
+            return None;
+        }
+        self.mark(k, last);
+        let (s, e) = (self.toks[k].start, self.toks[last].end);
+        let rule = if table {
+            "count in next table cell"
+        } else {
+            "count after item"
+        };
+        Some(self.qty(n, unit, s, e, rule))
+    }
+
+    /// The gap from token `t` to `k`, across filler words, with text in
+    /// parentheses ignored: "Gloves (nitrile), approx. 500".
+    fn loose_gap(&self, t: usize, k: usize) -> Gap {
+        let mut text = String::new();
+        for i in t..k {
+            text.push_str(&self.text[self.toks[i].end..self.toks[i + 1].start]);
+            text.push(' ');
+        }
+        let mut plain = String::with_capacity(text.len());
+        let mut depth = 0;
+        for c in text.chars() {
+            match c {
+                '(' => depth += 1,
+                ')' if depth > 0 => depth -= 1,
+                _ if depth == 0 => plain.push(c),
+                _ => {}
+            }
+        }
+        let plain = plain
+            .replace(". ", " ")
+            .replace(" x ", " ")
+            .replace(" X ", " ")
+            .replace('×', " ");
+        let mut g = gap(&plain, 0, plain.len());
+        g.hard = (t..k).any(|i| self.tok_gap(i, i + 1).hard);
+        g
+    }
+
+    fn alone_in_cell(&self, k: usize) -> bool {
+        let rest = &self.text[self.toks[k].end..];
+        let cell = rest.split(['\n', '|']).next().unwrap_or("");
+        cell.trim().is_empty()
+            || self
+                .unit(k + 1)
+                .is_some_and(|_| self.toks[k + 1].start - self.toks[k].end <= cell.len())
+    }
+
+    /// Whether an item name (or "of" + name) follows token `i` closely: then
+    /// the number before belongs to that next item.
+    fn item_follows(&self, i: usize) -> bool {
+        let next = i + 1;
+        self.toks.get(next).is_some_and(|t| t.item.is_some()) && self.close(i, next, 3)
+            || self.of_item_follows(i)
+    }
+
+    /// "of" and an item (or "of N item") right after token `i`.
+    fn of_item_follows(&self, i: usize) -> bool {
+        let next = i + 1;
+        if !self.role(next, Role::Of) || !self.close(i, next, 0) {
+            return false;
+        }
+        let item_at = |j: usize| {
+            self.toks.get(j).is_some_and(|t| t.item.is_some()) && self.close(j - 1, j, 3)
+        };
+        item_at(next + 1) || (self.num(next + 1).is_some() && item_at(next + 2))
+    }
+
+    fn qty(&self, value: f64, unit: usize, start: usize, end: usize, rule: &'static str) -> Qty {
+        Qty {
+            value,
+            unit,
+            start,
+            end,
+            rule,
+        }
+    }
+
+    fn lot(&self, hit: ItemHit, t: usize, qty: Option<Qty>) -> Lot {
+        let (start, end) = (self.toks[t].start, self.toks[t].end);
+        let mut spans = vec![Span {
+            field: "item".into(),
+            start,
+            end,
+            rule: hit.rule.clone(),
+        }];
+        if let Some(q) = &qty {
+            spans.push(Span {
+                field: "quantity".into(),
+                start: q.start,
+                end: q.end,
+                rule: q.rule.into(),
+            });
+        }
+        Lot {
+            hit,
+            start,
+            end,
+            qty,
+            spans,
+        }
+    }
+}
+
+impl Ctx<'_> {
+    /// Multiplies a container count by the pack sizes that follow it.
+    fn pack(&mut self, mut q: Qty, from: usize) -> Qty {
+        if !self.is_container(q.unit) {
+            return q;
+        }
+        let mut i = self
+            .toks
+            .iter()
+            .position(|t| t.start >= from)
+            .unwrap_or(self.toks.len());
+        let mut prev_end = from;
+        while i < self.toks.len() {
+            let g = self.gap(prev_end, self.toks[i].start);
+            if g.sentence || g.hard || g.cells > 0 || g.words > 3 {
+                break;
+            }
+            let Some((n, inner, last)) = self.pack_at(i) else {
+                if self.toks[i].item.is_some() || self.toks[i].num.is_some() {
+                    break;
+                }
+                prev_end = self.toks[i].end;
+                i += 1;
+                continue;
+            };
+            q.value *= n;
+            q.unit = if self.is_container(inner) {
+                inner
+            } else {
+                self.each()
+            };
+            q.end = q.end.max(self.toks[last].end);
+            q.rule = "container × pack size";
+            self.mark(i, last);
+            prev_end = self.toks[last].end;
+            i = last + 1;
+            if !self.is_container(inner) {
+                break;
+            }
+        }
+        q
+    }
+
+    /// One pack size at token `i`: (count, inner unit, last token).
+    fn pack_at(&self, i: usize) -> Option<(f64, usize, usize)> {
+        let per = self.role(i, Role::Per) || self.role(i, Role::Each);
+        if per && self.unit(i + 1).is_some() && self.close(i, i + 1, 0) {
+            let mut at = i + 2;
+            while at < i + 4
+                && self
+                    .toks
+                    .get(at)
+                    .is_some_and(|t| t.role.is_some() && t.num.is_none() && t.unit.is_none())
+            {
+                at += 1;
+            }
+            let n = self.num(at).filter(|_| self.close(i + 1, at, 2))?;
+            let inner = self.unit(at + 1).filter(|_| self.close(at, at + 1, 0));
+            let last = if inner.is_some() { at + 1 } else { at };
+            return Some((n, inner.unwrap_or(self.each()), last));
+        }
+        if self.role(i, Role::Of) && self.close(i, i + 1, 0) {
+            let n = self.num(i + 1)?;
+            let next_is_other_item = self.toks.get(i + 2).is_some_and(|t| t.item.is_some())
+                && self.close(i + 1, i + 2, 3);
+            return (!next_is_other_item).then_some((n, self.each(), i + 1));
+        }
+        let n = self.num(i)?;
+        let mut k = i + 1;
+        let mut inner = self.each();
+        if let Some(u) = self.unit(k).filter(|_| self.close(i, k, 1)) {
+            inner = u;
+            k += 1;
+        } else if self.toks.get(k).is_some_and(|t| t.item.is_some()) && self.close(i, k, 1) {
+            k += 1;
+        }
+        if self.role(k, Role::Per) && self.close(k - 1, k, 1) && self.unit(k + 1).is_some() {
+            return Some((n, inner, k + 1));
+        }
+        if self.role(k, Role::Each) && self.close(k - 1, k, 1) {
+            return Some((n, inner, k));
+        }
+        let counted = k > i + 1 && inner == self.each() && self.toks[k - 1].item.is_none();
+        let item_in_parens = k > i + 1
+            && self.toks[k - 1]
+                .item
+                .as_ref()
+                .is_some_and(|h| h.generic || Some(h.item) == self.pack_item)
+            && self.text[self.toks[k - 1].end..]
+                .trim_start()
+                .starts_with(')');
+        (counted || item_in_parens).then_some((n, inner, k - 1))
+    }
+
+    /// "200 gallons", "500 bottles" with no item after: the item named before.
+    fn elliptical(&mut self, lots: &[Lot]) -> Vec<Lot> {
+        let mut out = Vec::new();
+        for k in 0..self.toks.len() {
+            let (Some(n), Some(unit)) = (self.num(k), self.unit(k + 1)) else {
+                continue;
+            };
+            let unit_name = self.rules.units[unit].0.as_str();
+            if matches!(unit_name, "each" | "pair")
+                || !self.close(k, k + 1, 0)
+                || self.item_follows(k + 1)
+                || (self.role(k + 2, Role::Of) && self.close(k + 1, k + 2, 0))
+                || (self.unit(k + 2).is_some() && self.close(k + 1, k + 2, 0))
+            {
+                continue;
+            }
+            let start = self.toks[k].start;
+            let prev = lots
+                .iter()
+                .rev()
+                .find(|l| l.end <= start && start - l.end < 400);
+            let Some(prev) = prev.filter(|l| !self.gap(l.end, start).hard) else {
+                continue;
+            };
+            self.mark(k, k + 1);
+            let q = self.qty(
+                n,
+                unit,
+                start,
+                self.toks[k + 1].end,
+                "container count for the item named before",
+            );
+            self.pack_item = Some(prev.hit.item);
+            let q = self.pack(q, self.toks[k + 1].end);
+            let mut lot = prev.clone();
+            lot.spans.truncate(1);
+            lot.spans.push(Span {
+                field: "quantity".into(),
+                start: q.start,
+                end: q.end,
+                rule: q.rule.into(),
+            });
+            lot.start = start;
+            lot.end = q.end;
+            lot.qty = Some(q);
+            out.push(lot);
+        }
+        out
+    }
+
+    /// Drops lots inside the scope of a negation cue.
+    fn negate(&self, lots: Vec<Lot>) -> Vec<Lot> {
+        let mut scopes = Vec::new();
+        for n in &self.rules.negations {
+            for m in n.re.find_iter(self.text) {
+                let scope = if n.left {
+                    (clause_start(self.text, m.start()), m.start())
+                } else {
+                    (m.end(), clause_end(self.text, m.end()))
+                };
+                scopes.push(scope);
+            }
+        }
+        lots.into_iter()
+            .filter(|l| !scopes.iter().any(|&(a, b)| l.start >= a && l.start < b))
+            .collect()
+    }
+}
+
+fn clause_end(text: &str, from: usize) -> usize {
+    let rest = &text[from..];
+    let cut = [",", ";", ".", "\n\n", " but ", " pero ", "，", "。", "但"]
+        .iter()
+        .filter_map(|p| rest.find(p))
+        .min()
+        .unwrap_or(rest.len());
+    from + cut
+}
+
+fn clause_start(text: &str, to: usize) -> usize {
+    let head = &text[..to];
+    [",", ";", ". ", "\n", "，", "。"]
+        .iter()
+        .filter_map(|p| head.rfind(p).map(|i| i + p.len()))
+        .max()
+        .unwrap_or(0)
+}
+
+/// Describes the text between byte offsets `a` and `b`.
+fn gap(text: &str, a: usize, b: usize) -> Gap {
+    if b <= a {
+        return Gap {
+            only_punct: true,
+            ..Gap::default()
+        };
+    }
+    let s = &text[a..b];
+    let mut g = Gap {
+        only_punct: true,
+        ..Gap::default()
+    };
+    let mut in_word = false;
+    let chars: Vec<char> = s.chars().collect();
+    for (i, &c) in chars.iter().enumerate() {
+        if is_cjk(c) {
+            g.words += 1;
+            g.cjk = true;
+            g.only_punct = false;
+            in_word = false;
+            continue;
+        }
+        if is_word_char(c) {
+            if !in_word {
+                g.words += 1;
+                if !matches!(c, 'x' | 'X' | '×') {
+                    g.only_punct = false;
+                }
+            }
+            in_word = true;
+            continue;
+        }
+        in_word = false;
+        let next = chars.get(i + 1).copied();
+        if matches!(c, '.' | '!' | '?' | ';') && next.is_none_or(char::is_whitespace)
+            || matches!(c, '。' | '！' | '？' | '；')
+        {
+            g.sentence = true;
+        }
+        if c == '|' {
+            g.cells += 1;
+        }
+    }
+    g.hard = s.contains("\n\n") || (s.contains('\n') && hard_line_break(text, a, b));
+    g
+}
+
+/// A line break that ends an entry: before a bullet or numbered line, or
+/// between table rows.
+fn hard_line_break(text: &str, a: usize, b: usize) -> bool {
+    let Some(nl) = text[a..b].find('\n').map(|i| a + i) else {
+        return false;
+    };
+    let line_before = text[..nl].rsplit('\n').next().unwrap_or("");
+    let line_after = text[nl + 1..].split('\n').next().unwrap_or("");
+    let after = line_after.trim_start();
+    let bullet = after.starts_with(['-', '*', '•', '·', '+'])
+        || after.split_once(['.', ')']).is_some_and(|(n, _)| {
+            !n.is_empty() && n.len() <= 2 && n.chars().all(|c| c.is_ascii_digit())
+        });
+    let short_entry = line_before.trim().chars().count() <= 40 && after.chars().count() <= 60;
+    bullet || short_entry || line_before.contains(" | ") || line_after.contains(" | ")
+}
+
+/// Makes counted generic names precise: "200 masks" are N95s when the
+/// message (body or subject) names N95s without a count and no other kind
+/// of mask that could refine them.
+pub fn refine(rules: &Rules, mut lots: Vec<Lot>, subject: &[Lot]) -> Vec<Lot> {
+    let counted: Vec<usize> = lots
+        .iter()
+        .filter(|l| l.qty.is_some())
+        .map(|l| l.hit.item)
+        .collect();
+    let named: Vec<usize> = lots
+        .iter()
+        .chain(subject)
+        .filter(|l| !l.hit.generic && !counted.contains(&l.hit.item))
+        .map(|l| l.hit.item)
+        .collect();
+    let any_named: Vec<usize> = lots
+        .iter()
+        .chain(subject)
+        .filter(|l| !l.hit.generic)
+        .map(|l| l.hit.item)
+        .collect();
+    for lot in lots.iter_mut().filter(|l| l.hit.generic) {
+        let Some(by) = rules.refined_by.get(lot.hit.item) else {
+            continue;
+        };
+        // A counted "200 masks" takes a kind named without a count; a bare
+        // "masks" takes any kind named (and then merges into its lot).
+        let pool = if lot.qty.is_some() {
+            &named
+        } else {
+            &any_named
+        };
+        let mut found: Vec<usize> = by.iter().copied().filter(|i| pool.contains(i)).collect();
+        found.dedup();
+        if let [only] = found.as_slice() {
+            lot.hit.item = *only;
+            lot.hit.generic = false;
+            if let Some(s) = lot.spans.first_mut() {
+                s.rule = format!(
+                    "{} (refined by {} named elsewhere)",
+                    s.rule, rules.items[*only]
+                );
+            }
+        }
+    }
+    lots
+}

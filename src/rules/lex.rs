@@ -1,0 +1,341 @@
+//! Turning text into tokens the item grammar reads: item names (with model
+//! names), units, small words (of, per, each) and numbers (digits, Chinese
+//! numerals, number words, "5k", "1.5 million", ranges as their lower bound).
+//!
+//! Text matched by a `never` rule (phones, years, sizes, prices, street
+//! numbers...) yields no number, and digits glued to letters ("N95", "3M",
+//! "8am", "40gsm") are not quantities either.
+
+use super::compile::{Lex, Role, Rules};
+use super::numbers::{cjk_power, parse_cjk, parse_digits, WordNumber};
+
+/// An item name found in the text.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ItemHit {
+    pub item: usize,
+    pub generic: bool,
+    pub model: Option<String>,
+    /// The term or pattern that matched, for `--explain`.
+    pub rule: String,
+}
+
+/// One token: a span of the text and what it means.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Tok {
+    pub start: usize,
+    pub end: usize,
+    pub num: Option<f64>,
+    pub item: Option<ItemHit>,
+    pub unit: Option<usize>,
+    pub role: Option<Role>,
+    /// A counter glued to the number before it ("1,000장", "50병", "一万个").
+    pub glued: bool,
+    /// The number is an article ("a", "una"): it counts only what follows at once.
+    pub article: bool,
+}
+
+impl Tok {
+    fn new(start: usize, end: usize) -> Tok {
+        Tok {
+            start,
+            end,
+            num: None,
+            item: None,
+            unit: None,
+            role: None,
+            glued: false,
+            article: false,
+        }
+    }
+}
+
+/// Chinese, Japanese and Korean characters, which have no word boundaries.
+pub fn is_cjk(c: char) -> bool {
+    matches!(c as u32, 0x3040..=0x30FF | 0x3400..=0x9FFF | 0xAC00..=0xD7AF | 0x1100..=0x11FF | 0xF900..=0xFAFF)
+}
+
+/// A letter or digit of a script that separates words with spaces.
+pub fn is_word_char(c: char) -> bool {
+    c.is_alphanumeric() && !is_cjk(c)
+}
+
+/// Tokenizes `text` with the rule set's lexicon and patterns.
+pub fn tokenize(rules: &Rules, text: &str) -> Vec<Tok> {
+    let never: Vec<(usize, usize)> = rules
+        .never
+        .find_all(text)
+        .into_iter()
+        .map(|(_, s, e)| (s, e))
+        .collect();
+    let mut toks = model_tokens(rules, text);
+    let mut words = Vec::new();
+    for m in rules.lexicon.find_iter(text) {
+        if !on_boundaries(text, m.start(), m.end()) || overlaps(&toks, m.start(), m.end()) {
+            continue;
+        }
+        let (meanings, term) = &rules.lex[m.pattern().as_usize()];
+        let mut tok = Tok::new(m.start(), m.end());
+        for l in meanings {
+            match l {
+                Lex::Item { item, generic } => {
+                    let rule = term.clone();
+                    tok.item = Some(ItemHit {
+                        item: *item,
+                        generic: *generic,
+                        model: None,
+                        rule,
+                    });
+                }
+                Lex::Unit(u) => tok.unit = Some(*u),
+                Lex::Word(r) => tok.role = Some(*r),
+                Lex::NumValue(_) | Lex::NumMult(_) | Lex::NumArticle => {
+                    words.push((m.start(), m.end(), l.clone()))
+                }
+            }
+        }
+        if tok.item.is_some() || tok.unit.is_some() || tok.role.is_some() {
+            toks.push(tok);
+        }
+    }
+    let mut nums = digit_numbers(rules, text, &never, &toks, &words);
+    nums.extend(cjk_numbers(rules, text, &toks));
+    nums.extend(word_numbers(text, &words, &nums, &toks));
+    toks.extend(nums);
+    toks.sort_by_key(|t| (t.start, std::cmp::Reverse(t.end)));
+    toks.dedup_by(|b, a| b.start < a.end);
+    mark_glued(text, &mut toks);
+    merge_ranges(text, toks)
+}
+
+fn model_tokens(rules: &Rules, text: &str) -> Vec<Tok> {
+    let mut toks: Vec<Tok> = Vec::new();
+    for (i, s, e) in rules.models.find_all(text) {
+        if overlaps(&toks, s, e) || !on_boundaries(text, s, e) {
+            continue;
+        }
+        let mut tok = Tok::new(s, e);
+        tok.item = Some(ItemHit {
+            item: rules.model_item[i],
+            generic: false,
+            model: Some(text[s..e].to_string()),
+            rule: rules.models.list[i].name.clone(),
+        });
+        toks.push(tok);
+    }
+    toks
+}
+
+fn overlaps(toks: &[Tok], s: usize, e: usize) -> bool {
+    toks.iter().any(|t| t.start < e && s < t.end)
+}
+
+fn in_spans(spans: &[(usize, usize)], s: usize, e: usize) -> bool {
+    spans.iter().any(|&(a, b)| a < e && s < b)
+}
+
+/// A match of Latin text must not start or end inside a word.
+fn on_boundaries(text: &str, s: usize, e: usize) -> bool {
+    let first = text[s..].chars().next();
+    let last = text[..e].chars().next_back();
+    let before = text[..s].chars().next_back();
+    let after = text[e..].chars().next();
+    let ok_start = !first.is_some_and(is_word_char) || !before.is_some_and(is_word_char);
+    let ok_end = !last.is_some_and(is_word_char) || !after.is_some_and(is_word_char);
+    ok_start && ok_end
+}
+
+fn digit_numbers(
+    rules: &Rules,
+    text: &str,
+    never: &[(usize, usize)],
+    toks: &[Tok],
+    words: &[(usize, usize, Lex)],
+) -> Vec<Tok> {
+    let mut out = Vec::new();
+    for m in rules.digits.find_iter(text) {
+        let (s, mut e) = (m.start(), m.end());
+        if in_spans(never, s, e) || overlaps(toks, s, e) {
+            continue;
+        }
+        let Some(mut value) = parse_digits(m.as_str()) else {
+            continue;
+        };
+        let mut back = text[..s].chars().rev();
+        let before = back.next();
+        let times_prefix =
+            matches!(before, Some('x' | 'X' | '×')) && !back.next().is_some_and(is_word_char);
+        if before.is_some_and(|c| is_word_char(c) || c == '#' || c == '$') && !times_prefix {
+            continue;
+        }
+        let mut rest = text[e..].chars();
+        match rest.next() {
+            Some('k' | 'K') if !rest.next().is_some_and(is_word_char) => {
+                value *= 1000.0;
+                e += 1;
+            }
+            Some('x' | 'X' | '×') if !rest.next().is_some_and(is_word_char) => {}
+            Some(c) if cjk_power(c).is_some() => {
+                value *= cjk_power(c).unwrap_or(1.0);
+                e += c.len_utf8();
+            }
+            Some(c) if is_word_char(c) => continue,
+            _ => {
+                if let Some((we, mult)) = multiplier_after(text, e, words) {
+                    value *= mult;
+                    e = we;
+                }
+            }
+        }
+        let mut tok = Tok::new(s, e);
+        tok.num = Some(value);
+        out.push(tok);
+    }
+    out
+}
+
+/// "1.5 million", "2 mil", "3 thousand": a multiplier word right after digits.
+fn multiplier_after(text: &str, e: usize, words: &[(usize, usize, Lex)]) -> Option<(usize, f64)> {
+    words.iter().find_map(|(ws, we, l)| match l {
+        Lex::NumMult(m) if *ws >= e && text[e..*ws].trim().is_empty() && ws - e <= 2 => {
+            Some((*we, *m))
+        }
+        _ => None,
+    })
+}
+
+fn cjk_numbers(rules: &Rules, text: &str, toks: &[Tok]) -> Vec<Tok> {
+    let mut out = Vec::new();
+    for m in rules.cjk_numerals.find_iter(text) {
+        if overlaps(toks, m.start(), m.end()) {
+            continue;
+        }
+        if text[..m.start()]
+            .chars()
+            .next_back()
+            .is_some_and(|c| c.is_ascii_digit())
+        {
+            continue;
+        }
+        if let Some(v) = parse_cjk(m.as_str()) {
+            let mut tok = Tok::new(m.start(), m.end());
+            tok.num = Some(v);
+            out.push(tok);
+        }
+    }
+    out
+}
+
+/// Joins runs of number words ("two thousand", "a couple hundred",
+/// "doscientos") that no digit number has already used.
+fn word_numbers(text: &str, words: &[(usize, usize, Lex)], nums: &[Tok], toks: &[Tok]) -> Vec<Tok> {
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < words.len() {
+        let (start, mut end) = (words[i].0, words[i].1);
+        let mut n = WordNumber::default();
+        let mut values = 0;
+        let mut j = i;
+        while j < words.len() {
+            let (s, e, l) = &words[j];
+            if j > i && !joins(&text[end..*s]) {
+                break;
+            }
+            if overlaps(nums, *s, *e) || overlaps(toks, *s, *e) {
+                break;
+            }
+            match l {
+                Lex::NumValue(v) => {
+                    n.add(*v);
+                    values += 1;
+                }
+                Lex::NumMult(m) => n.multiply(*m),
+                Lex::NumArticle if j == i => {}
+                Lex::NumArticle => break,
+                _ => {}
+            }
+            end = *e;
+            j += 1;
+        }
+        let cjk_multiplier_only = values == 0 && text[start..].starts_with(is_cjk);
+        let article = words[i].2 == Lex::NumArticle;
+        let value = match n.value() {
+            Some(v) => Some(v),
+            None if article && j == i + 1 => Some(1.0),
+            None => None,
+        };
+        if let Some(v) = value.filter(|_| j > i && !cjk_multiplier_only) {
+            let mut tok = Tok::new(start, end);
+            tok.num = Some(v);
+            tok.article = article && j == i + 1;
+            out.push(tok);
+        }
+        i = j.max(i + 1);
+    }
+    out
+}
+
+/// What may sit between two number words of one number.
+fn joins(gap: &str) -> bool {
+    let g = gap.trim().to_lowercase();
+    g.is_empty() || g == "-" || g == "and" || g == "y"
+}
+
+/// A unit right after a number with no space is a counter ("50병", "一万个").
+fn mark_glued(text: &str, toks: &mut [Tok]) {
+    for i in 1..toks.len() {
+        if toks[i].unit.is_some() && toks[i - 1].num.is_some() && toks[i - 1].end == toks[i].start {
+            let c = text[toks[i].start..].chars().next();
+            if c.is_some_and(is_cjk) {
+                toks[i].glued = true;
+            }
+        }
+    }
+}
+
+/// "200-300", "200 to 300", "200 a 300": one number, the lower bound.
+fn merge_ranges(text: &str, toks: Vec<Tok>) -> Vec<Tok> {
+    let mut out: Vec<Tok> = Vec::with_capacity(toks.len());
+    for tok in toks {
+        let joiner = out
+            .last()
+            .is_some_and(|t| t.num.is_none() && t.item.is_none() && t.unit.is_none());
+        let before_joiner = out.len() >= 2 && out[out.len() - 2].num.is_some();
+        if tok.num.is_some() && joiner && before_joiner {
+            let a = &out[out.len() - 2];
+            let gap = &text[a.end..tok.start];
+            let head = text[..a.start].trim_end().to_lowercase();
+            let between = ["between", "entre", "from"]
+                .iter()
+                .any(|w| head.ends_with(w));
+            if is_range_gap(gap) || (between && matches!(gap.trim(), "and" | "y" | "to" | "a")) {
+                out.pop();
+                if let Some(a) = out.last_mut() {
+                    a.end = tok.end;
+                }
+                continue;
+            }
+        }
+        if let (Some(prev), Some(_)) = (out.last_mut(), tok.num) {
+            let gap = &text[prev.end..tok.start];
+            let head = text[..prev.start].trim_end().to_lowercase();
+            let between = ["between", "entre", "from"]
+                .iter()
+                .any(|w| head.ends_with(w))
+                && matches!(gap.trim(), "and" | "y" | "to" | "a");
+            if prev.num.is_some() && (is_range_gap(gap) || between) {
+                prev.end = tok.end;
+                continue;
+            }
+        }
+        out.push(tok);
+    }
+    out
+}
+
+fn is_range_gap(gap: &str) -> bool {
+    let g = gap.trim();
+    matches!(
+        g,
+        "-" | "–" | "—" | "~" | "to" | "a" | "or" | "o" | "至" | "到" | "-to"
+    )
+}
