@@ -879,4 +879,246 @@ mod tests {
             .to_string();
         assert!(err.starts_with("ack.en.txt:4:"), "{err}");
     }
+
+    /// The leaf parts of a raw message: (content type, decoded contents).
+    fn leaves(raw: &[u8]) -> Vec<(String, String)> {
+        use mail_parser::MimeHeaders;
+        let msg = mail_parser::MessageParser::default().parse(raw).unwrap();
+        msg.parts
+            .iter()
+            .filter_map(|p| {
+                let ct = p.content_type()?;
+                let full = format!("{}/{}", ct.ctype(), ct.subtype().unwrap_or(""));
+                (!p.is_multipart())
+                    .then(|| (full, String::from_utf8_lossy(p.contents()).to_string()))
+            })
+            .collect()
+    }
+
+    fn part<'a>(parts: &'a [(String, String)], ctype: &str) -> &'a str {
+        parts
+            .iter()
+            .find(|(t, _)| t == ctype)
+            .map(|(_, c)| c.as_str())
+            .unwrap_or_else(|| panic!("no {ctype} part in {parts:?}"))
+    }
+
+    fn pickup_values() -> BTreeMap<String, String> {
+        let mut extra = sample_extra("pickup");
+        extra.insert(
+            "pickup_window".into(),
+            "Friday 1 May 2026 09:00–11:30".into(),
+        );
+        extra
+    }
+
+    #[test]
+    fn text_and_html_travel_as_multipart_alternative() {
+        let reply = composer().compose(&ctx()).unwrap();
+        let raw = String::from_utf8(reply.raw.clone()).unwrap();
+        let (head, _) = raw.split_once("\r\n\r\n").unwrap();
+        assert!(head.contains("multipart/alternative"), "{head}");
+        let parts = leaves(&reply.raw);
+        assert_eq!(parts.len(), 2, "{parts:?}");
+        assert!(part(&parts, "text/plain").contains("3 cajas de guantes de examen"));
+        let html = part(&parts, "text/html");
+        assert!(html.contains("<html lang=\"es\">"), "{html}");
+        assert!(html.contains("3 cajas de guantes de examen"), "{html}");
+    }
+
+    #[test]
+    fn pickup_attaches_a_calendar_invite() {
+        let mut x = ctx();
+        x.kind = "pickup".into();
+        let reply = composer().compose_kind(&x, &pickup_values()).unwrap();
+        let raw = String::from_utf8(reply.raw.clone()).unwrap();
+        assert!(raw.contains("multipart/mixed"), "{raw}");
+        assert!(raw.contains("method=PUBLISH"), "{raw}");
+        assert!(raw.contains("filename=\"SL-000007.ics\""), "{raw}");
+        let parts = leaves(&reply.raw);
+        assert_eq!(parts.len(), 3, "{parts:?}");
+        let ics = part(&parts, "text/calendar").replace("\r\n ", "");
+        for want in [
+            format!("UID:{}", reply.rfc_message_id),
+            "DTSTART:20260501T090000".to_string(),
+            "DTEND:20260501T113000".to_string(),
+            "LOCATION:Central depot\\, 100 Main St\\, Torrance CA 90501".to_string(),
+            format!("SUMMARY:{}", reply.subject),
+        ] {
+            assert!(ics.contains(&format!("{want}\r\n")), "{want}\n{ics}");
+        }
+        assert!(ics.contains("DESCRIPTION:SL-000007\\n"), "{ics}");
+        assert!(part(&parts, "text/html").contains("Central depot"));
+    }
+
+    #[test]
+    fn pickup_window_in_free_text_sends_no_invite() {
+        let mut x = ctx();
+        x.kind = "pickup".into();
+        let mut extra = pickup_values();
+        extra.insert("pickup_window".into(), "any weekday morning".into());
+        let reply = composer().compose_kind(&x, &extra).unwrap();
+        let parts = leaves(&reply.raw);
+        assert!(parts.iter().all(|(t, _)| t != "text/calendar"), "{parts:?}");
+        assert!(part(&parts, "text/plain").contains("any weekday morning"));
+    }
+
+    #[test]
+    fn donor_markup_is_escaped_in_the_html_part() {
+        let mut x = ctx();
+        x.donor_name = Some("<script>alert(1)</script>".into());
+        x.items[0].text = "3 <script>boxes</script> & <b>gloves</b>".into();
+        x.received_subject = "<img src=x onerror=alert(2)>".into();
+        x.language = Some("en".into());
+        let reply = composer().compose(&x).unwrap();
+        let parts = leaves(&reply.raw);
+        let html = part(&parts, "text/html");
+        assert!(!html.contains("<script>"), "{html}");
+        assert!(!html.contains("<img"), "{html}");
+        assert!(
+            html.contains("&lt;script&gt;alert(1)&lt;&#x2f;script&gt;"),
+            "{html}"
+        );
+        assert!(html.contains("&lt;b&gt;gloves&lt;&#x2f;b&gt;"), "{html}");
+        assert!(html.contains("&amp;"), "{html}");
+        // The text part is plain text: no escaping there.
+        assert!(part(&parts, "text/plain").contains("3 <script>boxes</script>"));
+    }
+
+    #[test]
+    fn no_cr_or_lf_reaches_a_header() {
+        let mut x = ctx();
+        x.donor_name = Some("Ana\r\nBcc: evil@example.org\nX-Evil: 1\r".into());
+        x.in_reply_to = Some("abc@donor.example>\r\nBcc: evil@example.org".into());
+        x.references = vec!["r1@x.example\nX-Evil: 2".into()];
+        x.kind = "pickup".into();
+        let reply = composer().compose_kind(&x, &pickup_values()).unwrap();
+        let raw = String::from_utf8(reply.raw).unwrap();
+        let (head, _) = raw.split_once("\r\n\r\n").unwrap();
+        for line in head.split("\r\n") {
+            assert!(!line.contains(['\r', '\n']), "{line:?}");
+            assert!(
+                !line.starts_with("Bcc:") && !line.starts_with("X-Evil:"),
+                "{head}"
+            );
+        }
+        assert!(
+            head.contains("Reply-To: \"City Donations\" <donations@city.example>")
+                || head.contains("Reply-To: City Donations <donations@city.example>"),
+            "{head}"
+        );
+    }
+
+    #[test]
+    fn a_kind_missing_in_the_language_falls_back_to_english_for_both_parts() {
+        let dir = tempfile::tempdir().unwrap();
+        let write = |n: &str, s: &str| std::fs::write(dir.path().join(n), s).unwrap();
+        write("ack.en.txt", "Subject: Got it {{ reference }}\n\nThanks.\n");
+        write("ack.en.html", "<p>Thanks, {{ reference }}.</p>\n");
+        write(
+            "ack.es.txt",
+            "Subject: Recibido {{ reference }}\n\nGracias.\n",
+        );
+        write(
+            "thanks.en.txt",
+            "Subject: Thank you {{ reference }}\n\nArrived.\n",
+        );
+        write("thanks.en.html", "<p>Arrived {{ reference }}</p>\n");
+        let c = Composer::new(Some(dir.path()), "d@x.example", "D", None).unwrap();
+        // Spanish text exists, HTML does not: Spanish text alone, never mixed.
+        let reply = c.compose(&ctx()).unwrap();
+        let parts = leaves(&reply.raw);
+        assert_eq!(parts.len(), 1, "{parts:?}");
+        assert!(reply.subject.starts_with("Recibido"));
+        // No Spanish thanks at all: English text and HTML.
+        let mut x = ctx();
+        x.kind = "thanks".into();
+        let reply = c.compose(&x).unwrap();
+        let parts = leaves(&reply.raw);
+        assert!(reply.subject.starts_with("Thank you"));
+        assert!(part(&parts, "text/html").contains("Arrived SL-000007"));
+    }
+
+    #[test]
+    fn every_builtin_kind_renders_in_every_language() {
+        let c = composer();
+        for kind in KINDS {
+            for lang in ["en", "es", "zh"] {
+                let mut x = ctx();
+                x.kind = kind.to_string();
+                x.language = Some(lang.into());
+                let r = c.render(&x, &sample_extra(kind)).unwrap();
+                assert!(
+                    r.subject.contains("SL-000007"),
+                    "{kind}.{lang}: {}",
+                    r.subject
+                );
+                let html = r.html.unwrap();
+                assert!(html.contains(&format!("lang=\"{lang}\"")), "{kind}.{lang}");
+                assert!(html.contains("SL-000007") && r.text.contains("SL-000007"));
+            }
+        }
+    }
+
+    #[test]
+    fn needs_info_asks_exactly_for_what_is_missing() {
+        let c = composer();
+        let mut x = ctx();
+        x.kind = "needs_info".into();
+        x.language = Some("en".into());
+        x.items.push(ItemLine {
+            item: "isolation_gown".into(),
+            quantity: None,
+            unit: None,
+            text: "isolation gowns".into(),
+        });
+        let both = c.render(&x, &sample_extra("needs_info")).unwrap();
+        assert!(both.text.contains("How many?"), "{}", both.text);
+        assert!(both.text.contains("- isolation gowns"), "{}", both.text);
+        assert!(!both.text.contains("- 3 cajas"), "{}", both.text);
+        assert!(both.text.contains("street address"), "{}", both.text);
+        let only_address =
+            super::super::needs::extra_values(&[super::super::needs::Missing::PickupAddress]);
+        let one = c.render(&x, &only_address).unwrap();
+        assert!(!one.text.contains("How many?"), "{}", one.text);
+        assert!(one.text.contains("one more detail"), "{}", one.text);
+        assert!(one.html.unwrap().contains("street address"));
+    }
+
+    #[test]
+    fn a_template_using_another_kinds_value_fails_at_start() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("ack.en.txt"),
+            "Subject: x\n\nCome to\n{{ pickup_site }}\n",
+        )
+        .unwrap();
+        let err = Composer::new(Some(dir.path()), "d@x.example", "D", None)
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(err.starts_with("ack.en.txt:4:"), "{err}");
+    }
+
+    #[test]
+    fn a_broken_html_template_names_file_and_line() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("ack.en.txt"), "Subject: x\n\nok\n").unwrap();
+        std::fs::write(dir.path().join("ack.en.html"), "<p>\n{{ nope }}\n</p>\n").unwrap();
+        std::fs::write(dir.path().join("ack.fr.html"), "<p>x</p>\n").unwrap();
+        let err = Composer::new(Some(dir.path()), "d@x.example", "D", None)
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(
+            err.starts_with("ack.fr.html:1:") || err.starts_with("ack.en.html:2:"),
+            "{err}"
+        );
+        std::fs::remove_file(dir.path().join("ack.fr.html")).unwrap();
+        let err = Composer::new(Some(dir.path()), "d@x.example", "D", None)
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(err.starts_with("ack.en.html:2:"), "{err}");
+    }
 }
