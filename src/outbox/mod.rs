@@ -12,6 +12,7 @@ pub mod ics;
 pub mod labels;
 pub mod needs;
 pub mod policy;
+pub mod preview;
 pub mod send;
 
 pub use compose::{Composer, ReplyContext, TemplateError};
