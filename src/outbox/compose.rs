@@ -456,7 +456,12 @@ impl Composer {
     /// language has it too, so one message never mixes two languages.
     fn choose(&self, kind: &str, lang: Option<&str>) -> Result<Chosen, TemplateError> {
         let exists = |n: &str| self.env.get_template(n).is_ok();
-        let wanted = lang.unwrap_or("en");
+        // "es-MX" and "zh_CN" use the "es" and "zh" templates.
+        let wanted = lang
+            .and_then(|l| l.split(['-', '_']).next())
+            .map(str::to_ascii_lowercase)
+            .unwrap_or_else(|| "en".into());
+        let wanted = wanted.as_str();
         let language = [wanted, "en"]
             .into_iter()
             .find(|l| exists(&format!("{kind}.{l}.txt")))
@@ -835,6 +840,12 @@ mod tests {
     #[test]
     fn unknown_language_falls_back_to_english() {
         let mut x = ctx();
+        x.language = Some("es-MX".into());
+        assert!(composer()
+            .compose(&x)
+            .unwrap()
+            .subject
+            .starts_with("Recibimos"));
         x.language = Some("tl".into());
         assert!(composer()
             .compose(&x)
