@@ -1,10 +1,17 @@
 //! Rendering replies from the templates into whole RFC 5322 messages.
 //!
 //! Templates are minijinja files named `KIND.LANG.txt` whose first line is
-//! `Subject: …`, then a blank line, then the body. Text from donors only ever
-//! enters as a value, never as template source, and headers are built by
-//! lettre, which encodes them; CR and LF are removed from anything that goes
-//! into a header first.
+//! `Subject: …`, then a blank line, then the body; a `KIND.LANG.html` beside
+//! one (autoescaped, by its extension) makes the reply multipart/alternative.
+//! A kind missing in the donor's language falls back to English, text and
+//! HTML together. Pickup replies carry an `.ics` invite ([`super::ics`]).
+//! Every template is rendered at start with the values its kind gets, so a
+//! broken one names its file and line before anything is sent
+//! (`templates/README.md` lists the values).
+//!
+//! Text from donors only ever enters as a value, never as template source,
+//! and headers are built by lettre, which encodes them; CR and LF are
+//! removed from anything that goes into a header first.
 
 use std::collections::BTreeMap;
 use std::path::Path;
