@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use supplyline::config::Config;
-use supplyline::{daemon, demo, mail, rules, web};
+use supplyline::{daemon, demo, mail, outbox, rules, web};
 
 #[derive(Parser)]
 #[command(
@@ -67,6 +67,31 @@ enum Command {
     Users {
         #[command(subcommand)]
         command: UsersCommand,
+    },
+    /// Check and preview the reply templates (see templates/README.md).
+    Templates {
+        #[command(subcommand)]
+        command: TemplatesCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum TemplatesCommand {
+    /// Load every reply template and render it with sample values: ok, or FILE:LINE and why.
+    Check,
+    /// Print the whole message a reply of KIND to an offer would be, as it would be sent.
+    Preview {
+        /// ack, needs_info, pickup, decline or thanks.
+        kind: String,
+        /// The offer's id (SL-000042 is 42).
+        #[arg(long)]
+        offer: i64,
+        /// The language to render in, instead of the donor's (falls back to en).
+        #[arg(long)]
+        lang: Option<String>,
+        /// A template value instead of the offer's own or the sample, as KEY=VALUE; repeatable.
+        #[arg(long = "set", value_parser = key_value)]
+        set: Vec<(String, String)>,
     },
 }
 
@@ -177,7 +202,43 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             messages(&Config::load(&cli.config, false)?, command).await
         }
         Command::Users { command } => users(&Config::load(&cli.config, false)?, command).await,
+        Command::Templates { command } => {
+            templates(&Config::load(&cli.config, false)?, command).await
+        }
     }
+}
+
+async fn templates(config: &Config, command: TemplatesCommand) -> anyhow::Result<()> {
+    let composer = daemon::load_composer(config)?;
+    match command {
+        TemplatesCommand::Check => {
+            let names = composer.template_names();
+            let dir = config.templates.dir.as_deref().map(Path::display);
+            let place = dir.map_or("built-in".to_string(), |d| d.to_string());
+            println!("{} reply templates ({place}): ok", names.len());
+        }
+        TemplatesCommand::Preview {
+            kind,
+            offer,
+            lang,
+            set,
+        } => {
+            use std::io::Write;
+            let store = daemon::open_store(config).await?;
+            let reply =
+                outbox::preview::preview(&store, &composer, &kind, offer, lang.as_deref(), &set)
+                    .await?;
+            std::io::stdout().write_all(&reply.raw)?;
+        }
+    }
+    Ok(())
+}
+
+/// Reads `KEY=VALUE`.
+fn key_value(text: &str) -> Result<(String, String), String> {
+    text.split_once('=')
+        .map(|(k, v)| (k.trim().to_string(), v.to_string()))
+        .ok_or_else(|| format!("{text:?} is not KEY=VALUE"))
 }
 
 async fn users(config: &Config, command: UsersCommand) -> anyhow::Result<()> {

@@ -1,0 +1,216 @@
+//! The calendar invite attached to pickup instructions: one `VEVENT` in an
+//! iCalendar object (RFC 5545), `METHOD:PUBLISH`, so the donor's calendar
+//! offers to add the pickup without asking for an RSVP.
+//!
+//! Owns: reading the pickup window that staff chose (the text the web form
+//! writes, "Friday 1 May 2026 09:00–11:00", or "2026-05-01 09:00-11:00"),
+//! escaping TEXT values, folding lines at 75 octets with CRLF ends.
+//! Does not own: attaching the file to the message (that is `compose`).
+//!
+//! Times are floating local times (no `Z`, no `TZID`): the pickup happens at
+//! 09:00 wherever the site is, which is what the donor reads in the email too.
+
+use chrono::{NaiveDate, NaiveDateTime, NaiveTime};
+
+/// The longest a content line may be, in octets, before it is folded.
+const FOLD_AT: usize = 75;
+
+/// A pickup slot as a calendar event.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PickupEvent {
+    /// Unique and stable: derived from the reply's Message-ID.
+    pub uid: String,
+    pub start: NaiveDateTime,
+    pub end: NaiveDateTime,
+    pub summary: String,
+    pub location: String,
+    pub description: String,
+    /// The donations address, as `ORGANIZER`.
+    pub organizer: String,
+}
+
+/// Reads a pickup window: a date, then `HH:MM–HH:MM` (en dash or hyphen).
+/// Accepts the web form's "Friday 1 May 2026 09:00–11:00" and ISO dates.
+/// `None` when the text is not such a window or the end is not after the start.
+pub fn parse_window(text: &str) -> Option<(NaiveDateTime, NaiveDateTime)> {
+    let text = text.trim();
+    let (date, times) = text.rsplit_once(' ')?;
+    let (from, to) = times
+        .split_once('–')
+        .or_else(|| times.split_once('-'))
+        .or_else(|| times.split_once('—'))?;
+    let time = |t: &str| NaiveTime::parse_from_str(t.trim(), "%H:%M").ok();
+    let (from, to) = (time(from)?, time(to)?);
+    let date = parse_date(date.trim())?;
+    (from < to).then(|| (date.and_time(from), date.and_time(to)))
+}
+
+fn parse_date(text: &str) -> Option<NaiveDate> {
+    [
+        "%Y-%m-%d",
+        "%A %d %B %Y",
+        "%d %B %Y",
+        "%A, %d %B %Y",
+        "%B %d, %Y",
+    ]
+    .iter()
+    .find_map(|f| NaiveDate::parse_from_str(text, f).ok())
+}
+
+impl PickupEvent {
+    /// The whole `.ics` file, CRLF line ends, long lines folded. `stamp` is
+    /// when the invite was made (`DTSTAMP`, UTC).
+    pub fn to_ics(&self, stamp: NaiveDateTime) -> String {
+        let lines = [
+            "BEGIN:VCALENDAR".to_string(),
+            "VERSION:2.0".to_string(),
+            "PRODID:-//supplyline//pickup//EN".to_string(),
+            "CALSCALE:GREGORIAN".to_string(),
+            "METHOD:PUBLISH".to_string(),
+            "BEGIN:VEVENT".to_string(),
+            format!("UID:{}", escape_text(&self.uid)),
+            format!("DTSTAMP:{}Z", stamp.format("%Y%m%dT%H%M%S")),
+            format!("DTSTART:{}", self.start.format("%Y%m%dT%H%M%S")),
+            format!("DTEND:{}", self.end.format("%Y%m%dT%H%M%S")),
+            format!("SUMMARY:{}", escape_text(&self.summary)),
+            format!("LOCATION:{}", escape_text(&self.location)),
+            format!("DESCRIPTION:{}", escape_text(&self.description)),
+            format!("ORGANIZER:mailto:{}", strip_controls(&self.organizer)),
+            "STATUS:CONFIRMED".to_string(),
+            "TRANSP:OPAQUE".to_string(),
+            "END:VEVENT".to_string(),
+            "END:VCALENDAR".to_string(),
+        ];
+        lines.iter().map(|l| fold(l)).collect()
+    }
+}
+
+/// Escapes a TEXT value (RFC 5545 3.3.11): backslash, semicolon, comma,
+/// and newlines as `\n`; other control characters are dropped.
+pub fn escape_text(text: &str) -> String {
+    let text = text.replace("\r\n", "\n").replace('\r', "\n");
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            ';' => out.push_str("\\;"),
+            ',' => out.push_str("\\,"),
+            '\n' => out.push_str("\\n"),
+            c if c.is_control() => {}
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+fn strip_controls(text: &str) -> String {
+    text.chars().filter(|c| !c.is_control()).collect()
+}
+
+/// One content line, folded so no line passes 75 octets (continuations
+/// start with a space, which counts), never splitting a UTF-8 character;
+/// ends with CRLF.
+pub fn fold(line: &str) -> String {
+    let mut out = String::with_capacity(line.len() + line.len() / 70 * 3 + 2);
+    let mut used = 0;
+    for c in line.chars() {
+        if used + c.len_utf8() > FOLD_AT {
+            out.push_str("\r\n ");
+            used = 1;
+        }
+        out.push(c);
+        used += c.len_utf8();
+    }
+    out.push_str("\r\n");
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(y: i32, m: u32, d: u32, h: u32, min: u32) -> NaiveDateTime {
+        NaiveDate::from_ymd_opt(y, m, d)
+            .unwrap()
+            .and_hms_opt(h, min, 0)
+            .unwrap()
+    }
+
+    fn event() -> PickupEvent {
+        PickupEvent {
+            uid: "pickup.sl-000007.0123abcd@city.example".into(),
+            start: at(2026, 5, 1, 9, 0),
+            end: at(2026, 5, 1, 11, 30),
+            summary: "Donation drop-off SL-000007".into(),
+            location: "Central depot, 100 Main St; Torrance CA".into(),
+            description: "Reference SL-000007.\nLoading dock B, ring the bell.".into(),
+            organizer: "donations@city.example".into(),
+        }
+    }
+
+    #[test]
+    fn reads_the_web_forms_window_and_iso_dates() {
+        let want = Some((at(2026, 5, 1, 9, 0), at(2026, 5, 1, 11, 30)));
+        assert_eq!(parse_window("Friday 1 May 2026 09:00–11:30"), want);
+        assert_eq!(parse_window("Friday 01 May 2026 09:00–11:30"), want);
+        assert_eq!(parse_window("2026-05-01 09:00-11:30"), want);
+        assert_eq!(parse_window(" 2026-05-01 09:00 – 11:30 "), None);
+    }
+
+    #[test]
+    fn rejects_what_is_not_a_window() {
+        assert_eq!(parse_window(""), None);
+        assert_eq!(parse_window("sample pickup_window"), None);
+        assert_eq!(parse_window("2026-05-01 11:00-09:00"), None);
+        assert_eq!(parse_window("2026-02-30 09:00-11:00"), None);
+        assert_eq!(parse_window("tomorrow morning"), None);
+    }
+
+    #[test]
+    fn escapes_text_values() {
+        assert_eq!(
+            escape_text("a,b;c\\d\ne\r\nf\rg"),
+            "a\\,b\\;c\\\\d\\ne\\nf\\ng"
+        );
+        assert_eq!(escape_text("x\u{7}y"), "xy");
+    }
+
+    #[test]
+    fn folds_at_75_octets_without_splitting_characters() {
+        let line = format!("DESCRIPTION:{}", "取货地点".repeat(20));
+        let folded = fold(&line);
+        assert!(folded.ends_with("\r\n"));
+        for part in folded.trim_end_matches("\r\n").split("\r\n") {
+            assert!(part.len() <= 75, "{} octets: {part}", part.len());
+        }
+        let unfolded = folded.trim_end_matches("\r\n").replace("\r\n ", "");
+        assert_eq!(unfolded, line);
+        assert_eq!(fold("SHORT:x"), "SHORT:x\r\n");
+    }
+
+    #[test]
+    fn invite_has_the_event_with_crlf_lines() {
+        let ics = event().to_ics(at(2026, 4, 28, 17, 5));
+        assert!(ics.starts_with("BEGIN:VCALENDAR\r\n"), "{ics}");
+        assert!(ics.ends_with("END:VCALENDAR\r\n"), "{ics}");
+        assert!(!ics.replace("\r\n", "").contains('\n'), "{ics}");
+        assert!(!ics.replace("\r\n", "").contains('\r'), "{ics}");
+        let unfolded = ics.replace("\r\n ", "");
+        for want in [
+            "METHOD:PUBLISH",
+            "UID:pickup.sl-000007.0123abcd@city.example",
+            "DTSTAMP:20260428T170500Z",
+            "DTSTART:20260501T090000",
+            "DTEND:20260501T113000",
+            "SUMMARY:Donation drop-off SL-000007",
+            "LOCATION:Central depot\\, 100 Main St\\; Torrance CA",
+            "DESCRIPTION:Reference SL-000007.\\nLoading dock B\\, ring the bell.",
+            "ORGANIZER:mailto:donations@city.example",
+        ] {
+            assert!(unfolded.contains(&format!("{want}\r\n")), "{want}\n{ics}");
+        }
+        for line in ics.split("\r\n") {
+            assert!(line.len() <= 75, "{line}");
+        }
+    }
+}
