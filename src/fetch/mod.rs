@@ -53,6 +53,8 @@ impl From<async_imap::error::Error> for FetchError {
 /// At most this many messages, and this many bytes, per UID FETCH batch.
 const BATCH_MESSAGES: usize = 250;
 const BATCH_BYTES: u64 = 16 * 1024 * 1024;
+/// A batch larger than this is stored before the next one is downloaded.
+const OVERLAP_MAX_BYTES: usize = 4 * 1024 * 1024;
 /// UIDs per STORE or MOVE command, so its line stays well under 8 KiB.
 const MARK_CHUNK: usize = 500;
 
@@ -222,10 +224,18 @@ impl Fetcher {
                 self.tally(previous, &mut report).await?;
             }
             let store = self.store.clone();
-            storing = Some(tokio::spawn(async move {
+            let bytes: usize = fetched.iter().map(|m| m.raw.len()).sum();
+            let task = tokio::spawn(async move {
                 let truncated: Vec<bool> = fetched.iter().map(|m| m.truncated).collect();
                 Ok((truncated, store.store_fetched(fetched).await?))
-            }));
+            });
+            if bytes > OVERLAP_MAX_BYTES {
+                // Big messages are stored before the next download starts, so
+                // two of them are never in memory at once.
+                self.tally(task, &mut report).await?;
+            } else {
+                storing = Some(task);
+            }
             news |= drain_unsolicited(session);
         }
         if let Some(previous) = storing.take() {
