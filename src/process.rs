@@ -4,13 +4,14 @@
 //! automatic mail) in one transaction. A message that cannot be processed
 //! is marked `failed` with its reason and kept.
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
 use crate::mail::{self, ParsedMessage};
 use crate::outbox::compose::ItemLine;
 use crate::outbox::labels::item_text;
+use crate::outbox::needs;
 use crate::outbox::{auto_reply_block, Composer, NoReply, ReplyContext};
 use crate::rules::{Category, Extraction, Rules};
 use crate::store::{
@@ -195,7 +196,10 @@ impl Processor {
                 if block.is_some() {
                     return None;
                 }
-                match self.composer.compose(&reply_context(offer_id, msg, ex)) {
+                let (kind, extra) = first_reply_kind(ex);
+                let mut ctx = reply_context(offer_id, msg, ex);
+                ctx.kind = kind.into();
+                match self.composer.compose_kind(&ctx, &extra) {
                     Ok(reply) => Some(reply),
                     Err(err) => {
                         compose_error = Some(err);
@@ -348,6 +352,21 @@ fn new_offer(msg: &ParsedMessage, ex: &Extraction) -> NewOffer {
                 source: "extracted".into(),
             })
             .collect(),
+    }
+}
+
+/// The one automatic reply an offer gets: an acknowledgement, or, when an
+/// offered item has no quantity or there is nowhere to collect from, an
+/// acknowledgement that asks exactly for what is missing.
+fn first_reply_kind(ex: &Extraction) -> (&'static str, BTreeMap<String, String>) {
+    if ex.category != Category::Offer || ex.items.is_empty() {
+        return ("ack", BTreeMap::new());
+    }
+    let missing = needs::missing(ex.items.iter().map(|i| i.quantity), ex.pickup.as_ref());
+    if missing.is_empty() {
+        ("ack", BTreeMap::new())
+    } else {
+        ("needs_info", needs::extra_values(&missing))
     }
 }
 

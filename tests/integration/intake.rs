@@ -26,7 +26,7 @@ async fn donation_becomes_offer_and_donor_gets_acknowledgement_naming_items() {
         &donor,
         &app.donations,
         &unique_id(),
-        "Hello,\n\nWe can donate 2,000 N95 masks and 40 isolation gowns.\nPickup in Torrance.\n",
+        "Hello,\n\nWe can donate 2,000 N95 masks and 40 isolation gowns.\nPickup at 3525 W Carson St, Torrance, CA 90503.\n",
     );
     append(&app.donations, "INBOX", &raw).await;
 
@@ -289,5 +289,35 @@ async fn a_message_over_the_size_limit_is_recorded_with_its_headers_and_marked()
         "headers kept:\n{kept}"
     );
     assert!(!kept.contains("xxxxxxxx"), "the body is not downloaded");
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_offer_without_a_quantity_gets_a_reply_asking_exactly_for_it() {
+    let _up = stack_shared().await;
+    let mut app = App::start().await;
+    let donor = unique_address("donor");
+    let body = "Hi, our office can donate some N95 masks and 3 boxes of nitrile gloves.\n\
+                Pickup at 1200 W 7th St, Los Angeles, CA 90017.";
+    append(
+        &app.donations,
+        "INBOX",
+        &donation(&donor, &app.donations, &unique_id(), body),
+    )
+    .await;
+    let reply = text(&wait_for_count(&donor, "INBOX", 1, ACK_WAIT).await[0]);
+    assert!(
+        reply.contains("A question about your donation offer SL-000001"),
+        "{reply}"
+    );
+    assert!(reply.contains("How many?"), "{reply}");
+    assert!(
+        reply.contains("N95 respirators (quantity not stated)"),
+        "{reply}"
+    );
+    assert!(
+        !reply.contains("Where are the supplies?"),
+        "the address was given:\n{reply}"
+    );
     app.stop().await;
 }
