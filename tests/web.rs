@@ -3,8 +3,11 @@
 //! Chromium driven over WebDriver by chromedriver.
 //!
 //! Needs Debian `chromium` and `chromium-driver`. Replies go through the
-//! real `Sender` with `Transport::Directory`, so the pickup email is read
-//! back as the .eml file the sender wrote.
+//! real `Sender`: over SMTP to the test mail stack (OpenSMTPD into Dovecot)
+//! for the browser flow, whose pickup email is read back from the donor's
+//! mailbox over IMAP; into a folder (`Transport::Directory`) elsewhere.
+
+mod common;
 
 use std::net::SocketAddr;
 use std::os::unix::process::CommandExt;
@@ -89,6 +92,42 @@ impl TestApp {
             .complete_with_offer(message, &facts, &offer, |_| None)
             .await
             .unwrap()
+    }
+
+    /// Sends every due reply over SMTP through the test mail stack, then
+    /// returns what arrived in `donor`'s mailbox.
+    async fn send_all_to_mailbox(&self, donor: &str, expected: usize) -> Vec<String> {
+        let stack = common::mail_stack();
+        let toml = format!(
+            "[smtp]\nhost = \"127.0.0.1\"\nport = {}\nsecurity = \"none\"\nallow_insecure = true\n",
+            stack.smtp_port
+        );
+        let config = supplyline::config::Config::from_str_with_env(
+            &toml,
+            Path::new("web-test.toml"),
+            std::iter::empty(),
+        )
+        .unwrap();
+        let sender = Sender::new(
+            self.store.clone(),
+            Transport::smtp(config.smtp.as_ref().unwrap()).unwrap(),
+            "donations@city.example".parse().unwrap(),
+            RetryPolicy {
+                max_attempts: 3,
+                base: Duration::from_secs(1),
+                max: Duration::from_secs(5),
+            },
+        );
+        while sender.send_next().await.unwrap() != SendOutcome::Idle {}
+        common::wait_for_count(donor, "INBOX", expected, Duration::from_secs(30))
+            .await
+            .iter()
+            .map(|raw| {
+                String::from_utf8_lossy(raw)
+                    .replace("=\r\n", "")
+                    .to_string()
+            })
+            .collect()
     }
 
     /// Sends every due reply into the outbox folder; returns the files' text.
@@ -703,8 +742,8 @@ async fn browser_login_correct_accept_and_the_pickup_email_goes_out() {
     b.screenshot("dashboard.png").await;
     b.close().await;
 
-    let sent = app.send_all().await;
-    assert_eq!(sent.len(), 1, "one pickup email");
+    let sent = app.send_all_to_mailbox("ana@dentist.example", 1).await;
+    assert_eq!(sent.len(), 1, "one pickup email in the donor's mailbox");
     let eml = &sent[0];
     assert!(
         eml.contains("To: \"Ana Ruiz\" <ana@dentist.example>")
@@ -722,6 +761,10 @@ async fn browser_login_correct_accept_and_the_pickup_email_goes_out() {
     assert!(
         eml.contains("Central depot") && eml.contains("1,500"),
         "{eml}"
+    );
+    assert!(
+        eml.contains("Content-Type: text/calendar") && eml.contains(".ics"),
+        "the calendar invite is attached: {eml}"
     );
     let history = app.store.offer_history(dentist).await.unwrap();
     let actions: Vec<&str> = history.iter().map(|h| h.action.as_str()).collect();
