@@ -26,6 +26,22 @@ fn tune_allocator() {
 #[cfg(not(all(target_os = "linux", target_env = "gnu")))]
 fn tune_allocator() {}
 
+/// Restores the default SIGPIPE action (Rust ignores it, so printing into a
+/// closed pipe panics). Only for the listing commands: a server must not die
+/// of a peer closing its socket.
+#[cfg(unix)]
+fn default_sigpipe() {
+    // SAFETY: resetting a signal disposition to its default, once, before
+    // any other thread exists.
+    #[allow(unsafe_code)]
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
+}
+
+#[cfg(not(unix))]
+fn default_sigpipe() {}
+
 #[derive(Parser)]
 #[command(
     name = "supplyline",
@@ -159,6 +175,10 @@ enum MessagesCommand {
 fn main() -> std::process::ExitCode {
     tune_allocator();
     let cli = Cli::parse();
+    if !matches!(cli.command, Command::Serve | Command::Demo { .. }) {
+        // `supplyline offers list | head` ends quietly, like other tools.
+        default_sigpipe();
+    }
     // The demo prints its own report; its log stays quiet unless asked.
     let default_level = if matches!(cli.command, Command::Demo { .. }) {
         "warn"
