@@ -44,9 +44,15 @@ pub async fn offer_page(
             id => m.id, summary => m, view => message::view(&raw, spans_from),
         });
     }
+    let other_offers: Vec<(i64, String)> = detail
+        .donor_offers
+        .iter()
+        .map(|&other| (other, crate::store::offer_reference(other)))
+        .collect();
     let ctx = minijinja::context! {
         o => &detail.offer,
         detail => &detail,
+        other_offers,
         items,
         messages,
         decision,
