@@ -974,6 +974,11 @@ async fn decline_spam_merge_and_received_are_recorded() {
     )
     .await;
     assert_eq!(status, StatusCode::SEE_OTHER);
+    let replies = app.store.offer(dentist).await.unwrap().replies;
+    assert!(
+        replies.iter().any(|r| r.kind == "thanks"),
+        "a thank-you is queued on receipt: {replies:?}"
+    );
     let stats = app.store.item_stats().await.unwrap();
     let n95 = stats.iter().find(|s| s.item == "n95_respirator").unwrap();
     assert_eq!(

@@ -556,12 +556,14 @@ impl Store {
         Ok(())
     }
 
-    /// Records what actually arrived, per item line, and closes the offer as `received`.
+    /// Records what actually arrived, per item line, and closes the offer as
+    /// `received`; the thank-you to the donor, if given, is enqueued with it.
     pub async fn mark_received(
         &self,
         offer_id: i64,
         actor: &str,
         quantities: &[(i64, f64)],
+        thanks: Option<&NewReply>,
     ) -> Result<(), DecisionError> {
         let mut tx = self.write().await?;
         let status = offer_status(&mut tx, offer_id).await?;
@@ -593,6 +595,9 @@ impl Store {
             &detail.join(", "),
         )
         .await?;
+        if let Some(reply) = thanks {
+            Self::enqueue_in(&mut tx, Some(offer_id), reply).await?;
+        }
         tx.commit().await.during("committing a receipt")?;
         Ok(())
     }

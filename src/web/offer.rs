@@ -241,6 +241,14 @@ fn decision_values(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
     extra
 }
 
+/// The thank-you on receipt, sent because staff recorded the delivery.
+async fn thanks_reply(state: &AppState, id: i64) -> Result<NewReply, WebError> {
+    let ctx = reply_context(state, id, "thanks").await?;
+    let mut reply = state.composer.compose_kind(&ctx, &decision_values(&[]))?;
+    reply.automatic = false;
+    Ok(reply)
+}
+
 /// The decline email for an offer, sent by a person (not automatic).
 pub async fn decline_reply(state: &AppState, id: i64, reason: &str) -> Result<NewReply, WebError> {
     let ctx = reply_context(state, id, "decline").await?;
@@ -447,9 +455,10 @@ pub async fn received(
             .ok_or_else(|| WebError::Invalid(format!("{text:?} is not a quantity")))?;
         quantities.push((*item, q));
     }
+    let thanks = thanks_reply(&state, id).await?;
     state
         .store
-        .mark_received(id, &session.user.email, &quantities)
+        .mark_received(id, &session.user.email, &quantities, Some(&thanks))
         .await?;
     Ok(back(id, "decision"))
 }
