@@ -381,17 +381,14 @@ fn reply_context(offer_id: i64, msg: &ParsedMessage, ex: &Extraction) -> ReplyCo
         items: ex
             .items
             .iter()
-            .map(|it| ItemLine {
-                item: it.item.clone(),
-                quantity: it.quantity,
-                unit: it.unit.clone(),
-                text: item_text(
+            .map(|it| {
+                ItemLine::new(
                     &it.item,
                     it.quantity,
                     it.unit.as_deref(),
                     it.model.as_deref(),
                     &lang,
-                ),
+                )
             })
             .collect(),
         language: Some(lang),

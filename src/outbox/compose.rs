@@ -235,6 +235,24 @@ pub struct ItemLine {
     pub text: String,
 }
 
+impl ItemLine {
+    /// An item as the templates see it, its text in `lang`: "2,000 N95 respirators".
+    pub fn new(
+        item: &str,
+        quantity: Option<f64>,
+        unit: Option<&str>,
+        model: Option<&str>,
+        lang: &str,
+    ) -> ItemLine {
+        ItemLine {
+            item: item.to_string(),
+            quantity,
+            unit: unit.map(str::to_string),
+            text: super::labels::item_text(item, quantity, unit, model, lang),
+        }
+    }
+}
+
 /// What a reply is about; every field is a plain value for the template.
 #[derive(Debug, Clone)]
 pub struct ReplyContext {

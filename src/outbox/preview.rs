@@ -10,7 +10,6 @@
 use std::collections::BTreeMap;
 
 use super::compose::{extra_keys, sample_extra, ItemLine, KINDS};
-use super::labels::item_text;
 use super::needs;
 use super::{Composer, ReplyContext, TemplateError};
 use crate::store::{NewReply, Store, StoreError};
@@ -82,17 +81,14 @@ pub async fn offer_context(
     let items = detail
         .items
         .iter()
-        .map(|it| ItemLine {
-            item: it.item.clone(),
-            quantity: it.quantity,
-            unit: it.unit.clone(),
-            text: item_text(
+        .map(|it| {
+            ItemLine::new(
                 &it.item,
                 it.quantity,
                 it.unit.as_deref(),
                 it.model.as_deref(),
                 &lang,
-            ),
+            )
         })
         .collect();
     Ok(ReplyContext {

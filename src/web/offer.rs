@@ -15,7 +15,6 @@ use super::error::WebError;
 use super::message::{self, safe_filename};
 use super::{AppState, Page};
 use crate::outbox::compose::ItemLine;
-use crate::outbox::labels::item_text;
 use crate::outbox::ReplyContext;
 use crate::store::{parse_offer_reference, ItemEdit, NewReply};
 
@@ -210,17 +209,14 @@ async fn reply_context(state: &AppState, id: i64, kind: &str) -> Result<ReplyCon
         donor_name: o.donor_name,
         items: items
             .iter()
-            .map(|it| ItemLine {
-                item: it.item.clone(),
-                quantity: it.quantity,
-                unit: it.unit.clone(),
-                text: item_text(
+            .map(|it| {
+                ItemLine::new(
                     &it.item,
                     it.quantity,
                     it.unit.as_deref(),
                     it.model.as_deref(),
                     &lang,
-                ),
+                )
             })
             .collect(),
         language: Some(lang),
