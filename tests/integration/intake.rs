@@ -321,3 +321,33 @@ async fn an_offer_without_a_quantity_gets_a_reply_asking_exactly_for_it() {
     );
     app.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_a_processed_folder_stored_messages_are_moved_there_never_deleted() {
+    let _up = stack_shared().await;
+    let mut app = App::prepare("").await;
+    crate::common::create_mailbox(&app.donations, "Processed").await;
+    let config = std::fs::read_to_string(app.config_path()).unwrap();
+    let config = config.replace(
+        "timeout_secs = 20",
+        "timeout_secs = 20\nprocessed_folder = \"Processed\"",
+    );
+    std::fs::write(app.config_path(), config).unwrap();
+    app.restart().await;
+    let donor = unique_address("donor");
+    let raw = donation(
+        &donor,
+        &app.donations,
+        &unique_id(),
+        "We have 25 face shields.",
+    );
+    append(&app.donations, "INBOX", &raw).await;
+    wait_for_count(&donor, "INBOX", 1, ACK_WAIT).await;
+    let moved = wait_for_count(&app.donations, "Processed", 1, ACK_WAIT).await;
+    assert_eq!(moved[0], raw, "the message is moved whole");
+    assert!(
+        fetch_all(&app.donations, "INBOX").await.is_empty(),
+        "and no longer in INBOX"
+    );
+    app.stop().await;
+}
