@@ -22,6 +22,8 @@ use crate::store::Store;
 
 /// How long an idle stage sleeps when nothing wakes it (a safety net only).
 const IDLE_CHECK: Duration = Duration::from_secs(30);
+/// How often an idle sender looks for replies queued by other processes or the web UI.
+const SEND_IDLE_CHECK: Duration = Duration::from_secs(2);
 /// Replies claimed at once by the sender (each is still recorded as it goes).
 const SEND_BATCH: i64 = 16;
 
@@ -218,7 +220,8 @@ async fn send_loop(
         // server's 250 and our commit would send the reply twice.
         let sent = stages.sender.send_batch(SEND_BATCH).await?;
         if sent.is_empty() {
-            let wait = stages.sender.wait_hint(IDLE_CHECK).await?;
+            // Replies staff queue from the web UI wake nobody: look again soon.
+            let wait = stages.sender.wait_hint(SEND_IDLE_CHECK).await?;
             tokio::select! {
                 _ = queued.notified() => {}
                 _ = tokio::time::sleep(wait) => {}

@@ -9,6 +9,7 @@ mod app;
 mod faults;
 mod hostile;
 mod intake;
+mod replies;
 mod secrets;
 mod threads;
 mod tls;
