@@ -139,3 +139,82 @@ async fn a_decline_reaches_the_donor_with_the_reason_in_the_same_thread() {
     assert!(text.contains(reason), "{text}");
     app.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_thank_you_on_receipt_reaches_the_donor() {
+    let _up = stack_shared().await;
+    let mut app = App::start().await;
+    let donor = unique_address("donor");
+    let id = unique_id();
+    let body = "We can give 12 pulse oximeters. Pickup at 200 N Spring St, Los Angeles, CA 90012.";
+    append(
+        &app.donations,
+        "INBOX",
+        &donation_in(&donor, &app.donations, &id, "Oximeters", body),
+    )
+    .await;
+    wait_for_count(&donor, "INBOX", 1, WAIT).await;
+    let offer = app.store.list_offers(None, 1).await.unwrap().remove(0);
+    let composer = Composer::new(None, &app.donations, "Test Donations Desk", None).unwrap();
+    let ctx = ReplyContext {
+        kind: "thanks".into(),
+        offer_id: offer.id,
+        reference: offer.reference.clone(),
+        donor_email: donor.clone(),
+        donor_name: None,
+        language: Some("en".into()),
+        items: vec![],
+        received_subject: "Oximeters".into(),
+        in_reply_to: Some(format!("{id}@donor.example")),
+        references: vec![],
+    };
+    let reply = composer.compose_kind(&ctx, &BTreeMap::new()).unwrap();
+    app.store
+        .mark_received(offer.id, "staff@city.example", &[], Some(&reply))
+        .await
+        .unwrap();
+    let replies = wait_for_count(&donor, "INBOX", 2, WAIT).await;
+    let (subject, _, html) = read_reply(&replies[1], &app.donations, &id);
+    assert!(subject.contains(&offer.reference), "{subject}");
+    assert!(!html.is_empty(), "an HTML alternative");
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_sender_writing_three_times_gets_one_automatic_reply() {
+    let _up = stack_shared().await;
+    let mut app = App::start().await;
+    let donor = unique_address("donor");
+    for n in 1..=3 {
+        let body = format!("Offer number {n}: we have {n}0 face shields. Pickup at 200 N Spring St, Los Angeles, CA 90012.");
+        append(
+            &app.donations,
+            "INBOX",
+            &donation_in(&donor, &app.donations, &unique_id(), "Shields", &body),
+        )
+        .await;
+    }
+    // A barrier: another donor's acknowledgement means all four were processed.
+    let other = unique_address("donor");
+    let body = "We have 5 thermometers. Pickup at 200 N Spring St, Los Angeles, CA 90012.";
+    append(
+        &app.donations,
+        "INBOX",
+        &donation_in(&other, &app.donations, &unique_id(), "Thermometers", body),
+    )
+    .await;
+    wait_for_count(&other, "INBOX", 1, WAIT).await;
+    app.wait_processed(4).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(
+        crate::common::fetch_all(&donor, "INBOX").await.len(),
+        1,
+        "one reply per sender per window"
+    );
+    assert_eq!(
+        app.store.list_offers(None, 10).await.unwrap().len(),
+        4,
+        "yet every offer is queued"
+    );
+    app.stop().await;
+}
