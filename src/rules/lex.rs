@@ -98,8 +98,8 @@ pub fn tokenize(rules: &Rules, text: &str) -> Vec<Tok> {
         }
     }
     let mut nums = digit_numbers(rules, text, &never, &toks, &words);
-    nums.extend(cjk_numbers(rules, text, &toks));
-    nums.extend(word_numbers(text, &words, &nums, &toks));
+    nums.extend(cjk_numbers(rules, text, &never, &toks));
+    nums.extend(word_numbers(text, &never, &words, &nums, &toks));
     toks.extend(nums);
     toks.sort_by_key(|t| (t.start, std::cmp::Reverse(t.end)));
     toks.dedup_by(|b, a| b.start < a.end);
@@ -203,10 +203,10 @@ fn multiplier_after(text: &str, e: usize, words: &[(usize, usize, Lex)]) -> Opti
     })
 }
 
-fn cjk_numbers(rules: &Rules, text: &str, toks: &[Tok]) -> Vec<Tok> {
+fn cjk_numbers(rules: &Rules, text: &str, never: &[(usize, usize)], toks: &[Tok]) -> Vec<Tok> {
     let mut out = Vec::new();
     for m in rules.cjk_numerals.find_iter(text) {
-        if overlaps(toks, m.start(), m.end()) {
+        if overlaps(toks, m.start(), m.end()) || in_spans(never, m.start(), m.end()) {
             continue;
         }
         if text[..m.start()]
@@ -227,7 +227,13 @@ fn cjk_numbers(rules: &Rules, text: &str, toks: &[Tok]) -> Vec<Tok> {
 
 /// Joins runs of number words ("two thousand", "a couple hundred",
 /// "doscientos") that no digit number has already used.
-fn word_numbers(text: &str, words: &[(usize, usize, Lex)], nums: &[Tok], toks: &[Tok]) -> Vec<Tok> {
+fn word_numbers(
+    text: &str,
+    never: &[(usize, usize)],
+    words: &[(usize, usize, Lex)],
+    nums: &[Tok],
+    toks: &[Tok],
+) -> Vec<Tok> {
     let mut out = Vec::new();
     let mut i = 0;
     while i < words.len() {
@@ -240,7 +246,7 @@ fn word_numbers(text: &str, words: &[(usize, usize, Lex)], nums: &[Tok], toks: &
             if j > i && !joins(&text[end..*s]) {
                 break;
             }
-            if overlaps(nums, *s, *e) || overlaps(toks, *s, *e) {
+            if overlaps(nums, *s, *e) || overlaps(toks, *s, *e) || in_spans(never, *s, *e) {
                 break;
             }
             match l {
