@@ -222,7 +222,8 @@ impl Ctx<'_> {
         // "una docena de caretas", "hundreds of gowns", "500 of the masks".
         if self.role(j, Role::Of) && j > 0 {
             if let Some(n) = self.num(j - 1) {
-                if !self.toks[j - 1].article && self.close(j - 1, j, 0) {
+                // "one of our gowns" names one thing of a kind, not a lot.
+                if !self.toks[j - 1].article && n != 1.0 && self.close(j - 1, j, 0) {
                     self.mark(j - 1, j);
                     let start = self.toks[j - 1].start;
                     return Some(self.qty(n, self.each(), start, end, "count of item"));
