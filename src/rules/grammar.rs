@@ -350,6 +350,13 @@ impl Ctx<'_> {
             }
             _ => (self.each(), k),
         };
+        // "Surgical masks, 50pcs/box": a pack size, not a count.
+        let pack_size = self.role(last + 1, Role::Per)
+            && self.close(last, last + 1, 0)
+            && self.unit(last + 2).is_some_and(|u| self.is_container(u));
+        if pack_size {
+            return None;
+        }
         let glued = self.toks[last].glued;
         let marked = self.text[self.toks[t].end..self.toks[k].start]
             .contains([':', 'x', 'X', '×', '=', '-', '–', '(']);

@@ -70,10 +70,16 @@ pub fn tokenize(rules: &Rules, text: &str) -> Vec<Tok> {
     let mut toks = model_tokens(rules, text);
     let mut words = Vec::new();
     for m in rules.lexicon.find_iter(text) {
-        if !on_boundaries(text, m.start(), m.end()) || overlaps(&toks, m.start(), m.end()) {
+        let (meanings, term) = &rules.lex[m.pattern().as_usize()];
+        // "50pcs/box", "100ct": a unit glued to the digits before it.
+        let glued_unit = meanings.iter().all(|l| matches!(l, Lex::Unit(_)))
+            && text[..m.start()].ends_with(|c: char| c.is_ascii_digit())
+            && !text[m.end()..].starts_with(is_word_char);
+        if !(on_boundaries(text, m.start(), m.end()) || glued_unit)
+            || overlaps(&toks, m.start(), m.end())
+        {
             continue;
         }
-        let (meanings, term) = &rules.lex[m.pattern().as_usize()];
         let mut tok = Tok::new(m.start(), m.end());
         for l in meanings {
             match l {
@@ -123,6 +129,11 @@ fn model_tokens(rules: &Rules, text: &str) -> Vec<Tok> {
         toks.push(tok);
     }
     toks
+}
+
+/// Whether a unit token starts at byte `at`.
+fn unit_at(toks: &[Tok], at: usize) -> bool {
+    toks.iter().any(|t| t.start == at && t.unit.is_some())
 }
 
 fn overlaps(toks: &[Tok], s: usize, e: usize) -> bool {
@@ -178,7 +189,7 @@ fn digit_numbers(
                 value *= cjk_power(c).unwrap_or(1.0);
                 e += c.len_utf8();
             }
-            Some(c) if is_word_char(c) => continue,
+            Some(c) if is_word_char(c) && !unit_at(toks, e) => continue,
             _ => {
                 if let Some((we, mult)) = multiplier_after(text, e, words) {
                     value *= mult;
