@@ -87,6 +87,11 @@ enum Command {
         rules: Option<PathBuf>,
         file: PathBuf,
     },
+    /// Check the extraction rules.
+    Rules {
+        #[command(subcommand)]
+        command: RulesCommand,
+    },
     /// Look at the offer queue.
     Offers {
         #[command(subcommand)]
@@ -126,6 +131,16 @@ enum TemplatesCommand {
         /// A template value instead of the offer's own or the sample, as KEY=VALUE; repeatable.
         #[arg(long = "set", value_parser = key_value)]
         set: Vec<(String, String)>,
+    },
+}
+
+#[derive(Subcommand)]
+enum RulesCommand {
+    /// Run every rule file's examples: ok, or FILE:LINE [rule] and what differed.
+    Test {
+        /// A rules folder to use instead of the configured or built-in rules.
+        #[arg(long)]
+        rules: Option<PathBuf>,
     },
 }
 
@@ -236,6 +251,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let config = Config::load(&cli.config, false)?;
             extract(&config, &file, rules.as_deref(), json, explain)
         }
+        Command::Rules {
+            command: RulesCommand::Test { rules },
+        } => rules_test(&Config::load(&cli.config, false)?, rules.as_deref()),
         Command::Offers { command } => offers(&Config::load(&cli.config, false)?, command).await,
         Command::Messages { command } => {
             messages(&Config::load(&cli.config, false)?, command).await
@@ -344,18 +362,36 @@ fn extract(
     json: bool,
     explain: bool,
 ) -> anyhow::Result<()> {
-    let rules = match rules_dir {
-        Some(dir) => rules::Rules::load_dir(dir)?,
-        None => daemon::load_rules(config)?,
-    };
+    let rules = load_rules(config, rules_dir)?;
     let raw = std::fs::read(file).with_context(|| format!("reading {}", file.display()))?;
     let msg = mail::parse(&raw).with_context(|| format!("parsing {}", file.display()))?;
     let extraction = rules.extract(&msg);
     if json {
         println!("{}", serde_json::to_string_pretty(&extraction)?);
     } else {
-        print!("{}", rules::explain(&msg, &extraction, explain));
+        print!("{}", rules.explain_full(&msg, &extraction, explain));
     }
+    Ok(())
+}
+
+/// The rules of `--rules DIR`, else the configured or built-in ones.
+fn load_rules(config: &Config, rules_dir: Option<&Path>) -> anyhow::Result<rules::Rules> {
+    Ok(match rules_dir {
+        Some(dir) => rules::Rules::load_dir(dir)?,
+        None => daemon::load_rules(config)?,
+    })
+}
+
+/// `supplyline rules test`: prints each failing example, fails if any.
+fn rules_test(config: &Config, rules_dir: Option<&Path>) -> anyhow::Result<()> {
+    let failures = rules::self_test(&load_rules(config, rules_dir)?);
+    for f in &failures {
+        println!("{f}");
+    }
+    if !failures.is_empty() {
+        anyhow::bail!("{} rule example(s) failed", failures.len());
+    }
+    println!("rules: ok");
     Ok(())
 }
 

@@ -39,6 +39,9 @@ pub enum Role {
     /// Words that end a quantity phrase: a number before them never counts
     /// an item after them ("our 3 offices have N95s").
     Break,
+    /// Words that say a bare count is of the item named before: "we have
+    /// about 450 finished", "ya tenemos trescientos listos".
+    Ready,
 }
 
 /// What a lexicon entry means.
@@ -174,9 +177,11 @@ impl Builder {
                 "each" => Role::Each,
                 "filler" => Role::Filler,
                 "break" => Role::Break,
+                "ready" => Role::Ready,
                 other => {
-                    let reason =
-                        format!("unknown word role {other:?}; one of of, per, each, filler, break");
+                    let reason = format!(
+                        "unknown word role {other:?}; one of of, per, each, filler, break, ready"
+                    );
                     return Err(format::invalid(name, text, w.role.span(), reason));
                 }
             };

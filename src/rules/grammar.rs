@@ -82,7 +82,10 @@ pub fn lots(rules: &Rules, text: &str, toks: Vec<Tok>) -> Vec<Lot> {
             continue;
         }
         cx.used[t] = true;
-        let qty = cx.before(t).or_else(|| cx.after(t));
+        let qty = cx
+            .before(t)
+            .or_else(|| cx.after(t))
+            .or_else(|| cx.in_row(t));
         let item_end = cx.toks[t].end;
         let qty = qty.map(|q| {
             let from = q.end.max(item_end);
@@ -93,6 +96,10 @@ pub fn lots(rules: &Rules, text: &str, toks: Vec<Tok>) -> Vec<Lot> {
     }
     lots.extend(cx.elliptical(&lots));
     lots.sort_by_key(|l| l.start);
+    let ready = cx.ready_counts(&lots);
+    lots.extend(ready);
+    lots.sort_by_key(|l| l.start);
+    cx.declared_packs(&mut lots);
     cx.negate(lots)
 }
 
@@ -212,6 +219,17 @@ impl Ctx<'_> {
             self.mark(j, j);
             return Some(self.qty(n, self.each(), self.toks[j].start, end, "count before item"));
         }
+        // "una docena de caretas", "hundreds of gowns", "500 of the masks".
+        if self.role(j, Role::Of) && j > 0 {
+            if let Some(n) = self.num(j - 1) {
+                // "one of our gowns" names one thing of a kind, not a lot.
+                if !self.toks[j - 1].article && n != 1.0 && self.close(j - 1, j, 0) {
+                    self.mark(j - 1, j);
+                    let start = self.toks[j - 1].start;
+                    return Some(self.qty(n, self.each(), start, end, "count of item"));
+                }
+            }
+        }
         let unit_at = if self.role(j, Role::Of) {
             j.checked_sub(1)?
         } else {
@@ -299,7 +317,23 @@ impl Ctx<'_> {
 
     /// "KF94 마스크 1,000장", "Gloves: 500 boxes", "Shoe covers | 1,000".
     fn after(&mut self, t: usize) -> Option<Qty> {
-        let mut k = t + 1;
+        if let Some(q) = self.after_from(t, t + 1) {
+            return Some(q);
+        }
+        // "KN95口罩（型号…，…标准）现货50万只": past a parenthetical.
+        let end = self.toks[t].end;
+        let rest = &self.text[end..];
+        let open = rest.len() - rest.trim_start().len();
+        if !rest[open..].starts_with(['(', '（']) {
+            return None;
+        }
+        let close = rest[open..].find([')', '）']).map(|i| end + open + i)?;
+        let k = (t + 1..self.toks.len()).find(|&k| self.toks[k].start > close)?;
+        self.after_from(t, k)
+    }
+
+    fn after_from(&mut self, t: usize, k: usize) -> Option<Qty> {
+        let mut k = k;
         while self.role(k, Role::Filler) {
             k += 1;
         }
@@ -316,6 +350,13 @@ impl Ctx<'_> {
             }
             _ => (self.each(), k),
         };
+        // "Surgical masks, 50pcs/box": a pack size, not a count.
+        let pack_size = self.role(last + 1, Role::Per)
+            && self.close(last, last + 1, 0)
+            && self.unit(last + 2).is_some_and(|u| self.is_container(u));
+        if pack_size {
+            return None;
+        }
         let glued = self.toks[last].glued;
         let marked = self.text[self.toks[t].end..self.toks[k].start]
             .contains([':', 'x', 'X', '×', '=', '-', '–', '(']);
@@ -344,8 +385,8 @@ impl Ctx<'_> {
         let mut depth = 0;
         for c in text.chars() {
             match c {
-                '(' => depth += 1,
-                ')' if depth > 0 => depth -= 1,
+                '(' | '（' => depth += 1,
+                ')' | '）' if depth > 0 => depth -= 1,
                 _ if depth == 0 => plain.push(c),
                 _ => {}
             }
@@ -442,8 +483,12 @@ impl Ctx<'_> {
             if g.sentence || g.hard || g.cells > 0 || g.words > 3 {
                 break;
             }
+            let restated = self.toks[i]
+                .item
+                .as_ref()
+                .is_some_and(|h| Some(h.item) == self.pack_item);
             let Some((n, inner, last)) = self.pack_at(i) else {
-                if self.toks[i].item.is_some() || self.toks[i].num.is_some() {
+                if (self.toks[i].item.is_some() && !restated) || self.toks[i].num.is_some() {
                     break;
                 }
                 prev_end = self.toks[i].end;
@@ -531,6 +576,7 @@ impl Ctx<'_> {
                 || !self.close(k, k + 1, 0)
                 || self.item_follows(k + 1)
                 || (self.role(k + 2, Role::Of) && self.close(k + 1, k + 2, 0))
+                || (self.role(k + 2, Role::Per) && self.close(k + 1, k + 2, 0))
                 || (self.unit(k + 2).is_some() && self.close(k + 1, k + 2, 0))
             {
                 continue;
@@ -567,6 +613,165 @@ impl Ctx<'_> {
             out.push(lot);
         }
         out
+    }
+
+    /// "Item | Qty | Unit" rows: the first cell after the item's that holds
+    /// only a count, and a unit alone in the cell after it.
+    fn in_row(&mut self, t: usize) -> Option<Qty> {
+        let text = self.text;
+        let from = self.toks[t].end;
+        let line_end = text[from..].find('\n').map_or(text.len(), |i| from + i);
+        let bar = from + text[from..line_end].find('|')?;
+        let mut k = t + 1;
+        while k < self.toks.len() && self.toks[k].start < line_end {
+            if self.toks[k].start > bar {
+                if self.toks[k].item.is_some() {
+                    return None;
+                }
+                if self.num(k).is_some() && self.cell_is(k, line_end) {
+                    let n = self.num(k)?;
+                    let (unit, last) = match self.unit(k + 1) {
+                        Some(u)
+                            if self.toks[k + 1].start < line_end
+                                && self.cell_is(k + 1, line_end) =>
+                        {
+                            (u, k + 1)
+                        }
+                        _ => (self.each(), k),
+                    };
+                    self.mark(k, last);
+                    let (s, e) = (self.toks[k].start, self.toks[last].end);
+                    return Some(self.qty(n, unit, s, e, "count in a cell of the item's row"));
+                }
+            }
+            k += 1;
+        }
+        None
+    }
+
+    /// Whether token `k` fills its table cell alone.
+    fn cell_is(&self, k: usize, line_end: usize) -> bool {
+        let (s, e) = (self.toks[k].start, self.toks[k].end);
+        let before = self.text[..s].rsplit(['|', '\n']).next().unwrap_or("");
+        let after = self.text[e..line_end].split('|').next().unwrap_or("");
+        before.trim().is_empty() && after.trim().is_empty() && self.text[..s].contains('|')
+            || before.trim().is_empty()
+                && after.trim().is_empty()
+                && self.text[e..line_end].contains('|')
+    }
+
+    /// "We have about 450 finished", "ya tenemos trescientos listos": a bare
+    /// count before a "ready" word counts the item named just before, when
+    /// that item has no count of its own.
+    fn ready_counts(&mut self, lots: &[Lot]) -> Vec<Lot> {
+        let mut out = Vec::new();
+        for k in 0..self.toks.len() {
+            let Some(n) = self.num(k) else { continue };
+            let mut r = k + 1;
+            while self.role(r, Role::Filler) {
+                r += 1;
+            }
+            if !self.role(r, Role::Ready) || !self.close(k, r, 0) || self.item_follows(r) {
+                continue;
+            }
+            let start = self.toks[k].start;
+            let Some(prev) = lots.iter().rev().find(|l| l.end <= start) else {
+                continue;
+            };
+            if prev.qty.is_some()
+                || start - prev.end > 300
+                || self.gap(prev.end, start).hard
+                || out.iter().any(|l: &Lot| l.hit.item == prev.hit.item)
+            {
+                continue;
+            }
+            self.mark(k, k);
+            let q = self.qty(
+                n,
+                self.each(),
+                start,
+                self.toks[r].end,
+                "count of the item named before",
+            );
+            let mut lot = prev.clone();
+            lot.spans.truncate(1);
+            lot.spans.push(Span {
+                field: "quantity".into(),
+                start: q.start,
+                end: q.end,
+                rule: q.rule.into(),
+            });
+            lot.start = start;
+            lot.end = q.end;
+            lot.qty = Some(q);
+            out.push(lot);
+        }
+        out
+    }
+
+    /// Pack sizes stated apart from any count ("Packing: 100 pcs/box, 10
+    /// boxes/carton", a "50 per box" cell) multiply out container counts
+    /// that have none: those on the same line, or any when stated on a line
+    /// of their own.
+    fn declared_packs(&mut self, lots: &mut [Lot]) {
+        // (line start, outer unit, count, inner unit)
+        let mut decls: Vec<(usize, usize, f64, usize)> = Vec::new();
+        for i in 0..self.toks.len() {
+            let Some(n) = self.num(i) else { continue };
+            let (inner, per) = match self.unit(i + 1) {
+                Some(u) if self.close(i, i + 1, 0) => (u, i + 2),
+                _ => (self.each(), i + 1),
+            };
+            if !self.role(per, Role::Per) || !self.close(per - 1, per, 0) {
+                continue;
+            }
+            let Some(outer) = self.unit(per + 1).filter(|&u| self.is_container(u)) else {
+                continue;
+            };
+            if !self.close(per, per + 1, 0) || outer == inner {
+                continue;
+            }
+            let e = self.toks[per + 1].end;
+            let tail = self.text[e..].trim_start_matches([' ', '\t']);
+            if !(tail.is_empty() || tail.starts_with([',', ';', '.', ')', '\n', '|', '\r'])) {
+                continue;
+            }
+            let line = self.text[..self.toks[i].start]
+                .rfind('\n')
+                .map_or(0, |p| p + 1);
+            decls.push((line, outer, n, inner));
+        }
+        if decls.is_empty() {
+            return;
+        }
+        let line_of = |at: usize| self.text[..at].rfind('\n').map_or(0, |p| p + 1);
+        let lot_lines: Vec<usize> = lots.iter().map(|l| line_of(l.start)).collect();
+        for lot in lots.iter_mut() {
+            let line = line_of(lot.start);
+            let Some(q) = lot.qty.as_mut() else { continue };
+            if q.rule == "container × pack size" {
+                continue;
+            }
+            for _ in 0..3 {
+                if !self.is_container(q.unit) {
+                    break;
+                }
+                let found = decls
+                    .iter()
+                    .find(|d| d.1 == q.unit && d.0 == line)
+                    .or_else(|| {
+                        decls
+                            .iter()
+                            .find(|d| d.1 == q.unit && !lot_lines.contains(&d.0))
+                    });
+                let Some(&(_, _, n, inner)) = found else {
+                    break;
+                };
+                q.value *= n;
+                q.unit = inner;
+                q.rule = "container × declared pack size";
+            }
+        }
     }
 
     /// Drops lots inside the scope of a negation cue.

@@ -70,10 +70,16 @@ pub fn tokenize(rules: &Rules, text: &str) -> Vec<Tok> {
     let mut toks = model_tokens(rules, text);
     let mut words = Vec::new();
     for m in rules.lexicon.find_iter(text) {
-        if !on_boundaries(text, m.start(), m.end()) || overlaps(&toks, m.start(), m.end()) {
+        let (meanings, term) = &rules.lex[m.pattern().as_usize()];
+        // "50pcs/box", "100ct": a unit glued to the digits before it.
+        let glued_unit = meanings.iter().all(|l| matches!(l, Lex::Unit(_)))
+            && text[..m.start()].ends_with(|c: char| c.is_ascii_digit())
+            && !text[m.end()..].starts_with(is_word_char);
+        if !(on_boundaries(text, m.start(), m.end()) || glued_unit)
+            || overlaps(&toks, m.start(), m.end())
+        {
             continue;
         }
-        let (meanings, term) = &rules.lex[m.pattern().as_usize()];
         let mut tok = Tok::new(m.start(), m.end());
         for l in meanings {
             match l {
@@ -98,8 +104,8 @@ pub fn tokenize(rules: &Rules, text: &str) -> Vec<Tok> {
         }
     }
     let mut nums = digit_numbers(rules, text, &never, &toks, &words);
-    nums.extend(cjk_numbers(rules, text, &toks));
-    nums.extend(word_numbers(text, &words, &nums, &toks));
+    nums.extend(cjk_numbers(rules, text, &never, &toks));
+    nums.extend(word_numbers(text, &never, &words, &nums, &toks));
     toks.extend(nums);
     toks.sort_by_key(|t| (t.start, std::cmp::Reverse(t.end)));
     toks.dedup_by(|b, a| b.start < a.end);
@@ -123,6 +129,11 @@ fn model_tokens(rules: &Rules, text: &str) -> Vec<Tok> {
         toks.push(tok);
     }
     toks
+}
+
+/// Whether a unit token starts at byte `at`.
+fn unit_at(toks: &[Tok], at: usize) -> bool {
+    toks.iter().any(|t| t.start == at && t.unit.is_some())
 }
 
 fn overlaps(toks: &[Tok], s: usize, e: usize) -> bool {
@@ -178,7 +189,7 @@ fn digit_numbers(
                 value *= cjk_power(c).unwrap_or(1.0);
                 e += c.len_utf8();
             }
-            Some(c) if is_word_char(c) => continue,
+            Some(c) if is_word_char(c) && !unit_at(toks, e) => continue,
             _ => {
                 if let Some((we, mult)) = multiplier_after(text, e, words) {
                     value *= mult;
@@ -203,10 +214,10 @@ fn multiplier_after(text: &str, e: usize, words: &[(usize, usize, Lex)]) -> Opti
     })
 }
 
-fn cjk_numbers(rules: &Rules, text: &str, toks: &[Tok]) -> Vec<Tok> {
+fn cjk_numbers(rules: &Rules, text: &str, never: &[(usize, usize)], toks: &[Tok]) -> Vec<Tok> {
     let mut out = Vec::new();
     for m in rules.cjk_numerals.find_iter(text) {
-        if overlaps(toks, m.start(), m.end()) {
+        if overlaps(toks, m.start(), m.end()) || in_spans(never, m.start(), m.end()) {
             continue;
         }
         if text[..m.start()]
@@ -227,7 +238,13 @@ fn cjk_numbers(rules: &Rules, text: &str, toks: &[Tok]) -> Vec<Tok> {
 
 /// Joins runs of number words ("two thousand", "a couple hundred",
 /// "doscientos") that no digit number has already used.
-fn word_numbers(text: &str, words: &[(usize, usize, Lex)], nums: &[Tok], toks: &[Tok]) -> Vec<Tok> {
+fn word_numbers(
+    text: &str,
+    never: &[(usize, usize)],
+    words: &[(usize, usize, Lex)],
+    nums: &[Tok],
+    toks: &[Tok],
+) -> Vec<Tok> {
     let mut out = Vec::new();
     let mut i = 0;
     while i < words.len() {
@@ -240,7 +257,7 @@ fn word_numbers(text: &str, words: &[(usize, usize, Lex)], nums: &[Tok], toks: &
             if j > i && !joins(&text[end..*s]) {
                 break;
             }
-            if overlaps(nums, *s, *e) || overlaps(toks, *s, *e) {
+            if overlaps(nums, *s, *e) || overlaps(toks, *s, *e) || in_spans(never, *s, *e) {
                 break;
             }
             match l {
