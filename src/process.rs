@@ -47,8 +47,6 @@ pub enum ProcessOutcome {
         message: i64,
         reason: String,
     },
-    /// Nothing waits to be processed.
-    Idle,
 }
 
 /// Messages claimed per transaction, and the bytes they may hold together
@@ -80,15 +78,6 @@ impl Processor {
             our_address,
             reply_window,
         }
-    }
-
-    /// Processes the oldest waiting message, if any.
-    pub async fn process_next(&self) -> Result<ProcessOutcome, StoreError> {
-        Ok(self
-            .process_batch(1)
-            .await?
-            .pop()
-            .unwrap_or(ProcessOutcome::Idle))
     }
 
     /// Processes up to `limit` waiting messages (fewer when they are large)

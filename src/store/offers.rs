@@ -107,42 +107,6 @@ impl Store {
         Ok(offer_id)
     }
 
-    /// Completes a donor's reply into the offer it answers; nothing is sent.
-    pub async fn complete_joined(
-        &self,
-        message_id: i64,
-        facts: &MessageFacts,
-        offer_id: i64,
-    ) -> Result<(), StoreError> {
-        let mut batch = self.begin_processing().await?;
-        batch.complete_joined(message_id, facts, offer_id).await?;
-        batch.commit().await
-    }
-
-    /// Completes a message that makes no offer (automatic mail, bounces).
-    pub async fn complete_without_offer(
-        &self,
-        message_id: i64,
-        facts: &MessageFacts,
-    ) -> Result<(), StoreError> {
-        let mut batch = self.begin_processing().await?;
-        batch.complete_without_offer(message_id, facts).await?;
-        batch.commit().await
-    }
-
-    /// The offer a message belongs to, from the ids it answers (ours or the
-    /// donor's earlier messages) or a reference in its subject.
-    pub async fn find_offer_for_reply(
-        &self,
-        thread_ids: &[String],
-        subject: &str,
-    ) -> Result<Option<i64>, StoreError> {
-        let mut batch = self.begin_processing().await?;
-        let found = batch.find_offer_for_reply(thread_ids, subject).await?;
-        batch.commit().await?;
-        Ok(found)
-    }
-
     /// Offers, newest first, optionally only those with `status`.
     pub async fn list_offers(
         &self,

@@ -79,11 +79,6 @@ impl Store {
         Ok(done.rows_affected() == 1)
     }
 
-    /// Claims the oldest reply that is due now.
-    pub async fn claim_due_reply(&self) -> Result<Option<OutboxRow>, StoreError> {
-        Ok(self.claim_due_replies(1).await?.pop())
-    }
-
     /// Claims up to `limit` replies that are due now, in due order.
     pub async fn claim_due_replies(&self, limit: i64) -> Result<Vec<OutboxRow>, StoreError> {
         let mut tx = self.write().await?;

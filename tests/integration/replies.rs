@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use mail_parser::{HeaderValue, MessageParser};
 use supplyline::outbox::{Composer, ReplyContext};
+use supplyline::store::OfferSummary;
 
 use crate::app::{unique_id, App};
 use crate::common::{append, stack_shared, unique_address, wait_for_count};
@@ -54,6 +55,23 @@ fn read_reply(raw: &[u8], donations: &str, donor_id: &str) -> (String, String, S
     let text = msg.body_text(0).map(|t| t.to_string()).unwrap_or_default();
     let html = msg.body_html(0).map(|t| t.to_string()).unwrap_or_default();
     (msg.subject().unwrap_or_default().to_string(), text, html)
+}
+
+/// What a staff decision's reply is about: `kind` for `offer`, in English,
+/// answering the donor's message `id`.
+fn context(kind: &str, offer: &OfferSummary, donor: &str, id: &str, subject: &str) -> ReplyContext {
+    ReplyContext {
+        kind: kind.into(),
+        offer_id: offer.id,
+        reference: offer.reference.clone(),
+        donor_email: donor.to_string(),
+        donor_name: None,
+        language: Some("en".into()),
+        items: vec![],
+        received_subject: subject.into(),
+        in_reply_to: Some(format!("{id}@donor.example")),
+        references: vec![],
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -112,18 +130,7 @@ async fn a_decline_reaches_the_donor_with_the_reason_in_the_same_thread() {
 
     let offer = app.store.list_offers(None, 1).await.unwrap().remove(0);
     let composer = Composer::new(None, &app.donations, "Test Donations Desk", None).unwrap();
-    let ctx = ReplyContext {
-        kind: "decline".into(),
-        offer_id: offer.id,
-        reference: offer.reference.clone(),
-        donor_email: donor.clone(),
-        donor_name: None,
-        language: Some("en".into()),
-        items: vec![],
-        received_subject: "Gowns".into(),
-        in_reply_to: Some(format!("{id}@donor.example")),
-        references: vec![],
-    };
+    let ctx = context("decline", &offer, &donor, &id, "Gowns");
     let reason = "We have enough gowns for now";
     let extra = BTreeMap::from([("decline_reason".to_string(), reason.to_string())]);
     let mut reply = composer.compose_kind(&ctx, &extra).unwrap();
@@ -156,18 +163,7 @@ async fn a_thank_you_on_receipt_reaches_the_donor() {
     wait_for_count(&donor, "INBOX", 1, WAIT).await;
     let offer = app.store.list_offers(None, 1).await.unwrap().remove(0);
     let composer = Composer::new(None, &app.donations, "Test Donations Desk", None).unwrap();
-    let ctx = ReplyContext {
-        kind: "thanks".into(),
-        offer_id: offer.id,
-        reference: offer.reference.clone(),
-        donor_email: donor.clone(),
-        donor_name: None,
-        language: Some("en".into()),
-        items: vec![],
-        received_subject: "Oximeters".into(),
-        in_reply_to: Some(format!("{id}@donor.example")),
-        references: vec![],
-    };
+    let ctx = context("thanks", &offer, &donor, &id, "Oximeters");
     let reply = composer.compose_kind(&ctx, &BTreeMap::new()).unwrap();
     app.store
         .mark_received(offer.id, "staff@city.example", &[], Some(&reply))
