@@ -113,10 +113,12 @@ pub fn clean(body: &str, subject: &str) -> Cleaned {
     let lines: Vec<&str> = body.lines().collect();
     let forward_subject = is_forward_subject(subject);
     let mut kept: Vec<&str> = Vec::with_capacity(lines.len());
+    // Whether a kept line so far introduces what follows as a forward.
+    let mut intro_kept = false;
     let mut i = 0;
     while i < lines.len() {
         let line = lines[i];
-        match marker(&lines, i, forward_subject || mentions_below(&kept)) {
+        match marker(&lines, i, forward_subject || intro_kept) {
             // A "wrote:" line over "> " lines: drop the quote, keep reading,
             // so an answer written below the quote survives.
             Some(Marker::Reply) if quote_follows(&lines, i) => {
@@ -137,6 +139,7 @@ pub fn clean(body: &str, subject: &str) -> Cleaned {
         }
         if !line.trim_start().starts_with('>') {
             kept.push(line.trim_end());
+            intro_kept = intro_kept || introduces_forward(line);
         }
         i += 1;
     }
@@ -167,11 +170,9 @@ fn is_forward_subject(subject: &str) -> bool {
         .any(|p| s.starts_with(p))
 }
 
-fn mentions_below(kept: &[&str]) -> bool {
-    kept.iter().any(|l| {
-        let l = l.to_lowercase();
-        FORWARD_INTROS.iter().any(|w| l.contains(w))
-    })
+fn introduces_forward(line: &str) -> bool {
+    let line = line.to_lowercase();
+    FORWARD_INTROS.iter().any(|w| line.contains(w))
 }
 
 fn marker(lines: &[&str], i: usize, forwarding: bool) -> Option<Marker> {

@@ -57,24 +57,25 @@ fn from_text(msg: &ParsedMessage) -> String {
         .unwrap_or_default()
 }
 
-/// Every signal that fires: (name, category, weight).
+/// Every signal that fires: (name, category, weight), in rule-file order.
 pub fn fired(rules: &Rules, msg: &ParsedMessage, text: &str) -> Vec<(String, String, f64)> {
     let headers = header_text(msg);
     let from = from_text(msg);
     let both = format!("{}\n{}", msg.subject, text);
-    rules
-        .signals
-        .iter()
-        .filter(|s| {
-            let hay = match s.scope.as_str() {
-                "subject" => msg.subject.as_str(),
-                "body" => text,
-                "from" => from.as_str(),
-                "headers" => headers.as_str(),
-                _ => both.as_str(),
-            };
-            s.re.is_match(hay)
-        })
+    let mut hits: Vec<usize> = Vec::new();
+    for scope in &rules.signals_by_scope {
+        let hay = match scope.scope.as_str() {
+            "subject" => msg.subject.as_str(),
+            "body" => text,
+            "from" => from.as_str(),
+            "headers" => headers.as_str(),
+            _ => both.as_str(),
+        };
+        hits.extend(scope.set.matches(hay).iter().map(|k| scope.signal[k]));
+    }
+    hits.sort_unstable();
+    hits.into_iter()
+        .map(|i| &rules.signals[i])
         .map(|s| (s.name.clone(), s.category.clone(), s.weight))
         .collect()
 }
@@ -157,21 +158,19 @@ fn by_script(text: &str) -> Option<&'static str> {
 
 fn by_stop_words(rules: &Rules, text: &str) -> Option<String> {
     let lower = text.to_lowercase();
-    let words: Vec<&str> = lower
-        .split(|c: char| !c.is_alphanumeric())
-        .filter(|w| !w.is_empty())
-        .collect();
-    let mut best: Option<(&str, usize)> = None;
-    for (lang, stop) in &rules.languages {
-        let hits = words
-            .iter()
-            .filter(|w| stop.iter().any(|s| s == *w))
-            .count();
-        if hits >= 2 && best.is_none_or(|(_, b)| hits > b) {
-            best = Some((lang, hits));
+    let mut hits = vec![0usize; rules.languages.len()];
+    for word in lower.split(|c: char| !c.is_alphanumeric()) {
+        for &lang in rules.stop_words.get(word).into_iter().flatten() {
+            hits[lang] += 1;
         }
     }
-    best.map(|(l, _)| l.to_string())
+    let mut best: Option<(usize, usize)> = None;
+    for (lang, &n) in hits.iter().enumerate() {
+        if n >= 2 && best.is_none_or(|(_, b)| n > b) {
+            best = Some((lang, n));
+        }
+    }
+    best.map(|(lang, _)| rules.languages[lang].0.clone())
 }
 
 fn by_whatlang(text: &str) -> Option<String> {

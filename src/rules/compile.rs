@@ -95,6 +95,16 @@ pub struct Signal {
     pub re: Regex,
 }
 
+/// The signals of one scope as one [`RegexSet`], so a message's text is
+/// scanned once per scope rather than once per signal.
+#[derive(Debug)]
+pub struct ScopeSignals {
+    pub scope: String,
+    pub set: RegexSet,
+    /// Index into [`Rules::signals`] of each pattern of `set`.
+    pub signal: Vec<usize>,
+}
+
 #[derive(Debug)]
 pub struct Negation {
     /// Named in rule files for operators; not reported yet.
@@ -119,8 +129,11 @@ pub struct Rules {
     pub(crate) never: PatternSet,
     pub(crate) negations: Vec<Negation>,
     pub(crate) signals: Vec<Signal>,
+    pub(crate) signals_by_scope: Vec<ScopeSignals>,
     pub(crate) fields: Vec<(String, Pattern)>,
     pub(crate) languages: Vec<(String, Vec<String>)>,
+    /// Each stop word of `languages`, with the index of every language listing it.
+    pub(crate) stop_words: HashMap<String, Vec<usize>>,
     pub(crate) decision: Decision,
     pub(crate) examples: Vec<(String, usize, Example)>,
     pub(crate) digits: Regex,
@@ -407,8 +420,10 @@ impl Builder {
             model_item: self.model_item,
             never: pattern_set(self.never)?,
             negations: self.negations,
+            signals_by_scope: signals_by_scope(&self.signals)?,
             signals: self.signals,
             fields: self.fields,
+            stop_words: stop_words(&self.languages),
             languages: self.languages,
             decision,
             examples: self.examples,
@@ -449,6 +464,38 @@ fn internal(reason: String) -> RuleError {
         line: 0,
         reason,
     }
+}
+
+fn signals_by_scope(signals: &[Signal]) -> Result<Vec<ScopeSignals>, RuleError> {
+    let mut scopes: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
+    for (i, s) in signals.iter().enumerate() {
+        scopes.entry(s.scope.as_str()).or_default().push(i);
+    }
+    scopes
+        .into_iter()
+        .map(|(scope, signal)| {
+            let set = RegexSet::new(signal.iter().map(|&i| signals[i].re.as_str()))
+                .map_err(|e| internal(format!("signal set for scope {scope}: {e}")))?;
+            Ok(ScopeSignals {
+                scope: scope.to_string(),
+                set,
+                signal,
+            })
+        })
+        .collect()
+}
+
+fn stop_words(languages: &[(String, Vec<String>)]) -> HashMap<String, Vec<usize>> {
+    let mut words: HashMap<String, Vec<usize>> = HashMap::new();
+    for (lang, (_, list)) in languages.iter().enumerate() {
+        for w in list {
+            let langs = words.entry(w.clone()).or_default();
+            if !langs.contains(&lang) {
+                langs.push(lang);
+            }
+        }
+    }
+    words
 }
 
 fn pattern_set(list: Vec<Pattern>) -> Result<PatternSet, RuleError> {
