@@ -1,6 +1,6 @@
 //! Faults: the process killed at random moments, servers going away, the
-//! mailbox recreated. Afterwards every message is stored once and every
-//! donor answered once.
+//! IMAP connection cut in the middle of a message, the mailbox recreated.
+//! Afterwards every message is stored once and every donor answered once.
 
 use std::time::Duration;
 
@@ -9,8 +9,8 @@ use rand::{Rng, SeedableRng};
 use crate::app::{donation, unique_id, App};
 use crate::common::imap::{login, Security};
 use crate::common::{
-    append, create_mailbox, dovecot_restart, fetch_all, stack_exclusive, stack_shared,
-    unique_address,
+    append, create_mailbox, dovecot_restart, fetch_all, mail_stack, stack_exclusive, stack_shared,
+    unique_address, CutProxy,
 };
 
 /// Polls until `check` is true, at most `limit`.
@@ -207,4 +207,122 @@ async fn uidvalidity(user: &str, mailbox: &str) -> Option<u32> {
     let selected = session.select(mailbox).await.unwrap();
     session.logout().await.unwrap();
     selected.uid_validity
+}
+
+/// A donation with a photo of the pallet attached: about `photo_bytes` of
+/// base64 lines, so the message is one long literal in a FETCH answer.
+fn donation_with_photo(from: &str, to: &str, masks: usize, photo_bytes: usize) -> Vec<u8> {
+    // Random base64 text is valid base64: no encoder needed.
+    const BASE64: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut rng = rand::thread_rng();
+    let lines: Vec<String> = (0..photo_bytes / 78)
+        .map(|_| {
+            (0..76)
+                .map(|_| BASE64[rng.gen_range(0..BASE64.len())] as char)
+                .collect()
+        })
+        .collect();
+    format!(
+        "From: Test Donor <{from}>\r\nTo: {to}\r\nSubject: Donation offer\r\n\
+         Date: Mon, 23 Mar 2020 09:00:00 -0700\r\nMessage-ID: <{id}@donor.example>\r\n\
+         MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"pallet\"\r\n\r\n\
+         --pallet\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n\
+         We can donate {masks} N95 masks. A photo of the pallet is attached.\r\n\
+         --pallet\r\nContent-Type: image/jpeg; name=\"pallet.jpg\"\r\n\
+         Content-Disposition: attachment; filename=\"pallet.jpg\"\r\n\
+         Content-Transfer-Encoding: base64\r\n\r\n{photo}\r\n--pallet--\r\n",
+        id = unique_id(),
+        photo = lines.join("\r\n"),
+    )
+    .into_bytes()
+}
+
+/// Every stored message, raw, sorted: to compare with the mailbox.
+async fn stored_raws(app: &App) -> Vec<Vec<u8>> {
+    let mut raws = Vec::new();
+    for message in app.store.list_messages(None, 10_000).await.unwrap() {
+        raws.push(app.store.message_raw(message.id).await.unwrap());
+    }
+    raws.sort();
+    raws
+}
+
+/// Asserts the store holds exactly the mailbox's messages, byte for byte.
+async fn assert_store_matches_mailbox(app: &App) {
+    let mut mailbox = fetch_all(&app.donations, "INBOX").await;
+    mailbox.sort();
+    let stored = stored_raws(app).await;
+    assert_eq!(
+        stored.len(),
+        mailbox.len(),
+        "stored messages vs messages in the mailbox"
+    );
+    let differing = stored.iter().zip(&mailbox).filter(|(s, m)| s != m).count();
+    assert_eq!(
+        differing, 0,
+        "stored messages that differ from the mailbox's"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn imap_connection_cut_mid_literal_reconnects_and_loses_nothing() {
+    const MESSAGES: usize = 40;
+    const MESSAGE_BYTES: usize = 64 * 1024;
+    // Literal bytes the client has received when each of the first four
+    // connections is cut: early in the first body, then deeper each time
+    // (about 2.6 MB of bodies in all). The fifth connection is left alone.
+    const CUT_AFTER: [u64; 4] = [30_000, 700_000, 1_500_000, 2_500_000];
+    let _up = stack_shared().await;
+    let proxy = CutProxy::start(mail_stack().imap_port).await;
+    let mut app = App::prepare_via(proxy.port(), "").await;
+    let donors: Vec<String> = (0..MESSAGES).map(|_| unique_address("donor")).collect();
+    for (i, donor) in donors.iter().enumerate() {
+        let raw = donation_with_photo(donor, &app.donations, 100 + i, MESSAGE_BYTES);
+        append(&app.donations, "INBOX", &raw).await;
+    }
+    proxy.cut_next_in_literal(&CUT_AFTER);
+    let started = tokio::time::Instant::now();
+    app.restart().await;
+    eventually(Duration::from_secs(60), "every reply sent", || {
+        all_sent(&app, MESSAGES as i64)
+    })
+    .await;
+    println!(
+        "{MESSAGES} messages stored and answered after {:?}",
+        started.elapsed()
+    );
+
+    let cuts = proxy.cuts();
+    println!("cuts: {cuts:#?}");
+    assert_eq!(cuts.len(), CUT_AFTER.len(), "every planned cut happened");
+    for cut in &cuts {
+        assert!(cut.inside_literal(), "cut outside a message body: {cut:?}");
+    }
+    assert_eq!(proxy.connections(), CUT_AFTER.len() + 1);
+
+    // A cut while idle: the next message still arrives.
+    assert_eq!(proxy.cut_all(), 1, "one live IMAP session, idling");
+    let late = unique_address("donor");
+    let raw = donation_with_photo(&late, &app.donations, 7, MESSAGE_BYTES);
+    append(&app.donations, "INBOX", &raw).await;
+    eventually(Duration::from_secs(30), "the late donor's reply", || {
+        all_sent(&app, MESSAGES as i64 + 1)
+    })
+    .await;
+    app.wait_processed(MESSAGES + 1).await;
+
+    assert_store_matches_mailbox(&app).await;
+    assert_eq!(
+        app.store.list_offers(None, 1000).await.unwrap().len(),
+        MESSAGES + 1
+    );
+    for donor in donors.iter().chain([&late]) {
+        assert_eq!(
+            fetch_all(donor, "INBOX").await.len(),
+            1,
+            "{donor}'s acknowledgements"
+        );
+    }
+    assert!(app.serving(), "serve stopped");
+    app.stop().await;
 }
