@@ -99,7 +99,9 @@ impl Fetcher {
     }
 
     /// Runs until `shutdown`: connect, catch up, wait for news, repeat;
-    /// reconnects with backoff (which also ends on shutdown).
+    /// reconnects with backoff (which also ends on shutdown). A database
+    /// locked past its busy timeout is waited out the same way: nothing was
+    /// flagged or moved, so the messages are read again.
     pub async fn run(&self, shutdown: CancellationToken) -> Result<(), FetchError> {
         let mut reconnect = Reconnect::default();
         while !shutdown.is_cancelled() {
@@ -109,6 +111,11 @@ impl Fetcher {
             };
             let delay = match result {
                 Ok(()) => return Ok(()),
+                Err(FetchError::Store(e)) if e.is_busy() => {
+                    let delay = reconnect.failed();
+                    tracing::error!(error = %e, retry_in = ?delay, "database busy; fetching again later");
+                    delay
+                }
                 Err(e @ (FetchError::Config(_) | FetchError::Store(_))) => return Err(e),
                 Err(e) => {
                     let delay = reconnect.failed();
