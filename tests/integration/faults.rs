@@ -237,6 +237,20 @@ fn donation_with_photo(from: &str, to: &str, masks: usize, photo_bytes: usize) -
     .into_bytes()
 }
 
+/// A donation whose text runs to `size` bytes of delivery notes: slow to
+/// read for the rules.
+fn long_text_donation(from: &str, to: &str, size: usize) -> Vec<u8> {
+    let mut body = String::from("We can donate 300 N95 masks.\n\nDelivery notes:\n");
+    let mut line = 0;
+    while body.len() < size {
+        line += 1;
+        body.push_str(&format!(
+            "{line:05}: boxes are sealed, dry and stacked on pallets by the loading door.\n"
+        ));
+    }
+    donation(from, to, &unique_id(), &body)
+}
+
 /// Every stored message, raw, sorted: to compare with the mailbox.
 async fn stored_raws(app: &App) -> Vec<Vec<u8>> {
     let mut raws = Vec::new();
@@ -325,4 +339,190 @@ async fn imap_connection_cut_mid_literal_reconnects_and_loses_nothing() {
     }
     assert!(app.serving(), "serve stopped");
     app.stop().await;
+}
+
+/// A write lock on the database held by a connection of its own, as
+/// another process (a backup, an operator's `sqlite3`) would hold it.
+struct DatabaseLock {
+    connection: sqlx::SqliteConnection,
+}
+
+impl DatabaseLock {
+    /// Takes the lock (`BEGIN EXCLUSIVE`); readers still read (WAL).
+    async fn take(db_url: &str) -> DatabaseLock {
+        use sqlx::Connection;
+        let mut connection = sqlx::SqliteConnection::connect(db_url)
+            .await
+            .expect("a second connection to the database");
+        sqlx::query("BEGIN EXCLUSIVE")
+            .execute(&mut connection)
+            .await
+            .expect("BEGIN EXCLUSIVE");
+        DatabaseLock { connection }
+    }
+
+    async fn release(mut self) {
+        sqlx::query("COMMIT")
+            .execute(&mut self.connection)
+            .await
+            .expect("COMMIT releases the lock");
+    }
+}
+
+/// Appends a small donation from each of `donors`, one every 100 ms.
+async fn feed(to: &str, donors: &[String]) {
+    for donor in donors {
+        let raw = donation(donor, to, &unique_id(), "We can donate 25 boxes of gloves.");
+        append(to, "INBOX", &raw).await;
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// The stored messages now (read while the lock is held: WAL readers pass).
+async fn stored_count(app: &App) -> usize {
+    app.store.list_messages(None, 10_000).await.unwrap().len()
+}
+
+/// `serve`'s log so far, without colours.
+fn serve_log(app: &App) -> String {
+    let log = std::fs::read_to_string(app.path("serve.log")).unwrap_or_default();
+    let ansi = regex::Regex::new("\x1b\\[[0-9;]*m").unwrap();
+    ansi.replace_all(&log, "").into_owned()
+}
+
+/// Log lines of `serve` saying the database was busy, from the stage that
+/// `marker` names (`supplyline::fetch`, `stage="process"`, `stage="send"`).
+fn busy_errors(log: &str, marker: &str) -> usize {
+    log.lines()
+        .filter(|l| l.contains("database busy") && l.contains(marker))
+        .count()
+}
+
+/// After a lock: every message stored once, every donor answered once,
+/// `serve` still running and stopping cleanly on SIGTERM.
+async fn assert_all_answered_once(app: &App, child: &mut std::process::Child, donors: &[String]) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    while !all_sent(app, donors.len() as i64).await {
+        if let Some(status) = child.try_wait().unwrap() {
+            panic!("serve exited ({status}):\n{}", serve_log(app));
+        }
+        let counts = app.store.reply_counts().await.unwrap();
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "replies after 30 s: {counts:?}\n{}",
+            serve_log(app)
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    app.wait_processed(donors.len()).await;
+    assert!(
+        child.try_wait().unwrap().is_none(),
+        "serve is still running"
+    );
+    assert!(terminate(child).success(), "serve exits cleanly on SIGTERM");
+    assert_store_matches_mailbox(app).await;
+    assert_eq!(
+        app.store.list_offers(None, 1000).await.unwrap().len(),
+        donors.len()
+    );
+    for donor in donors {
+        assert_eq!(
+            fetch_all(donor, "INBOX").await.len(),
+            1,
+            "{donor}'s acknowledgements"
+        );
+    }
+    assert!(!serve_log(app).contains("a stage stopped"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_database_locked_briefly_by_another_process_makes_work_wait() {
+    // Longer than a processing batch, shorter than the busy timeout (30 s).
+    const LOCK: Duration = Duration::from_secs(3);
+    let _up = stack_shared().await;
+    let app = App::prepare("").await;
+    let donors: Vec<String> = (0..10).map(|_| unique_address("donor")).collect();
+    let mut child = app.spawn_process(&app.path("serve.log"));
+    feed(&app.donations, &donors[..5]).await;
+    eventually(Duration::from_secs(30), "the first five stored", || async {
+        stored_count(&app).await == 5
+    })
+    .await;
+
+    let lock = DatabaseLock::take(&app.db_url).await;
+    let before = stored_count(&app).await;
+    feed(&app.donations, &donors[5..]).await;
+    tokio::time::sleep(LOCK.saturating_sub(Duration::from_millis(500))).await;
+    let during = stored_count(&app).await;
+    lock.release().await;
+    println!("stored: {before} when the lock was taken, {during} while it was held");
+    assert_eq!(
+        before, during,
+        "nothing can be stored while the lock is held"
+    );
+
+    assert_all_answered_once(&app, &mut child, &donors).await;
+    let log = serve_log(&app);
+    assert_eq!(
+        busy_errors(&log, ""),
+        0,
+        "a lock shorter than the busy timeout is waited out:\n{log}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_database_locked_longer_than_the_busy_timeout_delays_work_and_loses_nothing() {
+    const BUSY_TIMEOUT_SECS: u64 = 2;
+    const LOCK: Duration = Duration::from_secs(8);
+    let _up = stack_shared().await;
+    let app = App::prepare("").await;
+    let config = std::fs::read_to_string(app.config_path()).unwrap();
+    let config = config.replacen(
+        "[database]\n",
+        &format!("[database]\nbusy_timeout_secs = {BUSY_TIMEOUT_SECS}\n"),
+        1,
+    );
+    std::fs::write(app.config_path(), config).unwrap();
+    let donors: Vec<String> = (0..20).map(|_| unique_address("donor")).collect();
+    let mut child = app.spawn_process(&app.path("serve.log"));
+
+    feed(&app.donations, &donors[..10]).await;
+    eventually(Duration::from_secs(30), "the first ten stored", || async {
+        stored_count(&app).await == 10
+    })
+    .await;
+
+    // A long message takes the process stage seconds to read (debug build):
+    // the lock is taken meanwhile, and more mail arrives while it is held.
+    let long = long_text_donation(&donors[10], &app.donations, 64 * 1024);
+    append(&app.donations, "INBOX", &long).await;
+    eventually(
+        Duration::from_secs(30),
+        "the long message stored",
+        || async { stored_count(&app).await == 11 },
+    )
+    .await;
+    let lock = DatabaseLock::take(&app.db_url).await;
+    let before = stored_count(&app).await;
+    feed(&app.donations, &donors[11..]).await;
+    tokio::time::sleep(LOCK.saturating_sub(Duration::from_secs(1))).await;
+    let during = stored_count(&app).await;
+    lock.release().await;
+    println!("stored: {before} when the lock was taken, {during} while it was held");
+    assert_eq!(
+        before, during,
+        "nothing can be stored while the lock is held"
+    );
+
+    assert_all_answered_once(&app, &mut child, &donors).await;
+    let log = serve_log(&app);
+    let (fetch, process, send) = (
+        busy_errors(&log, "supplyline::fetch"),
+        busy_errors(&log, "stage=\"process\""),
+        busy_errors(&log, "stage=\"send\""),
+    );
+    println!("database busy errors logged: fetch {fetch}, process {process}, send {send}");
+    assert!(fetch >= 1, "fetch met the lock:\n{log}");
+    assert!(process >= 1, "process met the lock:\n{log}");
+    assert!(send >= 1, "send met the lock:\n{log}");
 }
