@@ -70,18 +70,26 @@ pub struct DatabaseConfig {
     /// `sqlite://FILE` (created when missing) or `postgres://…`.
     #[serde(default = "default_database_url")]
     pub url: String,
+    /// Seconds a write waits for a lock another connection or process holds
+    /// before it fails (and the stage retries later).
+    #[serde(default = "default_busy_timeout_secs")]
+    pub busy_timeout_secs: u64,
 }
 
 impl Default for DatabaseConfig {
     fn default() -> Self {
         DatabaseConfig {
             url: default_database_url(),
+            busy_timeout_secs: default_busy_timeout_secs(),
         }
     }
 }
 
 fn default_database_url() -> String {
     "sqlite://supplyline.db".into()
+}
+fn default_busy_timeout_secs() -> u64 {
+    crate::store::DEFAULT_BUSY_TIMEOUT.as_secs()
 }
 
 /// How a connection is secured.

@@ -125,7 +125,8 @@ impl Stages {
 
 /// Opens the database named by the config and puts half-done work back.
 pub async fn open_store(config: &Config) -> anyhow::Result<Store> {
-    let store = Store::open(&config.database.url)
+    let busy_timeout = Duration::from_secs(config.database.busy_timeout_secs);
+    let store = Store::open_with(&config.database.url, busy_timeout)
         .await
         .context("opening the database")?;
     let (messages, replies) = store.recover().await?;
@@ -187,8 +188,15 @@ async fn process_loop(
     queued: Arc<Notify>,
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
+    let mut busy = BusyDatabase::new("process");
     while !shutdown.is_cancelled() {
-        let batch = stages.processor.process_batch(BATCH_MESSAGES).await?;
+        let batch = match stages.processor.process_batch(BATCH_MESSAGES).await {
+            Ok(batch) => busy.over(batch),
+            Err(e) => {
+                busy.wait_out(e, &shutdown).await?;
+                continue;
+            }
+        };
         if batch.is_empty() {
             tokio::select! {
                 _ = stored.notified() => {}
@@ -215,10 +223,17 @@ async fn send_loop(
     queued: Arc<Notify>,
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
+    let mut busy = BusyDatabase::new("send");
     while !shutdown.is_cancelled() {
         // A send in flight is finished, not cancelled: cutting it between the
         // server's 250 and our commit would send the reply twice.
-        let sent = stages.sender.send_batch(SEND_BATCH).await?;
+        let sent = match stages.sender.send_batch(SEND_BATCH).await {
+            Ok(sent) => busy.over(sent),
+            Err(e) => {
+                busy.wait_out(e, &shutdown).await?;
+                continue;
+            }
+        };
         if sent.is_empty() {
             // Replies staff queue from the web UI wake nobody: look again soon.
             let wait = stages.sender.wait_hint(SEND_IDLE_CHECK).await?;
@@ -230,6 +245,53 @@ async fn send_loop(
         }
     }
     Ok(())
+}
+
+/// A stage's patience with a database another process keeps locked past
+/// the busy timeout: log, wait (1 s doubling to 30 s), try again. Any other
+/// database error stops the stage (and `serve`).
+struct BusyDatabase {
+    stage: &'static str,
+    failures: u32,
+}
+
+impl BusyDatabase {
+    fn new(stage: &'static str) -> Self {
+        BusyDatabase { stage, failures: 0 }
+    }
+
+    /// The stage got through to the database: the next wait starts short.
+    fn over<T>(&mut self, done: T) -> T {
+        if self.failures > 0 {
+            tracing::info!(stage = self.stage, "database available again");
+        }
+        self.failures = 0;
+        done
+    }
+
+    /// Waits after a busy database (or until shutdown); other errors are returned.
+    async fn wait_out(
+        &mut self,
+        error: crate::store::StoreError,
+        shutdown: &CancellationToken,
+    ) -> anyhow::Result<()> {
+        if !error.is_busy() {
+            return Err(error.into());
+        }
+        self.failures += 1;
+        let delay = crate::outbox::backoff_delay(
+            self.failures,
+            Duration::from_secs(1),
+            Duration::from_secs(30),
+            rand::random(),
+        );
+        tracing::error!(stage = self.stage, error = %error, retry_in = ?delay, "database busy; will try again");
+        tokio::select! {
+            _ = tokio::time::sleep(delay) => {}
+            _ = shutdown.cancelled() => {}
+        }
+        Ok(())
+    }
 }
 
 /// A token cancelled on SIGINT or SIGTERM.

@@ -5,7 +5,7 @@
 //! is marked `failed` with its reason and kept.
 
 use std::collections::{BTreeMap, HashSet};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use crate::mail::{self, ParsedMessage};
@@ -15,7 +15,8 @@ use crate::outbox::needs;
 use crate::outbox::{auto_reply_block, Composer, NoReply, ReplyContext};
 use crate::rules::{Category, Extraction, Rules};
 use crate::store::{
-    offer_reference, MessageFacts, NewOffer, OfferItemRow, ProcessingBatch, Store, StoreError,
+    offer_reference, ClaimedMessage, MessageFacts, NewOffer, OfferItemRow, ProcessingBatch, Store,
+    StoreError,
 };
 
 /// What one step of the process stage did.
@@ -61,6 +62,9 @@ pub struct Processor {
     composer: Arc<Composer>,
     our_address: String,
     reply_window: Duration,
+    /// Messages claimed by a batch that could not be committed (the database
+    /// stayed locked past its busy timeout): released before the next claim.
+    unreleased: Mutex<Vec<i64>>,
 }
 
 impl Processor {
@@ -77,16 +81,45 @@ impl Processor {
             composer,
             our_address,
             reply_window,
+            unreleased: Mutex::new(Vec::new()),
         }
     }
 
     /// Processes up to `limit` waiting messages (fewer when they are large)
-    /// in one transaction; an empty list means nothing was waiting.
+    /// in one transaction; an empty list means nothing was waiting. When the
+    /// batch cannot be committed, the error is returned and the next call
+    /// first puts its messages back in the queue (a restart does too).
     pub async fn process_batch(&self, limit: i64) -> Result<Vec<ProcessOutcome>, StoreError> {
+        self.release_unfinished().await?;
         let claimed = self.store.claim_received_batch(limit, BATCH_BYTES).await?;
         if claimed.is_empty() {
             return Ok(Vec::new());
         }
+        let ids: Vec<i64> = claimed.iter().map(|c| c.id).collect();
+        let result = self.process_claimed(claimed).await;
+        if result.is_err() {
+            self.unreleased.lock().unwrap().extend(&ids);
+        }
+        result
+    }
+
+    /// Puts messages of failed batches back in the queue.
+    async fn release_unfinished(&self) -> Result<(), StoreError> {
+        let ids = std::mem::take(&mut *self.unreleased.lock().unwrap());
+        if ids.is_empty() {
+            return Ok(());
+        }
+        let released = self.store.release_claimed(&ids).await;
+        if released.is_err() {
+            self.unreleased.lock().unwrap().extend(ids);
+        }
+        released
+    }
+
+    async fn process_claimed(
+        &self,
+        claimed: Vec<ClaimedMessage>,
+    ) -> Result<Vec<ProcessOutcome>, StoreError> {
         let ids: Vec<i64> = claimed.iter().map(|c| c.id).collect();
         let rules = self.rules.clone();
         // Parsing and rules are CPU work, and may meet hostile input: off the
@@ -384,5 +417,70 @@ fn reply_context(offer_id: i64, msg: &ParsedMessage, ex: &Extraction) -> ReplyCo
         received_subject: msg.subject.clone(),
         in_reply_to: msg.message_id.clone(),
         references: msg.references.clone(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sqlx::Connection;
+
+    fn processor(store: Store) -> Processor {
+        let desk = "donations@example.org";
+        Processor::new(
+            store,
+            Arc::new(Rules::embedded().unwrap()),
+            Arc::new(Composer::new(None, desk, "Donations Desk", None).unwrap()),
+            desk.to_string(),
+            Duration::from_secs(600),
+        )
+    }
+
+    const DONATION: &[u8] = b"From: Donor <donor@example.net>\r\nTo: donations@example.org\r\n\
+        Subject: Offer\r\nMessage-ID: <offer@example.net>\r\n\r\nWe can donate 200 N95 masks.\r\n";
+
+    #[tokio::test]
+    async fn a_batch_that_could_not_be_committed_is_processed_once_the_database_is_free() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("process.db").display());
+        let store = Store::open_with(&url, Duration::from_millis(100))
+            .await
+            .unwrap();
+        store.store_local("INBOX", DONATION).await.unwrap();
+        let processor = processor(store.clone());
+        // As left by a batch whose commit met a lock: claimed, not completed.
+        let claimed = store.claim_received_batch(64, i64::MAX).await.unwrap();
+        processor
+            .unreleased
+            .lock()
+            .unwrap()
+            .extend(claimed.iter().map(|c| c.id));
+
+        let mut other = sqlx::SqliteConnection::connect(&url).await.unwrap();
+        sqlx::query("BEGIN EXCLUSIVE")
+            .execute(&mut other)
+            .await
+            .unwrap();
+        let err = processor.process_batch(64).await.unwrap_err();
+        assert!(err.is_busy(), "{err}");
+        assert_eq!(processor.unreleased.lock().unwrap().len(), 1, "kept");
+        sqlx::query("COMMIT").execute(&mut other).await.unwrap();
+
+        let outcomes = processor.process_batch(64).await.unwrap();
+        assert!(
+            matches!(
+                outcomes[..],
+                [ProcessOutcome::NewOffer {
+                    acknowledged: true,
+                    ..
+                }]
+            ),
+            "{outcomes:?}"
+        );
+        assert!(processor.unreleased.lock().unwrap().is_empty());
+        assert_eq!(
+            store.message_counts().await.unwrap(),
+            vec![("processed".to_string(), 1)]
+        );
     }
 }

@@ -99,38 +99,45 @@ impl Fetcher {
     }
 
     /// Runs until `shutdown`: connect, catch up, wait for news, repeat;
-    /// reconnects with backoff (which also ends on shutdown).
+    /// reconnects with backoff (which also ends on shutdown). A database
+    /// locked past its busy timeout is waited out the same way: nothing was
+    /// flagged or moved, so the messages are read again.
     pub async fn run(&self, shutdown: CancellationToken) -> Result<(), FetchError> {
-        let mut failures = 0u32;
+        let mut reconnect = Reconnect::default();
         while !shutdown.is_cancelled() {
             let result = tokio::select! {
-                r = self.session_loop(&shutdown) => r,
+                r = self.session_loop(&shutdown, &mut reconnect) => r,
                 _ = shutdown.cancelled() => Ok(()),
             };
-            match result {
+            let delay = match result {
                 Ok(()) => return Ok(()),
+                Err(FetchError::Store(e)) if e.is_busy() => {
+                    let delay = reconnect.failed();
+                    tracing::error!(error = %e, retry_in = ?delay, "database busy; fetching again later");
+                    delay
+                }
                 Err(e @ (FetchError::Config(_) | FetchError::Store(_))) => return Err(e),
                 Err(e) => {
-                    failures += 1;
-                    let delay = crate::outbox::backoff_delay(
-                        failures,
-                        Duration::from_secs(1),
-                        Duration::from_secs(60),
-                        rand::random(),
-                    );
+                    let delay = reconnect.failed();
                     tracing::warn!(error = %e, retry_in = ?delay, "IMAP connection lost; reconnecting");
-                    tokio::select! {
-                        _ = tokio::time::sleep(delay) => {}
-                        _ = shutdown.cancelled() => return Ok(()),
-                    }
+                    delay
                 }
+            };
+            tokio::select! {
+                _ = tokio::time::sleep(delay) => {}
+                _ = shutdown.cancelled() => return Ok(()),
             }
         }
         Ok(())
     }
 
-    async fn session_loop(&self, shutdown: &CancellationToken) -> Result<(), FetchError> {
+    async fn session_loop(
+        &self,
+        shutdown: &CancellationToken,
+        reconnect: &mut Reconnect,
+    ) -> Result<(), FetchError> {
         let mut session = self.connect().await?;
+        reconnect.connected();
         let timeout = self.timeout();
         let caps = with_timeout(timeout, "CAPABILITY", session.capabilities()).await??;
         let idle = caps.has_str("IDLE");
@@ -358,6 +365,31 @@ impl Fetcher {
     }
 }
 
+/// The delays between reconnects: doubling from [`RECONNECT_MIN`] up to
+/// [`RECONNECT_MAX`] while connecting keeps failing, back to the minimum
+/// once a session has logged in, so one cut costs one short wait however
+/// many came before.
+#[derive(Debug, Default)]
+struct Reconnect {
+    failures: u32,
+}
+
+const RECONNECT_MIN: Duration = Duration::from_secs(1);
+const RECONNECT_MAX: Duration = Duration::from_secs(60);
+
+impl Reconnect {
+    /// A session failed or could not be opened: how long to wait.
+    fn failed(&mut self) -> Duration {
+        self.failures += 1;
+        crate::outbox::backoff_delay(self.failures, RECONNECT_MIN, RECONNECT_MAX, rand::random())
+    }
+
+    /// A session logged in.
+    fn connected(&mut self) {
+        self.failures = 0;
+    }
+}
+
 /// Empties the session's queue of unsolicited responses (it is bounded and
 /// blocks the session when full) and tells whether any announced new mail.
 fn drain_unsolicited(session: &mut ImapSession) -> bool {
@@ -396,6 +428,21 @@ fn batches(pending: &[(u32, u64)], max_message: u64) -> Vec<&[(u32, u64)]> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn reconnect_waits_longer_while_failing_and_starts_over_once_connected() {
+        let mut reconnect = Reconnect::default();
+        let first = reconnect.failed();
+        assert!(first <= RECONNECT_MIN, "{first:?}");
+        let waits: Vec<Duration> = (0..3).map(|_| reconnect.failed()).collect();
+        assert!(waits[2] > Duration::from_secs(6), "{waits:?}");
+        for _ in 0..20 {
+            reconnect.failed();
+        }
+        assert!(reconnect.failed() <= RECONNECT_MAX);
+        reconnect.connected();
+        assert!(reconnect.failed() <= RECONNECT_MIN);
+    }
 
     #[test]
     fn batches_respect_count_and_bytes() {

@@ -3,6 +3,7 @@
 //! 5xx fails the row visibly. lettre does not retry; that is this module's job.
 
 use std::path::PathBuf;
+use std::sync::Mutex;
 use std::time::Duration;
 
 use lettre::address::Envelope;
@@ -122,6 +123,22 @@ pub struct Sender {
     transport: Transport,
     from: Address,
     policy: RetryPolicy,
+    /// Outcomes not yet in the database (it was locked past its busy
+    /// timeout): recorded before anything else is claimed.
+    unrecorded: Mutex<Vec<Record>>,
+}
+
+/// What the database must learn about one claimed reply.
+#[derive(Debug)]
+enum Record {
+    /// The server accepted it.
+    Sent(i64),
+    /// Never to be tried again, and why.
+    Failed(i64, String),
+    /// To be tried again at this time (ms), and why.
+    Retry(i64, i64, String),
+    /// Claimed but not handed to the transport: back to the queue.
+    Unsent(i64),
 }
 
 /// How often and how long to retry.
@@ -157,6 +174,7 @@ impl Sender {
             transport,
             from,
             policy,
+            unrecorded: Mutex::new(Vec::new()),
         }
     }
 
@@ -167,33 +185,45 @@ impl Sender {
 
     /// Claims up to `limit` due replies and sends them one by one, each
     /// recorded as soon as the transport answers; empty when nothing is due.
+    ///
+    /// When an outcome cannot be recorded (the database stayed locked past
+    /// its busy timeout), the error is returned and the next call records it
+    /// first, with the claimed replies not yet sent put back in the queue: a
+    /// reply the server accepted is never sent again by this process.
     pub async fn send_batch(&self, limit: i64) -> Result<Vec<SendOutcome>, StoreError> {
+        self.record_unrecorded().await?;
         let rows = self.store.claim_due_replies(limit).await?;
         let mut outcomes = Vec::with_capacity(rows.len());
-        for row in rows {
-            outcomes.push(self.send_one(row).await?);
+        let mut rows = rows.into_iter();
+        while let Some(row) = rows.next() {
+            let (record, outcome) = self.send_one(&row).await;
+            if let Err(e) = self.record(&record).await {
+                let mut unrecorded = self.unrecorded.lock().unwrap();
+                unrecorded.push(record);
+                unrecorded.extend(rows.map(|row| Record::Unsent(row.id)));
+                return Err(e);
+            }
+            outcomes.push(outcome);
         }
         Ok(outcomes)
     }
 
-    async fn send_one(&self, row: OutboxRow) -> Result<SendOutcome, StoreError> {
-        match self.transport.send(&self.from, &row).await {
+    /// Hands one reply to the transport; what to record, and the outcome.
+    async fn send_one(&self, row: &OutboxRow) -> (Record, SendOutcome) {
+        match self.transport.send(&self.from, row).await {
             Ok(()) => {
-                self.store.reply_sent(row.id).await?;
                 tracing::info!(reply = row.id, to = %row.to_address, "reply sent");
-                Ok(SendOutcome::Sent)
+                (Record::Sent(row.id), SendOutcome::Sent)
             }
             Err(TransportError::Permanent(reason)) => {
                 tracing::warn!(reply = row.id, %reason, "reply refused permanently");
-                self.store.reply_failed(row.id, &reason).await?;
-                Ok(SendOutcome::Failed)
+                (Record::Failed(row.id, reason), SendOutcome::Failed)
             }
             Err(TransportError::Transient(reason)) => {
                 let attempts = row.attempts.max(1) as u32;
                 if attempts >= self.policy.max_attempts {
                     let reason = format!("gave up after {attempts} attempts: {reason}");
-                    self.store.reply_failed(row.id, &reason).await?;
-                    return Ok(SendOutcome::Failed);
+                    return (Record::Failed(row.id, reason), SendOutcome::Failed);
                 }
                 let delay = backoff_delay(
                     attempts,
@@ -202,12 +232,35 @@ impl Sender {
                     rand::thread_rng().gen(),
                 );
                 tracing::info!(reply = row.id, %reason, retry_in = ?delay, "reply deferred");
-                self.store
-                    .reply_retry(row.id, now_ms() + delay.as_millis() as i64, &reason)
-                    .await?;
-                Ok(SendOutcome::Deferred)
+                let due = now_ms() + delay.as_millis() as i64;
+                (Record::Retry(row.id, due, reason), SendOutcome::Deferred)
             }
         }
+    }
+
+    async fn record(&self, record: &Record) -> Result<(), StoreError> {
+        match record {
+            Record::Sent(id) => self.store.reply_sent(*id).await,
+            Record::Failed(id, reason) => self.store.reply_failed(*id, reason).await,
+            Record::Retry(id, due, reason) => self.store.reply_retry(*id, *due, reason).await,
+            Record::Unsent(id) => self.store.release_replies(&[*id]).await,
+        }
+    }
+
+    /// Records what earlier calls could not; stops at the first failure,
+    /// keeping it and the rest for the next call.
+    async fn record_unrecorded(&self) -> Result<(), StoreError> {
+        let records = std::mem::take(&mut *self.unrecorded.lock().unwrap());
+        let mut records = records.into_iter();
+        while let Some(record) = records.next() {
+            if let Err(e) = self.record(&record).await {
+                let mut unrecorded = self.unrecorded.lock().unwrap();
+                unrecorded.push(record);
+                unrecorded.extend(records);
+                return Err(e);
+            }
+        }
+        Ok(())
     }
 
     /// How long to sleep before something is due (at most `cap`).
@@ -227,6 +280,88 @@ mod tests {
 
     const S: Duration = Duration::from_secs(5);
     const M: Duration = Duration::from_secs(1800);
+
+    /// A store holding one processed donation and its pending acknowledgement.
+    async fn store_with_one_reply() -> Store {
+        let store = Store::open("sqlite::memory:").await.unwrap();
+        let raw = b"From: Donor <donor@example.net>\r\nTo: donations@example.org\r\n\
+            Subject: Offer\r\nMessage-ID: <offer@example.net>\r\n\r\n200 N95 masks.\r\n";
+        store.store_local("INBOX", raw).await.unwrap();
+        let desk = "donations@example.org";
+        let processor = crate::process::Processor::new(
+            store.clone(),
+            std::sync::Arc::new(crate::rules::Rules::embedded().unwrap()),
+            std::sync::Arc::new(crate::outbox::Composer::new(None, desk, "Desk", None).unwrap()),
+            desk.to_string(),
+            Duration::from_secs(600),
+        );
+        processor.process_batch(10).await.unwrap();
+        assert_eq!(
+            store.reply_counts().await.unwrap(),
+            vec![("pending".to_string(), 1)]
+        );
+        store
+    }
+
+    #[tokio::test]
+    async fn a_reply_sent_but_not_recorded_is_recorded_and_not_sent_again() {
+        let store = store_with_one_reply().await;
+        let dir = tempfile::tempdir().unwrap();
+        let sender = Sender::new(
+            store.clone(),
+            Transport::Directory(dir.path().join("sent")),
+            "donations@example.org".parse().unwrap(),
+            RetryPolicy {
+                max_attempts: 3,
+                base: S,
+                max: M,
+            },
+        );
+        // As left by a send whose record met a locked database.
+        let claimed = store.claim_due_replies(16).await.unwrap();
+        sender
+            .unrecorded
+            .lock()
+            .unwrap()
+            .push(Record::Sent(claimed[0].id));
+        assert!(sender.send_batch(16).await.unwrap().is_empty());
+        assert_eq!(
+            store.reply_counts().await.unwrap(),
+            vec![("sent".to_string(), 1)]
+        );
+        assert!(!dir.path().join("sent").exists(), "sent a second time");
+    }
+
+    #[tokio::test]
+    async fn claimed_replies_left_unsent_go_back_to_the_queue() {
+        let store = store_with_one_reply().await;
+        let dir = tempfile::tempdir().unwrap();
+        let sender = Sender::new(
+            store.clone(),
+            Transport::Directory(dir.path().to_path_buf()),
+            "donations@example.org".parse().unwrap(),
+            RetryPolicy {
+                max_attempts: 3,
+                base: S,
+                max: M,
+            },
+        );
+        let claimed = store.claim_due_replies(16).await.unwrap();
+        sender
+            .unrecorded
+            .lock()
+            .unwrap()
+            .push(Record::Unsent(claimed[0].id));
+        assert_eq!(
+            sender.send_batch(16).await.unwrap(),
+            vec![SendOutcome::Sent]
+        );
+        assert_eq!(
+            store.reply_counts().await.unwrap(),
+            vec![("sent".to_string(), 1)]
+        );
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+    }
 
     #[test]
     fn first_retry_waits_the_base() {

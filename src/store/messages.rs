@@ -234,6 +234,23 @@ impl Store {
         Ok(claimed)
     }
 
+    /// Puts claimed messages whose batch could not be completed back in the
+    /// queue, as if never claimed.
+    pub async fn release_claimed(&self, ids: &[i64]) -> Result<(), StoreError> {
+        let mut tx = self.write().await?;
+        for id in ids {
+            sqlx::query(
+                "UPDATE messages SET state = 'received', attempts = attempts - 1
+                 WHERE id = ? AND state = 'processing'",
+            )
+            .bind(id)
+            .execute(&mut *tx)
+            .await
+            .during("releasing a claimed message")?;
+        }
+        tx.commit().await.during("committing a release")
+    }
+
     /// Marks a message failed with its reason; it stays stored and can be retried.
     pub async fn fail_message(&self, id: i64, reason: &str) -> Result<(), StoreError> {
         let mut batch = self.begin_processing().await?;

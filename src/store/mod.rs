@@ -8,7 +8,9 @@
 //! SQLite is the embedded default: WAL journal, `synchronous=FULL`, writes
 //! through one writer connection with `BEGIN IMMEDIATE` (a deferred
 //! transaction that reads then writes fails at once with `SQLITE_BUSY`),
-//! reads through a separate pool.
+//! reads through a separate pool. A write that waits longer than the busy
+//! timeout for a lock another process holds fails with an error that
+//! [`StoreError::is_busy`] recognises; the stages retry those.
 
 mod audit;
 mod cursors;
@@ -65,6 +67,35 @@ pub enum StoreError {
     NotFound(&'static str),
 }
 
+impl StoreError {
+    /// True when the database was locked by another connection or process
+    /// for longer than the busy timeout (or the one writer connection stayed
+    /// taken as long): the same work can succeed later.
+    pub fn is_busy(&self) -> bool {
+        let source = match self {
+            StoreError::Open { source, .. } | StoreError::Query { source, .. } => source,
+            _ => return false,
+        };
+        match source {
+            sqlx::Error::PoolTimedOut => true,
+            sqlx::Error::Database(e) => e
+                .try_downcast_ref::<sqlx::sqlite::SqliteError>()
+                .and_then(sqlx::error::DatabaseError::code)
+                .and_then(|code| code.parse::<i32>().ok())
+                // The primary code is the low byte of an extended one.
+                .is_some_and(|code| matches!(code & 0xff, SQLITE_BUSY | SQLITE_LOCKED)),
+            _ => false,
+        }
+    }
+}
+
+const SQLITE_BUSY: i32 = 5;
+const SQLITE_LOCKED: i32 = 6;
+
+/// How long a write waits for a lock held elsewhere, unless configured
+/// (`database.busy_timeout_secs`).
+pub const DEFAULT_BUSY_TIMEOUT: Duration = Duration::from_secs(30);
+
 /// Attaches what was being done to a sqlx error.
 pub(crate) trait QueryContext<T> {
     fn during(self, what: &'static str) -> Result<T, StoreError>;
@@ -91,6 +122,12 @@ static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("src/store/migrations/
 impl Store {
     /// Opens (creating when missing) the database at `url` and runs migrations.
     pub async fn open(url: &str) -> Result<Store, StoreError> {
+        Self::open_with(url, DEFAULT_BUSY_TIMEOUT).await
+    }
+
+    /// Like [`Store::open`], with writes waiting at most `busy_timeout` for a
+    /// lock another connection or process holds.
+    pub async fn open_with(url: &str, busy_timeout: Duration) -> Result<Store, StoreError> {
         if !url.starts_with("sqlite:") {
             return Err(StoreError::Unsupported(url.to_string()));
         }
@@ -101,12 +138,15 @@ impl Store {
         let options = SqliteConnectOptions::from_str(url)
             .map_err(open_err)?
             .create_if_missing(true)
-            .busy_timeout(Duration::from_secs(30))
+            .busy_timeout(busy_timeout)
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Full)
             .foreign_keys(true);
         let writer = SqlitePoolOptions::new()
             .max_connections(1)
+            // Waiting for the writer is waiting out the busy timeout of the
+            // stage holding it, and a little more.
+            .acquire_timeout(busy_timeout + Duration::from_secs(5))
             .connect_with(options.clone())
             .await
             .map_err(open_err)?;
@@ -157,4 +197,52 @@ impl Store {
 /// Milliseconds since the Unix epoch: the time format of every column.
 pub fn now_ms() -> i64 {
     chrono::Utc::now().timestamp_millis()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sqlx::Connection;
+
+    #[tokio::test]
+    async fn a_write_blocked_past_the_busy_timeout_fails_busy_and_succeeds_after() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("busy.db").display());
+        let store = Store::open_with(&url, Duration::from_millis(100))
+            .await
+            .unwrap();
+        let mut other = sqlx::SqliteConnection::connect(&url).await.unwrap();
+        sqlx::query("BEGIN EXCLUSIVE")
+            .execute(&mut other)
+            .await
+            .unwrap();
+        let raw = b"Message-ID: <busy@x>\r\n\r\nbody\r\n";
+        let err = store.store_local("INBOX", raw).await.unwrap_err();
+        assert!(err.is_busy(), "{err}");
+        assert_eq!(store.message_counts().await.unwrap(), vec![]);
+        sqlx::query("COMMIT").execute(&mut other).await.unwrap();
+        store.store_local("INBOX", raw).await.unwrap();
+        assert!(!StoreError::NotFound("offer").is_busy());
+    }
+
+    #[tokio::test]
+    async fn released_claims_are_back_in_the_queue() {
+        let store = Store::open("sqlite::memory:").await.unwrap();
+        store
+            .store_local("INBOX", b"Message-ID: <a@x>\r\n\r\nbody\r\n")
+            .await
+            .unwrap();
+        let claimed = store.claim_received_batch(10, i64::MAX).await.unwrap();
+        assert_eq!(claimed.len(), 1);
+        assert!(store
+            .claim_received_batch(10, i64::MAX)
+            .await
+            .unwrap()
+            .is_empty());
+        store.release_claimed(&[claimed[0].id]).await.unwrap();
+        assert_eq!(
+            store.message_counts().await.unwrap(),
+            vec![("received".to_string(), 1)]
+        );
+    }
 }

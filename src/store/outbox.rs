@@ -108,6 +108,23 @@ impl Store {
         Ok(claimed)
     }
 
+    /// Puts claimed replies that were not handed to the transport back in
+    /// the queue, due now, as if never claimed.
+    pub async fn release_replies(&self, ids: &[i64]) -> Result<(), StoreError> {
+        let mut tx = self.write().await?;
+        for id in ids {
+            sqlx::query(
+                "UPDATE outbox SET state = 'pending', attempts = attempts - 1
+                 WHERE id = ? AND state = 'sending'",
+            )
+            .bind(id)
+            .execute(&mut *tx)
+            .await
+            .during("releasing a claimed reply")?;
+        }
+        tx.commit().await.during("committing a reply release")
+    }
+
     /// When the next pending reply falls due, if any is pending.
     pub async fn next_reply_due(&self) -> Result<Option<i64>, StoreError> {
         sqlx::query_scalar("SELECT MIN(next_attempt_at) FROM outbox WHERE state = 'pending'")

@@ -10,6 +10,8 @@
 //!   [`wait_for_count`], [`create_mailbox`], and raw sessions.
 //! - [`smtp`] sends mail through the stack's SMTP port: [`send_raw`],
 //!   [`send_message`].
+//! - [`proxy`] puts a TCP proxy in front of a server that cuts connections
+//!   on demand, or in the middle of a literal: [`CutProxy`].
 //! - [`postgres()`] starts one PostgreSQL per test process through
 //!   `scripts/pg-stack`; [`fresh_database`] gives a test its own database.
 #![allow(dead_code, unused_imports)]
@@ -17,6 +19,7 @@
 pub mod imap;
 pub mod mail_stack;
 pub mod postgres;
+pub mod proxy;
 pub mod scripts;
 pub mod smtp;
 
@@ -26,4 +29,5 @@ pub use mail_stack::{
     unique_address, MailStack,
 };
 pub use postgres::{fresh_database, postgres, PgStack};
+pub use proxy::{Cut, CutProxy};
 pub use smtp::{send_message, send_raw};

@@ -39,6 +39,16 @@ impl App {
 
     /// Like [`App::prepare`], fetching from `mailbox` instead of INBOX.
     pub async fn prepare_in(mailbox: &str, extra: &str) -> App {
+        Self::prepare_full(mailbox, mail_stack().imap_port, extra).await
+    }
+
+    /// Like [`App::prepare`], reading IMAP through `imap_port` on loopback
+    /// (a proxy in front of Dovecot's plaintext port) instead of Dovecot's.
+    pub async fn prepare_via(imap_port: u16, extra: &str) -> App {
+        Self::prepare_full("INBOX", imap_port, extra).await
+    }
+
+    async fn prepare_full(mailbox: &str, imap_port: u16, extra: &str) -> App {
         let _ = tracing_subscriber::fmt()
             .with_env_filter(
                 tracing_subscriber::EnvFilter::try_from_default_env()
@@ -57,7 +67,11 @@ impl App {
             dir,
             running: None,
         };
-        std::fs::write(app.config_path(), app.config_text(mailbox, extra)).unwrap();
+        std::fs::write(
+            app.config_path(),
+            app.config_text(mailbox, imap_port, extra),
+        )
+        .unwrap();
         app
     }
 
@@ -88,7 +102,7 @@ impl App {
         self.dir.path().join("supplyline.toml")
     }
 
-    fn config_text(&self, mailbox: &str, extra: &str) -> String {
+    fn config_text(&self, mailbox: &str, imap_port: u16, extra: &str) -> String {
         let stack = mail_stack();
         format!(
             r#"
@@ -122,7 +136,7 @@ retry_max_secs = 2
 {extra}
 "#,
             db = self.db_url,
-            imap = stack.imap_port,
+            imap = imap_port,
             smtp = stack.smtp_port,
             user = self.donations,
             password = stack.password,
@@ -136,6 +150,13 @@ retry_max_secs = 2
         let token = CancellationToken::new();
         let handle = tokio::spawn(supplyline::daemon::serve(config, token.clone()));
         self.running = Some((token, handle));
+    }
+
+    /// True while `serve` runs: started, and not stopped by an error.
+    pub fn serving(&self) -> bool {
+        self.running
+            .as_ref()
+            .is_some_and(|(_, handle)| !handle.is_finished())
     }
 
     /// Stops `serve` the way SIGTERM does, and waits for it.
