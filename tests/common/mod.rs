@@ -10,6 +10,8 @@
 //!   [`wait_for_count`], [`create_mailbox`], and raw sessions.
 //! - [`smtp`] sends mail through the stack's SMTP port: [`send_raw`],
 //!   [`send_message`].
+//! - [`tls_proxy`] puts TLS (implicit or STARTTLS) in front of the stack's
+//!   plaintext SMTP port with the stack's certificate: [`SmtpTlsProxy`].
 //! - [`postgres()`] starts one PostgreSQL per test process through
 //!   `scripts/pg-stack`; [`fresh_database`] gives a test its own database.
 #![allow(dead_code, unused_imports)]
@@ -19,6 +21,7 @@ pub mod mail_stack;
 pub mod postgres;
 pub mod scripts;
 pub mod smtp;
+pub mod tls_proxy;
 
 pub use imap::{append, create_mailbox, fetch_all, wait_for_count};
 pub use mail_stack::{
@@ -27,3 +30,4 @@ pub use mail_stack::{
 };
 pub use postgres::{fresh_database, postgres, PgStack};
 pub use smtp::{send_message, send_raw};
+pub use tls_proxy::{Handshake, SmtpTlsProxy, TlsMode};
