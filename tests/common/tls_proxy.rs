@@ -21,6 +21,7 @@
 use std::io;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{TcpListener, TcpStream};
@@ -92,6 +93,24 @@ impl SmtpTlsProxy {
     /// Every handshake so far, in order.
     pub fn handshakes(&self) -> Vec<Handshake> {
         self.handshakes.lock().unwrap().clone()
+    }
+
+    /// The handshakes once there are at least `n` (a refused one is
+    /// recorded when the proxy reads the client's alert, which may be just
+    /// after the client has given up). Panics after 10 s.
+    pub async fn wait_for_handshakes(&self, n: usize) -> Vec<Handshake> {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        loop {
+            let seen = self.handshakes();
+            if seen.len() >= n {
+                return seen;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "{n} TLS handshakes expected, saw {seen:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
     }
 }
 

@@ -231,9 +231,9 @@ async fn a_certificate_is_refused(mode: TlsMode, ca_file: Option<&Path>) {
         fetch_all(&donor, "INBOX").await.is_empty(),
         "nothing was delivered"
     );
-    let handshakes = proxy.handshakes();
+    let handshakes = proxy.wait_for_handshakes(1).await;
     assert!(
-        !handshakes.is_empty() && !handshakes.contains(&Handshake::Completed),
+        !handshakes.contains(&Handshake::Completed),
         "every handshake was abandoned by supplyline: {handshakes:?}"
     );
     assert!(
@@ -255,6 +255,47 @@ async fn smtps_with_only_the_system_roots_is_refused() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn starttls_with_a_wrong_ca_is_refused_and_the_reply_waits() {
     a_certificate_is_refused(TlsMode::Starttls, Some(&mail_stack().wrong_ca_file)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reply_refused_by_certificate_ends_failed_after_its_attempts() {
+    let _up = stack_shared().await;
+    let proxy = SmtpTlsProxy::start(TlsMode::Implicit).await;
+    let smtp = smtp_through(&proxy, Some(&mail_stack().wrong_ca_file));
+    // Appended into the test config's [outbox] section.
+    let mut app = App::prepare_with_smtp(&smtp, "max_attempts = 2\n").await;
+    app.restart().await;
+    let donor = donate(&app).await;
+
+    let deadline = tokio::time::Instant::now() + SMTP_WAIT;
+    let reply = loop {
+        let reply = first_failed_attempt(&app).await;
+        if reply.state != "pending" {
+            break reply;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "still pending: {reply:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let error = reply.last_error.clone().unwrap();
+    assert_eq!(reply.state, "failed", "{reply:?}");
+    assert!(
+        error.starts_with("gave up after 2 attempts: TLS handshake with localhost:"),
+        "{error}"
+    );
+    assert!(error.contains("UnknownIssuer"), "{error}");
+    assert!(
+        fetch_all(&donor, "INBOX").await.is_empty(),
+        "nothing was delivered"
+    );
+    let handshakes = proxy.wait_for_handshakes(2).await;
+    assert!(
+        handshakes.iter().all(|h| matches!(h, Handshake::Failed(_))),
+        "{handshakes:?}"
+    );
+    app.stop().await;
 }
 
 /// Sends SIGTERM and waits for `child` to exit.
