@@ -665,6 +665,20 @@ impl Browser {
         }
     }
 
+    /// Waits until `old`, an element of the page a form was sent from, is
+    /// gone: the answer has loaded (at most 30 s). Waiting for an element
+    /// the old page also has would return before the form was handled.
+    async fn wait_for_next_page(&self, old: &fantoccini::elements::Element) {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+        while old.attr("id").await.is_ok() {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "the page did not change after sending the form"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
     /// Fills in the login form on the current page and sends it.
     async fn submit_login(&self, email: &str) {
         let c = &self.client;
@@ -775,6 +789,7 @@ async fn browser_login_correct_accept_and_the_pickup_email_goes_out() {
         .click()
         .await
         .unwrap();
+    b.wait_for_next_page(&qty).await;
     c.wait().for_element(Locator::Id("qty-1")).await.unwrap();
     let items = app.store.items_full(dentist).await.unwrap();
     assert_eq!(items[0].quantity, Some(1500.0));
