@@ -141,8 +141,10 @@ pub struct SmtpConfig {
     pub port: Option<u16>,
     #[serde(default = "default_security")]
     pub security: Security,
+    /// Must be true for `security = "none"`; also skips certificate checks.
     #[serde(default)]
     pub allow_insecure: bool,
+    /// Extra CA certificates (PEM) trusted besides the system roots.
     pub ca_file: Option<PathBuf>,
     pub username: Option<String>,
     pub password: Option<SecretString>,

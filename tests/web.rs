@@ -341,16 +341,21 @@ async fn every_route_without_a_session_redirects_to_login() {
         "/messages/1/attachments/0".into(),
     ];
     for path in gets {
+        // Login brings the person back to the page asked for.
+        let login = match path.as_str() {
+            "/" => "/login".to_string(),
+            _ => format!("/login?next={path}"),
+        };
         let (status, location, _) = call(&app, get(&path, "")).await;
         assert_eq!(
             (status, location.as_str()),
-            (StatusCode::SEE_OTHER, "/login"),
+            (StatusCode::SEE_OTHER, login.as_str()),
             "GET {path}"
         );
         let (status, location, _) = call(&app, get(&path, "sl_session=forged")).await;
         assert_eq!(
             (status, location.as_str()),
-            (StatusCode::SEE_OTHER, "/login"),
+            (StatusCode::SEE_OTHER, login.as_str()),
             "GET {path} forged"
         );
     }
@@ -478,6 +483,62 @@ async fn repeated_failed_logins_are_rate_limited() {
     assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
 }
 
+/// Logs in over HTTP with `next` (already form-encoded) in the form, as a
+/// crafted page could post it; returns where the login redirects to.
+async fn login_location_with_next(app: &TestApp, next: &str) -> String {
+    let res = web::router(app.state.clone())
+        .oneshot(get("/login", ""))
+        .await
+        .unwrap();
+    let set = res
+        .headers()
+        .get(header::SET_COOKIE)
+        .unwrap()
+        .to_str()
+        .unwrap();
+    let login_cookie = set.split(';').next().unwrap().to_string();
+    let token = login_cookie.split_once('=').unwrap().1.to_string();
+    let form = format!(
+        "email=triager%40city.example&password={}&csrf={token}&next={next}",
+        PASSWORD.replace(' ', "+")
+    );
+    let (status, location, _) = call(app, post("/login", &login_cookie, &form)).await;
+    assert_eq!(status, StatusCode::SEE_OTHER, "login with next={next}");
+    location
+}
+
+#[tokio::test]
+async fn login_redirects_only_to_a_local_next() {
+    let app = TestApp::start().await;
+    assert_eq!(
+        login_location_with_next(&app, "%2Foffers%2F17").await,
+        "/offers/17"
+    );
+    for hostile in [
+        "https%3A%2F%2Fevil.example%2F",
+        "%2F%2Fevil.example",
+        "%2F%5Cevil.example",
+        "%2F%252F%252Fevil.example",
+        "javascript%3Aalert(1)",
+        "%2F%0D%0ASet-Cookie%3A+x%3D1",
+    ] {
+        assert_eq!(
+            login_location_with_next(&app, hostile).await,
+            "/",
+            "{hostile}"
+        );
+    }
+    // The login page does not even carry a hostile next in its form.
+    let (_, _, page) = call(&app, get("/login?next=%2F%2Fevil.example", "")).await;
+    assert!(page.contains("name=\"password\"") && !page.contains("evil.example"));
+    let (_, _, page) = call(&app, get("/login?next=%2Foffers%2F17", "")).await;
+    // minijinja's HTML escaping writes `/` as `&#x2f;`.
+    assert!(
+        page.contains(r#"name="next" value="&#x2f;offers&#x2f;17""#),
+        "{page}"
+    );
+}
+
 #[tokio::test]
 async fn queue_is_ordered_by_need_and_filters_and_exports() {
     let app = TestApp::start().await;
@@ -581,6 +642,46 @@ impl Browser {
         let c = &self.client;
         c.goto(&app.url("/")).await.unwrap();
         assert!(c.current_url().await.unwrap().path().ends_with("/login"));
+        self.submit_login(email).await;
+        c.wait()
+            .for_element(Locator::Css("tr.offer-row"))
+            .await
+            .unwrap();
+    }
+
+    /// The address once the browser has left the login page (at most 30 s).
+    async fn url_after_login(&self) -> String {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+        loop {
+            let url = self.client.current_url().await.unwrap();
+            if url.path() != "/login" {
+                return url.to_string();
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "still on the login page: {url}"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Waits until `old`, an element of the page a form was sent from, is
+    /// gone: the answer has loaded (at most 30 s). Waiting for an element
+    /// the old page also has would return before the form was handled.
+    async fn wait_for_next_page(&self, old: &fantoccini::elements::Element) {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+        while old.attr("id").await.is_ok() {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "the page did not change after sending the form"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Fills in the login form on the current page and sends it.
+    async fn submit_login(&self, email: &str) {
+        let c = &self.client;
         c.find(Locator::Id("email"))
             .await
             .unwrap()
@@ -597,10 +698,6 @@ impl Browser {
             .await
             .unwrap()
             .click()
-            .await
-            .unwrap();
-        c.wait()
-            .for_element(Locator::Css("tr.offer-row"))
             .await
             .unwrap();
     }
@@ -692,6 +789,7 @@ async fn browser_login_correct_accept_and_the_pickup_email_goes_out() {
         .click()
         .await
         .unwrap();
+    b.wait_for_next_page(&qty).await;
     c.wait().for_element(Locator::Id("qty-1")).await.unwrap();
     let items = app.store.items_full(dentist).await.unwrap();
     assert_eq!(items[0].quantity, Some(1500.0));
@@ -778,6 +876,73 @@ async fn browser_login_correct_accept_and_the_pickup_email_goes_out() {
 
 const SCRIPT: &str = "<script>window.__pwned = 1</script>";
 const IMG: &str = "\"><img src=x onerror=\"window.__pwned = 2\">";
+
+#[tokio::test]
+async fn a_deep_link_opened_signed_out_returns_there_after_login() {
+    let app = TestApp::start().await;
+    let (dentist, gloves) = seed_two(&app).await;
+    let b = Browser::start().await;
+    let c = &b.client;
+    let deep = format!("/offers/{dentist}");
+    c.goto(&app.url(&deep)).await.unwrap();
+    let at_login = c.current_url().await.unwrap();
+    assert_eq!(
+        (at_login.path(), at_login.query()),
+        ("/login", Some(format!("next={deep}").as_str()))
+    );
+    b.submit_login("triager@city.example").await;
+    assert_eq!(b.url_after_login().await, app.url(&deep));
+    c.wait().for_element(Locator::Id("qty-1")).await.unwrap();
+    assert!(b.text().await.contains("Donation: N95 masks and gowns"));
+
+    // A filtered queue keeps its filter through login.
+    c.delete_all_cookies().await.unwrap();
+    c.goto(&app.url("/?postal=90210")).await.unwrap();
+    b.submit_login("triager@city.example").await;
+    assert_eq!(b.url_after_login().await, app.url("/?postal=90210"));
+    c.wait()
+        .for_element(Locator::Css("tr.offer-row"))
+        .await
+        .unwrap();
+    let rows = c.find_all(Locator::Css("tr.offer-row")).await.unwrap();
+    assert_eq!(rows.len(), 1, "only the 90210 offer is listed");
+    assert_eq!(
+        rows[0].attr("data-href").await.unwrap().unwrap(),
+        format!("/offers/{gloves}")
+    );
+    b.close().await;
+}
+
+#[tokio::test]
+async fn login_never_sends_the_browser_off_site() {
+    let app = TestApp::start().await;
+    seed_two(&app).await;
+    let b = Browser::start().await;
+    let c = &b.client;
+    for next in [
+        "https://evil.example/",
+        "//evil.example",
+        "%2F%2Fevil.example",
+        "%2F%5Cevil.example",
+        "/%252F%252Fevil.example",
+    ] {
+        c.delete_all_cookies().await.unwrap();
+        c.goto(&app.url(&format!("/login?next={next}")))
+            .await
+            .unwrap();
+        b.submit_login("triager@city.example").await;
+        assert_eq!(
+            b.url_after_login().await,
+            app.url("/"),
+            "login with next={next} lands on the queue"
+        );
+        c.wait()
+            .for_element(Locator::Css("tr.offer-row"))
+            .await
+            .unwrap();
+    }
+    b.close().await;
+}
 
 #[tokio::test]
 async fn hostile_email_renders_inert() {

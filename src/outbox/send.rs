@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use lettre::address::Envelope;
 use lettre::transport::smtp::authentication::Credentials;
-use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
+use lettre::transport::smtp::client::{Certificate, CertificateStore, Tls, TlsParameters};
 use lettre::{Address, AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
 use rand::Rng;
 use secrecy::ExposeSecret;
@@ -18,7 +18,11 @@ use crate::store::{now_ms, OutboxRow, Store, StoreError};
 
 /// Where replies go.
 pub enum Transport {
-    Smtp(AsyncSmtpTransport<Tokio1Executor>),
+    Smtp {
+        transport: AsyncSmtpTransport<Tokio1Executor>,
+        /// `host:port`, to name the server in errors.
+        server: String,
+    },
     /// Writes each reply as `ID.eml` into a folder (the demo, dry runs).
     Directory(PathBuf),
 }
@@ -32,6 +36,10 @@ pub enum TransportError {
     /// Never try again: 5xx, an address the server refuses.
     #[error("{0}")]
     Permanent(String),
+    /// Try again later, but someone must look: the TLS handshake failed,
+    /// most often because the server's certificate was refused.
+    #[error("{0}")]
+    Tls(String),
 }
 
 impl Transport {
@@ -43,16 +51,7 @@ impl Transport {
             Security::Starttls => 587,
             Security::None => 25,
         });
-        let mut tls = TlsParameters::builder(cfg.host.clone())
-            .dangerous_accept_invalid_certs(cfg.allow_insecure);
-        if let Some(ca) = &cfg.ca_file {
-            let pem = std::fs::read(ca)
-                .with_context(|| format!("reading smtp.ca_file {}", ca.display()))?;
-            tls = tls.add_root_certificate(Certificate::from_pem(&pem).with_context(|| {
-                format!("smtp.ca_file {} is not a PEM certificate", ca.display())
-            })?);
-        }
-        let tls = tls.build_rustls().context("setting up TLS for SMTP")?;
+        let tls = smtp_tls(cfg).context("setting up TLS for SMTP")?;
         let mut builder = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(&cfg.host)
             .port(port)
             .timeout(Some(Duration::from_secs(cfg.timeout_secs)))
@@ -68,12 +67,15 @@ impl Transport {
                 .unwrap_or_default();
             builder = builder.credentials(Credentials::new(user.clone(), secret));
         }
-        Ok(Transport::Smtp(builder.build()))
+        Ok(Transport::Smtp {
+            transport: builder.build(),
+            server: format!("{}:{port}", cfg.host),
+        })
     }
 
     async fn send(&self, from: &Address, row: &OutboxRow) -> Result<(), TransportError> {
         match self {
-            Transport::Smtp(smtp) => {
+            Transport::Smtp { transport, server } => {
                 let to: Address = row.to_address.parse().map_err(|e| {
                     TransportError::Permanent(format!(
                         "invalid recipient {:?}: {e}",
@@ -82,16 +84,11 @@ impl Transport {
                 })?;
                 let envelope = Envelope::new(Some(from.clone()), vec![to])
                     .map_err(|e| TransportError::Permanent(e.to_string()))?;
-                smtp.send_raw(&envelope, &row.raw)
+                transport
+                    .send_raw(&envelope, &row.raw)
                     .await
                     .map(|_| ())
-                    .map_err(|e| {
-                        if e.is_permanent() {
-                            TransportError::Permanent(e.to_string())
-                        } else {
-                            TransportError::Transient(e.to_string())
-                        }
-                    })
+                    .map_err(|e| classify(&e, server))
             }
             Transport::Directory(dir) => {
                 let path = dir.join(format!("{:06}.eml", row.id));
@@ -105,6 +102,63 @@ impl Transport {
             }
         }
     }
+}
+
+/// The TLS settings for SMTP: the system roots (as for IMAP) plus
+/// `ca_file`; certificates go unchecked only with `allow_insecure = true`.
+fn smtp_tls(cfg: &SmtpConfig) -> anyhow::Result<TlsParameters> {
+    use anyhow::Context;
+    let mut tls = TlsParameters::builder(cfg.host.clone())
+        .certificate_store(CertificateStore::None)
+        .dangerous_accept_invalid_certs(cfg.allow_insecure);
+    for der in rustls_native_certs::load_native_certs().certs {
+        if let Ok(root) = Certificate::from_der(der.to_vec()) {
+            tls = tls.add_root_certificate(root);
+        }
+    }
+    if let Some(ca) = &cfg.ca_file {
+        let pem =
+            std::fs::read(ca).with_context(|| format!("reading smtp.ca_file {}", ca.display()))?;
+        let root = Certificate::from_pem(&pem)
+            .with_context(|| format!("smtp.ca_file {} is not a PEM certificate", ca.display()))?;
+        tls = tls.add_root_certificate(root);
+    }
+    Ok(tls.build_rustls()?)
+}
+
+/// Sorts an SMTP failure by what to do about it; a failed TLS handshake is
+/// named as such, with what to check when the certificate was refused.
+fn classify(e: &lettre::transport::smtp::Error, server: &str) -> TransportError {
+    if e.is_permanent() {
+        return TransportError::Permanent(e.to_string());
+    }
+    match tls_failure(e) {
+        Some(tls @ rustls::Error::InvalidCertificate(_)) => TransportError::Tls(format!(
+            "TLS handshake with {server} failed, the server's certificate was refused: {tls} \
+             (its CA must be among the system roots or in smtp.ca_file, and it must name smtp.host)"
+        )),
+        Some(tls) => TransportError::Tls(format!("TLS handshake with {server} failed: {tls}")),
+        None => TransportError::Transient(e.to_string()),
+    }
+}
+
+/// The rustls error somewhere in `e`'s chain (tokio-rustls wraps it in an
+/// `io::Error`, whose `source()` skips it).
+fn tls_failure<'a>(e: &'a (dyn std::error::Error + 'static)) -> Option<&'a rustls::Error> {
+    let mut next = Some(e);
+    while let Some(err) = next {
+        if let Some(tls) = err.downcast_ref::<rustls::Error>() {
+            return Some(tls);
+        }
+        let wrapped = err
+            .downcast_ref::<std::io::Error>()
+            .and_then(|io| io.get_ref());
+        if let Some(tls) = wrapped.and_then(|inner| inner.downcast_ref::<rustls::Error>()) {
+            return Some(tls);
+        }
+        next = err.source();
+    }
+    None
 }
 
 /// What one step of the sender did.
@@ -219,23 +273,32 @@ impl Sender {
                 tracing::warn!(reply = row.id, %reason, "reply refused permanently");
                 (Record::Failed(row.id, reason), SendOutcome::Failed)
             }
-            Err(TransportError::Transient(reason)) => {
-                let attempts = row.attempts.max(1) as u32;
-                if attempts >= self.policy.max_attempts {
-                    let reason = format!("gave up after {attempts} attempts: {reason}");
-                    return (Record::Failed(row.id, reason), SendOutcome::Failed);
-                }
-                let delay = backoff_delay(
-                    attempts,
-                    self.policy.base,
-                    self.policy.max,
-                    rand::thread_rng().gen(),
-                );
-                tracing::info!(reply = row.id, %reason, retry_in = ?delay, "reply deferred");
-                let due = now_ms() + delay.as_millis() as i64;
-                (Record::Retry(row.id, due, reason), SendOutcome::Deferred)
+            Err(TransportError::Tls(reason)) => {
+                tracing::warn!(reply = row.id, %reason, "reply not sent: TLS to the SMTP server failed");
+                self.retry_later(row, reason)
             }
+            Err(TransportError::Transient(reason)) => self.retry_later(row, reason),
         }
+    }
+
+    /// Another attempt later with backoff, or the reply failed once it has
+    /// had `max_attempts`.
+    fn retry_later(&self, row: &OutboxRow, reason: String) -> (Record, SendOutcome) {
+        let attempts = row.attempts.max(1) as u32;
+        if attempts >= self.policy.max_attempts {
+            let reason = format!("gave up after {attempts} attempts: {reason}");
+            tracing::warn!(reply = row.id, %reason, "reply failed");
+            return (Record::Failed(row.id, reason), SendOutcome::Failed);
+        }
+        let delay = backoff_delay(
+            attempts,
+            self.policy.base,
+            self.policy.max,
+            rand::thread_rng().gen(),
+        );
+        tracing::info!(reply = row.id, %reason, retry_in = ?delay, "reply deferred");
+        let due = now_ms() + delay.as_millis() as i64;
+        (Record::Retry(row.id, due, reason), SendOutcome::Deferred)
     }
 
     async fn record(&self, record: &Record) -> Result<(), StoreError> {

@@ -1,5 +1,7 @@
 //! Accounts and sessions: argon2id password hashes, login with rate
-//! limiting, session cookies, CSRF tokens, roles, logout.
+//! limiting, session cookies, CSRF tokens, roles, logout. A request without
+//! a session goes to login and, once logged in, back to the page it asked
+//! for when that is a path on this site ([`super::return_to`]).
 //!
 //! The session cookie holds 32 random bytes; the database keeps only their
 //! SHA-256. Each session has its own CSRF token, sent in every form and
@@ -10,8 +12,10 @@ use std::net::SocketAddr;
 
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::Argon2;
-use axum::extract::{ConnectInfo, FromRequestParts, State};
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{ConnectInfo, FromRequestParts, Query, State};
 use axum::http::request::Parts;
+use axum::http::Method;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum_extra::extract::cookie::{Cookie, CookieJar, SameSite};
 use axum_extra::extract::Form;
@@ -19,6 +23,7 @@ use rand::RngCore;
 use sha2::{Digest, Sha256};
 
 use super::error::WebError;
+use super::return_to::{local_path, DEFAULT_PAGE};
 use super::{AppState, Page};
 use crate::store::{now_ms, User};
 
@@ -140,21 +145,33 @@ impl FromRequestParts<AppState> for Session {
     type Rejection = WebError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, WebError> {
+        let unauthenticated = || WebError::Unauthenticated {
+            next: return_path(parts),
+        };
         let jar = CookieJar::from_headers(&parts.headers);
         let token = jar
             .get(SESSION_COOKIE)
             .map(|c| c.value().to_string())
-            .ok_or(WebError::Unauthenticated)?;
+            .ok_or_else(unauthenticated)?;
         let row = state
             .store
             .session(&token_hash(&token))
             .await?
-            .ok_or(WebError::Unauthenticated)?;
+            .ok_or_else(unauthenticated)?;
         Ok(Session {
             user: row.user,
             csrf: row.csrf_token,
         })
     }
+}
+
+/// The page a GET asked for (path and query), to come back to after login.
+/// A form sent without a session has nothing worth returning to.
+fn return_path(parts: &Parts) -> Option<String> {
+    if parts.method != Method::GET {
+        return None;
+    }
+    parts.uri.path_and_query().map(|p| p.as_str().to_string())
 }
 
 /// The client's address, for rate limiting ("unknown" when not served over TCP).
@@ -189,18 +206,32 @@ fn cookie(state: &AppState, name: &'static str, value: String) -> Cookie<'static
     c
 }
 
-pub async fn login_page(
-    State(state): State<AppState>,
-    jar: CookieJar,
-) -> Result<Response, WebError> {
-    login_form(&state, jar, None)
+#[derive(serde::Deserialize)]
+pub struct LoginQuery {
+    next: Option<String>,
 }
 
-fn login_form(state: &AppState, jar: CookieJar, error: Option<&str>) -> Result<Response, WebError> {
+/// The login form; `?next=` (when a local path) is carried in a hidden field.
+/// A query that does not parse is ignored, as if there were none.
+pub async fn login_page(
+    State(state): State<AppState>,
+    query: Result<Query<LoginQuery>, QueryRejection>,
+    jar: CookieJar,
+) -> Result<Response, WebError> {
+    let next = query.ok().and_then(|Query(q)| q.next).unwrap_or_default();
+    login_form(&state, jar, None, &next)
+}
+
+fn login_form(
+    state: &AppState,
+    jar: CookieJar,
+    error: Option<&str>,
+    next: &str,
+) -> Result<Response, WebError> {
     let token = random_token();
     let page = state.views.render(
         "login.html",
-        minijinja::context! { login_csrf => &token, error => error },
+        minijinja::context! { login_csrf => &token, error => error, next => local_path(next) },
     )?;
     let jar = jar.add(cookie(state, LOGIN_CSRF_COOKIE, token));
     Ok((jar, page).into_response())
@@ -214,6 +245,9 @@ pub struct LoginForm {
     password: String,
     #[serde(default)]
     csrf: String,
+    /// Where to go once logged in; followed only when a local path.
+    #[serde(default)]
+    next: String,
 }
 
 pub async fn login(
@@ -244,7 +278,7 @@ pub async fn login(
                 burn_time(&form.password);
             }
             state.store.record_login(&email, &client, false).await?;
-            return login_form(&state, jar, Some("Wrong email or password."));
+            return login_form(&state, jar, Some("Wrong email or password."), &form.next);
         }
     };
     state.store.record_login(&email, &client, true).await?;
@@ -258,7 +292,21 @@ pub async fn login(
     let jar = jar
         .remove(Cookie::build(LOGIN_CSRF_COOKIE).path("/"))
         .add(cookie(&state, SESSION_COOKIE, token));
-    Ok((jar, Redirect::to("/")).into_response())
+    Ok((jar, Redirect::to(after_login(&form.next))).into_response())
+}
+
+/// Where a successful login goes: `next` when it is a local path, else the
+/// queue (a refused `next` is logged, as it may be a phishing attempt).
+fn after_login(next: &str) -> &str {
+    match local_path(next) {
+        Some(path) => path,
+        None => {
+            if !next.is_empty() {
+                tracing::info!(next = ?next, "login: return path is not on this site; going to the queue");
+            }
+            DEFAULT_PAGE
+        }
+    }
 }
 
 #[derive(serde::Deserialize)]

@@ -5,15 +5,17 @@
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Redirect, Response};
 
+use super::return_to::login_url;
 use crate::outbox::TemplateError;
 use crate::store::{DecisionError, StoreError};
 
 /// An error at the HTTP boundary, by what the handler's caller acts on.
 #[derive(Debug, thiserror::Error)]
 pub enum WebError {
-    /// No session: the browser goes to the login page.
+    /// No session: the browser goes to the login page, and back to `next`
+    /// (the page it asked for) after logging in.
     #[error("not logged in")]
-    Unauthenticated,
+    Unauthenticated { next: Option<String> },
     #[error("your role ({0}) cannot do this")]
     Forbidden(String),
     #[error("this form has expired or was not sent from this site; go back, reload and try again")]
@@ -69,7 +71,7 @@ impl From<minijinja::Error> for WebError {
 impl WebError {
     fn status(&self) -> StatusCode {
         match self {
-            WebError::Unauthenticated => StatusCode::SEE_OTHER,
+            WebError::Unauthenticated { .. } => StatusCode::SEE_OTHER,
             WebError::Forbidden(_) | WebError::BadCsrf => StatusCode::FORBIDDEN,
             WebError::RateLimited => StatusCode::TOO_MANY_REQUESTS,
             WebError::NotFound => StatusCode::NOT_FOUND,
@@ -82,8 +84,8 @@ impl WebError {
 
 impl IntoResponse for WebError {
     fn into_response(self) -> Response {
-        if let WebError::Unauthenticated = self {
-            return Redirect::to("/login").into_response();
+        if let WebError::Unauthenticated { next } = &self {
+            return Redirect::to(&login_url(next.as_deref())).into_response();
         }
         let status = self.status();
         let message = match &self {

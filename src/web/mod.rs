@@ -1,7 +1,8 @@
 //! The triage site: server-rendered pages for staff, served by `supplyline
 //! serve` on the `[web]` address.
 //!
-//! Owns: routes, accounts and sessions ([`auth`]), the queue ([`queue`]),
+//! Owns: routes, accounts and sessions ([`auth`]), where login returns to
+//! ([`return_to`]), the queue ([`queue`]),
 //! the offer page and decisions ([`offer`]), showing a stored message safely
 //! ([`message`]), the dashboard and failed messages ([`dashboard`]).
 //! Does not own: SQL (that is `store`) or reply rendering (`outbox`).
@@ -17,6 +18,7 @@ pub mod message;
 pub mod offer;
 pub mod operations;
 pub mod queue;
+pub mod return_to;
 
 use std::net::SocketAddr;
 use std::sync::Arc;

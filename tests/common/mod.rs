@@ -12,6 +12,8 @@
 //!   [`send_message`].
 //! - [`proxy`] puts a TCP proxy in front of a server that cuts connections
 //!   on demand, or in the middle of a literal: [`CutProxy`].
+//! - [`tls_proxy`] puts TLS (implicit or STARTTLS) in front of the stack's
+//!   plaintext SMTP port with the stack's certificate: [`SmtpTlsProxy`].
 //! - [`postgres()`] starts one PostgreSQL per test process through
 //!   `scripts/pg-stack`; [`fresh_database`] gives a test its own database.
 #![allow(dead_code, unused_imports)]
@@ -22,6 +24,7 @@ pub mod postgres;
 pub mod proxy;
 pub mod scripts;
 pub mod smtp;
+pub mod tls_proxy;
 
 pub use imap::{append, create_mailbox, fetch_all, wait_for_count};
 pub use mail_stack::{
@@ -31,3 +34,4 @@ pub use mail_stack::{
 pub use postgres::{fresh_database, postgres, PgStack};
 pub use proxy::{Cut, CutProxy};
 pub use smtp::{send_message, send_raw};
+pub use tls_proxy::{Handshake, SmtpTlsProxy, TlsMode};

@@ -39,16 +39,28 @@ impl App {
 
     /// Like [`App::prepare`], fetching from `mailbox` instead of INBOX.
     pub async fn prepare_in(mailbox: &str, extra: &str) -> App {
-        Self::prepare_full(mailbox, mail_stack().imap_port, extra).await
+        Self::prepare_full(
+            mailbox,
+            mail_stack().imap_port,
+            &plain_smtp_section(),
+            extra,
+        )
+        .await
     }
 
     /// Like [`App::prepare`], reading IMAP through `imap_port` on loopback
     /// (a proxy in front of Dovecot's plaintext port) instead of Dovecot's.
     pub async fn prepare_via(imap_port: u16, extra: &str) -> App {
-        Self::prepare_full("INBOX", imap_port, extra).await
+        Self::prepare_full("INBOX", imap_port, &plain_smtp_section(), extra).await
     }
 
-    async fn prepare_full(mailbox: &str, imap_port: u16, extra: &str) -> App {
+    /// Like [`App::prepare`], with `smtp` as the whole `[smtp]` section
+    /// instead of the stack's plaintext port.
+    pub async fn prepare_with_smtp(smtp: &str, extra: &str) -> App {
+        Self::prepare_full("INBOX", mail_stack().imap_port, smtp, extra).await
+    }
+
+    async fn prepare_full(mailbox: &str, imap_port: u16, smtp: &str, extra: &str) -> App {
         let _ = tracing_subscriber::fmt()
             .with_env_filter(
                 tracing_subscriber::EnvFilter::try_from_default_env()
@@ -67,16 +79,22 @@ impl App {
             dir,
             running: None,
         };
-        std::fs::write(
-            app.config_path(),
-            app.config_text(mailbox, imap_port, extra),
-        )
-        .unwrap();
+        let config = app.config_text(mailbox, imap_port, smtp, extra);
+        std::fs::write(app.config_path(), config).unwrap();
         app
     }
 
     /// Starts `supplyline serve` as a child process, its log in `log`.
     pub fn spawn_process(&self, log: &std::path::Path) -> std::process::Child {
+        self.spawn_process_with_env(log, &[])
+    }
+
+    /// Like [`App::spawn_process`], with extra environment variables.
+    pub fn spawn_process_with_env(
+        &self,
+        log: &std::path::Path,
+        env: &[(&str, &std::ffi::OsStr)],
+    ) -> std::process::Child {
         let log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
@@ -87,6 +105,7 @@ impl App {
             .arg(self.config_path())
             .arg("serve")
             .env("RUST_LOG", "info")
+            .envs(env.iter().copied())
             .stdout(log.try_clone().unwrap())
             .stderr(log)
             .spawn()
@@ -102,7 +121,7 @@ impl App {
         self.dir.path().join("supplyline.toml")
     }
 
-    fn config_text(&self, mailbox: &str, imap_port: u16, extra: &str) -> String {
+    fn config_text(&self, mailbox: &str, imap_port: u16, smtp: &str, extra: &str) -> String {
         let stack = mail_stack();
         format!(
             r#"
@@ -119,13 +138,7 @@ password = "{password}"
 mailbox = "{mailbox}"
 timeout_secs = 20
 
-[smtp]
-host = "127.0.0.1"
-port = {smtp}
-security = "none"
-allow_insecure = true
-timeout_secs = 10
-
+{smtp}
 [donations]
 address = "{user}"
 name = "Test Donations Desk"
@@ -137,7 +150,6 @@ retry_max_secs = 2
 "#,
             db = self.db_url,
             imap = imap_port,
-            smtp = stack.smtp_port,
             user = self.donations,
             password = stack.password,
         )
@@ -191,6 +203,14 @@ retry_max_secs = 2
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
     }
+}
+
+/// The stack's plaintext SMTP port, as most tests use it.
+fn plain_smtp_section() -> String {
+    format!(
+        "[smtp]\nhost = \"127.0.0.1\"\nport = {}\nsecurity = \"none\"\nallow_insecure = true\ntimeout_secs = 10\n",
+        mail_stack().smtp_port
+    )
 }
 
 /// A donation email from `from` to `to`.
