@@ -4,22 +4,24 @@
 //! and whether a price is quoted. Patterns come from `rules/fields.toml`;
 //! contact and pickup read the clean body and the signature cut from it.
 
+use std::collections::HashSet;
+
 use super::compile::Rules;
 use super::grammar::Lot;
-use super::lex::is_cjk;
+use super::lex::{is_cjk, lower_tail};
 use super::{Contact, Item, Pickup, Span};
 use crate::mail::ParsedMessage;
 
 /// Lots into items: generic names need a quantity, and a name without a
 /// quantity is dropped when the same item also appears with one.
 pub fn to_items(rules: &Rules, text: &str, lots: Vec<Lot>) -> Vec<Item> {
-    let with_qty: Vec<usize> = lots
+    let with_qty: HashSet<usize> = lots
         .iter()
         .filter(|l| l.qty.is_some())
         .map(|l| l.hit.item)
         .collect();
-    let mut bare_seen: Vec<usize> = Vec::new();
-    let mut counted_seen: Vec<(usize, String)> = Vec::new();
+    let mut bare_seen: HashSet<usize> = HashSet::new();
+    let mut counted_seen: HashSet<(usize, String)> = HashSet::new();
     let mut items = Vec::new();
     for lot in lots {
         if let Some(q) = &lot.qty {
@@ -27,14 +29,14 @@ pub fn to_items(rules: &Rules, text: &str, lots: Vec<Lot>) -> Vec<Item> {
             if counted_seen.contains(&key) && refers_back(text, q.start) {
                 continue;
             }
-            counted_seen.push(key);
+            counted_seen.insert(key);
         }
         if lot.qty.is_none() {
             let accessory = lot.hit.generic && accessory_context(text, lot.start);
             if accessory || with_qty.contains(&lot.hit.item) || bare_seen.contains(&lot.hit.item) {
                 continue;
             }
-            bare_seen.push(lot.hit.item);
+            bare_seen.insert(lot.hit.item);
         }
         items.push(to_item(rules, text, lot));
     }
@@ -97,7 +99,7 @@ fn accessory_context(text: &str, at: usize) -> bool {
 
 /// "the 500 N95s", "those 20 boxes": a lot already stated, named again.
 fn refers_back(text: &str, at: usize) -> bool {
-    let head = text[..at].trim_end().to_lowercase();
+    let head = lower_tail(text, at, 8);
     [
         "the", "these", "those", "all", "los", "las", "esos", "esas", "estos", "estas",
     ]
@@ -134,17 +136,31 @@ fn to_item(rules: &Rules, text: &str, lot: Lot) -> Item {
     }
 }
 
-/// The sentence (or line) around a span.
+/// The longest reach of a sentence on either side of a span: condition and
+/// expiry are read nearby, and a long text without full stops must not make
+/// every item read all of it.
+const SENTENCE_REACH: usize = 400;
+
+/// The sentence (or line) around a span, at most [`SENTENCE_REACH`] bytes
+/// either side of it.
 fn sentence(text: &str, s: usize, e: usize) -> (usize, usize) {
     let is_end = |c: char| matches!(c, '.' | '!' | '?' | '\n' | '。' | '|');
-    let start = text[..s]
+    let mut window_start = s.saturating_sub(SENTENCE_REACH);
+    while !text.is_char_boundary(window_start) {
+        window_start -= 1;
+    }
+    let mut window_end = (e + SENTENCE_REACH).min(text.len());
+    while !text.is_char_boundary(window_end) {
+        window_end += 1;
+    }
+    let start = text[window_start..s]
         .char_indices()
         .rev()
         .find(|&(_, c)| is_end(c) && c != '|')
-        .map_or(0, |(i, c)| i + c.len_utf8());
-    let end = text[e..]
+        .map_or(window_start, |(i, c)| window_start + i + c.len_utf8());
+    let end = text[e..window_end]
         .find(|c: char| is_end(c) && c != '.')
-        .map_or(text.len(), |i| e + i);
+        .map_or(window_end, |i| e + i);
     let end = text[e..end].find(". ").map_or(end, |i| e + i);
     (start, end)
 }

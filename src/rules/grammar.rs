@@ -17,6 +17,7 @@
 
 use super::compile::{Role, Rules};
 use super::lex::{is_cjk, is_word_char, ItemHit, Tok};
+use super::spans::SpanIndex;
 use super::Span;
 
 /// A quantity read for one item.
@@ -472,11 +473,8 @@ impl Ctx<'_> {
         if !self.is_container(q.unit) {
             return q;
         }
-        let mut i = self
-            .toks
-            .iter()
-            .position(|t| t.start >= from)
-            .unwrap_or(self.toks.len());
+        // Tokens are in text order.
+        let mut i = self.toks.partition_point(|t| t.start < from);
         let mut prev_end = from;
         while i < self.toks.len() {
             let g = self.gap(prev_end, self.toks[i].start);
@@ -787,8 +785,9 @@ impl Ctx<'_> {
                 scopes.push(scope);
             }
         }
+        let scopes = SpanIndex::new(scopes);
         lots.into_iter()
-            .filter(|l| !scopes.iter().any(|&(a, b)| l.start >= a && l.start < b))
+            .filter(|l| !scopes.overlaps(l.start, l.start + 1))
             .collect()
     }
 }

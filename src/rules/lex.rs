@@ -6,8 +6,11 @@
 //! numbers...) yields no number, and digits glued to letters ("N95", "3M",
 //! "8am", "40gsm") are not quantities either.
 
+use std::collections::HashSet;
+
 use super::compile::{Lex, Role, Rules};
 use super::numbers::{cjk_power, parse_cjk, parse_digits, WordNumber};
+use super::spans::{Occupied, SpanIndex};
 
 /// An item name found in the text.
 #[derive(Debug, Clone, PartialEq)]
@@ -61,13 +64,16 @@ pub fn is_word_char(c: char) -> bool {
 
 /// Tokenizes `text` with the rule set's lexicon and patterns.
 pub fn tokenize(rules: &Rules, text: &str) -> Vec<Tok> {
-    let never: Vec<(usize, usize)> = rules
-        .never
-        .find_all(text)
-        .into_iter()
-        .map(|(_, s, e)| (s, e))
-        .collect();
+    let never = SpanIndex::new(
+        rules
+            .never
+            .find_all(text)
+            .into_iter()
+            .map(|(_, s, e)| (s, e)),
+    );
     let mut toks = model_tokens(rules, text);
+    let models = spans_of(&toks);
+    // Lexicon matches never overlap one another, only model names.
     let mut words = Vec::new();
     for m in rules.lexicon.find_iter(text) {
         let (meanings, term) = &rules.lex[m.pattern().as_usize()];
@@ -76,7 +82,7 @@ pub fn tokenize(rules: &Rules, text: &str) -> Vec<Tok> {
             && text[..m.start()].ends_with(|c: char| c.is_ascii_digit())
             && !text[m.end()..].starts_with(is_word_char);
         if !(on_boundaries(text, m.start(), m.end()) || glued_unit)
-            || overlaps(&toks, m.start(), m.end())
+            || models.overlaps(m.start(), m.end())
         {
             continue;
         }
@@ -103,9 +109,19 @@ pub fn tokenize(rules: &Rules, text: &str) -> Vec<Tok> {
             toks.push(tok);
         }
     }
-    let mut nums = digit_numbers(rules, text, &never, &toks, &words);
-    nums.extend(cjk_numbers(rules, text, &never, &toks));
-    nums.extend(word_numbers(text, &never, &words, &nums, &toks));
+    let taken = Taken {
+        never,
+        toks: spans_of(&toks),
+        unit_starts: toks
+            .iter()
+            .filter(|t| t.unit.is_some())
+            .map(|t| t.start)
+            .collect(),
+    };
+    let mut nums = digit_numbers(rules, text, &taken, &words);
+    nums.extend(cjk_numbers(rules, text, &taken));
+    let nums_index = spans_of(&nums);
+    nums.extend(word_numbers(text, &taken, &words, &nums_index));
     toks.extend(nums);
     toks.sort_by_key(|t| (t.start, std::cmp::Reverse(t.end)));
     toks.dedup_by(|b, a| b.start < a.end);
@@ -115,10 +131,12 @@ pub fn tokenize(rules: &Rules, text: &str) -> Vec<Tok> {
 
 fn model_tokens(rules: &Rules, text: &str) -> Vec<Tok> {
     let mut toks: Vec<Tok> = Vec::new();
+    let mut occupied = Occupied::default();
     for (i, s, e) in rules.models.find_all(text) {
-        if overlaps(&toks, s, e) || !on_boundaries(text, s, e) {
+        if occupied.overlaps(s, e) || !on_boundaries(text, s, e) {
             continue;
         }
+        occupied.insert(s, e);
         let mut tok = Tok::new(s, e);
         tok.item = Some(ItemHit {
             item: rules.model_item[i],
@@ -131,17 +149,23 @@ fn model_tokens(rules: &Rules, text: &str) -> Vec<Tok> {
     toks
 }
 
-/// Whether a unit token starts at byte `at`.
-fn unit_at(toks: &[Tok], at: usize) -> bool {
-    toks.iter().any(|t| t.start == at && t.unit.is_some())
+/// What numbers may not be read from: `never` matches and the item, unit
+/// and word tokens already found.
+struct Taken {
+    never: SpanIndex,
+    toks: SpanIndex,
+    /// Where a unit token starts.
+    unit_starts: HashSet<usize>,
 }
 
-fn overlaps(toks: &[Tok], s: usize, e: usize) -> bool {
-    toks.iter().any(|t| t.start < e && s < t.end)
+impl Taken {
+    fn overlaps(&self, s: usize, e: usize) -> bool {
+        self.never.overlaps(s, e) || self.toks.overlaps(s, e)
+    }
 }
 
-fn in_spans(spans: &[(usize, usize)], s: usize, e: usize) -> bool {
-    spans.iter().any(|&(a, b)| a < e && s < b)
+fn spans_of(toks: &[Tok]) -> SpanIndex {
+    SpanIndex::new(toks.iter().map(|t| (t.start, t.end)))
 }
 
 /// A match of Latin text must not start or end inside a word.
@@ -158,14 +182,13 @@ fn on_boundaries(text: &str, s: usize, e: usize) -> bool {
 fn digit_numbers(
     rules: &Rules,
     text: &str,
-    never: &[(usize, usize)],
-    toks: &[Tok],
+    taken: &Taken,
     words: &[(usize, usize, Lex)],
 ) -> Vec<Tok> {
     let mut out = Vec::new();
     for m in rules.digits.find_iter(text) {
         let (s, mut e) = (m.start(), m.end());
-        if in_spans(never, s, e) || overlaps(toks, s, e) {
+        if taken.overlaps(s, e) {
             continue;
         }
         let Some(mut value) = parse_digits(m.as_str()) else {
@@ -189,7 +212,7 @@ fn digit_numbers(
                 value *= cjk_power(c).unwrap_or(1.0);
                 e += c.len_utf8();
             }
-            Some(c) if is_word_char(c) && !unit_at(toks, e) => continue,
+            Some(c) if is_word_char(c) && !taken.unit_starts.contains(&e) => continue,
             _ => {
                 if let Some((we, mult)) = multiplier_after(text, e, words) {
                     value *= mult;
@@ -204,20 +227,23 @@ fn digit_numbers(
     out
 }
 
-/// "1.5 million", "2 mil", "3 thousand": a multiplier word right after digits.
+/// "1.5 million", "2 mil", "3 thousand": a multiplier word right after
+/// digits. `words` are in text order.
 fn multiplier_after(text: &str, e: usize, words: &[(usize, usize, Lex)]) -> Option<(usize, f64)> {
-    words.iter().find_map(|(ws, we, l)| match l {
-        Lex::NumMult(m) if *ws >= e && text[e..*ws].trim().is_empty() && ws - e <= 2 => {
-            Some((*we, *m))
-        }
-        _ => None,
-    })
+    let from = words.partition_point(|(ws, _, _)| *ws < e);
+    words[from..]
+        .iter()
+        .take_while(|(ws, _, _)| ws - e <= 2)
+        .find_map(|(ws, we, l)| match l {
+            Lex::NumMult(m) if text[e..*ws].trim().is_empty() => Some((*we, *m)),
+            _ => None,
+        })
 }
 
-fn cjk_numbers(rules: &Rules, text: &str, never: &[(usize, usize)], toks: &[Tok]) -> Vec<Tok> {
+fn cjk_numbers(rules: &Rules, text: &str, taken: &Taken) -> Vec<Tok> {
     let mut out = Vec::new();
     for m in rules.cjk_numerals.find_iter(text) {
-        if overlaps(toks, m.start(), m.end()) || in_spans(never, m.start(), m.end()) {
+        if taken.overlaps(m.start(), m.end()) {
             continue;
         }
         if text[..m.start()]
@@ -240,10 +266,9 @@ fn cjk_numbers(rules: &Rules, text: &str, never: &[(usize, usize)], toks: &[Tok]
 /// "doscientos") that no digit number has already used.
 fn word_numbers(
     text: &str,
-    never: &[(usize, usize)],
+    taken: &Taken,
     words: &[(usize, usize, Lex)],
-    nums: &[Tok],
-    toks: &[Tok],
+    nums: &SpanIndex,
 ) -> Vec<Tok> {
     let mut out = Vec::new();
     let mut i = 0;
@@ -257,7 +282,7 @@ fn word_numbers(
             if j > i && !joins(&text[end..*s]) {
                 break;
             }
-            if overlaps(nums, *s, *e) || overlaps(toks, *s, *e) || in_spans(never, *s, *e) {
+            if nums.overlaps(*s, *e) || taken.overlaps(*s, *e) {
                 break;
             }
             match l {
@@ -320,10 +345,7 @@ fn merge_ranges(text: &str, toks: Vec<Tok>) -> Vec<Tok> {
         if tok.num.is_some() && joiner && before_joiner {
             let a = &out[out.len() - 2];
             let gap = &text[a.end..tok.start];
-            let head = text[..a.start].trim_end().to_lowercase();
-            let between = ["between", "entre", "from"]
-                .iter()
-                .any(|w| head.ends_with(w));
+            let between = after_between_word(text, a.start);
             if is_range_gap(gap) || (between && matches!(gap.trim(), "and" | "y" | "to" | "a")) {
                 out.pop();
                 if let Some(a) = out.last_mut() {
@@ -334,10 +356,7 @@ fn merge_ranges(text: &str, toks: Vec<Tok>) -> Vec<Tok> {
         }
         if let (Some(prev), Some(_)) = (out.last_mut(), tok.num) {
             let gap = &text[prev.end..tok.start];
-            let head = text[..prev.start].trim_end().to_lowercase();
-            let between = ["between", "entre", "from"]
-                .iter()
-                .any(|w| head.ends_with(w))
+            let between = after_between_word(text, prev.start)
                 && matches!(gap.trim(), "and" | "y" | "to" | "a");
             if prev.num.is_some() && (is_range_gap(gap) || between) {
                 prev.end = tok.end;
@@ -347,6 +366,27 @@ fn merge_ranges(text: &str, toks: Vec<Tok>) -> Vec<Tok> {
         out.push(tok);
     }
     out
+}
+
+/// Whether the text before byte `at` ends with "between", "entre" or "from".
+fn after_between_word(text: &str, at: usize) -> bool {
+    let tail = lower_tail(text, at, 8);
+    ["between", "entre", "from"]
+        .iter()
+        .any(|w| tail.ends_with(w))
+}
+
+/// The last `n` characters before byte `at`, trailing space trimmed, in
+/// lower case: what precedes a token, read without lower-casing all the
+/// text before it (which made long messages quadratic).
+pub fn lower_tail(text: &str, at: usize, n: usize) -> String {
+    let head = text[..at].trim_end();
+    let from = head
+        .char_indices()
+        .rev()
+        .nth(n.saturating_sub(1))
+        .map_or(0, |(i, _)| i);
+    head[from..].to_lowercase()
 }
 
 fn is_range_gap(gap: &str) -> bool {

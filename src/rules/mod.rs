@@ -26,6 +26,7 @@ mod grammar;
 mod lex;
 mod numbers;
 mod selftest;
+mod spans;
 
 use std::path::Path;
 
