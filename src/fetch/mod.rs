@@ -69,6 +69,9 @@ pub struct FetchReport {
     pub stored: usize,
     pub duplicates: usize,
     pub oversize: usize,
+    /// Messages listed that the server did not send when asked: asked for
+    /// again on the next pass, since the cursor stays below them.
+    pub missing: usize,
     /// The server announced new mail while this pass ran.
     pub more_waiting: bool,
 }
@@ -225,16 +228,27 @@ impl Fetcher {
         // Storing batch k overlaps downloading batch k+1: the database and
         // the IMAP server work at the same time.
         let mut storing: Option<tokio::task::JoinHandle<StoreResult>> = None;
+        let mut received: Vec<u32> = Vec::with_capacity(pending.len());
+        let mut missing: Vec<u32> = Vec::new();
         for batch in batches(&pending, self.cfg.max_message_bytes) {
             let fetched = self.download(session, batch, uidvalidity).await?;
             if let Some(previous) = storing.take() {
                 self.tally(previous, &mut report).await?;
             }
+            let got: Vec<u32> = fetched.iter().map(|m| m.uid).collect();
+            let through = complete_through(batch, &got).filter(|_| missing.is_empty());
+            missing.extend(
+                batch
+                    .iter()
+                    .map(|(uid, _)| *uid)
+                    .filter(|uid| !got.contains(uid)),
+            );
+            received.extend(got);
             let store = self.store.clone();
             let bytes: usize = fetched.iter().map(|m| m.raw.len()).sum();
             let task = tokio::spawn(async move {
                 let truncated: Vec<bool> = fetched.iter().map(|m| m.truncated).collect();
-                Ok((truncated, store.store_fetched(fetched).await?))
+                Ok((truncated, store.store_fetched(fetched, through).await?))
             });
             if bytes > OVERLAP_MAX_BYTES {
                 // Big messages are stored before the next download starts, so
@@ -248,9 +262,16 @@ impl Fetcher {
         if let Some(previous) = storing.take() {
             self.tally(previous, &mut report).await?;
         }
-        // Everything listed is committed now: flag or move it.
-        let uids: Vec<u32> = pending.iter().map(|(uid, _)| *uid).collect();
-        for chunk in uids.chunks(MARK_CHUNK) {
+        if !missing.is_empty() {
+            tracing::warn!(
+                mailbox,
+                missing = ?missing,
+                "the server did not send every message asked for; asking again next pass"
+            );
+            report.missing = missing.len();
+        }
+        // Everything received is committed now: flag or move it.
+        for chunk in received.chunks(MARK_CHUNK) {
             self.mark_done(session, chunk).await?;
             news |= drain_unsolicited(session);
         }
@@ -404,6 +425,16 @@ fn drain_unsolicited(session: &mut ImapSession) -> bool {
     news
 }
 
+/// The highest UID of `batch` (sorted) up to which every message was
+/// received: where the cursor may go. None when the first was not.
+fn complete_through(batch: &[(u32, u64)], received: &[u32]) -> Option<u32> {
+    batch
+        .iter()
+        .map(|(uid, _)| *uid)
+        .take_while(|uid| received.contains(uid))
+        .last()
+}
+
 /// Splits (UID, size) pairs into batches bounded by count and bytes; a
 /// message over the size limit counts only its headers.
 fn batches(pending: &[(u32, u64)], max_message: u64) -> Vec<&[(u32, u64)]> {
@@ -442,6 +473,15 @@ mod tests {
         assert!(reconnect.failed() <= RECONNECT_MAX);
         reconnect.connected();
         assert!(reconnect.failed() <= RECONNECT_MIN);
+    }
+
+    #[test]
+    fn the_cursor_stops_below_a_message_the_server_did_not_send() {
+        let batch: Vec<(u32, u64)> = [3, 5, 8, 9].iter().map(|&u| (u, 100)).collect();
+        assert_eq!(complete_through(&batch, &[3, 5, 8, 9]), Some(9));
+        assert_eq!(complete_through(&batch, &[9, 3, 5]), Some(5));
+        assert_eq!(complete_through(&batch, &[5, 8, 9]), None);
+        assert_eq!(complete_through(&batch, &[]), None);
     }
 
     #[test]

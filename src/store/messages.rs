@@ -117,18 +117,20 @@ fn header_value(headers: &[u8], name: &str) -> Option<String> {
 
 impl Store {
     /// Stores a batch of fetched messages and advances the mailbox cursor to
-    /// the highest UID, in one transaction: either all of it is on disk or none.
+    /// `cursor_through` (the UID below which every message is now stored;
+    /// None leaves it), in one transaction: either all of it is on disk or none.
     pub async fn store_fetched(
         &self,
         batch: Vec<FetchedMessage>,
+        cursor_through: Option<u32>,
     ) -> Result<Vec<StoreOutcome>, StoreError> {
         let mut tx = self.write().await?;
         let mut outcomes = Vec::with_capacity(batch.len());
         let now = now_ms();
         let last = batch
-            .iter()
-            .max_by_key(|m| m.uid)
-            .map(|m| (m.mailbox.clone(), m.uidvalidity, m.uid));
+            .first()
+            .zip(cursor_through)
+            .map(|(m, uid)| (m.mailbox.clone(), m.uidvalidity, uid));
         for m in batch {
             let (message_id, dedup_key, content_hash) = message_identity(&m.raw);
             let state = if m.truncated { "oversize" } else { "received" };
