@@ -207,9 +207,12 @@ fn main() -> std::process::ExitCode {
         // stay out of logs.
         .add_directive("async_imap=info".parse().expect("a valid directive"))
         .add_directive("lettre=info".parse().expect("a valid directive"));
+    // Colour only on a terminal: a log file or journal gets plain text.
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(ansi)
         .init();
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(rt) => rt,

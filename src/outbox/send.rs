@@ -104,13 +104,12 @@ impl Transport {
     }
 }
 
-/// The TLS settings for SMTP: the system roots (as for IMAP) plus
-/// `ca_file`; certificates go unchecked only with `allow_insecure = true`.
+/// The TLS settings for SMTP: the system roots plus `ca_file`, always
+/// verified, as for IMAP (`allow_insecure` only permits no TLS at all).
 fn smtp_tls(cfg: &SmtpConfig) -> anyhow::Result<TlsParameters> {
     use anyhow::Context;
-    let mut tls = TlsParameters::builder(cfg.host.clone())
-        .certificate_store(CertificateStore::None)
-        .dangerous_accept_invalid_certs(cfg.allow_insecure);
+    let mut tls =
+        TlsParameters::builder(cfg.host.clone()).certificate_store(CertificateStore::None);
     for der in rustls_native_certs::load_native_certs().certs {
         if let Ok(root) = Certificate::from_der(der.to_vec()) {
             tls = tls.add_root_certificate(root);

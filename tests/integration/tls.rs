@@ -228,6 +228,10 @@ async fn a_certificate_is_refused(mode: TlsMode, ca_file: Option<&Path>) {
         "{line}"
     );
     assert!(
+        !log.contains('\x1b'),
+        "a log written to a file is plain text, without colour codes"
+    );
+    assert!(
         fetch_all(&donor, "INBOX").await.is_empty(),
         "nothing was delivered"
     );
