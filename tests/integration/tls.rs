@@ -127,10 +127,14 @@ async fn an_acknowledgement_goes_out_over(mode: TlsMode) {
         "the acknowledgement arrived:\n{ack}"
     );
     assert!(ack.contains("300 N95 respirators"), "{ack}");
-    assert_eq!(
-        app.store.reply_counts().await.unwrap(),
-        vec![("sent".to_string(), 1)]
-    );
+    // The mail can land before the outbox records the server's answer.
+    let deadline = tokio::time::Instant::now() + SMTP_WAIT;
+    let mut counts = app.store.reply_counts().await.unwrap();
+    while counts != vec![("sent".to_string(), 1)] && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        counts = app.store.reply_counts().await.unwrap();
+    }
+    assert_eq!(counts, vec![("sent".to_string(), 1)]);
     assert_eq!(
         proxy.handshakes(),
         vec![Handshake::Completed],
@@ -274,12 +278,13 @@ async fn a_reply_refused_by_certificate_ends_failed_after_its_attempts() {
     let deadline = tokio::time::Instant::now() + SMTP_WAIT;
     let reply = loop {
         let reply = first_failed_attempt(&app).await;
-        if reply.state != "pending" {
+        // "pending" between attempts, "sending" during one.
+        if reply.state != "pending" && reply.state != "sending" {
             break reply;
         }
         assert!(
             tokio::time::Instant::now() < deadline,
-            "still pending: {reply:?}"
+            "still not given up: {reply:?}"
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     };
