@@ -278,8 +278,9 @@ fn post(path: &str, cookie: &str, form: &str) -> Request<Body> {
         .unwrap()
 }
 
-/// Logs in over HTTP; returns the session cookie and the page's CSRF token.
-async fn login_http(app: &TestApp, email: &str) -> (String, String) {
+/// Opens the login page over HTTP; returns its login cookie (`name=value`)
+/// and the CSRF token the form must carry.
+async fn login_page_cookie(app: &TestApp) -> (String, String) {
     let res = web::router(app.state.clone())
         .oneshot(get("/login", ""))
         .await
@@ -289,10 +290,15 @@ async fn login_http(app: &TestApp, email: &str) -> (String, String) {
         .get(header::SET_COOKIE)
         .unwrap()
         .to_str()
-        .unwrap()
-        .to_string();
+        .unwrap();
     let login_cookie = set.split(';').next().unwrap().to_string();
     let token = login_cookie.split_once('=').unwrap().1.to_string();
+    (login_cookie, token)
+}
+
+/// Logs in over HTTP; returns the session cookie and the page's CSRF token.
+async fn login_http(app: &TestApp, email: &str) -> (String, String) {
+    let (login_cookie, token) = login_page_cookie(app).await;
     let form = format!(
         "email={}&password={}&csrf={token}",
         email.replace('@', "%40"),
@@ -486,18 +492,7 @@ async fn repeated_failed_logins_are_rate_limited() {
 /// Logs in over HTTP with `next` (already form-encoded) in the form, as a
 /// crafted page could post it; returns where the login redirects to.
 async fn login_location_with_next(app: &TestApp, next: &str) -> String {
-    let res = web::router(app.state.clone())
-        .oneshot(get("/login", ""))
-        .await
-        .unwrap();
-    let set = res
-        .headers()
-        .get(header::SET_COOKIE)
-        .unwrap()
-        .to_str()
-        .unwrap();
-    let login_cookie = set.split(';').next().unwrap().to_string();
-    let token = login_cookie.split_once('=').unwrap().1.to_string();
+    let (login_cookie, token) = login_page_cookie(app).await;
     let form = format!(
         "email=triager%40city.example&password={}&csrf={token}&next={next}",
         PASSWORD.replace(' ', "+")

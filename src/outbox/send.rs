@@ -343,6 +343,17 @@ mod tests {
     const S: Duration = Duration::from_secs(5);
     const M: Duration = Duration::from_secs(1800);
 
+    /// A sender writing replies as files into `dir`, three attempts each.
+    fn directory_sender(store: &Store, dir: std::path::PathBuf) -> Sender {
+        let policy = RetryPolicy {
+            max_attempts: 3,
+            base: S,
+            max: M,
+        };
+        let from = "donations@example.org".parse().unwrap();
+        Sender::new(store.clone(), Transport::Directory(dir), from, policy)
+    }
+
     /// A store holding one processed donation and its pending acknowledgement.
     async fn store_with_one_reply() -> Store {
         let store = Store::open("sqlite::memory:").await.unwrap();
@@ -369,16 +380,7 @@ mod tests {
     async fn a_reply_sent_but_not_recorded_is_recorded_and_not_sent_again() {
         let store = store_with_one_reply().await;
         let dir = tempfile::tempdir().unwrap();
-        let sender = Sender::new(
-            store.clone(),
-            Transport::Directory(dir.path().join("sent")),
-            "donations@example.org".parse().unwrap(),
-            RetryPolicy {
-                max_attempts: 3,
-                base: S,
-                max: M,
-            },
-        );
+        let sender = directory_sender(&store, dir.path().join("sent"));
         // As left by a send whose record met a locked database.
         let claimed = store.claim_due_replies(16).await.unwrap();
         sender
@@ -398,16 +400,7 @@ mod tests {
     async fn claimed_replies_left_unsent_go_back_to_the_queue() {
         let store = store_with_one_reply().await;
         let dir = tempfile::tempdir().unwrap();
-        let sender = Sender::new(
-            store.clone(),
-            Transport::Directory(dir.path().to_path_buf()),
-            "donations@example.org".parse().unwrap(),
-            RetryPolicy {
-                max_attempts: 3,
-                base: S,
-                max: M,
-            },
-        );
+        let sender = directory_sender(&store, dir.path().to_path_buf());
         let claimed = store.claim_due_replies(16).await.unwrap();
         sender
             .unrecorded
