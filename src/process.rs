@@ -54,6 +54,9 @@ pub enum ProcessOutcome {
 /// (a large message is claimed alone).
 pub const BATCH_MESSAGES: i64 = 64;
 const BATCH_BYTES: i64 = 8 * 1024 * 1024;
+/// A batch holding more than this waits for its turn with large messages
+/// (see [`Store::large_message_turn`]).
+const LARGE_BATCH_BYTES: i64 = 4 * 1024 * 1024;
 
 /// Settings the process stage needs.
 pub struct Processor {
@@ -91,6 +94,11 @@ impl Processor {
     /// first puts its messages back in the queue (a restart does too).
     pub async fn process_batch(&self, limit: i64) -> Result<Vec<ProcessOutcome>, StoreError> {
         self.release_unfinished().await?;
+        let next_bytes = self.store.next_claim_bytes(limit, BATCH_BYTES).await?;
+        let _turn = match next_bytes > LARGE_BATCH_BYTES {
+            true => Some(self.store.large_message_turn().await),
+            false => None,
+        };
         let claimed = self.store.claim_received_batch(limit, BATCH_BYTES).await?;
         if claimed.is_empty() {
             return Ok(Vec::new());

@@ -231,6 +231,11 @@ impl Fetcher {
         let mut received: Vec<u32> = Vec::with_capacity(pending.len());
         let mut missing: Vec<u32> = Vec::new();
         for batch in batches(&pending, self.cfg.max_message_bytes) {
+            let large = listed_bytes(batch, self.cfg.max_message_bytes) > OVERLAP_MAX_BYTES as u64;
+            let turn = match large {
+                true => Some(self.store.large_message_turn().await),
+                false => None,
+            };
             let fetched = self.download(session, batch, uidvalidity).await?;
             if let Some(previous) = storing.take() {
                 self.tally(previous, &mut report).await?;
@@ -250,10 +255,11 @@ impl Fetcher {
                 let truncated: Vec<bool> = fetched.iter().map(|m| m.truncated).collect();
                 Ok((truncated, store.store_fetched(fetched, through).await?))
             });
-            if bytes > OVERLAP_MAX_BYTES {
+            if bytes > OVERLAP_MAX_BYTES || turn.is_some() {
                 // Big messages are stored before the next download starts, so
                 // two of them are never in memory at once.
                 self.tally(task, &mut report).await?;
+                drop(turn);
             } else {
                 storing = Some(task);
             }
@@ -423,6 +429,16 @@ fn drain_unsolicited(session: &mut ImapSession) -> bool {
         );
     }
     news
+}
+
+/// The bytes a batch will download: whole messages, headers only (counted
+/// as nothing) for those over the size limit.
+fn listed_bytes(batch: &[(u32, u64)], max_message: u64) -> u64 {
+    batch
+        .iter()
+        .map(|(_, size)| *size)
+        .filter(|size| *size <= max_message)
+        .sum()
 }
 
 /// The highest UID of `batch` (sorted) up to which every message was

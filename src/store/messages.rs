@@ -203,6 +203,22 @@ impl Store {
         Ok(self.claim_received_batch(1, i64::MAX).await?.pop())
     }
 
+    /// The bytes the next [`Store::claim_received_batch`] with the same
+    /// arguments would claim, were nothing to arrive meanwhile.
+    pub async fn next_claim_bytes(&self, limit: i64, max_bytes: i64) -> Result<i64, StoreError> {
+        sqlx::query_scalar(
+            "SELECT COALESCE(SUM(size), 0) FROM
+               (SELECT size, SUM(size) OVER (ORDER BY id) AS running
+                FROM messages WHERE state = 'received' ORDER BY id LIMIT ?)
+             WHERE running - size < ?",
+        )
+        .bind(limit)
+        .bind(max_bytes)
+        .fetch_one(&self.reader)
+        .await
+        .during("measuring the next claim")
+    }
+
     /// Claims up to `limit` of the oldest `received` messages, oldest first,
     /// stopping once they hold `max_bytes` (the first is always claimed).
     pub async fn claim_received_batch(

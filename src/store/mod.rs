@@ -22,6 +22,7 @@ mod processing;
 mod users;
 
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
@@ -115,6 +116,8 @@ pub struct Store {
     writer: SqlitePool,
     /// Reads never block writes in WAL mode.
     reader: SqlitePool,
+    /// See [`Store::large_message_turn`].
+    large_message: Arc<tokio::sync::Mutex<()>>,
 }
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("src/store/migrations/sqlite");
@@ -156,7 +159,18 @@ impl Store {
             .connect_with(options.read_only(true))
             .await
             .map_err(open_err)?;
-        Ok(Store { writer, reader })
+        Ok(Store {
+            writer,
+            reader,
+            large_message: Arc::default(),
+        })
+    }
+
+    /// Large messages take turns: the fetch and process stages hold this
+    /// while a large message is in their memory, so two are never held at
+    /// once and peak memory stays near one large message, not two.
+    pub async fn large_message_turn(&self) -> tokio::sync::OwnedMutexGuard<()> {
+        self.large_message.clone().lock_owned().await
     }
 
     /// Starts a write transaction that holds the write lock from its first statement.
