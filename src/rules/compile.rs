@@ -128,9 +128,13 @@ pub struct Rules {
     pub(crate) model_item: Vec<usize>,
     pub(crate) never: PatternSet,
     pub(crate) negations: Vec<Negation>,
+    /// All negation patterns at once: which of `negations` occur in a text.
+    pub(crate) negation_set: RegexSet,
     pub(crate) signals: Vec<Signal>,
     pub(crate) signals_by_scope: Vec<ScopeSignals>,
     pub(crate) fields: Vec<(String, Pattern)>,
+    /// Per field, its patterns as one set, with their indices in `fields`.
+    pub(crate) field_sets: HashMap<String, (RegexSet, Vec<usize>)>,
     pub(crate) languages: Vec<(String, Vec<String>)>,
     /// Each stop word of `languages`, with the index of every language listing it.
     pub(crate) stop_words: HashMap<String, Vec<usize>>,
@@ -419,9 +423,12 @@ impl Builder {
             models: pattern_set(self.models)?,
             model_item: self.model_item,
             never: pattern_set(self.never)?,
+            negation_set: RegexSet::new(self.negations.iter().map(|n| n.re.as_str()))
+                .map_err(|e| internal(format!("negation set: {e}")))?,
             negations: self.negations,
             signals_by_scope: signals_by_scope(&self.signals)?,
             signals: self.signals,
+            field_sets: field_sets(&self.fields)?,
             fields: self.fields,
             stop_words: stop_words(&self.languages),
             languages: self.languages,
@@ -481,6 +488,23 @@ fn signals_by_scope(signals: &[Signal]) -> Result<Vec<ScopeSignals>, RuleError> 
                 set,
                 signal,
             })
+        })
+        .collect()
+}
+
+fn field_sets(
+    fields: &[(String, Pattern)],
+) -> Result<HashMap<String, (RegexSet, Vec<usize>)>, RuleError> {
+    let mut by_field: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
+    for (i, (field, _)) in fields.iter().enumerate() {
+        by_field.entry(field.as_str()).or_default().push(i);
+    }
+    by_field
+        .into_iter()
+        .map(|(field, index)| {
+            let set = RegexSet::new(index.iter().map(|&i| fields[i].1.re.as_str()))
+                .map_err(|e| internal(format!("pattern set for field {field}: {e}")))?;
+            Ok((field.to_string(), (set, index)))
         })
         .collect()
 }

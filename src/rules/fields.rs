@@ -169,10 +169,10 @@ fn sentence(text: &str, s: usize, e: usize) -> (usize, usize) {
 /// its value (the first capture group, else the whole match).
 fn find(rules: &Rules, field: &str, text: &str, s: usize, e: usize) -> Option<(Span, String)> {
     let hay = &text[s..e];
-    rules
-        .fields
-        .iter()
-        .filter(|(f, _)| f == field)
+    let (set, index) = rules.field_sets.get(field)?;
+    set.matches(hay)
+        .into_iter()
+        .map(|k| &rules.fields[index[k]])
         .filter_map(|(f, p)| {
             let c = p.re.captures(hay)?;
             let m = c.get(1).or_else(|| c.get(0))?;
@@ -195,9 +195,9 @@ pub fn contact_text(msg: &ParsedMessage) -> String {
 /// Whether any pattern of `field` matches.
 fn any(rules: &Rules, field: &str, text: &str) -> bool {
     rules
-        .fields
-        .iter()
-        .any(|(f, p)| f == field && p.re.is_match(text))
+        .field_sets
+        .get(field)
+        .is_some_and(|(set, _)| set.is_match(text))
 }
 
 /// Name, organization and phone of the sender: the signature first (it is

@@ -775,7 +775,8 @@ impl Ctx<'_> {
     /// Drops lots inside the scope of a negation cue.
     fn negate(&self, lots: Vec<Lot>) -> Vec<Lot> {
         let mut scopes = Vec::new();
-        for n in &self.rules.negations {
+        for i in self.rules.negation_set.matches(self.text).iter() {
+            let n = &self.rules.negations[i];
             for m in n.re.find_iter(self.text) {
                 let scope = if n.left {
                     (clause_start(self.text, m.start()), m.start())
