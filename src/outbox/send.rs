@@ -137,6 +137,13 @@ fn classify(e: &lettre::transport::smtp::Error, server: &str) -> TransportError 
              (its CA must be among the system roots or in smtp.ca_file, and it must name smtp.host)"
         )),
         Some(tls) => TransportError::Tls(format!("TLS handshake with {server} failed: {tls}")),
+        // lettre names this case only in its message.
+        None if e.to_string().contains("STARTTLS is not supported") => {
+            TransportError::Tls(format!(
+                "the SMTP server {server} does not offer STARTTLS, which smtp.security = \"starttls\" \
+                 requires; nothing was sent in clear text"
+            ))
+        }
         None => TransportError::Transient(e.to_string()),
     }
 }

@@ -173,6 +173,38 @@ async fn smtps_trusts_a_ca_installed_in_the_system_roots() {
     );
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn starttls_is_not_given_up_when_the_server_does_not_offer_it() {
+    let _up = stack_shared().await;
+    // OpenSMTPD's port in the test stack offers no STARTTLS: a server (or a
+    // man in the middle stripping it) that answers EHLO without it.
+    let smtp = format!(
+        "[smtp]\nhost = \"localhost\"\nport = {}\nsecurity = \"starttls\"\nca_file = \"{}\"\ntimeout_secs = 10\n",
+        mail_stack().smtp_port,
+        mail_stack().ca_file.display()
+    );
+    let mut app = App::prepare_with_smtp(&smtp, "").await;
+    app.restart().await;
+    let donor = donate(&app).await;
+
+    let reply = first_failed_attempt(&app).await;
+    let error = reply.last_error.clone().unwrap();
+    assert!(
+        reply.state == "pending" || reply.state == "sending",
+        "kept for another attempt: {reply:?}"
+    );
+    println!("refused: {error}");
+    assert!(
+        error.contains("does not offer STARTTLS") && error.contains("nothing was sent"),
+        "{error}"
+    );
+    assert!(
+        fetch_all(&donor, "INBOX").await.is_empty(),
+        "nothing was sent in clear text"
+    );
+    app.stop().await;
+}
+
 /// The reply's outbox row once the sender has tried at least once.
 async fn first_failed_attempt(app: &App) -> OutboxSummary {
     let deadline = tokio::time::Instant::now() + SMTP_WAIT;
