@@ -111,7 +111,7 @@ pub struct ImapConfig {
     pub port: Option<u16>,
     #[serde(default = "default_security")]
     pub security: Security,
-    /// Must be true for `security = "none"`, and to skip certificate checks.
+    /// Must be true for `security = "none"`. Certificates are always checked.
     #[serde(default)]
     pub allow_insecure: bool,
     /// Extra CA certificates (PEM) trusted besides the system roots.
@@ -141,7 +141,7 @@ pub struct SmtpConfig {
     pub port: Option<u16>,
     #[serde(default = "default_security")]
     pub security: Security,
-    /// Must be true for `security = "none"`; also skips certificate checks.
+    /// Must be true for `security = "none"`. Certificates are always checked.
     #[serde(default)]
     pub allow_insecure: bool,
     /// Extra CA certificates (PEM) trusted besides the system roots.

@@ -104,23 +104,23 @@ impl Transport {
     }
 }
 
-/// The TLS settings for SMTP: the system roots plus `ca_file`, always
-/// verified, as for IMAP (`allow_insecure` only permits no TLS at all).
+/// The TLS settings for SMTP: the system roots (those that parse) plus
+/// every certificate of `ca_file`, always verified, as for IMAP
+/// (`allow_insecure` only permits no TLS at all).
 fn smtp_tls(cfg: &SmtpConfig) -> anyhow::Result<TlsParameters> {
     use anyhow::Context;
     let mut tls =
-        TlsParameters::builder(cfg.host.clone()).certificate_store(CertificateStore::None);
-    for der in rustls_native_certs::load_native_certs().certs {
-        if let Ok(root) = Certificate::from_der(der.to_vec()) {
-            tls = tls.add_root_certificate(root);
-        }
-    }
+        TlsParameters::builder(cfg.host.clone()).certificate_store(CertificateStore::Default);
     if let Some(ca) = &cfg.ca_file {
-        let pem =
-            std::fs::read(ca).with_context(|| format!("reading smtp.ca_file {}", ca.display()))?;
-        let root = Certificate::from_pem(&pem)
-            .with_context(|| format!("smtp.ca_file {} is not a PEM certificate", ca.display()))?;
-        tls = tls.add_root_certificate(root);
+        let context = || format!("smtp.ca_file {}", ca.display());
+        let pem = std::fs::read(ca).with_context(context)?;
+        let mut found = 0;
+        for der in rustls_pemfile::certs(&mut pem.as_slice()) {
+            let der = der.with_context(context)?;
+            tls = tls.add_root_certificate(Certificate::from_der(der.to_vec())?);
+            found += 1;
+        }
+        anyhow::ensure!(found > 0, "{}: no PEM certificate in the file", context());
     }
     Ok(tls.build_rustls()?)
 }
