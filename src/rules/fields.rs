@@ -145,14 +145,7 @@ const SENTENCE_REACH: usize = 400;
 /// either side of it.
 fn sentence(text: &str, s: usize, e: usize) -> (usize, usize) {
     let is_end = |c: char| matches!(c, '.' | '!' | '?' | '\n' | '。' | '|');
-    let mut window_start = s.saturating_sub(SENTENCE_REACH);
-    while !text.is_char_boundary(window_start) {
-        window_start -= 1;
-    }
-    let mut window_end = (e + SENTENCE_REACH).min(text.len());
-    while !text.is_char_boundary(window_end) {
-        window_end += 1;
-    }
+    let (window_start, window_end) = reach(text, s, e);
     let start = text[window_start..s]
         .char_indices()
         .rev()
@@ -162,6 +155,37 @@ fn sentence(text: &str, s: usize, e: usize) -> (usize, usize) {
         .find(|c: char| is_end(c) && c != '.')
         .map_or(window_end, |i| e + i);
     let end = text[e..end].find(". ").map_or(end, |i| e + i);
+    (start, end)
+}
+
+/// The bytes at most [`SENTENCE_REACH`] either side of `s..e`, cut at
+/// whitespace where there is some, so no word is read in part ("unused"
+/// must not become "used").
+fn reach(text: &str, s: usize, e: usize) -> (usize, usize) {
+    let mut start = s.saturating_sub(SENTENCE_REACH);
+    while !text.is_char_boundary(start) {
+        start -= 1;
+    }
+    if start > 0 {
+        if let Some((i, c)) = text[start..s]
+            .char_indices()
+            .find(|(_, c)| c.is_whitespace())
+        {
+            start += i + c.len_utf8();
+        }
+    }
+    let mut end = (e + SENTENCE_REACH).min(text.len());
+    while !text.is_char_boundary(end) {
+        end += 1;
+    }
+    if end < text.len() {
+        if let Some((i, _)) = text[e..end]
+            .char_indices()
+            .rfind(|(_, c)| c.is_whitespace())
+        {
+            end = e + i;
+        }
+    }
     (start, end)
 }
 
@@ -368,4 +392,20 @@ pub fn pickup(rules: &Rules, msg: &ParsedMessage) -> Pickup {
 /// Whether the text quotes a price.
 pub fn price_quoted(rules: &Rules, text: &str) -> bool {
     any(rules, "price", text)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_long_sentence_is_cut_at_whitespace_not_inside_a_word() {
+        let before = "word ".repeat(100) + "unused";
+        let text = format!("{before} gloves {}", "unused ".repeat(100));
+        let at = text.find("gloves").unwrap();
+        let (s, e) = sentence(&text, at, at + "gloves".len());
+        assert!(s > 0 && e < text.len(), "the window is bounded");
+        assert!(text[..s].ends_with(' '), "starts after a space");
+        assert!(text[e..].starts_with(' '), "ends before a space");
+    }
 }
