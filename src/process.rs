@@ -94,12 +94,20 @@ impl Processor {
     /// first puts its messages back in the queue (a restart does too).
     pub async fn process_batch(&self, limit: i64) -> Result<Vec<ProcessOutcome>, StoreError> {
         self.release_unfinished().await?;
-        let next_bytes = self.store.next_claim_bytes(limit, BATCH_BYTES).await?;
+        let (next_bytes, max_id) = self.store.next_claim(limit, BATCH_BYTES).await?;
+        if max_id == 0 {
+            return Ok(Vec::new());
+        }
         let _turn = match next_bytes > LARGE_BATCH_BYTES {
             true => Some(self.store.large_message_turn().await),
             false => None,
         };
-        let claimed = self.store.claim_received_batch(limit, BATCH_BYTES).await?;
+        // Only what was measured: a large message stored meanwhile waits
+        // for the next batch and its own turn.
+        let claimed = self
+            .store
+            .claim_received_through(limit, BATCH_BYTES, max_id)
+            .await?;
         if claimed.is_empty() {
             return Ok(Vec::new());
         }

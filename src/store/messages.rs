@@ -203,12 +203,13 @@ impl Store {
         Ok(self.claim_received_batch(1, i64::MAX).await?.pop())
     }
 
-    /// The bytes the next [`Store::claim_received_batch`] with the same
-    /// arguments would claim, were nothing to arrive meanwhile.
-    pub async fn next_claim_bytes(&self, limit: i64, max_bytes: i64) -> Result<i64, StoreError> {
-        sqlx::query_scalar(
-            "SELECT COALESCE(SUM(size), 0) FROM
-               (SELECT size, SUM(size) OVER (ORDER BY id) AS running
+    /// What the next [`Store::claim_received_batch`] with the same arguments
+    /// would claim: its bytes, and the highest message id in it (0 when
+    /// nothing waits). [`Store::claim_received_through`] claims exactly that.
+    pub async fn next_claim(&self, limit: i64, max_bytes: i64) -> Result<(i64, i64), StoreError> {
+        sqlx::query_as(
+            "SELECT COALESCE(SUM(size), 0), COALESCE(MAX(id), 0) FROM
+               (SELECT id, size, SUM(size) OVER (ORDER BY id) AS running
                 FROM messages WHERE state = 'received' ORDER BY id LIMIT ?)
              WHERE running - size < ?",
         )
@@ -226,14 +227,28 @@ impl Store {
         limit: i64,
         max_bytes: i64,
     ) -> Result<Vec<ClaimedMessage>, StoreError> {
+        self.claim_received_through(limit, max_bytes, i64::MAX)
+            .await
+    }
+
+    /// Like [`Store::claim_received_batch`], leaving out messages with an
+    /// id above `max_id` (those stored after [`Store::next_claim`] looked).
+    pub async fn claim_received_through(
+        &self,
+        limit: i64,
+        max_bytes: i64,
+        max_id: i64,
+    ) -> Result<Vec<ClaimedMessage>, StoreError> {
         let mut tx = self.write().await?;
         let rows = sqlx::query(
             "UPDATE messages SET state = 'processing', attempts = attempts + 1
              WHERE id IN (SELECT id FROM (SELECT id, size, SUM(size) OVER (ORDER BY id) AS running
-                                          FROM messages WHERE state = 'received' ORDER BY id LIMIT ?)
+                                          FROM messages WHERE state = 'received' AND id <= ?
+                                          ORDER BY id LIMIT ?)
                           WHERE running - size < ?)
              RETURNING id, raw, truncated",
         )
+        .bind(max_id)
         .bind(limit)
         .bind(max_bytes)
         .fetch_all(&mut *tx)
