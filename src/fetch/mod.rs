@@ -140,13 +140,13 @@ impl Fetcher {
         reconnect: &mut Reconnect,
     ) -> Result<(), FetchError> {
         let mut session = self.connect().await?;
-        reconnect.connected();
         let timeout = self.timeout();
         let caps = with_timeout(timeout, "CAPABILITY", session.capabilities()).await??;
         let idle = caps.has_str("IDLE");
         tracing::info!(host = %self.cfg.host, mailbox = %self.cfg.mailbox, idle, "IMAP connected");
         loop {
             let report = self.fetch_new(&mut session).await?;
+            reconnect.worked();
             if report.stored + report.oversize > 0 {
                 tracing::info!(?report, "fetched");
             }
@@ -393,9 +393,10 @@ impl Fetcher {
 }
 
 /// The delays between reconnects: doubling from [`RECONNECT_MIN`] up to
-/// [`RECONNECT_MAX`] while connecting keeps failing, back to the minimum
-/// once a session has logged in, so one cut costs one short wait however
-/// many came before.
+/// [`RECONNECT_MAX`] while sessions keep failing, back to the minimum once
+/// a session has read the mailbox through, so one cut costs one short wait
+/// however many came before, and a failure that recurs after every login
+/// (a missing mailbox) does not log in again every second.
 #[derive(Debug, Default)]
 struct Reconnect {
     failures: u32,
@@ -411,8 +412,8 @@ impl Reconnect {
         crate::outbox::backoff_delay(self.failures, RECONNECT_MIN, RECONNECT_MAX, rand::random())
     }
 
-    /// A session logged in.
-    fn connected(&mut self) {
+    /// A session read the mailbox through.
+    fn worked(&mut self) {
         self.failures = 0;
     }
 }
@@ -477,7 +478,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn reconnect_waits_longer_while_failing_and_starts_over_once_connected() {
+    fn reconnect_waits_longer_while_failing_and_starts_over_once_a_session_worked() {
         let mut reconnect = Reconnect::default();
         let first = reconnect.failed();
         assert!(first <= RECONNECT_MIN, "{first:?}");
@@ -487,7 +488,7 @@ mod tests {
             reconnect.failed();
         }
         assert!(reconnect.failed() <= RECONNECT_MAX);
-        reconnect.connected();
+        reconnect.worked();
         assert!(reconnect.failed() <= RECONNECT_MIN);
     }
 
