@@ -13,6 +13,7 @@
 pub mod connect;
 mod uidset;
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -55,6 +56,9 @@ const BATCH_MESSAGES: usize = 250;
 const BATCH_BYTES: u64 = 16 * 1024 * 1024;
 /// A batch larger than this is stored before the next one is downloaded.
 const OVERLAP_MAX_BYTES: usize = 4 * 1024 * 1024;
+/// Passes a message may be missing from the server's answers before the
+/// cursor moves past it.
+const MAX_MISSES: u32 = 3;
 /// UIDs per STORE or MOVE command, so its line stays well under 8 KiB.
 const MARK_CHUNK: usize = 500;
 
@@ -83,6 +87,23 @@ pub struct Fetcher {
     tls: Arc<rustls::ClientConfig>,
     /// Woken after each stored batch, so processing starts at once.
     stored: Arc<Notify>,
+    /// Passes in which a listed message was asked for and not sent, by
+    /// (UIDVALIDITY, UID).
+    misses: std::sync::Mutex<HashMap<(u32, u32), u32>>,
+}
+
+/// What one pass has done so far.
+#[derive(Default)]
+struct Pass {
+    report: FetchReport,
+    /// The previous batch, still being stored.
+    storing: Option<tokio::task::JoinHandle<StoreResult>>,
+    /// UIDs downloaded (to flag once all is committed).
+    received: Vec<u32>,
+    /// UIDs asked for and not sent, not given up on.
+    missing: Vec<u32>,
+    /// The server announced new mail meanwhile.
+    news: bool,
 }
 
 impl Fetcher {
@@ -93,6 +114,7 @@ impl Fetcher {
             cfg,
             tls,
             stored,
+            misses: Default::default(),
         })
     }
 
@@ -205,7 +227,40 @@ impl Fetcher {
         let uidvalidity = selected.uid_validity.ok_or_else(|| {
             FetchError::Protocol(format!("{mailbox}: the server sent no UIDVALIDITY"))
         })?;
-        let last_uid = match self.store.cursor(mailbox).await? {
+        let last_uid = self.cursor_for(uidvalidity).await?;
+        if selected.exists == 0 {
+            return Ok(FetchReport::default());
+        }
+        let pending = self.list_new(session, last_uid).await?;
+        let mut pass = Pass::default();
+        for batch in batches(&pending, self.cfg.max_message_bytes) {
+            self.fetch_batch(session, batch, uidvalidity, &mut pass)
+                .await?;
+        }
+        if let Some(previous) = pass.storing.take() {
+            self.tally(previous, &mut pass.report).await?;
+        }
+        if !pass.missing.is_empty() {
+            tracing::warn!(
+                mailbox,
+                missing = ?pass.missing,
+                "the server did not send every message asked for; asking again next pass"
+            );
+            pass.report.missing = pass.missing.len();
+        }
+        // Everything received is committed now: flag or move it.
+        for chunk in pass.received.chunks(MARK_CHUNK) {
+            self.mark_done(session, chunk).await?;
+            pass.news |= drain_unsolicited(session);
+        }
+        pass.report.more_waiting = pass.news;
+        Ok(pass.report)
+    }
+
+    /// The last UID stored from this mailbox, 0 when its UIDVALIDITY changed.
+    async fn cursor_for(&self, uidvalidity: u32) -> Result<u32, FetchError> {
+        let mailbox = &self.cfg.mailbox;
+        Ok(match self.store.cursor(mailbox).await? {
             Some(c) if c.uidvalidity == uidvalidity => c.last_uid,
             Some(c) => {
                 tracing::warn!(
@@ -218,71 +273,79 @@ impl Fetcher {
                 0
             }
             None => 0,
+        })
+    }
+
+    /// Downloads one batch and starts storing it. Storing batch k overlaps
+    /// downloading batch k+1 (the database and the IMAP server work at the
+    /// same time), except for large batches, which take their turn.
+    async fn fetch_batch(
+        &self,
+        session: &mut ImapSession,
+        batch: &[(u32, u64)],
+        uidvalidity: u32,
+        pass: &mut Pass,
+    ) -> Result<(), FetchError> {
+        let large = listed_bytes(batch, self.cfg.max_message_bytes) > OVERLAP_MAX_BYTES as u64;
+        let turn = match large {
+            true => Some(self.store.large_message_turn().await),
+            false => None,
         };
-        let mut report = FetchReport::default();
-        let mut news = false;
-        if selected.exists == 0 {
-            return Ok(report);
+        let fetched = self.download(session, batch, uidvalidity).await?;
+        if let Some(previous) = pass.storing.take() {
+            self.tally(previous, &mut pass.report).await?;
         }
-        let pending = self.list_new(session, last_uid).await?;
-        // Storing batch k overlaps downloading batch k+1: the database and
-        // the IMAP server work at the same time.
-        let mut storing: Option<tokio::task::JoinHandle<StoreResult>> = None;
-        let mut received: Vec<u32> = Vec::with_capacity(pending.len());
-        let mut missing: Vec<u32> = Vec::new();
-        for batch in batches(&pending, self.cfg.max_message_bytes) {
-            let large = listed_bytes(batch, self.cfg.max_message_bytes) > OVERLAP_MAX_BYTES as u64;
-            let turn = match large {
-                true => Some(self.store.large_message_turn().await),
-                false => None,
-            };
-            let fetched = self.download(session, batch, uidvalidity).await?;
-            if let Some(previous) = storing.take() {
-                self.tally(previous, &mut report).await?;
+        let got: Vec<u32> = fetched.iter().map(|m| m.uid).collect();
+        let missing: Vec<u32> = batch
+            .iter()
+            .map(|(uid, _)| *uid)
+            .filter(|uid| !got.contains(uid))
+            .collect();
+        // A message the server keeps not sending stops holding back the cursor.
+        let given_up = self.give_up_on(uidvalidity, &missing);
+        let passed: Vec<u32> = got.iter().chain(&given_up).copied().collect();
+        let through = complete_through(batch, &passed).filter(|_| pass.missing.is_empty());
+        pass.missing
+            .extend(missing.iter().filter(|uid| !given_up.contains(uid)));
+        pass.received.extend(got);
+        let store = self.store.clone();
+        let task = tokio::spawn(async move {
+            let truncated: Vec<bool> = fetched.iter().map(|m| m.truncated).collect();
+            Ok((truncated, store.store_fetched(fetched, through).await?))
+        });
+        if turn.is_some() {
+            // Stored before the next download starts, so two large
+            // messages are never in memory at once.
+            self.tally(task, &mut pass.report).await?;
+            drop(turn);
+        } else {
+            pass.storing = Some(task);
+        }
+        pass.news |= drain_unsolicited(session);
+        Ok(())
+    }
+
+    /// Counts one more pass in which each of `missing` was asked for and not
+    /// sent; returns those missed [`MAX_MISSES`] times, which the cursor may
+    /// then pass. They stay in the mailbox, unflagged, named in the log.
+    fn give_up_on(&self, uidvalidity: u32, missing: &[u32]) -> Vec<u32> {
+        let mut misses = self.misses.lock().unwrap_or_else(|e| e.into_inner());
+        let mut given_up = Vec::new();
+        for &uid in missing {
+            let count = misses.entry((uidvalidity, uid)).or_default();
+            *count += 1;
+            if *count >= MAX_MISSES {
+                misses.remove(&(uidvalidity, uid));
+                tracing::error!(
+                    mailbox = %self.cfg.mailbox,
+                    uid,
+                    passes = MAX_MISSES,
+                    "the server never sent this message; left in the mailbox unflagged for an operator"
+                );
+                given_up.push(uid);
             }
-            let got: Vec<u32> = fetched.iter().map(|m| m.uid).collect();
-            let through = complete_through(batch, &got).filter(|_| missing.is_empty());
-            missing.extend(
-                batch
-                    .iter()
-                    .map(|(uid, _)| *uid)
-                    .filter(|uid| !got.contains(uid)),
-            );
-            received.extend(got);
-            let store = self.store.clone();
-            let bytes: usize = fetched.iter().map(|m| m.raw.len()).sum();
-            let task = tokio::spawn(async move {
-                let truncated: Vec<bool> = fetched.iter().map(|m| m.truncated).collect();
-                Ok((truncated, store.store_fetched(fetched, through).await?))
-            });
-            if bytes > OVERLAP_MAX_BYTES || turn.is_some() {
-                // Big messages are stored before the next download starts, so
-                // two of them are never in memory at once.
-                self.tally(task, &mut report).await?;
-                drop(turn);
-            } else {
-                storing = Some(task);
-            }
-            news |= drain_unsolicited(session);
         }
-        if let Some(previous) = storing.take() {
-            self.tally(previous, &mut report).await?;
-        }
-        if !missing.is_empty() {
-            tracing::warn!(
-                mailbox,
-                missing = ?missing,
-                "the server did not send every message asked for; asking again next pass"
-            );
-            report.missing = missing.len();
-        }
-        // Everything received is committed now: flag or move it.
-        for chunk in received.chunks(MARK_CHUNK) {
-            self.mark_done(session, chunk).await?;
-            news |= drain_unsolicited(session);
-        }
-        report.more_waiting = news;
-        Ok(report)
+        given_up
     }
 
     /// Waits for one batch's commit, counts it, and wakes the process stage.
@@ -490,6 +553,19 @@ mod tests {
         assert!(reconnect.failed() <= RECONNECT_MAX);
         reconnect.worked();
         assert!(reconnect.failed() <= RECONNECT_MIN);
+    }
+
+    #[tokio::test]
+    async fn a_message_missing_from_three_passes_stops_holding_back_the_cursor() {
+        let store = Store::open("sqlite::memory:").await.unwrap();
+        let cfg: ImapConfig =
+            toml::from_str("host = \"localhost\"\nusername = \"desk@example.org\"\n").unwrap();
+        let fetcher = Fetcher::new(store, cfg, Arc::new(Notify::new())).unwrap();
+        assert!(fetcher.give_up_on(7, &[4, 9]).is_empty());
+        assert!(fetcher.give_up_on(7, &[4]).is_empty());
+        assert!(fetcher.give_up_on(8, &[4]).is_empty(), "another UIDVALIDITY");
+        assert_eq!(fetcher.give_up_on(7, &[4, 9]), vec![4]);
+        assert_eq!(fetcher.give_up_on(7, &[9]), vec![9]);
     }
 
     #[test]
