@@ -563,7 +563,10 @@ mod tests {
         let fetcher = Fetcher::new(store, cfg, Arc::new(Notify::new())).unwrap();
         assert!(fetcher.give_up_on(7, &[4, 9]).is_empty());
         assert!(fetcher.give_up_on(7, &[4]).is_empty());
-        assert!(fetcher.give_up_on(8, &[4]).is_empty(), "another UIDVALIDITY");
+        assert!(
+            fetcher.give_up_on(8, &[4]).is_empty(),
+            "another UIDVALIDITY"
+        );
         assert_eq!(fetcher.give_up_on(7, &[4, 9]), vec![4]);
         assert_eq!(fetcher.give_up_on(7, &[9]), vec![9]);
     }

@@ -228,3 +228,13 @@ pub fn donation(from: &str, to: &str, id: &str, body: &str) -> Vec<u8> {
 pub fn unique_id() -> String {
     format!("m{:016x}", rand::random::<u64>())
 }
+
+/// Stops a `serve` child process the way an operator does (SIGTERM) and
+/// waits for it.
+pub fn terminate(child: &mut std::process::Child) -> std::process::ExitStatus {
+    std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    child.wait().unwrap()
+}

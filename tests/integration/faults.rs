@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use rand::{Rng, SeedableRng};
 
-use crate::app::{donation, unique_id, App};
+use crate::app::{donation, terminate, unique_id, App};
 use crate::common::imap::{login, Security};
 use crate::common::{
     append, create_mailbox, dovecot_restart, fetch_all, mail_stack, stack_exclusive, stack_shared,
@@ -37,15 +37,6 @@ async fn all_sent(app: &App, n: i64) -> bool {
 fn kill(child: &mut std::process::Child) {
     child.kill().unwrap(); // SIGKILL
     child.wait().unwrap();
-}
-
-fn terminate(child: &mut std::process::Child) -> std::process::ExitStatus {
-    let pid = child.id().to_string();
-    std::process::Command::new("kill")
-        .args(["-TERM", &pid])
-        .status()
-        .unwrap();
-    child.wait().unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -430,9 +421,7 @@ async fn waiting_count(app: &App) -> i64 {
 
 /// `serve`'s log so far, without colours.
 fn serve_log(app: &App) -> String {
-    let log = std::fs::read_to_string(app.path("serve.log")).unwrap_or_default();
-    let ansi = regex::Regex::new("\x1b\\[[0-9;]*m").unwrap();
-    ansi.replace_all(&log, "").into_owned()
+    std::fs::read_to_string(app.path("serve.log")).unwrap_or_default()
 }
 
 /// How each stage's log lines are told apart.

@@ -10,7 +10,7 @@ use supplyline::fetch::Fetcher;
 use supplyline::store::{OutboxSummary, Store};
 use tokio::sync::Notify;
 
-use crate::app::{donation, unique_id, App};
+use crate::app::{donation, terminate, unique_id, App};
 use crate::common::{
     append, fetch_all, mail_stack, stack_shared, unique_address, wait_for_count, Handshake,
     SmtpTlsProxy, TlsMode,
@@ -337,13 +337,4 @@ async fn a_reply_refused_by_certificate_ends_failed_after_its_attempts() {
         "{handshakes:?}"
     );
     app.stop().await;
-}
-
-/// Sends SIGTERM and waits for `child` to exit.
-fn terminate(child: &mut std::process::Child) -> std::process::ExitStatus {
-    std::process::Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    child.wait().unwrap()
 }
