@@ -24,7 +24,7 @@ use tokio_util::sync::CancellationToken;
 use crate::config::ImapConfig;
 use crate::store::{FetchedMessage, Store, StoreError, StoreOutcome};
 use connect::{connect, tls_config, with_timeout, ImapSession};
-pub use uidset::uid_set;
+pub use uidset::{uid_set, uid_sets};
 
 /// Why fetching stopped; every arm but `Config` and `Store` is retried.
 #[derive(Debug, thiserror::Error)]
@@ -59,8 +59,9 @@ const OVERLAP_MAX_BYTES: usize = 4 * 1024 * 1024;
 /// Passes a message may be missing from the server's answers before the
 /// cursor moves past it.
 const MAX_MISSES: u32 = 3;
-/// UIDs per STORE or MOVE command, so its line stays well under 8 KiB.
-const MARK_CHUNK: usize = 500;
+/// The longest UID set in one STORE or MOVE command, so its line stays
+/// well under 8 KiB; consecutive UIDs are one range however many.
+const MARK_SET_BYTES: usize = 4000;
 
 /// What a background store of one batch gives back: which were truncated, and the outcomes.
 type StoreResult = Result<(Vec<bool>, Vec<StoreOutcome>), FetchError>;
@@ -249,8 +250,8 @@ impl Fetcher {
             pass.report.missing = pass.missing.len();
         }
         // Everything received is committed now: flag or move it.
-        for chunk in pass.received.chunks(MARK_CHUNK) {
-            self.mark_done(session, chunk).await?;
+        for set in uid_sets(&pass.received, MARK_SET_BYTES) {
+            self.mark_done(session, &set).await?;
             pass.news |= drain_unsolicited(session);
         }
         pass.report.more_waiting = pass.news;
@@ -437,15 +438,14 @@ impl Fetcher {
     }
 
     /// After the commit: flag `\Seen`, or move to the processed folder.
-    async fn mark_done(&self, session: &mut ImapSession, uids: &[u32]) -> Result<(), FetchError> {
-        let set = uid_set(uids);
+    async fn mark_done(&self, session: &mut ImapSession, set: &str) -> Result<(), FetchError> {
         match &self.cfg.processed_folder {
             Some(folder) => {
-                with_timeout(self.timeout(), "UID MOVE", session.uid_mv(&set, folder)).await??
+                with_timeout(self.timeout() * 4, "UID MOVE", session.uid_mv(set, folder)).await??
             }
             None => {
-                with_timeout(self.timeout(), "UID STORE", async {
-                    let stream = session.uid_store(&set, "+FLAGS.SILENT (\\Seen)").await?;
+                with_timeout(self.timeout() * 4, "UID STORE", async {
+                    let stream = session.uid_store(set, "+FLAGS.SILENT (\\Seen)").await?;
                     stream.try_collect::<Vec<_>>().await.map(|_| ())
                 })
                 .await??

@@ -27,9 +27,40 @@ pub fn uid_set(uids: &[u32]) -> String {
     out
 }
 
+/// The sorted, deduplicated `uids` as IMAP sets with ranges, each at most
+/// `max_len` bytes long (a single element longer than that stands alone):
+/// a run of consecutive UIDs, however long, is one short set.
+pub fn uid_sets(uids: &[u32], max_len: usize) -> Vec<String> {
+    let mut sets: Vec<String> = Vec::new();
+    let mut current = String::new();
+    for element in uid_set(uids).split(',').filter(|e| !e.is_empty()) {
+        if !current.is_empty() && current.len() + 1 + element.len() > max_len {
+            sets.push(std::mem::take(&mut current));
+        }
+        if !current.is_empty() {
+            current.push(',');
+        }
+        current.push_str(element);
+    }
+    if !current.is_empty() {
+        sets.push(current);
+    }
+    sets
+}
+
 #[cfg(test)]
 mod tests {
-    use super::uid_set;
+    use super::{uid_set, uid_sets};
+
+    #[test]
+    fn sets_are_split_by_length_not_by_count() {
+        let run: Vec<u32> = (1..=10_000).collect();
+        assert_eq!(uid_sets(&run, 20), vec!["1:10000"]);
+        let odd: Vec<u32> = (1..=20).filter(|u| u % 2 == 1).collect();
+        let sets = uid_sets(&odd, 8);
+        assert_eq!(sets, vec!["1,3,5,7", "9,11,13", "15,17,19"]);
+        assert!(uid_sets(&[], 8).is_empty());
+    }
 
     #[test]
     fn ranges_are_compressed() {

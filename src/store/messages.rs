@@ -1,7 +1,9 @@
 //! The `messages` table: raw messages as fetched, and their processing state.
 
 use sha2::{Digest, Sha256};
-use sqlx::Row;
+use std::collections::HashMap;
+
+use sqlx::{QueryBuilder, Row, Sqlite};
 
 use super::{now_ms, QueryContext, Store, StoreError};
 
@@ -124,48 +126,66 @@ impl Store {
         batch: Vec<FetchedMessage>,
         cursor_through: Option<u32>,
     ) -> Result<Vec<StoreOutcome>, StoreError> {
-        let mut tx = self.write().await?;
-        let mut outcomes = Vec::with_capacity(batch.len());
-        let now = now_ms();
         let last = batch
             .first()
             .zip(cursor_through)
             .map(|(m, uid)| (m.mailbox.clone(), m.uidvalidity, uid));
-        for m in batch {
-            let (message_id, dedup_key, content_hash) = message_identity(&m.raw);
-            let state = if m.truncated { "oversize" } else { "received" };
-            let error = m.truncated.then(|| {
-                format!(
-                    "{} bytes is over the size limit; only the headers were kept",
-                    m.size
-                )
-            });
-            let row = sqlx::query(
+        let identities: Vec<_> = batch.iter().map(|m| message_identity(&m.raw)).collect();
+        let keys: Vec<String> = identities.iter().map(|(_, key, _)| key.clone()).collect();
+        let mut tx = self.write().await?;
+        let mut stored = HashMap::new();
+        if !batch.is_empty() {
+            // One statement for the whole batch: per-statement overhead, not
+            // the disk, was what storing a backlog cost.
+            let mut insert = QueryBuilder::<Sqlite>::new(
                 "INSERT INTO messages (dedup_key, message_id, content_hash, mailbox, uidvalidity, uid,
-                                       size, raw, truncated, state, error, received_at)
-                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                 ON CONFLICT (dedup_key) DO NOTHING RETURNING id",
-            )
-            .bind(&dedup_key)
-            .bind(&message_id)
-            .bind(&content_hash)
-            .bind(&m.mailbox)
-            .bind(m.uidvalidity as i64)
-            .bind(m.uid as i64)
-            .bind(m.size as i64)
-            .bind(m.raw)
-            .bind(m.truncated)
-            .bind(state)
-            .bind(error)
-            .bind(now)
-            .fetch_optional(&mut *tx)
-            .await
-            .during("storing a fetched message")?;
-            outcomes.push(match row {
-                Some(r) => StoreOutcome::Stored(r.get(0)),
-                None => StoreOutcome::Duplicate,
-            });
+                                       size, raw, truncated, state, error, received_at) ",
+            );
+            let now = now_ms();
+            let rows = batch.into_iter().zip(identities);
+            insert.push_values(
+                rows,
+                |mut row, (m, (message_id, dedup_key, content_hash))| {
+                    let state = if m.truncated { "oversize" } else { "received" };
+                    let error = m.truncated.then(|| {
+                        format!(
+                            "{} bytes is over the size limit; only the headers were kept",
+                            m.size
+                        )
+                    });
+                    row.push_bind(dedup_key)
+                        .push_bind(message_id)
+                        .push_bind(content_hash)
+                        .push_bind(m.mailbox)
+                        .push_bind(m.uidvalidity as i64)
+                        .push_bind(m.uid as i64)
+                        .push_bind(m.size as i64)
+                        .push_bind(m.raw)
+                        .push_bind(m.truncated)
+                        .push_bind(state)
+                        .push_bind(error)
+                        .push_bind(now);
+                },
+            );
+            insert.push(" ON CONFLICT (dedup_key) DO NOTHING RETURNING dedup_key, id");
+            let rows = insert
+                .build()
+                .fetch_all(&mut *tx)
+                .await
+                .during("storing fetched messages")?;
+            stored = rows
+                .iter()
+                .map(|r| (r.get::<String, _>(0), r.get::<i64, _>(1)))
+                .collect::<HashMap<String, i64>>();
         }
+        // The first of a dedup key is the one stored; RETURNING has no order.
+        let outcomes = keys
+            .iter()
+            .map(|key| match stored.remove(key) {
+                Some(id) => StoreOutcome::Stored(id),
+                None => StoreOutcome::Duplicate,
+            })
+            .collect();
         if let Some((mailbox, uidvalidity, uid)) = last {
             Self::advance_cursor(&mut tx, &mailbox, uidvalidity, uid).await?;
         }
