@@ -290,18 +290,13 @@ impl Store {
     /// Puts claimed messages whose batch could not be completed back in the
     /// queue, as if never claimed.
     pub async fn release_claimed(&self, ids: &[i64]) -> Result<(), StoreError> {
-        let mut tx = self.write().await?;
-        for id in ids {
-            sqlx::query(
-                "UPDATE messages SET state = 'received', attempts = attempts - 1
-                 WHERE id = ? AND state = 'processing'",
-            )
-            .bind(id)
-            .execute(&mut *tx)
-            .await
-            .during("releasing a claimed message")?;
-        }
-        tx.commit().await.during("committing a release")
+        self.update_each(
+            "UPDATE messages SET state = 'received', attempts = attempts - 1
+             WHERE id = ? AND state = 'processing'",
+            ids,
+            "releasing a claimed message",
+        )
+        .await
     }
 
     /// Marks a message failed with its reason; it stays stored and can be retried.

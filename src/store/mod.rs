@@ -173,6 +173,25 @@ impl Store {
         self.large_message.clone().lock_owned().await
     }
 
+    /// Runs `sql`, whose one parameter is an id, for each of `ids`, in one
+    /// write transaction.
+    pub(crate) async fn update_each(
+        &self,
+        sql: &'static str,
+        ids: &[i64],
+        what: &'static str,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.write().await?;
+        for id in ids {
+            sqlx::query(sql)
+                .bind(id)
+                .execute(&mut *tx)
+                .await
+                .during(what)?;
+        }
+        tx.commit().await.during(what)
+    }
+
     /// Starts a write transaction that holds the write lock from its first statement.
     pub(crate) async fn write(&self) -> Result<Transaction<'static, Sqlite>, StoreError> {
         self.writer

@@ -111,18 +111,13 @@ impl Store {
     /// Puts claimed replies that were not handed to the transport back in
     /// the queue, due now, as if never claimed.
     pub async fn release_replies(&self, ids: &[i64]) -> Result<(), StoreError> {
-        let mut tx = self.write().await?;
-        for id in ids {
-            sqlx::query(
-                "UPDATE outbox SET state = 'pending', attempts = attempts - 1
-                 WHERE id = ? AND state = 'sending'",
-            )
-            .bind(id)
-            .execute(&mut *tx)
-            .await
-            .during("releasing a claimed reply")?;
-        }
-        tx.commit().await.during("committing a reply release")
+        self.update_each(
+            "UPDATE outbox SET state = 'pending', attempts = attempts - 1
+             WHERE id = ? AND state = 'sending'",
+            ids,
+            "releasing a claimed reply",
+        )
+        .await
     }
 
     /// When the next pending reply falls due, if any is pending.
