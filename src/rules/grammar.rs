@@ -40,6 +40,27 @@ pub struct Lot {
     pub spans: Vec<Span>,
 }
 
+impl Lot {
+    /// This lot's item, counted by `q` found after it: the lot now runs
+    /// from `start` to the count's end, its spans the name and the count.
+    fn counted_from(&self, start: usize, q: Qty) -> Lot {
+        let mut spans = self.spans[..self.spans.len().min(1)].to_vec();
+        spans.push(Span {
+            field: "quantity".into(),
+            start: q.start,
+            end: q.end,
+            rule: q.rule.into(),
+        });
+        Lot {
+            hit: self.hit.clone(),
+            start,
+            end: q.end,
+            qty: Some(q),
+            spans,
+        }
+    }
+}
+
 /// What lies between two tokens.
 #[derive(Debug, Default)]
 struct Gap {
@@ -597,18 +618,7 @@ impl Ctx<'_> {
             );
             self.pack_item = Some(prev.hit.item);
             let q = self.pack(q, self.toks[k + 1].end);
-            let mut lot = prev.clone();
-            lot.spans.truncate(1);
-            lot.spans.push(Span {
-                field: "quantity".into(),
-                start: q.start,
-                end: q.end,
-                rule: q.rule.into(),
-            });
-            lot.start = start;
-            lot.end = q.end;
-            lot.qty = Some(q);
-            out.push(lot);
+            out.push(prev.counted_from(start, q));
         }
         out
     }
@@ -691,18 +701,7 @@ impl Ctx<'_> {
                 self.toks[r].end,
                 "count of the item named before",
             );
-            let mut lot = prev.clone();
-            lot.spans.truncate(1);
-            lot.spans.push(Span {
-                field: "quantity".into(),
-                start: q.start,
-                end: q.end,
-                rule: q.rule.into(),
-            });
-            lot.start = start;
-            lot.end = q.end;
-            lot.qty = Some(q);
-            out.push(lot);
+            out.push(prev.counted_from(start, q));
         }
         out
     }
