@@ -63,15 +63,15 @@ pub fn fired(rules: &Rules, msg: &ParsedMessage, text: &str) -> Vec<(String, Str
     let from = from_text(msg);
     let both = format!("{}\n{}", msg.subject, text);
     let mut hits: Vec<usize> = Vec::new();
-    for scope in &rules.signals_by_scope {
-        let hay = match scope.scope.as_str() {
+    for (scope, (set, index)) in &rules.signals_by_scope {
+        let hay = match scope.as_str() {
             "subject" => msg.subject.as_str(),
             "body" => text,
             "from" => from.as_str(),
             "headers" => headers.as_str(),
             _ => both.as_str(),
         };
-        hits.extend(scope.set.matches(hay).iter().map(|k| scope.signal[k]));
+        hits.extend(set.matches(hay).iter().map(|k| index[k]));
     }
     hits.sort_unstable();
     hits.into_iter()

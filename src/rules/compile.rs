@@ -95,15 +95,10 @@ pub struct Signal {
     pub re: Regex,
 }
 
-/// The signals of one scope as one [`RegexSet`], so a message's text is
-/// scanned once per scope rather than once per signal.
-#[derive(Debug)]
-pub struct ScopeSignals {
-    pub scope: String,
-    pub set: RegexSet,
-    /// Index into [`Rules::signals`] of each pattern of `set`.
-    pub signal: Vec<usize>,
-}
+/// Patterns by key, each key's as one [`RegexSet`] (so a text is scanned
+/// once per key, not once per pattern) with the index of each pattern in
+/// the list they came from.
+pub type GroupedSets = BTreeMap<String, (RegexSet, Vec<usize>)>;
 
 #[derive(Debug)]
 pub struct Negation {
@@ -131,10 +126,11 @@ pub struct Rules {
     /// All negation patterns at once: which of `negations` occur in a text.
     pub(crate) negation_set: RegexSet,
     pub(crate) signals: Vec<Signal>,
-    pub(crate) signals_by_scope: Vec<ScopeSignals>,
+    /// [`Rules::signals`] by scope.
+    pub(crate) signals_by_scope: GroupedSets,
     pub(crate) fields: Vec<(String, Pattern)>,
-    /// Per field, its patterns as one set, with their indices in `fields`.
-    pub(crate) field_sets: HashMap<String, (RegexSet, Vec<usize>)>,
+    /// `fields` by field name.
+    pub(crate) field_sets: GroupedSets,
     pub(crate) languages: Vec<(String, Vec<String>)>,
     /// Each stop word of `languages`, with the index of every language listing it.
     pub(crate) stop_words: HashMap<String, Vec<usize>>,
@@ -426,9 +422,15 @@ impl Builder {
             negation_set: RegexSet::new(self.negations.iter().map(|n| n.re.as_str()))
                 .map_err(|e| internal(format!("negation set: {e}")))?,
             negations: self.negations,
-            signals_by_scope: signals_by_scope(&self.signals)?,
+            signals_by_scope: grouped_sets(
+                self.signals.iter().map(|s| (s.scope.as_str(), &s.re)),
+                "signal scope",
+            )?,
             signals: self.signals,
-            field_sets: field_sets(&self.fields)?,
+            field_sets: grouped_sets(
+                self.fields.iter().map(|(f, p)| (f.as_str(), &p.re)),
+                "field",
+            )?,
             fields: self.fields,
             stop_words: stop_words(&self.languages),
             languages: self.languages,
@@ -473,38 +475,23 @@ fn internal(reason: String) -> RuleError {
     }
 }
 
-fn signals_by_scope(signals: &[Signal]) -> Result<Vec<ScopeSignals>, RuleError> {
-    let mut scopes: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
-    for (i, s) in signals.iter().enumerate() {
-        scopes.entry(s.scope.as_str()).or_default().push(i);
+/// Patterns grouped by a key (a signal's scope, a field's name), each
+/// group as one `RegexSet` with the index of each of its patterns.
+fn grouped_sets<'a>(
+    patterns: impl Iterator<Item = (&'a str, &'a Regex)>,
+    what: &str,
+) -> Result<GroupedSets, RuleError> {
+    let mut groups: BTreeMap<&str, Vec<(usize, &Regex)>> = BTreeMap::new();
+    for (i, (key, re)) in patterns.enumerate() {
+        groups.entry(key).or_default().push((i, re));
     }
-    scopes
+    groups
         .into_iter()
-        .map(|(scope, signal)| {
-            let set = RegexSet::new(signal.iter().map(|&i| signals[i].re.as_str()))
-                .map_err(|e| internal(format!("signal set for scope {scope}: {e}")))?;
-            Ok(ScopeSignals {
-                scope: scope.to_string(),
-                set,
-                signal,
-            })
-        })
-        .collect()
-}
-
-fn field_sets(
-    fields: &[(String, Pattern)],
-) -> Result<HashMap<String, (RegexSet, Vec<usize>)>, RuleError> {
-    let mut by_field: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
-    for (i, (field, _)) in fields.iter().enumerate() {
-        by_field.entry(field.as_str()).or_default().push(i);
-    }
-    by_field
-        .into_iter()
-        .map(|(field, index)| {
-            let set = RegexSet::new(index.iter().map(|&i| fields[i].1.re.as_str()))
-                .map_err(|e| internal(format!("pattern set for field {field}: {e}")))?;
-            Ok((field.to_string(), (set, index)))
+        .map(|(key, members)| {
+            let set = RegexSet::new(members.iter().map(|(_, re)| re.as_str()))
+                .map_err(|e| internal(format!("{what} set for {key}: {e}")))?;
+            let index = members.iter().map(|(i, _)| *i).collect();
+            Ok((key.to_string(), (set, index)))
         })
         .collect()
 }
