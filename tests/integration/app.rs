@@ -238,3 +238,19 @@ pub fn terminate(child: &mut std::process::Child) -> std::process::ExitStatus {
         .unwrap();
     child.wait().unwrap()
 }
+
+/// Polls until `check` is true, at most `limit`; panics naming `what`.
+pub async fn eventually<F: std::future::Future<Output = bool>>(
+    limit: Duration,
+    what: &str,
+    mut check: impl FnMut() -> F,
+) {
+    let deadline = tokio::time::Instant::now() + limit;
+    while !check().await {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}

@@ -6,28 +6,12 @@ use std::time::Duration;
 
 use rand::{Rng, SeedableRng};
 
-use crate::app::{donation, terminate, unique_id, App};
+use crate::app::{donation, eventually, terminate, unique_id, App};
 use crate::common::imap::{login, Security};
 use crate::common::{
     append, create_mailbox, dovecot_restart, fetch_all, mail_stack, stack_exclusive, stack_shared,
     unique_address, CutProxy,
 };
-
-/// Polls until `check` is true, at most `limit`.
-async fn eventually<F: std::future::Future<Output = bool>>(
-    limit: Duration,
-    what: &str,
-    mut check: impl FnMut() -> F,
-) {
-    let deadline = tokio::time::Instant::now() + limit;
-    while !check().await {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "timed out waiting for {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
 
 async fn all_sent(app: &App, n: i64) -> bool {
     let replies = app.store.reply_counts().await.unwrap();

@@ -2,6 +2,7 @@
 
 use std::time::Duration;
 
+use crate::app::eventually;
 use crate::common::{mail_stack, stack_shared, unique_address};
 
 const IMAP_SECRET: &str = "imap-Secret-7f3e9a-password";
@@ -171,17 +172,12 @@ async fn staff_passwords_and_session_tokens_stay_out_of_logs_and_pages() {
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    let deadline = std::time::Instant::now() + Duration::from_secs(20);
-    while tokio::net::TcpStream::connect(("127.0.0.1", port))
-        .await
-        .is_err()
-    {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the site did not come up"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    eventually(Duration::from_secs(20), "the site to come up", || async {
+        tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .is_ok()
+    })
+    .await;
 
     let (_, cookies, page) = http(port, get(port, "/login", "")).await;
     let login_cookie = cookies[0].clone();

@@ -10,7 +10,7 @@ use supplyline::fetch::Fetcher;
 use supplyline::store::{OutboxSummary, Store};
 use tokio::sync::Notify;
 
-use crate::app::{donation, terminate, unique_id, App};
+use crate::app::{donation, eventually, terminate, unique_id, App};
 use crate::common::{
     append, fetch_all, mail_stack, stack_shared, unique_address, wait_for_count, Handshake,
     SmtpTlsProxy, TlsMode,
@@ -128,13 +128,11 @@ async fn an_acknowledgement_goes_out_over(mode: TlsMode) {
     );
     assert!(ack.contains("300 N95 respirators"), "{ack}");
     // The mail can land before the outbox records the server's answer.
-    let deadline = tokio::time::Instant::now() + SMTP_WAIT;
-    let mut counts = app.store.reply_counts().await.unwrap();
-    while counts != vec![("sent".to_string(), 1)] && tokio::time::Instant::now() < deadline {
-        tokio::time::sleep(Duration::from_millis(50)).await;
-        counts = app.store.reply_counts().await.unwrap();
-    }
-    assert_eq!(counts, vec![("sent".to_string(), 1)]);
+    let sent = vec![("sent".to_string(), 1)];
+    eventually(SMTP_WAIT, "the outbox to record the reply sent", || async {
+        app.store.reply_counts().await.unwrap() == sent
+    })
+    .await;
     assert_eq!(
         proxy.handshakes(),
         vec![Handshake::Completed],
