@@ -30,6 +30,18 @@ pub struct Qty {
     pub rule: &'static str,
 }
 
+impl Qty {
+    /// Where the quantity was read, for `--explain` and the triage desk.
+    fn span(&self) -> Span {
+        Span {
+            field: "quantity".into(),
+            start: self.start,
+            end: self.end,
+            rule: self.rule.into(),
+        }
+    }
+}
+
 /// One lot found in the text, before the catalog ids are put on it.
 #[derive(Debug, Clone)]
 pub struct Lot {
@@ -45,12 +57,7 @@ impl Lot {
     /// from `start` to the count's end, its spans the name and the count.
     fn counted_from(&self, start: usize, q: Qty) -> Lot {
         let mut spans = self.spans[..self.spans.len().min(1)].to_vec();
-        spans.push(Span {
-            field: "quantity".into(),
-            start: q.start,
-            end: q.end,
-            rule: q.rule.into(),
-        });
+        spans.push(q.span());
         Lot {
             hit: self.hit.clone(),
             start,
@@ -471,12 +478,7 @@ impl Ctx<'_> {
             rule: hit.rule.clone(),
         }];
         if let Some(q) = &qty {
-            spans.push(Span {
-                field: "quantity".into(),
-                start: q.start,
-                end: q.end,
-                rule: q.rule.into(),
-            });
+            spans.push(q.span());
         }
         Lot {
             hit,
