@@ -1,13 +1,20 @@
 //! Golden test: every labelled donation email in `tests/fixtures/donations/`
-//! and `tests/fixtures/donations-extra/`
-//! is extracted, with LF and with CRLF line ends, and scored like
-//! `score-extraction` does (items micro-F1, category accuracy). On a
-//! mismatch the actual output is written beside the message as `NAME.failed`.
+//! and `tests/fixtures/donations-extra/` is extracted, with LF and with CRLF
+//! line ends, and must match its `.json` exactly in category and items (the
+//! same one-to-one lot matching as `score-extraction`). Every mismatching
+//! message is listed with a short diff, and its actual output is written
+//! beside it as `NAME.failed`; the aggregate score (items micro-F1,
+//! category accuracy) is printed for each line-end style.
 
 use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 use supplyline::{mail, rules::Rules};
+
+/// Messages allowed to mismatch, by file name, each with the reason. A
+/// message listed here that matches again fails the test, so the list only
+/// ever holds what really is a known gap. Empty: every message matches.
+const KNOWN_MISMATCHES: &[(&str, &str)] = &[];
 
 #[derive(Default)]
 struct Score {
@@ -19,6 +26,14 @@ struct Score {
 }
 
 impl Score {
+    fn add(&mut self, outcome: &Outcome) {
+        self.tp += outcome.matched;
+        self.fn_ += outcome.missed.len();
+        self.fp += outcome.extra.len();
+        self.cat_ok += usize::from(outcome.category.is_none());
+        self.n += 1;
+    }
+
     fn f1(&self) -> f64 {
         let p = self.tp as f64 / (self.tp + self.fp).max(1) as f64;
         let r = self.tp as f64 / (self.tp + self.fn_).max(1) as f64;
@@ -34,6 +49,37 @@ impl Score {
     }
 }
 
+/// How one message's extraction compares with its label.
+struct Outcome {
+    /// Gold lots found in the output.
+    matched: usize,
+    /// Gold lots the output lacks.
+    missed: Vec<String>,
+    /// Output lots no gold lot accounts for.
+    extra: Vec<String>,
+    /// (expected, actual) when the category differs.
+    category: Option<(Value, Value)>,
+    /// The whole output, for `NAME.failed`.
+    actual: Value,
+}
+
+impl Outcome {
+    fn is_match(&self) -> bool {
+        self.missed.is_empty() && self.extra.is_empty() && self.category.is_none()
+    }
+
+    /// One line per difference, for the failure report.
+    fn diff(&self) -> String {
+        let mut lines = Vec::new();
+        if let Some((expected, actual)) = &self.category {
+            lines.push(format!("category: expected {expected}, got {actual}"));
+        }
+        lines.extend(self.missed.iter().map(|lot| format!("- {lot}")));
+        lines.extend(self.extra.iter().map(|lot| format!("+ {lot}")));
+        lines.join("\n    ")
+    }
+}
+
 fn same_lot(gold: &Value, pred: &Value) -> bool {
     if gold["item"] != pred["item"] {
         return false;
@@ -41,25 +87,40 @@ fn same_lot(gold: &Value, pred: &Value) -> bool {
     let Some(gq) = gold["quantity"].as_f64() else {
         return true;
     };
-    let unit = |v: &Value| v["unit"].as_str().unwrap_or("each").to_string();
     pred["quantity"].as_f64() == Some(gq) && unit(gold) == unit(pred)
 }
 
-/// One-to-one matching, gold entries with a quantity first: (tp, fn, fp).
-fn match_items(gold: &[Value], pred: &[Value]) -> (usize, usize, usize) {
+fn unit(lot: &Value) -> &str {
+    lot["unit"].as_str().unwrap_or("each")
+}
+
+/// A lot as a reader writes it: `n95_respirator 2000 each`, or the item
+/// alone when no quantity was given.
+fn describe(lot: &Value) -> String {
+    let item = lot["item"].as_str().unwrap_or("?");
+    match lot["quantity"].as_f64() {
+        Some(q) => format!("{item} {q} {}", unit(lot)),
+        None => item.to_string(),
+    }
+}
+
+/// One-to-one matching, gold entries with a quantity first: how many gold
+/// lots matched, the gold lots missed, and the predicted lots left over.
+fn match_items(gold: &[Value], pred: &[Value]) -> (usize, Vec<String>, Vec<String>) {
     let mut left: Vec<&Value> = pred.iter().collect();
     let mut gold: Vec<&Value> = gold.iter().collect();
     gold.sort_by_key(|g| g["quantity"].is_null());
-    let mut missed = 0;
+    let mut missed = Vec::new();
     for g in gold.iter() {
         match left.iter().position(|p| same_lot(g, p)) {
             Some(i) => {
                 left.remove(i);
             }
-            None => missed += 1,
+            None => missed.push(describe(g)),
         }
     }
-    (gold.len() - missed, missed, left.len())
+    let extra = left.into_iter().map(describe).collect();
+    (gold.len() - missed.len(), missed, extra)
 }
 
 /// The labelled sets: the shared development corpus, and a second set
@@ -88,34 +149,52 @@ fn with_line_ends(raw: &[u8], crlf: bool) -> Vec<u8> {
     out
 }
 
-fn score_one(rules: &Rules, path: &Path, raw: &[u8], score: &mut Score) {
+/// Extracts `raw` and compares it with the label beside `path`.
+fn compare(rules: &Rules, path: &Path, raw: &[u8]) -> Outcome {
     let gold: Value =
         serde_json::from_str(&std::fs::read_to_string(path.with_extension("json")).expect("json"))
             .expect("gold json");
     let msg = mail::parse(raw).expect("fixture parses");
-    let pred = serde_json::to_value(rules.extract(&msg)).expect("serialise");
+    let actual = serde_json::to_value(rules.extract(&msg)).expect("serialise");
     let empty = Vec::new();
-    let (tp, fn_, fp) = match_items(
+    let (matched, missed, extra) = match_items(
         gold["items"].as_array().unwrap_or(&empty),
-        pred["items"].as_array().unwrap_or(&empty),
+        actual["items"].as_array().unwrap_or(&empty),
     );
-    let cat_ok = gold["category"] == pred["category"];
-    score.tp += tp;
-    score.fn_ += fn_;
-    score.fp += fp;
-    score.cat_ok += usize::from(cat_ok);
-    score.n += 1;
-    let failed = path.with_extension("failed");
-    if fn_ + fp > 0 || !cat_ok {
-        let pretty = serde_json::to_string_pretty(&pred).unwrap_or_default();
-        let _ = std::fs::write(&failed, pretty);
-    } else {
-        let _ = std::fs::remove_file(&failed);
+    let category = (gold["category"] != actual["category"])
+        .then(|| (gold["category"].clone(), actual["category"].clone()));
+    Outcome {
+        matched,
+        missed,
+        extra,
+        category,
+        actual,
     }
 }
 
+/// `NAME.failed` beside the message holds the first mismatching output, or
+/// is removed when both line-end styles match.
+fn write_failed(path: &Path, outcomes: &[Outcome]) {
+    let failed = path.with_extension("failed");
+    match outcomes.iter().find(|o| !o.is_match()) {
+        Some(o) => {
+            let _ = std::fs::write(
+                &failed,
+                serde_json::to_string_pretty(&o.actual).unwrap_or_default(),
+            );
+        }
+        None => {
+            let _ = std::fs::remove_file(&failed);
+        }
+    }
+}
+
+fn file_name(path: &Path) -> &str {
+    path.file_name().and_then(|n| n.to_str()).unwrap_or("?")
+}
+
 #[test]
-fn donations_corpus_scores_above_the_bar() {
+fn every_labelled_message_extracts_as_labelled() {
     let rules = Rules::embedded().expect("embedded rules load");
     let files = corpus();
     assert!(
@@ -123,24 +202,53 @@ fn donations_corpus_scores_above_the_bar() {
         "found only {} labelled messages",
         files.len()
     );
-    for crlf in [false, true] {
-        let mut score = Score::default();
-        for path in &files {
-            let raw = with_line_ends(&std::fs::read(path).expect("read"), crlf);
-            score_one(&rules, path, &raw, &mut score);
+    let line_ends = [("LF", false), ("CRLF", true)];
+    let mut scores: [Score; 2] = Default::default();
+    let mut mismatches = Vec::new();
+    let mut stale_exceptions = Vec::new();
+    for path in &files {
+        let raw = std::fs::read(path).expect("read");
+        let outcomes: Vec<Outcome> = line_ends
+            .iter()
+            .map(|(_, crlf)| compare(&rules, path, &with_line_ends(&raw, *crlf)))
+            .collect();
+        write_failed(path, &outcomes);
+        for (score, outcome) in scores.iter_mut().zip(&outcomes) {
+            score.add(outcome);
         }
-        let (f1, acc) = (score.f1(), score.accuracy());
+        let name = file_name(path);
+        let known = KNOWN_MISMATCHES.iter().any(|(known, _)| *known == name);
+        let all_match = outcomes.iter().all(Outcome::is_match);
+        if known && all_match {
+            stale_exceptions.push(name.to_string());
+        }
+        for ((ends, _), outcome) in line_ends.iter().zip(&outcomes) {
+            if !outcome.is_match() && !known {
+                mismatches.push(format!(
+                    "{} ({ends}):\n    {}",
+                    path.display(),
+                    outcome.diff()
+                ));
+            }
+        }
+    }
+    for ((ends, _), score) in line_ends.iter().zip(&scores) {
         println!(
-            "crlf={crlf}: items F1 {f1:.3}, category accuracy {acc:.3}, n {}",
+            "{ends}: items F1 {:.3}, category accuracy {:.3}, n {}",
+            score.f1(),
+            score.accuracy(),
             score.n
         );
-        assert!(
-            f1 >= 0.95,
-            "items F1 {f1:.3} < 0.95 (crlf={crlf}); see *.failed"
-        );
-        assert!(
-            acc >= 0.95,
-            "category accuracy {acc:.3} < 0.95 (crlf={crlf}); see *.failed"
-        );
     }
+    assert!(
+        mismatches.is_empty(),
+        "{} extractions differ from their labels (actual output in NAME.failed; \
+         - expected lot missing, + lot not expected):\n{}",
+        mismatches.len(),
+        mismatches.join("\n")
+    );
+    assert!(
+        stale_exceptions.is_empty(),
+        "these match their labels now; take them off KNOWN_MISMATCHES: {stale_exceptions:?}"
+    );
 }
