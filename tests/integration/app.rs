@@ -1,10 +1,18 @@
 //! Runs supplyline's `serve` in-process against the test mail stack, with a
-//! fresh SQLite database and a fresh donations mailbox per test.
+//! fresh SQLite database and a fresh donations mailbox per test; or, for
+//! tests that assert something did *not* happen, steps the stages itself
+//! until each reports it has nothing left to do ([`App::drain`]).
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use supplyline::config::Config;
-use supplyline::store::Store;
+use supplyline::daemon::Stages;
+use supplyline::fetch::{FetchReport, Fetcher};
+use supplyline::outbox::SendOutcome;
+use supplyline::process::ProcessOutcome;
+use supplyline::store::{OutboxSummary, Store};
+use tokio::sync::Notify;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
@@ -182,6 +190,55 @@ retry_max_secs = 2
         }
     }
 
+    /// Steps fetch, process and send in turn, in this task, until a round
+    /// in which none of them had anything to do: every message in the
+    /// mailbox is stored, none waits to be processed, no reply is due. What
+    /// the stages did is returned, so a test can assert on what was *not*
+    /// sent without waiting to see whether it shows up.
+    ///
+    /// `serve` must not be running: its stages would take work from under
+    /// the count.
+    pub async fn drain(&self) -> Drained {
+        assert!(
+            !self.serving(),
+            "drain steps the stages itself: stop serve first"
+        );
+        let mut config = Config::load(&self.config_path(), true).unwrap();
+        let stages = Stages::build(&config, self.store.clone()).await.unwrap();
+        let imap = config.imap.take().expect("an [imap] section");
+        let fetcher = Fetcher::new(self.store.clone(), imap, Arc::new(Notify::new())).unwrap();
+        let mut session = fetcher.connect().await.unwrap();
+        let mut drained = Drained::default();
+        loop {
+            let fetched = fetcher.fetch_new(&mut session).await.unwrap();
+            let processed = stages.process_all().await.unwrap();
+            let sent = stages.send_all().await.unwrap();
+            if fetched == FetchReport::default() && processed.is_empty() && sent.is_empty() {
+                break;
+            }
+            drained.stored += fetched.stored;
+            drained.processed.extend(processed);
+            drained.sent.extend(sent);
+        }
+        let _ = tokio::time::timeout(Duration::from_secs(5), session.logout()).await;
+        drained
+    }
+
+    /// Every reply in the outbox addressed to `address`, whatever its state.
+    pub async fn replies_to(&self, address: &str) -> Vec<OutboxSummary> {
+        let mut replies = Vec::new();
+        for offer in self.store.list_offers(None, 1000).await.unwrap() {
+            let detail = self.store.offer(offer.id).await.unwrap();
+            replies.extend(
+                detail
+                    .replies
+                    .into_iter()
+                    .filter(|r| r.to_address == address),
+            );
+        }
+        replies
+    }
+
     /// Waits until `n` messages are stored and none waits to be processed.
     pub async fn wait_processed(&self, n: usize) {
         let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
@@ -202,6 +259,25 @@ retry_max_secs = 2
             );
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
+    }
+}
+
+/// What [`App::drain`] saw the stages do, over all its rounds.
+#[derive(Debug, Default)]
+pub struct Drained {
+    /// Messages fetched and stored.
+    pub stored: usize,
+    pub processed: Vec<ProcessOutcome>,
+    pub sent: Vec<SendOutcome>,
+}
+
+impl Drained {
+    /// Replies the SMTP server accepted.
+    pub fn replies_sent(&self) -> usize {
+        self.sent
+            .iter()
+            .filter(|o| **o == SendOutcome::Sent)
+            .count()
     }
 }
 
