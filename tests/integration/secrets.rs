@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use crate::app::eventually;
+use crate::app::{eventually, terminate};
 use crate::common::{mail_stack, stack_shared, unique_address};
 
 const IMAP_SECRET: &str = "imap-Secret-7f3e9a-password";
@@ -33,23 +33,25 @@ async fn a_failing_login_logs_the_failure_but_never_the_password() {
     .unwrap();
     let bin = env!("CARGO_BIN_EXE_supplyline");
     // The wrong IMAP password comes from the environment, as operators set it.
+    let log_path = dir.path().join("serve.log");
+    let log_file = std::fs::File::create(&log_path).unwrap();
     let mut child = std::process::Command::new(bin)
         .args(["--config", config.to_str().unwrap(), "serve"])
         .env("SUPPLYLINE_IMAP_PASSWORD", IMAP_SECRET)
         .env("RUST_LOG", "trace")
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
+        .stdout(log_file.try_clone().unwrap())
+        .stderr(log_file)
         .spawn()
         .unwrap();
-    tokio::time::sleep(Duration::from_secs(3)).await;
-    std::process::Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    let _ = child.wait();
-    let output = child.wait_with_output().unwrap();
-    let mut log = String::from_utf8_lossy(&output.stdout).to_string();
-    log.push_str(&String::from_utf8_lossy(&output.stderr));
+    let read_log = || std::fs::read_to_string(&log_path).unwrap_or_default();
+    eventually(
+        Duration::from_secs(30),
+        "the failed login in the log",
+        || async { read_log().contains("IMAP login failed") },
+    )
+    .await;
+    assert!(terminate(&mut child).success(), "serve stops on SIGTERM");
+    let log = read_log();
     assert!(
         log.contains("IMAP login failed"),
         "the failure is logged:\n{log}"
