@@ -1,0 +1,104 @@
+//! The site over HTTP without a browser: requests straight into the
+//! router, and logging in the way a form post does.
+
+use axum::body::Body;
+use axum::http::{header, Request, StatusCode};
+use http_body_util::BodyExt;
+use supplyline::web;
+use tower::ServiceExt;
+
+use crate::app::{TestApp, PASSWORD};
+
+pub async fn call(app: &TestApp, req: Request<Body>) -> (StatusCode, String, String) {
+    let res = web::router(app.state.clone()).oneshot(req).await.unwrap();
+    let status = res.status();
+    let location = res
+        .headers()
+        .get(header::LOCATION)
+        .map(|v| v.to_str().unwrap().to_string())
+        .unwrap_or_default();
+    let body = res.into_body().collect().await.unwrap().to_bytes();
+    (status, location, String::from_utf8_lossy(&body).to_string())
+}
+
+pub fn get(path: &str, cookie: &str) -> Request<Body> {
+    Request::get(path)
+        .header(header::COOKIE, cookie)
+        .body(Body::empty())
+        .unwrap()
+}
+
+pub fn post(path: &str, cookie: &str, form: &str) -> Request<Body> {
+    Request::post(path)
+        .header(header::COOKIE, cookie)
+        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .body(Body::from(form.to_string()))
+        .unwrap()
+}
+
+/// Opens the login page over HTTP; returns its login cookie (`name=value`)
+/// and the CSRF token the form must carry.
+pub async fn login_page_cookie(app: &TestApp) -> (String, String) {
+    let res = web::router(app.state.clone())
+        .oneshot(get("/login", ""))
+        .await
+        .unwrap();
+    let set = res
+        .headers()
+        .get(header::SET_COOKIE)
+        .unwrap()
+        .to_str()
+        .unwrap();
+    let login_cookie = set.split(';').next().unwrap().to_string();
+    let token = login_cookie.split_once('=').unwrap().1.to_string();
+    (login_cookie, token)
+}
+
+/// Logs in over HTTP; returns the session cookie and the page's CSRF token.
+pub async fn login_http(app: &TestApp, email: &str) -> (String, String) {
+    let (login_cookie, token) = login_page_cookie(app).await;
+    let form = format!(
+        "email={}&password={}&csrf={token}",
+        email.replace('@', "%40"),
+        PASSWORD.replace(' ', "+")
+    );
+    let res = web::router(app.state.clone())
+        .oneshot(post("/login", &login_cookie, &form))
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let session = res
+        .headers()
+        .get_all(header::SET_COOKIE)
+        .iter()
+        .map(|v| v.to_str().unwrap())
+        .find(|c| c.starts_with("sl_session="))
+        .unwrap();
+    assert!(
+        session.contains("HttpOnly") && session.contains("SameSite=Lax"),
+        "{session}"
+    );
+    let cookie = session.split(';').next().unwrap().to_string();
+    let (_, _, page) = call(app, get("/", &cookie)).await;
+    let csrf = page
+        .split("name=\"csrf\" value=\"")
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap();
+    (cookie, csrf.to_string())
+}
+
+/// Logs in over HTTP with `next` (already form-encoded) in the form, as a
+/// crafted page could post it; returns where the login redirects to.
+pub async fn login_location_with_next(app: &TestApp, next: &str) -> String {
+    let (login_cookie, token) = login_page_cookie(app).await;
+    let form = format!(
+        "email=triager%40city.example&password={}&csrf={token}&next={next}",
+        PASSWORD.replace(' ', "+")
+    );
+    let (status, location, _) = call(app, post("/login", &login_cookie, &form)).await;
+    assert_eq!(status, StatusCode::SEE_OTHER, "login with next={next}");
+    location
+}

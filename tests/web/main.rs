@@ -1,0 +1,31 @@
+//! The triage web UI against a real server on a loopback port, a fresh
+//! SQLite file per test, and (for the browser tests) a real headless
+//! Chromium driven over WebDriver by chromedriver.
+//!
+//! Needs Debian `chromium` and `chromium-driver`. Replies go through the
+//! real `Sender`: over SMTP to the test mail stack (OpenSMTPD into Dovecot)
+//! for the browser flow, whose pickup email is read back from the donor's
+//! mailbox over IMAP; into a folder (`Transport::Directory`) elsewhere.
+//!
+//! - [`app`]: the site under test, its accounts and seeded offers.
+//! - [`http`]: requests straight into the router, login by form post.
+//! - [`browser`]: Chromium over WebDriver, and what any page can be asked.
+//! - [`pages`]: the login page, the queue, an offer and its email preview,
+//!   with what staff do on each.
+//! - The stories: [`access`] (who gets in, where login lands), [`triage`]
+//!   (queue, correct, accept, decline, merge, received, failed messages),
+//!   [`hostile`] (email text renders inert).
+//!
+//! One binary, so the crate links once.
+
+#[path = "../common/mod.rs"]
+mod common;
+
+mod app;
+mod browser;
+mod http;
+mod pages;
+
+mod access;
+mod hostile;
+mod triage;
