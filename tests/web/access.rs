@@ -6,7 +6,9 @@ use axum::http::StatusCode;
 
 use crate::app::{seed_two, TestApp, PASSWORD};
 use crate::browser::Browser;
-use crate::http::{call, get, login_http, login_location_with_next, login_page_cookie, post};
+use crate::http::{
+    call, get, login_http, login_location_with_next, login_page_cookie, post, press,
+};
 use crate::pages::{LoginPage, OfferPage, QueuePage};
 
 #[tokio::test]
@@ -123,15 +125,7 @@ async fn a_viewer_reads_but_cannot_change() {
     let (status, _, page) = call(&app, get(&format!("/offers/{id}"), &cookie)).await;
     assert_eq!(status, StatusCode::OK);
     assert!(!page.contains("Preview the email"));
-    let (status, _, _) = call(
-        &app,
-        post(
-            &format!("/offers/{id}/spam"),
-            &cookie,
-            &format!("csrf={csrf}"),
-        ),
-    )
-    .await;
+    let status = press(&app, &format!("/offers/{id}/spam"), &cookie, &csrf).await;
     assert_eq!(status, StatusCode::FORBIDDEN);
     assert_eq!(app.store.offer(id).await.unwrap().offer.status, "new");
 }

@@ -123,6 +123,18 @@ impl Browser {
         }
     }
 
+    /// Types `text` into the field with id `id`.
+    pub async fn type_into(&self, id: &str, text: &str) {
+        let field = self.client.find(Locator::Id(id)).await.unwrap();
+        field.send_keys(text).await.unwrap();
+    }
+
+    /// Clicks the element with id `id`.
+    pub async fn click(&self, id: &str) {
+        let element = self.client.find(Locator::Id(id)).await.unwrap();
+        element.click().await.unwrap();
+    }
+
     /// Waits for the first element `css` selects and returns it.
     pub async fn wait_for(&self, css: &str) -> fantoccini::elements::Element {
         self.client

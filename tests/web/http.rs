@@ -36,6 +36,13 @@ pub fn post(path: &str, cookie: &str, form: &str) -> Request<Body> {
         .unwrap()
 }
 
+/// Presses a button whose form carries nothing but its CSRF token (spam,
+/// retry, logout); returns the answer's status.
+pub async fn press(app: &TestApp, path: &str, cookie: &str, csrf: &str) -> StatusCode {
+    let (status, _, _) = call(app, post(path, cookie, &format!("csrf={csrf}"))).await;
+    status
+}
+
 /// Opens the login page over HTTP; returns its login cookie (`name=value`)
 /// and the CSRF token the form must carry.
 pub async fn login_page_cookie(app: &TestApp) -> (String, String) {

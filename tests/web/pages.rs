@@ -34,25 +34,9 @@ impl<'b> LoginPage<'b> {
     /// Signs in as `email` (with the test password); returns the address
     /// the site sends the browser to.
     pub async fn sign_in(self, email: &str) -> String {
-        let c = &self.b.client;
-        c.find(Locator::Id("email"))
-            .await
-            .unwrap()
-            .send_keys(email)
-            .await
-            .unwrap();
-        c.find(Locator::Id("password"))
-            .await
-            .unwrap()
-            .send_keys(PASSWORD)
-            .await
-            .unwrap();
-        c.find(Locator::Id("login"))
-            .await
-            .unwrap()
-            .click()
-            .await
-            .unwrap();
+        self.b.type_into("email", email).await;
+        self.b.type_into("password", PASSWORD).await;
+        self.b.click("login").await;
         self.b.url_after_login().await
     }
 
@@ -192,14 +176,7 @@ impl<'b> OfferPage<'b> {
              document.getElementById('to').value = '{to}';"
         );
         self.b.run(&script).await;
-        self.b
-            .client
-            .find(Locator::Id("preview"))
-            .await
-            .unwrap()
-            .click()
-            .await
-            .unwrap();
+        self.b.click("preview").await;
         PreviewPage::loaded(self.b).await
     }
 }

@@ -8,7 +8,7 @@ use supplyline::web;
 
 use crate::app::{item, offer, seed_two, TestApp, PASSWORD};
 use crate::browser::Browser;
-use crate::http::{call, get, login_http, post};
+use crate::http::{call, get, login_http, post, press};
 use crate::pages::LoginPage;
 
 #[tokio::test]
@@ -270,15 +270,7 @@ async fn failed_messages_are_listed_and_retried_by_an_admin() {
         page.contains("could not be parsed") && !page.contains("/retry"),
         "{page}"
     );
-    let (status, _, _) = call(
-        &app,
-        post(
-            &format!("/failed/{id}/retry"),
-            &cookie,
-            &format!("csrf={csrf}"),
-        ),
-    )
-    .await;
+    let status = press(&app, &format!("/failed/{id}/retry"), &cookie, &csrf).await;
     assert_eq!(status, StatusCode::FORBIDDEN);
     let hash = web::auth::hash_password(PASSWORD).unwrap();
     app.store
@@ -286,15 +278,7 @@ async fn failed_messages_are_listed_and_retried_by_an_admin() {
         .await
         .unwrap();
     let (cookie, csrf) = login_http(&app, "admin@city.example").await;
-    let (status, _, _) = call(
-        &app,
-        post(
-            &format!("/failed/{id}/retry"),
-            &cookie,
-            &format!("csrf={csrf}"),
-        ),
-    )
-    .await;
+    let status = press(&app, &format!("/failed/{id}/retry"), &cookie, &csrf).await;
     assert_eq!(status, StatusCode::SEE_OTHER);
     assert_eq!(
         app.store
