@@ -9,9 +9,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use crate::mail::{self, ParsedMessage};
-use crate::outbox::compose::ItemLine;
 use crate::outbox::labels::item_text;
 use crate::outbox::needs;
+use crate::outbox::ItemLine;
 use crate::outbox::{auto_reply_block, Composer, NoReply, ReplyContext};
 use crate::rules::{Category, Extraction, Rules};
 use crate::store::{

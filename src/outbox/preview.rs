@@ -9,8 +9,9 @@
 
 use std::collections::BTreeMap;
 
-use super::compose::{extra_keys, sample_extra, ItemLine, KINDS};
+use super::kinds::{extra_keys, sample_extra, KINDS};
 use super::needs;
+use super::ItemLine;
 use super::{Composer, ReplyContext, TemplateError};
 use crate::store::{NewReply, Store, StoreError};
 

@@ -14,7 +14,7 @@ use super::auth::{page, Role, Session};
 use super::error::WebError;
 use super::message::{self, safe_filename};
 use super::{AppState, Page};
-use crate::outbox::compose::ItemLine;
+use crate::outbox::ItemLine;
 use crate::outbox::ReplyContext;
 use crate::store::{parse_offer_reference, ItemEdit, NewReply};
 
@@ -227,7 +227,7 @@ async fn reply_context(state: &AppState, id: i64, kind: &str) -> Result<ReplyCon
 }
 
 fn decision_values(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
-    let mut extra: BTreeMap<String, String> = crate::outbox::compose::DECISION_VALUES
+    let mut extra: BTreeMap<String, String> = crate::outbox::kinds::DECISION_VALUES
         .iter()
         .map(|k| (k.to_string(), String::new()))
         .collect();
