@@ -9,6 +9,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use crate::mail::{self, ParsedMessage};
+use crate::outbox::kinds::ReplyKind;
 use crate::outbox::labels::item_text;
 use crate::outbox::needs;
 use crate::outbox::ItemLine;
@@ -236,7 +237,7 @@ impl Processor {
                 }
                 let (kind, extra) = first_reply_kind(ex);
                 let mut ctx = reply_context(offer_id, msg, ex);
-                ctx.kind = kind.into();
+                ctx.kind = kind;
                 match self.composer.compose_kind(&ctx, &extra) {
                     Ok(reply) => Some(reply),
                     Err(err) => {
@@ -396,22 +397,22 @@ fn new_offer(msg: &ParsedMessage, ex: &Extraction) -> NewOffer {
 /// The one automatic reply an offer gets: an acknowledgement, or, when an
 /// offered item has no quantity or there is nowhere to collect from, an
 /// acknowledgement that asks exactly for what is missing.
-fn first_reply_kind(ex: &Extraction) -> (&'static str, BTreeMap<String, String>) {
+fn first_reply_kind(ex: &Extraction) -> (ReplyKind, BTreeMap<String, String>) {
     if ex.category != Category::Offer || ex.items.is_empty() {
-        return ("ack", BTreeMap::new());
+        return (ReplyKind::Ack, BTreeMap::new());
     }
     let missing = needs::missing(ex.items.iter().map(|i| i.quantity), ex.pickup.as_ref());
     if missing.is_empty() {
-        ("ack", BTreeMap::new())
+        (ReplyKind::Ack, BTreeMap::new())
     } else {
-        ("needs_info", needs::extra_values(&missing))
+        (ReplyKind::NeedsInfo, needs::extra_values(&missing))
     }
 }
 
 fn reply_context(offer_id: i64, msg: &ParsedMessage, ex: &Extraction) -> ReplyContext {
     let lang = ex.language.clone().unwrap_or_else(|| "en".into());
     ReplyContext {
-        kind: "ack".into(),
+        kind: ReplyKind::Ack,
         offer_id,
         reference: offer_reference(offer_id),
         donor_email: reply_address(msg).unwrap_or_default(),

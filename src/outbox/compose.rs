@@ -95,11 +95,11 @@ pub(super) mod samples {
 
     use super::Composer;
     use crate::outbox::context::{ItemLine, ReplyContext};
-    use crate::outbox::kinds::sample_extra;
+    use crate::outbox::kinds::ReplyKind;
 
     pub fn ctx() -> ReplyContext {
         ReplyContext {
-            kind: "ack".into(),
+            kind: ReplyKind::Ack,
             offer_id: 7,
             reference: "SL-000007".into(),
             donor_email: "ana@example.org".into(),
@@ -144,7 +144,7 @@ pub(super) mod samples {
     }
 
     pub fn pickup_values() -> BTreeMap<String, String> {
-        let mut extra = sample_extra("pickup");
+        let mut extra = ReplyKind::Pickup.sample_extra();
         extra.insert(
             "pickup_window".into(),
             "Friday 1 May 2026 09:00–11:30".into(),

@@ -4,6 +4,8 @@
 
 use serde::Serialize;
 
+use super::kinds::ReplyKind;
+
 /// One item as the template sees it.
 #[derive(Debug, Clone, Serialize)]
 pub struct ItemLine {
@@ -35,8 +37,7 @@ impl ItemLine {
 /// What a reply is about; every field is a plain value for the template.
 #[derive(Debug, Clone)]
 pub struct ReplyContext {
-    /// Template kind: `ack`, …
-    pub kind: String,
+    pub kind: ReplyKind,
     pub offer_id: i64,
     pub reference: String,
     pub donor_email: String,

@@ -20,6 +20,7 @@ use sha2::{Digest, Sha256};
 
 use super::context::ReplyContext;
 use super::ics;
+use super::kinds::ReplyKind;
 use super::templates::{Rendered, TemplateError};
 use crate::store::NewReply;
 
@@ -45,7 +46,7 @@ impl Letterhead {
         let builder = self.headers(ctx, &rendered.subject, &message_id)?;
         let message = with_body(builder, &rendered, invite)?;
         Ok(NewReply {
-            kind: ctx.kind.clone(),
+            kind: ctx.kind,
             dedup_key: Some(match &variant {
                 Some(v) => format!("{}:{}:{v}", ctx.kind, ctx.offer_id),
                 None => format!("{}:{}", ctx.kind, ctx.offer_id),
@@ -105,7 +106,7 @@ impl Letterhead {
         rendered: &Rendered,
         message_id: &str,
     ) -> Option<Invite> {
-        if ctx.kind != "pickup" {
+        if ctx.kind != ReplyKind::Pickup {
             return None;
         }
         let value = |k: &str| extra.get(k).map(|v| v.trim()).unwrap_or("");
@@ -138,7 +139,7 @@ impl Letterhead {
             h.update(v.as_bytes());
             h.update([0]);
         }
-        h.update(ctx.kind.as_bytes());
+        h.update(ctx.kind.as_str().as_bytes());
         h.update([0]);
         h.update(ctx.reference.as_bytes());
         h.update([0]);
@@ -243,7 +244,7 @@ mod tests {
     use std::collections::BTreeMap;
 
     use super::super::compose::samples::{composer, ctx, leaves, part, pickup_values};
-    use super::super::kinds::DECISION_VALUES;
+    use super::super::kinds::{ReplyKind, DECISION_VALUES};
 
     #[test]
     fn reply_is_threaded_marked_and_in_the_donors_language() {
@@ -283,7 +284,7 @@ mod tests {
     #[test]
     fn pickup_carries_the_slot_and_differs_per_slot() {
         let mut x = ctx();
-        x.kind = "pickup".into();
+        x.kind = ReplyKind::Pickup;
         x.language = Some("en".into());
         let mut extra: BTreeMap<String, String> = DECISION_VALUES
             .iter()
@@ -319,7 +320,7 @@ mod tests {
     #[test]
     fn pickup_attaches_a_calendar_invite() {
         let mut x = ctx();
-        x.kind = "pickup".into();
+        x.kind = ReplyKind::Pickup;
         let reply = composer().compose_kind(&x, &pickup_values()).unwrap();
         let raw = String::from_utf8(reply.raw.clone()).unwrap();
         assert!(raw.contains("multipart/mixed"), "{raw}");
@@ -344,7 +345,7 @@ mod tests {
     #[test]
     fn pickup_window_in_free_text_sends_no_invite() {
         let mut x = ctx();
-        x.kind = "pickup".into();
+        x.kind = ReplyKind::Pickup;
         let mut extra = pickup_values();
         extra.insert("pickup_window".into(), "any weekday morning".into());
         let reply = composer().compose_kind(&x, &extra).unwrap();
@@ -359,7 +360,7 @@ mod tests {
         x.donor_name = Some("Ana\r\nBcc: evil@example.org\nX-Evil: 1\r".into());
         x.in_reply_to = Some("abc@donor.example>\r\nBcc: evil@example.org".into());
         x.references = vec!["r1@x.example\nX-Evil: 2".into()];
-        x.kind = "pickup".into();
+        x.kind = ReplyKind::Pickup;
         let reply = composer().compose_kind(&x, &pickup_values()).unwrap();
         let raw = String::from_utf8(reply.raw).unwrap();
         let (head, _) = raw.split_once("\r\n\r\n").unwrap();

@@ -9,7 +9,7 @@
 
 use std::collections::BTreeMap;
 
-use super::kinds::{extra_keys, sample_extra, KINDS};
+use super::kinds::ReplyKind;
 use super::needs;
 use super::ItemLine;
 use super::{Composer, ReplyContext, TemplateError};
@@ -18,11 +18,9 @@ use crate::store::{NewReply, Store, StoreError};
 /// A preview that cannot be made.
 #[derive(Debug, thiserror::Error)]
 pub enum PreviewError {
-    #[error("no reply kind {0:?}; the kinds are {kinds}", kinds = KINDS.join(", "))]
-    UnknownKind(String),
     #[error("a {kind} reply gets no value {key:?}; it gets: {known}")]
     UnknownValue {
-        kind: String,
+        kind: ReplyKind,
         key: String,
         known: String,
     },
@@ -37,21 +35,18 @@ pub enum PreviewError {
 pub async fn preview(
     store: &Store,
     composer: &Composer,
-    kind: &str,
+    kind: ReplyKind,
     offer_id: i64,
     lang: Option<&str>,
     set: &[(String, String)],
 ) -> Result<NewReply, PreviewError> {
-    if !KINDS.contains(&kind) {
-        return Err(PreviewError::UnknownKind(kind.into()));
-    }
     let ctx = offer_context(store, offer_id, kind, lang).await?;
     let mut extra = offer_values(store, offer_id, kind).await?;
-    let known = extra_keys(kind);
+    let known = kind.extra_keys();
     for (key, value) in set {
         if !known.contains(&key.as_str()) {
             return Err(PreviewError::UnknownValue {
-                kind: kind.into(),
+                kind,
                 key: key.clone(),
                 known: if known.is_empty() {
                     "none".into()
@@ -69,7 +64,7 @@ pub async fn preview(
 pub async fn offer_context(
     store: &Store,
     offer_id: i64,
-    kind: &str,
+    kind: ReplyKind,
     lang: Option<&str>,
 ) -> Result<ReplyContext, StoreError> {
     let detail = store.offer(offer_id).await?;
@@ -93,7 +88,7 @@ pub async fn offer_context(
         })
         .collect();
     Ok(ReplyContext {
-        kind: kind.into(),
+        kind,
         offer_id,
         reference: o.reference,
         donor_email: o.donor_email,
@@ -111,9 +106,9 @@ pub async fn offer_context(
 async fn offer_values(
     store: &Store,
     offer_id: i64,
-    kind: &str,
+    kind: ReplyKind,
 ) -> Result<BTreeMap<String, String>, StoreError> {
-    let mut extra = sample_extra(kind);
+    let mut extra = kind.sample_extra();
     let decision = store.decision(offer_id).await?;
     let mut known = Vec::new();
     if let (Some(site), Some(window)) = (decision.pickup_site, decision.pickup_window) {
@@ -132,7 +127,7 @@ async fn offer_values(
     if let Some(reason) = decision.decline_reason {
         known.push(("decline_reason", reason));
     }
-    if kind == "needs_info" {
+    if kind == ReplyKind::NeedsInfo {
         let detail = store.offer(offer_id).await?;
         let pickup = needs::pickup_from_json(detail.pickup_json.as_deref());
         let missing = needs::missing(detail.items.iter().map(|i| i.quantity), pickup.as_ref());

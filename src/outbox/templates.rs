@@ -22,7 +22,7 @@ use minijinja::Environment;
 use serde::Serialize;
 
 use super::context::{ItemLine, ReplyContext};
-use super::kinds::{sample_extra, LIST_VALUES};
+use super::kinds::{template_samples, LIST_VALUES};
 use super::message::header_safe;
 
 /// `(file name, source)` of each template in `templates/replies/`.
@@ -173,7 +173,7 @@ impl Templates {
         ctx: &ReplyContext,
         extra: &BTreeMap<String, String>,
     ) -> Result<Rendered, TemplateError> {
-        let chosen = self.choose(&ctx.kind, ctx.language.as_deref())?;
+        let chosen = self.choose(ctx.kind.as_str(), ctx.language.as_deref())?;
         // A name is one line of text wherever it appears.
         let donor_name = ctx.donor_name.as_deref().map(header_safe);
         let values = TemplateValues {
@@ -216,7 +216,7 @@ impl Templates {
                 let mut parts = name.split('.');
                 let (kind, lang) = (parts.next().unwrap_or(""), parts.next().unwrap_or("en"));
                 let values = self.sample_values(&items, lang);
-                let full = sample_extra(kind);
+                let full = template_samples(kind);
                 // Each value also empty: the web passes "" for what staff left out.
                 let empty = full.keys().map(|k| (k.clone(), String::new())).collect();
                 for extra in [full, empty] {
@@ -400,7 +400,7 @@ fn template_error(name: &str, err: &minijinja::Error) -> TemplateError {
 mod tests {
     use super::super::compose::samples::{composer, ctx, leaves, part};
     use super::super::context::ItemLine;
-    use super::super::kinds::{sample_extra, KINDS};
+    use super::super::kinds::ReplyKind;
     use super::super::Composer;
 
     #[test]
@@ -480,7 +480,7 @@ mod tests {
         assert!(reply.subject.starts_with("Recibido"));
         // No Spanish thanks at all: English text and HTML.
         let mut x = ctx();
-        x.kind = "thanks".into();
+        x.kind = ReplyKind::Thanks;
         let reply = c.compose(&x).unwrap();
         let parts = leaves(&reply.raw);
         assert!(reply.subject.starts_with("Thank you"));
@@ -490,12 +490,12 @@ mod tests {
     #[test]
     fn every_builtin_kind_renders_in_every_language() {
         let c = composer();
-        for kind in KINDS {
+        for kind in ReplyKind::ALL {
             for lang in ["en", "es", "zh"] {
                 let mut x = ctx();
-                x.kind = kind.to_string();
+                x.kind = kind;
                 x.language = Some(lang.into());
-                let r = c.render(&x, &sample_extra(kind)).unwrap();
+                let r = c.render(&x, &kind.sample_extra()).unwrap();
                 assert!(
                     r.subject.contains("SL-000007"),
                     "{kind}.{lang}: {}",
@@ -512,7 +512,7 @@ mod tests {
     fn needs_info_asks_exactly_for_what_is_missing() {
         let c = composer();
         let mut x = ctx();
-        x.kind = "needs_info".into();
+        x.kind = ReplyKind::NeedsInfo;
         x.language = Some("en".into());
         x.items.push(ItemLine {
             item: "isolation_gown".into(),
@@ -520,7 +520,7 @@ mod tests {
             unit: None,
             text: "isolation gowns".into(),
         });
-        let both = c.render(&x, &sample_extra("needs_info")).unwrap();
+        let both = c.render(&x, &ReplyKind::NeedsInfo.sample_extra()).unwrap();
         assert!(both.text.contains("How many?"), "{}", both.text);
         assert!(both.text.contains("- isolation gowns"), "{}", both.text);
         // Every item as understood is listed once; the question names only

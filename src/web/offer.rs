@@ -14,6 +14,7 @@ use super::auth::{page, Role, Session};
 use super::error::WebError;
 use super::message::{self, safe_filename};
 use super::{AppState, Page};
+use crate::outbox::kinds::ReplyKind;
 use crate::outbox::ItemLine;
 use crate::outbox::ReplyContext;
 use crate::store::{parse_offer_reference, ItemEdit, NewReply};
@@ -194,7 +195,11 @@ pub async fn add_note(
 }
 
 /// The reply context of an offer, for a staff decision's email.
-async fn reply_context(state: &AppState, id: i64, kind: &str) -> Result<ReplyContext, WebError> {
+async fn reply_context(
+    state: &AppState,
+    id: i64,
+    kind: ReplyKind,
+) -> Result<ReplyContext, WebError> {
     let detail = state.store.offer(id).await?;
     let items = state.store.items_full(id).await?;
     let o = detail.offer;
@@ -202,7 +207,7 @@ async fn reply_context(state: &AppState, id: i64, kind: &str) -> Result<ReplyCon
     let original = state.store.decision(id).await?.message_id;
     let in_reply_to = state.store.rfc_message_id(original).await?;
     Ok(ReplyContext {
-        kind: kind.into(),
+        kind,
         offer_id: id,
         reference: o.reference,
         donor_email: o.donor_email,
@@ -239,7 +244,7 @@ fn decision_values(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
 
 /// The thank-you on receipt, sent because staff recorded the delivery.
 async fn thanks_reply(state: &AppState, id: i64) -> Result<NewReply, WebError> {
-    let ctx = reply_context(state, id, "thanks").await?;
+    let ctx = reply_context(state, id, ReplyKind::Thanks).await?;
     let mut reply = state.composer.compose_kind(&ctx, &decision_values(&[]))?;
     reply.automatic = false;
     Ok(reply)
@@ -247,7 +252,7 @@ async fn thanks_reply(state: &AppState, id: i64) -> Result<NewReply, WebError> {
 
 /// The decline email for an offer, sent by a person (not automatic).
 pub async fn decline_reply(state: &AppState, id: i64, reason: &str) -> Result<NewReply, WebError> {
-    let ctx = reply_context(state, id, "decline").await?;
+    let ctx = reply_context(state, id, ReplyKind::Decline).await?;
     let mut reply = state
         .composer
         .compose_kind(&ctx, &decision_values(&[("decline_reason", reason)]))?;
@@ -318,7 +323,7 @@ async fn pickup_reply(
         ("pickup_window", &window),
         ("pickup_notes", &notes),
     ]);
-    let ctx = reply_context(state, id, "pickup").await?;
+    let ctx = reply_context(state, id, ReplyKind::Pickup).await?;
     let mut reply = state.composer.compose_kind(&ctx, &values)?;
     reply.automatic = false;
     Ok((reply, window))
