@@ -3,15 +3,15 @@
 //! enqueued, with the offer's own values where it has them and samples
 //! elsewhere.
 //!
-//! Owns: building a [`ReplyContext`] from the store (as the process stage
-//! does for the acknowledgement and the web for decisions) and choosing the
-//! extra values. Does not own: sending or enqueueing anything.
+//! Owns: choosing the extra values (the offer's where it has them, samples
+//! elsewhere, `--set` over both). Does not own: the reply's context
+//! ([`ReplyContext::for_offer`], as for staff decisions) nor sending or
+//! enqueueing anything.
 
 use std::collections::BTreeMap;
 
 use super::kinds::ReplyKind;
 use super::needs;
-use super::ItemLine;
 use super::{Composer, ReplyContext, TemplateError};
 use crate::store::{NewReply, Store, StoreError};
 
@@ -40,7 +40,7 @@ pub async fn preview(
     lang: Option<&str>,
     set: &[(String, String)],
 ) -> Result<NewReply, PreviewError> {
-    let ctx = offer_context(store, offer_id, kind, lang).await?;
+    let ctx = ReplyContext::for_offer(store, offer_id, kind, lang).await?;
     let mut extra = offer_values(store, offer_id, kind).await?;
     let known = kind.extra_keys();
     for (key, value) in set {
@@ -58,47 +58,6 @@ pub async fn preview(
         extra.insert(key.clone(), value.clone());
     }
     Ok(composer.compose_kind(&ctx, &extra)?)
-}
-
-/// The reply context of a stored offer, as process and the web build it.
-pub async fn offer_context(
-    store: &Store,
-    offer_id: i64,
-    kind: ReplyKind,
-    lang: Option<&str>,
-) -> Result<ReplyContext, StoreError> {
-    let detail = store.offer(offer_id).await?;
-    let o = detail.offer;
-    let lang = lang
-        .map(str::to_string)
-        .or(o.language)
-        .unwrap_or_else(|| "en".into());
-    let original = store.decision(offer_id).await?.message_id;
-    let items = detail
-        .items
-        .iter()
-        .map(|it| {
-            ItemLine::new(
-                &it.item,
-                it.quantity,
-                it.unit.as_deref(),
-                it.model.as_deref(),
-                &lang,
-            )
-        })
-        .collect();
-    Ok(ReplyContext {
-        kind,
-        offer_id,
-        reference: o.reference,
-        donor_email: o.donor_email,
-        donor_name: o.donor_name,
-        language: Some(lang),
-        items,
-        received_subject: o.subject,
-        in_reply_to: store.rfc_message_id(original).await?,
-        references: Vec::new(),
-    })
 }
 
 /// The samples for `kind`, replaced by what the offer knows: the pickup
