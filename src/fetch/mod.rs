@@ -21,6 +21,7 @@ use futures::TryStreamExt;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
+use crate::backoff::backoff_delay;
 use crate::config::ImapConfig;
 use crate::store::{FetchedMessage, Store, StoreError, StoreOutcome};
 use connect::{connect, tls_config, with_timeout, ImapSession};
@@ -472,7 +473,7 @@ impl Reconnect {
     /// A session failed or could not be opened: how long to wait.
     fn failed(&mut self) -> Duration {
         self.failures += 1;
-        crate::outbox::backoff_delay(self.failures, RECONNECT_MIN, RECONNECT_MAX, rand::random())
+        backoff_delay(self.failures, RECONNECT_MIN, RECONNECT_MAX, rand::random())
     }
 
     /// A session read the mailbox through.
