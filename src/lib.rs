@@ -15,12 +15,14 @@
 //! - [`daemon`]: starting the stages together and stopping them cleanly.
 //! - [`demo`]: the self-contained demo run.
 //! - [`backoff`]: how long to wait before trying again (replies, IMAP reconnects, a busy database).
+//! - [`error_text`]: an error and its causes on one line, for logs and the outbox page.
 #![forbid(unsafe_code)]
 
 pub mod backoff;
 pub mod config;
 pub mod daemon;
 pub mod demo;
+pub mod error_text;
 pub mod fetch;
 pub mod mail;
 pub mod outbox;
