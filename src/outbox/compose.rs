@@ -35,7 +35,7 @@ impl Composer {
                 .parse()
                 .map_err(|_| TemplateError::Address(desk_address.into()))?,
         );
-        let templates = Templates::load(dir, &from.email.to_string(), desk_name)?;
+        let templates = Templates::load(dir, from.email.as_ref(), desk_name)?;
         let domain = message_id_domain.map(str::to_string).unwrap_or_else(|| {
             desk_address
                 .rsplit('@')
