@@ -422,17 +422,23 @@ mod tests {
 
     #[test]
     fn broken_template_names_file_and_line() {
-        let dir = tempfile::tempdir().unwrap();
-        std::fs::write(
-            dir.path().join("ack.en.txt"),
-            "Subject: x\n\nline two\n{% for %}\n",
-        )
-        .unwrap();
-        let err = Composer::new(Some(dir.path()), "d@x.example", "D", None)
+        let err = ack_error("Subject: x\n\nline two\n{% for %}\n");
+        assert!(err.starts_with("ack.en.txt:4:"), "{err}");
+    }
+
+    /// Why the templates in `dir` stop the start.
+    fn start_error(dir: &std::path::Path) -> String {
+        Composer::new(Some(dir), "d@x.example", "D", None)
             .err()
             .unwrap()
-            .to_string();
-        assert!(err.starts_with("ack.en.txt:4:"), "{err}");
+            .to_string()
+    }
+
+    /// Why a folder holding only `ack.en.txt` with `source` stops the start.
+    fn ack_error(source: &str) -> String {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("ack.en.txt"), source).unwrap();
+        start_error(dir.path())
     }
 
     #[test]
@@ -539,16 +545,7 @@ mod tests {
 
     #[test]
     fn a_template_using_another_kinds_value_fails_at_start() {
-        let dir = tempfile::tempdir().unwrap();
-        std::fs::write(
-            dir.path().join("ack.en.txt"),
-            "Subject: x\n\nCome to\n{{ pickup_site }}\n",
-        )
-        .unwrap();
-        let err = Composer::new(Some(dir.path()), "d@x.example", "D", None)
-            .err()
-            .unwrap()
-            .to_string();
+        let err = ack_error("Subject: x\n\nCome to\n{{ pickup_site }}\n");
         assert!(err.starts_with("ack.en.txt:4:"), "{err}");
     }
 
@@ -558,19 +555,13 @@ mod tests {
         std::fs::write(dir.path().join("ack.en.txt"), "Subject: x\n\nok\n").unwrap();
         std::fs::write(dir.path().join("ack.en.html"), "<p>\n{{ nope }}\n</p>\n").unwrap();
         std::fs::write(dir.path().join("ack.fr.html"), "<p>x</p>\n").unwrap();
-        let err = Composer::new(Some(dir.path()), "d@x.example", "D", None)
-            .err()
-            .unwrap()
-            .to_string();
+        let err = start_error(dir.path());
         assert!(
             err.starts_with("ack.fr.html:1:") || err.starts_with("ack.en.html:2:"),
             "{err}"
         );
         std::fs::remove_file(dir.path().join("ack.fr.html")).unwrap();
-        let err = Composer::new(Some(dir.path()), "d@x.example", "D", None)
-            .err()
-            .unwrap()
-            .to_string();
+        let err = start_error(dir.path());
         assert!(err.starts_with("ack.en.html:2:"), "{err}");
     }
 }
