@@ -13,6 +13,7 @@ use anyhow::Context;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
+use crate::backoff::backoff_delay;
 use crate::config::Config;
 use crate::fetch::Fetcher;
 use crate::outbox::{Composer, RetryPolicy, SendOutcome, Sender, Transport};
@@ -279,7 +280,7 @@ impl BusyDatabase {
             return Err(error.into());
         }
         self.failures += 1;
-        let delay = crate::outbox::backoff_delay(
+        let delay = backoff_delay(
             self.failures,
             Duration::from_secs(1),
             Duration::from_secs(30),

@@ -9,16 +9,20 @@
 //! - [`mail`]: MIME parsing and clean text.
 //! - [`rules`]: rule files and extraction of category, items, contact, pickup.
 //! - [`process`]: the stage that turns a stored message into an offer and a reply.
-//! - [`outbox`]: reply policy, templates, the SMTP sender.
+//! - [`outbox`]: reply policy, kinds and templates, building the message, the SMTP sender.
 //! - [`store`]: the database: migrations and one module per table family.
 //! - [`web`]: the triage site for staff: login, queue, offer page, decisions, dashboard.
 //! - [`daemon`]: starting the stages together and stopping them cleanly.
 //! - [`demo`]: the self-contained demo run.
+//! - [`backoff`]: how long to wait before trying again (replies, IMAP reconnects, a busy database).
+//! - [`error_text`]: an error and its causes on one line, for logs and the outbox page.
 #![forbid(unsafe_code)]
 
+pub mod backoff;
 pub mod config;
 pub mod daemon;
 pub mod demo;
+pub mod error_text;
 pub mod fetch;
 pub mod mail;
 pub mod outbox;

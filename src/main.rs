@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use supplyline::config::Config;
+use supplyline::outbox::kinds::ReplyKind;
 use supplyline::{daemon, demo, mail, outbox, rules, web};
 
 /// Keeps large buffers out of glibc's heap arenas: a 20 MiB message body is
@@ -120,8 +121,8 @@ enum TemplatesCommand {
     Check,
     /// Print the whole message a reply of KIND to an offer would be, as it would be sent.
     Preview {
-        /// ack, needs_info, pickup, decline or thanks.
-        kind: String,
+        /// The kind of reply.
+        kind: ReplyKind,
         /// The offer's id (SL-000042 is 42).
         #[arg(long)]
         offer: i64,
@@ -286,7 +287,7 @@ async fn templates(config: &Config, command: TemplatesCommand) -> anyhow::Result
             use std::io::Write;
             let store = daemon::open_store(config).await?;
             let reply =
-                outbox::preview::preview(&store, &composer, &kind, offer, lang.as_deref(), &set)
+                outbox::preview::preview(&store, &composer, kind, offer, lang.as_deref(), &set)
                     .await?;
             std::io::stdout().write_all(&reply.raw)?;
         }

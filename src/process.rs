@@ -9,14 +9,13 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use crate::mail::{self, ParsedMessage};
-use crate::outbox::compose::ItemLine;
-use crate::outbox::labels::item_text;
+use crate::outbox::context::DonorMessage;
+use crate::outbox::kinds::ReplyKind;
 use crate::outbox::needs;
-use crate::outbox::{auto_reply_block, Composer, NoReply, ReplyContext};
+use crate::outbox::{auto_reply_block, Composer, ItemLine, NoReply, ReplyContext};
 use crate::rules::{Category, Extraction, Rules};
 use crate::store::{
-    offer_reference, ClaimedMessage, MessageFacts, NewOffer, OfferItemRow, ProcessingBatch, Store,
-    StoreError,
+    ClaimedMessage, MessageFacts, NewOffer, OfferItemRow, ProcessingBatch, Store, StoreError,
 };
 
 /// What one step of the process stage did.
@@ -235,8 +234,9 @@ impl Processor {
                     return None;
                 }
                 let (kind, extra) = first_reply_kind(ex);
-                let mut ctx = reply_context(offer_id, msg, ex);
-                ctx.kind = kind.into();
+                let donor = donor_message(msg);
+                let lang = ex.language.as_deref();
+                let ctx = ReplyContext::new(kind, offer_id, &offer.items, donor, lang);
                 match self.composer.compose_kind(&ctx, &extra) {
                     Ok(reply) => Some(reply),
                     Err(err) => {
@@ -336,18 +336,7 @@ fn message_ids_in(raw: &[u8]) -> Vec<String> {
 
 /// "1,500 N95 respirators; 40 isolation gowns" for the offer's history.
 fn proposal_summary(items: &[OfferItemRow]) -> String {
-    let lines: Vec<String> = items
-        .iter()
-        .map(|i| {
-            item_text(
-                &i.item,
-                i.quantity,
-                i.unit.as_deref(),
-                i.model.as_deref(),
-                "en",
-            )
-        })
-        .collect();
+    let lines: Vec<String> = items.iter().map(|i| ItemLine::new(i, "en").text).collect();
     format!("the donor's reply states: {}", lines.join("; "))
 }
 
@@ -396,42 +385,26 @@ fn new_offer(msg: &ParsedMessage, ex: &Extraction) -> NewOffer {
 /// The one automatic reply an offer gets: an acknowledgement, or, when an
 /// offered item has no quantity or there is nowhere to collect from, an
 /// acknowledgement that asks exactly for what is missing.
-fn first_reply_kind(ex: &Extraction) -> (&'static str, BTreeMap<String, String>) {
+fn first_reply_kind(ex: &Extraction) -> (ReplyKind, BTreeMap<String, String>) {
     if ex.category != Category::Offer || ex.items.is_empty() {
-        return ("ack", BTreeMap::new());
+        return (ReplyKind::Ack, BTreeMap::new());
     }
     let missing = needs::missing(ex.items.iter().map(|i| i.quantity), ex.pickup.as_ref());
     if missing.is_empty() {
-        ("ack", BTreeMap::new())
+        (ReplyKind::Ack, BTreeMap::new())
     } else {
-        ("needs_info", needs::extra_values(&missing))
+        (ReplyKind::NeedsInfo, needs::extra_values(&missing))
     }
 }
 
-fn reply_context(offer_id: i64, msg: &ParsedMessage, ex: &Extraction) -> ReplyContext {
-    let lang = ex.language.clone().unwrap_or_else(|| "en".into());
-    ReplyContext {
-        kind: "ack".into(),
-        offer_id,
-        reference: offer_reference(offer_id),
-        donor_email: reply_address(msg).unwrap_or_default(),
-        donor_name: msg.from.as_ref().and_then(|a| a.name.clone()),
-        items: ex
-            .items
-            .iter()
-            .map(|it| {
-                ItemLine::new(
-                    &it.item,
-                    it.quantity,
-                    it.unit.as_deref(),
-                    it.model.as_deref(),
-                    &lang,
-                )
-            })
-            .collect(),
-        language: Some(lang),
-        received_subject: msg.subject.clone(),
-        in_reply_to: msg.message_id.clone(),
+/// The donor's message as a reply answers it: to its Reply-To (else From),
+/// in its thread.
+fn donor_message(msg: &ParsedMessage) -> DonorMessage {
+    DonorMessage {
+        email: reply_address(msg).unwrap_or_default(),
+        name: msg.from.as_ref().and_then(|a| a.name.clone()),
+        subject: msg.subject.clone(),
+        message_id: msg.message_id.clone(),
         references: msg.references.clone(),
     }
 }

@@ -28,24 +28,22 @@ pub fn tls_config(cfg: &ImapConfig) -> Result<Arc<rustls::ClientConfig>, FetchEr
         let _ = roots.add(cert);
     }
     if let Some(path) = &cfg.ca_file {
-        let ca_err = |reason: String| {
-            FetchError::Config(format!("imap.ca_file {}: {reason}", path.display()))
-        };
-        let pem = std::fs::read(path).map_err(|e| ca_err(e.to_string()))?;
+        let what = format!("imap.ca_file {}", path.display());
+        let pem = std::fs::read(path).map_err(|e| FetchError::config(&what, e))?;
         let mut found = 0;
         for cert in rustls_pemfile::certs(&mut pem.as_slice()) {
-            let cert = cert.map_err(|e| ca_err(e.to_string()))?;
-            roots.add(cert).map_err(|e| ca_err(e.to_string()))?;
+            let cert = cert.map_err(|e| FetchError::config(&what, e))?;
+            roots.add(cert).map_err(|e| FetchError::config(&what, e))?;
             found += 1;
         }
         if found == 0 {
-            return Err(ca_err("no PEM certificate in the file".into()));
+            return Err(FetchError::config(what, "no PEM certificate in the file"));
         }
     }
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let config = rustls::ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
-        .map_err(|e| FetchError::Config(format!("TLS setup: {e}")))?
+        .map_err(|e| FetchError::config("TLS setup", e))?
         .with_root_certificates(roots)
         .with_no_client_auth();
     Ok(Arc::new(config))
@@ -64,7 +62,10 @@ pub async fn connect(
     let addr = format!("{}:{port}", cfg.host);
     let tcp = with_timeout(timeout, "connecting", TcpStream::connect(&addr))
         .await?
-        .map_err(|e| FetchError::Connect(format!("{addr}: {e}")))?;
+        .map_err(|e| FetchError::Connect {
+            what: addr.clone(),
+            source: Some(e.into()),
+        })?;
     let _ = tcp.set_nodelay(true);
     let stream: Box<dyn ImapStream> = match cfg.security {
         Security::Tls => Box::new(handshake(tcp, &cfg.host, tls, timeout).await?),
@@ -78,7 +79,7 @@ pub async fn connect(
                 client.run_command_and_check_ok("STARTTLS", None),
             )
             .await?
-            .map_err(|e| FetchError::Protocol(format!("STARTTLS refused: {e}")))?;
+            .map_err(|e| FetchError::protocol("STARTTLS refused", Some(e.into())))?;
             Box::new(handshake(client.into_inner(), &cfg.host, tls, timeout).await?)
         }
     };
@@ -87,15 +88,18 @@ pub async fn connect(
         read_greeting(&mut client, timeout).await?;
     }
     let password = read_secret(&cfg.password, &cfg.password_file)
-        .map_err(|e| FetchError::Config(format!("imap.password_file: {e}")))?
-        .ok_or_else(|| FetchError::Config("imap.password: not set".into()))?;
+        .map_err(|e| FetchError::config("imap.password_file", e))?
+        .ok_or_else(|| FetchError::config("imap.password", "not set"))?;
     with_timeout(
         timeout,
         "LOGIN",
         client.login(&cfg.username, password.expose_secret()),
     )
     .await?
-    .map_err(|(e, _)| FetchError::Login(format!("{} at {addr}: {e}", cfg.username)))
+    .map_err(|(source, _)| FetchError::Login {
+        account: format!("{} at {addr}", cfg.username),
+        source,
+    })
 }
 
 async fn handshake<S: AsyncRead + AsyncWrite + Unpin>(
@@ -105,14 +109,17 @@ async fn handshake<S: AsyncRead + AsyncWrite + Unpin>(
     timeout: Duration,
 ) -> Result<tokio_rustls::client::TlsStream<S>, FetchError> {
     let name = ServerName::try_from(host.to_string())
-        .map_err(|e| FetchError::Config(format!("imap.host {host:?}: {e}")))?;
-    with_timeout(timeout, "TLS handshake", TlsConnector::from(tls).connect(name, stream))
-        .await?
-        .map_err(|e| {
-            FetchError::Tls(format!(
-                "TLS handshake with {host} failed: {e} (is the server's certificate signed by a trusted CA? see imap.ca_file)"
-            ))
-        })
+        .map_err(|e| FetchError::config(format!("imap.host {host:?}"), e))?;
+    with_timeout(
+        timeout,
+        "TLS handshake",
+        TlsConnector::from(tls).connect(name, stream),
+    )
+    .await?
+    .map_err(|source| FetchError::Tls {
+        host: host.to_string(),
+        source,
+    })
 }
 
 async fn read_greeting<S: ImapStream>(
@@ -121,10 +128,14 @@ async fn read_greeting<S: ImapStream>(
 ) -> Result<(), FetchError> {
     match with_timeout(timeout, "greeting", client.read_response()).await? {
         Ok(Some(_)) => Ok(()),
-        Ok(None) => Err(FetchError::Connect(
-            "the server closed the connection before its greeting".into(),
-        )),
-        Err(e) => Err(FetchError::Connect(format!("reading the greeting: {e}"))),
+        Ok(None) => Err(FetchError::Connect {
+            what: "the server closed the connection before its greeting".into(),
+            source: None,
+        }),
+        Err(e) => Err(FetchError::Connect {
+            what: "reading the greeting".into(),
+            source: Some(e.into()),
+        }),
     }
 }
 

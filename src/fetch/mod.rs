@@ -21,33 +21,78 @@ use futures::TryStreamExt;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
+use crate::backoff::backoff_delay;
 use crate::config::ImapConfig;
+use crate::error_text::error_text;
 use crate::store::{FetchedMessage, Store, StoreError, StoreOutcome};
 use connect::{connect, tls_config, with_timeout, ImapSession};
 pub use uidset::{uid_set, uid_sets};
 
+/// What caused a fetch error, kept as its `source()`.
+pub type Cause = Box<dyn std::error::Error + Send + Sync>;
+
 /// Why fetching stopped; every arm but `Config` and `Store` is retried.
+/// The message says what failed; the cause (an I/O, TLS or IMAP error) is
+/// the `source()`, so [`error_text`] shows both.
 #[derive(Debug, thiserror::Error)]
 pub enum FetchError {
-    #[error("IMAP config: {0}")]
-    Config(String),
-    #[error("cannot connect to the IMAP server {0}")]
-    Connect(String),
-    #[error("{0}")]
-    Tls(String),
-    #[error("IMAP login failed for {0}")]
-    Login(String),
+    #[error("IMAP config: {what}")]
+    Config {
+        what: String,
+        #[source]
+        source: Option<Cause>,
+    },
+    #[error("cannot connect to the IMAP server {what}")]
+    Connect {
+        what: String,
+        #[source]
+        source: Option<Cause>,
+    },
+    #[error("TLS handshake with {host} failed (is the server's certificate signed by a trusted CA? see imap.ca_file)")]
+    Tls {
+        host: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("IMAP login failed for {account}")]
+    Login {
+        account: String,
+        #[source]
+        source: async_imap::error::Error,
+    },
     #[error("IMAP timeout: {0}")]
     Timeout(String),
-    #[error("IMAP: {0}")]
-    Protocol(String),
+    #[error("IMAP: {what}")]
+    Protocol {
+        what: String,
+        #[source]
+        source: Option<Cause>,
+    },
     #[error(transparent)]
     Store(#[from] StoreError),
 }
 
+impl FetchError {
+    /// The config cannot work: `what` in it, and why.
+    pub fn config(what: impl Into<String>, source: impl Into<Cause>) -> FetchError {
+        FetchError::Config {
+            what: what.into(),
+            source: Some(source.into()),
+        }
+    }
+
+    /// The server did something we cannot go on from.
+    pub fn protocol(what: impl Into<String>, source: Option<Cause>) -> FetchError {
+        FetchError::Protocol {
+            what: what.into(),
+            source,
+        }
+    }
+}
+
 impl From<async_imap::error::Error> for FetchError {
     fn from(e: async_imap::error::Error) -> Self {
-        FetchError::Protocol(e.to_string())
+        FetchError::protocol("a command failed", Some(e.into()))
     }
 }
 
@@ -142,10 +187,10 @@ impl Fetcher {
                     tracing::error!(error = %e, retry_in = ?delay, "database busy; fetching again later");
                     delay
                 }
-                Err(e @ (FetchError::Config(_) | FetchError::Store(_))) => return Err(e),
+                Err(e @ (FetchError::Config { .. } | FetchError::Store(_))) => return Err(e),
                 Err(e) => {
                     let delay = reconnect.failed();
-                    tracing::warn!(error = %e, retry_in = ?delay, "IMAP connection lost; reconnecting");
+                    tracing::warn!(error = %error_text(&e), retry_in = ?delay, "IMAP connection lost; reconnecting");
                     delay
                 }
             };
@@ -226,7 +271,7 @@ impl Fetcher {
         let mailbox = &self.cfg.mailbox;
         let selected = with_timeout(self.timeout(), "SELECT", session.select(mailbox)).await??;
         let uidvalidity = selected.uid_validity.ok_or_else(|| {
-            FetchError::Protocol(format!("{mailbox}: the server sent no UIDVALIDITY"))
+            FetchError::protocol(format!("{mailbox}: the server sent no UIDVALIDITY"), None)
         })?;
         let last_uid = self.cursor_for(uidvalidity).await?;
         if selected.exists == 0 {
@@ -357,7 +402,7 @@ impl Fetcher {
     ) -> Result<(), FetchError> {
         let (truncated, outcomes) = storing
             .await
-            .map_err(|e| FetchError::Protocol(format!("storing a batch stopped: {e}")))??;
+            .map_err(|e| FetchError::protocol("storing a batch stopped", Some(e.into())))??;
         for (truncated, outcome) in truncated.iter().zip(&outcomes) {
             match outcome {
                 StoreOutcome::Duplicate => report.duplicates += 1,
@@ -472,7 +517,7 @@ impl Reconnect {
     /// A session failed or could not be opened: how long to wait.
     fn failed(&mut self) -> Duration {
         self.failures += 1;
-        crate::outbox::backoff_delay(self.failures, RECONNECT_MIN, RECONNECT_MAX, rand::random())
+        backoff_delay(self.failures, RECONNECT_MIN, RECONNECT_MAX, rand::random())
     }
 
     /// A session read the mailbox through.

@@ -5,7 +5,7 @@
 //! Owns: reading the pickup window that staff chose (the text the web form
 //! writes, "Friday 1 May 2026 09:00–11:00", or "2026-05-01 09:00-11:00"),
 //! escaping TEXT values, folding lines at 75 octets with CRLF ends.
-//! Does not own: attaching the file to the message (that is `compose`).
+//! Does not own: attaching the file to the message (that is `message`).
 //!
 //! Times are floating local times (no `Z`, no `TZID`): the pickup happens at
 //! 09:00 wherever the site is, which is what the donor reads in the email too.

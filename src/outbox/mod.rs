@@ -1,20 +1,28 @@
-//! Replies to donors: whether one is due ([`policy`]), what it says
-//! ([`compose`], from the templates, with a calendar invite from [`ics`] for
-//! pickups; [`needs`] decides what a `needs_info` reply asks for), and
-//! getting it delivered ([`send`]).
+//! Replies to donors: whether one is due ([`policy`]), what it is about
+//! ([`context`]), which kinds there are and what each is given ([`kinds`]),
+//! what it says ([`templates`], with [`labels`] for items in the donor's
+//! language and [`needs`] deciding what a `needs_info` reply asks for), the
+//! message that carries it ([`message`], with a calendar invite from [`ics`]
+//! for pickups; [`compose`] does both), and getting it delivered ([`send`]).
 //!
 //! Owns: the RFC 3834 rules, template loading and rendering, Message-IDs of
 //! our replies, the SMTP (or folder) transport, and retry with backoff.
 //! Does not own: the outbox table (that is `store::outbox`).
 
 pub mod compose;
+pub mod context;
 pub mod ics;
+pub mod kinds;
 pub mod labels;
+pub mod message;
 pub mod needs;
 pub mod policy;
 pub mod preview;
 pub mod send;
+pub mod templates;
 
-pub use compose::{Composer, ReplyContext, TemplateError};
+pub use compose::Composer;
+pub use context::{ItemLine, ReplyContext};
 pub use policy::{auto_reply_block, NoReply};
-pub use send::{backoff_delay, RetryPolicy, SendOutcome, Sender, Transport};
+pub use send::{RetryPolicy, SendOutcome, Sender, Transport};
+pub use templates::{Rendered, TemplateError};

@@ -3,13 +3,14 @@
 //! enqueued, with the offer's own values where it has them and samples
 //! elsewhere.
 //!
-//! Owns: building a [`ReplyContext`] from the store (as the process stage
-//! does for the acknowledgement and the web for decisions) and choosing the
-//! extra values. Does not own: sending or enqueueing anything.
+//! Owns: choosing the extra values (the offer's where it has them, samples
+//! elsewhere, `--set` over both). Does not own: the reply's context
+//! ([`ReplyContext::for_offer`], as for staff decisions) nor sending or
+//! enqueueing anything.
 
 use std::collections::BTreeMap;
 
-use super::compose::{extra_keys, sample_extra, ItemLine, KINDS};
+use super::kinds::ReplyKind;
 use super::needs;
 use super::{Composer, ReplyContext, TemplateError};
 use crate::store::{NewReply, Store, StoreError};
@@ -17,11 +18,9 @@ use crate::store::{NewReply, Store, StoreError};
 /// A preview that cannot be made.
 #[derive(Debug, thiserror::Error)]
 pub enum PreviewError {
-    #[error("no reply kind {0:?}; the kinds are {kinds}", kinds = KINDS.join(", "))]
-    UnknownKind(String),
     #[error("a {kind} reply gets no value {key:?}; it gets: {known}")]
     UnknownValue {
-        kind: String,
+        kind: ReplyKind,
         key: String,
         known: String,
     },
@@ -36,21 +35,18 @@ pub enum PreviewError {
 pub async fn preview(
     store: &Store,
     composer: &Composer,
-    kind: &str,
+    kind: ReplyKind,
     offer_id: i64,
     lang: Option<&str>,
     set: &[(String, String)],
 ) -> Result<NewReply, PreviewError> {
-    if !KINDS.contains(&kind) {
-        return Err(PreviewError::UnknownKind(kind.into()));
-    }
-    let ctx = offer_context(store, offer_id, kind, lang).await?;
+    let ctx = ReplyContext::for_offer(store, offer_id, kind, lang).await?;
     let mut extra = offer_values(store, offer_id, kind).await?;
-    let known = extra_keys(kind);
+    let known = kind.extra_keys();
     for (key, value) in set {
         if !known.contains(&key.as_str()) {
             return Err(PreviewError::UnknownValue {
-                kind: kind.into(),
+                kind,
                 key: key.clone(),
                 known: if known.is_empty() {
                     "none".into()
@@ -64,55 +60,14 @@ pub async fn preview(
     Ok(composer.compose_kind(&ctx, &extra)?)
 }
 
-/// The reply context of a stored offer, as process and the web build it.
-pub async fn offer_context(
-    store: &Store,
-    offer_id: i64,
-    kind: &str,
-    lang: Option<&str>,
-) -> Result<ReplyContext, StoreError> {
-    let detail = store.offer(offer_id).await?;
-    let o = detail.offer;
-    let lang = lang
-        .map(str::to_string)
-        .or(o.language)
-        .unwrap_or_else(|| "en".into());
-    let original = store.decision(offer_id).await?.message_id;
-    let items = detail
-        .items
-        .iter()
-        .map(|it| {
-            ItemLine::new(
-                &it.item,
-                it.quantity,
-                it.unit.as_deref(),
-                it.model.as_deref(),
-                &lang,
-            )
-        })
-        .collect();
-    Ok(ReplyContext {
-        kind: kind.into(),
-        offer_id,
-        reference: o.reference,
-        donor_email: o.donor_email,
-        donor_name: o.donor_name,
-        language: Some(lang),
-        items,
-        received_subject: o.subject,
-        in_reply_to: store.rfc_message_id(original).await?,
-        references: Vec::new(),
-    })
-}
-
 /// The samples for `kind`, replaced by what the offer knows: the pickup
 /// site and window staff chose, the decline reason, what is missing.
 async fn offer_values(
     store: &Store,
     offer_id: i64,
-    kind: &str,
+    kind: ReplyKind,
 ) -> Result<BTreeMap<String, String>, StoreError> {
-    let mut extra = sample_extra(kind);
+    let mut extra = kind.sample_extra();
     let decision = store.decision(offer_id).await?;
     let mut known = Vec::new();
     if let (Some(site), Some(window)) = (decision.pickup_site, decision.pickup_window) {
@@ -131,7 +86,7 @@ async fn offer_values(
     if let Some(reason) = decision.decline_reason {
         known.push(("decline_reason", reason));
     }
-    if kind == "needs_info" {
+    if kind == ReplyKind::NeedsInfo {
         let detail = store.offer(offer_id).await?;
         let pickup = needs::pickup_from_json(detail.pickup_json.as_deref());
         let missing = needs::missing(detail.items.iter().map(|i| i.quantity), pickup.as_ref());

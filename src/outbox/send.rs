@@ -13,7 +13,9 @@ use lettre::{Address, AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
 use rand::Rng;
 use secrecy::ExposeSecret;
 
+use crate::backoff::backoff_delay;
 use crate::config::{read_secret, OutboxConfig, Security, SmtpConfig};
+use crate::error_text::error_text;
 use crate::store::{now_ms, OutboxRow, Store, StoreError};
 
 /// Where replies go.
@@ -27,19 +29,42 @@ pub enum Transport {
     Directory(PathBuf),
 }
 
-/// A transport failure, sorted by what to do about it.
+/// A transport failure: what failed, sorted by what to do about it, with
+/// the transport's own error as its `source()`. Recorded on the reply as
+/// [`error_text`] gives it: this message, then the causes.
 #[derive(Debug, thiserror::Error)]
-pub enum TransportError {
+#[error("{what}")]
+pub struct TransportError {
+    pub fate: Fate,
+    what: String,
+    #[source]
+    source: Box<dyn std::error::Error + Send + Sync>,
+}
+
+/// What to do about a transport failure.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fate {
     /// Try again later: 4xx, timeouts, connection failures.
-    #[error("{0}")]
-    Transient(String),
+    Transient,
     /// Never try again: 5xx, an address the server refuses.
-    #[error("{0}")]
-    Permanent(String),
+    Permanent,
     /// Try again later, but someone must look: the TLS handshake failed,
     /// most often because the server's certificate was refused.
-    #[error("{0}")]
-    Tls(String),
+    Tls,
+}
+
+impl TransportError {
+    fn new(
+        fate: Fate,
+        what: impl Into<String>,
+        source: impl Into<Box<dyn std::error::Error + Send + Sync>>,
+    ) -> TransportError {
+        TransportError {
+            fate,
+            what: what.into(),
+            source: source.into(),
+        }
+    }
 }
 
 impl Transport {
@@ -77,18 +102,16 @@ impl Transport {
         match self {
             Transport::Smtp { transport, server } => {
                 let to: Address = row.to_address.parse().map_err(|e| {
-                    TransportError::Permanent(format!(
-                        "invalid recipient {:?}: {e}",
-                        row.to_address
-                    ))
+                    let what = format!("invalid recipient {:?}", row.to_address);
+                    TransportError::new(Fate::Permanent, what, e)
                 })?;
                 let envelope = Envelope::new(Some(from.clone()), vec![to])
-                    .map_err(|e| TransportError::Permanent(e.to_string()))?;
+                    .map_err(|e| TransportError::new(Fate::Permanent, "no envelope", e))?;
                 transport
                     .send_raw(&envelope, &row.raw)
                     .await
                     .map(|_| ())
-                    .map_err(|e| classify(&e, server))
+                    .map_err(|e| classify(e, server))
             }
             Transport::Directory(dir) => {
                 let path = dir.join(format!("{:06}.eml", row.id));
@@ -97,7 +120,7 @@ impl Transport {
                     tokio::fs::write(&path, &row.raw).await
                 };
                 write.await.map_err(|e| {
-                    TransportError::Transient(format!("writing {}: {e}", path.display()))
+                    TransportError::new(Fate::Transient, format!("writing {}", path.display()), e)
                 })
             }
         }
@@ -127,25 +150,31 @@ fn smtp_tls(cfg: &SmtpConfig) -> anyhow::Result<TlsParameters> {
 
 /// Sorts an SMTP failure by what to do about it; a failed TLS handshake is
 /// named as such, with what to check when the certificate was refused.
-fn classify(e: &lettre::transport::smtp::Error, server: &str) -> TransportError {
+fn classify(e: lettre::transport::smtp::Error, server: &str) -> TransportError {
     if e.is_permanent() {
-        return TransportError::Permanent(e.to_string());
+        let what = format!("the SMTP server {server} refused the reply");
+        return TransportError::new(Fate::Permanent, what, e);
     }
-    match tls_failure(e) {
-        Some(tls @ rustls::Error::InvalidCertificate(_)) => TransportError::Tls(format!(
-            "TLS handshake with {server} failed, the server's certificate was refused: {tls} \
-             (its CA must be among the system roots or in smtp.ca_file, and it must name smtp.host)"
-        )),
-        Some(tls) => TransportError::Tls(format!("TLS handshake with {server} failed: {tls}")),
+    let (fate, what) = match tls_failure(&e) {
+        Some(rustls::Error::InvalidCertificate(_)) => (
+            Fate::Tls,
+            format!(
+                "TLS handshake with {server} failed, the server's certificate was refused \
+                 (its CA must be among the system roots or in smtp.ca_file, and it must name smtp.host)"
+            ),
+        ),
+        Some(_) => (Fate::Tls, format!("TLS handshake with {server} failed")),
         // lettre names this case only in its message.
-        None if e.to_string().contains("STARTTLS is not supported") => {
-            TransportError::Tls(format!(
+        None if e.to_string().contains("STARTTLS is not supported") => (
+            Fate::Tls,
+            format!(
                 "the SMTP server {server} does not offer STARTTLS, which smtp.security = \"starttls\" \
                  requires; nothing was sent in clear text"
-            ))
-        }
-        None => TransportError::Transient(e.to_string()),
-    }
+            ),
+        ),
+        None => (Fate::Transient, format!("the SMTP server {server} did not take the reply")),
+    };
+    TransportError::new(fate, what, e)
 }
 
 /// The rustls error somewhere in `e`'s chain (tokio-rustls wraps it in an
@@ -219,14 +248,6 @@ impl From<&OutboxConfig> for RetryPolicy {
     }
 }
 
-/// The delay before attempt `attempt + 1`: base × 2^(attempt−1), capped at
-/// `max`, then up to 20 % taken off at random so retries spread out.
-pub fn backoff_delay(attempt: u32, base: Duration, max: Duration, jitter: f64) -> Duration {
-    let exp = attempt.saturating_sub(1).min(30);
-    let raw = base.saturating_mul(1u32 << exp).min(max);
-    raw.mul_f64(1.0 - 0.2 * jitter.clamp(0.0, 1.0))
-}
-
 impl Sender {
     pub fn new(store: Store, transport: Transport, from: Address, policy: RetryPolicy) -> Sender {
         Sender {
@@ -270,20 +291,24 @@ impl Sender {
 
     /// Hands one reply to the transport; what to record, and the outcome.
     async fn send_one(&self, row: &OutboxRow) -> (Record, SendOutcome) {
-        match self.transport.send(&self.from, row).await {
+        let error = match self.transport.send(&self.from, row).await {
             Ok(()) => {
                 tracing::info!(reply = row.id, to = %row.to_address, "reply sent");
-                (Record::Sent(row.id), SendOutcome::Sent)
+                return (Record::Sent(row.id), SendOutcome::Sent);
             }
-            Err(TransportError::Permanent(reason)) => {
+            Err(error) => error,
+        };
+        let reason = error_text(&error);
+        match error.fate {
+            Fate::Permanent => {
                 tracing::warn!(reply = row.id, %reason, "reply refused permanently");
                 (Record::Failed(row.id, reason), SendOutcome::Failed)
             }
-            Err(TransportError::Tls(reason)) => {
+            Fate::Tls => {
                 tracing::warn!(reply = row.id, %reason, "reply not sent: TLS to the SMTP server failed");
                 self.retry_later(row, reason)
             }
-            Err(TransportError::Transient(reason)) => self.retry_later(row, reason),
+            Fate::Transient => self.retry_later(row, reason),
         }
     }
 
@@ -423,33 +448,5 @@ mod tests {
             vec![("sent".to_string(), 1)]
         );
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
-    }
-
-    #[test]
-    fn first_retry_waits_the_base() {
-        assert_eq!(backoff_delay(1, S, M, 0.0), S);
-    }
-
-    #[test]
-    fn delay_doubles() {
-        assert_eq!(backoff_delay(2, S, M, 0.0), Duration::from_secs(10));
-        assert_eq!(backoff_delay(4, S, M, 0.0), Duration::from_secs(40));
-    }
-
-    #[test]
-    fn delay_is_capped() {
-        assert_eq!(backoff_delay(12, S, M, 0.0), M);
-        assert_eq!(backoff_delay(u32::MAX, S, M, 0.0), M);
-    }
-
-    #[test]
-    fn jitter_only_shortens_by_a_fifth() {
-        assert_eq!(backoff_delay(1, S, M, 1.0), Duration::from_secs(4));
-        assert!(backoff_delay(3, S, M, 0.5) < Duration::from_secs(20));
-    }
-
-    #[test]
-    fn attempt_zero_is_treated_as_first() {
-        assert_eq!(backoff_delay(0, S, M, 0.0), S);
     }
 }

@@ -4,12 +4,12 @@
 use sqlx::{Row, Sqlite, Transaction};
 
 use super::{now_ms, QueryContext, Store, StoreError};
+use crate::outbox::kinds::ReplyKind;
 
 /// A reply to enqueue, already rendered.
 #[derive(Debug, Clone)]
 pub struct NewReply {
-    /// `ack`, `pickup`, `decline`, …
-    pub kind: String,
+    pub kind: ReplyKind,
     /// Makes a second enqueue of the same reply a no-op (`ack:42`).
     pub dedup_key: Option<String>,
     /// Our Message-ID for it, without brackets.
@@ -60,7 +60,7 @@ impl Store {
              VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
         )
         .bind(offer_id)
-        .bind(&r.kind)
+        .bind(r.kind)
         .bind(&r.dedup_key)
         .bind(&r.rfc_message_id)
         .bind(&r.to_address)
@@ -74,7 +74,8 @@ impl Store {
         .await
         .during("enqueueing a reply")?;
         if done.rows_affected() == 1 {
-            Self::audit_in(tx, "system", offer_id, None, "reply_enqueued", &r.kind).await?;
+            let kind = r.kind.as_str();
+            Self::audit_in(tx, "system", offer_id, None, "reply_enqueued", kind).await?;
         }
         Ok(done.rows_affected() == 1)
     }

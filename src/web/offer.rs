@@ -14,7 +14,7 @@ use super::auth::{page, Role, Session};
 use super::error::WebError;
 use super::message::{self, safe_filename};
 use super::{AppState, Page};
-use crate::outbox::compose::ItemLine;
+use crate::outbox::kinds::{ReplyKind, DECISION_VALUES};
 use crate::outbox::ReplyContext;
 use crate::store::{parse_offer_reference, ItemEdit, NewReply};
 
@@ -193,66 +193,36 @@ pub async fn add_note(
     Ok(back(id, "notes"))
 }
 
-/// The reply context of an offer, for a staff decision's email.
-async fn reply_context(state: &AppState, id: i64, kind: &str) -> Result<ReplyContext, WebError> {
-    let detail = state.store.offer(id).await?;
-    let items = state.store.items_full(id).await?;
-    let o = detail.offer;
-    let lang = o.language.clone().unwrap_or_else(|| "en".into());
-    let original = state.store.decision(id).await?.message_id;
-    let in_reply_to = state.store.rfc_message_id(original).await?;
-    Ok(ReplyContext {
-        kind: kind.into(),
-        offer_id: id,
-        reference: o.reference,
-        donor_email: o.donor_email,
-        donor_name: o.donor_name,
-        items: items
-            .iter()
-            .map(|it| {
-                ItemLine::new(
-                    &it.item,
-                    it.quantity,
-                    it.unit.as_deref(),
-                    it.model.as_deref(),
-                    &lang,
-                )
-            })
-            .collect(),
-        language: Some(lang),
-        received_subject: o.subject,
-        in_reply_to,
-        references: Vec::new(),
-    })
-}
-
-fn decision_values(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
-    let mut extra: BTreeMap<String, String> = crate::outbox::compose::DECISION_VALUES
+/// The email of a staff decision about offer `id`: a reply of `kind` with
+/// the decision's values `pairs` (every other decision value blank), sent
+/// because a person decided (not automatic).
+async fn decision_reply(
+    state: &AppState,
+    id: i64,
+    kind: ReplyKind,
+    pairs: &[(&str, &str)],
+) -> Result<NewReply, WebError> {
+    let mut values: BTreeMap<String, String> = DECISION_VALUES
         .iter()
         .map(|k| (k.to_string(), String::new()))
         .collect();
     for (k, v) in pairs {
-        extra.insert(k.to_string(), v.to_string());
+        values.insert(k.to_string(), v.to_string());
     }
-    extra
+    let ctx = ReplyContext::for_offer(&state.store, id, kind, None).await?;
+    let mut reply = state.composer.compose_kind(&ctx, &values)?;
+    reply.automatic = false;
+    Ok(reply)
 }
 
 /// The thank-you on receipt, sent because staff recorded the delivery.
 async fn thanks_reply(state: &AppState, id: i64) -> Result<NewReply, WebError> {
-    let ctx = reply_context(state, id, "thanks").await?;
-    let mut reply = state.composer.compose_kind(&ctx, &decision_values(&[]))?;
-    reply.automatic = false;
-    Ok(reply)
+    decision_reply(state, id, ReplyKind::Thanks, &[]).await
 }
 
 /// The decline email for an offer, sent by a person (not automatic).
 pub async fn decline_reply(state: &AppState, id: i64, reason: &str) -> Result<NewReply, WebError> {
-    let ctx = reply_context(state, id, "decline").await?;
-    let mut reply = state
-        .composer
-        .compose_kind(&ctx, &decision_values(&[("decline_reason", reason)]))?;
-    reply.automatic = false;
-    Ok(reply)
+    decision_reply(state, id, ReplyKind::Decline, &[("decline_reason", reason)]).await
 }
 
 #[derive(serde::Deserialize, serde::Serialize)]
@@ -312,15 +282,13 @@ async fn pickup_reply(
     } else {
         form.notes.trim().to_string()
     };
-    let values = decision_values(&[
-        ("pickup_site", &site.name),
+    let values = [
+        ("pickup_site", site.name.as_str()),
         ("pickup_address", &site.address),
         ("pickup_window", &window),
         ("pickup_notes", &notes),
-    ]);
-    let ctx = reply_context(state, id, "pickup").await?;
-    let mut reply = state.composer.compose_kind(&ctx, &values)?;
-    reply.automatic = false;
+    ];
+    let reply = decision_reply(state, id, ReplyKind::Pickup, &values).await?;
     Ok((reply, window))
 }
 

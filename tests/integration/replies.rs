@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use mail_parser::{HeaderValue, MessageParser};
+use supplyline::outbox::kinds::ReplyKind;
 use supplyline::outbox::{Composer, ReplyContext};
 use supplyline::store::OfferSummary;
 
@@ -59,9 +60,15 @@ fn read_reply(raw: &[u8], donations: &str, donor_id: &str) -> (String, String, S
 
 /// What a staff decision's reply is about: `kind` for `offer`, in English,
 /// answering the donor's message `id`.
-fn context(kind: &str, offer: &OfferSummary, donor: &str, id: &str, subject: &str) -> ReplyContext {
+fn context(
+    kind: ReplyKind,
+    offer: &OfferSummary,
+    donor: &str,
+    id: &str,
+    subject: &str,
+) -> ReplyContext {
     ReplyContext {
-        kind: kind.into(),
+        kind,
         offer_id: offer.id,
         reference: offer.reference.clone(),
         donor_email: donor.to_string(),
@@ -130,7 +137,7 @@ async fn a_decline_reaches_the_donor_with_the_reason_in_the_same_thread() {
 
     let offer = app.store.list_offers(None, 1).await.unwrap().remove(0);
     let composer = Composer::new(None, &app.donations, "Test Donations Desk", None).unwrap();
-    let ctx = context("decline", &offer, &donor, &id, "Gowns");
+    let ctx = context(ReplyKind::Decline, &offer, &donor, &id, "Gowns");
     let reason = "We have enough gowns for now";
     let extra = BTreeMap::from([("decline_reason".to_string(), reason.to_string())]);
     let mut reply = composer.compose_kind(&ctx, &extra).unwrap();
@@ -163,7 +170,7 @@ async fn a_thank_you_on_receipt_reaches_the_donor() {
     wait_for_count(&donor, "INBOX", 1, WAIT).await;
     let offer = app.store.list_offers(None, 1).await.unwrap().remove(0);
     let composer = Composer::new(None, &app.donations, "Test Donations Desk", None).unwrap();
-    let ctx = context("thanks", &offer, &donor, &id, "Oximeters");
+    let ctx = context(ReplyKind::Thanks, &offer, &donor, &id, "Oximeters");
     let reply = composer.compose_kind(&ctx, &BTreeMap::new()).unwrap();
     app.store
         .mark_received(offer.id, "staff@city.example", &[], Some(&reply))

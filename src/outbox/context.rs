@@ -1,0 +1,121 @@
+//! What a reply is about: [`ReplyContext`], the plain values its templates
+//! see (the offer's reference, the donor, the items in the donor's words,
+//! the message it answers).
+//!
+//! Owns: the one way a context is made, [`ReplyContext::new`], from an
+//! offer's items and the donor message it answers, whether the offer is
+//! being stored (the process stage's acknowledgement) or is stored already
+//! ([`ReplyContext::for_offer`]: staff decisions, `templates preview`).
+
+use serde::Serialize;
+
+use super::kinds::ReplyKind;
+use super::labels::item_text;
+use crate::store::{offer_reference, OfferItemRow, Store, StoreError};
+
+/// One item as the template sees it.
+#[derive(Debug, Clone, Serialize)]
+pub struct ItemLine {
+    pub item: String,
+    pub quantity: Option<f64>,
+    pub unit: Option<String>,
+    /// Ready to print: "2,000 N95 respirators".
+    pub text: String,
+}
+
+impl ItemLine {
+    /// An item as the templates see it, its text in `lang`: "2,000 N95 respirators".
+    pub fn new(row: &OfferItemRow, lang: &str) -> ItemLine {
+        let (unit, model) = (row.unit.as_deref(), row.model.as_deref());
+        ItemLine {
+            item: row.item.clone(),
+            quantity: row.quantity,
+            unit: row.unit.clone(),
+            text: item_text(&row.item, row.quantity, unit, model, lang),
+        }
+    }
+}
+
+/// The donor's message a reply answers: where the reply goes, the subject
+/// it quotes, and the thread it joins.
+#[derive(Debug, Clone)]
+pub struct DonorMessage {
+    pub email: String,
+    pub name: Option<String>,
+    pub subject: String,
+    /// Its Message-ID, for In-Reply-To and References.
+    pub message_id: Option<String>,
+    /// Its own References, kept in ours.
+    pub references: Vec<String>,
+}
+
+/// What a reply is about; every field is a plain value for the template.
+#[derive(Debug, Clone)]
+pub struct ReplyContext {
+    pub kind: ReplyKind,
+    pub offer_id: i64,
+    pub reference: String,
+    pub donor_email: String,
+    pub donor_name: Option<String>,
+    /// The donor's language; the template falls back to English.
+    pub language: Option<String>,
+    pub items: Vec<ItemLine>,
+    pub received_subject: String,
+    /// The donor message's Message-ID (for In-Reply-To and References).
+    pub in_reply_to: Option<String>,
+    pub references: Vec<String>,
+}
+
+impl ReplyContext {
+    /// A reply of `kind` about offer `offer_id` and its `items`, answering
+    /// `donor`, in `language` (English when not known).
+    pub fn new(
+        kind: ReplyKind,
+        offer_id: i64,
+        items: &[OfferItemRow],
+        donor: DonorMessage,
+        language: Option<&str>,
+    ) -> ReplyContext {
+        let language = language.unwrap_or("en").to_string();
+        ReplyContext {
+            kind,
+            offer_id,
+            reference: offer_reference(offer_id),
+            donor_email: donor.email,
+            donor_name: donor.name,
+            items: items.iter().map(|i| ItemLine::new(i, &language)).collect(),
+            language: Some(language),
+            received_subject: donor.subject,
+            in_reply_to: donor.message_id,
+            references: donor.references,
+        }
+    }
+
+    /// A reply of `kind` about a stored offer, to its donor, answering the
+    /// message that made the offer; in `language` if given, else the donor's.
+    pub async fn for_offer(
+        store: &Store,
+        offer_id: i64,
+        kind: ReplyKind,
+        language: Option<&str>,
+    ) -> Result<ReplyContext, StoreError> {
+        let detail = store.offer(offer_id).await?;
+        let original = store.decision(offer_id).await?.message_id;
+        let offer = detail.offer;
+        let donor = DonorMessage {
+            email: offer.donor_email,
+            name: offer.donor_name,
+            subject: offer.subject,
+            message_id: store.rfc_message_id(original).await?,
+            references: Vec::new(),
+        };
+        let language = language.or(offer.language.as_deref());
+        Ok(ReplyContext::new(
+            kind,
+            offer_id,
+            &detail.items,
+            donor,
+            language,
+        ))
+    }
+}
