@@ -10,6 +10,8 @@
 //! - [`rules`]: rule files and extraction of category, items, contact, pickup.
 //! - [`process`]: the stage that turns a stored message into an offer and a reply.
 //! - [`outbox`]: reply policy, templates, the SMTP sender.
+//! - [`state`]: the states rows move through (offer, message, reply, role) and
+//!   which offer decisions are allowed when.
 //! - [`store`]: the database: migrations and one module per table family.
 //! - [`web`]: the triage site for staff: login, queue, offer page, decisions, dashboard.
 //! - [`daemon`]: starting the stages together and stopping them cleanly.
@@ -24,5 +26,6 @@ pub mod mail;
 pub mod outbox;
 pub mod process;
 pub mod rules;
+pub mod state;
 pub mod store;
 pub mod web;

@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use supplyline::config::Config;
+use supplyline::state::{MessageState, OfferStatus, Role};
 use supplyline::{daemon, demo, mail, outbox, rules, web};
 
 /// Keeps large buffers out of glibc's heap arenas: a 20 MiB message body is
@@ -151,8 +152,8 @@ enum UsersCommand {
     Add {
         email: String,
         /// viewer (reads), triager (decides offers) or admin (also retries failed messages).
-        #[arg(long, default_value = "triager")]
-        role: String,
+        #[arg(long, value_enum, default_value_t = Role::Triager)]
+        role: Role,
         #[arg(long)]
         password_file: Option<PathBuf>,
     },
@@ -162,8 +163,8 @@ enum UsersCommand {
 enum OffersCommand {
     /// List offers, newest first.
     List {
-        #[arg(long)]
-        status: Option<String>,
+        #[arg(long, value_enum)]
+        status: Option<OfferStatus>,
         #[arg(long, default_value_t = 50)]
         limit: i64,
     },
@@ -175,9 +176,9 @@ enum OffersCommand {
 enum MessagesCommand {
     /// List messages, newest first.
     List {
-        /// Only messages in this state: received, processed, failed, oversize.
-        #[arg(long)]
-        state: Option<String>,
+        /// Only messages in this state.
+        #[arg(long, value_enum)]
+        state: Option<MessageState>,
         #[arg(long, default_value_t = 50)]
         limit: i64,
     },
@@ -309,10 +310,6 @@ async fn users(config: &Config, command: UsersCommand) -> anyhow::Result<()> {
     } = command;
     let email = email.trim().to_lowercase();
     anyhow::ensure!(email.contains('@'), "{email:?} is not an email address");
-    anyhow::ensure!(
-        web::auth::Role::parse(&role).is_some(),
-        "--role must be viewer, triager or admin, not {role:?}"
-    );
     let password = match password_file {
         Some(path) => {
             std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?
@@ -332,7 +329,7 @@ async fn users(config: &Config, command: UsersCommand) -> anyhow::Result<()> {
     );
     let hash = web::auth::hash_password(password)?;
     let store = daemon::open_store(config).await?;
-    let created = store.upsert_user(&email, &hash, &role).await?;
+    let created = store.upsert_user(&email, &hash, role).await?;
     println!(
         "{} {email} as {role}",
         if created { "added" } else { "updated" }
@@ -402,7 +399,7 @@ async fn offers(config: &Config, command: OffersCommand) -> anyhow::Result<()> {
     let store = daemon::open_store(config).await?;
     match command {
         OffersCommand::List { status, limit } => {
-            for o in store.list_offers(status.as_deref(), limit).await? {
+            for o in store.list_offers(status, limit).await? {
                 let items = store.offer_items(o.id).await?;
                 println!(
                     "{}  {:<8} {:<9} {:<40} {} item line(s)  {}",
@@ -427,7 +424,7 @@ async fn messages(config: &Config, command: MessagesCommand) -> anyhow::Result<(
     let store = daemon::open_store(config).await?;
     match command {
         MessagesCommand::List { state, limit } => {
-            for m in store.list_messages(state.as_deref(), limit).await? {
+            for m in store.list_messages(state, limit).await? {
                 println!(
                     "{:>6}  {:<10} {:<10} {:<40} {}{}",
                     m.id,

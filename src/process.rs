@@ -496,7 +496,7 @@ mod tests {
         assert!(processor.unreleased.lock().unwrap().is_empty());
         assert_eq!(
             store.message_counts().await.unwrap(),
-            vec![("processed".to_string(), 1)]
+            vec![(crate::state::MessageState::Processed, 1)]
         );
     }
 }

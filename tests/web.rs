@@ -22,6 +22,7 @@ use fantoccini::{Client, ClientBuilder, Locator};
 use http_body_util::BodyExt;
 use supplyline::config::WebConfig;
 use supplyline::outbox::{Composer, RetryPolicy, SendOutcome, Sender, Transport};
+use supplyline::state::{MessageState, Role};
 use supplyline::store::{MessageFacts, NewOffer, OfferItemRow, Store, StoreOutcome};
 use supplyline::web::{self, AppState};
 use tokio_util::sync::CancellationToken;
@@ -54,8 +55,8 @@ impl TestApp {
         let shutdown = CancellationToken::new();
         tokio::spawn(web::serve_on(listener, state.clone(), shutdown.clone()));
         for (email, role) in [
-            ("triager@city.example", "triager"),
-            ("viewer@city.example", "viewer"),
+            ("triager@city.example", Role::Triager),
+            ("viewer@city.example", Role::Viewer),
         ] {
             let hash = web::auth::hash_password(PASSWORD).unwrap();
             store.upsert_user(email, &hash, role).await.unwrap();
@@ -1203,7 +1204,7 @@ async fn failed_messages_are_listed_and_retried_by_an_admin() {
     assert_eq!(status, StatusCode::FORBIDDEN);
     let hash = web::auth::hash_password(PASSWORD).unwrap();
     app.store
-        .upsert_user("admin@city.example", &hash, "admin")
+        .upsert_user("admin@city.example", &hash, Role::Admin)
         .await
         .unwrap();
     let (cookie, csrf) = login_http(&app, "admin@city.example").await;
@@ -1219,7 +1220,7 @@ async fn failed_messages_are_listed_and_retried_by_an_admin() {
     assert_eq!(status, StatusCode::SEE_OTHER);
     assert_eq!(
         app.store
-            .list_messages(Some("received"), 10)
+            .list_messages(Some(MessageState::Received), 10)
             .await
             .unwrap()
             .len(),

@@ -346,6 +346,7 @@ impl Sender {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::state::ReplyState;
 
     const S: Duration = Duration::from_secs(5);
     const M: Duration = Duration::from_secs(1800);
@@ -378,7 +379,7 @@ mod tests {
         processor.process_batch(10).await.unwrap();
         assert_eq!(
             store.reply_counts().await.unwrap(),
-            vec![("pending".to_string(), 1)]
+            vec![(ReplyState::Pending, 1)]
         );
         store
     }
@@ -398,7 +399,7 @@ mod tests {
         assert!(sender.send_batch(16).await.unwrap().is_empty());
         assert_eq!(
             store.reply_counts().await.unwrap(),
-            vec![("sent".to_string(), 1)]
+            vec![(ReplyState::Sent, 1)]
         );
         assert!(!dir.path().join("sent").exists(), "sent a second time");
     }
@@ -420,7 +421,7 @@ mod tests {
         );
         assert_eq!(
             store.reply_counts().await.unwrap(),
-            vec![("sent".to_string(), 1)]
+            vec![(ReplyState::Sent, 1)]
         );
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
     }

@@ -10,9 +10,7 @@ use sqlx::{QueryBuilder, Row, Sqlite, Transaction};
 use super::messages::{summary_from_row, MessageSummary};
 use super::outbox::NewReply;
 use super::{now_ms, offer_reference, QueryContext, Store, StoreError};
-
-/// Statuses that still need a decision from staff.
-pub const OPEN_STATUSES: &[&str] = &["new", "needs_info"];
+use crate::state::OfferStatus;
 
 /// The filters of the queue, as typed in the page's form.
 #[derive(Debug, Clone, Default, serde::Deserialize, serde::Serialize)]
@@ -37,7 +35,7 @@ pub struct QueueRow {
     pub donor_name: Option<String>,
     pub subject: String,
     pub category: String,
-    pub status: String,
+    pub status: OfferStatus,
     pub language: Option<String>,
     pub postal_code: Option<String>,
     pub created_at: i64,
@@ -116,7 +114,7 @@ pub struct ItemStats {
 #[derive(Debug, thiserror::Error)]
 pub enum DecisionError {
     #[error("this offer is {0} and cannot be changed")]
-    Closed(String),
+    Closed(OfferStatus),
     #[error("an offer cannot be merged into itself")]
     SelfMerge,
     #[error(transparent)]
@@ -134,7 +132,8 @@ fn push_filter(qb: &mut QueryBuilder<'_, Sqlite>, f: &QueueFilter) {
     qb.push(" WHERE 1 = 1");
     match f.status.as_str() {
         "" | "open" => {
-            qb.push(" AND o.status IN ('new', 'needs_info')");
+            let open = OfferStatus::sql_list(OfferStatus::is_open);
+            qb.push(format!(" AND o.status IN ({open})"));
         }
         "all" => {}
         s => {
@@ -464,10 +463,11 @@ impl Store {
         reply: &NewReply,
     ) -> Result<(), DecisionError> {
         let mut tx = self.write().await?;
-        open_offer(&mut tx, offer_id).await?;
+        let next = allowed(&mut tx, offer_id, OfferStatus::Scheduled).await?;
         sqlx::query(
-            "UPDATE offers SET status = 'scheduled', pickup_site = ?, pickup_window = ?, updated_at = ? WHERE id = ?",
+            "UPDATE offers SET status = ?, pickup_site = ?, pickup_window = ?, updated_at = ? WHERE id = ?",
         )
+        .bind(next)
         .bind(site)
         .bind(window)
         .bind(now_ms())
@@ -491,14 +491,17 @@ impl Store {
         reply: Option<&NewReply>,
     ) -> Result<(), DecisionError> {
         let mut tx = self.write().await?;
-        open_offer(&mut tx, offer_id).await?;
-        sqlx::query("UPDATE offers SET status = 'declined', decline_reason = ?, updated_at = ? WHERE id = ?")
-            .bind(reason)
-            .bind(now_ms())
-            .bind(offer_id)
-            .execute(&mut *tx)
-            .await
-            .during("declining an offer")?;
+        let next = allowed(&mut tx, offer_id, OfferStatus::Declined).await?;
+        sqlx::query(
+            "UPDATE offers SET status = ?, decline_reason = ?, updated_at = ? WHERE id = ?",
+        )
+        .bind(next)
+        .bind(reason)
+        .bind(now_ms())
+        .bind(offer_id)
+        .execute(&mut *tx)
+        .await
+        .during("declining an offer")?;
         Self::audit_in(&mut tx, actor, Some(offer_id), None, "declined", reason).await?;
         if let Some(reply) = reply {
             Self::enqueue_in(&mut tx, Some(offer_id), reply).await?;
@@ -510,8 +513,8 @@ impl Store {
     /// Marks an offer as spam; nothing is sent.
     pub async fn mark_spam(&self, offer_id: i64, actor: &str) -> Result<(), DecisionError> {
         let mut tx = self.write().await?;
-        open_offer(&mut tx, offer_id).await?;
-        set_status(&mut tx, offer_id, "spam").await?;
+        let next = allowed(&mut tx, offer_id, OfferStatus::Spam).await?;
+        set_status(&mut tx, offer_id, next).await?;
         Self::audit_in(&mut tx, actor, Some(offer_id), None, "marked_spam", "").await?;
         tx.commit().await.during("committing spam")?;
         Ok(())
@@ -524,17 +527,19 @@ impl Store {
             return Err(DecisionError::SelfMerge);
         }
         let mut tx = self.write().await?;
-        open_offer(&mut tx, offer_id).await?;
-        open_offer(&mut tx, into).await?;
-        sqlx::query(
-            "UPDATE offers SET status = 'merged', merged_into = ?, updated_at = ? WHERE id = ?",
-        )
-        .bind(into)
-        .bind(now_ms())
-        .bind(offer_id)
-        .execute(&mut *tx)
-        .await
-        .during("merging an offer")?;
+        let next = allowed(&mut tx, offer_id, OfferStatus::Merged).await?;
+        let target = offer_status(&mut tx, into).await?;
+        if !target.can_take_merge() {
+            return Err(DecisionError::Closed(target));
+        }
+        sqlx::query("UPDATE offers SET status = ?, merged_into = ?, updated_at = ? WHERE id = ?")
+            .bind(next)
+            .bind(into)
+            .bind(now_ms())
+            .bind(offer_id)
+            .execute(&mut *tx)
+            .await
+            .during("merging an offer")?;
         sqlx::query("UPDATE messages SET offer_id = ? WHERE offer_id = ?")
             .bind(into)
             .bind(offer_id)
@@ -566,10 +571,7 @@ impl Store {
         thanks: Option<&NewReply>,
     ) -> Result<(), DecisionError> {
         let mut tx = self.write().await?;
-        let status = offer_status(&mut tx, offer_id).await?;
-        if matches!(status.as_str(), "spam" | "merged" | "declined") {
-            return Err(DecisionError::Closed(status));
-        }
+        let next = allowed(&mut tx, offer_id, OfferStatus::Received).await?;
         let mut detail = Vec::new();
         for (item_id, qty) in quantities {
             let item: Option<String> = sqlx::query_scalar(
@@ -585,7 +587,7 @@ impl Store {
                 detail.push(format!("{item} × {}", fmt_qty(Some(*qty))));
             }
         }
-        set_status(&mut tx, offer_id, "received").await?;
+        set_status(&mut tx, offer_id, next).await?;
         Self::audit_in(
             &mut tx,
             actor,
@@ -657,20 +659,22 @@ impl Store {
 
     /// Per item: pledged (open or accepted offers), accepted, received, target.
     pub async fn item_stats(&self) -> Result<Vec<ItemStats>, StoreError> {
-        let rows = sqlx::query(
+        let turned_away = OfferStatus::sql_list(OfferStatus::is_turned_away);
+        let accepted = OfferStatus::sql_list(OfferStatus::is_accepted);
+        let rows = sqlx::query(&format!(
             "WITH lines AS (
                SELECT i.item, COALESCE(i.quantity, 0) AS q, COALESCE(i.received_quantity, 0) AS r, o.status
                FROM offer_items i JOIN offers o ON o.id = i.offer_id
-               WHERE o.status NOT IN ('spam', 'merged', 'declined')),
+               WHERE o.status NOT IN ({turned_away})),
              names AS (SELECT item FROM lines UNION SELECT item FROM needs)
              SELECT names.item,
                CAST((SELECT COALESCE(SUM(q), 0) FROM lines WHERE lines.item = names.item) AS REAL),
                CAST((SELECT COALESCE(SUM(q), 0) FROM lines WHERE lines.item = names.item
-                  AND status IN ('accepted', 'scheduled', 'received')) AS REAL),
+                  AND status IN ({accepted})) AS REAL),
                CAST((SELECT COALESCE(SUM(r), 0) FROM lines WHERE lines.item = names.item) AS REAL),
                CAST((SELECT target FROM needs WHERE needs.item = names.item) AS REAL)
-             FROM names ORDER BY names.item",
-        )
+             FROM names ORDER BY names.item"
+        ))
         .fetch_all(&self.reader)
         .await
         .during("reading item figures")?;
@@ -727,7 +731,7 @@ pub fn fmt_qty(q: Option<f64>) -> String {
 async fn offer_status(
     tx: &mut Transaction<'static, Sqlite>,
     offer_id: i64,
-) -> Result<String, StoreError> {
+) -> Result<OfferStatus, StoreError> {
     sqlx::query_scalar("SELECT status FROM offers WHERE id = ?")
         .bind(offer_id)
         .fetch_optional(&mut **tx)
@@ -736,22 +740,24 @@ async fn offer_status(
         .ok_or(StoreError::NotFound("offer"))
 }
 
-/// The offer's status, refusing offers that are already closed.
-async fn open_offer(
+/// `next`, when the offer's status may become it
+/// ([`OfferStatus::can_become`]); else why not.
+async fn allowed(
     tx: &mut Transaction<'static, Sqlite>,
     offer_id: i64,
-) -> Result<String, DecisionError> {
+    next: OfferStatus,
+) -> Result<OfferStatus, DecisionError> {
     let status = offer_status(tx, offer_id).await?;
-    if matches!(status.as_str(), "spam" | "merged" | "declined" | "received") {
+    if !status.can_become(next) {
         return Err(DecisionError::Closed(status));
     }
-    Ok(status)
+    Ok(next)
 }
 
 async fn set_status(
     tx: &mut Transaction<'static, Sqlite>,
     offer_id: i64,
-    status: &str,
+    status: OfferStatus,
 ) -> Result<(), StoreError> {
     sqlx::query("UPDATE offers SET status = ?, updated_at = ? WHERE id = ?")
         .bind(status)

@@ -6,6 +6,7 @@ use std::collections::HashMap;
 use sqlx::{QueryBuilder, Row, Sqlite};
 
 use super::{now_ms, QueryContext, Store, StoreError};
+use crate::state::MessageState;
 
 /// One message as it came from the mailbox.
 #[derive(Debug, Clone)]
@@ -41,7 +42,7 @@ pub struct ClaimedMessage {
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct MessageSummary {
     pub id: i64,
-    pub state: String,
+    pub state: MessageState,
     pub category: Option<String>,
     pub from_address: Option<String>,
     pub subject: Option<String>,
@@ -146,7 +147,11 @@ impl Store {
             insert.push_values(
                 rows,
                 |mut row, (m, (message_id, dedup_key, content_hash))| {
-                    let state = if m.truncated { "oversize" } else { "received" };
+                    let state = if m.truncated {
+                        MessageState::Oversize
+                    } else {
+                        MessageState::Received
+                    };
                     let error = m.truncated.then(|| {
                         format!(
                             "{} bytes is over the size limit; only the headers were kept",
@@ -198,8 +203,8 @@ impl Store {
         let mut tx = self.write().await?;
         let (message_id, dedup_key, content_hash) = message_identity(raw);
         let row = sqlx::query(
-            "INSERT INTO messages (dedup_key, message_id, content_hash, mailbox, size, raw, received_at)
-             VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (dedup_key) DO NOTHING RETURNING id",
+            "INSERT INTO messages (dedup_key, message_id, content_hash, mailbox, size, raw, state, received_at)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (dedup_key) DO NOTHING RETURNING id",
         )
         .bind(&dedup_key)
         .bind(&message_id)
@@ -207,6 +212,7 @@ impl Store {
         .bind(mailbox)
         .bind(raw.len() as i64)
         .bind(raw)
+        .bind(MessageState::Received)
         .bind(now_ms())
         .fetch_optional(&mut *tx)
         .await
@@ -230,9 +236,10 @@ impl Store {
         sqlx::query_as(
             "SELECT COALESCE(SUM(size), 0), COALESCE(MAX(id), 0) FROM
                (SELECT id, size, SUM(size) OVER (ORDER BY id) AS running
-                FROM messages WHERE state = 'received' ORDER BY id LIMIT ?)
+                FROM messages WHERE state = ? ORDER BY id LIMIT ?)
              WHERE running - size < ?",
         )
+        .bind(MessageState::Received)
         .bind(limit)
         .bind(max_bytes)
         .fetch_one(&self.reader)
@@ -261,13 +268,15 @@ impl Store {
     ) -> Result<Vec<ClaimedMessage>, StoreError> {
         let mut tx = self.write().await?;
         let rows = sqlx::query(
-            "UPDATE messages SET state = 'processing', attempts = attempts + 1
+            "UPDATE messages SET state = ?, attempts = attempts + 1
              WHERE id IN (SELECT id FROM (SELECT id, size, SUM(size) OVER (ORDER BY id) AS running
-                                          FROM messages WHERE state = 'received' AND id <= ?
+                                          FROM messages WHERE state = ? AND id <= ?
                                           ORDER BY id LIMIT ?)
                           WHERE running - size < ?)
              RETURNING id, raw, truncated",
         )
+        .bind(MessageState::Processing)
+        .bind(MessageState::Received)
         .bind(max_id)
         .bind(limit)
         .bind(max_bytes)
@@ -290,13 +299,13 @@ impl Store {
     /// Puts claimed messages whose batch could not be completed back in the
     /// queue, as if never claimed.
     pub async fn release_claimed(&self, ids: &[i64]) -> Result<(), StoreError> {
-        self.update_each(
-            "UPDATE messages SET state = 'received', attempts = attempts - 1
-             WHERE id = ? AND state = 'processing'",
-            ids,
-            "releasing a claimed message",
-        )
-        .await
+        let sql = format!(
+            "UPDATE messages SET state = '{}', attempts = attempts - 1 WHERE id = ? AND state = '{}'",
+            MessageState::Received,
+            MessageState::Processing
+        );
+        self.update_each(&sql, ids, "releasing a claimed message")
+            .await
     }
 
     /// Marks a message failed with its reason; it stays stored and can be retried.
@@ -309,12 +318,15 @@ impl Store {
     /// Puts a failed message back in the queue. False when it was not failed.
     pub async fn retry_message(&self, id: i64, actor: &str) -> Result<bool, StoreError> {
         let mut tx = self.write().await?;
-        let changed = sqlx::query("UPDATE messages SET state = 'received', error = NULL WHERE id = ? AND state = 'failed'")
-            .bind(id)
-            .execute(&mut *tx)
-            .await
-            .during("retrying a message")?
-            .rows_affected();
+        let changed =
+            sqlx::query("UPDATE messages SET state = ?, error = NULL WHERE id = ? AND state = ?")
+                .bind(MessageState::Received)
+                .bind(id)
+                .bind(MessageState::Failed)
+                .execute(&mut *tx)
+                .await
+                .during("retrying a message")?
+                .rows_affected();
         if changed == 1 {
             Self::audit_in(&mut tx, actor, None, Some(id), "message_retry", "").await?;
         }
@@ -325,7 +337,7 @@ impl Store {
     /// Messages, newest first, optionally only those in `state`.
     pub async fn list_messages(
         &self,
-        state: Option<&str>,
+        state: Option<MessageState>,
         limit: i64,
     ) -> Result<Vec<MessageSummary>, StoreError> {
         let rows = sqlx::query(
@@ -351,7 +363,7 @@ impl Store {
     }
 
     /// Counts of messages per state.
-    pub async fn message_counts(&self) -> Result<Vec<(String, i64)>, StoreError> {
+    pub async fn message_counts(&self) -> Result<Vec<(MessageState, i64)>, StoreError> {
         let rows =
             sqlx::query("SELECT state, COUNT(*) FROM messages GROUP BY state ORDER BY state")
                 .fetch_all(&self.reader)

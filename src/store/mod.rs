@@ -28,11 +28,13 @@ use std::time::Duration;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{Sqlite, SqlitePool, Transaction};
 
+use crate::state::{MessageState, ReplyState};
+
 pub use audit::AuditEvent;
 pub use cursors::Cursor;
 pub use decisions::{
     fmt_qty, Decision, DecisionError, ItemEdit, ItemFull, ItemStats, Need, Note, PickupSite,
-    QueueFilter, QueueRow, OPEN_STATUSES,
+    QueueFilter, QueueRow,
 };
 pub use messages::{
     message_identity, ClaimedMessage, FetchedMessage, MessageSummary, StoreOutcome,
@@ -177,7 +179,7 @@ impl Store {
     /// write transaction.
     pub(crate) async fn update_each(
         &self,
-        sql: &'static str,
+        sql: &str,
         ids: &[i64],
         what: &'static str,
     ) -> Result<(), StoreError> {
@@ -205,13 +207,16 @@ impl Store {
     /// `pending`. Call once at start, before the stages run.
     pub async fn recover(&self) -> Result<(usize, usize), StoreError> {
         let mut tx = self.write().await?;
-        let messages =
-            sqlx::query("UPDATE messages SET state = 'received' WHERE state = 'processing'")
-                .execute(&mut *tx)
-                .await
-                .during("recovering messages")?
-                .rows_affected();
-        let replies = sqlx::query("UPDATE outbox SET state = 'pending' WHERE state = 'sending'")
+        let messages = sqlx::query("UPDATE messages SET state = ? WHERE state = ?")
+            .bind(MessageState::Received)
+            .bind(MessageState::Processing)
+            .execute(&mut *tx)
+            .await
+            .during("recovering messages")?
+            .rows_affected();
+        let replies = sqlx::query("UPDATE outbox SET state = ? WHERE state = ?")
+            .bind(ReplyState::Pending)
+            .bind(ReplyState::Sending)
             .execute(&mut *tx)
             .await
             .during("recovering replies")?
@@ -275,7 +280,7 @@ mod tests {
         store.release_claimed(&[claimed[0].id]).await.unwrap();
         assert_eq!(
             store.message_counts().await.unwrap(),
-            vec![("received".to_string(), 1)]
+            vec![(MessageState::Received, 1)]
         );
     }
 }

@@ -6,6 +6,7 @@ use sqlx::{Row, Sqlite, Transaction};
 use super::messages::{summary_from_row, MessageSummary};
 use super::outbox::{NewReply, OutboxSummary};
 use super::{now_ms, AuditEvent, QueryContext, Store, StoreError};
+use crate::state::OfferStatus;
 
 /// What processing found out about a message, whatever becomes of it.
 #[derive(Debug, Clone)]
@@ -51,7 +52,7 @@ pub struct OfferSummary {
     pub donor_name: Option<String>,
     pub subject: String,
     pub category: String,
-    pub status: String,
+    pub status: OfferStatus,
     pub language: Option<String>,
     pub created_at: i64,
 }
@@ -110,7 +111,7 @@ impl Store {
     /// Offers, newest first, optionally only those with `status`.
     pub async fn list_offers(
         &self,
-        status: Option<&str>,
+        status: Option<OfferStatus>,
         limit: i64,
     ) -> Result<Vec<OfferSummary>, StoreError> {
         let rows = sqlx::query(

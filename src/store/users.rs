@@ -7,13 +7,14 @@
 use sqlx::Row;
 
 use super::{now_ms, QueryContext, Store, StoreError};
+use crate::state::Role;
 
 /// A staff account as the web UI sees it.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct User {
     pub id: i64,
     pub email: String,
-    pub role: String,
+    pub role: Role,
 }
 
 /// A live session: who is logged in and the CSRF token of their forms.
@@ -30,7 +31,7 @@ impl Store {
         &self,
         email: &str,
         password_hash: &str,
-        role: &str,
+        role: Role,
     ) -> Result<bool, StoreError> {
         let mut tx = self.write().await?;
         let existed: Option<i64> = sqlx::query_scalar("SELECT id FROM users WHERE email = ?")

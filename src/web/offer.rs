@@ -59,7 +59,8 @@ pub async fn offer_page(
         pickup => json_fields(detail.pickup_json.as_deref()),
         notes => store.notes(id).await?,
         sites => store.pickup_sites().await?,
-        open => matches!(detail.offer.status.as_str(), "new" | "needs_info" | "accepted" | "scheduled"),
+        open => !detail.offer.status.is_closed(),
+        awaits_delivery => detail.offer.status.awaits_delivery(),
     };
     page(&state, &session, "offer.html", ctx)
 }

@@ -11,6 +11,7 @@ use super::auth::{page, Role, Session};
 use super::error::WebError;
 use super::offer::decline_reply;
 use super::{AppState, Page};
+use crate::state::OfferStatus;
 use crate::store::{fmt_qty, QueueFilter};
 
 const PER_PAGE: i64 = 50;
@@ -75,9 +76,15 @@ pub async fn queue_page(
         page => page_no, pages,
         done => q.done.parse::<u32>().ok(),
         skipped => q.skipped.parse::<u32>().ok().filter(|n| *n > 0),
-        statuses => ["open", "all", "new", "needs_info", "scheduled", "declined", "spam", "received", "merged"],
+        statuses => status_choices(),
     };
     page(&state, &session, "queue.html", ctx)
+}
+
+/// The queue's status menu: `open`, `all`, then every status.
+fn status_choices() -> Vec<&'static str> {
+    let each = OfferStatus::ALL.iter().map(|s| s.as_str());
+    ["open", "all"].into_iter().chain(each).collect()
 }
 
 #[derive(serde::Deserialize)]
@@ -182,7 +189,7 @@ pub async fn export_offers(
         let created = r.created_at.to_string();
         let record = [
             &r.reference,
-            &r.status,
+            r.status.as_str(),
             &r.category,
             &priority,
             &r.donor_email,
