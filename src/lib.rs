@@ -13,6 +13,7 @@
 //! - [`state`]: the states rows move through (offer, message, reply, role) and
 //!   which offer decisions are allowed when.
 //! - [`store`]: the database: migrations and one module per table family.
+//! - [`values`]: values that parse: offer references, email addresses, quantities.
 //! - [`web`]: the triage site for staff: login, queue, offer page, decisions, dashboard.
 //! - [`daemon`]: starting the stages together and stopping them cleanly.
 //! - [`demo`]: the self-contained demo run.
@@ -28,4 +29,5 @@ pub mod process;
 pub mod rules;
 pub mod state;
 pub mod store;
+pub mod values;
 pub mod web;

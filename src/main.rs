@@ -7,6 +7,7 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 use supplyline::config::Config;
 use supplyline::state::{MessageState, OfferStatus, Role};
+use supplyline::values::{EmailAddress, OfferRef};
 use supplyline::{daemon, demo, mail, outbox, rules, web};
 
 /// Keeps large buffers out of glibc's heap arenas: a 20 MiB message body is
@@ -123,9 +124,9 @@ enum TemplatesCommand {
     Preview {
         /// ack, needs_info, pickup, decline or thanks.
         kind: String,
-        /// The offer's id (SL-000042 is 42).
+        /// The offer: SL-000042, or its id 42.
         #[arg(long)]
-        offer: i64,
+        offer: OfferRef,
         /// The language to render in, instead of the donor's (falls back to en).
         #[arg(long)]
         lang: Option<String>,
@@ -168,8 +169,8 @@ enum OffersCommand {
         #[arg(long, default_value_t = 50)]
         limit: i64,
     },
-    /// Show one offer: items, contact, messages, replies, history.
-    Show { id: i64 },
+    /// Show one offer (SL-000042, or its id 42): items, contact, messages, replies, history.
+    Show { offer: OfferRef },
 }
 
 #[derive(Subcommand)]
@@ -286,9 +287,15 @@ async fn templates(config: &Config, command: TemplatesCommand) -> anyhow::Result
         } => {
             use std::io::Write;
             let store = daemon::open_store(config).await?;
-            let reply =
-                outbox::preview::preview(&store, &composer, &kind, offer, lang.as_deref(), &set)
-                    .await?;
+            let reply = outbox::preview::preview(
+                &store,
+                &composer,
+                &kind,
+                offer.id(),
+                lang.as_deref(),
+                &set,
+            )
+            .await?;
             std::io::stdout().write_all(&reply.raw)?;
         }
     }
@@ -308,8 +315,7 @@ async fn users(config: &Config, command: UsersCommand) -> anyhow::Result<()> {
         role,
         password_file,
     } = command;
-    let email = email.trim().to_lowercase();
-    anyhow::ensure!(email.contains('@'), "{email:?} is not an email address");
+    let email: EmailAddress = email.trim().to_lowercase().parse()?;
     let password = match password_file {
         Some(path) => {
             std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?
@@ -329,7 +335,7 @@ async fn users(config: &Config, command: UsersCommand) -> anyhow::Result<()> {
     );
     let hash = web::auth::hash_password(password)?;
     let store = daemon::open_store(config).await?;
-    let created = store.upsert_user(&email, &hash, role).await?;
+    let created = store.upsert_user(email.as_str(), &hash, role).await?;
     println!(
         "{} {email} as {role}",
         if created { "added" } else { "updated" }
@@ -412,8 +418,8 @@ async fn offers(config: &Config, command: OffersCommand) -> anyhow::Result<()> {
                 );
             }
         }
-        OffersCommand::Show { id } => {
-            let detail = store.offer(id).await?;
+        OffersCommand::Show { offer } => {
+            let detail = store.offer(offer.id()).await?;
             println!("{}", serde_json::to_string_pretty(&detail)?);
         }
     }

@@ -15,9 +15,9 @@ use crate::outbox::needs;
 use crate::outbox::{auto_reply_block, Composer, NoReply, ReplyContext};
 use crate::rules::{Category, Extraction, Rules};
 use crate::store::{
-    offer_reference, ClaimedMessage, MessageFacts, NewOffer, OfferItemRow, ProcessingBatch, Store,
-    StoreError,
+    ClaimedMessage, MessageFacts, NewOffer, OfferItemRow, ProcessingBatch, Store, StoreError,
 };
+use crate::values::{EmailAddress, OfferRef};
 
 /// What one step of the process stage did.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -272,7 +272,7 @@ impl Processor {
             return Ok(Some(block));
         }
         let to = reply_address(msg).unwrap_or_default();
-        if to.parse::<lettre::Address>().is_err() {
+        if to.parse::<EmailAddress>().is_err() {
             return Ok(Some(NoReply::NoSender));
         }
         // Earlier messages of this batch count too: their replies are not committed yet.
@@ -413,7 +413,7 @@ fn reply_context(offer_id: i64, msg: &ParsedMessage, ex: &Extraction) -> ReplyCo
     ReplyContext {
         kind: "ack".into(),
         offer_id,
-        reference: offer_reference(offer_id),
+        reference: OfferRef::from(offer_id).to_string(),
         donor_email: reply_address(msg).unwrap_or_default(),
         donor_name: msg.from.as_ref().and_then(|a| a.name.clone()),
         items: ex

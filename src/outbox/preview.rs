@@ -94,7 +94,7 @@ pub async fn offer_context(
     Ok(ReplyContext {
         kind: kind.into(),
         offer_id,
-        reference: o.reference,
+        reference: o.reference.to_string(),
         donor_email: o.donor_email,
         donor_name: o.donor_name,
         language: Some(lang),

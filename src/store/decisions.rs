@@ -9,8 +9,9 @@ use sqlx::{QueryBuilder, Row, Sqlite, Transaction};
 
 use super::messages::{summary_from_row, MessageSummary};
 use super::outbox::NewReply;
-use super::{now_ms, offer_reference, QueryContext, Store, StoreError};
+use super::{now_ms, QueryContext, Store, StoreError};
 use crate::state::OfferStatus;
+use crate::values::OfferRef;
 
 /// The filters of the queue, as typed in the page's form.
 #[derive(Debug, Clone, Default, serde::Deserialize, serde::Serialize)]
@@ -30,7 +31,7 @@ pub struct QueueFilter {
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct QueueRow {
     pub id: i64,
-    pub reference: String,
+    pub reference: OfferRef,
     pub donor_email: String,
     pub donor_name: Option<String>,
     pub subject: String,
@@ -96,7 +97,7 @@ pub struct Decision {
     pub pickup_site: Option<String>,
     pub pickup_window: Option<String>,
     pub decline_reason: Option<String>,
-    pub merged_into: Option<String>,
+    pub merged_into: Option<OfferRef>,
     pub postal_code: Option<String>,
 }
 
@@ -175,7 +176,7 @@ fn queue_row(r: &sqlx::sqlite::SqliteRow) -> QueueRow {
     let id: i64 = r.get(0);
     QueueRow {
         id,
-        reference: offer_reference(id),
+        reference: OfferRef::from(id),
         donor_email: r.get(1),
         donor_name: r.get(2),
         subject: r.get(3),
@@ -226,7 +227,7 @@ impl Store {
     pub async fn export_items(
         &self,
         filter: &QueueFilter,
-    ) -> Result<Vec<(String, ItemFull)>, StoreError> {
+    ) -> Result<Vec<(OfferRef, ItemFull)>, StoreError> {
         let mut qb = QueryBuilder::new(
             "SELECT o.id, i.id, i.item, CAST(i.quantity AS REAL), i.unit, i.model, i.condition,
                     i.spans_json, i.source, CAST(i.received_quantity AS REAL)
@@ -241,7 +242,7 @@ impl Store {
             .during("exporting items")?;
         Ok(rows
             .iter()
-            .map(|r| (offer_reference(r.get(0)), item_from_row(r, 1)))
+            .map(|r| (r.get(0), item_from_row(r, 1)))
             .collect())
     }
 
@@ -315,7 +316,7 @@ impl Store {
             pickup_site: row.get(0),
             pickup_window: row.get(1),
             decline_reason: row.get(2),
-            merged_into: row.get::<Option<i64>, _>(3).map(offer_reference),
+            merged_into: row.get(3),
             postal_code: row.get(4),
             message_id: row.get(5),
         })
@@ -546,7 +547,8 @@ impl Store {
             .execute(&mut *tx)
             .await
             .during("moving a merged offer's messages")?;
-        let (from_ref, into_ref) = (offer_reference(offer_id), offer_reference(into));
+        let from_ref = OfferRef::from(offer_id).to_string();
+        let into_ref = OfferRef::from(into).to_string();
         Self::audit_in(
             &mut tx,
             actor,

@@ -39,10 +39,7 @@ pub use decisions::{
 pub use messages::{
     message_identity, ClaimedMessage, FetchedMessage, MessageSummary, StoreOutcome,
 };
-pub use offers::{
-    offer_reference, parse_offer_reference, MessageFacts, NewOffer, OfferDetail, OfferItemRow,
-    OfferSummary,
-};
+pub use offers::{MessageFacts, NewOffer, OfferDetail, OfferItemRow, OfferSummary};
 pub use outbox::{NewReply, OutboxRow, OutboxSummary};
 pub use processing::ProcessingBatch;
 pub use users::{SessionRow, User};

@@ -7,6 +7,7 @@ use super::messages::{summary_from_row, MessageSummary};
 use super::outbox::{NewReply, OutboxSummary};
 use super::{now_ms, AuditEvent, QueryContext, Store, StoreError};
 use crate::state::OfferStatus;
+use crate::values::OfferRef;
 
 /// What processing found out about a message, whatever becomes of it.
 #[derive(Debug, Clone)]
@@ -47,7 +48,7 @@ pub struct OfferItemRow {
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct OfferSummary {
     pub id: i64,
-    pub reference: String,
+    pub reference: OfferRef,
     pub donor_email: String,
     pub donor_name: Option<String>,
     pub subject: String,
@@ -72,22 +73,6 @@ pub struct OfferDetail {
     pub messages: Vec<MessageSummary>,
     pub replies: Vec<OutboxSummary>,
     pub history: Vec<AuditEvent>,
-}
-
-/// The reference donors and staff quote: `SL-000042`.
-pub fn offer_reference(id: i64) -> String {
-    format!("SL-{id:06}")
-}
-
-/// Reads `SL-000042` (any case, any number of digits) back to an offer id.
-pub fn parse_offer_reference(text: &str) -> Option<i64> {
-    let upper = text.to_ascii_uppercase();
-    let at = upper.find("SL-")?;
-    let digits: String = upper[at + 3..]
-        .chars()
-        .take_while(|c| c.is_ascii_digit())
-        .collect();
-    digits.parse().ok().filter(|&id| id > 0)
 }
 
 impl Store {
@@ -257,7 +242,7 @@ fn offer_from_row(r: &sqlx::sqlite::SqliteRow) -> OfferSummary {
     let id: i64 = r.get(0);
     OfferSummary {
         id,
-        reference: offer_reference(id),
+        reference: OfferRef::from(id),
         donor_email: r.get(1),
         donor_name: r.get(2),
         subject: r.get(3),
@@ -265,21 +250,5 @@ fn offer_from_row(r: &sqlx::sqlite::SqliteRow) -> OfferSummary {
         status: r.get(5),
         language: r.get(6),
         created_at: r.get(7),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn reference_round_trips() {
-        assert_eq!(offer_reference(42), "SL-000042");
-        assert_eq!(
-            parse_offer_reference("Re: Your offer sl-000042 received"),
-            Some(42)
-        );
-        assert_eq!(parse_offer_reference("no reference"), None);
-        assert_eq!(parse_offer_reference("SL-"), None);
     }
 }

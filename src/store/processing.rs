@@ -5,12 +5,11 @@
 
 use sqlx::{Sqlite, Transaction};
 
-use super::offers::{
-    insert_item, insert_offer, parse_offer_reference, MessageFacts, NewOffer, OfferItemRow,
-};
+use super::offers::{insert_item, insert_offer, MessageFacts, NewOffer, OfferItemRow};
 use super::outbox::NewReply;
 use super::{now_ms, QueryContext, Store, StoreError};
 use crate::state::{MessageState, ReplyState};
+use crate::values::OfferRef;
 
 /// An open processing transaction. Dropped without [`commit`](Self::commit), it rolls back.
 pub struct ProcessingBatch {
@@ -228,9 +227,9 @@ impl ProcessingBatch {
                 return Ok(Some(offer_id));
             }
         }
-        match parse_offer_reference(subject) {
-            Some(id) => sqlx::query_scalar("SELECT id FROM offers WHERE id = ?")
-                .bind(id)
+        match OfferRef::find_in(subject) {
+            Some(reference) => sqlx::query_scalar("SELECT id FROM offers WHERE id = ?")
+                .bind(reference)
                 .fetch_optional(&mut *self.tx)
                 .await
                 .during("looking up an offer reference"),

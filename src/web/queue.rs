@@ -187,8 +187,9 @@ pub async fn export_offers(
     for r in rows {
         let priority = fmt_qty(Some(r.priority));
         let created = r.created_at.to_string();
+        let reference = r.reference.to_string();
         let record = [
-            &r.reference,
+            &reference,
             r.status.as_str(),
             &r.category,
             &priority,
@@ -229,7 +230,7 @@ pub async fn export_items(
     .map_err(anyhow::Error::from)?;
     for (reference, i) in rows {
         let record = [
-            reference,
+            reference.to_string(),
             i.item,
             opt_qty(i.quantity),
             i.unit.unwrap_or_default(),
