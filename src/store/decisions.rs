@@ -5,9 +5,9 @@
 //! Every change writes its audit row, and where the donor must hear of it
 //! its outbox row, in the same transaction as the change itself.
 
-use sqlx::{QueryBuilder, Row, Sqlite, Transaction};
+use sqlx::{QueryBuilder, Sqlite, Transaction};
 
-use super::messages::{summary_from_row, MessageSummary};
+use super::messages::{MessageSummary, MESSAGE_COLUMNS};
 use super::outbox::NewReply;
 use super::{now_ms, QueryContext, Store, StoreError};
 use crate::state::OfferStatus;
@@ -28,9 +28,10 @@ pub struct QueueFilter {
 }
 
 /// One line of the queue.
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, sqlx::FromRow)]
 pub struct QueueRow {
     pub id: i64,
+    #[sqlx(rename = "id")]
     pub reference: OfferRef,
     pub donor_email: String,
     pub donor_name: Option<String>,
@@ -46,7 +47,7 @@ pub struct QueueRow {
 }
 
 /// One item line with its row id and what arrived.
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, sqlx::FromRow)]
 pub struct ItemFull {
     pub id: i64,
     pub item: String,
@@ -60,21 +61,21 @@ pub struct ItemFull {
 }
 
 /// An item as staff typed it.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, sqlx::FromRow)]
 pub struct ItemEdit {
     pub item: String,
     pub quantity: Option<f64>,
     pub unit: Option<String>,
 }
 
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, sqlx::FromRow)]
 pub struct Note {
     pub author: String,
     pub body: String,
     pub created_at: i64,
 }
 
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, sqlx::FromRow)]
 pub struct PickupSite {
     pub name: String,
     pub address: String,
@@ -90,7 +91,7 @@ pub struct Need {
 }
 
 /// What staff decided about one offer so far.
-#[derive(Debug, Clone, Default, serde::Serialize)]
+#[derive(Debug, Clone, Default, serde::Serialize, sqlx::FromRow)]
 pub struct Decision {
     /// The message the offer was made from (its items' spans point into it).
     pub message_id: i64,
@@ -102,7 +103,7 @@ pub struct Decision {
 }
 
 /// Per item: pledged, accepted and received against the target.
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, sqlx::FromRow)]
 pub struct ItemStats {
     pub item: String,
     pub pledged: f64,
@@ -126,8 +127,21 @@ pub enum DecisionError {
 const PRIORITY: &str = "CAST((SELECT COALESCE(SUM(COALESCE(i.quantity, 1) * n.weight), 0)
      FROM offer_items i JOIN needs n ON n.item = i.item WHERE i.offer_id = o.id) AS REAL)";
 
-const ROW_COLUMNS: &str = "o.id, o.donor_email, o.donor_name, o.subject, o.category, o.status,
-     o.language, json_extract(o.pickup_json, '$.postal_code'), o.created_at, ";
+/// The columns of a [`QueueRow`].
+const QUEUE_COLUMNS: &str = "o.id, o.donor_email, o.donor_name, o.subject, o.category, o.status,
+     o.language, json_extract(o.pickup_json, '$.postal_code') AS postal_code, o.created_at";
+
+/// The columns of an [`ItemFull`], for `FROM offer_items i`.
+const ITEM_COLUMNS: &str = "i.id, i.item, CAST(i.quantity AS REAL) AS quantity, i.unit, i.model,
+     i.condition, i.spans_json, i.source, CAST(i.received_quantity AS REAL) AS received_quantity";
+
+/// An item line with the offer it belongs to, for export.
+#[derive(sqlx::FromRow)]
+struct ExportRow {
+    offer_ref: OfferRef,
+    #[sqlx(flatten)]
+    item: ItemFull,
+}
 
 fn push_filter(qb: &mut QueryBuilder<'_, Sqlite>, f: &QueueFilter) {
     qb.push(" WHERE 1 = 1");
@@ -172,24 +186,6 @@ fn push_filter(qb: &mut QueryBuilder<'_, Sqlite>, f: &QueueFilter) {
     }
 }
 
-fn queue_row(r: &sqlx::sqlite::SqliteRow) -> QueueRow {
-    let id: i64 = r.get(0);
-    QueueRow {
-        id,
-        reference: OfferRef::from(id),
-        donor_email: r.get(1),
-        donor_name: r.get(2),
-        subject: r.get(3),
-        category: r.get(4),
-        status: r.get(5),
-        language: r.get(6),
-        postal_code: r.get(7),
-        created_at: r.get(8),
-        priority: r.get(9),
-        items: r.get::<Option<String>, _>(10).unwrap_or_default(),
-    }
-}
-
 impl Store {
     /// One page of the queue, highest priority first, and the total count.
     pub async fn queue(
@@ -199,9 +195,9 @@ impl Store {
         limit: i64,
     ) -> Result<(Vec<QueueRow>, i64), StoreError> {
         let mut qb = QueryBuilder::new(format!(
-            "SELECT {ROW_COLUMNS} {PRIORITY} AS priority,
-               (SELECT group_concat(i.item || COALESCE(' × ' || printf('%.15g', i.quantity), ''), ', ')
-                FROM offer_items i WHERE i.offer_id = o.id) FROM offers o"
+            "SELECT {QUEUE_COLUMNS}, {PRIORITY} AS priority,
+               COALESCE((SELECT group_concat(i.item || COALESCE(' × ' || printf('%.15g', i.quantity), ''), ', ')
+                FROM offer_items i WHERE i.offer_id = o.id), '') AS items FROM offers o"
         ));
         push_filter(&mut qb, filter);
         qb.push(" ORDER BY priority DESC, o.id ASC LIMIT ")
@@ -209,7 +205,7 @@ impl Store {
             .push(" OFFSET ")
             .push_bind(offset);
         let rows = qb
-            .build()
+            .build_query_as()
             .fetch_all(&self.reader)
             .await
             .during("reading the queue")?;
@@ -220,7 +216,7 @@ impl Store {
             .fetch_one(&self.reader)
             .await
             .during("counting the queue")?;
-        Ok((rows.iter().map(queue_row).collect(), total))
+        Ok((rows, total))
     }
 
     /// Every item line of the offers matching `filter`, for CSV export.
@@ -228,22 +224,18 @@ impl Store {
         &self,
         filter: &QueueFilter,
     ) -> Result<Vec<(OfferRef, ItemFull)>, StoreError> {
-        let mut qb = QueryBuilder::new(
-            "SELECT o.id, i.id, i.item, CAST(i.quantity AS REAL), i.unit, i.model, i.condition,
-                    i.spans_json, i.source, CAST(i.received_quantity AS REAL)
-             FROM offer_items i JOIN offers o ON o.id = i.offer_id",
-        );
+        let mut qb = QueryBuilder::new(format!(
+            "SELECT o.id AS offer_ref, {ITEM_COLUMNS}
+             FROM offer_items i JOIN offers o ON o.id = i.offer_id"
+        ));
         push_filter(&mut qb, filter);
         qb.push(" ORDER BY o.id, i.position");
-        let rows = qb
-            .build()
+        let rows: Vec<ExportRow> = qb
+            .build_query_as()
             .fetch_all(&self.reader)
             .await
             .during("exporting items")?;
-        Ok(rows
-            .iter()
-            .map(|r| (r.get(0), item_from_row(r, 1)))
-            .collect())
+        Ok(rows.into_iter().map(|r| (r.offer_ref, r.item)).collect())
     }
 
     /// The distinct values the queue's filter menus offer.
@@ -265,16 +257,13 @@ impl Store {
 
     /// Item lines with their ids and received quantities.
     pub async fn items_full(&self, offer_id: i64) -> Result<Vec<ItemFull>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT id, item, CAST(quantity AS REAL), unit, model, condition, spans_json, source,
-                    CAST(received_quantity AS REAL)
-             FROM offer_items WHERE offer_id = ? ORDER BY position, id",
-        )
+        sqlx::query_as(&format!(
+            "SELECT {ITEM_COLUMNS} FROM offer_items i WHERE i.offer_id = ? ORDER BY i.position, i.id"
+        ))
         .bind(offer_id)
         .fetch_all(&self.reader)
         .await
-        .during("reading offer items")?;
-        Ok(rows.iter().map(|r| item_from_row(r, 0)).collect())
+        .during("reading offer items")
     }
 
     /// The Message-ID header of a stored message, for threading a reply to it.
@@ -289,55 +278,36 @@ impl Store {
 
     /// One message's summary.
     pub async fn message_summary(&self, id: i64) -> Result<MessageSummary, StoreError> {
-        let row = sqlx::query(
-            "SELECT id, state, category, from_address, subject, error, offer_id, size, received_at
-             FROM messages WHERE id = ?",
-        )
+        sqlx::query_as(&format!(
+            "SELECT {MESSAGE_COLUMNS} FROM messages WHERE id = ?"
+        ))
         .bind(id)
         .fetch_optional(&self.reader)
         .await
         .during("reading a message")?
-        .ok_or(StoreError::NotFound("message"))?;
-        Ok(summary_from_row(&row))
+        .ok_or(StoreError::NotFound("message"))
     }
 
     /// The decision columns of one offer.
     pub async fn decision(&self, offer_id: i64) -> Result<Decision, StoreError> {
-        let row = sqlx::query(
+        sqlx::query_as(
             "SELECT pickup_site, pickup_window, decline_reason, merged_into,
-                    json_extract(pickup_json, '$.postal_code'), message_id FROM offers WHERE id = ?",
+                    json_extract(pickup_json, '$.postal_code') AS postal_code, message_id
+             FROM offers WHERE id = ?",
         )
         .bind(offer_id)
         .fetch_optional(&self.reader)
         .await
         .during("reading a decision")?
-        .ok_or(StoreError::NotFound("offer"))?;
-        Ok(Decision {
-            pickup_site: row.get(0),
-            pickup_window: row.get(1),
-            decline_reason: row.get(2),
-            merged_into: row.get(3),
-            postal_code: row.get(4),
-            message_id: row.get(5),
-        })
+        .ok_or(StoreError::NotFound("offer"))
     }
 
     pub async fn notes(&self, offer_id: i64) -> Result<Vec<Note>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT author, body, created_at FROM notes WHERE offer_id = ? ORDER BY id",
-        )
-        .bind(offer_id)
-        .fetch_all(&self.reader)
-        .await
-        .during("reading notes")?;
-        Ok(rows
-            .iter()
-            .map(|r| Note {
-                author: r.get(0),
-                body: r.get(1),
-                created_at: r.get(2),
-            })
-            .collect())
+        sqlx::query_as("SELECT author, body, created_at FROM notes WHERE offer_id = ? ORDER BY id")
+            .bind(offer_id)
+            .fetch_all(&self.reader)
+            .await
+            .during("reading notes")
     }
 
     pub async fn add_note(&self, offer_id: i64, actor: &str, body: &str) -> Result<(), StoreError> {
@@ -391,7 +361,7 @@ impl Store {
         e: &ItemEdit,
     ) -> Result<(), StoreError> {
         let mut tx = self.write().await?;
-        let old = sqlx::query(
+        let old: ItemEdit = sqlx::query_as(
             "SELECT item, quantity, unit FROM offer_items WHERE id = ? AND offer_id = ?",
         )
         .bind(item_id)
@@ -410,12 +380,11 @@ impl Store {
         .execute(&mut *tx)
         .await
         .during("changing an item")?;
-        let (old_item, old_qty, old_unit): (String, Option<f64>, Option<String>) =
-            (old.get(0), old.get(1), old.get(2));
         let detail = format!(
-            "{old_item} × {} {} → {} × {} {}",
-            fmt_qty(old_qty),
-            old_unit.unwrap_or_default(),
+            "{} × {} {} → {} × {} {}",
+            old.item,
+            fmt_qty(old.quantity),
+            old.unit.unwrap_or_default(),
             e.item,
             fmt_qty(e.quantity),
             e.unit.clone().unwrap_or_default()
@@ -645,79 +614,48 @@ impl Store {
     }
 
     pub async fn pickup_sites(&self) -> Result<Vec<PickupSite>, StoreError> {
-        let rows = sqlx::query("SELECT name, address, notes FROM pickup_sites ORDER BY name")
+        sqlx::query_as("SELECT name, address, notes FROM pickup_sites ORDER BY name")
             .fetch_all(&self.reader)
             .await
-            .during("reading pickup sites")?;
-        Ok(rows
-            .iter()
-            .map(|r| PickupSite {
-                name: r.get(0),
-                address: r.get(1),
-                notes: r.get(2),
-            })
-            .collect())
+            .during("reading pickup sites")
     }
 
     /// Per item: pledged (open or accepted offers), accepted, received, target.
     pub async fn item_stats(&self) -> Result<Vec<ItemStats>, StoreError> {
         let turned_away = OfferStatus::sql_list(OfferStatus::is_turned_away);
         let accepted = OfferStatus::sql_list(OfferStatus::is_accepted);
-        let rows = sqlx::query(&format!(
+        sqlx::query_as(&format!(
             "WITH lines AS (
                SELECT i.item, COALESCE(i.quantity, 0) AS q, COALESCE(i.received_quantity, 0) AS r, o.status
                FROM offer_items i JOIN offers o ON o.id = i.offer_id
                WHERE o.status NOT IN ({turned_away})),
              names AS (SELECT item FROM lines UNION SELECT item FROM needs)
-             SELECT names.item,
-               CAST((SELECT COALESCE(SUM(q), 0) FROM lines WHERE lines.item = names.item) AS REAL),
+             SELECT names.item AS item,
+               CAST((SELECT COALESCE(SUM(q), 0) FROM lines WHERE lines.item = names.item) AS REAL)
+                 AS pledged,
                CAST((SELECT COALESCE(SUM(q), 0) FROM lines WHERE lines.item = names.item
-                  AND status IN ({accepted})) AS REAL),
-               CAST((SELECT COALESCE(SUM(r), 0) FROM lines WHERE lines.item = names.item) AS REAL),
-               CAST((SELECT target FROM needs WHERE needs.item = names.item) AS REAL)
+                  AND status IN ({accepted})) AS REAL) AS accepted,
+               CAST((SELECT COALESCE(SUM(r), 0) FROM lines WHERE lines.item = names.item) AS REAL)
+                 AS received,
+               CAST((SELECT target FROM needs WHERE needs.item = names.item) AS REAL) AS target
              FROM names ORDER BY names.item"
         ))
         .fetch_all(&self.reader)
         .await
-        .during("reading item figures")?;
-        Ok(rows
-            .iter()
-            .map(|r| ItemStats {
-                item: r.get(0),
-                pledged: r.get(1),
-                accepted: r.get(2),
-                received: r.get(3),
-                target: r.get(4),
-            })
-            .collect())
+        .during("reading item figures")
     }
 
     /// Offers created per day (UTC, `YYYY-MM-DD`) over the last `days` days.
     pub async fn offers_per_day(&self, days: i64) -> Result<Vec<(String, i64)>, StoreError> {
         let since = now_ms() - days * 86_400_000;
-        let rows = sqlx::query(
+        sqlx::query_as(
             "SELECT date(created_at / 1000, 'unixepoch') AS d, COUNT(*) FROM offers
              WHERE created_at >= ? GROUP BY d ORDER BY d",
         )
         .bind(since)
         .fetch_all(&self.reader)
         .await
-        .during("counting offers per day")?;
-        Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
-    }
-}
-
-fn item_from_row(r: &sqlx::sqlite::SqliteRow, at: usize) -> ItemFull {
-    ItemFull {
-        id: r.get(at),
-        item: r.get(at + 1),
-        quantity: r.get(at + 2),
-        unit: r.get(at + 3),
-        model: r.get(at + 4),
-        condition: r.get(at + 5),
-        spans_json: r.get(at + 6),
-        source: r.get(at + 7),
-        received_quantity: r.get(at + 8),
+        .during("counting offers per day")
     }
 }
 

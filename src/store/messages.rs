@@ -3,7 +3,7 @@
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
 
-use sqlx::{QueryBuilder, Row, Sqlite};
+use sqlx::{QueryBuilder, Sqlite};
 
 use super::{now_ms, QueryContext, Store, StoreError};
 use crate::state::MessageState;
@@ -31,7 +31,7 @@ pub enum StoreOutcome {
 }
 
 /// A message claimed for processing.
-#[derive(Debug)]
+#[derive(Debug, sqlx::FromRow)]
 pub struct ClaimedMessage {
     pub id: i64,
     pub raw: Vec<u8>,
@@ -39,7 +39,7 @@ pub struct ClaimedMessage {
 }
 
 /// A message as listed to operators.
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, sqlx::FromRow)]
 pub struct MessageSummary {
     pub id: i64,
     pub state: MessageState,
@@ -51,6 +51,10 @@ pub struct MessageSummary {
     pub size: i64,
     pub received_at: i64,
 }
+
+/// The columns of a [`MessageSummary`], for `SELECT … FROM messages`.
+pub(super) const MESSAGE_COLUMNS: &str =
+    "id, state, category, from_address, subject, error, offer_id, size, received_at";
 
 /// The Message-ID (without brackets) and the key that makes a redelivery the
 /// same row: Message-ID + body hash, so the trace headers a second delivery
@@ -173,15 +177,12 @@ impl Store {
                 },
             );
             insert.push(" ON CONFLICT (dedup_key) DO NOTHING RETURNING dedup_key, id");
-            let rows = insert
-                .build()
+            let rows: Vec<(String, i64)> = insert
+                .build_query_as()
                 .fetch_all(&mut *tx)
                 .await
                 .during("storing fetched messages")?;
-            stored = rows
-                .iter()
-                .map(|r| (r.get::<String, _>(0), r.get::<i64, _>(1)))
-                .collect::<HashMap<String, i64>>();
+            stored = rows.into_iter().collect();
         }
         // The first of a dedup key is the one stored; RETURNING has no order.
         let outcomes = keys
@@ -202,7 +203,7 @@ impl Store {
     pub async fn store_local(&self, mailbox: &str, raw: &[u8]) -> Result<StoreOutcome, StoreError> {
         let mut tx = self.write().await?;
         let (message_id, dedup_key, content_hash) = message_identity(raw);
-        let row = sqlx::query(
+        let stored: Option<i64> = sqlx::query_scalar(
             "INSERT INTO messages (dedup_key, message_id, content_hash, mailbox, size, raw, state, received_at)
              VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (dedup_key) DO NOTHING RETURNING id",
         )
@@ -218,8 +219,8 @@ impl Store {
         .await
         .during("storing a message")?;
         tx.commit().await.during("committing a message")?;
-        Ok(match row {
-            Some(r) => StoreOutcome::Stored(r.get(0)),
+        Ok(match stored {
+            Some(id) => StoreOutcome::Stored(id),
             None => StoreOutcome::Duplicate,
         })
     }
@@ -267,7 +268,7 @@ impl Store {
         max_id: i64,
     ) -> Result<Vec<ClaimedMessage>, StoreError> {
         let mut tx = self.write().await?;
-        let rows = sqlx::query(
+        let mut claimed: Vec<ClaimedMessage> = sqlx::query_as(
             "UPDATE messages SET state = ?, attempts = attempts + 1
              WHERE id IN (SELECT id FROM (SELECT id, size, SUM(size) OVER (ORDER BY id) AS running
                                           FROM messages WHERE state = ? AND id <= ?
@@ -284,14 +285,6 @@ impl Store {
         .await
         .during("claiming messages")?;
         tx.commit().await.during("committing a claim")?;
-        let mut claimed: Vec<ClaimedMessage> = rows
-            .into_iter()
-            .map(|r| ClaimedMessage {
-                id: r.get(0),
-                raw: r.get(1),
-                truncated: r.get(2),
-            })
-            .collect();
         claimed.sort_by_key(|m| m.id);
         Ok(claimed)
     }
@@ -340,16 +333,15 @@ impl Store {
         state: Option<MessageState>,
         limit: i64,
     ) -> Result<Vec<MessageSummary>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT id, state, category, from_address, subject, error, offer_id, size, received_at
-             FROM messages WHERE (?1 IS NULL OR state = ?1) ORDER BY id DESC LIMIT ?2",
-        )
+        sqlx::query_as(&format!(
+            "SELECT {MESSAGE_COLUMNS} FROM messages
+             WHERE (?1 IS NULL OR state = ?1) ORDER BY id DESC LIMIT ?2"
+        ))
         .bind(state)
         .bind(limit)
         .fetch_all(&self.reader)
         .await
-        .during("listing messages")?;
-        Ok(rows.iter().map(summary_from_row).collect())
+        .during("listing messages")
     }
 
     /// The raw bytes of one message.
@@ -364,26 +356,10 @@ impl Store {
 
     /// Counts of messages per state.
     pub async fn message_counts(&self) -> Result<Vec<(MessageState, i64)>, StoreError> {
-        let rows =
-            sqlx::query("SELECT state, COUNT(*) FROM messages GROUP BY state ORDER BY state")
-                .fetch_all(&self.reader)
-                .await
-                .during("counting messages")?;
-        Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
-    }
-}
-
-pub(super) fn summary_from_row(r: &sqlx::sqlite::SqliteRow) -> MessageSummary {
-    MessageSummary {
-        id: r.get(0),
-        state: r.get(1),
-        category: r.get(2),
-        from_address: r.get(3),
-        subject: r.get(4),
-        error: r.get(5),
-        offer_id: r.get(6),
-        size: r.get(7),
-        received_at: r.get(8),
+        sqlx::query_as("SELECT state, COUNT(*) FROM messages GROUP BY state ORDER BY state")
+            .fetch_all(&self.reader)
+            .await
+            .during("counting messages")
     }
 }
 

@@ -1,7 +1,7 @@
 //! The `outbox` table: replies rendered whole when enqueued, and their
 //! delivery state. The sender claims due rows; retries are scheduled here.
 
-use sqlx::{Row, Sqlite, Transaction};
+use sqlx::{Sqlite, Transaction};
 
 use super::{now_ms, QueryContext, Store, StoreError};
 use crate::state::ReplyState;
@@ -23,7 +23,7 @@ pub struct NewReply {
 }
 
 /// A reply claimed for sending.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, sqlx::FromRow)]
 pub struct OutboxRow {
     pub id: i64,
     pub to_address: String,
@@ -33,7 +33,7 @@ pub struct OutboxRow {
 }
 
 /// A reply as listed on its offer.
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, sqlx::FromRow)]
 pub struct OutboxSummary {
     pub id: i64,
     pub kind: String,
@@ -83,7 +83,7 @@ impl Store {
     /// Claims up to `limit` replies that are due now, in due order.
     pub async fn claim_due_replies(&self, limit: i64) -> Result<Vec<OutboxRow>, StoreError> {
         let mut tx = self.write().await?;
-        let rows = sqlx::query(
+        let mut claimed: Vec<OutboxRow> = sqlx::query_as(
             "UPDATE outbox SET state = ?, attempts = attempts + 1
              WHERE id IN (SELECT id FROM outbox WHERE state = ? AND next_attempt_at <= ?
                           ORDER BY next_attempt_at, id LIMIT ?)
@@ -97,16 +97,6 @@ impl Store {
         .await
         .during("claiming replies")?;
         tx.commit().await.during("committing a reply claim")?;
-        let mut claimed: Vec<OutboxRow> = rows
-            .into_iter()
-            .map(|r| OutboxRow {
-                id: r.get(0),
-                to_address: r.get(1),
-                raw: r.get(2),
-                attempts: r.get(3),
-                rfc_message_id: r.get(4),
-            })
-            .collect();
         claimed.sort_by_key(|r| r.id);
         Ok(claimed)
     }
@@ -197,36 +187,21 @@ impl Store {
         &self,
         offer_id: i64,
     ) -> Result<Vec<OutboxSummary>, StoreError> {
-        let rows = sqlx::query(
+        sqlx::query_as(
             "SELECT id, kind, to_address, subject, state, attempts, last_error, created_at, sent_at
              FROM outbox WHERE offer_id = ? ORDER BY id",
         )
         .bind(offer_id)
         .fetch_all(&self.reader)
         .await
-        .during("reading an offer's replies")?;
-        Ok(rows
-            .iter()
-            .map(|r| OutboxSummary {
-                id: r.get(0),
-                kind: r.get(1),
-                to_address: r.get(2),
-                subject: r.get(3),
-                state: r.get(4),
-                attempts: r.get(5),
-                last_error: r.get(6),
-                created_at: r.get(7),
-                sent_at: r.get(8),
-            })
-            .collect())
+        .during("reading an offer's replies")
     }
 
     /// Counts of replies per state.
     pub async fn reply_counts(&self) -> Result<Vec<(ReplyState, i64)>, StoreError> {
-        let rows = sqlx::query("SELECT state, COUNT(*) FROM outbox GROUP BY state ORDER BY state")
+        sqlx::query_as("SELECT state, COUNT(*) FROM outbox GROUP BY state ORDER BY state")
             .fetch_all(&self.reader)
             .await
-            .during("counting replies")?;
-        Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
+            .during("counting replies")
     }
 }
