@@ -1,64 +1,16 @@
-//! What staff do with offers: the prioritised queue with its filters, item
-//! corrections, notes, decisions (schedule a pickup, decline, spam, merge,
-//! received), the operators' needs and pickup sites, and dashboard figures.
+//! What staff do on an offer's page: item corrections, notes, and the
+//! decisions (schedule a pickup, decline, spam, merge, received), each
+//! allowed only as [`OfferStatus::can_become`] says. Mirrors `web::offer`.
 //!
 //! Every change writes its audit row, and where the donor must hear of it
 //! its outbox row, in the same transaction as the change itself.
 
-use sqlx::{QueryBuilder, Sqlite, Transaction};
+use sqlx::{Sqlite, Transaction};
 
-use super::messages::{MessageSummary, MESSAGE_COLUMNS};
 use super::outbox::NewReply;
 use super::{now_ms, QueryContext, Store, StoreError};
 use crate::state::OfferStatus;
 use crate::values::OfferRef;
-
-/// The filters of the queue, as typed in the page's form.
-#[derive(Debug, Clone, Default, serde::Deserialize, serde::Serialize)]
-#[serde(default)]
-pub struct QueueFilter {
-    /// `open` (the default: needing a decision), `all`, or one status.
-    pub status: String,
-    pub category: String,
-    pub item: String,
-    pub language: String,
-    pub postal: String,
-    /// Words searched in subject, donor, items, notes and the message text.
-    pub q: String,
-}
-
-/// One line of the queue.
-#[derive(Debug, Clone, serde::Serialize, sqlx::FromRow)]
-pub struct QueueRow {
-    pub id: i64,
-    #[sqlx(rename = "id")]
-    pub reference: OfferRef,
-    pub donor_email: String,
-    pub donor_name: Option<String>,
-    pub subject: String,
-    pub category: String,
-    pub status: OfferStatus,
-    pub language: Option<String>,
-    pub postal_code: Option<String>,
-    pub created_at: i64,
-    pub priority: f64,
-    /// "n95_respirator × 2000, exam_gloves × 3"
-    pub items: String,
-}
-
-/// One item line with its row id and what arrived.
-#[derive(Debug, Clone, serde::Serialize, sqlx::FromRow)]
-pub struct ItemFull {
-    pub id: i64,
-    pub item: String,
-    pub quantity: Option<f64>,
-    pub unit: Option<String>,
-    pub model: Option<String>,
-    pub condition: Option<String>,
-    pub spans_json: String,
-    pub source: String,
-    pub received_quantity: Option<f64>,
-}
 
 /// An item as staff typed it.
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -75,21 +27,6 @@ pub struct Note {
     pub created_at: i64,
 }
 
-#[derive(Debug, Clone, serde::Serialize, sqlx::FromRow)]
-pub struct PickupSite {
-    pub name: String,
-    pub address: String,
-    pub notes: String,
-}
-
-/// A current need, from the operators' file.
-#[derive(Debug, Clone, serde::Serialize)]
-pub struct Need {
-    pub item: String,
-    pub weight: f64,
-    pub target: Option<f64>,
-}
-
 /// What staff decided about one offer so far.
 #[derive(Debug, Clone, Default, serde::Serialize, sqlx::FromRow)]
 pub struct Decision {
@@ -100,16 +37,6 @@ pub struct Decision {
     pub decline_reason: Option<String>,
     pub merged_into: Option<OfferRef>,
     pub postal_code: Option<String>,
-}
-
-/// Per item: pledged, accepted and received against the target.
-#[derive(Debug, Clone, serde::Serialize, sqlx::FromRow)]
-pub struct ItemStats {
-    pub item: String,
-    pub pledged: f64,
-    pub accepted: f64,
-    pub received: f64,
-    pub target: Option<f64>,
 }
 
 /// Why a decision cannot be made.
@@ -123,171 +50,7 @@ pub enum DecisionError {
     Store(#[from] StoreError),
 }
 
-// CAST: SQLite gives an integer 0 when nothing matches, which sqlx will not read as f64.
-const PRIORITY: &str = "CAST((SELECT COALESCE(SUM(COALESCE(i.quantity, 1) * n.weight), 0)
-     FROM offer_items i JOIN needs n ON n.item = i.item WHERE i.offer_id = o.id) AS REAL)";
-
-/// The columns of a [`QueueRow`].
-const QUEUE_COLUMNS: &str = "o.id, o.donor_email, o.donor_name, o.subject, o.category, o.status,
-     o.language, json_extract(o.pickup_json, '$.postal_code') AS postal_code, o.created_at";
-
-/// The columns of an [`ItemFull`], for `FROM offer_items i`.
-const ITEM_COLUMNS: &str = "i.id, i.item, CAST(i.quantity AS REAL) AS quantity, i.unit, i.model,
-     i.condition, i.spans_json, i.source, CAST(i.received_quantity AS REAL) AS received_quantity";
-
-/// An item line with the offer it belongs to, for export.
-#[derive(sqlx::FromRow)]
-struct ExportRow {
-    offer_ref: OfferRef,
-    #[sqlx(flatten)]
-    item: ItemFull,
-}
-
-fn push_filter(qb: &mut QueryBuilder<'_, Sqlite>, f: &QueueFilter) {
-    qb.push(" WHERE 1 = 1");
-    match f.status.as_str() {
-        "" | "open" => {
-            let open = OfferStatus::sql_list(OfferStatus::is_open);
-            qb.push(format!(" AND o.status IN ({open})"));
-        }
-        "all" => {}
-        s => {
-            qb.push(" AND o.status = ").push_bind(s.to_string());
-        }
-    }
-    for (value, column) in [(&f.category, "o.category"), (&f.language, "o.language")] {
-        if !value.is_empty() {
-            qb.push(format!(" AND {column} = "))
-                .push_bind(value.clone());
-        }
-    }
-    if !f.postal.is_empty() {
-        qb.push(" AND json_extract(o.pickup_json, '$.postal_code') LIKE ")
-            .push_bind(format!("{}%", f.postal.trim()));
-    }
-    if !f.item.is_empty() {
-        qb.push(" AND EXISTS (SELECT 1 FROM offer_items i WHERE i.offer_id = o.id AND i.item = ")
-            .push_bind(f.item.clone())
-            .push(")");
-    }
-    for word in f.q.split_whitespace().take(8) {
-        let like = format!("%{}%", word.replace(['%', '_'], ""));
-        qb.push(" AND (o.subject LIKE ").push_bind(like.clone());
-        qb.push(" OR o.donor_email LIKE ").push_bind(like.clone());
-        qb.push(" OR COALESCE(o.donor_name, '') LIKE ")
-            .push_bind(like.clone());
-        qb.push(" OR EXISTS (SELECT 1 FROM offer_items i WHERE i.offer_id = o.id AND i.item LIKE ")
-            .push_bind(like.clone());
-        qb.push(") OR EXISTS (SELECT 1 FROM notes n WHERE n.offer_id = o.id AND n.body LIKE ")
-            .push_bind(like.clone());
-        qb.push(") OR EXISTS (SELECT 1 FROM messages m WHERE m.offer_id = o.id AND CAST(m.raw AS TEXT) LIKE ")
-            .push_bind(like);
-        qb.push("))");
-    }
-}
-
 impl Store {
-    /// One page of the queue, highest priority first, and the total count.
-    pub async fn queue(
-        &self,
-        filter: &QueueFilter,
-        offset: i64,
-        limit: i64,
-    ) -> Result<(Vec<QueueRow>, i64), StoreError> {
-        let mut qb = QueryBuilder::new(format!(
-            "SELECT {QUEUE_COLUMNS}, {PRIORITY} AS priority,
-               COALESCE((SELECT group_concat(i.item || COALESCE(' × ' || printf('%.15g', i.quantity), ''), ', ')
-                FROM offer_items i WHERE i.offer_id = o.id), '') AS items FROM offers o"
-        ));
-        push_filter(&mut qb, filter);
-        qb.push(" ORDER BY priority DESC, o.id ASC LIMIT ")
-            .push_bind(limit)
-            .push(" OFFSET ")
-            .push_bind(offset);
-        let rows = qb
-            .build_query_as()
-            .fetch_all(&self.reader)
-            .await
-            .during("reading the queue")?;
-        let mut count = QueryBuilder::new("SELECT COUNT(*) FROM offers o");
-        push_filter(&mut count, filter);
-        let total: i64 = count
-            .build_query_scalar()
-            .fetch_one(&self.reader)
-            .await
-            .during("counting the queue")?;
-        Ok((rows, total))
-    }
-
-    /// Every item line of the offers matching `filter`, for CSV export.
-    pub async fn export_items(
-        &self,
-        filter: &QueueFilter,
-    ) -> Result<Vec<(OfferRef, ItemFull)>, StoreError> {
-        let mut qb = QueryBuilder::new(format!(
-            "SELECT o.id AS offer_ref, {ITEM_COLUMNS}
-             FROM offer_items i JOIN offers o ON o.id = i.offer_id"
-        ));
-        push_filter(&mut qb, filter);
-        qb.push(" ORDER BY o.id, i.position");
-        let rows: Vec<ExportRow> = qb
-            .build_query_as()
-            .fetch_all(&self.reader)
-            .await
-            .during("exporting items")?;
-        Ok(rows.into_iter().map(|r| (r.offer_ref, r.item)).collect())
-    }
-
-    /// The distinct values the queue's filter menus offer.
-    pub async fn filter_choices(&self) -> Result<[Vec<String>; 3], StoreError> {
-        let mut out: [Vec<String>; 3] = Default::default();
-        let queries = [
-            "SELECT DISTINCT category FROM offers ORDER BY 1",
-            "SELECT DISTINCT item FROM offer_items ORDER BY 1",
-            "SELECT DISTINCT language FROM offers WHERE language IS NOT NULL ORDER BY 1",
-        ];
-        for (slot, sql) in out.iter_mut().zip(queries) {
-            *slot = sqlx::query_scalar(sql)
-                .fetch_all(&self.reader)
-                .await
-                .during("reading filter choices")?;
-        }
-        Ok(out)
-    }
-
-    /// Item lines with their ids and received quantities.
-    pub async fn items_full(&self, offer_id: i64) -> Result<Vec<ItemFull>, StoreError> {
-        sqlx::query_as(&format!(
-            "SELECT {ITEM_COLUMNS} FROM offer_items i WHERE i.offer_id = ? ORDER BY i.position, i.id"
-        ))
-        .bind(offer_id)
-        .fetch_all(&self.reader)
-        .await
-        .during("reading offer items")
-    }
-
-    /// The Message-ID header of a stored message, for threading a reply to it.
-    pub async fn rfc_message_id(&self, message_id: i64) -> Result<Option<String>, StoreError> {
-        sqlx::query_scalar("SELECT message_id FROM messages WHERE id = ?")
-            .bind(message_id)
-            .fetch_optional(&self.reader)
-            .await
-            .during("reading a Message-ID")
-            .map(Option::flatten)
-    }
-
-    /// One message's summary.
-    pub async fn message_summary(&self, id: i64) -> Result<MessageSummary, StoreError> {
-        sqlx::query_as(&format!(
-            "SELECT {MESSAGE_COLUMNS} FROM messages WHERE id = ?"
-        ))
-        .bind(id)
-        .fetch_optional(&self.reader)
-        .await
-        .during("reading a message")?
-        .ok_or(StoreError::NotFound("message"))
-    }
-
     /// The decision columns of one offer.
     pub async fn decision(&self, offer_id: i64) -> Result<Decision, StoreError> {
         sqlx::query_as(
@@ -573,89 +336,6 @@ impl Store {
         }
         tx.commit().await.during("committing a receipt")?;
         Ok(())
-    }
-
-    /// Replaces the needs and pickup sites with those of the operators' file.
-    pub async fn load_operations(
-        &self,
-        needs: &[Need],
-        sites: &[PickupSite],
-    ) -> Result<(), StoreError> {
-        let mut tx = self.write().await?;
-        sqlx::query("DELETE FROM needs")
-            .execute(&mut *tx)
-            .await
-            .during("clearing needs")?;
-        for n in needs {
-            sqlx::query("INSERT OR REPLACE INTO needs (item, weight, target) VALUES (?, ?, ?)")
-                .bind(&n.item)
-                .bind(n.weight)
-                .bind(n.target)
-                .execute(&mut *tx)
-                .await
-                .during("loading needs")?;
-        }
-        sqlx::query("DELETE FROM pickup_sites")
-            .execute(&mut *tx)
-            .await
-            .during("clearing sites")?;
-        for s in sites {
-            sqlx::query(
-                "INSERT OR REPLACE INTO pickup_sites (name, address, notes) VALUES (?, ?, ?)",
-            )
-            .bind(&s.name)
-            .bind(&s.address)
-            .bind(&s.notes)
-            .execute(&mut *tx)
-            .await
-            .during("loading pickup sites")?;
-        }
-        tx.commit().await.during("committing needs and sites")
-    }
-
-    pub async fn pickup_sites(&self) -> Result<Vec<PickupSite>, StoreError> {
-        sqlx::query_as("SELECT name, address, notes FROM pickup_sites ORDER BY name")
-            .fetch_all(&self.reader)
-            .await
-            .during("reading pickup sites")
-    }
-
-    /// Per item: pledged (open or accepted offers), accepted, received, target.
-    pub async fn item_stats(&self) -> Result<Vec<ItemStats>, StoreError> {
-        let turned_away = OfferStatus::sql_list(OfferStatus::is_turned_away);
-        let accepted = OfferStatus::sql_list(OfferStatus::is_accepted);
-        sqlx::query_as(&format!(
-            "WITH lines AS (
-               SELECT i.item, COALESCE(i.quantity, 0) AS q, COALESCE(i.received_quantity, 0) AS r, o.status
-               FROM offer_items i JOIN offers o ON o.id = i.offer_id
-               WHERE o.status NOT IN ({turned_away})),
-             names AS (SELECT item FROM lines UNION SELECT item FROM needs)
-             SELECT names.item AS item,
-               CAST((SELECT COALESCE(SUM(q), 0) FROM lines WHERE lines.item = names.item) AS REAL)
-                 AS pledged,
-               CAST((SELECT COALESCE(SUM(q), 0) FROM lines WHERE lines.item = names.item
-                  AND status IN ({accepted})) AS REAL) AS accepted,
-               CAST((SELECT COALESCE(SUM(r), 0) FROM lines WHERE lines.item = names.item) AS REAL)
-                 AS received,
-               CAST((SELECT target FROM needs WHERE needs.item = names.item) AS REAL) AS target
-             FROM names ORDER BY names.item"
-        ))
-        .fetch_all(&self.reader)
-        .await
-        .during("reading item figures")
-    }
-
-    /// Offers created per day (UTC, `YYYY-MM-DD`) over the last `days` days.
-    pub async fn offers_per_day(&self, days: i64) -> Result<Vec<(String, i64)>, StoreError> {
-        let since = now_ms() - days * 86_400_000;
-        sqlx::query_as(
-            "SELECT date(created_at / 1000, 'unixepoch') AS d, COUNT(*) FROM offers
-             WHERE created_at >= ? GROUP BY d ORDER BY d",
-        )
-        .bind(since)
-        .fetch_all(&self.reader)
-        .await
-        .during("counting offers per day")
     }
 }
 

@@ -354,6 +354,28 @@ impl Store {
             .ok_or(StoreError::NotFound("message"))
     }
 
+    /// The Message-ID header of a stored message, for threading a reply to it.
+    pub async fn rfc_message_id(&self, message_id: i64) -> Result<Option<String>, StoreError> {
+        sqlx::query_scalar("SELECT message_id FROM messages WHERE id = ?")
+            .bind(message_id)
+            .fetch_optional(&self.reader)
+            .await
+            .during("reading a Message-ID")
+            .map(Option::flatten)
+    }
+
+    /// One message's summary.
+    pub async fn message_summary(&self, id: i64) -> Result<MessageSummary, StoreError> {
+        sqlx::query_as(&format!(
+            "SELECT {MESSAGE_COLUMNS} FROM messages WHERE id = ?"
+        ))
+        .bind(id)
+        .fetch_optional(&self.reader)
+        .await
+        .during("reading a message")?
+        .ok_or(StoreError::NotFound("message"))
+    }
+
     /// Counts of messages per state.
     pub async fn message_counts(&self) -> Result<Vec<(MessageState, i64)>, StoreError> {
         sqlx::query_as("SELECT state, COUNT(*) FROM messages GROUP BY state ORDER BY state")

@@ -11,14 +11,28 @@
 //! reads through a separate pool. A write that waits longer than the busy
 //! timeout for a lock another process holds fails with an error that
 //! [`StoreError::is_busy`] recognises; the stages retry those.
+//!
+//! # Layout
+//!
+//! - `messages`, `processing`, `cursors`: intake (fetch and process).
+//! - `offers`: the `offers` and `offer_items` tables.
+//! - `outbox`: replies and their delivery.
+//! - `queue`, `decisions`, `operations`, `dashboard`: what the triage desk
+//!   reads and changes, one module per page family of `web/`.
+//! - `audit`, `users`: history, accounts and sessions.
+//!
+//! States are bound as their types (`crate::state`), never as string literals.
 
 mod audit;
 mod cursors;
+mod dashboard;
 mod decisions;
 mod messages;
 mod offers;
+mod operations;
 mod outbox;
 mod processing;
+mod queue;
 mod users;
 
 use std::str::FromStr;
@@ -32,16 +46,16 @@ use crate::state::{MessageState, ReplyState};
 
 pub use audit::AuditEvent;
 pub use cursors::Cursor;
-pub use decisions::{
-    fmt_qty, Decision, DecisionError, ItemEdit, ItemFull, ItemStats, Need, Note, PickupSite,
-    QueueFilter, QueueRow,
-};
+pub use dashboard::ItemStats;
+pub use decisions::{fmt_qty, Decision, DecisionError, ItemEdit, Note};
 pub use messages::{
     message_identity, ClaimedMessage, FetchedMessage, MessageSummary, StoreOutcome,
 };
-pub use offers::{MessageFacts, NewOffer, OfferDetail, OfferItemRow, OfferSummary};
+pub use offers::{ItemFull, MessageFacts, NewOffer, OfferDetail, OfferItemRow, OfferSummary};
+pub use operations::{Need, PickupSite};
 pub use outbox::{NewReply, OutboxRow, OutboxSummary};
 pub use processing::ProcessingBatch;
+pub use queue::{QueueFilter, QueueRow, StatusFilter};
 pub use users::{SessionRow, User};
 
 /// A database failure, with what was being done.

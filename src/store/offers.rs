@@ -1,5 +1,6 @@
-//! The `offers` and `offer_items` tables, and completing a processed message
-//! into them in one transaction with its reply.
+//! The `offers` and `offer_items` tables: reading an offer with its item
+//! lines, and completing a processed message into them in one transaction
+//! with its reply.
 
 use sqlx::{Sqlite, Transaction};
 
@@ -75,6 +76,25 @@ pub struct OfferDetail {
     pub replies: Vec<OutboxSummary>,
     pub history: Vec<AuditEvent>,
 }
+
+/// One item line with its row id and what arrived.
+#[derive(Debug, Clone, serde::Serialize, sqlx::FromRow)]
+pub struct ItemFull {
+    pub id: i64,
+    pub item: String,
+    pub quantity: Option<f64>,
+    pub unit: Option<String>,
+    pub model: Option<String>,
+    pub condition: Option<String>,
+    pub spans_json: String,
+    pub source: String,
+    pub received_quantity: Option<f64>,
+}
+
+/// The columns of an [`ItemFull`], for `FROM offer_items i`.
+pub(super) const ITEM_COLUMNS: &str =
+    "i.id, i.item, CAST(i.quantity AS REAL) AS quantity, i.unit, i.model,
+     i.condition, i.spans_json, i.source, CAST(i.received_quantity AS REAL) AS received_quantity";
 
 /// The columns of an [`OfferSummary`], for `SELECT … FROM offers`.
 const OFFER_COLUMNS: &str =
@@ -168,6 +188,17 @@ impl Store {
             "SELECT item, quantity, unit, model, condition, expires, spans_json, source
              FROM offer_items WHERE offer_id = ? ORDER BY position",
         )
+        .bind(offer_id)
+        .fetch_all(&self.reader)
+        .await
+        .during("reading offer items")
+    }
+
+    /// Item lines with their ids and received quantities.
+    pub async fn items_full(&self, offer_id: i64) -> Result<Vec<ItemFull>, StoreError> {
+        sqlx::query_as(&format!(
+            "SELECT {ITEM_COLUMNS} FROM offer_items i WHERE i.offer_id = ? ORDER BY i.position, i.id"
+        ))
         .bind(offer_id)
         .fetch_all(&self.reader)
         .await
