@@ -10,7 +10,10 @@
 //! - [`rules`]: rule files and extraction of category, items, contact, pickup.
 //! - [`process`]: the stage that turns a stored message into an offer and a reply.
 //! - [`outbox`]: reply policy, kinds and templates, building the message, the SMTP sender.
+//! - [`state`]: the states rows move through (offer, message, reply, role) and
+//!   which offer decisions are allowed when.
 //! - [`store`]: the database: migrations and one module per table family.
+//! - [`values`]: values that parse: offer references, email addresses, quantities.
 //! - [`web`]: the triage site for staff: login, queue, offer page, decisions, dashboard.
 //! - [`daemon`]: starting the stages together and stopping them cleanly.
 //! - [`demo`]: the self-contained demo run.
@@ -28,5 +31,7 @@ pub mod mail;
 pub mod outbox;
 pub mod process;
 pub mod rules;
+pub mod state;
 pub mod store;
+pub mod values;
 pub mod web;

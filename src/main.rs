@@ -7,6 +7,8 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 use supplyline::config::Config;
 use supplyline::outbox::kinds::ReplyKind;
+use supplyline::state::{MessageState, OfferStatus, Role};
+use supplyline::values::{EmailAddress, OfferRef};
 use supplyline::{daemon, demo, mail, outbox, rules, web};
 
 /// Keeps large buffers out of glibc's heap arenas: a 20 MiB message body is
@@ -123,9 +125,9 @@ enum TemplatesCommand {
     Preview {
         /// The kind of reply.
         kind: ReplyKind,
-        /// The offer's id (SL-000042 is 42).
+        /// The offer: SL-000042, or its id 42.
         #[arg(long)]
-        offer: i64,
+        offer: OfferRef,
         /// The language to render in, instead of the donor's (falls back to en).
         #[arg(long)]
         lang: Option<String>,
@@ -152,8 +154,8 @@ enum UsersCommand {
     Add {
         email: String,
         /// viewer (reads), triager (decides offers) or admin (also retries failed messages).
-        #[arg(long, default_value = "triager")]
-        role: String,
+        #[arg(long, value_enum, default_value_t = Role::Triager)]
+        role: Role,
         #[arg(long)]
         password_file: Option<PathBuf>,
     },
@@ -163,22 +165,22 @@ enum UsersCommand {
 enum OffersCommand {
     /// List offers, newest first.
     List {
-        #[arg(long)]
-        status: Option<String>,
+        #[arg(long, value_enum)]
+        status: Option<OfferStatus>,
         #[arg(long, default_value_t = 50)]
         limit: i64,
     },
-    /// Show one offer: items, contact, messages, replies, history.
-    Show { id: i64 },
+    /// Show one offer (SL-000042, or its id 42): items, contact, messages, replies, history.
+    Show { offer: OfferRef },
 }
 
 #[derive(Subcommand)]
 enum MessagesCommand {
     /// List messages, newest first.
     List {
-        /// Only messages in this state: received, processed, failed, oversize.
-        #[arg(long)]
-        state: Option<String>,
+        /// Only messages in this state.
+        #[arg(long, value_enum)]
+        state: Option<MessageState>,
         #[arg(long, default_value_t = 50)]
         limit: i64,
     },
@@ -286,9 +288,15 @@ async fn templates(config: &Config, command: TemplatesCommand) -> anyhow::Result
         } => {
             use std::io::Write;
             let store = daemon::open_store(config).await?;
-            let reply =
-                outbox::preview::preview(&store, &composer, kind, offer, lang.as_deref(), &set)
-                    .await?;
+            let reply = outbox::preview::preview(
+                &store,
+                &composer,
+                kind,
+                offer.id(),
+                lang.as_deref(),
+                &set,
+            )
+            .await?;
             std::io::stdout().write_all(&reply.raw)?;
         }
     }
@@ -308,12 +316,7 @@ async fn users(config: &Config, command: UsersCommand) -> anyhow::Result<()> {
         role,
         password_file,
     } = command;
-    let email = email.trim().to_lowercase();
-    anyhow::ensure!(email.contains('@'), "{email:?} is not an email address");
-    anyhow::ensure!(
-        web::auth::Role::parse(&role).is_some(),
-        "--role must be viewer, triager or admin, not {role:?}"
-    );
+    let email: EmailAddress = email.trim().to_lowercase().parse()?;
     let password = match password_file {
         Some(path) => {
             std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?
@@ -333,7 +336,7 @@ async fn users(config: &Config, command: UsersCommand) -> anyhow::Result<()> {
     );
     let hash = web::auth::hash_password(password)?;
     let store = daemon::open_store(config).await?;
-    let created = store.upsert_user(&email, &hash, &role).await?;
+    let created = store.upsert_user(email.as_str(), &hash, role).await?;
     println!(
         "{} {email} as {role}",
         if created { "added" } else { "updated" }
@@ -403,7 +406,7 @@ async fn offers(config: &Config, command: OffersCommand) -> anyhow::Result<()> {
     let store = daemon::open_store(config).await?;
     match command {
         OffersCommand::List { status, limit } => {
-            for o in store.list_offers(status.as_deref(), limit).await? {
+            for o in store.list_offers(status, limit).await? {
                 let items = store.offer_items(o.id).await?;
                 println!(
                     "{}  {:<8} {:<9} {:<40} {} item line(s)  {}",
@@ -416,8 +419,8 @@ async fn offers(config: &Config, command: OffersCommand) -> anyhow::Result<()> {
                 );
             }
         }
-        OffersCommand::Show { id } => {
-            let detail = store.offer(id).await?;
+        OffersCommand::Show { offer } => {
+            let detail = store.offer(offer.id()).await?;
             println!("{}", serde_json::to_string_pretty(&detail)?);
         }
     }
@@ -428,7 +431,7 @@ async fn messages(config: &Config, command: MessagesCommand) -> anyhow::Result<(
     let store = daemon::open_store(config).await?;
     match command {
         MessagesCommand::List { state, limit } => {
-            for m in store.list_messages(state.as_deref(), limit).await? {
+            for m in store.list_messages(state, limit).await? {
                 println!(
                     "{:>6}  {:<10} {:<10} {:<40} {}{}",
                     m.id,

@@ -17,6 +17,7 @@ use crate::rules::{Category, Extraction, Rules};
 use crate::store::{
     ClaimedMessage, MessageFacts, NewOffer, OfferItemRow, ProcessingBatch, Store, StoreError,
 };
+use crate::values::EmailAddress;
 
 /// What one step of the process stage did.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -147,8 +148,9 @@ impl Processor {
         })
         .await
         .unwrap_or_else(|join| {
-            let reason = format!("processing panicked: {join}");
-            ids.iter().map(|&id| (id, Err(reason.clone()))).collect()
+            let why = join.to_string();
+            let failed = |id| (id, Err(AnalyseError::Panicked(why.clone())));
+            ids.iter().copied().map(failed).collect()
         });
         let mut batch = self.store.begin_processing().await?;
         let mut answered = HashSet::new();
@@ -159,7 +161,8 @@ impl Processor {
                     self.complete(&mut batch, &mut answered, id, &analysis)
                         .await?
                 }
-                Err(reason) => {
+                Err(error) => {
+                    let reason = error.to_string();
                     tracing::warn!(message = id, %reason, "message failed");
                     batch.fail_message(id, &reason).await?;
                     ProcessOutcome::Failed {
@@ -272,7 +275,7 @@ impl Processor {
             return Ok(Some(block));
         }
         let to = reply_address(msg).unwrap_or_default();
-        if to.parse::<lettre::Address>().is_err() {
+        if to.parse::<EmailAddress>().is_err() {
             return Ok(Some(NoReply::NoSender));
         }
         // Earlier messages of this batch count too: their replies are not committed yet.
@@ -294,11 +297,24 @@ pub struct Analysis {
     pub bounce_refs: Vec<String>,
 }
 
+/// Why a stored message could not be analysed. Its text is the reason kept
+/// with the failed message and shown to staff.
+#[derive(Debug, thiserror::Error)]
+pub enum AnalyseError {
+    #[error(transparent)]
+    Mail(#[from] mail::MailError),
+    #[error("the rules panicked on this message")]
+    RulesPanicked,
+    /// The analysing task itself died (a panic outside the guarded parts).
+    #[error("processing panicked: {0}")]
+    Panicked(String),
+}
+
 /// Parses and extracts; a parser failure is a reason, not a crash.
-pub fn analyse(rules: &Rules, raw: &[u8]) -> Result<Analysis, String> {
-    let msg = mail::parse(raw).map_err(|e| e.to_string())?;
+pub fn analyse(rules: &Rules, raw: &[u8]) -> Result<Analysis, AnalyseError> {
+    let msg = mail::parse(raw)?;
     let extraction = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| rules.extract(&msg)))
-        .map_err(|_| "the rules panicked on this message".to_string())?;
+        .map_err(|_| AnalyseError::RulesPanicked)?;
     let bounce_refs = if extraction.category == Category::Bounce || msg.auto.is_report {
         message_ids_in(raw)
     } else {
@@ -414,6 +430,19 @@ mod tests {
     use super::*;
     use sqlx::Connection;
 
+    #[test]
+    fn an_analysis_failure_reads_as_the_reason_kept_with_the_message() {
+        let unparseable = AnalyseError::from(mail::MailError::Unparseable);
+        assert_eq!(
+            unparseable.to_string(),
+            "the message could not be parsed as MIME"
+        );
+        assert_eq!(
+            AnalyseError::RulesPanicked.to_string(),
+            "the rules panicked on this message"
+        );
+    }
+
     fn processor(store: Store) -> Processor {
         let desk = "donations@example.org";
         Processor::new(
@@ -469,7 +498,7 @@ mod tests {
         assert!(processor.unreleased.lock().unwrap().is_empty());
         assert_eq!(
             store.message_counts().await.unwrap(),
-            vec![("processed".to_string(), 1)]
+            vec![(crate::state::MessageState::Processed, 1)]
         );
     }
 }

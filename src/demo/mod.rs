@@ -15,6 +15,7 @@ use crate::config::{Config, WebConfig};
 use crate::daemon::{open_store, Stages};
 use crate::outbox::labels::item_text;
 use crate::process::ProcessOutcome;
+use crate::state::Role;
 use crate::store::{OfferSummary, Store};
 
 /// The sample mailbox: a dozen messages of the kinds a donations address gets.
@@ -84,7 +85,7 @@ pub async fn run_and_serve(
     let store = open_store(&config).await?;
     let password = format!("demo-{:08x}", rand::random::<u32>());
     let hash = crate::web::auth::hash_password(&password)?;
-    store.upsert_user(DEMO_USER, &hash, "admin").await?;
+    store.upsert_user(DEMO_USER, &hash, Role::Admin).await?;
     let needs = paths.dir.join("needs.toml");
     std::fs::write(&needs, DEMO_NEEDS).with_context(|| format!("writing {}", needs.display()))?;
     let web = WebConfig {

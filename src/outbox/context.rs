@@ -11,7 +11,8 @@ use serde::Serialize;
 
 use super::kinds::ReplyKind;
 use super::labels::item_text;
-use crate::store::{offer_reference, OfferItemRow, Store, StoreError};
+use crate::store::{OfferItemRow, Store, StoreError};
+use crate::values::OfferRef;
 
 /// One item as the template sees it.
 #[derive(Debug, Clone, Serialize)]
@@ -80,7 +81,7 @@ impl ReplyContext {
         ReplyContext {
             kind,
             offer_id,
-            reference: offer_reference(offer_id),
+            reference: OfferRef::from(offer_id).to_string(),
             donor_email: donor.email,
             donor_name: donor.name,
             items: items.iter().map(|i| ItemLine::new(i, &language)).collect(),

@@ -371,6 +371,7 @@ impl Sender {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::state::ReplyState;
 
     const S: Duration = Duration::from_secs(5);
     const M: Duration = Duration::from_secs(1800);
@@ -403,7 +404,7 @@ mod tests {
         processor.process_batch(10).await.unwrap();
         assert_eq!(
             store.reply_counts().await.unwrap(),
-            vec![("pending".to_string(), 1)]
+            vec![(ReplyState::Pending, 1)]
         );
         store
     }
@@ -423,7 +424,7 @@ mod tests {
         assert!(sender.send_batch(16).await.unwrap().is_empty());
         assert_eq!(
             store.reply_counts().await.unwrap(),
-            vec![("sent".to_string(), 1)]
+            vec![(ReplyState::Sent, 1)]
         );
         assert!(!dir.path().join("sent").exists(), "sent a second time");
     }
@@ -445,7 +446,7 @@ mod tests {
         );
         assert_eq!(
             store.reply_counts().await.unwrap(),
-            vec![("sent".to_string(), 1)]
+            vec![(ReplyState::Sent, 1)]
         );
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
     }

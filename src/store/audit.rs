@@ -1,11 +1,11 @@
 //! The `audit_events` table: who did what to which offer or message, and when.
 
-use sqlx::{Row, Sqlite, Transaction};
+use sqlx::{Sqlite, Transaction};
 
 use super::{now_ms, QueryContext, Store, StoreError};
 
 /// One line of an offer's history.
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, sqlx::FromRow)]
 pub struct AuditEvent {
     pub at: i64,
     pub actor: String,
@@ -42,22 +42,12 @@ impl Store {
 
     /// The history of one offer, oldest first.
     pub async fn offer_history(&self, offer_id: i64) -> Result<Vec<AuditEvent>, StoreError> {
-        let rows = sqlx::query(
+        sqlx::query_as(
             "SELECT at, actor, action, detail, message_id FROM audit_events WHERE offer_id = ? ORDER BY id",
         )
         .bind(offer_id)
         .fetch_all(&self.reader)
         .await
-        .during("reading an offer's history")?;
-        Ok(rows
-            .iter()
-            .map(|r| AuditEvent {
-                at: r.get(0),
-                actor: r.get(1),
-                action: r.get(2),
-                detail: r.get(3),
-                message_id: r.get(4),
-            })
-            .collect())
+        .during("reading an offer's history")
     }
 }

@@ -1,11 +1,11 @@
 //! The `fetch_cursors` table: per mailbox, the UIDVALIDITY and the last UID stored.
 
-use sqlx::{Row, Sqlite, Transaction};
+use sqlx::{Sqlite, Transaction};
 
 use super::{now_ms, QueryContext, Store, StoreError};
 
 /// Where fetching stopped in one mailbox.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, sqlx::FromRow)]
 pub struct Cursor {
     pub uidvalidity: u32,
     pub last_uid: u32,
@@ -14,15 +14,11 @@ pub struct Cursor {
 impl Store {
     /// The cursor of `mailbox`, if it was ever fetched.
     pub async fn cursor(&self, mailbox: &str) -> Result<Option<Cursor>, StoreError> {
-        let row = sqlx::query("SELECT uidvalidity, last_uid FROM fetch_cursors WHERE mailbox = ?")
+        sqlx::query_as("SELECT uidvalidity, last_uid FROM fetch_cursors WHERE mailbox = ?")
             .bind(mailbox)
             .fetch_optional(&self.reader)
             .await
-            .during("reading the fetch cursor")?;
-        Ok(row.map(|r| Cursor {
-            uidvalidity: r.get::<i64, _>(0) as u32,
-            last_uid: r.get::<i64, _>(1) as u32,
-        }))
+            .during("reading the fetch cursor")
     }
 
     /// Starts the mailbox over under a new UIDVALIDITY: every UID is fetched

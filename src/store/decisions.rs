@@ -1,343 +1,76 @@
-//! What staff do with offers: the prioritised queue with its filters, item
-//! corrections, notes, decisions (schedule a pickup, decline, spam, merge,
-//! received), the operators' needs and pickup sites, and dashboard figures.
+//! What staff do on an offer's page: item corrections, notes, and the
+//! decisions (schedule a pickup, decline, spam, merge, received), each
+//! allowed only as [`OfferStatus::can_become`] says. Mirrors `web::offer`.
 //!
 //! Every change writes its audit row, and where the donor must hear of it
 //! its outbox row, in the same transaction as the change itself.
 
-use sqlx::{QueryBuilder, Row, Sqlite, Transaction};
+use sqlx::{Sqlite, Transaction};
 
-use super::messages::{summary_from_row, MessageSummary};
 use super::outbox::NewReply;
-use super::{now_ms, offer_reference, QueryContext, Store, StoreError};
-
-/// Statuses that still need a decision from staff.
-pub const OPEN_STATUSES: &[&str] = &["new", "needs_info"];
-
-/// The filters of the queue, as typed in the page's form.
-#[derive(Debug, Clone, Default, serde::Deserialize, serde::Serialize)]
-#[serde(default)]
-pub struct QueueFilter {
-    /// `open` (the default: needing a decision), `all`, or one status.
-    pub status: String,
-    pub category: String,
-    pub item: String,
-    pub language: String,
-    pub postal: String,
-    /// Words searched in subject, donor, items, notes and the message text.
-    pub q: String,
-}
-
-/// One line of the queue.
-#[derive(Debug, Clone, serde::Serialize)]
-pub struct QueueRow {
-    pub id: i64,
-    pub reference: String,
-    pub donor_email: String,
-    pub donor_name: Option<String>,
-    pub subject: String,
-    pub category: String,
-    pub status: String,
-    pub language: Option<String>,
-    pub postal_code: Option<String>,
-    pub created_at: i64,
-    pub priority: f64,
-    /// "n95_respirator × 2000, exam_gloves × 3"
-    pub items: String,
-}
-
-/// One item line with its row id and what arrived.
-#[derive(Debug, Clone, serde::Serialize)]
-pub struct ItemFull {
-    pub id: i64,
-    pub item: String,
-    pub quantity: Option<f64>,
-    pub unit: Option<String>,
-    pub model: Option<String>,
-    pub condition: Option<String>,
-    pub spans_json: String,
-    pub source: String,
-    pub received_quantity: Option<f64>,
-}
+use super::{now_ms, QueryContext, Store, StoreError};
+use crate::state::OfferStatus;
+use crate::values::OfferRef;
 
 /// An item as staff typed it.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, sqlx::FromRow)]
 pub struct ItemEdit {
     pub item: String,
     pub quantity: Option<f64>,
     pub unit: Option<String>,
 }
 
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, sqlx::FromRow)]
 pub struct Note {
     pub author: String,
     pub body: String,
     pub created_at: i64,
 }
 
-#[derive(Debug, Clone, serde::Serialize)]
-pub struct PickupSite {
-    pub name: String,
-    pub address: String,
-    pub notes: String,
-}
-
-/// A current need, from the operators' file.
-#[derive(Debug, Clone, serde::Serialize)]
-pub struct Need {
-    pub item: String,
-    pub weight: f64,
-    pub target: Option<f64>,
-}
-
 /// What staff decided about one offer so far.
-#[derive(Debug, Clone, Default, serde::Serialize)]
+#[derive(Debug, Clone, Default, serde::Serialize, sqlx::FromRow)]
 pub struct Decision {
     /// The message the offer was made from (its items' spans point into it).
     pub message_id: i64,
     pub pickup_site: Option<String>,
     pub pickup_window: Option<String>,
     pub decline_reason: Option<String>,
-    pub merged_into: Option<String>,
+    pub merged_into: Option<OfferRef>,
     pub postal_code: Option<String>,
-}
-
-/// Per item: pledged, accepted and received against the target.
-#[derive(Debug, Clone, serde::Serialize)]
-pub struct ItemStats {
-    pub item: String,
-    pub pledged: f64,
-    pub accepted: f64,
-    pub received: f64,
-    pub target: Option<f64>,
 }
 
 /// Why a decision cannot be made.
 #[derive(Debug, thiserror::Error)]
 pub enum DecisionError {
     #[error("this offer is {0} and cannot be changed")]
-    Closed(String),
+    Closed(OfferStatus),
     #[error("an offer cannot be merged into itself")]
     SelfMerge,
     #[error(transparent)]
     Store(#[from] StoreError),
 }
 
-// CAST: SQLite gives an integer 0 when nothing matches, which sqlx will not read as f64.
-const PRIORITY: &str = "CAST((SELECT COALESCE(SUM(COALESCE(i.quantity, 1) * n.weight), 0)
-     FROM offer_items i JOIN needs n ON n.item = i.item WHERE i.offer_id = o.id) AS REAL)";
-
-const ROW_COLUMNS: &str = "o.id, o.donor_email, o.donor_name, o.subject, o.category, o.status,
-     o.language, json_extract(o.pickup_json, '$.postal_code'), o.created_at, ";
-
-fn push_filter(qb: &mut QueryBuilder<'_, Sqlite>, f: &QueueFilter) {
-    qb.push(" WHERE 1 = 1");
-    match f.status.as_str() {
-        "" | "open" => {
-            qb.push(" AND o.status IN ('new', 'needs_info')");
-        }
-        "all" => {}
-        s => {
-            qb.push(" AND o.status = ").push_bind(s.to_string());
-        }
-    }
-    for (value, column) in [(&f.category, "o.category"), (&f.language, "o.language")] {
-        if !value.is_empty() {
-            qb.push(format!(" AND {column} = "))
-                .push_bind(value.clone());
-        }
-    }
-    if !f.postal.is_empty() {
-        qb.push(" AND json_extract(o.pickup_json, '$.postal_code') LIKE ")
-            .push_bind(format!("{}%", f.postal.trim()));
-    }
-    if !f.item.is_empty() {
-        qb.push(" AND EXISTS (SELECT 1 FROM offer_items i WHERE i.offer_id = o.id AND i.item = ")
-            .push_bind(f.item.clone())
-            .push(")");
-    }
-    for word in f.q.split_whitespace().take(8) {
-        let like = format!("%{}%", word.replace(['%', '_'], ""));
-        qb.push(" AND (o.subject LIKE ").push_bind(like.clone());
-        qb.push(" OR o.donor_email LIKE ").push_bind(like.clone());
-        qb.push(" OR COALESCE(o.donor_name, '') LIKE ")
-            .push_bind(like.clone());
-        qb.push(" OR EXISTS (SELECT 1 FROM offer_items i WHERE i.offer_id = o.id AND i.item LIKE ")
-            .push_bind(like.clone());
-        qb.push(") OR EXISTS (SELECT 1 FROM notes n WHERE n.offer_id = o.id AND n.body LIKE ")
-            .push_bind(like.clone());
-        qb.push(") OR EXISTS (SELECT 1 FROM messages m WHERE m.offer_id = o.id AND CAST(m.raw AS TEXT) LIKE ")
-            .push_bind(like);
-        qb.push("))");
-    }
-}
-
-fn queue_row(r: &sqlx::sqlite::SqliteRow) -> QueueRow {
-    let id: i64 = r.get(0);
-    QueueRow {
-        id,
-        reference: offer_reference(id),
-        donor_email: r.get(1),
-        donor_name: r.get(2),
-        subject: r.get(3),
-        category: r.get(4),
-        status: r.get(5),
-        language: r.get(6),
-        postal_code: r.get(7),
-        created_at: r.get(8),
-        priority: r.get(9),
-        items: r.get::<Option<String>, _>(10).unwrap_or_default(),
-    }
-}
-
 impl Store {
-    /// One page of the queue, highest priority first, and the total count.
-    pub async fn queue(
-        &self,
-        filter: &QueueFilter,
-        offset: i64,
-        limit: i64,
-    ) -> Result<(Vec<QueueRow>, i64), StoreError> {
-        let mut qb = QueryBuilder::new(format!(
-            "SELECT {ROW_COLUMNS} {PRIORITY} AS priority,
-               (SELECT group_concat(i.item || COALESCE(' × ' || printf('%.15g', i.quantity), ''), ', ')
-                FROM offer_items i WHERE i.offer_id = o.id) FROM offers o"
-        ));
-        push_filter(&mut qb, filter);
-        qb.push(" ORDER BY priority DESC, o.id ASC LIMIT ")
-            .push_bind(limit)
-            .push(" OFFSET ")
-            .push_bind(offset);
-        let rows = qb
-            .build()
-            .fetch_all(&self.reader)
-            .await
-            .during("reading the queue")?;
-        let mut count = QueryBuilder::new("SELECT COUNT(*) FROM offers o");
-        push_filter(&mut count, filter);
-        let total: i64 = count
-            .build_query_scalar()
-            .fetch_one(&self.reader)
-            .await
-            .during("counting the queue")?;
-        Ok((rows.iter().map(queue_row).collect(), total))
-    }
-
-    /// Every item line of the offers matching `filter`, for CSV export.
-    pub async fn export_items(
-        &self,
-        filter: &QueueFilter,
-    ) -> Result<Vec<(String, ItemFull)>, StoreError> {
-        let mut qb = QueryBuilder::new(
-            "SELECT o.id, i.id, i.item, CAST(i.quantity AS REAL), i.unit, i.model, i.condition,
-                    i.spans_json, i.source, CAST(i.received_quantity AS REAL)
-             FROM offer_items i JOIN offers o ON o.id = i.offer_id",
-        );
-        push_filter(&mut qb, filter);
-        qb.push(" ORDER BY o.id, i.position");
-        let rows = qb
-            .build()
-            .fetch_all(&self.reader)
-            .await
-            .during("exporting items")?;
-        Ok(rows
-            .iter()
-            .map(|r| (offer_reference(r.get(0)), item_from_row(r, 1)))
-            .collect())
-    }
-
-    /// The distinct values the queue's filter menus offer.
-    pub async fn filter_choices(&self) -> Result<[Vec<String>; 3], StoreError> {
-        let mut out: [Vec<String>; 3] = Default::default();
-        let queries = [
-            "SELECT DISTINCT category FROM offers ORDER BY 1",
-            "SELECT DISTINCT item FROM offer_items ORDER BY 1",
-            "SELECT DISTINCT language FROM offers WHERE language IS NOT NULL ORDER BY 1",
-        ];
-        for (slot, sql) in out.iter_mut().zip(queries) {
-            *slot = sqlx::query_scalar(sql)
-                .fetch_all(&self.reader)
-                .await
-                .during("reading filter choices")?;
-        }
-        Ok(out)
-    }
-
-    /// Item lines with their ids and received quantities.
-    pub async fn items_full(&self, offer_id: i64) -> Result<Vec<ItemFull>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT id, item, CAST(quantity AS REAL), unit, model, condition, spans_json, source,
-                    CAST(received_quantity AS REAL)
-             FROM offer_items WHERE offer_id = ? ORDER BY position, id",
-        )
-        .bind(offer_id)
-        .fetch_all(&self.reader)
-        .await
-        .during("reading offer items")?;
-        Ok(rows.iter().map(|r| item_from_row(r, 0)).collect())
-    }
-
-    /// The Message-ID header of a stored message, for threading a reply to it.
-    pub async fn rfc_message_id(&self, message_id: i64) -> Result<Option<String>, StoreError> {
-        sqlx::query_scalar("SELECT message_id FROM messages WHERE id = ?")
-            .bind(message_id)
-            .fetch_optional(&self.reader)
-            .await
-            .during("reading a Message-ID")
-            .map(Option::flatten)
-    }
-
-    /// One message's summary.
-    pub async fn message_summary(&self, id: i64) -> Result<MessageSummary, StoreError> {
-        let row = sqlx::query(
-            "SELECT id, state, category, from_address, subject, error, offer_id, size, received_at
-             FROM messages WHERE id = ?",
-        )
-        .bind(id)
-        .fetch_optional(&self.reader)
-        .await
-        .during("reading a message")?
-        .ok_or(StoreError::NotFound("message"))?;
-        Ok(summary_from_row(&row))
-    }
-
     /// The decision columns of one offer.
     pub async fn decision(&self, offer_id: i64) -> Result<Decision, StoreError> {
-        let row = sqlx::query(
+        sqlx::query_as(
             "SELECT pickup_site, pickup_window, decline_reason, merged_into,
-                    json_extract(pickup_json, '$.postal_code'), message_id FROM offers WHERE id = ?",
+                    json_extract(pickup_json, '$.postal_code') AS postal_code, message_id
+             FROM offers WHERE id = ?",
         )
         .bind(offer_id)
         .fetch_optional(&self.reader)
         .await
         .during("reading a decision")?
-        .ok_or(StoreError::NotFound("offer"))?;
-        Ok(Decision {
-            pickup_site: row.get(0),
-            pickup_window: row.get(1),
-            decline_reason: row.get(2),
-            merged_into: row.get::<Option<i64>, _>(3).map(offer_reference),
-            postal_code: row.get(4),
-            message_id: row.get(5),
-        })
+        .ok_or(StoreError::NotFound("offer"))
     }
 
     pub async fn notes(&self, offer_id: i64) -> Result<Vec<Note>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT author, body, created_at FROM notes WHERE offer_id = ? ORDER BY id",
-        )
-        .bind(offer_id)
-        .fetch_all(&self.reader)
-        .await
-        .during("reading notes")?;
-        Ok(rows
-            .iter()
-            .map(|r| Note {
-                author: r.get(0),
-                body: r.get(1),
-                created_at: r.get(2),
-            })
-            .collect())
+        sqlx::query_as("SELECT author, body, created_at FROM notes WHERE offer_id = ? ORDER BY id")
+            .bind(offer_id)
+            .fetch_all(&self.reader)
+            .await
+            .during("reading notes")
     }
 
     pub async fn add_note(&self, offer_id: i64, actor: &str, body: &str) -> Result<(), StoreError> {
@@ -391,7 +124,7 @@ impl Store {
         e: &ItemEdit,
     ) -> Result<(), StoreError> {
         let mut tx = self.write().await?;
-        let old = sqlx::query(
+        let old: ItemEdit = sqlx::query_as(
             "SELECT item, quantity, unit FROM offer_items WHERE id = ? AND offer_id = ?",
         )
         .bind(item_id)
@@ -410,12 +143,11 @@ impl Store {
         .execute(&mut *tx)
         .await
         .during("changing an item")?;
-        let (old_item, old_qty, old_unit): (String, Option<f64>, Option<String>) =
-            (old.get(0), old.get(1), old.get(2));
         let detail = format!(
-            "{old_item} × {} {} → {} × {} {}",
-            fmt_qty(old_qty),
-            old_unit.unwrap_or_default(),
+            "{} × {} {} → {} × {} {}",
+            old.item,
+            fmt_qty(old.quantity),
+            old.unit.unwrap_or_default(),
             e.item,
             fmt_qty(e.quantity),
             e.unit.clone().unwrap_or_default()
@@ -464,10 +196,11 @@ impl Store {
         reply: &NewReply,
     ) -> Result<(), DecisionError> {
         let mut tx = self.write().await?;
-        open_offer(&mut tx, offer_id).await?;
+        let next = allowed(&mut tx, offer_id, OfferStatus::Scheduled).await?;
         sqlx::query(
-            "UPDATE offers SET status = 'scheduled', pickup_site = ?, pickup_window = ?, updated_at = ? WHERE id = ?",
+            "UPDATE offers SET status = ?, pickup_site = ?, pickup_window = ?, updated_at = ? WHERE id = ?",
         )
+        .bind(next)
         .bind(site)
         .bind(window)
         .bind(now_ms())
@@ -491,14 +224,17 @@ impl Store {
         reply: Option<&NewReply>,
     ) -> Result<(), DecisionError> {
         let mut tx = self.write().await?;
-        open_offer(&mut tx, offer_id).await?;
-        sqlx::query("UPDATE offers SET status = 'declined', decline_reason = ?, updated_at = ? WHERE id = ?")
-            .bind(reason)
-            .bind(now_ms())
-            .bind(offer_id)
-            .execute(&mut *tx)
-            .await
-            .during("declining an offer")?;
+        let next = allowed(&mut tx, offer_id, OfferStatus::Declined).await?;
+        sqlx::query(
+            "UPDATE offers SET status = ?, decline_reason = ?, updated_at = ? WHERE id = ?",
+        )
+        .bind(next)
+        .bind(reason)
+        .bind(now_ms())
+        .bind(offer_id)
+        .execute(&mut *tx)
+        .await
+        .during("declining an offer")?;
         Self::audit_in(&mut tx, actor, Some(offer_id), None, "declined", reason).await?;
         if let Some(reply) = reply {
             Self::enqueue_in(&mut tx, Some(offer_id), reply).await?;
@@ -510,8 +246,8 @@ impl Store {
     /// Marks an offer as spam; nothing is sent.
     pub async fn mark_spam(&self, offer_id: i64, actor: &str) -> Result<(), DecisionError> {
         let mut tx = self.write().await?;
-        open_offer(&mut tx, offer_id).await?;
-        set_status(&mut tx, offer_id, "spam").await?;
+        let next = allowed(&mut tx, offer_id, OfferStatus::Spam).await?;
+        set_status(&mut tx, offer_id, next).await?;
         Self::audit_in(&mut tx, actor, Some(offer_id), None, "marked_spam", "").await?;
         tx.commit().await.during("committing spam")?;
         Ok(())
@@ -524,24 +260,27 @@ impl Store {
             return Err(DecisionError::SelfMerge);
         }
         let mut tx = self.write().await?;
-        open_offer(&mut tx, offer_id).await?;
-        open_offer(&mut tx, into).await?;
-        sqlx::query(
-            "UPDATE offers SET status = 'merged', merged_into = ?, updated_at = ? WHERE id = ?",
-        )
-        .bind(into)
-        .bind(now_ms())
-        .bind(offer_id)
-        .execute(&mut *tx)
-        .await
-        .during("merging an offer")?;
+        let next = allowed(&mut tx, offer_id, OfferStatus::Merged).await?;
+        let target = offer_status(&mut tx, into).await?;
+        if !target.can_take_merge() {
+            return Err(DecisionError::Closed(target));
+        }
+        sqlx::query("UPDATE offers SET status = ?, merged_into = ?, updated_at = ? WHERE id = ?")
+            .bind(next)
+            .bind(into)
+            .bind(now_ms())
+            .bind(offer_id)
+            .execute(&mut *tx)
+            .await
+            .during("merging an offer")?;
         sqlx::query("UPDATE messages SET offer_id = ? WHERE offer_id = ?")
             .bind(into)
             .bind(offer_id)
             .execute(&mut *tx)
             .await
             .during("moving a merged offer's messages")?;
-        let (from_ref, into_ref) = (offer_reference(offer_id), offer_reference(into));
+        let from_ref = OfferRef::from(offer_id).to_string();
+        let into_ref = OfferRef::from(into).to_string();
         Self::audit_in(
             &mut tx,
             actor,
@@ -566,10 +305,7 @@ impl Store {
         thanks: Option<&NewReply>,
     ) -> Result<(), DecisionError> {
         let mut tx = self.write().await?;
-        let status = offer_status(&mut tx, offer_id).await?;
-        if matches!(status.as_str(), "spam" | "merged" | "declined") {
-            return Err(DecisionError::Closed(status));
-        }
+        let next = allowed(&mut tx, offer_id, OfferStatus::Received).await?;
         let mut detail = Vec::new();
         for (item_id, qty) in quantities {
             let item: Option<String> = sqlx::query_scalar(
@@ -585,7 +321,7 @@ impl Store {
                 detail.push(format!("{item} × {}", fmt_qty(Some(*qty))));
             }
         }
-        set_status(&mut tx, offer_id, "received").await?;
+        set_status(&mut tx, offer_id, next).await?;
         Self::audit_in(
             &mut tx,
             actor,
@@ -601,118 +337,6 @@ impl Store {
         tx.commit().await.during("committing a receipt")?;
         Ok(())
     }
-
-    /// Replaces the needs and pickup sites with those of the operators' file.
-    pub async fn load_operations(
-        &self,
-        needs: &[Need],
-        sites: &[PickupSite],
-    ) -> Result<(), StoreError> {
-        let mut tx = self.write().await?;
-        sqlx::query("DELETE FROM needs")
-            .execute(&mut *tx)
-            .await
-            .during("clearing needs")?;
-        for n in needs {
-            sqlx::query("INSERT OR REPLACE INTO needs (item, weight, target) VALUES (?, ?, ?)")
-                .bind(&n.item)
-                .bind(n.weight)
-                .bind(n.target)
-                .execute(&mut *tx)
-                .await
-                .during("loading needs")?;
-        }
-        sqlx::query("DELETE FROM pickup_sites")
-            .execute(&mut *tx)
-            .await
-            .during("clearing sites")?;
-        for s in sites {
-            sqlx::query(
-                "INSERT OR REPLACE INTO pickup_sites (name, address, notes) VALUES (?, ?, ?)",
-            )
-            .bind(&s.name)
-            .bind(&s.address)
-            .bind(&s.notes)
-            .execute(&mut *tx)
-            .await
-            .during("loading pickup sites")?;
-        }
-        tx.commit().await.during("committing needs and sites")
-    }
-
-    pub async fn pickup_sites(&self) -> Result<Vec<PickupSite>, StoreError> {
-        let rows = sqlx::query("SELECT name, address, notes FROM pickup_sites ORDER BY name")
-            .fetch_all(&self.reader)
-            .await
-            .during("reading pickup sites")?;
-        Ok(rows
-            .iter()
-            .map(|r| PickupSite {
-                name: r.get(0),
-                address: r.get(1),
-                notes: r.get(2),
-            })
-            .collect())
-    }
-
-    /// Per item: pledged (open or accepted offers), accepted, received, target.
-    pub async fn item_stats(&self) -> Result<Vec<ItemStats>, StoreError> {
-        let rows = sqlx::query(
-            "WITH lines AS (
-               SELECT i.item, COALESCE(i.quantity, 0) AS q, COALESCE(i.received_quantity, 0) AS r, o.status
-               FROM offer_items i JOIN offers o ON o.id = i.offer_id
-               WHERE o.status NOT IN ('spam', 'merged', 'declined')),
-             names AS (SELECT item FROM lines UNION SELECT item FROM needs)
-             SELECT names.item,
-               CAST((SELECT COALESCE(SUM(q), 0) FROM lines WHERE lines.item = names.item) AS REAL),
-               CAST((SELECT COALESCE(SUM(q), 0) FROM lines WHERE lines.item = names.item
-                  AND status IN ('accepted', 'scheduled', 'received')) AS REAL),
-               CAST((SELECT COALESCE(SUM(r), 0) FROM lines WHERE lines.item = names.item) AS REAL),
-               CAST((SELECT target FROM needs WHERE needs.item = names.item) AS REAL)
-             FROM names ORDER BY names.item",
-        )
-        .fetch_all(&self.reader)
-        .await
-        .during("reading item figures")?;
-        Ok(rows
-            .iter()
-            .map(|r| ItemStats {
-                item: r.get(0),
-                pledged: r.get(1),
-                accepted: r.get(2),
-                received: r.get(3),
-                target: r.get(4),
-            })
-            .collect())
-    }
-
-    /// Offers created per day (UTC, `YYYY-MM-DD`) over the last `days` days.
-    pub async fn offers_per_day(&self, days: i64) -> Result<Vec<(String, i64)>, StoreError> {
-        let since = now_ms() - days * 86_400_000;
-        let rows = sqlx::query(
-            "SELECT date(created_at / 1000, 'unixepoch') AS d, COUNT(*) FROM offers
-             WHERE created_at >= ? GROUP BY d ORDER BY d",
-        )
-        .bind(since)
-        .fetch_all(&self.reader)
-        .await
-        .during("counting offers per day")?;
-        Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
-    }
-}
-
-fn item_from_row(r: &sqlx::sqlite::SqliteRow, at: usize) -> ItemFull {
-    ItemFull {
-        id: r.get(at),
-        item: r.get(at + 1),
-        quantity: r.get(at + 2),
-        unit: r.get(at + 3),
-        model: r.get(at + 4),
-        condition: r.get(at + 5),
-        spans_json: r.get(at + 6),
-        source: r.get(at + 7),
-        received_quantity: r.get(at + 8),
-    }
 }
 
 /// A quantity as staff read it: `2000`, `2.5`, `?`.
@@ -727,7 +351,7 @@ pub fn fmt_qty(q: Option<f64>) -> String {
 async fn offer_status(
     tx: &mut Transaction<'static, Sqlite>,
     offer_id: i64,
-) -> Result<String, StoreError> {
+) -> Result<OfferStatus, StoreError> {
     sqlx::query_scalar("SELECT status FROM offers WHERE id = ?")
         .bind(offer_id)
         .fetch_optional(&mut **tx)
@@ -736,22 +360,24 @@ async fn offer_status(
         .ok_or(StoreError::NotFound("offer"))
 }
 
-/// The offer's status, refusing offers that are already closed.
-async fn open_offer(
+/// `next`, when the offer's status may become it
+/// ([`OfferStatus::can_become`]); else why not.
+async fn allowed(
     tx: &mut Transaction<'static, Sqlite>,
     offer_id: i64,
-) -> Result<String, DecisionError> {
+    next: OfferStatus,
+) -> Result<OfferStatus, DecisionError> {
     let status = offer_status(tx, offer_id).await?;
-    if matches!(status.as_str(), "spam" | "merged" | "declined" | "received") {
+    if !status.can_become(next) {
         return Err(DecisionError::Closed(status));
     }
-    Ok(status)
+    Ok(next)
 }
 
 async fn set_status(
     tx: &mut Transaction<'static, Sqlite>,
     offer_id: i64,
-    status: &str,
+    status: OfferStatus,
 ) -> Result<(), StoreError> {
     sqlx::query("UPDATE offers SET status = ?, updated_at = ? WHERE id = ?")
         .bind(status)

@@ -3,9 +3,10 @@
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
 
-use sqlx::{QueryBuilder, Row, Sqlite};
+use sqlx::{QueryBuilder, Sqlite};
 
 use super::{now_ms, QueryContext, Store, StoreError};
+use crate::state::MessageState;
 
 /// One message as it came from the mailbox.
 #[derive(Debug, Clone)]
@@ -30,7 +31,7 @@ pub enum StoreOutcome {
 }
 
 /// A message claimed for processing.
-#[derive(Debug)]
+#[derive(Debug, sqlx::FromRow)]
 pub struct ClaimedMessage {
     pub id: i64,
     pub raw: Vec<u8>,
@@ -38,10 +39,10 @@ pub struct ClaimedMessage {
 }
 
 /// A message as listed to operators.
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, sqlx::FromRow)]
 pub struct MessageSummary {
     pub id: i64,
-    pub state: String,
+    pub state: MessageState,
     pub category: Option<String>,
     pub from_address: Option<String>,
     pub subject: Option<String>,
@@ -50,6 +51,10 @@ pub struct MessageSummary {
     pub size: i64,
     pub received_at: i64,
 }
+
+/// The columns of a [`MessageSummary`], for `SELECT … FROM messages`.
+pub(super) const MESSAGE_COLUMNS: &str =
+    "id, state, category, from_address, subject, error, offer_id, size, received_at";
 
 /// The Message-ID (without brackets) and the key that makes a redelivery the
 /// same row: Message-ID + body hash, so the trace headers a second delivery
@@ -146,7 +151,11 @@ impl Store {
             insert.push_values(
                 rows,
                 |mut row, (m, (message_id, dedup_key, content_hash))| {
-                    let state = if m.truncated { "oversize" } else { "received" };
+                    let state = if m.truncated {
+                        MessageState::Oversize
+                    } else {
+                        MessageState::Received
+                    };
                     let error = m.truncated.then(|| {
                         format!(
                             "{} bytes is over the size limit; only the headers were kept",
@@ -168,15 +177,12 @@ impl Store {
                 },
             );
             insert.push(" ON CONFLICT (dedup_key) DO NOTHING RETURNING dedup_key, id");
-            let rows = insert
-                .build()
+            let rows: Vec<(String, i64)> = insert
+                .build_query_as()
                 .fetch_all(&mut *tx)
                 .await
                 .during("storing fetched messages")?;
-            stored = rows
-                .iter()
-                .map(|r| (r.get::<String, _>(0), r.get::<i64, _>(1)))
-                .collect::<HashMap<String, i64>>();
+            stored = rows.into_iter().collect();
         }
         // The first of a dedup key is the one stored; RETURNING has no order.
         let outcomes = keys
@@ -197,9 +203,9 @@ impl Store {
     pub async fn store_local(&self, mailbox: &str, raw: &[u8]) -> Result<StoreOutcome, StoreError> {
         let mut tx = self.write().await?;
         let (message_id, dedup_key, content_hash) = message_identity(raw);
-        let row = sqlx::query(
-            "INSERT INTO messages (dedup_key, message_id, content_hash, mailbox, size, raw, received_at)
-             VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (dedup_key) DO NOTHING RETURNING id",
+        let stored: Option<i64> = sqlx::query_scalar(
+            "INSERT INTO messages (dedup_key, message_id, content_hash, mailbox, size, raw, state, received_at)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (dedup_key) DO NOTHING RETURNING id",
         )
         .bind(&dedup_key)
         .bind(&message_id)
@@ -207,13 +213,14 @@ impl Store {
         .bind(mailbox)
         .bind(raw.len() as i64)
         .bind(raw)
+        .bind(MessageState::Received)
         .bind(now_ms())
         .fetch_optional(&mut *tx)
         .await
         .during("storing a message")?;
         tx.commit().await.during("committing a message")?;
-        Ok(match row {
-            Some(r) => StoreOutcome::Stored(r.get(0)),
+        Ok(match stored {
+            Some(id) => StoreOutcome::Stored(id),
             None => StoreOutcome::Duplicate,
         })
     }
@@ -230,9 +237,10 @@ impl Store {
         sqlx::query_as(
             "SELECT COALESCE(SUM(size), 0), COALESCE(MAX(id), 0) FROM
                (SELECT id, size, SUM(size) OVER (ORDER BY id) AS running
-                FROM messages WHERE state = 'received' ORDER BY id LIMIT ?)
+                FROM messages WHERE state = ? ORDER BY id LIMIT ?)
              WHERE running - size < ?",
         )
+        .bind(MessageState::Received)
         .bind(limit)
         .bind(max_bytes)
         .fetch_one(&self.reader)
@@ -260,14 +268,16 @@ impl Store {
         max_id: i64,
     ) -> Result<Vec<ClaimedMessage>, StoreError> {
         let mut tx = self.write().await?;
-        let rows = sqlx::query(
-            "UPDATE messages SET state = 'processing', attempts = attempts + 1
+        let mut claimed: Vec<ClaimedMessage> = sqlx::query_as(
+            "UPDATE messages SET state = ?, attempts = attempts + 1
              WHERE id IN (SELECT id FROM (SELECT id, size, SUM(size) OVER (ORDER BY id) AS running
-                                          FROM messages WHERE state = 'received' AND id <= ?
+                                          FROM messages WHERE state = ? AND id <= ?
                                           ORDER BY id LIMIT ?)
                           WHERE running - size < ?)
              RETURNING id, raw, truncated",
         )
+        .bind(MessageState::Processing)
+        .bind(MessageState::Received)
         .bind(max_id)
         .bind(limit)
         .bind(max_bytes)
@@ -275,14 +285,6 @@ impl Store {
         .await
         .during("claiming messages")?;
         tx.commit().await.during("committing a claim")?;
-        let mut claimed: Vec<ClaimedMessage> = rows
-            .into_iter()
-            .map(|r| ClaimedMessage {
-                id: r.get(0),
-                raw: r.get(1),
-                truncated: r.get(2),
-            })
-            .collect();
         claimed.sort_by_key(|m| m.id);
         Ok(claimed)
     }
@@ -290,13 +292,13 @@ impl Store {
     /// Puts claimed messages whose batch could not be completed back in the
     /// queue, as if never claimed.
     pub async fn release_claimed(&self, ids: &[i64]) -> Result<(), StoreError> {
-        self.update_each(
-            "UPDATE messages SET state = 'received', attempts = attempts - 1
-             WHERE id = ? AND state = 'processing'",
-            ids,
-            "releasing a claimed message",
-        )
-        .await
+        let sql = format!(
+            "UPDATE messages SET state = '{}', attempts = attempts - 1 WHERE id = ? AND state = '{}'",
+            MessageState::Received,
+            MessageState::Processing
+        );
+        self.update_each(&sql, ids, "releasing a claimed message")
+            .await
     }
 
     /// Marks a message failed with its reason; it stays stored and can be retried.
@@ -309,12 +311,15 @@ impl Store {
     /// Puts a failed message back in the queue. False when it was not failed.
     pub async fn retry_message(&self, id: i64, actor: &str) -> Result<bool, StoreError> {
         let mut tx = self.write().await?;
-        let changed = sqlx::query("UPDATE messages SET state = 'received', error = NULL WHERE id = ? AND state = 'failed'")
-            .bind(id)
-            .execute(&mut *tx)
-            .await
-            .during("retrying a message")?
-            .rows_affected();
+        let changed =
+            sqlx::query("UPDATE messages SET state = ?, error = NULL WHERE id = ? AND state = ?")
+                .bind(MessageState::Received)
+                .bind(id)
+                .bind(MessageState::Failed)
+                .execute(&mut *tx)
+                .await
+                .during("retrying a message")?
+                .rows_affected();
         if changed == 1 {
             Self::audit_in(&mut tx, actor, None, Some(id), "message_retry", "").await?;
         }
@@ -325,19 +330,18 @@ impl Store {
     /// Messages, newest first, optionally only those in `state`.
     pub async fn list_messages(
         &self,
-        state: Option<&str>,
+        state: Option<MessageState>,
         limit: i64,
     ) -> Result<Vec<MessageSummary>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT id, state, category, from_address, subject, error, offer_id, size, received_at
-             FROM messages WHERE (?1 IS NULL OR state = ?1) ORDER BY id DESC LIMIT ?2",
-        )
+        sqlx::query_as(&format!(
+            "SELECT {MESSAGE_COLUMNS} FROM messages
+             WHERE (?1 IS NULL OR state = ?1) ORDER BY id DESC LIMIT ?2"
+        ))
         .bind(state)
         .bind(limit)
         .fetch_all(&self.reader)
         .await
-        .during("listing messages")?;
-        Ok(rows.iter().map(summary_from_row).collect())
+        .during("listing messages")
     }
 
     /// The raw bytes of one message.
@@ -350,28 +354,34 @@ impl Store {
             .ok_or(StoreError::NotFound("message"))
     }
 
-    /// Counts of messages per state.
-    pub async fn message_counts(&self) -> Result<Vec<(String, i64)>, StoreError> {
-        let rows =
-            sqlx::query("SELECT state, COUNT(*) FROM messages GROUP BY state ORDER BY state")
-                .fetch_all(&self.reader)
-                .await
-                .during("counting messages")?;
-        Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
+    /// The Message-ID header of a stored message, for threading a reply to it.
+    pub async fn rfc_message_id(&self, message_id: i64) -> Result<Option<String>, StoreError> {
+        sqlx::query_scalar("SELECT message_id FROM messages WHERE id = ?")
+            .bind(message_id)
+            .fetch_optional(&self.reader)
+            .await
+            .during("reading a Message-ID")
+            .map(Option::flatten)
     }
-}
 
-pub(super) fn summary_from_row(r: &sqlx::sqlite::SqliteRow) -> MessageSummary {
-    MessageSummary {
-        id: r.get(0),
-        state: r.get(1),
-        category: r.get(2),
-        from_address: r.get(3),
-        subject: r.get(4),
-        error: r.get(5),
-        offer_id: r.get(6),
-        size: r.get(7),
-        received_at: r.get(8),
+    /// One message's summary.
+    pub async fn message_summary(&self, id: i64) -> Result<MessageSummary, StoreError> {
+        sqlx::query_as(&format!(
+            "SELECT {MESSAGE_COLUMNS} FROM messages WHERE id = ?"
+        ))
+        .bind(id)
+        .fetch_optional(&self.reader)
+        .await
+        .during("reading a message")?
+        .ok_or(StoreError::NotFound("message"))
+    }
+
+    /// Counts of messages per state.
+    pub async fn message_counts(&self) -> Result<Vec<(MessageState, i64)>, StoreError> {
+        sqlx::query_as("SELECT state, COUNT(*) FROM messages GROUP BY state ORDER BY state")
+            .fetch_all(&self.reader)
+            .await
+            .during("counting messages")
     }
 }
 

@@ -11,14 +11,28 @@
 //! reads through a separate pool. A write that waits longer than the busy
 //! timeout for a lock another process holds fails with an error that
 //! [`StoreError::is_busy`] recognises; the stages retry those.
+//!
+//! # Layout
+//!
+//! - `messages`, `processing`, `cursors`: intake (fetch and process).
+//! - `offers`: the `offers` and `offer_items` tables.
+//! - `outbox`: replies and their delivery.
+//! - `queue`, `decisions`, `operations`, `dashboard`: what the triage desk
+//!   reads and changes, one module per page family of `web/`.
+//! - `audit`, `users`: history, accounts and sessions.
+//!
+//! States are bound as their types (`crate::state`), never as string literals.
 
 mod audit;
 mod cursors;
+mod dashboard;
 mod decisions;
 mod messages;
 mod offers;
+mod operations;
 mod outbox;
 mod processing;
+mod queue;
 mod users;
 
 use std::str::FromStr;
@@ -28,21 +42,20 @@ use std::time::Duration;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{Sqlite, SqlitePool, Transaction};
 
+use crate::state::{MessageState, ReplyState};
+
 pub use audit::AuditEvent;
 pub use cursors::Cursor;
-pub use decisions::{
-    fmt_qty, Decision, DecisionError, ItemEdit, ItemFull, ItemStats, Need, Note, PickupSite,
-    QueueFilter, QueueRow, OPEN_STATUSES,
-};
+pub use dashboard::ItemStats;
+pub use decisions::{fmt_qty, Decision, DecisionError, ItemEdit, Note};
 pub use messages::{
     message_identity, ClaimedMessage, FetchedMessage, MessageSummary, StoreOutcome,
 };
-pub use offers::{
-    offer_reference, parse_offer_reference, MessageFacts, NewOffer, OfferDetail, OfferItemRow,
-    OfferSummary,
-};
+pub use offers::{ItemFull, MessageFacts, NewOffer, OfferDetail, OfferItemRow, OfferSummary};
+pub use operations::{Need, PickupSite};
 pub use outbox::{NewReply, OutboxRow, OutboxSummary};
 pub use processing::ProcessingBatch;
+pub use queue::{QueueFilter, QueueRow, StatusFilter};
 pub use users::{SessionRow, User};
 
 /// A database failure, with what was being done.
@@ -177,7 +190,7 @@ impl Store {
     /// write transaction.
     pub(crate) async fn update_each(
         &self,
-        sql: &'static str,
+        sql: &str,
         ids: &[i64],
         what: &'static str,
     ) -> Result<(), StoreError> {
@@ -205,13 +218,16 @@ impl Store {
     /// `pending`. Call once at start, before the stages run.
     pub async fn recover(&self) -> Result<(usize, usize), StoreError> {
         let mut tx = self.write().await?;
-        let messages =
-            sqlx::query("UPDATE messages SET state = 'received' WHERE state = 'processing'")
-                .execute(&mut *tx)
-                .await
-                .during("recovering messages")?
-                .rows_affected();
-        let replies = sqlx::query("UPDATE outbox SET state = 'pending' WHERE state = 'sending'")
+        let messages = sqlx::query("UPDATE messages SET state = ? WHERE state = ?")
+            .bind(MessageState::Received)
+            .bind(MessageState::Processing)
+            .execute(&mut *tx)
+            .await
+            .during("recovering messages")?
+            .rows_affected();
+        let replies = sqlx::query("UPDATE outbox SET state = ? WHERE state = ?")
+            .bind(ReplyState::Pending)
+            .bind(ReplyState::Sending)
             .execute(&mut *tx)
             .await
             .during("recovering replies")?
@@ -275,7 +291,7 @@ mod tests {
         store.release_claimed(&[claimed[0].id]).await.unwrap();
         assert_eq!(
             store.message_counts().await.unwrap(),
-            vec![("received".to_string(), 1)]
+            vec![(MessageState::Received, 1)]
         );
     }
 }

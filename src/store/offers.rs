@@ -1,11 +1,14 @@
-//! The `offers` and `offer_items` tables, and completing a processed message
-//! into them in one transaction with its reply.
+//! The `offers` and `offer_items` tables: reading an offer with its item
+//! lines, and completing a processed message into them in one transaction
+//! with its reply.
 
-use sqlx::{Row, Sqlite, Transaction};
+use sqlx::{Sqlite, Transaction};
 
-use super::messages::{summary_from_row, MessageSummary};
+use super::messages::{MessageSummary, MESSAGE_COLUMNS};
 use super::outbox::{NewReply, OutboxSummary};
 use super::{now_ms, AuditEvent, QueryContext, Store, StoreError};
+use crate::state::OfferStatus;
+use crate::values::OfferRef;
 
 /// What processing found out about a message, whatever becomes of it.
 #[derive(Debug, Clone)]
@@ -30,7 +33,7 @@ pub struct NewOffer {
 }
 
 /// One item line of an offer.
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, sqlx::FromRow)]
 pub struct OfferItemRow {
     pub item: String,
     pub quantity: Option<f64>,
@@ -43,15 +46,16 @@ pub struct OfferItemRow {
 }
 
 /// An offer as listed in the queue.
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, sqlx::FromRow)]
 pub struct OfferSummary {
     pub id: i64,
-    pub reference: String,
+    #[sqlx(rename = "id")]
+    pub reference: OfferRef,
     pub donor_email: String,
     pub donor_name: Option<String>,
     pub subject: String,
     pub category: String,
-    pub status: String,
+    pub status: OfferStatus,
     pub language: Option<String>,
     pub created_at: i64,
 }
@@ -73,20 +77,38 @@ pub struct OfferDetail {
     pub history: Vec<AuditEvent>,
 }
 
-/// The reference donors and staff quote: `SL-000042`.
-pub fn offer_reference(id: i64) -> String {
-    format!("SL-{id:06}")
+/// One item line with its row id and what arrived.
+#[derive(Debug, Clone, serde::Serialize, sqlx::FromRow)]
+pub struct ItemFull {
+    pub id: i64,
+    pub item: String,
+    pub quantity: Option<f64>,
+    pub unit: Option<String>,
+    pub model: Option<String>,
+    pub condition: Option<String>,
+    pub spans_json: String,
+    pub source: String,
+    pub received_quantity: Option<f64>,
 }
 
-/// Reads `SL-000042` (any case, any number of digits) back to an offer id.
-pub fn parse_offer_reference(text: &str) -> Option<i64> {
-    let upper = text.to_ascii_uppercase();
-    let at = upper.find("SL-")?;
-    let digits: String = upper[at + 3..]
-        .chars()
-        .take_while(|c| c.is_ascii_digit())
-        .collect();
-    digits.parse().ok().filter(|&id| id > 0)
+/// The columns of an [`ItemFull`], for `FROM offer_items i`.
+pub(super) const ITEM_COLUMNS: &str =
+    "i.id, i.item, CAST(i.quantity AS REAL) AS quantity, i.unit, i.model,
+     i.condition, i.spans_json, i.source, CAST(i.received_quantity AS REAL) AS received_quantity";
+
+/// The columns of an [`OfferSummary`], for `SELECT … FROM offers`.
+const OFFER_COLUMNS: &str =
+    "id, donor_email, donor_name, subject, category, status, language, created_at";
+
+/// The `offers` row behind an [`OfferDetail`].
+#[derive(sqlx::FromRow)]
+struct OfferRow {
+    #[sqlx(flatten)]
+    offer: OfferSummary,
+    contact_json: Option<String>,
+    pickup_json: Option<String>,
+    price_quoted: bool,
+    donor_undeliverable: bool,
 }
 
 impl Store {
@@ -110,39 +132,38 @@ impl Store {
     /// Offers, newest first, optionally only those with `status`.
     pub async fn list_offers(
         &self,
-        status: Option<&str>,
+        status: Option<OfferStatus>,
         limit: i64,
     ) -> Result<Vec<OfferSummary>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT id, donor_email, donor_name, subject, category, status, language, created_at
-             FROM offers WHERE (?1 IS NULL OR status = ?1) ORDER BY id DESC LIMIT ?2",
-        )
+        sqlx::query_as(&format!(
+            "SELECT {OFFER_COLUMNS} FROM offers
+             WHERE (?1 IS NULL OR status = ?1) ORDER BY id DESC LIMIT ?2"
+        ))
         .bind(status)
         .bind(limit)
         .fetch_all(&self.reader)
         .await
-        .during("listing offers")?;
-        Ok(rows.iter().map(offer_from_row).collect())
+        .during("listing offers")
     }
 
     /// One offer with its items, messages, replies and history.
     pub async fn offer(&self, id: i64) -> Result<OfferDetail, StoreError> {
-        let row = sqlx::query(
-            "SELECT id, donor_email, donor_name, subject, category, status, language, created_at,
-                    contact_json, pickup_json, price_quoted, donor_undeliverable FROM offers WHERE id = ?",
-        )
+        let row: OfferRow = sqlx::query_as(&format!(
+            "SELECT {OFFER_COLUMNS}, contact_json, pickup_json, price_quoted, donor_undeliverable
+             FROM offers WHERE id = ?"
+        ))
         .bind(id)
         .fetch_optional(&self.reader)
         .await
         .during("reading an offer")?
         .ok_or(StoreError::NotFound("offer"))?;
         Ok(OfferDetail {
-            offer: offer_from_row(&row),
-            contact_json: row.get(8),
-            pickup_json: row.get(9),
-            price_quoted: row.get(10),
-            donor_undeliverable: row.get(11),
-            donor_offers: self.donor_offers(id, row.get(1)).await?,
+            donor_offers: self.donor_offers(id, &row.offer.donor_email).await?,
+            offer: row.offer,
+            contact_json: row.contact_json,
+            pickup_json: row.pickup_json,
+            price_quoted: row.price_quoted,
+            donor_undeliverable: row.donor_undeliverable,
             items: self.offer_items(id).await?,
             messages: self.offer_messages(id).await?,
             replies: self.offer_replies(id).await?,
@@ -152,7 +173,7 @@ impl Store {
 
     /// The donor's other offers: a second offer in a new thread is a new
     /// offer, linked to the earlier ones through the address.
-    async fn donor_offers(&self, id: i64, donor_email: String) -> Result<Vec<i64>, StoreError> {
+    async fn donor_offers(&self, id: i64, donor_email: &str) -> Result<Vec<i64>, StoreError> {
         sqlx::query_scalar("SELECT id FROM offers WHERE donor_email = ? COLLATE NOCASE AND id != ? ORDER BY id DESC LIMIT 50")
             .bind(donor_email)
             .bind(id)
@@ -163,39 +184,35 @@ impl Store {
 
     /// The item lines of one offer, in order.
     pub async fn offer_items(&self, offer_id: i64) -> Result<Vec<OfferItemRow>, StoreError> {
-        let rows = sqlx::query(
+        sqlx::query_as(
             "SELECT item, quantity, unit, model, condition, expires, spans_json, source
              FROM offer_items WHERE offer_id = ? ORDER BY position",
         )
         .bind(offer_id)
         .fetch_all(&self.reader)
         .await
-        .during("reading offer items")?;
-        Ok(rows
-            .iter()
-            .map(|r| OfferItemRow {
-                item: r.get(0),
-                quantity: r.get(1),
-                unit: r.get(2),
-                model: r.get(3),
-                condition: r.get(4),
-                expires: r.get(5),
-                spans_json: r.get(6),
-                source: r.get(7),
-            })
-            .collect())
+        .during("reading offer items")
     }
 
-    async fn offer_messages(&self, offer_id: i64) -> Result<Vec<MessageSummary>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT id, state, category, from_address, subject, error, offer_id, size, received_at
-             FROM messages WHERE offer_id = ? ORDER BY id",
-        )
+    /// Item lines with their ids and received quantities.
+    pub async fn items_full(&self, offer_id: i64) -> Result<Vec<ItemFull>, StoreError> {
+        sqlx::query_as(&format!(
+            "SELECT {ITEM_COLUMNS} FROM offer_items i WHERE i.offer_id = ? ORDER BY i.position, i.id"
+        ))
         .bind(offer_id)
         .fetch_all(&self.reader)
         .await
-        .during("reading an offer's messages")?;
-        Ok(rows.iter().map(summary_from_row).collect())
+        .during("reading offer items")
+    }
+
+    async fn offer_messages(&self, offer_id: i64) -> Result<Vec<MessageSummary>, StoreError> {
+        sqlx::query_as(&format!(
+            "SELECT {MESSAGE_COLUMNS} FROM messages WHERE offer_id = ? ORDER BY id"
+        ))
+        .bind(offer_id)
+        .fetch_all(&self.reader)
+        .await
+        .during("reading an offer's messages")
     }
 }
 
@@ -250,35 +267,4 @@ pub(super) async fn insert_item(
     .await
     .during("adding an offer item")?;
     Ok(())
-}
-
-fn offer_from_row(r: &sqlx::sqlite::SqliteRow) -> OfferSummary {
-    let id: i64 = r.get(0);
-    OfferSummary {
-        id,
-        reference: offer_reference(id),
-        donor_email: r.get(1),
-        donor_name: r.get(2),
-        subject: r.get(3),
-        category: r.get(4),
-        status: r.get(5),
-        language: r.get(6),
-        created_at: r.get(7),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn reference_round_trips() {
-        assert_eq!(offer_reference(42), "SL-000042");
-        assert_eq!(
-            parse_offer_reference("Re: Your offer sl-000042 received"),
-            Some(42)
-        );
-        assert_eq!(parse_offer_reference("no reference"), None);
-        assert_eq!(parse_offer_reference("SL-"), None);
-    }
 }

@@ -1,10 +1,11 @@
 //! The `outbox` table: replies rendered whole when enqueued, and their
 //! delivery state. The sender claims due rows; retries are scheduled here.
 
-use sqlx::{Row, Sqlite, Transaction};
+use sqlx::{Sqlite, Transaction};
 
 use super::{now_ms, QueryContext, Store, StoreError};
 use crate::outbox::kinds::ReplyKind;
+use crate::state::ReplyState;
 
 /// A reply to enqueue, already rendered.
 #[derive(Debug, Clone)]
@@ -22,7 +23,7 @@ pub struct NewReply {
 }
 
 /// A reply claimed for sending.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, sqlx::FromRow)]
 pub struct OutboxRow {
     pub id: i64,
     pub to_address: String,
@@ -32,13 +33,13 @@ pub struct OutboxRow {
 }
 
 /// A reply as listed on its offer.
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, sqlx::FromRow)]
 pub struct OutboxSummary {
     pub id: i64,
     pub kind: String,
     pub to_address: String,
     pub subject: String,
-    pub state: String,
+    pub state: ReplyState,
     pub attempts: i64,
     pub last_error: Option<String>,
     pub created_at: i64,
@@ -83,28 +84,20 @@ impl Store {
     /// Claims up to `limit` replies that are due now, in due order.
     pub async fn claim_due_replies(&self, limit: i64) -> Result<Vec<OutboxRow>, StoreError> {
         let mut tx = self.write().await?;
-        let rows = sqlx::query(
-            "UPDATE outbox SET state = 'sending', attempts = attempts + 1
-             WHERE id IN (SELECT id FROM outbox WHERE state = 'pending' AND next_attempt_at <= ?
+        let mut claimed: Vec<OutboxRow> = sqlx::query_as(
+            "UPDATE outbox SET state = ?, attempts = attempts + 1
+             WHERE id IN (SELECT id FROM outbox WHERE state = ? AND next_attempt_at <= ?
                           ORDER BY next_attempt_at, id LIMIT ?)
              RETURNING id, to_address, raw, attempts, rfc_message_id",
         )
+        .bind(ReplyState::Sending)
+        .bind(ReplyState::Pending)
         .bind(now_ms())
         .bind(limit)
         .fetch_all(&mut *tx)
         .await
         .during("claiming replies")?;
         tx.commit().await.during("committing a reply claim")?;
-        let mut claimed: Vec<OutboxRow> = rows
-            .into_iter()
-            .map(|r| OutboxRow {
-                id: r.get(0),
-                to_address: r.get(1),
-                raw: r.get(2),
-                attempts: r.get(3),
-                rfc_message_id: r.get(4),
-            })
-            .collect();
         claimed.sort_by_key(|r| r.id);
         Ok(claimed)
     }
@@ -112,25 +105,26 @@ impl Store {
     /// Puts claimed replies that were not handed to the transport back in
     /// the queue, due now, as if never claimed.
     pub async fn release_replies(&self, ids: &[i64]) -> Result<(), StoreError> {
-        self.update_each(
-            "UPDATE outbox SET state = 'pending', attempts = attempts - 1
-             WHERE id = ? AND state = 'sending'",
-            ids,
-            "releasing a claimed reply",
-        )
-        .await
+        let sql = format!(
+            "UPDATE outbox SET state = '{}', attempts = attempts - 1 WHERE id = ? AND state = '{}'",
+            ReplyState::Pending,
+            ReplyState::Sending
+        );
+        self.update_each(&sql, ids, "releasing a claimed reply")
+            .await
     }
 
     /// When the next pending reply falls due, if any is pending.
     pub async fn next_reply_due(&self) -> Result<Option<i64>, StoreError> {
-        sqlx::query_scalar("SELECT MIN(next_attempt_at) FROM outbox WHERE state = 'pending'")
+        sqlx::query_scalar("SELECT MIN(next_attempt_at) FROM outbox WHERE state = ?")
+            .bind(ReplyState::Pending)
             .fetch_one(&self.reader)
             .await
             .during("reading the next due reply")
     }
 
     pub async fn reply_sent(&self, id: i64) -> Result<(), StoreError> {
-        self.finish_reply(id, "sent", None, None).await
+        self.finish_reply(id, ReplyState::Sent, None, None).await
     }
 
     /// A temporary failure: try again at `next_attempt_at`.
@@ -140,19 +134,20 @@ impl Store {
         next_attempt_at: i64,
         error: &str,
     ) -> Result<(), StoreError> {
-        self.finish_reply(id, "pending", Some(next_attempt_at), Some(error))
+        self.finish_reply(id, ReplyState::Pending, Some(next_attempt_at), Some(error))
             .await
     }
 
     /// A permanent failure, shown on the offer.
     pub async fn reply_failed(&self, id: i64, error: &str) -> Result<(), StoreError> {
-        self.finish_reply(id, "failed", None, Some(error)).await
+        self.finish_reply(id, ReplyState::Failed, None, Some(error))
+            .await
     }
 
     async fn finish_reply(
         &self,
         id: i64,
-        state: &str,
+        state: ReplyState,
         next: Option<i64>,
         error: Option<&str>,
     ) -> Result<(), StoreError> {
@@ -160,21 +155,21 @@ impl Store {
         let now = now_ms();
         let offer_id: Option<i64> = sqlx::query_scalar(
             "UPDATE outbox SET state = ?1, next_attempt_at = COALESCE(?2, next_attempt_at),
-             last_error = COALESCE(?3, last_error), sent_at = CASE WHEN ?1 = 'sent' THEN ?4 ELSE sent_at END
+             last_error = COALESCE(?3, last_error), sent_at = COALESCE(?4, sent_at)
              WHERE id = ?5 RETURNING offer_id",
         )
         .bind(state)
         .bind(next)
         .bind(error)
-        .bind(now)
+        .bind((state == ReplyState::Sent).then_some(now))
         .bind(id)
         .fetch_optional(&mut *tx)
         .await
         .during("recording a reply's delivery")?
         .flatten();
         let action = match state {
-            "sent" => "reply_sent",
-            "failed" => "reply_failed",
+            ReplyState::Sent => "reply_sent",
+            ReplyState::Failed => "reply_failed",
             _ => "reply_deferred",
         };
         Self::audit_in(
@@ -193,36 +188,21 @@ impl Store {
         &self,
         offer_id: i64,
     ) -> Result<Vec<OutboxSummary>, StoreError> {
-        let rows = sqlx::query(
+        sqlx::query_as(
             "SELECT id, kind, to_address, subject, state, attempts, last_error, created_at, sent_at
              FROM outbox WHERE offer_id = ? ORDER BY id",
         )
         .bind(offer_id)
         .fetch_all(&self.reader)
         .await
-        .during("reading an offer's replies")?;
-        Ok(rows
-            .iter()
-            .map(|r| OutboxSummary {
-                id: r.get(0),
-                kind: r.get(1),
-                to_address: r.get(2),
-                subject: r.get(3),
-                state: r.get(4),
-                attempts: r.get(5),
-                last_error: r.get(6),
-                created_at: r.get(7),
-                sent_at: r.get(8),
-            })
-            .collect())
+        .during("reading an offer's replies")
     }
 
     /// Counts of replies per state.
-    pub async fn reply_counts(&self) -> Result<Vec<(String, i64)>, StoreError> {
-        let rows = sqlx::query("SELECT state, COUNT(*) FROM outbox GROUP BY state ORDER BY state")
+    pub async fn reply_counts(&self) -> Result<Vec<(ReplyState, i64)>, StoreError> {
+        sqlx::query_as("SELECT state, COUNT(*) FROM outbox GROUP BY state ORDER BY state")
             .fetch_all(&self.reader)
             .await
-            .during("counting replies")?;
-        Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
+            .during("counting replies")
     }
 }

@@ -5,11 +5,11 @@
 
 use sqlx::{Sqlite, Transaction};
 
-use super::offers::{
-    insert_item, insert_offer, parse_offer_reference, MessageFacts, NewOffer, OfferItemRow,
-};
+use super::offers::{insert_item, insert_offer, MessageFacts, NewOffer, OfferItemRow};
 use super::outbox::NewReply;
 use super::{now_ms, QueryContext, Store, StoreError};
+use crate::state::{MessageState, ReplyState};
+use crate::values::OfferRef;
 
 /// An open processing transaction. Dropped without [`commit`](Self::commit), it rolls back.
 pub struct ProcessingBatch {
@@ -149,12 +149,15 @@ impl ProcessingBatch {
         offer_id: Option<i64>,
     ) -> Result<(), StoreError> {
         set_processed(&mut self.tx, message_id, facts, offer_id).await?;
-        sqlx::query("UPDATE outbox SET state = 'bounced', last_error = 'bounced: see message ' || ? WHERE id = ?")
-            .bind(message_id)
-            .bind(outbox_id)
-            .execute(&mut *self.tx)
-            .await
-            .during("marking a reply bounced")?;
+        sqlx::query(
+            "UPDATE outbox SET state = ?, last_error = 'bounced: see message ' || ? WHERE id = ?",
+        )
+        .bind(ReplyState::Bounced)
+        .bind(message_id)
+        .bind(outbox_id)
+        .execute(&mut *self.tx)
+        .await
+        .during("marking a reply bounced")?;
         if let Some(offer_id) = offer_id {
             sqlx::query("UPDATE offers SET donor_undeliverable = 1, updated_at = ? WHERE id = ?")
                 .bind(now_ms())
@@ -185,15 +188,14 @@ impl ProcessingBatch {
 
     /// Marks a message failed with its reason; it stays stored and can be retried.
     pub async fn fail_message(&mut self, id: i64, reason: &str) -> Result<(), StoreError> {
-        sqlx::query(
-            "UPDATE messages SET state = 'failed', error = ?, processed_at = ? WHERE id = ?",
-        )
-        .bind(reason)
-        .bind(now_ms())
-        .bind(id)
-        .execute(&mut *self.tx)
-        .await
-        .during("marking a message failed")?;
+        sqlx::query("UPDATE messages SET state = ?, error = ?, processed_at = ? WHERE id = ?")
+            .bind(MessageState::Failed)
+            .bind(reason)
+            .bind(now_ms())
+            .bind(id)
+            .execute(&mut *self.tx)
+            .await
+            .during("marking a message failed")?;
         Store::audit_in(
             &mut self.tx,
             "system",
@@ -225,9 +227,9 @@ impl ProcessingBatch {
                 return Ok(Some(offer_id));
             }
         }
-        match parse_offer_reference(subject) {
-            Some(id) => sqlx::query_scalar("SELECT id FROM offers WHERE id = ?")
-                .bind(id)
+        match OfferRef::find_in(subject) {
+            Some(reference) => sqlx::query_scalar("SELECT id FROM offers WHERE id = ?")
+                .bind(reference)
                 .fetch_optional(&mut *self.tx)
                 .await
                 .during("looking up an offer reference"),
@@ -257,9 +259,10 @@ async fn set_processed(
     offer_id: Option<i64>,
 ) -> Result<(), StoreError> {
     sqlx::query(
-        "UPDATE messages SET state = 'processed', error = NULL, category = ?, from_address = ?,
+        "UPDATE messages SET state = ?, error = NULL, category = ?, from_address = ?,
          subject = ?, offer_id = ?, processed_at = ? WHERE id = ?",
     )
+    .bind(MessageState::Processed)
     .bind(&facts.category)
     .bind(&facts.from_address)
     .bind(&facts.subject)

@@ -4,23 +4,38 @@
 //! Owns: storing hashes and tokens. Does not own: hashing passwords or
 //! minting tokens (that is `web::auth`); this module never sees a password.
 
-use sqlx::Row;
-
 use super::{now_ms, QueryContext, Store, StoreError};
+use crate::state::Role;
 
 /// A staff account as the web UI sees it.
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, sqlx::FromRow)]
 pub struct User {
     pub id: i64,
     pub email: String,
-    pub role: String,
+    pub role: Role,
 }
 
 /// A live session: who is logged in and the CSRF token of their forms.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, sqlx::FromRow)]
 pub struct SessionRow {
+    #[sqlx(flatten)]
     pub user: User,
     pub csrf_token: String,
+}
+
+/// An account with its password hash, for checking a login.
+#[derive(sqlx::FromRow)]
+struct LoginRow {
+    #[sqlx(flatten)]
+    user: User,
+    password_hash: String,
+}
+
+/// Failed logins in the window, counted two ways.
+#[derive(sqlx::FromRow)]
+struct FailedLogins {
+    per_account: i64,
+    per_client: i64,
 }
 
 impl Store {
@@ -30,7 +45,7 @@ impl Store {
         &self,
         email: &str,
         password_hash: &str,
-        role: &str,
+        role: Role,
     ) -> Result<bool, StoreError> {
         let mut tx = self.write().await?;
         let existed: Option<i64> = sqlx::query_scalar("SELECT id FROM users WHERE email = ?")
@@ -77,21 +92,13 @@ impl Store {
 
     /// The account and its password hash, for checking a login.
     pub async fn user_for_login(&self, email: &str) -> Result<Option<(User, String)>, StoreError> {
-        let row = sqlx::query("SELECT id, email, role, password_hash FROM users WHERE email = ?")
-            .bind(email)
-            .fetch_optional(&self.reader)
-            .await
-            .during("reading a user")?;
-        Ok(row.map(|r| {
-            (
-                User {
-                    id: r.get(0),
-                    email: r.get(1),
-                    role: r.get(2),
-                },
-                r.get(3),
-            )
-        }))
+        let row: Option<LoginRow> =
+            sqlx::query_as("SELECT id, email, role, password_hash FROM users WHERE email = ?")
+                .bind(email)
+                .fetch_optional(&self.reader)
+                .await
+                .during("reading a user")?;
+        Ok(row.map(|r| (r.user, r.password_hash)))
     }
 
     /// Records a login attempt.
@@ -120,10 +127,12 @@ impl Store {
         client: &str,
         since_ms: i64,
     ) -> Result<(i64, i64), StoreError> {
-        let row = sqlx::query(
+        let row: FailedLogins = sqlx::query_as(
             "SELECT
-               (SELECT COUNT(*) FROM login_attempts WHERE email = ?1 AND success = 0 AND at >= ?3),
-               (SELECT COUNT(*) FROM login_attempts WHERE client = ?2 AND success = 0 AND at >= ?3)",
+               (SELECT COUNT(*) FROM login_attempts WHERE email = ?1 AND success = 0 AND at >= ?3)
+                 AS per_account,
+               (SELECT COUNT(*) FROM login_attempts WHERE client = ?2 AND success = 0 AND at >= ?3)
+                 AS per_client",
         )
         .bind(email)
         .bind(client)
@@ -131,7 +140,7 @@ impl Store {
         .fetch_one(&self.reader)
         .await
         .during("counting failed logins")?;
-        Ok((row.get(0), row.get(1)))
+        Ok((row.per_account, row.per_client))
     }
 
     /// Stores a new session (the token's hash) lasting until `expires_at`.
@@ -165,7 +174,7 @@ impl Store {
 
     /// The live session with this token hash, if any.
     pub async fn session(&self, token_hash: &str) -> Result<Option<SessionRow>, StoreError> {
-        let row = sqlx::query(
+        sqlx::query_as(
             "SELECT u.id, u.email, u.role, s.csrf_token FROM sessions s JOIN users u ON u.id = s.user_id
              WHERE s.token_hash = ? AND s.expires_at > ?",
         )
@@ -173,15 +182,7 @@ impl Store {
         .bind(now_ms())
         .fetch_optional(&self.reader)
         .await
-        .during("reading a session")?;
-        Ok(row.map(|r| SessionRow {
-            user: User {
-                id: r.get(0),
-                email: r.get(1),
-                role: r.get(2),
-            },
-            csrf_token: r.get(3),
-        }))
+        .during("reading a session")
     }
 
     /// Ends a session (logout).

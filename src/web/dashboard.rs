@@ -10,6 +10,7 @@ use serde::Serialize;
 use super::auth::{page, CsrfOnly, Role, Session};
 use super::error::WebError;
 use super::{AppState, Page};
+use crate::state::MessageState;
 use crate::store::{fmt_qty, ItemStats};
 
 /// One row of the items chart, in SVG units.
@@ -129,8 +130,14 @@ pub async fn failed_page(
     State(state): State<AppState>,
     session: Session,
 ) -> Result<Page, WebError> {
-    let failed = state.store.list_messages(Some("failed"), 500).await?;
-    let oversize = state.store.list_messages(Some("oversize"), 500).await?;
+    let failed = state
+        .store
+        .list_messages(Some(MessageState::Failed), 500)
+        .await?;
+    let oversize = state
+        .store
+        .list_messages(Some(MessageState::Oversize), 500)
+        .await?;
     page(
         &state,
         &session,

@@ -16,13 +16,15 @@ use super::message::{self, safe_filename};
 use super::{AppState, Page};
 use crate::outbox::kinds::{ReplyKind, DECISION_VALUES};
 use crate::outbox::ReplyContext;
-use crate::store::{parse_offer_reference, ItemEdit, NewReply};
+use crate::store::{ItemEdit, NewReply};
+use crate::values::{BadQuantity, OfferRef, Quantity};
 
 pub async fn offer_page(
     State(state): State<AppState>,
     session: Session,
-    Path(id): Path<i64>,
+    Path(offer): Path<OfferRef>,
 ) -> Result<Page, WebError> {
+    let id = offer.id();
     let store = &state.store;
     let detail = store.offer(id).await?;
     let items = store.items_full(id).await?;
@@ -46,7 +48,7 @@ pub async fn offer_page(
     let other_offers: Vec<(i64, String)> = detail
         .donor_offers
         .iter()
-        .map(|&other| (other, crate::store::offer_reference(other)))
+        .map(|&other| (other, OfferRef::from(other).to_string()))
         .collect();
     let ctx = minijinja::context! {
         o => &detail.offer,
@@ -59,7 +61,8 @@ pub async fn offer_page(
         pickup => json_fields(detail.pickup_json.as_deref()),
         notes => store.notes(id).await?,
         sites => store.pickup_sites().await?,
-        open => matches!(detail.offer.status.as_str(), "new" | "needs_info" | "accepted" | "scheduled"),
+        open => !detail.offer.status.is_closed(),
+        awaits_delivery => detail.offer.status.awaits_delivery(),
     };
     page(&state, &session, "offer.html", ctx)
 }
@@ -108,15 +111,9 @@ impl ItemForm {
                 "an item needs a name of at most 100 characters".into(),
             ));
         }
-        let quantity = match self.quantity.trim().replace(',', "") {
-            q if q.is_empty() => None,
-            q => Some(
-                q.parse::<f64>()
-                    .ok()
-                    .filter(|v| v.is_finite() && *v >= 0.0)
-                    .ok_or_else(|| WebError::Invalid(format!("{q:?} is not a quantity")))?,
-            ),
-        };
+        let quantity = Quantity::parse_optional(&self.quantity)
+            .map_err(|e| WebError::Invalid(e.to_string()))?
+            .map(Quantity::value);
         let unit = Some(self.unit.trim().to_string()).filter(|u| !u.is_empty());
         Ok(ItemEdit {
             item: item.to_string(),
@@ -129,9 +126,10 @@ impl ItemForm {
 pub async fn add_item(
     State(state): State<AppState>,
     session: Session,
-    Path(id): Path<i64>,
+    Path(offer): Path<OfferRef>,
     Form(form): Form<ItemForm>,
 ) -> Result<Response, WebError> {
+    let id = offer.id();
     session.may_change(&form.csrf, Role::Triager)?;
     state
         .store
@@ -143,9 +141,10 @@ pub async fn add_item(
 pub async fn update_item(
     State(state): State<AppState>,
     session: Session,
-    Path((id, item)): Path<(i64, i64)>,
+    Path((offer, item)): Path<(OfferRef, i64)>,
     Form(form): Form<ItemForm>,
 ) -> Result<Response, WebError> {
+    let id = offer.id();
     session.may_change(&form.csrf, Role::Triager)?;
     state
         .store
@@ -157,9 +156,10 @@ pub async fn update_item(
 pub async fn remove_item(
     State(state): State<AppState>,
     session: Session,
-    Path((id, item)): Path<(i64, i64)>,
+    Path((offer, item)): Path<(OfferRef, i64)>,
     Form(form): Form<ItemForm>,
 ) -> Result<Response, WebError> {
+    let id = offer.id();
     session.may_change(&form.csrf, Role::Triager)?;
     state
         .store
@@ -179,9 +179,10 @@ pub struct NoteForm {
 pub async fn add_note(
     State(state): State<AppState>,
     session: Session,
-    Path(id): Path<i64>,
+    Path(offer): Path<OfferRef>,
     Form(form): Form<NoteForm>,
 ) -> Result<Response, WebError> {
+    let id = offer.id();
     session.may_change(&form.csrf, Role::Triager)?;
     let body = form.body.trim();
     if body.is_empty() || body.len() > 10_000 {
@@ -295,9 +296,10 @@ async fn pickup_reply(
 pub async fn accept_preview(
     State(state): State<AppState>,
     session: Session,
-    Path(id): Path<i64>,
+    Path(offer): Path<OfferRef>,
     Form(form): Form<AcceptForm>,
 ) -> Result<Page, WebError> {
+    let id = offer.id();
     session.may_change(&form.csrf, Role::Triager)?;
     let (reply, window) = pickup_reply(&state, id, &form).await?;
     let body = message::view(&reply.raw, &[]);
@@ -312,9 +314,10 @@ pub async fn accept_preview(
 pub async fn accept(
     State(state): State<AppState>,
     session: Session,
-    Path(id): Path<i64>,
+    Path(offer): Path<OfferRef>,
     Form(form): Form<AcceptForm>,
 ) -> Result<Response, WebError> {
+    let id = offer.id();
     session.may_change(&form.csrf, Role::Triager)?;
     let (reply, window) = pickup_reply(&state, id, &form).await?;
     state
@@ -338,9 +341,10 @@ pub struct DeclineForm {
 pub async fn decline(
     State(state): State<AppState>,
     session: Session,
-    Path(id): Path<i64>,
+    Path(offer): Path<OfferRef>,
     Form(form): Form<DeclineForm>,
 ) -> Result<Response, WebError> {
+    let id = offer.id();
     session.may_change(&form.csrf, Role::Triager)?;
     let reason = form.reason.trim();
     let reply = match form.notify {
@@ -357,9 +361,10 @@ pub async fn decline(
 pub async fn spam(
     State(state): State<AppState>,
     session: Session,
-    Path(id): Path<i64>,
+    Path(offer): Path<OfferRef>,
     Form(form): Form<super::auth::CsrfOnly>,
 ) -> Result<Response, WebError> {
+    let id = offer.id();
     session.may_change(&form.csrf, Role::Triager)?;
     state.store.mark_spam(id, &session.user.email).await?;
     Ok(back(id, "decision"))
@@ -376,17 +381,15 @@ pub struct MergeForm {
 pub async fn merge(
     State(state): State<AppState>,
     session: Session,
-    Path(id): Path<i64>,
+    Path(offer): Path<OfferRef>,
     Form(form): Form<MergeForm>,
 ) -> Result<Response, WebError> {
+    let id = offer.id();
     session.may_change(&form.csrf, Role::Triager)?;
-    let into = parse_offer_reference(&form.into)
-        .or_else(|| form.into.trim().parse().ok())
-        .ok_or_else(|| {
-            WebError::Invalid(
-                "type the reference of the offer to merge into, like SL-000042".into(),
-            )
-        })?;
+    let into: OfferRef = form.into.parse().map_err(|_| {
+        WebError::Invalid("type the reference of the offer to merge into, like SL-000042".into())
+    })?;
+    let into = into.id();
     state.store.merge(id, into, &session.user.email).await?;
     Ok(Redirect::to(&format!("/offers/{into}")).into_response())
 }
@@ -404,20 +407,17 @@ pub struct ReceivedForm {
 pub async fn received(
     State(state): State<AppState>,
     session: Session,
-    Path(id): Path<i64>,
+    Path(offer): Path<OfferRef>,
     Form(form): Form<ReceivedForm>,
 ) -> Result<Response, WebError> {
+    let id = offer.id();
     session.may_change(&form.csrf, Role::Triager)?;
     let mut quantities = Vec::new();
     for (item, text) in form.item_id.iter().zip(&form.received) {
-        let q: f64 = text
-            .trim()
-            .replace(',', "")
+        let q: Quantity = text
             .parse()
-            .ok()
-            .filter(|v: &f64| v.is_finite() && *v >= 0.0)
-            .ok_or_else(|| WebError::Invalid(format!("{text:?} is not a quantity")))?;
-        quantities.push((*item, q));
+            .map_err(|e: BadQuantity| WebError::Invalid(e.to_string()))?;
+        quantities.push((*item, q.value()));
     }
     let thanks = thanks_reply(&state, id).await?;
     state

@@ -11,15 +11,54 @@ use super::auth::{page, Role, Session};
 use super::error::WebError;
 use super::offer::decline_reply;
 use super::{AppState, Page};
-use crate::store::{fmt_qty, QueueFilter};
+use crate::state::{OfferStatus, UnknownState};
+use crate::store::{fmt_qty, QueueFilter, StatusFilter};
 
 const PER_PAGE: i64 = 50;
+
+/// The filters of the queue, as typed in the page's form.
+#[derive(Debug, Clone, Default, serde::Deserialize, serde::Serialize)]
+#[serde(default)]
+pub struct QueueForm {
+    /// `open` (the default: needing a decision), `all`, or one status.
+    pub status: String,
+    pub category: String,
+    pub item: String,
+    pub language: String,
+    pub postal: String,
+    /// Words searched in subject, donor, items, notes and the message text.
+    pub q: String,
+}
+
+impl QueueForm {
+    /// The filter the store applies; a status that is none of the menu's
+    /// is refused.
+    fn filter(&self) -> Result<QueueFilter, WebError> {
+        let status = match self.status.as_str() {
+            "" | "open" => StatusFilter::Open,
+            "all" => StatusFilter::All,
+            s => StatusFilter::Only(
+                s.parse()
+                    .map_err(|e: UnknownState| WebError::Invalid(e.to_string()))?,
+            ),
+        };
+        let given = |v: &str| Some(v.to_string()).filter(|v| !v.is_empty());
+        Ok(QueueFilter {
+            status,
+            category: given(&self.category),
+            item: given(&self.item),
+            language: given(&self.language),
+            postal: given(&self.postal),
+            search: given(&self.q),
+        })
+    }
+}
 
 #[derive(Debug, Default, serde::Deserialize)]
 #[serde(default)]
 pub struct QueueQuery {
     #[serde(flatten)]
-    pub filter: QueueFilter,
+    pub filter: QueueForm,
     /// Strings, since flattened fields arrive as text.
     pub page: String,
     /// What the last bulk action did, shown once.
@@ -28,7 +67,7 @@ pub struct QueueQuery {
 }
 
 /// The filters as a query string, for paging and export links.
-fn query_string(f: &QueueFilter) -> String {
+fn query_string(f: &QueueForm) -> String {
     let mut out = String::new();
     for (k, v) in [
         ("status", &f.status),
@@ -64,7 +103,7 @@ pub async fn queue_page(
     let page_no = q.page.parse::<i64>().unwrap_or(1).max(1);
     let (rows, total) = state
         .store
-        .queue(&q.filter, (page_no - 1) * PER_PAGE, PER_PAGE)
+        .queue(&q.filter.filter()?, (page_no - 1) * PER_PAGE, PER_PAGE)
         .await?;
     let [categories, items, languages] = state.store.filter_choices().await?;
     let pages = ((total + PER_PAGE - 1) / PER_PAGE).max(1);
@@ -75,9 +114,15 @@ pub async fn queue_page(
         page => page_no, pages,
         done => q.done.parse::<u32>().ok(),
         skipped => q.skipped.parse::<u32>().ok().filter(|n| *n > 0),
-        statuses => ["open", "all", "new", "needs_info", "scheduled", "declined", "spam", "received", "merged"],
+        statuses => status_choices(),
     };
     page(&state, &session, "queue.html", ctx)
+}
+
+/// The queue's status menu: `open`, `all`, then every status.
+fn status_choices() -> Vec<&'static str> {
+    let each = OfferStatus::ALL.iter().map(|s| s.as_str());
+    ["open", "all"].into_iter().chain(each).collect()
 }
 
 #[derive(serde::Deserialize)]
@@ -161,7 +206,7 @@ pub async fn export_offers(
     _session: Session,
     Query(q): Query<QueueQuery>,
 ) -> Result<Response, WebError> {
-    let (rows, _) = state.store.queue(&q.filter, 0, 100_000).await?;
+    let (rows, _) = state.store.queue(&q.filter.filter()?, 0, 100_000).await?;
     let mut w = csv::Writer::from_writer(Vec::new());
     let head = [
         "reference",
@@ -180,9 +225,10 @@ pub async fn export_offers(
     for r in rows {
         let priority = fmt_qty(Some(r.priority));
         let created = r.created_at.to_string();
+        let reference = r.reference.to_string();
         let record = [
-            &r.reference,
-            &r.status,
+            &reference,
+            r.status.as_str(),
             &r.category,
             &priority,
             &r.donor_email,
@@ -207,7 +253,7 @@ pub async fn export_items(
     _session: Session,
     Query(q): Query<QueueQuery>,
 ) -> Result<Response, WebError> {
-    let rows = state.store.export_items(&q.filter).await?;
+    let rows = state.store.export_items(&q.filter.filter()?).await?;
     let mut w = csv::Writer::from_writer(Vec::new());
     w.write_record([
         "reference",
@@ -222,7 +268,7 @@ pub async fn export_items(
     .map_err(anyhow::Error::from)?;
     for (reference, i) in rows {
         let record = [
-            reference,
+            reference.to_string(),
             i.item,
             opt_qty(i.quantity),
             i.unit.unwrap_or_default(),
@@ -256,11 +302,34 @@ mod tests {
 
     #[test]
     fn filters_round_trip_into_links() {
-        let f = QueueFilter {
+        let f = QueueForm {
             q: "n95 & gowns".into(),
             postal: "90501".into(),
             ..Default::default()
         };
         assert_eq!(query_string(&f), "postal=90501&q=n95%20%26%20gowns&");
+    }
+
+    #[test]
+    fn the_form_parses_into_the_store_filter() {
+        let form = |status: &str| QueueForm {
+            status: status.into(),
+            item: "n95_respirator".into(),
+            ..Default::default()
+        };
+        let f = form("").filter().unwrap();
+        assert_eq!(f.status, StatusFilter::Open);
+        assert_eq!(f.item.as_deref(), Some("n95_respirator"));
+        assert_eq!((f.category, f.search), (None, None));
+        assert_eq!(form("all").filter().unwrap().status, StatusFilter::All);
+        assert_eq!(
+            form("needs_info").filter().unwrap().status,
+            StatusFilter::Only(OfferStatus::NeedsInfo)
+        );
+        assert!(matches!(
+            form("acepted").filter(),
+            Err(WebError::Invalid(_))
+        ));
+        assert_eq!(status_choices()[..3], ["open", "all", "new"]);
     }
 }

@@ -6,6 +6,8 @@ use std::time::Duration;
 
 use rand::{Rng, SeedableRng};
 
+use supplyline::state::ReplyState;
+
 use crate::app::{donation, eventually, terminate, unique_id, App};
 use crate::common::imap::{login, Security};
 use crate::common::{
@@ -15,7 +17,7 @@ use crate::common::{
 
 async fn all_sent(app: &App, n: i64) -> bool {
     let replies = app.store.reply_counts().await.unwrap();
-    replies == vec![("sent".to_string(), n)]
+    replies == vec![(ReplyState::Sent, n)]
 }
 
 fn kill(child: &mut std::process::Child) {

@@ -3,6 +3,8 @@
 
 use std::time::Duration;
 
+use supplyline::state::{MessageState, ReplyState};
+
 use crate::app::{donation, unique_id, App};
 use crate::common::{
     append, fetch_all, smtp_start, smtp_stop, stack_exclusive, stack_shared, unique_address,
@@ -126,7 +128,7 @@ async fn automatic_mail_is_stored_but_never_answered() {
     assert_eq!(stored.len(), 4, "every message is kept: {stored:?}");
     assert!(stored.iter().all(|m| m.state == "processed"), "{stored:?}");
     let replies = app.store.reply_counts().await.unwrap();
-    assert_eq!(replies, vec![("sent".to_string(), 1)]);
+    assert_eq!(replies, vec![(ReplyState::Sent, 1)]);
     app.stop().await;
 }
 
@@ -223,7 +225,11 @@ async fn a_message_that_cannot_be_parsed_is_failed_and_kept_whole() {
     let raw: Vec<u8> = b"\x00\x01\x02 not a message \xff\xfe\r\n".to_vec();
     append(&app.donations, "INBOX", &raw).await;
     app.wait_processed(1).await;
-    let failed = app.store.list_messages(Some("failed"), 10).await.unwrap();
+    let failed = app
+        .store
+        .list_messages(Some(MessageState::Failed), 10)
+        .await
+        .unwrap();
     assert_eq!(
         failed.len(),
         1,
@@ -270,7 +276,11 @@ async fn a_message_over_the_size_limit_is_recorded_with_its_headers_and_marked()
     .await;
     wait_for_count(&donor, "INBOX", 1, ACK_WAIT).await;
 
-    let oversize = app.store.list_messages(Some("oversize"), 10).await.unwrap();
+    let oversize = app
+        .store
+        .list_messages(Some(MessageState::Oversize), 10)
+        .await
+        .unwrap();
     assert_eq!(
         oversize.len(),
         1,

@@ -70,7 +70,7 @@ fn context(
     ReplyContext {
         kind,
         offer_id: offer.id,
-        reference: offer.reference.clone(),
+        reference: offer.reference.to_string(),
         donor_email: donor.to_string(),
         donor_name: None,
         language: Some("en".into()),
@@ -149,7 +149,7 @@ async fn a_decline_reaches_the_donor_with_the_reason_in_the_same_thread() {
 
     let replies = wait_for_count(&donor, "INBOX", 2, WAIT).await;
     let (subject, text, _) = read_reply(&replies[1], &app.donations, &id);
-    assert!(subject.contains(&offer.reference), "{subject}");
+    assert!(subject.contains(&offer.reference.to_string()), "{subject}");
     assert!(text.contains(reason), "{text}");
     app.stop().await;
 }
@@ -178,7 +178,7 @@ async fn a_thank_you_on_receipt_reaches_the_donor() {
         .unwrap();
     let replies = wait_for_count(&donor, "INBOX", 2, WAIT).await;
     let (subject, _, html) = read_reply(&replies[1], &app.donations, &id);
-    assert!(subject.contains(&offer.reference), "{subject}");
+    assert!(subject.contains(&offer.reference.to_string()), "{subject}");
     assert!(!html.is_empty(), "an HTML alternative");
     app.stop().await;
 }

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use supplyline::config::Config;
 use supplyline::fetch::Fetcher;
+use supplyline::state::ReplyState;
 use supplyline::store::{OutboxSummary, Store};
 use tokio::sync::Notify;
 
@@ -128,7 +129,7 @@ async fn an_acknowledgement_goes_out_over(mode: TlsMode) {
     );
     assert!(ack.contains("300 N95 respirators"), "{ack}");
     // The mail can land before the outbox records the server's answer.
-    let sent = vec![("sent".to_string(), 1)];
+    let sent = vec![(ReplyState::Sent, 1)];
     eventually(SMTP_WAIT, "the outbox to record the reply sent", || async {
         app.store.reply_counts().await.unwrap() == sent
     })

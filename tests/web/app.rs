@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use supplyline::config::WebConfig;
 use supplyline::outbox::{Composer, RetryPolicy, SendOutcome, Sender, Transport};
+use supplyline::state::Role;
 use supplyline::store::{MessageFacts, NewOffer, OfferItemRow, Store, StoreOutcome};
 use supplyline::web::{self, AppState};
 use tokio_util::sync::CancellationToken;
@@ -42,8 +43,8 @@ impl TestApp {
         let shutdown = CancellationToken::new();
         tokio::spawn(web::serve_on(listener, state.clone(), shutdown.clone()));
         for (email, role) in [
-            ("triager@city.example", "triager"),
-            ("viewer@city.example", "viewer"),
+            ("triager@city.example", Role::Triager),
+            ("viewer@city.example", Role::Viewer),
         ] {
             let hash = web::auth::hash_password(PASSWORD).unwrap();
             store.upsert_user(email, &hash, role).await.unwrap();

@@ -3,6 +3,7 @@
 //! decline, spam, merge and received quantities, and failed messages.
 
 use axum::http::StatusCode;
+use supplyline::state::{MessageState, Role};
 use supplyline::store::StoreOutcome;
 use supplyline::web;
 
@@ -274,7 +275,7 @@ async fn failed_messages_are_listed_and_retried_by_an_admin() {
     assert_eq!(status, StatusCode::FORBIDDEN);
     let hash = web::auth::hash_password(PASSWORD).unwrap();
     app.store
-        .upsert_user("admin@city.example", &hash, "admin")
+        .upsert_user("admin@city.example", &hash, Role::Admin)
         .await
         .unwrap();
     let (cookie, csrf) = login_http(&app, "admin@city.example").await;
@@ -282,7 +283,7 @@ async fn failed_messages_are_listed_and_retried_by_an_admin() {
     assert_eq!(status, StatusCode::SEE_OTHER);
     assert_eq!(
         app.store
-            .list_messages(Some("received"), 10)
+            .list_messages(Some(MessageState::Received), 10)
             .await
             .unwrap()
             .len(),
