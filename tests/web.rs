@@ -558,10 +558,45 @@ async fn queue_is_ordered_by_need_and_filters_and_exports() {
     let (status, _, csv) = call(&app, get("/export/items.csv?item=exam_gloves", &cookie)).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(csv.lines().count(), 2, "{csv}");
-    assert!(csv.contains("exam_gloves,3,box"), "{csv}");
+    assert!(csv.contains(r#""exam_gloves","3","box""#), "{csv}");
     let (status, _, page) = call(&app, get("/dashboard", &cookie)).await;
     assert_eq!(status, StatusCode::OK);
     assert!(page.contains("<svg") && page.contains("n95_respirator"));
+}
+
+#[tokio::test]
+async fn csv_export_defuses_formulas_for_either_separator() {
+    let app = TestApp::start().await;
+    app.seed(
+        b"From: Bob <bob@x.example>\nSubject: hi\nMessage-ID: <csv@x.example>\n\nmasks\n",
+        offer(
+            "bob@x.example",
+            "Bob;=1+1",
+            "x, -2+3;@SUM(A1)",
+            "90210",
+            vec![item("exam_gloves", 3.0, "box;=cmd", &[])],
+        ),
+    )
+    .await;
+    let (cookie, _) = login_http(&app, "viewer@city.example").await;
+    for path in ["/export/offers.csv", "/export/items.csv"] {
+        let (status, _, csv) = call(&app, get(path, &cookie)).await;
+        assert_eq!(status, StatusCode::OK);
+        assert!(csv.contains("'="), "{csv}");
+        // A spreadsheet splitting on `,` or on `;` never sees a cell that
+        // starts a formula, quoted or not.
+        for sep in [',', ';'] {
+            for cell in csv.lines().flat_map(|l| l.split(sep)) {
+                let cell = cell.trim_matches(|c| c == '"' || c == ' ');
+                assert!(
+                    !cell.starts_with(['=', '+', '-', '@']),
+                    "{cell:?} splitting on {sep:?}: {csv}"
+                );
+            }
+        }
+    }
+    let (_, _, csv) = call(&app, get("/export/offers.csv", &cookie)).await;
+    assert!(csv.contains(r#""Bob;'=1+1""#), "{csv}");
 }
 
 // ---------------------------------------------------------------- the browser

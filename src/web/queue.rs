@@ -133,13 +133,32 @@ async fn bulk_one(
         .await?)
 }
 
-/// A CSV cell that a spreadsheet will not run as a formula.
+/// Characters that make a spreadsheet read a cell as a formula.
+const FORMULA_START: [char; 6] = ['=', '+', '-', '@', '\t', '\r'];
+
+/// A CSV cell that a spreadsheet will not run as a formula, whichever
+/// separator it splits on: the text, and every part of it after a `,` or
+/// `;`, that starts with a formula character gets a `'` before it.
 fn cell(text: &str) -> String {
-    if text.starts_with(['=', '+', '-', '@', '\t', '\r']) {
-        format!("'{text}")
-    } else {
-        text.to_string()
+    let mut out = String::with_capacity(text.len() + 1);
+    let mut part_start = true;
+    for c in text.chars() {
+        if part_start && FORMULA_START.contains(&c) {
+            out.push('\'');
+        }
+        // Spaces between a separator and a formula do not make it text.
+        part_start = matches!(c, ',' | ';') || (part_start && c == ' ');
+        out.push(c);
     }
+    out
+}
+
+/// A CSV writer that quotes every field, so no separator inside a cell is
+/// read as the end of it.
+fn csv_writer() -> csv::Writer<Vec<u8>> {
+    csv::WriterBuilder::new()
+        .quote_style(csv::QuoteStyle::Always)
+        .from_writer(Vec::new())
 }
 
 fn csv_response(name: &str, body: Vec<u8>) -> Response {
@@ -162,7 +181,7 @@ pub async fn export_offers(
     Query(q): Query<QueueQuery>,
 ) -> Result<Response, WebError> {
     let (rows, _) = state.store.queue(&q.filter, 0, 100_000).await?;
-    let mut w = csv::Writer::from_writer(Vec::new());
+    let mut w = csv_writer();
     let head = [
         "reference",
         "status",
@@ -208,7 +227,7 @@ pub async fn export_items(
     Query(q): Query<QueueQuery>,
 ) -> Result<Response, WebError> {
     let rows = state.store.export_items(&q.filter).await?;
-    let mut w = csv::Writer::from_writer(Vec::new());
+    let mut w = csv_writer();
     w.write_record([
         "reference",
         "item",
@@ -252,6 +271,51 @@ mod tests {
     fn formulas_are_defused() {
         assert_eq!(cell("=HYPERLINK(\"x\")"), "'=HYPERLINK(\"x\")");
         assert_eq!(cell("masks"), "masks");
+        assert_eq!(cell("Bob;=1+1"), "Bob;'=1+1");
+        assert_eq!(cell("a, -2"), "a, '-2");
+        assert_eq!(cell("1-2=3 @home"), "1-2=3 @home");
+    }
+
+    /// What a spreadsheet splitting on `sep` sees, quotes or not: cells
+    /// split at every separator, with quotes and spaces trimmed.
+    fn naive_cells(csv: &str, sep: char) -> Vec<String> {
+        csv.lines()
+            .flat_map(|line| line.split(sep))
+            .map(|c| c.trim_matches(|c| c == '"' || c == ' ').to_string())
+            .collect()
+    }
+
+    #[test]
+    fn no_cell_starts_a_formula_with_either_separator() {
+        let hostile = [
+            "Bob;=1+1",
+            "Bob,=1+1",
+            "=cmd|' /C calc'!A0",
+            "x; +SUM(A1)",
+            "@SUM(1)",
+            "-2+3",
+            "a;\t=1",
+            "a,\r=1",
+            "plain",
+        ];
+        let mut w = csv_writer();
+        w.write_record(hostile.map(cell)).unwrap();
+        let text = String::from_utf8(w.into_inner().unwrap()).unwrap();
+        for sep in [',', ';'] {
+            for c in naive_cells(&text, sep) {
+                assert!(
+                    !c.starts_with(FORMULA_START),
+                    "{c:?} with {sep:?} in {text}"
+                );
+            }
+        }
+        // Every field is quoted, and a CSV reader gets the text back with its marks.
+        assert!(text.starts_with("\"Bob;'=1+1\",\"Bob,'=1+1\","), "{text}");
+        let mut r = csv::ReaderBuilder::new()
+            .has_headers(false)
+            .from_reader(text.as_bytes());
+        let row = r.records().next().unwrap().unwrap();
+        assert_eq!(&row[8], "plain");
     }
 
     #[test]
