@@ -12,6 +12,7 @@
 //! - [`outbox`]: reply policy, templates, the SMTP sender.
 //! - [`store`]: the database: migrations and one module per table family.
 //! - [`web`]: the triage site for staff: login, queue, offer page, decisions, dashboard.
+//! - [`files`]: data files created readable by their owner only, and the check of their modes.
 //! - [`daemon`]: starting the stages together and stopping them cleanly.
 //! - [`demo`]: the self-contained demo run.
 #![forbid(unsafe_code)]
@@ -20,6 +21,7 @@ pub mod config;
 pub mod daemon;
 pub mod demo;
 pub mod fetch;
+pub mod files;
 pub mod mail;
 pub mod outbox;
 pub mod process;

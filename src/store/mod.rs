@@ -145,6 +145,14 @@ impl Store {
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Full)
             .foreign_keys(true);
+        // Created owner-only before SQLite opens it: its -wal and -shm take its mode.
+        if let Some(file) = crate::files::sqlite_file(url) {
+            crate::files::create_private_file(&file).or_else(|e| match e.kind() {
+                // A missing folder: SQLite's own error says it best.
+                std::io::ErrorKind::NotFound => Ok(()),
+                _ => Err(open_err(sqlx::Error::Io(e))),
+            })?;
+        }
         let writer = SqlitePoolOptions::new()
             .max_connections(1)
             // Waiting for the writer is waiting out the busy timeout of the
