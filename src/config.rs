@@ -44,6 +44,16 @@ pub struct WebConfig {
     /// Hours a login lasts.
     #[serde(default = "default_session_hours")]
     pub session_hours: u64,
+    /// Seconds a client has to send a request's headers (and an idle
+    /// connection stays open); slower ones are disconnected.
+    #[serde(default = "default_header_read_timeout_secs")]
+    pub header_read_timeout_secs: u64,
+    /// Seconds from a request's headers to its answer; past it, 408.
+    #[serde(default = "default_request_timeout_secs")]
+    pub request_timeout_secs: u64,
+    /// Connections served at once; more wait until one ends.
+    #[serde(default = "default_max_connections")]
+    pub max_connections: usize,
 }
 
 impl Default for WebConfig {
@@ -53,6 +63,9 @@ impl Default for WebConfig {
             secure_cookies: false,
             needs_file: None,
             session_hours: default_session_hours(),
+            header_read_timeout_secs: default_header_read_timeout_secs(),
+            request_timeout_secs: default_request_timeout_secs(),
+            max_connections: default_max_connections(),
         }
     }
 }
@@ -62,6 +75,15 @@ fn default_listen() -> String {
 }
 fn default_session_hours() -> u64 {
     12
+}
+fn default_header_read_timeout_secs() -> u64 {
+    10
+}
+fn default_request_timeout_secs() -> u64 {
+    60
+}
+fn default_max_connections() -> usize {
+    256
 }
 
 #[derive(Debug, Deserialize)]
@@ -398,6 +420,15 @@ impl Config {
                     web.listen
                 ));
             }
+            for (key, value) in [
+                ("header_read_timeout_secs", web.header_read_timeout_secs),
+                ("request_timeout_secs", web.request_timeout_secs),
+                ("max_connections", web.max_connections as u64),
+            ] {
+                if value == 0 {
+                    problems.push(format!("{file}: web.{key}: expected at least 1, found 0"));
+                }
+            }
             if let Some(path) = web.needs_file.as_ref().filter(|p| !p.exists()) {
                 problems.push(format!(
                     "{file}: web.needs_file: expected a readable file, {} does not exist",
@@ -607,6 +638,12 @@ mod tests {
         )
         .unwrap_err();
         assert_eq!(err.problems.len(), 2, "{err}");
+        assert_eq!(
+            (web.header_read_timeout_secs, web.max_connections),
+            (10, 256)
+        );
+        let err = load("[web]\nmax_connections = 0\n", &[]).unwrap_err();
+        assert!(err.to_string().contains("web.max_connections"), "{err}");
         let c = load("", &[("SUPPLYLINE_WEB_LISTEN", "127.0.0.1:9999")]).unwrap();
         assert_eq!(c.web.unwrap().listen, "127.0.0.1:9999");
     }

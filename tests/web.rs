@@ -40,6 +40,11 @@ struct TestApp {
 
 impl TestApp {
     async fn start() -> TestApp {
+        Self::start_with(WebConfig::default()).await
+    }
+
+    /// A site with this `[web]` config (its listen address is not used).
+    async fn start_with(cfg: WebConfig) -> TestApp {
         let dir = tempfile::tempdir().unwrap();
         let url = format!("sqlite://{}", dir.path().join("supplyline.db").display());
         let store = Store::open(&url).await.unwrap();
@@ -47,12 +52,17 @@ impl TestApp {
             Composer::new(None, "donations@city.example", "City Donations Desk", None).unwrap();
         let needs = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/needs.toml");
         web::operations::load_file(&store, &needs).await.unwrap();
-        let state =
-            AppState::new(store.clone(), Arc::new(composer), &WebConfig::default()).unwrap();
+        let state = AppState::new(store.clone(), Arc::new(composer), &cfg).unwrap();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let shutdown = CancellationToken::new();
-        tokio::spawn(web::serve_on(listener, state.clone(), shutdown.clone()));
+        let limits = web::ServeLimits::from(&cfg);
+        tokio::spawn(web::serve_on(
+            listener,
+            state.clone(),
+            limits,
+            shutdown.clone(),
+        ));
         for (email, role) in [
             ("triager@city.example", "triager"),
             ("viewer@city.example", "viewer"),
@@ -597,6 +607,61 @@ async fn csv_export_defuses_formulas_for_either_separator() {
     }
     let (_, _, csv) = call(&app, get("/export/offers.csv", &cookie)).await;
     assert!(csv.contains(r#""Bob;'=1+1""#), "{csv}");
+}
+
+/// Sends `request` over a new connection to the running site and returns
+/// everything it answers until it closes the connection (at most 60 s).
+async fn raw_http(app: &TestApp, request: &str) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(app.addr).await.unwrap();
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut answer = Vec::new();
+    tokio::time::timeout(Duration::from_secs(60), stream.read_to_end(&mut answer))
+        .await
+        .expect("an answer within 60 s")
+        .unwrap();
+    String::from_utf8_lossy(&answer).to_string()
+}
+
+#[tokio::test]
+async fn stalled_requests_are_cut_off_and_a_normal_request_still_answers() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let app = TestApp::start_with(WebConfig {
+        header_read_timeout_secs: 1,
+        request_timeout_secs: 2,
+        max_connections: 20,
+        ..WebConfig::default()
+    })
+    .await;
+    // Five times as many half-sent requests as the site serves at once.
+    let mut stalled = Vec::new();
+    for _ in 0..100 {
+        let mut s = tokio::net::TcpStream::connect(app.addr).await.unwrap();
+        s.write_all(b"GET /login HTTP/1.1\r\nHost: x\r\n")
+            .await
+            .unwrap();
+        stalled.push(s);
+    }
+    let answer = raw_http(
+        &app,
+        "GET /login HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    )
+    .await;
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    assert!(answer.contains("name=\"password\""));
+    // The server closed every stalled one.
+    for mut s in stalled {
+        let mut rest = Vec::new();
+        let read = tokio::time::timeout(Duration::from_secs(60), s.read_to_end(&mut rest)).await;
+        assert!(read.is_ok(), "a stalled request is still open");
+    }
+    // A body that never comes ends in 408, not a connection held forever.
+    let answer = raw_http(
+        &app,
+        "POST /login HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 100\r\n\r\nemail=a",
+    )
+    .await;
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
 }
 
 // ---------------------------------------------------------------- the browser

@@ -2,7 +2,7 @@
 //! serve` on the `[web]` address.
 //!
 //! Owns: routes, accounts and sessions ([`auth`]), where login returns to
-//! ([`return_to`]), the queue ([`queue`]),
+//! ([`return_to`]), limits on slow clients ([`listen`]), the queue ([`queue`]),
 //! the offer page and decisions ([`offer`]), showing a stored message safely
 //! ([`message`]), the dashboard and failed messages ([`dashboard`]).
 //! Does not own: SQL (that is `store`) or reply rendering (`outbox`).
@@ -14,13 +14,13 @@
 pub mod auth;
 pub mod dashboard;
 pub mod error;
+pub mod listen;
 pub mod message;
 pub mod offer;
 pub mod operations;
 pub mod queue;
 pub mod return_to;
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 
 use anyhow::Context;
@@ -36,6 +36,7 @@ use crate::config::WebConfig;
 use crate::outbox::Composer;
 use crate::store::Store;
 use error::WebError;
+pub use listen::ServeLimits;
 
 /// What every handler shares. Cheap to clone.
 #[derive(Clone)]
@@ -191,18 +192,17 @@ pub async fn run(
         .await
         .with_context(|| format!("listening on {} (web.listen)", cfg.listen))?;
     tracing::info!(address = %cfg.listen, "web UI listening");
-    serve_on(listener, state, shutdown).await
+    serve_on(listener, state, ServeLimits::from(&cfg), shutdown).await
 }
 
 /// Serves the site on a bound listener (tests bind port 0).
 pub async fn serve_on(
     listener: tokio::net::TcpListener,
     state: AppState,
+    limits: ServeLimits,
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
-    let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown.cancelled_owned())
+    listen::serve(listener, router(state), limits, shutdown)
         .await
         .context("serving the web UI")
 }
