@@ -54,6 +54,11 @@ pub struct WebConfig {
     /// Connections served at once; more wait until one ends.
     #[serde(default = "default_max_connections")]
     pub max_connections: usize,
+    /// Proxies (addresses or networks like `10.0.0.0/8`) whose
+    /// `X-Forwarded-For` names the client that login throttling counts;
+    /// from anyone else the header is ignored.
+    #[serde(default)]
+    pub trusted_proxies: Vec<String>,
 }
 
 impl Default for WebConfig {
@@ -66,6 +71,7 @@ impl Default for WebConfig {
             header_read_timeout_secs: default_header_read_timeout_secs(),
             request_timeout_secs: default_request_timeout_secs(),
             max_connections: default_max_connections(),
+            trusted_proxies: Vec::new(),
         }
     }
 }
@@ -429,6 +435,13 @@ impl Config {
                     problems.push(format!("{file}: web.{key}: expected at least 1, found 0"));
                 }
             }
+            for proxy in &web.trusted_proxies {
+                if crate::web::throttle::parse_proxy(proxy).is_none() {
+                    problems.push(format!(
+                        "{file}: web.trusted_proxies: expected an address or network like 10.0.0.0/8, found {proxy:?}"
+                    ));
+                }
+            }
             if let Some(path) = web.needs_file.as_ref().filter(|p| !p.exists()) {
                 problems.push(format!(
                     "{file}: web.needs_file: expected a readable file, {} does not exist",
@@ -642,7 +655,13 @@ mod tests {
             (web.header_read_timeout_secs, web.max_connections),
             (10, 256)
         );
-        let err = load("[web]\nmax_connections = 0\n", &[]).unwrap_err();
+        let err = load(
+            "[web]\nmax_connections = 0\ntrusted_proxies = [\"10.0.0.0/8\", \"proxy\"]\n",
+            &[],
+        )
+        .unwrap_err();
+        assert_eq!(err.problems.len(), 2, "{err}");
+        assert!(err.to_string().contains("\"proxy\""), "{err}");
         assert!(err.to_string().contains("web.max_connections"), "{err}");
         let c = load("", &[("SUPPLYLINE_WEB_LISTEN", "127.0.0.1:9999")]).unwrap();
         assert_eq!(c.web.unwrap().listen, "127.0.0.1:9999");

@@ -495,8 +495,111 @@ async fn repeated_failed_logins_are_rate_limited() {
         "email=triager%40city.example&password={}&csrf={token}",
         PASSWORD.replace(' ', "+")
     );
-    let (status, _, _) = call(&app, post("/login", &cookie, &good)).await;
+    let (status, _, page) = call(&app, post("/login", &cookie, &good)).await;
     assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
+    // Slowed down, not locked out: the page says how long to wait, and
+    // after that the right password logs in.
+    let wait = waiting_seconds(&page);
+    assert!(page.contains("name=\"password\""), "{page}");
+    tokio::time::sleep(Duration::from_secs(wait)).await;
+    let (status, location, _) = call(&app, post("/login", &cookie, &good)).await;
+    assert_eq!((status, location.as_str()), (StatusCode::SEE_OTHER, "/"));
+}
+
+/// The N of "wait N s" on a login page.
+fn waiting_seconds(page: &str) -> u64 {
+    let (_, rest) = page
+        .split_once("Too many attempts: wait ")
+        .unwrap_or_else(|| panic!("no wait on the page: {page}"));
+    rest.split(' ').next().unwrap().parse().unwrap()
+}
+
+#[tokio::test]
+async fn parallel_guesses_are_checked_only_as_far_as_the_limit_allows() {
+    let app = TestApp::start().await;
+    let (cookie, token) = login_page_cookie(&app).await;
+    let bad = format!("email=triager%40city.example&password=wrong&csrf={token}");
+    let guesses = (0..100).map(|_| call(&app, post("/login", &cookie, &bad)));
+    let answers = futures::future::join_all(guesses).await;
+    let checked = answers
+        .iter()
+        .filter(|(_, _, page)| page.contains("Wrong email or password"))
+        .count();
+    let told_to_wait = answers
+        .iter()
+        .filter(|(status, _, page)| {
+            *status == StatusCode::TOO_MANY_REQUESTS && page.contains("Too many attempts: wait")
+        })
+        .count();
+    assert_eq!((checked, told_to_wait), (5, 95));
+}
+
+/// Logs in over a real connection to the site, with `X-Forwarded-For:
+/// forwarded` when given; returns the status code and the page.
+async fn login_over_tcp(
+    app: &TestApp,
+    email: &str,
+    password: &str,
+    forwarded: Option<&str>,
+) -> (u16, String) {
+    let (cookie, token) = login_page_cookie(app).await;
+    let form = format!(
+        "email={}&password={}&csrf={token}",
+        email.replace('@', "%40"),
+        password.replace(' ', "+")
+    );
+    let forwarded = forwarded
+        .map(|f| format!("X-Forwarded-For: {f}\r\n"))
+        .unwrap_or_default();
+    let answer = raw_http(
+        app,
+        &format!(
+            "POST /login HTTP/1.1\r\nHost: x\r\nConnection: close\r\nCookie: {cookie}\r\n{forwarded}Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n{form}",
+            form.len()
+        ),
+    )
+    .await;
+    let status = answer
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("not an HTTP answer: {answer}"));
+    (status, answer)
+}
+
+#[tokio::test]
+async fn behind_a_trusted_proxy_each_client_is_counted_on_its_own() {
+    for trusted in [true, false] {
+        let app = TestApp::start_with(WebConfig {
+            trusted_proxies: if trusted {
+                vec!["127.0.0.1".into()]
+            } else {
+                vec![]
+            },
+            ..WebConfig::default()
+        })
+        .await;
+        // One client guesses at many accounts until it is slowed down.
+        let guesser = Some("203.0.113.5");
+        for n in 0.. {
+            let email = format!("guess{n}@city.example");
+            let (status, page) = login_over_tcp(&app, &email, "wrong", guesser).await;
+            if status == 429 {
+                assert!(page.contains("Too many attempts: wait"), "{page}");
+                break;
+            }
+            assert!(n < 50, "never slowed down");
+        }
+        // Another member of staff behind the same proxy is not.
+        let staff = Some("198.51.100.7");
+        let (status, page) = login_over_tcp(&app, "triager@city.example", PASSWORD, staff).await;
+        if trusted {
+            assert_eq!(status, 303, "{page}");
+        } else {
+            // From an address that is not a trusted proxy, the header is ignored.
+            assert_eq!(status, 429, "{page}");
+        }
+    }
 }
 
 /// Logs in over HTTP with `next` (already form-encoded) in the form, as a

@@ -16,6 +16,23 @@ pub struct User {
     pub role: String,
 }
 
+/// Recent failed logins for one account or from one client.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct FailedLogins {
+    pub count: i64,
+    /// When the last one was (milliseconds since the epoch; 0 when none).
+    pub last_at: i64,
+}
+
+/// What [`Store::reserve_login_attempt`] decided.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LoginSlot {
+    /// The attempt may be checked; its row id.
+    Reserved(i64),
+    /// Not before this time (milliseconds since the epoch).
+    Wait { until_ms: i64 },
+}
+
 /// A live session: who is logged in and the CSRF token of their forms.
 #[derive(Debug, Clone)]
 pub struct SessionRow {
@@ -94,44 +111,77 @@ impl Store {
         }))
     }
 
-    /// Records a login attempt.
-    pub async fn record_login(
-        &self,
-        email: &str,
-        client: &str,
-        ok: bool,
-    ) -> Result<(), StoreError> {
-        let mut tx = self.write().await?;
-        sqlx::query("INSERT INTO login_attempts (email, client, success, at) VALUES (?, ?, ?, ?)")
-            .bind(email)
-            .bind(client)
-            .bind(ok)
-            .bind(now_ms())
-            .execute(&mut *tx)
-            .await
-            .during("recording a login attempt")?;
-        tx.commit().await.during("committing a login attempt")
-    }
-
-    /// Failed attempts since `since_ms` for this account and from this client.
-    pub async fn failed_logins_since(
+    /// Reserves a login attempt for `email` from `client`, unless one must
+    /// wait: `next_attempt_at` gets the failures since `since_ms` for the
+    /// account and from the client and says when the next attempt may be
+    /// checked. Counting and reserving are one write transaction, so of
+    /// parallel attempts only as many get through as the limits allow. The
+    /// attempt counts as failed until [`Store::finish_login_attempt`]. Attempts
+    /// older than `since_ms` are deleted on the way.
+    pub async fn reserve_login_attempt(
         &self,
         email: &str,
         client: &str,
         since_ms: i64,
-    ) -> Result<(i64, i64), StoreError> {
-        let row = sqlx::query(
-            "SELECT
-               (SELECT COUNT(*) FROM login_attempts WHERE email = ?1 AND success = 0 AND at >= ?3),
-               (SELECT COUNT(*) FROM login_attempts WHERE client = ?2 AND success = 0 AND at >= ?3)",
+        next_attempt_at: impl FnOnce(FailedLogins, FailedLogins) -> i64,
+    ) -> Result<LoginSlot, StoreError> {
+        let mut tx = self.write().await?;
+        sqlx::query("DELETE FROM login_attempts WHERE at < ?")
+            .bind(since_ms)
+            .execute(&mut *tx)
+            .await
+            .during("pruning old login attempts")?;
+        let mut failed = [FailedLogins::default(); 2];
+        for (i, column) in ["email", "client"].iter().enumerate() {
+            let sql = format!(
+                "SELECT COUNT(*), COALESCE(MAX(at), 0) FROM login_attempts
+                 WHERE {column} = ? AND success = 0 AND at >= ?"
+            );
+            let row = sqlx::query(&sql)
+                .bind(if i == 0 { email } else { client })
+                .bind(since_ms)
+                .fetch_one(&mut *tx)
+                .await
+                .during("counting failed logins")?;
+            failed[i] = FailedLogins {
+                count: row.get(0),
+                last_at: row.get(1),
+            };
+        }
+        let now = now_ms();
+        let due = next_attempt_at(failed[0], failed[1]);
+        if due > now {
+            return Ok(LoginSlot::Wait { until_ms: due });
+        }
+        let id = sqlx::query_scalar(
+            "INSERT INTO login_attempts (email, client, success, at) VALUES (?, ?, 0, ?) RETURNING id",
         )
         .bind(email)
         .bind(client)
-        .bind(since_ms)
-        .fetch_one(&self.reader)
+        .bind(now)
+        .fetch_one(&mut *tx)
         .await
-        .during("counting failed logins")?;
-        Ok((row.get(0), row.get(1)))
+        .during("recording a login attempt")?;
+        tx.commit().await.during("committing a login attempt")?;
+        Ok(LoginSlot::Reserved(id))
+    }
+
+    /// Records how a reserved attempt ended, and when: a wait after a
+    /// failure counts from when the person saw it.
+    pub async fn finish_login_attempt(
+        &self,
+        attempt: i64,
+        success: bool,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.write().await?;
+        sqlx::query("UPDATE login_attempts SET success = ?, at = ? WHERE id = ?")
+            .bind(success)
+            .bind(now_ms())
+            .bind(attempt)
+            .execute(&mut *tx)
+            .await
+            .during("recording a login")?;
+        tx.commit().await.during("committing a login")
     }
 
     /// Stores a new session (the token's hash) lasting until `expires_at`.

@@ -2,7 +2,8 @@
 //! serve` on the `[web]` address.
 //!
 //! Owns: routes, accounts and sessions ([`auth`]), where login returns to
-//! ([`return_to`]), limits on slow clients ([`listen`]), the queue ([`queue`]),
+//! ([`return_to`]), login throttling ([`throttle`]), limits on slow
+//! clients ([`listen`]), the queue ([`queue`]),
 //! the offer page and decisions ([`offer`]), showing a stored message safely
 //! ([`message`]), the dashboard and failed messages ([`dashboard`]).
 //! Does not own: SQL (that is `store`) or reply rendering (`outbox`).
@@ -20,6 +21,7 @@ pub mod offer;
 pub mod operations;
 pub mod queue;
 pub mod return_to;
+pub mod throttle;
 
 use std::sync::Arc;
 
@@ -47,6 +49,8 @@ pub struct AppState {
     /// Marks cookies `Secure`; on when the site is reached over HTTPS.
     pub secure_cookies: bool,
     pub session_hours: i64,
+    /// Proxies whose `X-Forwarded-For` names the client ([`throttle`]).
+    pub trusted_proxies: Arc<[ipnet::IpNet]>,
 }
 
 impl AppState {
@@ -57,6 +61,14 @@ impl AppState {
             views: Arc::new(Views::new()?),
             secure_cookies: cfg.secure_cookies,
             session_hours: cfg.session_hours as i64,
+            trusted_proxies: cfg
+                .trusted_proxies
+                .iter()
+                .map(|p| {
+                    throttle::parse_proxy(p)
+                        .with_context(|| format!("web.trusted_proxies: {p:?} is not an address"))
+                })
+                .collect::<anyhow::Result<_>>()?,
         })
     }
 }
