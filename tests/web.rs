@@ -767,6 +767,75 @@ async fn stalled_requests_are_cut_off_and_a_normal_request_still_answers() {
     assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
 }
 
+#[tokio::test]
+async fn oversized_staff_text_and_searches_are_refused_or_cut_cleanly() {
+    let app = TestApp::start().await;
+    let (id, _) = seed_two(&app).await;
+    let (cookie, csrf) = login_http(&app, "triager@city.example").await;
+    let huge = "x".repeat(900 * 1024);
+    let (status, _, page) = call(
+        &app,
+        post(
+            &format!("/offers/{id}/items"),
+            &cookie,
+            &format!("csrf={csrf}&item=masks&quantity=1&unit={}", &huge[..40]),
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(
+        page.contains("a unit can have at most 32 characters"),
+        "{page}"
+    );
+    let (status, _, page) = call(
+        &app,
+        post(
+            &format!("/offers/{id}/decline"),
+            &cookie,
+            &format!("csrf={csrf}&reason={huge}"),
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(page.contains("a decline reason can have at most"), "{page}");
+    assert_eq!(app.store.offer(id).await.unwrap().offer.status, "new");
+    // A 60 KB search word finds what its start finds, no error.
+    let word = "d".repeat(60 * 1024);
+    let (status, _, _) = call(&app, get(&format!("/?q={word}"), &cookie)).await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, _, _) = call(&app, get(&format!("/export/offers.csv?q={word}"), &cookie)).await;
+    assert_eq!(status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn bidi_controls_from_email_are_inert_in_pages_and_csv() {
+    let app = TestApp::start().await;
+    let id = app
+        .seed(
+            "From: Eve <eve@x.example>\nSubject: invoice\u{202E}fdp.exe\nMessage-ID: <bidi@x.example>\n\nmasks\n".as_bytes(),
+            offer(
+                "eve@x.example",
+                "Eve \u{2067}nimda\u{2069}",
+                "invoice\u{202E}fdp.exe",
+                "90210",
+                vec![item("exam_gloves", 3.0, "box", &[])],
+            ),
+        )
+        .await;
+    let (cookie, _) = login_http(&app, "viewer@city.example").await;
+    let bidi = |c: char| matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}');
+    for path in [
+        "/".to_string(),
+        format!("/offers/{id}"),
+        "/export/offers.csv".into(),
+    ] {
+        let (status, _, page) = call(&app, get(&path, &cookie)).await;
+        assert_eq!(status, StatusCode::OK, "{path}");
+        assert!(page.contains("invoice\u{FFFD}fdp.exe"), "{path}: {page}");
+        assert!(!page.contains(bidi), "{path} carries a bidi control");
+    }
+}
+
 // ---------------------------------------------------------------- the browser
 
 /// chromedriver on a free loopback port and a WebDriver session with a

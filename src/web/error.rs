@@ -113,6 +113,7 @@ fn error_page(status: StatusCode, message: &str) -> String {
 
 /// Escapes text for HTML element content and quoted attributes.
 pub fn escape(text: &str) -> String {
+    let text = super::bidi::defuse(text);
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
         match c {

@@ -10,9 +10,10 @@
 //!
 //! Pages work without JavaScript; `/static/app.js` only adds keyboard
 //! shortcuts. Every byte from email reaches a page through a template with
-//! HTML autoescaping, and the Content-Security-Policy allows no inline script.
+//! HTML autoescaping and bidirectional controls defused ([`bidi`]), and the Content-Security-Policy allows no inline script.
 
 pub mod auth;
+pub mod bidi;
 pub mod dashboard;
 pub mod error;
 pub mod listen;
@@ -109,6 +110,7 @@ impl Views {
     pub fn new() -> anyhow::Result<Views> {
         let mut env = Environment::new();
         env.set_auto_escape_callback(|_| AutoEscape::Html);
+        env.set_formatter(bidi::formatter);
         env.set_undefined_behavior(minijinja::UndefinedBehavior::Chainable);
         for (name, source) in PAGES {
             env.add_template(name, source)

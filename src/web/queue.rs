@@ -9,7 +9,7 @@ use axum_extra::extract::Form;
 
 use super::auth::{page, Role, Session};
 use super::error::WebError;
-use super::offer::decline_reply;
+use super::offer::{bounded, decline_reply, MAX_REASON_CHARS};
 use super::{AppState, Page};
 use crate::store::{fmt_qty, QueueFilter};
 
@@ -25,6 +25,24 @@ pub struct QueueQuery {
     /// What the last bulk action did, shown once.
     pub done: String,
     pub skipped: String,
+}
+
+/// The most characters of each filter that are used: a search of a longer
+/// text than this finds the same as its start (SQLite refuses LIKE
+/// patterns past 50,000 bytes).
+const MAX_FILTER_CHARS: usize = 200;
+
+impl QueueQuery {
+    /// The query with every filter cut to [`MAX_FILTER_CHARS`].
+    fn bounded(mut self) -> QueueQuery {
+        let f = &mut self.filter;
+        for text in [&mut f.item, &mut f.language, &mut f.postal, &mut f.q] {
+            if let Some((cut, _)) = text.char_indices().nth(MAX_FILTER_CHARS) {
+                text.truncate(cut);
+            }
+        }
+        self
+    }
 }
 
 /// The filters as a query string, for paging and export links.
@@ -61,6 +79,7 @@ pub async fn queue_page(
     session: Session,
     Query(q): Query<QueueQuery>,
 ) -> Result<Page, WebError> {
+    let q = q.bounded();
     let page_no = q.page.parse::<i64>().unwrap_or(1).max(1);
     let (rows, total) = state
         .store
@@ -102,6 +121,7 @@ pub async fn bulk(
     if !matches!(form.action.as_str(), "spam" | "decline") {
         return Err(WebError::Invalid("choose decline or spam".into()));
     }
+    bounded(&form.reason, "a decline reason", MAX_REASON_CHARS)?;
     let ids: Vec<i64> = form.ids.iter().copied().take(500).collect();
     let mut refused = 0;
     for &id in &ids {
@@ -139,10 +159,11 @@ const FORMULA_START: [char; 6] = ['=', '+', '-', '@', '\t', '\r'];
 /// A CSV cell that a spreadsheet will not run as a formula, whichever
 /// separator it splits on: the text, and every part of it after a `,` or
 /// `;`, that starts with a formula character gets a `'` before it.
+/// Bidirectional controls are defused ([`super::bidi`]).
 fn cell(text: &str) -> String {
     let mut out = String::with_capacity(text.len() + 1);
     let mut part_start = true;
-    for c in text.chars() {
+    for c in super::bidi::defuse(text).chars() {
         if part_start && FORMULA_START.contains(&c) {
             out.push('\'');
         }
@@ -180,6 +201,7 @@ pub async fn export_offers(
     _session: Session,
     Query(q): Query<QueueQuery>,
 ) -> Result<Response, WebError> {
+    let q = q.bounded();
     let (rows, _) = state.store.queue(&q.filter, 0, 100_000).await?;
     let mut w = csv_writer();
     let head = [
@@ -226,6 +248,7 @@ pub async fn export_items(
     _session: Session,
     Query(q): Query<QueueQuery>,
 ) -> Result<Response, WebError> {
+    let q = q.bounded();
     let rows = state.store.export_items(&q.filter).await?;
     let mut w = csv_writer();
     w.write_record([
