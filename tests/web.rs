@@ -836,6 +836,79 @@ async fn bidi_controls_from_email_are_inert_in_pages_and_csv() {
     }
 }
 
+#[tokio::test]
+async fn cookies_are_secure_unless_the_site_listens_on_loopback() {
+    let app = TestApp::start_with(WebConfig {
+        listen: "0.0.0.0:8080".into(),
+        ..WebConfig::default()
+    })
+    .await;
+    let res = web::router(app.state.clone())
+        .oneshot(get("/login", ""))
+        .await
+        .unwrap();
+    let set = res
+        .headers()
+        .get(header::SET_COOKIE)
+        .unwrap()
+        .to_str()
+        .unwrap();
+    assert!(set.contains("Secure"), "{set}");
+    let app = TestApp::start().await;
+    let res = web::router(app.state.clone())
+        .oneshot(get("/login", ""))
+        .await
+        .unwrap();
+    let set = res
+        .headers()
+        .get(header::SET_COOKIE)
+        .unwrap()
+        .to_str()
+        .unwrap();
+    assert!(!set.contains("Secure"), "{set}");
+}
+
+/// Log lines written while it is the thread's subscriber.
+#[derive(Clone, Default)]
+struct Logs(Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Logs {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn a_login_email_cannot_forge_log_lines() {
+    let logs = Logs::default();
+    let writer = logs.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_ansi(false)
+        .with_writer(move || writer.clone())
+        .finish();
+    let _logging = tracing::subscriber::set_default(subscriber);
+    let app = TestApp::start().await;
+    let (cookie, token) = login_page_cookie(&app).await;
+    let forged = format!(
+        "email=x%0aERROR+supplyline%3A+admin+deleted+everything&password=wrong&csrf={token}"
+    );
+    for n in 0..6 {
+        let (status, _, _) = call(&app, post("/login", &cookie, &forged)).await;
+        let expected = if n < 5 { 200 } else { 429 };
+        assert_eq!(status.as_u16(), expected, "attempt {n}");
+    }
+    let text = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
+    assert!(text.contains("login slowed down"), "{text}");
+    assert!(
+        !text.lines().any(|l| l.starts_with("ERROR supplyline")),
+        "{text}"
+    );
+}
+
 // ---------------------------------------------------------------- the browser
 
 /// chromedriver on a free loopback port and a WebDriver session with a

@@ -318,7 +318,7 @@ pub async fn login(
         .store
         .create_session(&token_hash(&token), user.id, &random_token(), expires)
         .await?;
-    tracing::info!(user = %user.email, "logged in");
+    tracing::info!(user = ?user.email, "logged in");
     let jar = jar
         .remove(Cookie::build(LOGIN_CSRF_COOKIE).path("/"))
         .add(cookie(&state, SESSION_COOKIE, token));

@@ -60,7 +60,7 @@ impl AppState {
             store,
             composer,
             views: Arc::new(Views::new()?),
-            secure_cookies: cfg.secure_cookies,
+            secure_cookies: cfg.cookies_secure(),
             session_hours: cfg.session_hours as i64,
             trusted_proxies: cfg
                 .trusted_proxies
@@ -206,6 +206,13 @@ pub async fn run(
         .await
         .with_context(|| format!("listening on {} (web.listen)", cfg.listen))?;
     tracing::info!(address = %cfg.listen, "web UI listening");
+    if !cfg.listens_on_loopback() && !cfg.cookies_secure() {
+        tracing::warn!(
+            address = %cfg.listen,
+            "the web UI listens beyond this machine and its cookies are not Secure \
+             (web.secure_cookies = false): session cookies can travel in clear text"
+        );
+    }
     serve_on(listener, state, ServeLimits::from(&cfg), shutdown).await
 }
 
