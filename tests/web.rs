@@ -909,6 +909,43 @@ async fn a_login_email_cannot_forge_log_lines() {
     );
 }
 
+#[tokio::test]
+async fn a_disabled_or_removed_account_is_logged_out_and_cannot_log_in() {
+    let app = TestApp::start().await;
+    let (cookie, _) = login_http(&app, "triager@city.example").await;
+    assert!(app
+        .store
+        .disable_user("triager@city.example")
+        .await
+        .unwrap());
+    let (status, location, _) = call(&app, get("/", &cookie)).await;
+    assert_eq!(
+        (status, location.as_str()),
+        (StatusCode::SEE_OTHER, "/login")
+    );
+    let (status, page) = login_over_tcp(&app, "triager@city.example", PASSWORD, None).await;
+    assert_eq!(status, 200);
+    assert!(page.contains("Wrong email or password"), "{page}");
+    let listed = app.store.list_users().await.unwrap();
+    assert!(listed
+        .iter()
+        .any(|u| u.email == "triager@city.example" && u.disabled));
+    // Adding it again enables it.
+    let hash = web::auth::hash_password(PASSWORD).unwrap();
+    app.store
+        .upsert_user("triager@city.example", &hash, "triager")
+        .await
+        .unwrap();
+    let (cookie, _) = login_http(&app, "triager@city.example").await;
+    assert!(app.store.remove_user("triager@city.example").await.unwrap());
+    assert!(!app.store.remove_user("triager@city.example").await.unwrap());
+    let (status, _, _) = call(&app, get("/", &cookie)).await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let (status, _) = login_over_tcp(&app, "triager@city.example", PASSWORD, None).await;
+    assert_eq!(status, 200);
+    assert_eq!(app.store.list_users().await.unwrap().len(), 1);
+}
+
 // ---------------------------------------------------------------- the browser
 
 /// chromedriver on a free loopback port and a WebDriver session with a

@@ -43,7 +43,7 @@ pub use offers::{
 };
 pub use outbox::{NewReply, OutboxRow, OutboxSummary};
 pub use processing::ProcessingBatch;
-pub use users::{FailedLogins, LoginSlot, SessionRow, User};
+pub use users::{FailedLogins, LoginSlot, SessionRow, User, UserListing};
 
 /// A database failure, with what was being done.
 #[derive(Debug, thiserror::Error)]

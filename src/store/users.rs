@@ -33,6 +33,15 @@ pub enum LoginSlot {
     Wait { until_ms: i64 },
 }
 
+/// An account as `users list` shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserListing {
+    pub email: String,
+    pub role: String,
+    pub created_at: i64,
+    pub disabled: bool,
+}
+
 /// A live session: who is logged in and the CSRF token of their forms.
 #[derive(Debug, Clone)]
 pub struct SessionRow {
@@ -41,7 +50,8 @@ pub struct SessionRow {
 }
 
 impl Store {
-    /// Creates an account, or replaces the password and role of an existing one.
+    /// Creates an account, or replaces the password and role of an existing
+    /// one (and enables it if it was disabled).
     /// True when the account is new.
     pub async fn upsert_user(
         &self,
@@ -57,7 +67,8 @@ impl Store {
             .during("looking up a user")?;
         sqlx::query(
             "INSERT INTO users (email, password_hash, role, created_at) VALUES (?, ?, ?, ?)
-             ON CONFLICT (email) DO UPDATE SET password_hash = excluded.password_hash, role = excluded.role",
+             ON CONFLICT (email) DO UPDATE SET password_hash = excluded.password_hash, role = excluded.role,
+                 disabled_at = NULL",
         )
         .bind(email)
         .bind(password_hash)
@@ -94,7 +105,7 @@ impl Store {
 
     /// The account and its password hash, for checking a login.
     pub async fn user_for_login(&self, email: &str) -> Result<Option<(User, String)>, StoreError> {
-        let row = sqlx::query("SELECT id, email, role, password_hash FROM users WHERE email = ?")
+        let row = sqlx::query("SELECT id, email, role, password_hash FROM users WHERE email = ? AND disabled_at IS NULL")
             .bind(email)
             .fetch_optional(&self.reader)
             .await
@@ -217,7 +228,7 @@ impl Store {
     pub async fn session(&self, token_hash: &str) -> Result<Option<SessionRow>, StoreError> {
         let row = sqlx::query(
             "SELECT u.id, u.email, u.role, s.csrf_token FROM sessions s JOIN users u ON u.id = s.user_id
-             WHERE s.token_hash = ? AND s.expires_at > ?",
+             WHERE s.token_hash = ? AND s.expires_at > ? AND u.disabled_at IS NULL",
         )
         .bind(token_hash)
         .bind(now_ms())
@@ -232,6 +243,70 @@ impl Store {
             },
             csrf_token: r.get(3),
         }))
+    }
+
+    /// Every account, by email.
+    pub async fn list_users(&self) -> Result<Vec<UserListing>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT email, role, created_at, disabled_at IS NOT NULL FROM users ORDER BY email",
+        )
+        .fetch_all(&self.reader)
+        .await
+        .during("listing users")?;
+        Ok(rows
+            .into_iter()
+            .map(|r| UserListing {
+                email: r.get(0),
+                role: r.get(1),
+                created_at: r.get(2),
+                disabled: r.get(3),
+            })
+            .collect())
+    }
+
+    /// Disables an account and ends its sessions. False when there is no
+    /// such enabled account.
+    pub async fn disable_user(&self, email: &str) -> Result<bool, StoreError> {
+        self.end_account(email, false).await
+    }
+
+    /// Deletes an account and its sessions (notes and history keep its
+    /// email). False when there is no such account.
+    pub async fn remove_user(&self, email: &str) -> Result<bool, StoreError> {
+        self.end_account(email, true).await
+    }
+
+    /// Ends the sessions of `email`, then disables or deletes the account,
+    /// with an audit row. False when there was nothing to change.
+    async fn end_account(&self, email: &str, delete: bool) -> Result<bool, StoreError> {
+        let mut tx = self.write().await?;
+        sqlx::query("DELETE FROM sessions WHERE user_id IN (SELECT id FROM users WHERE email = ?)")
+            .bind(email)
+            .execute(&mut *tx)
+            .await
+            .during("ending a user's sessions")?;
+        let changed = if delete {
+            sqlx::query("DELETE FROM users WHERE email = ?").bind(email)
+        } else {
+            sqlx::query("UPDATE users SET disabled_at = ? WHERE email = ? AND disabled_at IS NULL")
+                .bind(now_ms())
+                .bind(email)
+        }
+        .execute(&mut *tx)
+        .await
+        .during("changing a user")?
+        .rows_affected();
+        if changed == 0 {
+            return Ok(false);
+        }
+        let action = if delete {
+            "user_removed"
+        } else {
+            "user_disabled"
+        };
+        Self::audit_in(&mut tx, "cli", None, None, action, email).await?;
+        tx.commit().await.during("committing a user change")?;
+        Ok(true)
     }
 
     /// Ends a session (logout).

@@ -57,6 +57,24 @@ impl Role {
     }
 }
 
+/// The shortest password an account of `role` may have: admins can do
+/// the most, so theirs is longer.
+pub fn min_password_chars(role: Role) -> usize {
+    match role {
+        Role::Admin => 12,
+        Role::Triager | Role::Viewer => 10,
+    }
+}
+
+/// Refuses a password shorter than [`min_password_chars`] for `role`.
+pub fn check_password_length(password: &str, role: Role) -> Result<(), String> {
+    let min = min_password_chars(role);
+    if password.chars().count() < min {
+        return Err(format!("the password must have at least {min} characters"));
+    }
+    Ok(())
+}
+
 /// Hashes a password with argon2id and a random salt (PHC string).
 pub fn hash_password(password: &str) -> anyhow::Result<String> {
     let salt = SaltString::generate(&mut rand::rngs::OsRng);
@@ -413,6 +431,14 @@ mod tests {
         assert!(turns > 0, "nothing else ran during the check");
         let unknown = check_password("x".into(), None).await.unwrap();
         assert!(!unknown);
+    }
+
+    #[test]
+    fn admins_need_longer_passwords() {
+        assert!(check_password_length("elevenchars", Role::Admin).is_err());
+        assert!(check_password_length("twelve chars", Role::Admin).is_ok());
+        assert!(check_password_length("ninechars", Role::Triager).is_err());
+        assert!(check_password_length("tenchars!!", Role::Viewer).is_ok());
     }
 
     #[test]
