@@ -288,19 +288,20 @@ fn post(path: &str, cookie: &str, form: &str) -> Request<Body> {
         .unwrap()
 }
 
-/// Opens the login page over HTTP; returns its login cookie (`name=value`)
-/// and the CSRF token the form must carry.
-async fn login_page_cookie(app: &TestApp) -> (String, String) {
+/// The `Set-Cookie` header of the login page, flags and all.
+async fn login_page_set_cookie(app: &TestApp) -> String {
     let res = web::router(app.state.clone())
         .oneshot(get("/login", ""))
         .await
         .unwrap();
-    let set = res
-        .headers()
-        .get(header::SET_COOKIE)
-        .unwrap()
-        .to_str()
-        .unwrap();
+    let set = res.headers().get(header::SET_COOKIE).unwrap();
+    set.to_str().unwrap().to_string()
+}
+
+/// Opens the login page over HTTP; returns its login cookie (`name=value`)
+/// and the CSRF token the form must carry.
+async fn login_page_cookie(app: &TestApp) -> (String, String) {
+    let set = login_page_set_cookie(app).await;
     let login_cookie = set.split(';').next().unwrap().to_string();
     let token = login_cookie.split_once('=').unwrap().1.to_string();
     (login_cookie, token)
@@ -472,19 +473,7 @@ async fn a_viewer_reads_but_cannot_change() {
 #[tokio::test]
 async fn repeated_failed_logins_are_rate_limited() {
     let app = TestApp::start().await;
-    let res = web::router(app.state.clone())
-        .oneshot(get("/login", ""))
-        .await
-        .unwrap();
-    let set = res
-        .headers()
-        .get(header::SET_COOKIE)
-        .unwrap()
-        .to_str()
-        .unwrap()
-        .to_string();
-    let cookie = set.split(';').next().unwrap().to_string();
-    let token = cookie.split_once('=').unwrap().1.to_string();
+    let (cookie, token) = login_page_cookie(&app).await;
     let bad = format!("email=triager%40city.example&password=wrong&csrf={token}");
     for _ in 0..5 {
         let (status, _, page) = call(&app, post("/login", &cookie, &bad)).await;
@@ -843,28 +832,10 @@ async fn cookies_are_secure_unless_the_site_listens_on_loopback() {
         ..WebConfig::default()
     })
     .await;
-    let res = web::router(app.state.clone())
-        .oneshot(get("/login", ""))
-        .await
-        .unwrap();
-    let set = res
-        .headers()
-        .get(header::SET_COOKIE)
-        .unwrap()
-        .to_str()
-        .unwrap();
+    let set = login_page_set_cookie(&app).await;
     assert!(set.contains("Secure"), "{set}");
     let app = TestApp::start().await;
-    let res = web::router(app.state.clone())
-        .oneshot(get("/login", ""))
-        .await
-        .unwrap();
-    let set = res
-        .headers()
-        .get(header::SET_COOKIE)
-        .unwrap()
-        .to_str()
-        .unwrap();
+    let set = login_page_set_cookie(&app).await;
     assert!(!set.contains("Secure"), "{set}");
 }
 
