@@ -87,6 +87,22 @@ fn json_fields(json: Option<&str>) -> Vec<(String, String)> {
         .collect()
 }
 
+/// The longest unit staff may type ("box of 100" fits).
+const MAX_UNIT_CHARS: usize = 32;
+/// The longest decline reason or pickup note staff may type.
+pub(crate) const MAX_REASON_CHARS: usize = 4000;
+
+/// `text` trimmed, or a clear refusal when it has more than `max` characters.
+pub(crate) fn bounded<'a>(text: &'a str, what: &str, max: usize) -> Result<&'a str, WebError> {
+    let text = text.trim();
+    if text.chars().count() > max {
+        return Err(WebError::Invalid(format!(
+            "{what} can have at most {max} characters"
+        )));
+    }
+    Ok(text)
+}
+
 fn back(id: i64, anchor: &str) -> Response {
     Redirect::to(&format!("/offers/{id}#{anchor}")).into_response()
 }
@@ -114,7 +130,8 @@ impl ItemForm {
         let quantity = Quantity::parse_optional(&self.quantity)
             .map_err(|e| WebError::Invalid(e.to_string()))?
             .map(Quantity::value);
-        let unit = Some(self.unit.trim().to_string()).filter(|u| !u.is_empty());
+        let unit = bounded(&self.unit, "a unit", MAX_UNIT_CHARS)?;
+        let unit = Some(unit.to_string()).filter(|u| !u.is_empty());
         Ok(ItemEdit {
             item: item.to_string(),
             quantity,
@@ -271,6 +288,7 @@ async fn pickup_reply(
     form: &AcceptForm,
 ) -> Result<(NewReply, String), WebError> {
     let window = form.window()?;
+    let form_notes = bounded(&form.notes, "pickup notes", MAX_REASON_CHARS)?;
     let site = state
         .store
         .pickup_sites()
@@ -278,10 +296,10 @@ async fn pickup_reply(
         .into_iter()
         .find(|s| s.name == form.site)
         .ok_or_else(|| WebError::Invalid("choose a pickup site".into()))?;
-    let notes = if form.notes.trim().is_empty() {
+    let notes = if form_notes.is_empty() {
         site.notes.clone()
     } else {
-        form.notes.trim().to_string()
+        form_notes.to_string()
     };
     let values = [
         ("pickup_site", site.name.as_str()),
@@ -346,7 +364,7 @@ pub async fn decline(
 ) -> Result<Response, WebError> {
     let id = offer.id();
     session.may_change(&form.csrf, Role::Triager)?;
-    let reason = form.reason.trim();
+    let reason = bounded(&form.reason, "a decline reason", MAX_REASON_CHARS)?;
     let reply = match form.notify {
         Some(_) => Some(decline_reply(&state, id, reason).await?),
         None => None,
