@@ -23,7 +23,8 @@ pub struct TestApp {
     dir: tempfile::TempDir,
     pub store: Store,
     pub state: AppState,
-    addr: SocketAddr,
+    /// Where the server listens, for requests over a real connection.
+    pub addr: SocketAddr,
     shutdown: CancellationToken,
 }
 

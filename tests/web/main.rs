@@ -14,7 +14,9 @@
 //!   with what staff do on each.
 //! - The stories: [`access`] (who gets in, where login lands), [`triage`]
 //!   (queue, correct, accept, decline, merge, received, failed messages),
-//!   [`hostile`] (email text renders inert).
+//!   [`hostile`] (email text renders inert), [`abuse`] (login guessing,
+//!   CSV formulas, stalled connections, oversized input, bidi controls,
+//!   cookie flags, forged log lines, disabled accounts).
 //!
 //! One binary, so the crate links once.
 
@@ -26,6 +28,7 @@ mod browser;
 mod http;
 mod pages;
 
+mod abuse;
 mod access;
 mod hostile;
 mod triage;
