@@ -436,7 +436,8 @@ impl Builder {
             languages: self.languages,
             decision,
             examples: self.examples,
-            digits: Regex::new(r"[0-9](?:[0-9]|[.,][0-9])*")
+            // ASCII, full-width, Arabic-Indic and Persian digits.
+            digits: Regex::new(r"[0-9０-９٠-٩۰-۹](?:[0-9０-９٠-٩۰-۹]|[.,٫٬][0-9０-９٠-٩۰-۹])*")
                 .map_err(|e| internal(e.to_string()))?,
             cjk_numerals: Regex::new("[零〇一二两兩三四五六七八九十百千万萬亿億]+")
                 .map_err(|e| internal(e.to_string()))?,
@@ -524,6 +525,11 @@ pub fn variants(term: &str) -> Vec<String> {
         return Vec::new();
     }
     let mut bases = vec![term.clone(), fold_accents(&term)];
+    // Vietnamese is often typed without tone marks; one syllable without
+    // them is another word ("cồn" alcohol, "con" child), two rarely are.
+    if term.contains(' ') && is_latin(&term) {
+        bases.push(strip_marks(&term));
+    }
     if term.contains(' ') && term.is_ascii() {
         bases.push(term.replace(' ', "-"));
     }
@@ -536,9 +542,47 @@ pub fn variants(term: &str) -> Vec<String> {
             out.insert(v, ());
         }
     }
+    // The lexicon ignores case for ASCII only: "Áo choàng", "Маски" and
+    // "ĐỒ BẢO HỘ" need their capitalised and upper-case forms listed.
+    let cased: Vec<String> = out
+        .keys()
+        .filter(|v| !v.is_ascii())
+        .flat_map(|v| [capitalise(v), v.to_uppercase()])
+        .collect();
+    for v in cased {
+        out.insert(v, ());
+    }
     let mut out: Vec<String> = out.into_keys().collect();
     out.sort();
     out
+}
+
+/// The first letter in upper case: "áo choàng" → "Áo choàng".
+fn capitalise(s: &str) -> String {
+    let mut chars = s.chars();
+    chars
+        .next()
+        .map_or_else(String::new, |c| c.to_uppercase().chain(chars).collect())
+}
+
+/// Whether `s` is written in Latin letters (with any diacritics).
+fn is_latin(s: &str) -> bool {
+    s.chars()
+        .all(|c| c.is_ascii() || matches!(c, '\u{00C0}'..='\u{024F}' | '\u{1E00}'..='\u{1EFF}'))
+}
+
+/// Removes every diacritic of Latin letters, tone marks included, and
+/// writes đ as d: "khẩu trang" → "khau trang", "găng tay" → "gang tay".
+pub fn strip_marks(s: &str) -> String {
+    use unicode_normalization::{char::is_combining_mark, UnicodeNormalization};
+    s.nfd()
+        .filter(|c| !is_combining_mark(*c))
+        .map(|c| match c {
+            'đ' => 'd',
+            'Đ' => 'D',
+            other => other,
+        })
+        .collect()
 }
 
 fn plurals(base: &str) -> Vec<String> {
@@ -551,7 +595,10 @@ fn plurals(base: &str) -> Vec<String> {
     let mut acc = vec![String::new()];
     for (i, w) in words.iter().enumerate() {
         let mut forms = vec![w.to_string()];
-        let pluralize = latin(w) && w.len() >= 2 && (words.len() <= 3 || i == words.len() - 1);
+        // Spanish and French put the plural on the head noun, first:
+        // "respiradores de media cara"; English on the last word.
+        let pluralize =
+            latin(w) && w.len() >= 2 && (words.len() <= 3 || i == 0 || i == words.len() - 1);
         if pluralize {
             forms.push(format!("{w}s"));
             forms.push(format!("{w}es"));

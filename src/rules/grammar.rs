@@ -380,9 +380,14 @@ impl Ctx<'_> {
             _ => (self.each(), k),
         };
         // "Surgical masks, 50pcs/box": a pack size, not a count.
+        // "10箱，每箱2000只" is a count, then the pack size: a number follows.
         let pack_size = self.role(last + 1, Role::Per)
             && self.close(last, last + 1, 0)
-            && self.unit(last + 2).is_some_and(|u| self.is_container(u));
+            && self.unit(last + 2).is_some_and(|u| self.is_container(u))
+            && !(self.num(last + 3).is_some()
+                && self.text[self.toks[last + 2].end..self.toks[last + 3].start]
+                    .trim()
+                    .is_empty());
         if pack_size {
             return None;
         }
@@ -552,7 +557,7 @@ impl Ctx<'_> {
             let last = if inner.is_some() { at + 1 } else { at };
             return Some((n, inner.unwrap_or(self.each()), last));
         }
-        if self.role(i, Role::Of) && self.close(i, i + 1, 0) {
+        if self.role(i, Role::Of) && i + 1 < self.toks.len() && self.close(i, i + 1, 0) {
             let n = self.num(i + 1)?;
             let next_is_other_item = self.toks.get(i + 2).is_some_and(|t| t.item.is_some())
                 && self.close(i + 1, i + 2, 3);
