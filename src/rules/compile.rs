@@ -4,7 +4,7 @@
 //! into a `Regex` with a `RegexSet` in front to skip the ones that cannot
 //! match. Both are linear in the text.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
 use regex::{Regex, RegexSet};
@@ -134,6 +134,9 @@ pub struct Rules {
     pub(crate) languages: Vec<(String, Vec<String>)>,
     /// Each stop word of `languages`, with the index of every language listing it.
     pub(crate) stop_words: HashMap<String, Vec<usize>>,
+    /// Small words the grammar reads through, as if absent: Tagalog
+    /// enclitics ("20 kahon kami ng gloves", "Tyvek suit kami na 20 piraso").
+    pub(crate) clitics: HashSet<String>,
     pub(crate) decision: Decision,
     pub(crate) examples: Vec<(String, usize, Example)>,
     pub(crate) digits: Regex,
@@ -155,6 +158,7 @@ struct Builder {
     signals: Vec<Signal>,
     fields: Vec<(String, Pattern)>,
     languages: Vec<(String, Vec<String>)>,
+    clitics: HashSet<String>,
     decision: Option<Decision>,
     examples: Vec<(String, usize, Example)>,
 }
@@ -184,6 +188,11 @@ impl Builder {
             self.add_terms(&u.terms, Lex::Unit(unit));
         }
         for w in &f.word {
+            if w.role.get_ref() == "clitic" {
+                let words = w.terms.values().flatten();
+                self.clitics.extend(words.map(|t| t.trim().to_lowercase()));
+                continue;
+            }
             let role = match w.role.get_ref().as_str() {
                 "of" => Role::Of,
                 "per" => Role::Per,
@@ -193,7 +202,7 @@ impl Builder {
                 "ready" => Role::Ready,
                 other => {
                     let reason = format!(
-                        "unknown word role {other:?}; one of of, per, each, filler, break, ready"
+                        "unknown word role {other:?}; one of of, per, each, filler, break, ready, clitic"
                     );
                     return Err(format::invalid(name, text, w.role.span(), reason));
                 }
@@ -433,6 +442,7 @@ impl Builder {
             )?,
             fields: self.fields,
             stop_words: stop_words(&self.languages),
+            clitics: self.clitics,
             languages: self.languages,
             decision,
             examples: self.examples,

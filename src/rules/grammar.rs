@@ -169,7 +169,27 @@ fn merge_items(text: &str, toks: Vec<Tok>) -> Vec<Tok> {
 
 impl Ctx<'_> {
     fn gap(&self, a: usize, b: usize) -> Gap {
-        gap(self.text, a, b)
+        let mut g = gap(self.text, a, b);
+        if b > a {
+            self.read_through_clitics(&mut g, &self.text[a..b]);
+        }
+        g
+    }
+
+    /// Takes the clitics of `between` out of its word count: a gap of
+    /// clitics alone is as if nothing stood there.
+    fn read_through_clitics(&self, g: &mut Gap, between: &str) {
+        if self.rules.clitics.is_empty() {
+            return;
+        }
+        let clitics = between
+            .split(|c: char| !is_word_char(c))
+            .filter(|w| !w.is_empty() && self.rules.clitics.contains(&w.to_lowercase()))
+            .count();
+        if clitics > 0 {
+            g.words = g.words.saturating_sub(clitics);
+            g.only_punct |= g.words == 0 && !g.cjk;
+        }
     }
 
     fn tok_gap(&self, i: usize, j: usize) -> Gap {
@@ -431,6 +451,7 @@ impl Ctx<'_> {
             .replace(" X ", " ")
             .replace('×', " ");
         let mut g = gap(&plain, 0, plain.len());
+        self.read_through_clitics(&mut g, &plain);
         g.hard = (t..k).any(|i| self.tok_gap(i, i + 1).hard);
         g
     }
