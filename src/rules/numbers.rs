@@ -65,14 +65,11 @@ fn digit_char(d: u32) -> char {
 pub fn space_groups(text: &str, at: usize) -> Vec<(u32, usize)> {
     let mut out = Vec::new();
     let mut rest = &text[at..];
-    loop {
-        let Some(sep) = rest
-            .chars()
-            .next()
-            .filter(|c| matches!(c, ' ' | '\u{a0}' | '\u{202f}'))
-        else {
-            break;
-        };
+    while let Some(sep) = rest
+        .chars()
+        .next()
+        .filter(|c| matches!(c, ' ' | '\u{a0}' | '\u{202f}'))
+    {
         let after = &rest[sep.len_utf8()..];
         let group = after
             .get(..3)
