@@ -1,7 +1,8 @@
-//! Golden test: every labelled donation email in `tests/fixtures/donations/`
-//! and `tests/fixtures/donations-extra/` is extracted, with LF and with CRLF
-//! line ends, and must match its `.json` exactly in category and items (the
-//! same one-to-one lot matching as `score-extraction`). Every mismatching
+//! Golden test: every labelled donation email in `tests/fixtures/donations/`,
+//! `donations-extra/` and `donations-blind/` is extracted, with LF and with
+//! CRLF line ends, and must match its `.json` exactly in category and items
+//! (the same one-to-one lot matching as `score-extraction`), unless it is a
+//! known gap listed with what differs. Every mismatching
 //! message is listed with a short diff, and its actual output is written
 //! beside it as `NAME.failed`; the aggregate score (items micro-F1,
 //! category accuracy) is printed for each line-end style.
@@ -11,10 +12,48 @@ use std::path::{Path, PathBuf};
 use serde_json::Value;
 use supplyline::{mail, rules::Rules};
 
-/// Messages allowed to mismatch, by file name, each with the reason. A
-/// message listed here that matches again fails the test, so the list only
-/// ever holds what really is a known gap. Empty: every message matches.
+/// Messages of the development sets allowed to mismatch, by file name, each
+/// with the reason. Empty: every message matches.
 const KNOWN_MISMATCHES: &[(&str, &str)] = &[];
+
+/// The blind-written set's known gaps, one `NAME.eml<TAB>what differs` a
+/// line: the messages the rules do not read as labelled yet (issue #15).
+/// A message listed that matches again fails the test, so the list only
+/// ever shrinks by hand. `SUPPLYLINE_WRITE_KNOWN_MISMATCHES=1` rewrites it
+/// from the current output, for review in the diff.
+const BLIND_KNOWN_MISMATCHES: &str = "tests/fixtures/donations-blind/KNOWN_MISMATCHES.tsv";
+
+/// Every known gap's file name.
+fn known_mismatches() -> Vec<String> {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(BLIND_KNOWN_MISMATCHES);
+    let listed = std::fs::read_to_string(path).unwrap_or_default();
+    let blind = listed
+        .lines()
+        .filter(|l| !l.trim().is_empty() && !l.starts_with('#'))
+        .filter_map(|l| l.split('\t').next().map(str::to_string));
+    KNOWN_MISMATCHES
+        .iter()
+        .map(|(name, _)| name.to_string())
+        .chain(blind)
+        .collect()
+}
+
+/// Rewrites the blind set's list from `gaps` (name, what differs).
+fn write_known_mismatches(gaps: &[(String, String)]) {
+    let mut text = String::from(
+        "# Blind-set messages the rules do not read as labelled yet (issue #15):\n\
+         # file, then what differs (- a labelled lot not found, + a lot not labelled).\n",
+    );
+    for (name, diff) in gaps.iter().filter(|(name, _)| blind_name(name)) {
+        text.push_str(&format!("{name}\t{}\n", diff.replace('\n', " ").replace("    ", "")));
+    }
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(BLIND_KNOWN_MISMATCHES);
+    std::fs::write(path, text).expect("write the known mismatches");
+}
+
+fn blind_name(name: &str) -> bool {
+    name.starts_with("en-") || name.starts_with("xx-")
+}
 
 #[derive(Default)]
 struct Score {
@@ -123,11 +162,12 @@ fn match_items(gold: &[Value], pred: &[Value]) -> (usize, Vec<String>, Vec<Strin
     (gold.len() - missed.len(), missed, extra)
 }
 
-/// The labelled sets: the shared development corpus, and a second set
-/// written independently to the same contract (`donations-extra`).
+/// The labelled sets: the shared development corpus, a second set written
+/// independently to the same contract (`donations-extra`), and a third
+/// written blind to the rules (`donations-blind`).
 fn corpus() -> Vec<PathBuf> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
-    let mut files: Vec<PathBuf> = ["donations", "donations-extra"]
+    let mut files: Vec<PathBuf> = ["donations", "donations-extra", "donations-blind"]
         .iter()
         .flat_map(|set| std::fs::read_dir(root.join(set)).expect("fixture dir"))
         .filter_map(|e| e.ok().map(|e| e.path()))
@@ -206,6 +246,8 @@ fn every_labelled_message_extracts_as_labelled() {
     let mut scores: [Score; 2] = Default::default();
     let mut mismatches = Vec::new();
     let mut stale_exceptions = Vec::new();
+    let known_list = known_mismatches();
+    let mut gaps = Vec::new();
     for path in &files {
         let raw = std::fs::read(path).expect("read");
         let outcomes: Vec<Outcome> = line_ends
@@ -217,8 +259,11 @@ fn every_labelled_message_extracts_as_labelled() {
             score.add(outcome);
         }
         let name = file_name(path);
-        let known = KNOWN_MISMATCHES.iter().any(|(known, _)| *known == name);
+        let known = known_list.iter().any(|known| known == name);
         let all_match = outcomes.iter().all(Outcome::is_match);
+        if let Some(o) = outcomes.iter().find(|o| !o.is_match()) {
+            gaps.push((name.to_string(), o.diff()));
+        }
         if known && all_match {
             stale_exceptions.push(name.to_string());
         }
@@ -240,6 +285,10 @@ fn every_labelled_message_extracts_as_labelled() {
             score.n
         );
     }
+    if std::env::var_os("SUPPLYLINE_WRITE_KNOWN_MISMATCHES").is_some() {
+        write_known_mismatches(&gaps);
+        return;
+    }
     assert!(
         mismatches.is_empty(),
         "{} extractions differ from their labels (actual output in NAME.failed; \
@@ -249,6 +298,6 @@ fn every_labelled_message_extracts_as_labelled() {
     );
     assert!(
         stale_exceptions.is_empty(),
-        "these match their labels now; take them off KNOWN_MISMATCHES: {stale_exceptions:?}"
+        "these match their labels now; take them off the known mismatches: {stale_exceptions:?}"
     );
 }
