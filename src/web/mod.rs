@@ -3,7 +3,8 @@
 //!
 //! Owns: routes, accounts and sessions ([`auth`]), where login returns to
 //! ([`return_to`]), the queue ([`queue`]),
-//! the offer page and decisions ([`offer`]), showing a stored message safely
+//! the offer page and decisions ([`offer`]), held replies ([`replies`]),
+//! showing a stored message safely
 //! ([`message`]), the dashboard and failed messages ([`dashboard`]).
 //! Does not own: SQL (that is `store`) or reply rendering (`outbox`).
 //!
@@ -18,6 +19,7 @@ pub mod message;
 pub mod offer;
 pub mod operations;
 pub mod queue;
+pub mod replies;
 pub mod return_to;
 
 use std::net::SocketAddr;
@@ -33,6 +35,7 @@ use tokio_util::sync::CancellationToken;
 use tower_http::set_header::SetResponseHeaderLayer;
 
 use crate::config::WebConfig;
+use crate::decide::Desk;
 use crate::outbox::Composer;
 use crate::store::Store;
 use error::WebError;
@@ -58,6 +61,15 @@ impl AppState {
             session_hours: cfg.session_hours as i64,
         })
     }
+
+    /// Decisions ([`crate::decide`]) made by the person of `session`.
+    pub fn desk<'a>(&'a self, session: &'a auth::Session) -> Desk<'a> {
+        Desk {
+            store: &self.store,
+            composer: &self.composer,
+            actor: &session.user.email,
+        }
+    }
 }
 
 /// A rendered page.
@@ -73,6 +85,11 @@ const PAGES: &[(&str, &str)] = &[
     ("login.html", include_str!("../../templates/web/login.html")),
     ("queue.html", include_str!("../../templates/web/queue.html")),
     ("offer.html", include_str!("../../templates/web/offer.html")),
+    ("held.html", include_str!("../../templates/web/held.html")),
+    (
+        "held_buttons.html",
+        include_str!("../../templates/web/held_buttons.html"),
+    ),
     (
         "preview.html",
         include_str!("../../templates/web/preview.html"),
@@ -102,6 +119,7 @@ impl Views {
                 .with_context(|| format!("loading page template {name}"))?;
         }
         env.add_filter("when", when);
+        env.add_filter("age", |ms: i64| age(crate::store::now_ms() - ms));
         env.add_filter("qty", |q: Option<f64>| crate::store::fmt_qty(q));
         Ok(Views { env })
     }
@@ -116,6 +134,17 @@ fn when(ms: i64) -> String {
     chrono::DateTime::from_timestamp_millis(ms)
         .map(|t| t.format("%Y-%m-%d %H:%M UTC").to_string())
         .unwrap_or_default()
+}
+
+/// A duration in milliseconds as a person reads an age: `5 min`, `3 h`, `2 d`.
+fn age(ms: i64) -> String {
+    let minutes = ms.max(0) / 60_000;
+    match minutes {
+        0 => "under a minute".into(),
+        1..=59 => format!("{minutes} min"),
+        60..=2879 => format!("{} h", minutes / 60),
+        _ => format!("{} d", minutes / 1440),
+    }
 }
 
 const CSS: &str = include_str!("../../templates/web/app.css");
@@ -152,6 +181,9 @@ pub fn router(state: AppState) -> Router {
         .route("/offers/{id}/spam", post(offer::spam))
         .route("/offers/{id}/merge", post(offer::merge))
         .route("/offers/{id}/received", post(offer::received))
+        .route("/replies/held", get(replies::held_page))
+        .route("/replies/{id}/send", post(replies::send))
+        .route("/replies/{id}/discard", post(replies::discard))
         .route("/messages/{id}", get(offer::message_page))
         .route("/messages/{id}/attachments/{n}", get(offer::attachment))
         .route("/dashboard", get(dashboard::dashboard_page))
