@@ -11,9 +11,11 @@
 //! - [`http`]: requests straight into the router, login by form post.
 //! - [`browser`]: Chromium over WebDriver, and what any page can be asked.
 //! - [`pages`]: the login page, the queue, an offer and its email preview,
+//!   the held replies,
 //!   with what staff do on each.
 //! - The stories: [`access`] (who gets in, where login lands), [`triage`]
 //!   (queue, correct, accept, decline, merge, received, failed messages),
+//!   [`held`] (replies held for approval, sent or discarded),
 //!   [`hostile`] (email text renders inert).
 //!
 //! One binary, so the crate links once.
@@ -27,5 +29,6 @@ mod http;
 mod pages;
 
 mod access;
+mod held;
 mod hostile;
 mod triage;
