@@ -284,6 +284,3 @@ async fn staff_email(
     email.automatic = false;
     Ok(email)
 }
-
-#[cfg(test)]
-mod tests;

@@ -144,7 +144,8 @@ impl Store {
         Ok(done.rows_affected() == 1)
     }
 
-    /// Claims up to `limit` replies that are due now, in due order.
+    /// Claims up to `limit` pending replies that are due now, in due order
+    /// (held ones wait for staff, whatever their due time).
     pub async fn claim_due_replies(&self, limit: i64) -> Result<Vec<OutboxRow>, StoreError> {
         let mut tx = self.write().await?;
         let mut claimed: Vec<OutboxRow> = sqlx::query_as(

@@ -6,7 +6,8 @@
 //! the offer page and decisions ([`offer`]), held replies ([`replies`]),
 //! showing a stored message safely
 //! ([`message`]), the dashboard and failed messages ([`dashboard`]).
-//! Does not own: SQL (that is `store`) or reply rendering (`outbox`).
+//! Does not own: SQL (that is `store`), the decisions' rules and writes
+//! (`decide`), or reply rendering (`outbox`).
 //!
 //! Pages work without JavaScript; `/static/app.js` only adds keyboard
 //! shortcuts. Every byte from email reaches a page through a template with
@@ -182,8 +183,7 @@ pub fn router(state: AppState) -> Router {
         .route("/offers/{id}/merge", post(offer::merge))
         .route("/offers/{id}/received", post(offer::received))
         .route("/replies/held", get(replies::held_page))
-        .route("/replies/{id}/send", post(replies::send))
-        .route("/replies/{id}/discard", post(replies::discard))
+        .route("/replies/{id}/{action}", post(replies::settle))
         .route("/messages/{id}", get(offer::message_page))
         .route("/messages/{id}/attachments/{n}", get(offer::attachment))
         .route("/dashboard", get(dashboard::dashboard_page))

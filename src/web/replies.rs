@@ -41,26 +41,28 @@ impl HeldForm {
     }
 }
 
-/// Sends a held reply on: the sender delivers it next.
-pub async fn send(
-    State(state): State<AppState>,
-    session: Session,
-    Path(id): Path<i64>,
-    Form(form): Form<HeldForm>,
-) -> Result<Response, WebError> {
-    session.may_change(&form.csrf, Role::Triager)?;
-    decide::send_held(state.desk(&session), id).await?;
-    Ok(form.back())
+/// What staff do with a held reply: the last part of the button's path.
+#[derive(Debug, Clone, Copy, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum HeldAction {
+    /// Send it on: the sender delivers it next.
+    Send,
+    /// Keep it on record, never sent.
+    Discard,
 }
 
-/// Discards a held reply: kept on record, never sent.
-pub async fn discard(
+/// Sends on or discards held reply `id`, then returns to the page the button was on.
+pub async fn settle(
     State(state): State<AppState>,
     session: Session,
-    Path(id): Path<i64>,
+    Path((id, action)): Path<(i64, HeldAction)>,
     Form(form): Form<HeldForm>,
 ) -> Result<Response, WebError> {
     session.may_change(&form.csrf, Role::Triager)?;
-    decide::discard_held(state.desk(&session), id).await?;
+    let desk = state.desk(&session);
+    match action {
+        HeldAction::Send => decide::send_held(desk, id).await?,
+        HeldAction::Discard => decide::discard_held(desk, id).await?,
+    }
     Ok(form.back())
 }

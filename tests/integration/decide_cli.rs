@@ -2,37 +2,29 @@
 //! temporary SQLite store, deciding as the operator, with the donor's email
 //! queued as the desk would queue it. No mail servers are needed.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Output;
 
 use supplyline::state::{OfferStatus, ReplyState};
-use supplyline::store::{MessageFacts, NewOffer, OfferItemRow, Store, StoreOutcome};
 use supplyline::values::OfferRef;
 
-/// A config naming only a database, in a folder of its own.
+use crate::decide::Fixture;
+
+/// The decide fixture's database, and a config naming only it.
 struct Cli {
-    dir: tempfile::TempDir,
-    store: Store,
+    f: Fixture,
 }
 
 impl Cli {
     async fn start() -> Cli {
-        let dir = tempfile::tempdir().unwrap();
-        let db = dir.path().join("db.sqlite");
-        let config = format!("[database]\nurl = \"sqlite://{}\"\n", db.display());
-        std::fs::write(dir.path().join("supplyline.toml"), config).unwrap();
-        let store = Store::open(&format!("sqlite://{}", db.display()))
-            .await
-            .unwrap();
-        let needs = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/needs.toml");
-        supplyline::web::operations::load_file(&store, &needs)
-            .await
-            .unwrap();
-        Cli { dir, store }
+        let f = Fixture::new().await;
+        let config = format!("[database]\nurl = \"{}\"\n", f.db_url());
+        std::fs::write(f.dir.path().join("supplyline.toml"), config).unwrap();
+        Cli { f }
     }
 
     fn config(&self) -> PathBuf {
-        self.dir.path().join("supplyline.toml")
+        self.f.dir.path().join("supplyline.toml")
     }
 
     /// Runs `supplyline offers ARGS` as the operator `ops`.
@@ -47,63 +39,18 @@ impl Cli {
             .unwrap()
     }
 
-    /// An offer of 40 gowns from `donor`, as processing stores one.
     async fn offer(&self, donor: &str) -> OfferRef {
-        let raw =
-            format!("From: {donor}\r\nMessage-ID: <{donor}>\r\nSubject: Gowns\r\n\r\n40 gowns\r\n");
-        let StoreOutcome::Stored(message) = self
-            .store
-            .store_local("INBOX", raw.as_bytes())
-            .await
-            .unwrap()
-        else {
-            panic!("stored twice");
-        };
-        let gowns = OfferItemRow {
-            item: "isolation_gown".into(),
-            quantity: Some(40.0),
-            unit: None,
-            model: None,
-            condition: None,
-            expires: None,
-            spans_json: "[]".into(),
-            source: "extracted".into(),
-        };
-        let offer = NewOffer {
-            donor_email: donor.into(),
-            donor_name: None,
-            subject: "Gowns".into(),
-            category: "offer".into(),
-            language: Some("en".into()),
-            contact_json: None,
-            pickup_json: None,
-            price_quoted: false,
-            items: vec![gowns],
-        };
-        let facts = MessageFacts {
-            category: "offer".into(),
-            from_address: Some(donor.into()),
-            subject: "Gowns".into(),
-        };
-        let id = self
-            .store
-            .complete_with_offer(message, &facts, &offer, |_| None)
-            .await
-            .unwrap();
-        OfferRef::from(id)
+        self.f.offer(donor).await
     }
 
     /// The offer's status, its replies (kind, state) and who made its last change.
     async fn outcome(&self, offer: OfferRef) -> (OfferStatus, Vec<(String, ReplyState)>, String) {
-        let detail = self.store.offer(offer.id()).await.unwrap();
-        let replies = detail
-            .replies
-            .into_iter()
-            .map(|r| (r.kind, r.state))
-            .collect();
-        let last = detail.history.iter().rev().find(|h| h.actor != "system");
-        let last = last.map(|h| format!("{} {}", h.actor, h.action));
-        (detail.offer.status, replies, last.unwrap_or_default())
+        let history = self.f.history(offer).await;
+        let last = history.iter().rev().find(|h| !h.starts_with("system "));
+        // "cli:ops accepted: Central depot, …" → "cli:ops accepted"
+        let last = last.and_then(|h| h.split(": ").next()).unwrap_or_default();
+        let status = self.f.status(offer).await;
+        (status, self.f.replies(offer).await, last.to_string())
     }
 }
 
@@ -143,7 +90,7 @@ async fn offers_accept_schedules_and_queues_the_pickup_email() {
     assert_eq!(status, OfferStatus::Scheduled);
     assert_eq!(replies, [("pickup".to_string(), ReplyState::Pending)]);
     assert_eq!(last, "cli:ops accepted");
-    let decision = cli.store.decision(offer.id()).await.unwrap();
+    let decision = cli.f.store.decision(offer.id()).await.unwrap();
     assert_eq!(decision.pickup_window.as_deref(), Some(window));
 
     let args = ["accept", "42", "--site", "Nowhere", "--window", window];
@@ -163,7 +110,14 @@ async fn offers_decline_queues_the_decline_email_with_the_reason() {
     assert_eq!(status, OfferStatus::Declined);
     assert_eq!(replies, [("decline".to_string(), ReplyState::Pending)]);
     assert_eq!(last, "cli:ops declined");
-    let raw = cli.store.claim_due_replies(1).await.unwrap().remove(0).raw;
+    let raw = cli
+        .f
+        .store
+        .claim_due_replies(1)
+        .await
+        .unwrap()
+        .remove(0)
+        .raw;
     assert!(String::from_utf8_lossy(&raw).contains("Enough gowns"));
 
     let err = failed(&cli.offers(&["decline", &id, "--reason", "again"]));
@@ -198,7 +152,10 @@ async fn offers_merge_joins_the_duplicate_to_the_other_offer() {
     let (status, replies, last) = cli.outcome(dup).await;
     assert_eq!((status, replies.len()), (OfferStatus::Merged, 0));
     assert_eq!(last, "cli:ops merged_into");
-    assert_eq!(cli.store.offer(keep.id()).await.unwrap().messages.len(), 2);
+    assert_eq!(
+        cli.f.store.offer(keep.id()).await.unwrap().messages.len(),
+        2
+    );
     let err = failed(&cli.offers(&["merge", &keep_ref, "--into", &keep_ref]));
     assert!(err.contains("cannot be merged into itself"), "{err}");
 }

@@ -1,17 +1,25 @@
-//! Each decision against a fresh SQLite file: what it writes (status,
-//! audit row by the desk's actor, the donor's email), and what it refuses.
+//! The decide stage against a fresh SQLite file, no mail servers: what
+//! each decision writes (status, audit row by the desk's actor, the donor's
+//! email), and what it refuses. [`Fixture`] also serves the CLI's tests
+//! (`decide_cli`).
 
-use super::*;
-use crate::store::{MessageFacts, NewOffer, OfferItemRow, PickupSite, StoreOutcome};
+use supplyline::decide::*;
+use supplyline::outbox::kinds::ReplyKind;
+use supplyline::outbox::{Composer, ReplyContext};
+use supplyline::state::{OfferStatus, ReplyState};
+use supplyline::store::{MessageFacts, NewOffer, OfferItemRow, PickupSite, Store, StoreOutcome};
+use supplyline::values::OfferRef;
 
-struct Fixture {
-    _dir: tempfile::TempDir,
-    store: Store,
+/// A database in a folder of its own, with one pickup site ("Central
+/// depot"), and the built-in reply templates.
+pub struct Fixture {
+    pub dir: tempfile::TempDir,
+    pub store: Store,
     composer: Composer,
 }
 
 impl Fixture {
-    async fn new() -> Fixture {
+    pub async fn new() -> Fixture {
         let dir = tempfile::tempdir().unwrap();
         let url = format!("sqlite://{}", dir.path().join("decide.db").display());
         let store = Store::open(&url).await.unwrap();
@@ -23,10 +31,15 @@ impl Fixture {
         store.load_operations(&[], &[site]).await.unwrap();
         let composer = Composer::new(None, "donations@city.example", "Desk", None).unwrap();
         Fixture {
-            _dir: dir,
+            dir,
             store,
             composer,
         }
+    }
+
+    /// The database's URL, for a config file.
+    pub fn db_url(&self) -> String {
+        format!("sqlite://{}", self.dir.path().join("decide.db").display())
     }
 
     fn desk(&self) -> Desk<'_> {
@@ -38,7 +51,7 @@ impl Fixture {
     }
 
     /// An offer of 40 gowns from `donor`, as processing would store it.
-    async fn offer(&self, donor: &str) -> OfferRef {
+    pub async fn offer(&self, donor: &str) -> OfferRef {
         let raw =
             format!("From: {donor}\r\nMessage-ID: <{donor}>\r\nSubject: Gowns\r\n\r\n40 gowns\r\n");
         let StoreOutcome::Stored(message) = self
@@ -82,12 +95,12 @@ impl Fixture {
         OfferRef::from(id)
     }
 
-    async fn status(&self, offer: OfferRef) -> OfferStatus {
+    pub async fn status(&self, offer: OfferRef) -> OfferStatus {
         self.store.offer(offer.id()).await.unwrap().offer.status
     }
 
     /// The offer's history as `actor action: detail` lines.
-    async fn history(&self, offer: OfferRef) -> Vec<String> {
+    pub async fn history(&self, offer: OfferRef) -> Vec<String> {
         let history = self.store.offer_history(offer.id()).await.unwrap();
         history
             .iter()
@@ -96,7 +109,7 @@ impl Fixture {
     }
 
     /// The offer's replies as (kind, state).
-    async fn replies(&self, offer: OfferRef) -> Vec<(String, ReplyState)> {
+    pub async fn replies(&self, offer: OfferRef) -> Vec<(String, ReplyState)> {
         let replies = self.store.offer(offer.id()).await.unwrap().replies;
         replies.into_iter().map(|r| (r.kind, r.state)).collect()
     }
