@@ -36,24 +36,60 @@ pub struct WebConfig {
     /// Where the web UI listens; loopback by default, put a TLS proxy in front for more.
     #[serde(default = "default_listen")]
     pub listen: String,
-    /// Mark session cookies `Secure`: set it when staff reach the site over HTTPS.
-    #[serde(default)]
-    pub secure_cookies: bool,
+    /// Mark cookies `Secure` (sent over HTTPS only). Unset: `Secure` unless
+    /// `listen` is a loopback address; see [`WebConfig::cookies_secure`].
+    pub secure_cookies: Option<bool>,
     /// The operators' file of current needs and pickup sites (see examples/needs.toml).
     pub needs_file: Option<PathBuf>,
     /// Hours a login lasts.
     #[serde(default = "default_session_hours")]
     pub session_hours: u64,
+    /// Seconds a client has to send a request's headers (and an idle
+    /// connection stays open); slower ones are disconnected.
+    #[serde(default = "default_header_read_timeout_secs")]
+    pub header_read_timeout_secs: u64,
+    /// Seconds from a request's headers to its answer; past it, 408.
+    #[serde(default = "default_request_timeout_secs")]
+    pub request_timeout_secs: u64,
+    /// Connections served at once; more wait until one ends.
+    #[serde(default = "default_max_connections")]
+    pub max_connections: usize,
+    /// Proxies (addresses or networks like `10.0.0.0/8`) whose
+    /// `X-Forwarded-For` names the client that login throttling counts;
+    /// from anyone else the header is ignored.
+    #[serde(default)]
+    pub trusted_proxies: Vec<String>,
 }
 
 impl Default for WebConfig {
     fn default() -> Self {
         WebConfig {
             listen: default_listen(),
-            secure_cookies: false,
+            secure_cookies: None,
             needs_file: None,
             session_hours: default_session_hours(),
+            header_read_timeout_secs: default_header_read_timeout_secs(),
+            request_timeout_secs: default_request_timeout_secs(),
+            max_connections: default_max_connections(),
+            trusted_proxies: Vec::new(),
         }
+    }
+}
+
+impl WebConfig {
+    /// True when `listen` is a loopback address (or does not parse).
+    pub fn listens_on_loopback(&self) -> bool {
+        self.listen
+            .parse::<std::net::SocketAddr>()
+            .map_or(true, |a| a.ip().is_loopback())
+    }
+
+    /// Whether cookies are `Secure`: as configured, else unless the site
+    /// listens on loopback only (where a TLS proxy on the same machine, or
+    /// a person on it, reaches it over plain HTTP).
+    pub fn cookies_secure(&self) -> bool {
+        self.secure_cookies
+            .unwrap_or_else(|| !self.listens_on_loopback())
     }
 }
 
@@ -62,6 +98,15 @@ fn default_listen() -> String {
 }
 fn default_session_hours() -> u64 {
     12
+}
+fn default_header_read_timeout_secs() -> u64 {
+    10
+}
+fn default_request_timeout_secs() -> u64 {
+    60
+}
+fn default_max_connections() -> usize {
+    256
 }
 
 #[derive(Debug, Deserialize)]
@@ -398,6 +443,22 @@ impl Config {
                     web.listen
                 ));
             }
+            for (key, value) in [
+                ("header_read_timeout_secs", web.header_read_timeout_secs),
+                ("request_timeout_secs", web.request_timeout_secs),
+                ("max_connections", web.max_connections as u64),
+            ] {
+                if value == 0 {
+                    problems.push(format!("{file}: web.{key}: expected at least 1, found 0"));
+                }
+            }
+            for proxy in &web.trusted_proxies {
+                if crate::web::throttle::parse_proxy(proxy).is_none() {
+                    problems.push(format!(
+                        "{file}: web.trusted_proxies: expected an address or network like 10.0.0.0/8, found {proxy:?}"
+                    ));
+                }
+            }
             if let Some(path) = web.needs_file.as_ref().filter(|p| !p.exists()) {
                 problems.push(format!(
                     "{file}: web.needs_file: expected a readable file, {} does not exist",
@@ -497,7 +558,11 @@ fn apply_env(table: &mut toml::Table, name: &str, rest: &str, value: &str) -> Re
             SECTIONS.join(", ")
         ));
     }
-    let parsed = parse_env_value(value);
+    let parsed = if TEXT_KEYS.contains(&key) {
+        toml::Value::String(value.to_string())
+    } else {
+        parse_env_value(value)
+    };
     let entry = table
         .entry(section.to_string())
         .or_insert_with(|| toml::Value::Table(toml::Table::new()));
@@ -509,6 +574,11 @@ fn apply_env(table: &mut toml::Table, name: &str, rest: &str, value: &str) -> Re
         _ => Err(format!("{name}: [{section}] in the file is not a table")),
     }
 }
+
+/// Keys whose value is text even when it looks like a number: an all-digit
+/// password is a password (and, as a string, never shows up in an error
+/// about a number where text was expected).
+const TEXT_KEYS: &[&str] = &["password", "username"];
 
 /// Environment values are TOML literals when they parse as one (numbers,
 /// booleans), strings otherwise.
@@ -573,6 +643,29 @@ mod tests {
     }
 
     #[test]
+    fn an_all_digit_password_from_the_environment_is_text_and_never_echoed() {
+        let text = "[imap]\nhost = \"a\"\nusername = \"u\"\n[smtp]\nhost = \"b\"\n";
+        let env = [
+            ("SUPPLYLINE_IMAP_PASSWORD", "123456"),
+            ("SUPPLYLINE_SMTP_USERNAME", "4711"),
+            ("SUPPLYLINE_SMTP_PASSWORD", "987654321"),
+        ];
+        let c = load(text, &env).unwrap();
+        let imap = c.imap.unwrap();
+        use secrecy::ExposeSecret;
+        assert_eq!(imap.password.unwrap().expose_secret(), "123456");
+        assert_eq!(c.smtp.unwrap().username.as_deref(), Some("4711"));
+        // With another problem in the config, the error names it, not the secrets.
+        let env = [
+            ("SUPPLYLINE_IMAP_PASSWORD", "123456"),
+            ("SUPPLYLINE_IMAP_PORT", "many"),
+        ];
+        let err = load(text, &env).unwrap_err().to_string();
+        assert!(err.contains("SUPPLYLINE_IMAP_PORT"), "{err}");
+        assert!(!err.contains("123456"), "{err}");
+    }
+
+    #[test]
     fn insecure_needs_explicit_allow() {
         let text =
             "[imap]\nhost = \"a\"\nusername = \"u\"\npassword = \"p\"\nsecurity = \"none\"\n";
@@ -600,13 +693,29 @@ mod tests {
         let c = load("[web]\n", &[]).unwrap();
         let web = c.web.unwrap();
         assert_eq!(web.listen, "127.0.0.1:8080");
-        assert!(!web.secure_cookies);
+        assert!(!web.cookies_secure());
+        let open = load("[web]\nlisten = \"0.0.0.0:8080\"\n", &[]).unwrap();
+        assert!(open.web.unwrap().cookies_secure());
+        let told = "[web]\nlisten = \"0.0.0.0:8080\"\nsecure_cookies = false\n";
+        assert!(!load(told, &[]).unwrap().web.unwrap().cookies_secure());
         let err = load(
             "[web]\nlisten = \"everywhere\"\nneeds_file = \"/nonexistent\"\n",
             &[],
         )
         .unwrap_err();
         assert_eq!(err.problems.len(), 2, "{err}");
+        assert_eq!(
+            (web.header_read_timeout_secs, web.max_connections),
+            (10, 256)
+        );
+        let err = load(
+            "[web]\nmax_connections = 0\ntrusted_proxies = [\"10.0.0.0/8\", \"proxy\"]\n",
+            &[],
+        )
+        .unwrap_err();
+        assert_eq!(err.problems.len(), 2, "{err}");
+        assert!(err.to_string().contains("\"proxy\""), "{err}");
+        assert!(err.to_string().contains("web.max_connections"), "{err}");
         let c = load("", &[("SUPPLYLINE_WEB_LISTEN", "127.0.0.1:9999")]).unwrap();
         assert_eq!(c.web.unwrap().listen, "127.0.0.1:9999");
     }

@@ -72,6 +72,10 @@ pub struct Stages {
 
 impl Stages {
     pub async fn build(config: &Config, store: Store) -> anyhow::Result<Stages> {
+        if let Some(dir) = &config.outbox.write_to_dir {
+            crate::files::create_private_dir(dir)
+                .with_context(|| format!("creating {} (outbox.write_to_dir)", dir.display()))?;
+        }
         let rules = Arc::new(load_rules(config)?);
         let composer = Arc::new(load_composer(config)?);
         let from = config
@@ -145,6 +149,7 @@ pub async fn open_store(config: &Config) -> anyhow::Result<Store> {
 /// `shutdown` is cancelled.
 pub async fn serve(config: Config, shutdown: CancellationToken) -> anyhow::Result<()> {
     let store = open_store(&config).await?;
+    crate::files::warn_about_open_modes(&config);
     let stages = Arc::new(Stages::build(&config, store.clone()).await?);
     let stored = Arc::new(Notify::new());
     let queued = Arc::new(Notify::new());

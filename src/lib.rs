@@ -17,6 +17,7 @@
 //! - [`store`]: the database: migrations and one module per table family.
 //! - [`values`]: values that parse: offer references, email addresses, quantities.
 //! - [`web`]: the triage site for staff: login, queue, offer page, decisions, dashboard.
+//! - [`files`]: data files created readable by their owner only, and the check of their modes.
 //! - [`daemon`]: starting the stages together and stopping them cleanly.
 //! - [`demo`]: the self-contained demo run.
 //! - [`backoff`]: how long to wait before trying again (replies, IMAP reconnects, a busy database).
@@ -30,6 +31,7 @@ pub mod decide;
 pub mod demo;
 pub mod error_text;
 pub mod fetch;
+pub mod files;
 pub mod mail;
 pub mod outbox;
 pub mod process;

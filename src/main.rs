@@ -149,8 +149,10 @@ enum RulesCommand {
 
 #[derive(Subcommand)]
 enum UsersCommand {
-    /// Add an account (or reset its password and role). The password is read
-    /// from --password-file, else from the first line of standard input.
+    /// Add an account (or reset its password and role, and enable it). The
+    /// password is read from --password-file, else asked for without echo
+    /// on a terminal, else read from the first line of standard input. At
+    /// least 12 characters for admins, 10 for others.
     Add {
         email: String,
         /// viewer (reads), triager (decides offers) or admin (also retries failed messages).
@@ -159,6 +161,12 @@ enum UsersCommand {
         #[arg(long)]
         password_file: Option<PathBuf>,
     },
+    /// List the accounts.
+    List,
+    /// Disable an account: it cannot log in and its sessions end.
+    Disable { email: String },
+    /// Remove an account; its sessions end (notes and history keep its email).
+    Remove { email: String },
 }
 
 #[derive(Subcommand)]
@@ -341,29 +349,49 @@ fn key_value(text: &str) -> Result<(String, String), String> {
 }
 
 async fn users(config: &Config, command: UsersCommand) -> anyhow::Result<()> {
-    let UsersCommand::Add {
-        email,
-        role,
-        password_file,
-    } = command;
-    let email: EmailAddress = email.trim().to_lowercase().parse()?;
-    let password = match password_file {
-        Some(path) => {
-            std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?
+    let (email, disable) = match command {
+        UsersCommand::Add {
+            email,
+            role,
+            password_file,
+        } => return add_user(config, &email, role, password_file.as_deref()).await,
+        UsersCommand::List => {
+            let store = daemon::open_store(config).await?;
+            for u in store.list_users().await? {
+                let state = if u.disabled { "disabled" } else { "enabled" };
+                println!("{:<40} {:<8} {state}", u.email, u.role);
+            }
+            return Ok(());
         }
-        None => {
-            let mut line = String::new();
-            std::io::stdin()
-                .read_line(&mut line)
-                .context("reading the password from standard input")?;
-            line
-        }
+        UsersCommand::Disable { email } => (email, true),
+        UsersCommand::Remove { email } => (email, false),
     };
-    let password = password.trim_end_matches(['\r', '\n']);
+    let email = email.trim().to_lowercase();
+    let store = daemon::open_store(config).await?;
+    let (done, what) = if disable {
+        (store.disable_user(&email).await?, "disabled")
+    } else {
+        (store.remove_user(&email).await?, "removed")
+    };
     anyhow::ensure!(
-        password.chars().count() >= 10,
-        "the password must have at least 10 characters"
+        done,
+        "no {} account {email:?}",
+        if disable { "enabled" } else { "such" }
     );
+    println!("{what} {email}; its sessions have ended");
+    Ok(())
+}
+
+async fn add_user(
+    config: &Config,
+    email: &str,
+    role: Role,
+    password_file: Option<&Path>,
+) -> anyhow::Result<()> {
+    let email: EmailAddress = email.trim().to_lowercase().parse()?;
+    let password = read_password(password_file)?;
+    let password = password.trim_end_matches(['\r', '\n']);
+    web::auth::check_password_length(password, role).map_err(anyhow::Error::msg)?;
     let hash = web::auth::hash_password(password)?;
     let store = daemon::open_store(config).await?;
     let created = store.upsert_user(email.as_str(), &hash, role).await?;
@@ -372,6 +400,23 @@ async fn users(config: &Config, command: UsersCommand) -> anyhow::Result<()> {
         if created { "added" } else { "updated" }
     );
     Ok(())
+}
+
+/// The new password: from `file`, else asked for without echo on a
+/// terminal, else the first line of standard input.
+fn read_password(file: Option<&Path>) -> anyhow::Result<String> {
+    if let Some(path) = file {
+        return std::fs::read_to_string(path)
+            .with_context(|| format!("reading {}", path.display()));
+    }
+    if std::io::IsTerminal::is_terminal(&std::io::stdin()) {
+        return rpassword::prompt_password("Password: ").context("reading the password");
+    }
+    let mut line = String::new();
+    std::io::stdin()
+        .read_line(&mut line)
+        .context("reading the password from standard input")?;
+    Ok(line)
 }
 
 fn check_config(path: &Path) -> anyhow::Result<()> {

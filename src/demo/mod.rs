@@ -118,7 +118,7 @@ pub async fn run(dir: &Path) -> anyhow::Result<String> {
         std::fs::remove_dir_all(&paths.dir)
             .with_context(|| format!("clearing {}", paths.dir.display()))?;
     }
-    std::fs::create_dir_all(&paths.dir)
+    crate::files::create_private_dir(&paths.dir)
         .with_context(|| format!("creating {}", paths.dir.display()))?;
     let config = demo_config(&paths);
     std::fs::write(&paths.config, demo_config_file(&paths))

@@ -4,7 +4,7 @@
 //! into a `Regex` with a `RegexSet` in front to skip the ones that cannot
 //! match. Both are linear in the text.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
 use regex::{Regex, RegexSet};
@@ -134,6 +134,9 @@ pub struct Rules {
     pub(crate) languages: Vec<(String, Vec<String>)>,
     /// Each stop word of `languages`, with the index of every language listing it.
     pub(crate) stop_words: HashMap<String, Vec<usize>>,
+    /// Small words the grammar reads through, as if absent: Tagalog
+    /// enclitics ("20 kahon kami ng gloves", "Tyvek suit kami na 20 piraso").
+    pub(crate) clitics: HashSet<String>,
     pub(crate) decision: Decision,
     pub(crate) examples: Vec<(String, usize, Example)>,
     pub(crate) digits: Regex,
@@ -155,6 +158,7 @@ struct Builder {
     signals: Vec<Signal>,
     fields: Vec<(String, Pattern)>,
     languages: Vec<(String, Vec<String>)>,
+    clitics: HashSet<String>,
     decision: Option<Decision>,
     examples: Vec<(String, usize, Example)>,
 }
@@ -184,6 +188,11 @@ impl Builder {
             self.add_terms(&u.terms, Lex::Unit(unit));
         }
         for w in &f.word {
+            if w.role.get_ref() == "clitic" {
+                let words = w.terms.values().flatten();
+                self.clitics.extend(words.map(|t| t.trim().to_lowercase()));
+                continue;
+            }
             let role = match w.role.get_ref().as_str() {
                 "of" => Role::Of,
                 "per" => Role::Per,
@@ -193,7 +202,7 @@ impl Builder {
                 "ready" => Role::Ready,
                 other => {
                     let reason = format!(
-                        "unknown word role {other:?}; one of of, per, each, filler, break, ready"
+                        "unknown word role {other:?}; one of of, per, each, filler, break, ready, clitic"
                     );
                     return Err(format::invalid(name, text, w.role.span(), reason));
                 }
@@ -433,10 +442,12 @@ impl Builder {
             )?,
             fields: self.fields,
             stop_words: stop_words(&self.languages),
+            clitics: self.clitics,
             languages: self.languages,
             decision,
             examples: self.examples,
-            digits: Regex::new(r"[0-9](?:[0-9]|[.,][0-9])*")
+            // ASCII, full-width, Arabic-Indic and Persian digits.
+            digits: Regex::new(r"[0-9０-９٠-٩۰-۹](?:[0-9０-９٠-٩۰-۹]|[.,٫٬][0-9０-９٠-٩۰-۹])*")
                 .map_err(|e| internal(e.to_string()))?,
             cjk_numerals: Regex::new("[零〇一二两兩三四五六七八九十百千万萬亿億]+")
                 .map_err(|e| internal(e.to_string()))?,
@@ -524,6 +535,11 @@ pub fn variants(term: &str) -> Vec<String> {
         return Vec::new();
     }
     let mut bases = vec![term.clone(), fold_accents(&term)];
+    // Vietnamese is often typed without tone marks; one syllable without
+    // them is another word ("cồn" alcohol, "con" child), two rarely are.
+    if term.contains(' ') && is_latin(&term) {
+        bases.push(strip_marks(&term));
+    }
     if term.contains(' ') && term.is_ascii() {
         bases.push(term.replace(' ', "-"));
     }
@@ -536,9 +552,47 @@ pub fn variants(term: &str) -> Vec<String> {
             out.insert(v, ());
         }
     }
+    // The lexicon ignores case for ASCII only: "Áo choàng", "Маски" and
+    // "ĐỒ BẢO HỘ" need their capitalised and upper-case forms listed.
+    let cased: Vec<String> = out
+        .keys()
+        .filter(|v| !v.is_ascii())
+        .flat_map(|v| [capitalise(v), v.to_uppercase()])
+        .collect();
+    for v in cased {
+        out.insert(v, ());
+    }
     let mut out: Vec<String> = out.into_keys().collect();
     out.sort();
     out
+}
+
+/// The first letter in upper case: "áo choàng" → "Áo choàng".
+fn capitalise(s: &str) -> String {
+    let mut chars = s.chars();
+    chars
+        .next()
+        .map_or_else(String::new, |c| c.to_uppercase().chain(chars).collect())
+}
+
+/// Whether `s` is written in Latin letters (with any diacritics).
+fn is_latin(s: &str) -> bool {
+    s.chars()
+        .all(|c| c.is_ascii() || matches!(c, '\u{00C0}'..='\u{024F}' | '\u{1E00}'..='\u{1EFF}'))
+}
+
+/// Removes every diacritic of Latin letters, tone marks included, and
+/// writes đ as d: "khẩu trang" → "khau trang", "găng tay" → "gang tay".
+pub fn strip_marks(s: &str) -> String {
+    use unicode_normalization::{char::is_combining_mark, UnicodeNormalization};
+    s.nfd()
+        .filter(|c| !is_combining_mark(*c))
+        .map(|c| match c {
+            'đ' => 'd',
+            'Đ' => 'D',
+            other => other,
+        })
+        .collect()
 }
 
 fn plurals(base: &str) -> Vec<String> {
@@ -551,7 +605,10 @@ fn plurals(base: &str) -> Vec<String> {
     let mut acc = vec![String::new()];
     for (i, w) in words.iter().enumerate() {
         let mut forms = vec![w.to_string()];
-        let pluralize = latin(w) && w.len() >= 2 && (words.len() <= 3 || i == words.len() - 1);
+        // Spanish and French put the plural on the head noun, first:
+        // "respiradores de media cara"; English on the last word.
+        let pluralize =
+            latin(w) && w.len() >= 2 && (words.len() <= 3 || i == 0 || i == words.len() - 1);
         if pluralize {
             forms.push(format!("{w}s"));
             forms.push(format!("{w}es"));

@@ -169,7 +169,27 @@ fn merge_items(text: &str, toks: Vec<Tok>) -> Vec<Tok> {
 
 impl Ctx<'_> {
     fn gap(&self, a: usize, b: usize) -> Gap {
-        gap(self.text, a, b)
+        let mut g = gap(self.text, a, b);
+        if b > a {
+            self.read_through_clitics(&mut g, &self.text[a..b]);
+        }
+        g
+    }
+
+    /// Takes the clitics of `between` out of its word count: a gap of
+    /// clitics alone is as if nothing stood there.
+    fn read_through_clitics(&self, g: &mut Gap, between: &str) {
+        if self.rules.clitics.is_empty() {
+            return;
+        }
+        let clitics = between
+            .split(|c: char| !is_word_char(c))
+            .filter(|w| !w.is_empty() && self.rules.clitics.contains(&w.to_lowercase()))
+            .count();
+        if clitics > 0 {
+            g.words = g.words.saturating_sub(clitics);
+            g.only_punct |= g.words == 0 && !g.cjk;
+        }
     }
 
     fn tok_gap(&self, i: usize, j: usize) -> Gap {
@@ -380,9 +400,14 @@ impl Ctx<'_> {
             _ => (self.each(), k),
         };
         // "Surgical masks, 50pcs/box": a pack size, not a count.
+        // "10箱，每箱2000只" is a count, then the pack size: a number follows.
         let pack_size = self.role(last + 1, Role::Per)
             && self.close(last, last + 1, 0)
-            && self.unit(last + 2).is_some_and(|u| self.is_container(u));
+            && self.unit(last + 2).is_some_and(|u| self.is_container(u))
+            && !(self.num(last + 3).is_some()
+                && self.text[self.toks[last + 2].end..self.toks[last + 3].start]
+                    .trim()
+                    .is_empty());
         if pack_size {
             return None;
         }
@@ -426,6 +451,7 @@ impl Ctx<'_> {
             .replace(" X ", " ")
             .replace('×', " ");
         let mut g = gap(&plain, 0, plain.len());
+        self.read_through_clitics(&mut g, &plain);
         g.hard = (t..k).any(|i| self.tok_gap(i, i + 1).hard);
         g
     }
@@ -552,7 +578,7 @@ impl Ctx<'_> {
             let last = if inner.is_some() { at + 1 } else { at };
             return Some((n, inner.unwrap_or(self.each()), last));
         }
-        if self.role(i, Role::Of) && self.close(i, i + 1, 0) {
+        if self.role(i, Role::Of) && i + 1 < self.toks.len() && self.close(i, i + 1, 0) {
             let n = self.num(i + 1)?;
             let next_is_other_item = self.toks.get(i + 2).is_some_and(|t| t.item.is_some())
                 && self.close(i + 1, i + 2, 3);

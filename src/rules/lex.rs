@@ -9,7 +9,9 @@
 use std::collections::HashSet;
 
 use super::compile::{Lex, Role, Rules};
-use super::numbers::{cjk_power, parse_cjk, parse_digits, WordNumber};
+use super::numbers::{
+    ascii_digits, cjk_count_suffix, cjk_power, parse_cjk, parse_digits, space_groups, WordNumber,
+};
 use super::spans::{Occupied, SpanIndex};
 
 /// An item name found in the text.
@@ -194,6 +196,15 @@ fn digit_numbers(
         let Some(mut value) = parse_digits(m.as_str()) else {
             continue;
         };
+        if m.len() <= 3 && ascii_digits(m.as_str()).bytes().all(|b| b.is_ascii_digit()) {
+            for (group, len) in space_groups(text, e) {
+                if taken.overlaps(e, e + len) {
+                    break;
+                }
+                value = value * 1000.0 + f64::from(group);
+                e += len;
+            }
+        }
         let mut back = text[..s].chars().rev();
         let before = back.next();
         let times_prefix =
@@ -211,6 +222,10 @@ fn digit_numbers(
             Some(c) if cjk_power(c).is_some() => {
                 value *= cjk_power(c).unwrap_or(1.0);
                 e += c.len_utf8();
+                e += approximate(text, e, &mut value);
+            }
+            Some(c) if cjk_count_suffix(&text[e..]).is_some() && is_cjk(c) => {
+                e += approximate(text, e, &mut value);
             }
             Some(c) if is_word_char(c) && !taken.unit_starts.contains(&e) => continue,
             _ => {
@@ -253,13 +268,26 @@ fn cjk_numbers(rules: &Rules, text: &str, taken: &Taken) -> Vec<Tok> {
         {
             continue;
         }
-        if let Some(v) = parse_cjk(m.as_str()) {
-            let mut tok = Tok::new(m.start(), m.end());
+        if let Some(mut v) = parse_cjk(m.as_str()) {
+            let end = m.end() + approximate(text, m.end(), &mut v);
+            let mut tok = Tok::new(m.start(), end);
             tok.num = Some(v);
             out.push(tok);
         }
     }
     out
+}
+
+/// "三百多", "1000余", "一打": applies a count suffix at `at` to `value`
+/// and returns its byte length (0 when there is none).
+fn approximate(text: &str, at: usize, value: &mut f64) -> usize {
+    match cjk_count_suffix(&text[at..]) {
+        Some((factor, len)) => {
+            *value *= factor;
+            len
+        }
+        None => 0,
+    }
 }
 
 /// Joins runs of number words ("two thousand", "a couple hundred",

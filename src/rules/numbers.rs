@@ -9,6 +9,8 @@
 /// separator ("2,000", Spanish "2.000"); otherwise the last one is the
 /// decimal point ("1.5", "2,5"). Both present: the last is decimal.
 pub fn parse_digits(s: &str) -> Option<f64> {
+    let ascii = ascii_digits(s);
+    let s = ascii.as_str();
     let commas = s.matches(',').count();
     let dots = s.matches('.').count();
     let plain = |t: &str| t.replace([',', '.'], "").parse::<f64>().ok();
@@ -34,6 +36,72 @@ pub fn parse_digits(s: &str) -> Option<f64> {
         format!("{}.{}", groups[0], groups[1]).parse().ok()
     } else {
         None
+    }
+}
+
+/// Writes full-width (Chinese, Japanese), Arabic-Indic and Persian digits
+/// and separators as ASCII: "５０００" → "5000", "۱۰۰" → "100", "۱٬۵۰۰" → "1,500".
+pub fn ascii_digits(s: &str) -> String {
+    s.chars()
+        .map(|c| match c {
+            '０'..='９' => digit_char(c as u32 - '０' as u32),
+            '٠'..='٩' => digit_char(c as u32 - '٠' as u32),
+            '۰'..='۹' => digit_char(c as u32 - '۰' as u32),
+            '٬' | '，' => ',',
+            '٫' | '．' => '.',
+            other => other,
+        })
+        .collect()
+}
+
+fn digit_char(d: u32) -> char {
+    char::from_digit(d, 10).unwrap_or('0')
+}
+
+/// Thousands written with a space, as in French and Russian ("2 000",
+/// "100 000", also with a no-break space): the groups after the digits that
+/// end at `at`, with their byte length. Each group is exactly three digits
+/// standing alone, so "3 100-count boxes" and "2 500ml" stay apart.
+pub fn space_groups(text: &str, at: usize) -> Vec<(u32, usize)> {
+    let mut out = Vec::new();
+    let mut rest = &text[at..];
+    while let Some(sep) = rest
+        .chars()
+        .next()
+        .filter(|c| matches!(c, ' ' | '\u{a0}' | '\u{202f}'))
+    {
+        let after = &rest[sep.len_utf8()..];
+        let group = after
+            .get(..3)
+            .filter(|g| g.bytes().all(|b| b.is_ascii_digit()));
+        let end_ok = after[group.map_or(0, str::len)..]
+            .chars()
+            .next()
+            .is_none_or(|c| {
+                c.is_whitespace() || matches!(c, ',' | ';' | ':' | ')' | '.' | '!' | '?')
+            });
+        let Some(g) = group.filter(|_| end_ok) else {
+            break;
+        };
+        let next = after[3..].chars().nth(1);
+        if after[3..].starts_with(['.', ',']) && next.is_some_and(|c| c.is_ascii_digit()) {
+            break;
+        }
+        out.push((g.parse().unwrap_or(0), sep.len_utf8() + 3));
+        rest = &after[3..];
+    }
+    out
+}
+
+/// A word right after a Chinese or Japanese count that changes it: "多",
+/// "余" ("三百多个", "more than 300") keep the value; "打" is a dozen.
+/// Returns the factor and the suffix's byte length.
+pub fn cjk_count_suffix(rest: &str) -> Option<(f64, usize)> {
+    let c = rest.chars().next()?;
+    match c {
+        '多' | '余' | '餘' => Some((1.0, c.len_utf8())),
+        '打' => Some((12.0, c.len_utf8())),
+        _ => None,
     }
 }
 
@@ -139,6 +207,20 @@ mod tests {
         assert_eq!(parse_digits("1.234,5"), Some(1234.5));
         assert_eq!(parse_digits("0.45"), Some(0.45));
         assert_eq!(parse_digits("12"), Some(12.0));
+        assert_eq!(parse_digits("５０００"), Some(5000.0));
+        assert_eq!(parse_digits("۱۰۰"), Some(100.0));
+        assert_eq!(parse_digits("٢٥"), Some(25.0));
+    }
+
+    #[test]
+    fn thousands_with_spaces() {
+        assert_eq!(space_groups(" 000 masques", 0), vec![(0, 4)]);
+        assert_eq!(space_groups(" 000 000 шт", 0), vec![(0, 4), (0, 4)]);
+        assert_eq!(space_groups("\u{a0}500.", 0), vec![(500, 5)]);
+        assert!(space_groups(" 100-count boxes", 0).is_empty());
+        assert!(space_groups(" 500ml", 0).is_empty());
+        assert!(space_groups(" 1000 masks", 0).is_empty());
+        assert!(space_groups(" 100.5", 0).is_empty());
     }
 
     #[test]

@@ -60,7 +60,7 @@ pub use operations::{Need, PickupSite};
 pub use outbox::{HeldReply, NewReply, OutboxRow, OutboxSummary};
 pub use processing::ProcessingBatch;
 pub use queue::{QueueFilter, QueueRow, StatusFilter};
-pub use users::{SessionRow, User};
+pub use users::{FailedLogins, LoginSlot, SessionRow, User, UserListing};
 
 /// A database failure, with what was being done.
 #[derive(Debug, thiserror::Error)]
@@ -162,6 +162,14 @@ impl Store {
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Full)
             .foreign_keys(true);
+        // Created owner-only before SQLite opens it: its -wal and -shm take its mode.
+        if let Some(file) = crate::files::sqlite_file(url) {
+            crate::files::create_private_file(&file).or_else(|e| match e.kind() {
+                // A missing folder: SQLite's own error says it best.
+                std::io::ErrorKind::NotFound => Ok(()),
+                _ => Err(open_err(sqlx::Error::Io(e))),
+            })?;
+        }
         let writer = SqlitePoolOptions::new()
             .max_connections(1)
             // Waiting for the writer is waiting out the busy timeout of the

@@ -1,5 +1,6 @@
-//! Accounts and sessions: argon2id password hashes, login with rate
-//! limiting, session cookies, CSRF tokens, roles, logout. A request without
+//! Accounts and sessions: argon2id password hashes (checked on blocking
+//! threads, a few at a time, so a burst of logins does not stall the
+//! pages), login slowed down after failures ([`super::throttle`]), session cookies, CSRF tokens, roles, logout. A request without
 //! a session goes to login and, once logged in, back to the page it asked
 //! for when that is a path on this site ([`super::return_to`]).
 //!
@@ -15,7 +16,7 @@ use argon2::Argon2;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{ConnectInfo, FromRequestParts, Query, State};
 use axum::http::request::Parts;
-use axum::http::Method;
+use axum::http::{Method, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum_extra::extract::cookie::{Cookie, CookieJar, SameSite};
 use axum_extra::extract::Form;
@@ -24,16 +25,34 @@ use sha2::{Digest, Sha256};
 
 use super::error::WebError;
 use super::return_to::{local_path, DEFAULT_PAGE};
-use super::{AppState, Page};
+use super::{throttle, AppState, Page};
 pub use crate::state::Role;
-use crate::store::{now_ms, User};
+use crate::store::{now_ms, LoginSlot, User};
 
 pub const SESSION_COOKIE: &str = "sl_session";
 const LOGIN_CSRF_COOKIE: &str = "sl_login";
-/// Failed logins allowed per account, and per client address, in the window.
-const MAX_FAILED_PER_ACCOUNT: i64 = 5;
-const MAX_FAILED_PER_CLIENT: i64 = 20;
-const FAILED_WINDOW_MS: i64 = 15 * 60 * 1000;
+
+/// Password checks running at once. Each takes about 19 MiB and tens of
+/// milliseconds of a core; more would only queue on the cores anyway.
+static PASSWORD_CHECKS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(2);
+
+/// The shortest password an account of `role` may have: admins can do
+/// the most, so theirs is longer.
+pub fn min_password_chars(role: Role) -> usize {
+    match role {
+        Role::Admin => 12,
+        Role::Triager | Role::Viewer => 10,
+    }
+}
+
+/// Refuses a password shorter than [`min_password_chars`] for `role`.
+pub fn check_password_length(password: &str, role: Role) -> Result<(), String> {
+    let min = min_password_chars(role);
+    if password.chars().count() < min {
+        return Err(format!("the password must have at least {min} characters"));
+    }
+    Ok(())
+}
 
 /// Hashes a password with argon2id and a random salt (PHC string).
 pub fn hash_password(password: &str) -> anyhow::Result<String> {
@@ -50,6 +69,25 @@ fn burn_time(password: &str) {
     static DUMMY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
     let phc = DUMMY.get_or_init(|| hash_password("not a real password").unwrap_or_default());
     verify_password(password, phc);
+}
+
+/// Checks `password` against `phc` (or, for an unknown account, against a
+/// throwaway hash) on a blocking thread, at most [`PASSWORD_CHECKS`] at once.
+async fn check_password(password: String, phc: Option<String>) -> Result<bool, WebError> {
+    let _turn = PASSWORD_CHECKS
+        .acquire()
+        .await
+        .map_err(|e| anyhow::anyhow!("password check slots closed: {e}"))?;
+    let check = tokio::task::spawn_blocking(move || match phc {
+        Some(phc) => verify_password(&password, &phc),
+        None => {
+            burn_time(&password);
+            false
+        }
+    });
+    Ok(check
+        .await
+        .map_err(|e| anyhow::anyhow!("checking a password: {e}"))?)
 }
 
 fn verify_password(password: &str, phc: &str) -> bool {
@@ -153,19 +191,26 @@ fn return_path(parts: &Parts) -> Option<String> {
     parts.uri.path_and_query().map(|p| p.as_str().to_string())
 }
 
-/// The client's address, for rate limiting ("unknown" when not served over TCP).
+/// The client's address, for login throttling: the peer's, or the one a
+/// trusted proxy forwarded ("unknown" when not served over TCP).
 pub struct ClientAddr(pub String);
 
-impl<S: Send + Sync> FromRequestParts<S> for ClientAddr {
+impl FromRequestParts<AppState> for ClientAddr {
     type Rejection = std::convert::Infallible;
 
-    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        let ip = parts
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let peer = parts
             .extensions
             .get::<ConnectInfo<SocketAddr>>()
-            .map(|c| c.0.ip().to_string())
-            .unwrap_or_else(|| "unknown".into());
-        Ok(ClientAddr(ip))
+            .map(|c| c.0.ip());
+        Ok(ClientAddr(throttle::client_address(
+            peer,
+            &parts.headers,
+            &state.trusted_proxies,
+        )))
     }
 }
 
@@ -201,6 +246,7 @@ pub async fn login_page(
     login_form(&state, jar, None, &next)
 }
 
+/// The login form again, saying what went wrong.
 fn login_form(
     state: &AppState,
     jar: CookieJar,
@@ -240,34 +286,36 @@ pub async fn login(
         return Err(WebError::BadCsrf);
     }
     let email = form.email.trim().to_lowercase();
-    let since = now_ms() - FAILED_WINDOW_MS;
-    let (per_account, per_client) = state
+    let since = now_ms() - throttle::WINDOW_MS;
+    let slot = state
         .store
-        .failed_logins_since(&email, &client, since)
+        .reserve_login_attempt(&email, &client, since, throttle::next_attempt_at)
         .await?;
-    if per_account >= MAX_FAILED_PER_ACCOUNT || per_client >= MAX_FAILED_PER_CLIENT {
-        tracing::warn!(%email, %client, "login refused: too many failures");
-        return Err(WebError::RateLimited);
-    }
-    let found = state.store.user_for_login(&email).await?;
-    let user = match found {
-        Some((user, hash)) if verify_password(&form.password, &hash) => user,
-        found => {
-            if found.is_none() {
-                burn_time(&form.password);
-            }
-            state.store.record_login(&email, &client, false).await?;
-            return login_form(&state, jar, Some("Wrong email or password."), &form.next);
+    let attempt = match slot {
+        LoginSlot::Reserved(attempt) => attempt,
+        LoginSlot::Wait { until_ms } => {
+            let wait = throttle::seconds_until(until_ms, now_ms());
+            tracing::warn!(email = ?email, %client, wait, "login slowed down: too many failures");
+            let message = format!("Too many attempts: wait {wait} s, then log in again.");
+            let mut page = login_form(&state, jar, Some(&message), &form.next)?;
+            *page.status_mut() = StatusCode::TOO_MANY_REQUESTS;
+            return Ok(page);
         }
     };
-    state.store.record_login(&email, &client, true).await?;
+    let (user, hash) = state.store.user_for_login(&email).await?.unzip();
+    // An unknown account takes as long to refuse as a wrong password.
+    let right = check_password(form.password, hash).await?;
+    state.store.finish_login_attempt(attempt, right).await?;
+    let Some(user) = user.filter(|_| right) else {
+        return login_form(&state, jar, Some("Wrong email or password."), &form.next);
+    };
     let token = random_token();
     let expires = now_ms() + state.session_hours * 3_600_000;
     state
         .store
         .create_session(&token_hash(&token), user.id, &random_token(), expires)
         .await?;
-    tracing::info!(user = %user.email, "logged in");
+    tracing::info!(user = ?user.email, "logged in");
     let jar = jar
         .remove(Cookie::build(LOGIN_CSRF_COOKIE).path("/"))
         .add(cookie(&state, SESSION_COOKIE, token));
@@ -336,6 +384,40 @@ mod tests {
         assert!(verify_password("correct horse", &h));
         assert!(!verify_password("wrong horse", &h));
         assert!(!verify_password("x", "not a hash"));
+    }
+
+    /// On a one-thread runtime, other tasks run while a password is being
+    /// checked: the check is off the runtime's thread.
+    #[tokio::test(flavor = "current_thread")]
+    async fn password_checks_leave_the_runtime_free() {
+        let phc = hash_password("correct horse").unwrap();
+        let done = std::sync::atomic::AtomicBool::new(false);
+        let check = async {
+            let ok = check_password("correct horse".into(), Some(phc)).await;
+            done.store(true, std::sync::atomic::Ordering::SeqCst);
+            ok
+        };
+        let others = async {
+            let mut turns = 0;
+            while !done.load(std::sync::atomic::Ordering::SeqCst) {
+                turns += 1;
+                tokio::task::yield_now().await;
+            }
+            turns
+        };
+        let (ok, turns) = tokio::join!(check, others);
+        assert!(ok.unwrap());
+        assert!(turns > 0, "nothing else ran during the check");
+        let unknown = check_password("x".into(), None).await.unwrap();
+        assert!(!unknown);
+    }
+
+    #[test]
+    fn admins_need_longer_passwords() {
+        assert!(check_password_length("elevenchars", Role::Admin).is_err());
+        assert!(check_password_length("twelve chars", Role::Admin).is_ok());
+        assert!(check_password_length("ninechars", Role::Triager).is_err());
+        assert!(check_password_length("tenchars!!", Role::Viewer).is_ok());
     }
 
     #[test]

@@ -21,8 +21,6 @@ pub enum WebError {
     Forbidden(String),
     #[error("this form has expired or was not sent from this site; go back, reload and try again")]
     BadCsrf,
-    #[error("too many failed logins; wait a few minutes and try again")]
-    RateLimited,
     #[error("not found")]
     NotFound,
     /// Something the person typed; the message says what.
@@ -81,7 +79,6 @@ impl WebError {
         match self {
             WebError::Unauthenticated { .. } => StatusCode::SEE_OTHER,
             WebError::Forbidden(_) | WebError::BadCsrf => StatusCode::FORBIDDEN,
-            WebError::RateLimited => StatusCode::TOO_MANY_REQUESTS,
             WebError::NotFound => StatusCode::NOT_FOUND,
             WebError::Invalid(_) => StatusCode::BAD_REQUEST,
             WebError::Refused(_) => StatusCode::CONFLICT,
@@ -124,6 +121,7 @@ fn error_page(status: StatusCode, message: &str) -> String {
 
 /// Escapes text for HTML element content and quoted attributes.
 pub fn escape(text: &str) -> String {
+    let text = super::bidi::defuse(text);
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
         match c {

@@ -2,7 +2,8 @@
 //! serve` on the `[web]` address.
 //!
 //! Owns: routes, accounts and sessions ([`auth`]), where login returns to
-//! ([`return_to`]), the queue ([`queue`]),
+//! ([`return_to`]), login throttling ([`throttle`]), limits on slow
+//! clients ([`listen`]), the queue ([`queue`]),
 //! the offer page and decisions ([`offer`]), held replies ([`replies`]),
 //! showing a stored message safely
 //! ([`message`]), the dashboard and failed messages ([`dashboard`]).
@@ -11,19 +12,21 @@
 //!
 //! Pages work without JavaScript; `/static/app.js` only adds keyboard
 //! shortcuts. Every byte from email reaches a page through a template with
-//! HTML autoescaping, and the Content-Security-Policy allows no inline script.
+//! HTML autoescaping and bidirectional controls defused ([`bidi`]), and the Content-Security-Policy allows no inline script.
 
 pub mod auth;
+pub mod bidi;
 pub mod dashboard;
 pub mod error;
+pub mod listen;
 pub mod message;
 pub mod offer;
 pub mod operations;
 pub mod queue;
 pub mod replies;
 pub mod return_to;
+pub mod throttle;
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 
 use anyhow::Context;
@@ -40,6 +43,7 @@ use crate::decide::Desk;
 use crate::outbox::Composer;
 use crate::store::Store;
 use error::WebError;
+pub use listen::ServeLimits;
 
 /// What every handler shares. Cheap to clone.
 #[derive(Clone)]
@@ -50,6 +54,8 @@ pub struct AppState {
     /// Marks cookies `Secure`; on when the site is reached over HTTPS.
     pub secure_cookies: bool,
     pub session_hours: i64,
+    /// Proxies whose `X-Forwarded-For` names the client ([`throttle`]).
+    pub trusted_proxies: Arc<[ipnet::IpNet]>,
 }
 
 impl AppState {
@@ -58,8 +64,16 @@ impl AppState {
             store,
             composer,
             views: Arc::new(Views::new()?),
-            secure_cookies: cfg.secure_cookies,
+            secure_cookies: cfg.cookies_secure(),
             session_hours: cfg.session_hours as i64,
+            trusted_proxies: cfg
+                .trusted_proxies
+                .iter()
+                .map(|p| {
+                    throttle::parse_proxy(p)
+                        .with_context(|| format!("web.trusted_proxies: {p:?} is not an address"))
+                })
+                .collect::<anyhow::Result<_>>()?,
         })
     }
 
@@ -114,6 +128,7 @@ impl Views {
     pub fn new() -> anyhow::Result<Views> {
         let mut env = Environment::new();
         env.set_auto_escape_callback(|_| AutoEscape::Html);
+        env.set_formatter(bidi::formatter);
         env.set_undefined_behavior(minijinja::UndefinedBehavior::Chainable);
         for (name, source) in PAGES {
             env.add_template(name, source)
@@ -223,18 +238,24 @@ pub async fn run(
         .await
         .with_context(|| format!("listening on {} (web.listen)", cfg.listen))?;
     tracing::info!(address = %cfg.listen, "web UI listening");
-    serve_on(listener, state, shutdown).await
+    if !cfg.listens_on_loopback() && !cfg.cookies_secure() {
+        tracing::warn!(
+            address = %cfg.listen,
+            "the web UI listens beyond this machine and its cookies are not Secure \
+             (web.secure_cookies = false): session cookies can travel in clear text"
+        );
+    }
+    serve_on(listener, state, ServeLimits::from(&cfg), shutdown).await
 }
 
 /// Serves the site on a bound listener (tests bind port 0).
 pub async fn serve_on(
     listener: tokio::net::TcpListener,
     state: AppState,
+    limits: ServeLimits,
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
-    let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown.cancelled_owned())
+    listen::serve(listener, router(state), limits, shutdown)
         .await
         .context("serving the web UI")
 }

@@ -85,6 +85,22 @@ fn json_fields(json: Option<&str>) -> Vec<(String, String)> {
         .collect()
 }
 
+/// The longest unit staff may type ("box of 100" fits).
+const MAX_UNIT_CHARS: usize = 32;
+/// The longest decline reason or pickup note staff may type.
+pub(crate) const MAX_REASON_CHARS: usize = 4000;
+
+/// `text` trimmed, or a clear refusal when it has more than `max` characters.
+pub(crate) fn bounded<'a>(text: &'a str, what: &str, max: usize) -> Result<&'a str, WebError> {
+    let text = text.trim();
+    if text.chars().count() > max {
+        return Err(WebError::Invalid(format!(
+            "{what} can have at most {max} characters"
+        )));
+    }
+    Ok(text)
+}
+
 fn back(id: i64, anchor: &str) -> Response {
     Redirect::to(&format!("/offers/{id}#{anchor}")).into_response()
 }
@@ -112,7 +128,8 @@ impl ItemForm {
         let quantity = Quantity::parse_optional(&self.quantity)
             .map_err(|e| WebError::Invalid(e.to_string()))?
             .map(Quantity::value);
-        let unit = Some(self.unit.trim().to_string()).filter(|u| !u.is_empty());
+        let unit = bounded(&self.unit, "a unit", MAX_UNIT_CHARS)?;
+        let unit = Some(unit.to_string()).filter(|u| !u.is_empty());
         Ok(ItemEdit {
             item: item.to_string(),
             quantity,
@@ -233,7 +250,7 @@ impl AcceptForm {
 impl AcceptForm {
     /// The slot the form chose.
     fn pickup(&self) -> Result<Pickup, WebError> {
-        let notes = self.notes.trim();
+        let notes = bounded(&self.notes, "pickup notes", MAX_REASON_CHARS)?;
         Ok(Pickup {
             site: self.site.clone(),
             window: self.window()?,
@@ -289,7 +306,8 @@ pub async fn decline(
     Form(form): Form<DeclineForm>,
 ) -> Result<Response, WebError> {
     session.may_change(&form.csrf, Role::Triager)?;
-    let (reason, notify) = (form.reason.trim(), form.notify.is_some());
+    let reason = bounded(&form.reason, "a decline reason", MAX_REASON_CHARS)?;
+    let notify = form.notify.is_some();
     decide::decline(state.desk(&session), offer, reason, notify).await?;
     Ok(back(offer.id(), "decision"))
 }

@@ -9,6 +9,7 @@ use axum_extra::extract::Form;
 
 use super::auth::{page, Role, Session};
 use super::error::WebError;
+use super::offer::{bounded, MAX_REASON_CHARS};
 use super::{AppState, Page};
 use crate::decide;
 use crate::state::{OfferStatus, UnknownState};
@@ -67,6 +68,24 @@ pub struct QueueQuery {
     pub skipped: String,
 }
 
+/// The most characters of each filter that are used: a search of a longer
+/// text than this finds the same as its start (SQLite refuses LIKE
+/// patterns past 50,000 bytes).
+const MAX_FILTER_CHARS: usize = 200;
+
+impl QueueQuery {
+    /// The query with every filter cut to [`MAX_FILTER_CHARS`].
+    fn bounded(mut self) -> QueueQuery {
+        let f = &mut self.filter;
+        for text in [&mut f.item, &mut f.language, &mut f.postal, &mut f.q] {
+            if let Some((cut, _)) = text.char_indices().nth(MAX_FILTER_CHARS) {
+                text.truncate(cut);
+            }
+        }
+        self
+    }
+}
+
 /// The filters as a query string, for paging and export links.
 fn query_string(f: &QueueForm) -> String {
     let mut out = String::new();
@@ -101,6 +120,7 @@ pub async fn queue_page(
     session: Session,
     Query(q): Query<QueueQuery>,
 ) -> Result<Page, WebError> {
+    let q = q.bounded();
     let page_no = q.page.parse::<i64>().unwrap_or(1).max(1);
     let (rows, total) = state
         .store
@@ -149,6 +169,7 @@ pub async fn bulk(
     if !matches!(form.action.as_str(), "spam" | "decline") {
         return Err(WebError::Invalid("choose decline or spam".into()));
     }
+    bounded(&form.reason, "a decline reason", MAX_REASON_CHARS)?;
     let ids: Vec<i64> = form.ids.iter().copied().take(500).collect();
     let mut refused = 0;
     for &id in &ids {
@@ -177,13 +198,33 @@ async fn bulk_one(
     Ok(())
 }
 
-/// A CSV cell that a spreadsheet will not run as a formula.
+/// Characters that make a spreadsheet read a cell as a formula.
+const FORMULA_START: [char; 6] = ['=', '+', '-', '@', '\t', '\r'];
+
+/// A CSV cell that a spreadsheet will not run as a formula, whichever
+/// separator it splits on: the text, and every part of it after a `,` or
+/// `;`, that starts with a formula character gets a `'` before it.
+/// Bidirectional controls are defused ([`super::bidi`]).
 fn cell(text: &str) -> String {
-    if text.starts_with(['=', '+', '-', '@', '\t', '\r']) {
-        format!("'{text}")
-    } else {
-        text.to_string()
+    let mut out = String::with_capacity(text.len() + 1);
+    let mut part_start = true;
+    for c in super::bidi::defuse(text).chars() {
+        if part_start && FORMULA_START.contains(&c) {
+            out.push('\'');
+        }
+        // Spaces between a separator and a formula do not make it text.
+        part_start = matches!(c, ',' | ';') || (part_start && c == ' ');
+        out.push(c);
     }
+    out
+}
+
+/// A CSV writer that quotes every field, so no separator inside a cell is
+/// read as the end of it.
+fn csv_writer() -> csv::Writer<Vec<u8>> {
+    csv::WriterBuilder::new()
+        .quote_style(csv::QuoteStyle::Always)
+        .from_writer(Vec::new())
 }
 
 fn csv_response(name: &str, body: Vec<u8>) -> Response {
@@ -205,8 +246,9 @@ pub async fn export_offers(
     _session: Session,
     Query(q): Query<QueueQuery>,
 ) -> Result<Response, WebError> {
+    let q = q.bounded();
     let (rows, _) = state.store.queue(&q.filter.filter()?, 0, 100_000).await?;
-    let mut w = csv::Writer::from_writer(Vec::new());
+    let mut w = csv_writer();
     let head = [
         "reference",
         "status",
@@ -252,8 +294,9 @@ pub async fn export_items(
     _session: Session,
     Query(q): Query<QueueQuery>,
 ) -> Result<Response, WebError> {
+    let q = q.bounded();
     let rows = state.store.export_items(&q.filter.filter()?).await?;
-    let mut w = csv::Writer::from_writer(Vec::new());
+    let mut w = csv_writer();
     w.write_record([
         "reference",
         "item",
@@ -297,6 +340,51 @@ mod tests {
     fn formulas_are_defused() {
         assert_eq!(cell("=HYPERLINK(\"x\")"), "'=HYPERLINK(\"x\")");
         assert_eq!(cell("masks"), "masks");
+        assert_eq!(cell("Bob;=1+1"), "Bob;'=1+1");
+        assert_eq!(cell("a, -2"), "a, '-2");
+        assert_eq!(cell("1-2=3 @home"), "1-2=3 @home");
+    }
+
+    /// What a spreadsheet splitting on `sep` sees, quotes or not: cells
+    /// split at every separator, with quotes and spaces trimmed.
+    fn naive_cells(csv: &str, sep: char) -> Vec<String> {
+        csv.lines()
+            .flat_map(|line| line.split(sep))
+            .map(|c| c.trim_matches(|c| c == '"' || c == ' ').to_string())
+            .collect()
+    }
+
+    #[test]
+    fn no_cell_starts_a_formula_with_either_separator() {
+        let hostile = [
+            "Bob;=1+1",
+            "Bob,=1+1",
+            "=cmd|' /C calc'!A0",
+            "x; +SUM(A1)",
+            "@SUM(1)",
+            "-2+3",
+            "a;\t=1",
+            "a,\r=1",
+            "plain",
+        ];
+        let mut w = csv_writer();
+        w.write_record(hostile.map(cell)).unwrap();
+        let text = String::from_utf8(w.into_inner().unwrap()).unwrap();
+        for sep in [',', ';'] {
+            for c in naive_cells(&text, sep) {
+                assert!(
+                    !c.starts_with(FORMULA_START),
+                    "{c:?} with {sep:?} in {text}"
+                );
+            }
+        }
+        // Every field is quoted, and a CSV reader gets the text back with its marks.
+        assert!(text.starts_with("\"Bob;'=1+1\",\"Bob,'=1+1\","), "{text}");
+        let mut r = csv::ReaderBuilder::new()
+            .has_headers(false)
+            .from_reader(text.as_bytes());
+        let row = r.records().next().unwrap().unwrap();
+        assert_eq!(&row[8], "plain");
     }
 
     #[test]

@@ -1,13 +1,17 @@
 //! Who gets in and where they land: every route needs a session, forms
 //! need their CSRF token, viewers cannot change anything, failed logins are
-//! limited, and login returns staff only to a page of this site.
+//! slowed down (not locked out), and login returns staff only to a page of
+//! this site.
+
+use std::time::Duration;
 
 use axum::http::StatusCode;
 
 use crate::app::{seed_two, TestApp, PASSWORD};
 use crate::browser::Browser;
 use crate::http::{
-    call, get, login_http, login_location_with_next, login_page_cookie, post, press,
+    call, get, login_form, login_http, login_location_with_next, login_page_cookie, post, press,
+    waiting_seconds,
 };
 use crate::pages::{LoginPage, OfferPage, QueuePage};
 
@@ -137,18 +141,22 @@ async fn a_viewer_reads_but_cannot_change() {
 async fn repeated_failed_logins_are_rate_limited() {
     let app = TestApp::start().await;
     let (cookie, token) = login_page_cookie(&app).await;
-    let bad = format!("email=triager%40city.example&password=wrong&csrf={token}");
+    let bad = login_form("triager@city.example", "wrong", &token);
     for _ in 0..5 {
         let (status, _, page) = call(&app, post("/login", &cookie, &bad)).await;
         assert_eq!(status, StatusCode::OK);
         assert!(page.contains("Wrong email or password"));
     }
-    let good = format!(
-        "email=triager%40city.example&password={}&csrf={token}",
-        PASSWORD.replace(' ', "+")
-    );
-    let (status, _, _) = call(&app, post("/login", &cookie, &good)).await;
+    let good = login_form("triager@city.example", PASSWORD, &token);
+    let (status, _, page) = call(&app, post("/login", &cookie, &good)).await;
     assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
+    // Slowed down, not locked out: the page says how long to wait, and
+    // after that the right password logs in.
+    let wait = waiting_seconds(&page);
+    assert!(page.contains("name=\"password\""), "{page}");
+    tokio::time::sleep(Duration::from_secs(wait)).await;
+    let (status, location, _) = call(&app, post("/login", &cookie, &good)).await;
+    assert_eq!((status, location.as_str()), (StatusCode::SEE_OTHER, "/"));
 }
 
 #[tokio::test]

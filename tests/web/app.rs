@@ -23,12 +23,18 @@ pub struct TestApp {
     dir: tempfile::TempDir,
     pub store: Store,
     pub state: AppState,
-    addr: SocketAddr,
+    /// Where the server listens, for requests over a real connection.
+    pub addr: SocketAddr,
     shutdown: CancellationToken,
 }
 
 impl TestApp {
     pub async fn start() -> TestApp {
+        Self::start_with(WebConfig::default()).await
+    }
+
+    /// A site with this `[web]` config (its listen address is not used).
+    pub async fn start_with(cfg: WebConfig) -> TestApp {
         let dir = tempfile::tempdir().unwrap();
         let url = format!("sqlite://{}", dir.path().join("supplyline.db").display());
         let store = Store::open(&url).await.unwrap();
@@ -36,12 +42,17 @@ impl TestApp {
             Composer::new(None, "donations@city.example", "City Donations Desk", None).unwrap();
         let needs = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/needs.toml");
         web::operations::load_file(&store, &needs).await.unwrap();
-        let state =
-            AppState::new(store.clone(), Arc::new(composer), &WebConfig::default()).unwrap();
+        let state = AppState::new(store.clone(), Arc::new(composer), &cfg).unwrap();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let shutdown = CancellationToken::new();
-        tokio::spawn(web::serve_on(listener, state.clone(), shutdown.clone()));
+        let limits = web::ServeLimits::from(&cfg);
+        tokio::spawn(web::serve_on(
+            listener,
+            state.clone(),
+            limits,
+            shutdown.clone(),
+        ));
         for (email, role) in [
             ("triager@city.example", Role::Triager),
             ("viewer@city.example", Role::Viewer),

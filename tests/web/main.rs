@@ -16,7 +16,9 @@
 //! - The stories: [`access`] (who gets in, where login lands), [`triage`]
 //!   (queue, correct, accept, decline, merge, received, failed messages),
 //!   [`held`] (replies held for approval, sent or discarded),
-//!   [`hostile`] (email text renders inert).
+//!   [`hostile`] (email text renders inert), [`abuse`] (login guessing,
+//!   CSV formulas, stalled connections, oversized input, bidi controls,
+//!   cookie flags, forged log lines, disabled accounts).
 //!
 //! One binary, so the crate links once.
 
@@ -28,6 +30,7 @@ mod browser;
 mod http;
 mod pages;
 
+mod abuse;
 mod access;
 mod held;
 mod hostile;

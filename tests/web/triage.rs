@@ -36,7 +36,7 @@ async fn queue_is_ordered_by_need_and_filters_and_exports() {
     let (status, _, csv) = call(&app, get("/export/items.csv?item=exam_gloves", &cookie)).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(csv.lines().count(), 2, "{csv}");
-    assert!(csv.contains("exam_gloves,3,box"), "{csv}");
+    assert!(csv.contains(r#""exam_gloves","3","box""#), "{csv}");
     let (status, _, page) = call(&app, get("/dashboard", &cookie)).await;
     assert_eq!(status, StatusCode::OK);
     assert!(page.contains("<svg") && page.contains("n95_respirator"));
