@@ -9,6 +9,8 @@
 //! - [`mail`]: MIME parsing and clean text.
 //! - [`rules`]: rule files and extraction of category, items, contact, pickup.
 //! - [`process`]: the stage that turns a stored message into an offer and a reply.
+//! - [`decide`]: the stage of staff decisions (accept, decline, spam, merge,
+//!   received, a reply; held replies sent or discarded), for the web and the CLI.
 //! - [`outbox`]: reply policy, kinds and templates, building the message, the SMTP sender.
 //! - [`state`]: the states rows move through (offer, message, reply, role) and
 //!   which offer decisions are allowed when.
@@ -25,6 +27,7 @@
 pub mod backoff;
 pub mod config;
 pub mod daemon;
+pub mod decide;
 pub mod demo;
 pub mod error_text;
 pub mod fetch;

@@ -9,7 +9,7 @@ use supplyline::config::Config;
 use supplyline::outbox::kinds::ReplyKind;
 use supplyline::state::{MessageState, OfferStatus, Role};
 use supplyline::values::{EmailAddress, OfferRef};
-use supplyline::{daemon, demo, mail, outbox, rules, web};
+use supplyline::{daemon, decide, demo, mail, outbox, rules, web};
 
 /// Keeps large buffers out of glibc's heap arenas: a 20 MiB message body is
 /// mmapped and handed back to the system when freed, instead of raising the
@@ -180,6 +180,36 @@ enum OffersCommand {
     },
     /// Show one offer (SL-000042, or its id 42): items, contact, messages, replies, history.
     Show { offer: OfferRef },
+    /// Accept an offer with a pickup slot and queue the pickup email.
+    Accept {
+        offer: OfferRef,
+        /// A pickup site of the operators' file, by name.
+        #[arg(long)]
+        site: String,
+        /// The pickup window as the donor will read it ("Friday 1 May 09:00–11:00").
+        #[arg(long)]
+        window: String,
+        /// Notes for the donor instead of the site's own.
+        #[arg(long)]
+        notes: Option<String>,
+    },
+    /// Decline an offer and queue the decline email with the reason.
+    Decline {
+        offer: OfferRef,
+        #[arg(long)]
+        reason: String,
+        /// Decline without emailing the donor.
+        #[arg(long)]
+        no_email: bool,
+    },
+    /// Mark an offer as spam; nothing is sent.
+    Spam { offer: OfferRef },
+    /// Merge a duplicate into another offer; nothing is sent.
+    Merge {
+        offer: OfferRef,
+        #[arg(long)]
+        into: OfferRef,
+    },
 }
 
 #[derive(Subcommand)]
@@ -468,7 +498,67 @@ async fn offers(config: &Config, command: OffersCommand) -> anyhow::Result<()> {
             let detail = store.offer(offer.id()).await?;
             println!("{}", serde_json::to_string_pretty(&detail)?);
         }
+        decision => decide_offer(config, &store, decision).await?,
     }
+    Ok(())
+}
+
+/// The decisions of `offers`: made as the operator (`cli:<user>` in the
+/// audit rows), with the donor's email queued as the desk would.
+async fn decide_offer(
+    config: &Config,
+    store: &supplyline::store::Store,
+    command: OffersCommand,
+) -> anyhow::Result<()> {
+    let composer = daemon::load_composer(config)?;
+    let actor = match std::env::var("USER") {
+        Ok(user) if !user.is_empty() => format!("cli:{user}"),
+        _ => "cli".to_string(),
+    };
+    let desk = decide::Desk {
+        store,
+        composer: &composer,
+        actor: &actor,
+    };
+    let (offer, done) = match command {
+        OffersCommand::Accept {
+            offer,
+            site,
+            window,
+            notes,
+        } => {
+            let pickup = decide::Pickup {
+                site,
+                window,
+                notes,
+            };
+            decide::accept(desk, offer, &pickup).await?;
+            (offer, "scheduled; the pickup email is queued".to_string())
+        }
+        OffersCommand::Decline {
+            offer,
+            reason,
+            no_email,
+        } => {
+            decide::decline(desk, offer, reason.trim(), !no_email).await?;
+            let email = if no_email {
+                ""
+            } else {
+                "; the decline email is queued"
+            };
+            (offer, format!("declined{email}"))
+        }
+        OffersCommand::Spam { offer } => {
+            decide::spam(desk, offer).await?;
+            (offer, "marked as spam".to_string())
+        }
+        OffersCommand::Merge { offer, into } => {
+            decide::merge(desk, offer, into).await?;
+            (offer, format!("merged into {into}"))
+        }
+        OffersCommand::List { .. } | OffersCommand::Show { .. } => return Ok(()),
+    };
+    println!("{offer} {done}");
     Ok(())
 }
 

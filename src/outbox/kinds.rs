@@ -6,8 +6,8 @@
 //! Owns: the list of kinds, their names (in template file names, the
 //! outbox table's `kind` column, dedup keys and Message-IDs) and the extra
 //! values. Does not own: the templates themselves ([`super::templates`])
-//! nor deciding which kind an offer gets (the process stage and the web's
-//! decisions).
+//! nor deciding which kind an offer gets (the process stage and the decide
+//! stage).
 
 use std::collections::BTreeMap;
 use std::fmt;

@@ -19,6 +19,8 @@
 //! - `outbox`: replies and their delivery.
 //! - `queue`, `decisions`, `operations`, `dashboard`: what the triage desk
 //!   reads and changes, one module per page family of `web/`.
+//! - `deciding`: one staff decision's transaction, the writing side of
+//!   `crate::decide`.
 //! - `audit`, `users`: history, accounts and sessions.
 //!
 //! States are bound as their types (`crate::state`), never as string literals.
@@ -26,6 +28,7 @@
 mod audit;
 mod cursors;
 mod dashboard;
+mod deciding;
 mod decisions;
 mod messages;
 mod offers;
@@ -47,13 +50,14 @@ use crate::state::{MessageState, ReplyState};
 pub use audit::AuditEvent;
 pub use cursors::Cursor;
 pub use dashboard::ItemStats;
-pub use decisions::{fmt_qty, Decision, DecisionError, ItemEdit, Note};
+pub use deciding::{DecisionTx, ReplyStanding};
+pub use decisions::{fmt_qty, Decision, ItemEdit, Note};
 pub use messages::{
     message_identity, ClaimedMessage, FetchedMessage, MessageSummary, StoreOutcome,
 };
 pub use offers::{ItemFull, MessageFacts, NewOffer, OfferDetail, OfferItemRow, OfferSummary};
 pub use operations::{Need, PickupSite};
-pub use outbox::{NewReply, OutboxRow, OutboxSummary};
+pub use outbox::{HeldReply, NewReply, OutboxRow, OutboxSummary};
 pub use processing::ProcessingBatch;
 pub use queue::{QueueFilter, QueueRow, StatusFilter};
 pub use users::{FailedLogins, LoginSlot, SessionRow, User, UserListing};

@@ -1,11 +1,14 @@
 //! The `outbox` table: replies rendered whole when enqueued, and their
-//! delivery state. The sender claims due rows; retries are scheduled here.
+//! delivery state. The sender claims due `pending` rows; retries are
+//! scheduled here. A `held` reply waits for staff (`crate::decide` sends it
+//! on or discards it) and is never claimed while held.
 
 use sqlx::{Sqlite, Transaction};
 
 use super::{now_ms, QueryContext, Store, StoreError};
 use crate::outbox::kinds::ReplyKind;
 use crate::state::ReplyState;
+use crate::values::OfferRef;
 
 /// A reply to enqueue, already rendered.
 #[derive(Debug, Clone)]
@@ -42,8 +45,23 @@ pub struct OutboxSummary {
     pub state: ReplyState,
     pub attempts: i64,
     pub last_error: Option<String>,
+    /// Why it waits for staff, when it is held.
+    pub held_reason: Option<String>,
     pub created_at: i64,
     pub sent_at: Option<i64>,
+}
+
+/// A held reply, as the list of held replies shows it.
+#[derive(Debug, Clone, serde::Serialize, sqlx::FromRow)]
+pub struct HeldReply {
+    pub id: i64,
+    pub offer_id: Option<i64>,
+    pub reference: Option<OfferRef>,
+    pub kind: String,
+    pub to_address: String,
+    pub subject: String,
+    pub held_reason: String,
+    pub created_at: i64,
 }
 
 impl Store {
@@ -54,11 +72,51 @@ impl Store {
         offer_id: Option<i64>,
         r: &NewReply,
     ) -> Result<bool, StoreError> {
+        Self::insert_reply(tx, offer_id, r, None).await
+    }
+
+    /// Enqueues a reply that waits for staff to send or discard it, saying
+    /// why (`held_reason`). False when a reply with the same dedup key is
+    /// already there.
+    pub(crate) async fn hold_in(
+        tx: &mut Transaction<'static, Sqlite>,
+        offer_id: Option<i64>,
+        r: &NewReply,
+        reason: &str,
+    ) -> Result<bool, StoreError> {
+        Self::insert_reply(tx, offer_id, r, Some(reason)).await
+    }
+
+    /// Like [`hold_in`](Self::hold_in), in a transaction of its own.
+    pub async fn hold_reply(
+        &self,
+        offer_id: Option<i64>,
+        r: &NewReply,
+        reason: &str,
+    ) -> Result<bool, StoreError> {
+        let mut tx = self.write().await?;
+        let held = Self::hold_in(&mut tx, offer_id, r, reason).await?;
+        tx.commit().await.during("committing a held reply")?;
+        Ok(held)
+    }
+
+    /// Inserts a reply, `pending` and due now, or `held` when `held_reason`
+    /// is given, with its audit row.
+    async fn insert_reply(
+        tx: &mut Transaction<'static, Sqlite>,
+        offer_id: Option<i64>,
+        r: &NewReply,
+        held_reason: Option<&str>,
+    ) -> Result<bool, StoreError> {
         let now = now_ms();
+        let state = match held_reason {
+            Some(_) => ReplyState::Held,
+            None => ReplyState::Pending,
+        };
         let done = sqlx::query(
             "INSERT INTO outbox (offer_id, kind, dedup_key, rfc_message_id, to_address, recipient_key,
-                                 subject, raw, automatic, next_attempt_at, created_at)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+                                 subject, raw, automatic, next_attempt_at, created_at, state, held_reason)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
         )
         .bind(offer_id)
         .bind(r.kind)
@@ -71,17 +129,23 @@ impl Store {
         .bind(r.automatic)
         .bind(now)
         .bind(now)
+        .bind(state)
+        .bind(held_reason)
         .execute(&mut **tx)
         .await
         .during("enqueueing a reply")?;
         if done.rows_affected() == 1 {
-            let kind = r.kind.as_str();
-            Self::audit_in(tx, "system", offer_id, None, "reply_enqueued", kind).await?;
+            let (action, detail) = match held_reason {
+                Some(reason) => ("reply_held", format!("{}: {reason}", r.kind)),
+                None => ("reply_enqueued", r.kind.to_string()),
+            };
+            Self::audit_in(tx, "system", offer_id, None, action, &detail).await?;
         }
         Ok(done.rows_affected() == 1)
     }
 
-    /// Claims up to `limit` replies that are due now, in due order.
+    /// Claims up to `limit` pending replies that are due now, in due order
+    /// (held ones wait for staff, whatever their due time).
     pub async fn claim_due_replies(&self, limit: i64) -> Result<Vec<OutboxRow>, StoreError> {
         let mut tx = self.write().await?;
         let mut claimed: Vec<OutboxRow> = sqlx::query_as(
@@ -189,7 +253,8 @@ impl Store {
         offer_id: i64,
     ) -> Result<Vec<OutboxSummary>, StoreError> {
         sqlx::query_as(
-            "SELECT id, kind, to_address, subject, state, attempts, last_error, created_at, sent_at
+            "SELECT id, kind, to_address, subject, state, attempts, last_error, held_reason,
+                    created_at, sent_at
              FROM outbox WHERE offer_id = ? ORDER BY id",
         )
         .bind(offer_id)
@@ -204,5 +269,27 @@ impl Store {
             .fetch_all(&self.reader)
             .await
             .during("counting replies")
+    }
+
+    /// Every held reply, oldest first.
+    pub async fn held_replies(&self) -> Result<Vec<HeldReply>, StoreError> {
+        sqlx::query_as(
+            "SELECT id, offer_id, offer_id AS reference, kind, to_address, subject,
+                    COALESCE(held_reason, '') AS held_reason, created_at
+             FROM outbox WHERE state = ? ORDER BY created_at, id",
+        )
+        .bind(ReplyState::Held)
+        .fetch_all(&self.reader)
+        .await
+        .during("reading held replies")
+    }
+
+    /// How many replies wait for staff.
+    pub async fn held_count(&self) -> Result<i64, StoreError> {
+        sqlx::query_scalar("SELECT COUNT(*) FROM outbox WHERE state = ?")
+            .bind(ReplyState::Held)
+            .fetch_one(&self.reader)
+            .await
+            .during("counting held replies")
     }
 }

@@ -6,8 +6,9 @@ use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Redirect, Response};
 
 use super::return_to::login_url;
+use crate::decide::DecideError;
 use crate::outbox::TemplateError;
-use crate::store::{DecisionError, StoreError};
+use crate::store::StoreError;
 
 /// An error at the HTTP boundary, by what the handler's caller acts on.
 #[derive(Debug, thiserror::Error)]
@@ -40,11 +41,18 @@ impl From<StoreError> for WebError {
     }
 }
 
-impl From<DecisionError> for WebError {
-    fn from(e: DecisionError) -> Self {
+impl From<DecideError> for WebError {
+    fn from(e: DecideError) -> Self {
         match e {
-            DecisionError::Store(s) => s.into(),
-            other => WebError::Refused(other.to_string()),
+            DecideError::NotFound(_) => WebError::NotFound,
+            DecideError::UnknownSite(_) => WebError::Invalid(e.to_string()),
+            DecideError::Store(s) => s.into(),
+            DecideError::Template { .. } => WebError::Unexpected(e.into()),
+            DecideError::Closed(_)
+            | DecideError::SelfMerge
+            | DecideError::MergeTargetClosed(..)
+            | DecideError::NotHeld(_)
+            | DecideError::Undeliverable(_) => WebError::Refused(e.to_string()),
         }
     }
 }

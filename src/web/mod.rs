@@ -4,9 +4,11 @@
 //! Owns: routes, accounts and sessions ([`auth`]), where login returns to
 //! ([`return_to`]), login throttling ([`throttle`]), limits on slow
 //! clients ([`listen`]), the queue ([`queue`]),
-//! the offer page and decisions ([`offer`]), showing a stored message safely
+//! the offer page and decisions ([`offer`]), held replies ([`replies`]),
+//! showing a stored message safely
 //! ([`message`]), the dashboard and failed messages ([`dashboard`]).
-//! Does not own: SQL (that is `store`) or reply rendering (`outbox`).
+//! Does not own: SQL (that is `store`), the decisions' rules and writes
+//! (`decide`), or reply rendering (`outbox`).
 //!
 //! Pages work without JavaScript; `/static/app.js` only adds keyboard
 //! shortcuts. Every byte from email reaches a page through a template with
@@ -21,6 +23,7 @@ pub mod message;
 pub mod offer;
 pub mod operations;
 pub mod queue;
+pub mod replies;
 pub mod return_to;
 pub mod throttle;
 
@@ -36,6 +39,7 @@ use tokio_util::sync::CancellationToken;
 use tower_http::set_header::SetResponseHeaderLayer;
 
 use crate::config::WebConfig;
+use crate::decide::Desk;
 use crate::outbox::Composer;
 use crate::store::Store;
 use error::WebError;
@@ -72,6 +76,15 @@ impl AppState {
                 .collect::<anyhow::Result<_>>()?,
         })
     }
+
+    /// Decisions ([`crate::decide`]) made by the person of `session`.
+    pub fn desk<'a>(&'a self, session: &'a auth::Session) -> Desk<'a> {
+        Desk {
+            store: &self.store,
+            composer: &self.composer,
+            actor: &session.user.email,
+        }
+    }
 }
 
 /// A rendered page.
@@ -87,6 +100,11 @@ const PAGES: &[(&str, &str)] = &[
     ("login.html", include_str!("../../templates/web/login.html")),
     ("queue.html", include_str!("../../templates/web/queue.html")),
     ("offer.html", include_str!("../../templates/web/offer.html")),
+    ("held.html", include_str!("../../templates/web/held.html")),
+    (
+        "held_buttons.html",
+        include_str!("../../templates/web/held_buttons.html"),
+    ),
     (
         "preview.html",
         include_str!("../../templates/web/preview.html"),
@@ -117,6 +135,7 @@ impl Views {
                 .with_context(|| format!("loading page template {name}"))?;
         }
         env.add_filter("when", when);
+        env.add_filter("age", |ms: i64| age(crate::store::now_ms() - ms));
         env.add_filter("qty", |q: Option<f64>| crate::store::fmt_qty(q));
         Ok(Views { env })
     }
@@ -131,6 +150,17 @@ fn when(ms: i64) -> String {
     chrono::DateTime::from_timestamp_millis(ms)
         .map(|t| t.format("%Y-%m-%d %H:%M UTC").to_string())
         .unwrap_or_default()
+}
+
+/// A duration in milliseconds as a person reads an age: `5 min`, `3 h`, `2 d`.
+fn age(ms: i64) -> String {
+    let minutes = ms.max(0) / 60_000;
+    match minutes {
+        0 => "under a minute".into(),
+        1..=59 => format!("{minutes} min"),
+        60..=2879 => format!("{} h", minutes / 60),
+        _ => format!("{} d", minutes / 1440),
+    }
 }
 
 const CSS: &str = include_str!("../../templates/web/app.css");
@@ -167,6 +197,8 @@ pub fn router(state: AppState) -> Router {
         .route("/offers/{id}/spam", post(offer::spam))
         .route("/offers/{id}/merge", post(offer::merge))
         .route("/offers/{id}/received", post(offer::received))
+        .route("/replies/held", get(replies::held_page))
+        .route("/replies/{id}/{action}", post(replies::settle))
         .route("/messages/{id}", get(offer::message_page))
         .route("/messages/{id}/attachments/{n}", get(offer::attachment))
         .route("/dashboard", get(dashboard::dashboard_page))

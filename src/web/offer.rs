@@ -1,9 +1,8 @@
 //! The offer page and everything staff change there: item corrections,
 //! notes, and the decisions (accept with a pickup slot after previewing the
-//! email, decline with a reason, spam, merge, received quantities).
-//! Also the message page and attachment downloads.
-
-use std::collections::BTreeMap;
+//! email, decline with a reason, spam, merge, received quantities), each
+//! read from its form and made by `crate::decide`. Also the message page
+//! and attachment downloads.
 
 use axum::extract::{Path, State};
 use axum::http::header;
@@ -14,9 +13,8 @@ use super::auth::{page, Role, Session};
 use super::error::WebError;
 use super::message::{self, safe_filename};
 use super::{AppState, Page};
-use crate::outbox::kinds::{ReplyKind, DECISION_VALUES};
-use crate::outbox::ReplyContext;
-use crate::store::{ItemEdit, NewReply};
+use crate::decide::{self, Pickup};
+use crate::store::ItemEdit;
 use crate::values::{BadQuantity, OfferRef, Quantity};
 
 pub async fn offer_page(
@@ -211,38 +209,6 @@ pub async fn add_note(
     Ok(back(id, "notes"))
 }
 
-/// The email of a staff decision about offer `id`: a reply of `kind` with
-/// the decision's values `pairs` (every other decision value blank), sent
-/// because a person decided (not automatic).
-async fn decision_reply(
-    state: &AppState,
-    id: i64,
-    kind: ReplyKind,
-    pairs: &[(&str, &str)],
-) -> Result<NewReply, WebError> {
-    let mut values: BTreeMap<String, String> = DECISION_VALUES
-        .iter()
-        .map(|k| (k.to_string(), String::new()))
-        .collect();
-    for (k, v) in pairs {
-        values.insert(k.to_string(), v.to_string());
-    }
-    let ctx = ReplyContext::for_offer(&state.store, id, kind, None).await?;
-    let mut reply = state.composer.compose_kind(&ctx, &values)?;
-    reply.automatic = false;
-    Ok(reply)
-}
-
-/// The thank-you on receipt, sent because staff recorded the delivery.
-async fn thanks_reply(state: &AppState, id: i64) -> Result<NewReply, WebError> {
-    decision_reply(state, id, ReplyKind::Thanks, &[]).await
-}
-
-/// The decline email for an offer, sent by a person (not automatic).
-pub async fn decline_reply(state: &AppState, id: i64, reason: &str) -> Result<NewReply, WebError> {
-    decision_reply(state, id, ReplyKind::Decline, &[("decline_reason", reason)]).await
-}
-
 #[derive(serde::Deserialize, serde::Serialize)]
 pub struct AcceptForm {
     #[serde(default)]
@@ -281,34 +247,16 @@ impl AcceptForm {
     }
 }
 
-/// Renders the pickup email for the chosen site and window.
-async fn pickup_reply(
-    state: &AppState,
-    id: i64,
-    form: &AcceptForm,
-) -> Result<(NewReply, String), WebError> {
-    let window = form.window()?;
-    let form_notes = bounded(&form.notes, "pickup notes", MAX_REASON_CHARS)?;
-    let site = state
-        .store
-        .pickup_sites()
-        .await?
-        .into_iter()
-        .find(|s| s.name == form.site)
-        .ok_or_else(|| WebError::Invalid("choose a pickup site".into()))?;
-    let notes = if form_notes.is_empty() {
-        site.notes.clone()
-    } else {
-        form_notes.to_string()
-    };
-    let values = [
-        ("pickup_site", site.name.as_str()),
-        ("pickup_address", &site.address),
-        ("pickup_window", &window),
-        ("pickup_notes", &notes),
-    ];
-    let reply = decision_reply(state, id, ReplyKind::Pickup, &values).await?;
-    Ok((reply, window))
+impl AcceptForm {
+    /// The slot the form chose.
+    fn pickup(&self) -> Result<Pickup, WebError> {
+        let notes = bounded(&self.notes, "pickup notes", MAX_REASON_CHARS)?;
+        Ok(Pickup {
+            site: self.site.clone(),
+            window: self.window()?,
+            notes: (!notes.is_empty()).then(|| notes.to_string()),
+        })
+    }
 }
 
 pub async fn accept_preview(
@@ -317,14 +265,14 @@ pub async fn accept_preview(
     Path(offer): Path<OfferRef>,
     Form(form): Form<AcceptForm>,
 ) -> Result<Page, WebError> {
-    let id = offer.id();
     session.may_change(&form.csrf, Role::Triager)?;
-    let (reply, window) = pickup_reply(&state, id, &form).await?;
+    let pickup = form.pickup()?;
+    let reply = decide::pickup_email(state.desk(&session), offer, &pickup).await?;
     let body = message::view(&reply.raw, &[]);
     let ctx = minijinja::context! {
-        o => state.store.offer(id).await?.offer,
+        o => state.store.offer(offer.id()).await?.offer,
         to => &reply.to_address, subject => &reply.subject, body => body.segments,
-        window, form => &form,
+        window => pickup.window, form => &form,
     };
     page(&state, &session, "preview.html", ctx)
 }
@@ -335,14 +283,9 @@ pub async fn accept(
     Path(offer): Path<OfferRef>,
     Form(form): Form<AcceptForm>,
 ) -> Result<Response, WebError> {
-    let id = offer.id();
     session.may_change(&form.csrf, Role::Triager)?;
-    let (reply, window) = pickup_reply(&state, id, &form).await?;
-    state
-        .store
-        .schedule_pickup(id, &session.user.email, &form.site, &window, &reply)
-        .await?;
-    Ok(back(id, "decision"))
+    decide::accept(state.desk(&session), offer, &form.pickup()?).await?;
+    Ok(back(offer.id(), "decision"))
 }
 
 #[derive(serde::Deserialize)]
@@ -362,18 +305,11 @@ pub async fn decline(
     Path(offer): Path<OfferRef>,
     Form(form): Form<DeclineForm>,
 ) -> Result<Response, WebError> {
-    let id = offer.id();
     session.may_change(&form.csrf, Role::Triager)?;
     let reason = bounded(&form.reason, "a decline reason", MAX_REASON_CHARS)?;
-    let reply = match form.notify {
-        Some(_) => Some(decline_reply(&state, id, reason).await?),
-        None => None,
-    };
-    state
-        .store
-        .decline(id, &session.user.email, reason, reply.as_ref())
-        .await?;
-    Ok(back(id, "decision"))
+    let notify = form.notify.is_some();
+    decide::decline(state.desk(&session), offer, reason, notify).await?;
+    Ok(back(offer.id(), "decision"))
 }
 
 pub async fn spam(
@@ -382,10 +318,9 @@ pub async fn spam(
     Path(offer): Path<OfferRef>,
     Form(form): Form<super::auth::CsrfOnly>,
 ) -> Result<Response, WebError> {
-    let id = offer.id();
     session.may_change(&form.csrf, Role::Triager)?;
-    state.store.mark_spam(id, &session.user.email).await?;
-    Ok(back(id, "decision"))
+    decide::spam(state.desk(&session), offer).await?;
+    Ok(back(offer.id(), "decision"))
 }
 
 #[derive(serde::Deserialize)]
@@ -402,14 +337,12 @@ pub async fn merge(
     Path(offer): Path<OfferRef>,
     Form(form): Form<MergeForm>,
 ) -> Result<Response, WebError> {
-    let id = offer.id();
     session.may_change(&form.csrf, Role::Triager)?;
     let into: OfferRef = form.into.parse().map_err(|_| {
         WebError::Invalid("type the reference of the offer to merge into, like SL-000042".into())
     })?;
-    let into = into.id();
-    state.store.merge(id, into, &session.user.email).await?;
-    Ok(Redirect::to(&format!("/offers/{into}")).into_response())
+    decide::merge(state.desk(&session), offer, into).await?;
+    Ok(Redirect::to(&format!("/offers/{}", into.id())).into_response())
 }
 
 #[derive(serde::Deserialize)]
@@ -428,7 +361,6 @@ pub async fn received(
     Path(offer): Path<OfferRef>,
     Form(form): Form<ReceivedForm>,
 ) -> Result<Response, WebError> {
-    let id = offer.id();
     session.may_change(&form.csrf, Role::Triager)?;
     let mut quantities = Vec::new();
     for (item, text) in form.item_id.iter().zip(&form.received) {
@@ -437,12 +369,8 @@ pub async fn received(
             .map_err(|e: BadQuantity| WebError::Invalid(e.to_string()))?;
         quantities.push((*item, q.value()));
     }
-    let thanks = thanks_reply(&state, id).await?;
-    state
-        .store
-        .mark_received(id, &session.user.email, &quantities, Some(&thanks))
-        .await?;
-    Ok(back(id, "decision"))
+    decide::received(state.desk(&session), offer, &quantities).await?;
+    Ok(back(offer.id(), "decision"))
 }
 
 /// One stored message on its own (failed messages have no offer).

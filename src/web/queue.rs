@@ -9,10 +9,12 @@ use axum_extra::extract::Form;
 
 use super::auth::{page, Role, Session};
 use super::error::WebError;
-use super::offer::{bounded, decline_reply, MAX_REASON_CHARS};
+use super::offer::{bounded, MAX_REASON_CHARS};
 use super::{AppState, Page};
+use crate::decide;
 use crate::state::{OfferStatus, UnknownState};
 use crate::store::{fmt_qty, QueueFilter, StatusFilter};
+use crate::values::OfferRef;
 
 const PER_PAGE: i64 = 50;
 
@@ -134,6 +136,7 @@ pub async fn queue_page(
         done => q.done.parse::<u32>().ok(),
         skipped => q.skipped.parse::<u32>().ok().filter(|n| *n > 0),
         statuses => status_choices(),
+        held => state.store.held_count().await?,
     };
     page(&state, &session, "queue.html", ctx)
 }
@@ -187,15 +190,12 @@ async fn bulk_one(
     id: i64,
     form: &BulkForm,
 ) -> Result<(), WebError> {
-    let actor = &session.user.email;
-    if form.action == "spam" {
-        return Ok(state.store.mark_spam(id, actor).await?);
+    let (desk, offer) = (state.desk(session), OfferRef::from(id));
+    match form.action.as_str() {
+        "spam" => decide::spam(desk, offer).await?,
+        _ => decide::decline(desk, offer, &form.reason, true).await?,
     }
-    let reply = decline_reply(state, id, &form.reason).await?;
-    Ok(state
-        .store
-        .decline(id, actor, &form.reason, Some(&reply))
-        .await?)
+    Ok(())
 }
 
 /// Characters that make a spreadsheet read a cell as a formula.

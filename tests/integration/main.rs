@@ -6,6 +6,8 @@
 mod common;
 
 mod app;
+mod decide;
+mod decide_cli;
 mod faults;
 mod hostile;
 mod intake;

@@ -1,13 +1,11 @@
 //! Reply kinds read back from the donor's own mailbox: language, parts and
 //! headers as a donor's mail client sees them.
 
-use std::collections::BTreeMap;
 use std::time::Duration;
 
 use mail_parser::{HeaderValue, MessageParser};
-use supplyline::outbox::kinds::ReplyKind;
-use supplyline::outbox::{Composer, ReplyContext};
-use supplyline::store::OfferSummary;
+use supplyline::decide;
+use supplyline::outbox::Composer;
 
 use crate::app::{unique_id, App};
 use crate::common::{append, stack_shared, unique_address, wait_for_count};
@@ -60,24 +58,12 @@ fn read_reply(raw: &[u8], donations: &str, donor_id: &str) -> (String, String, S
 
 /// What a staff decision's reply is about: `kind` for `offer`, in English,
 /// answering the donor's message `id`.
-fn context(
-    kind: ReplyKind,
-    offer: &OfferSummary,
-    donor: &str,
-    id: &str,
-    subject: &str,
-) -> ReplyContext {
-    ReplyContext {
-        kind,
-        offer_id: offer.id,
-        reference: offer.reference.to_string(),
-        donor_email: donor.to_string(),
-        donor_name: None,
-        language: Some("en".into()),
-        items: vec![],
-        received_subject: subject.into(),
-        in_reply_to: Some(format!("{id}@donor.example")),
-        references: vec![],
+/// Decisions as a staff member makes them at the desk.
+fn staff<'a>(app: &'a App, composer: &'a Composer) -> decide::Desk<'a> {
+    decide::Desk {
+        store: &app.store,
+        composer,
+        actor: "staff@city.example",
     }
 }
 
@@ -137,13 +123,8 @@ async fn a_decline_reaches_the_donor_with_the_reason_in_the_same_thread() {
 
     let offer = app.store.list_offers(None, 1).await.unwrap().remove(0);
     let composer = Composer::new(None, &app.donations, "Test Donations Desk", None).unwrap();
-    let ctx = context(ReplyKind::Decline, &offer, &donor, &id, "Gowns");
     let reason = "We have enough gowns for now";
-    let extra = BTreeMap::from([("decline_reason".to_string(), reason.to_string())]);
-    let mut reply = composer.compose_kind(&ctx, &extra).unwrap();
-    reply.automatic = false;
-    app.store
-        .decline(offer.id, "staff@city.example", reason, Some(&reply))
+    decide::decline(staff(&app, &composer), offer.reference, reason, true)
         .await
         .unwrap();
 
@@ -170,10 +151,7 @@ async fn a_thank_you_on_receipt_reaches_the_donor() {
     wait_for_count(&donor, "INBOX", 1, WAIT).await;
     let offer = app.store.list_offers(None, 1).await.unwrap().remove(0);
     let composer = Composer::new(None, &app.donations, "Test Donations Desk", None).unwrap();
-    let ctx = context(ReplyKind::Thanks, &offer, &donor, &id, "Oximeters");
-    let reply = composer.compose_kind(&ctx, &BTreeMap::new()).unwrap();
-    app.store
-        .mark_received(offer.id, "staff@city.example", &[], Some(&reply))
+    decide::received(staff(&app, &composer), offer.reference, &[])
         .await
         .unwrap();
     let replies = wait_for_count(&donor, "INBOX", 2, WAIT).await;

@@ -23,6 +23,7 @@ async fn every_route_without_a_session_redirects_to_login() {
         "/".to_string(),
         "/dashboard".into(),
         "/failed".into(),
+        "/replies/held".into(),
         format!("/offers/{id}"),
         "/export/offers.csv".into(),
         "/export/items.csv".into(),
@@ -62,6 +63,8 @@ async fn every_route_without_a_session_redirects_to_login() {
         "/offers/1/merge",
         "/offers/1/received",
         "/failed/1/retry",
+        "/replies/1/send",
+        "/replies/1/discard",
     ];
     for path in posts {
         let (status, location, _) = call(&app, post(path, "", "csrf=x")).await;

@@ -11,9 +11,11 @@
 //! - [`http`]: requests straight into the router, login by form post.
 //! - [`browser`]: Chromium over WebDriver, and what any page can be asked.
 //! - [`pages`]: the login page, the queue, an offer and its email preview,
+//!   the held replies,
 //!   with what staff do on each.
 //! - The stories: [`access`] (who gets in, where login lands), [`triage`]
 //!   (queue, correct, accept, decline, merge, received, failed messages),
+//!   [`held`] (replies held for approval, sent or discarded),
 //!   [`hostile`] (email text renders inert), [`abuse`] (login guessing,
 //!   CSV formulas, stalled connections, oversized input, bidi controls,
 //!   cookie flags, forged log lines, disabled accounts).
@@ -30,5 +32,6 @@ mod pages;
 
 mod abuse;
 mod access;
+mod held;
 mod hostile;
 mod triage;

@@ -87,6 +87,21 @@ impl<'b> QueuePage<'b> {
         body.send_keys(keys).await.unwrap();
     }
 
+    /// "N replies held", as the queue says it (empty when none are).
+    pub async fn held_notice(&self) -> String {
+        match self.b.client.find(Locator::Css("p.held-count")).await {
+            Ok(notice) => notice.text().await.unwrap(),
+            Err(_) => String::new(),
+        }
+    }
+
+    /// Follows the queue's "N replies held" link.
+    pub async fn open_held_replies(self) -> HeldRepliesPage<'b> {
+        let link = self.b.wait_for("p.held-count a").await;
+        link.click().await.unwrap();
+        HeldRepliesPage::loaded(self.b).await
+    }
+
     /// Opens the row the keyboard is on with Enter.
     pub async fn open_current(self) -> OfferPage<'b> {
         self.press("\u{E007}").await;
@@ -164,6 +179,18 @@ impl<'b> OfferPage<'b> {
         OfferPage { b: self.b }
     }
 
+    /// The state and, when held, the reason of reply `id`, as the page lists it.
+    pub async fn reply_line(&self, id: i64) -> String {
+        let line = self.b.wait_for(&format!("#reply-{id}")).await;
+        line.text().await.unwrap()
+    }
+
+    /// Presses Send on held reply `id`; returns the page the site answers with.
+    pub async fn send_held(self, id: i64) -> OfferPage<'b> {
+        press_and_wait(self.b, &format!("#reply-{id} button.send-held")).await;
+        OfferPage::loaded(self.b).await
+    }
+
     /// Fills in the accept form with a pickup on `date` (YYYY-MM-DD) from
     /// `from` to `to` (HH:MM) at the default site, and asks for the email
     /// the donor would get.
@@ -204,4 +231,49 @@ impl<'b> PreviewPage<'b> {
         self.b.wait_for("p.decided").await;
         OfferPage { b: self.b }
     }
+}
+
+/// The replies held for a person to send or discard.
+pub struct HeldRepliesPage<'b> {
+    b: &'b Browser,
+}
+
+impl<'b> HeldRepliesPage<'b> {
+    pub async fn open(b: &'b Browser, url: &str) -> HeldRepliesPage<'b> {
+        b.goto(url).await;
+        HeldRepliesPage::loaded(b).await
+    }
+
+    async fn loaded(b: &'b Browser) -> HeldRepliesPage<'b> {
+        b.wait_for("table.held").await;
+        HeldRepliesPage { b }
+    }
+
+    /// Each held reply's row as text (reference, recipient, kind, reason, age).
+    pub async fn rows(&self) -> Vec<String> {
+        let rows = self
+            .b
+            .client
+            .find_all(Locator::Css("tr.held-reply"))
+            .await
+            .unwrap();
+        let mut texts = Vec::new();
+        for row in rows {
+            texts.push(row.text().await.unwrap());
+        }
+        texts
+    }
+
+    /// Presses Discard on held reply `id`; returns the list the site answers with.
+    pub async fn discard(self, id: i64) -> HeldRepliesPage<'b> {
+        press_and_wait(self.b, &format!("#held-{id} button.discard-held")).await;
+        HeldRepliesPage::loaded(self.b).await
+    }
+}
+
+/// Clicks the button `css` and waits until the browser has left the page.
+async fn press_and_wait(b: &Browser, css: &str) {
+    let button = b.wait_for(css).await;
+    button.click().await.unwrap();
+    b.wait_for_next_page(&button).await;
 }
