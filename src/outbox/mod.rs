@@ -18,7 +18,9 @@ pub mod message;
 pub mod needs;
 pub mod policy;
 pub mod preview;
+pub mod recipient;
 pub mod send;
+pub mod sender_auth;
 pub mod templates;
 
 pub use compose::Composer;
