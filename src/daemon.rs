@@ -16,7 +16,7 @@ use tokio_util::sync::CancellationToken;
 use crate::backoff::backoff_delay;
 use crate::config::Config;
 use crate::fetch::Fetcher;
-use crate::outbox::{Composer, RetryPolicy, SendOutcome, Sender, Transport};
+use crate::outbox::{Composer, ReplyPolicy, RetryPolicy, SendOutcome, Sender, Transport};
 use crate::process::{ProcessOutcome, Processor, BATCH_MESSAGES};
 use crate::rules::Rules;
 use crate::store::Store;
@@ -87,8 +87,7 @@ impl Stages {
             store.clone(),
             rules,
             composer,
-            config.donations.address.clone(),
-            Duration::from_secs(config.donations.reply_window_secs),
+            ReplyPolicy::from(&config.donations),
         );
         let sender = Sender::new(
             store.clone(),

@@ -225,6 +225,10 @@ impl MessageState {
 state_enum! {
     /// Where a reply is in sending.
     pub enum ReplyState ("a reply state") {
+        /// Waiting for staff to approve it (`outbox.held_reason` says why):
+        /// the sender does not claim it until staff send it, which makes it
+        /// `pending`, due at once.
+        Held => "held",
         /// Waiting to be sent (again, after a temporary failure) at its due time.
         Pending => "pending",
         /// Claimed by a sender.
@@ -234,6 +238,8 @@ state_enum! {
         Failed => "failed",
         /// Sent, and a bounce for it came back.
         Bounced => "bounced",
+        /// Held, and staff decided it must not go out. Kept, never sent.
+        Discarded => "discarded",
     }
 }
 
@@ -241,6 +247,11 @@ impl ReplyState {
     /// Not yet handed to the server for good: waiting or being sent.
     pub fn is_in_flight(self) -> bool {
         matches!(self, ReplyState::Pending | ReplyState::Sending)
+    }
+
+    /// Waiting for staff to send or discard it.
+    pub fn is_held(self) -> bool {
+        self == ReplyState::Held
     }
 }
 

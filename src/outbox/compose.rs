@@ -111,7 +111,6 @@ pub(super) mod samples {
                 unit: Some("box".into()),
                 text: "3 cajas de guantes de examen".into(),
             }],
-            received_subject: "Donación {{ 7*7 }}".into(),
             in_reply_to: Some("abc@donor.example".into()),
             references: vec![],
         }

@@ -265,9 +265,11 @@ mod tests {
         let (head, body) = raw.split_once("\r\n\r\n").unwrap();
         assert!(!head.lines().any(|l| l.starts_with("Bcc:")), "{head}");
         assert!(!body.lines().any(|l| l.starts_with("Bcc:")), "{body}");
-        // The subject's `{{ 7*7 }}` is printed as written, never evaluated
+        // Donor text's `{{ 7*7 }}` is printed as written, never evaluated
         // (the Date header may well contain "49", so look at the text only).
-        let rendered = composer().render(&ctx(), &BTreeMap::new()).unwrap();
+        let mut x = ctx();
+        x.items[0].text = "Donación {{ 7*7 }}".into();
+        let rendered = composer().render(&x, &BTreeMap::new()).unwrap();
         assert!(rendered.text.contains("{{ 7*7 }}"), "{}", rendered.text);
         assert!(!rendered.text.contains("49"), "{}", rendered.text);
     }

@@ -25,6 +25,6 @@ pub mod templates;
 
 pub use compose::Composer;
 pub use context::{ItemLine, ReplyContext};
-pub use policy::{auto_reply_block, NoReply};
+pub use policy::{auto_reply_block, NoReply, ReplyPolicy};
 pub use send::{RetryPolicy, SendOutcome, Sender, Transport};
 pub use templates::{Rendered, TemplateError};

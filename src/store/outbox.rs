@@ -5,6 +5,7 @@ use sqlx::{Sqlite, Transaction};
 
 use super::{now_ms, QueryContext, Store, StoreError};
 use crate::outbox::kinds::ReplyKind;
+use crate::outbox::recipient::{domain_of, normalised_address};
 use crate::state::ReplyState;
 
 /// A reply to enqueue, already rendered.
@@ -54,29 +55,63 @@ impl Store {
         offer_id: Option<i64>,
         r: &NewReply,
     ) -> Result<bool, StoreError> {
+        Self::insert_reply(tx, offer_id, r, None).await
+    }
+
+    /// Enqueues a reply that waits for staff to send or discard it, saying
+    /// why (`held_reason`). False when a reply with the same dedup key is
+    /// already there.
+    pub(crate) async fn hold_in(
+        tx: &mut Transaction<'static, Sqlite>,
+        offer_id: Option<i64>,
+        r: &NewReply,
+        reason: &str,
+    ) -> Result<bool, StoreError> {
+        Self::insert_reply(tx, offer_id, r, Some(reason)).await
+    }
+
+    /// Inserts a reply, `pending` and due now, or `held` when `held_reason`
+    /// is given; counted for the limits by its normalised address and domain.
+    async fn insert_reply(
+        tx: &mut Transaction<'static, Sqlite>,
+        offer_id: Option<i64>,
+        r: &NewReply,
+        held_reason: Option<&str>,
+    ) -> Result<bool, StoreError> {
         let now = now_ms();
+        let state = match held_reason {
+            Some(_) => ReplyState::Held,
+            None => ReplyState::Pending,
+        };
         let done = sqlx::query(
             "INSERT INTO outbox (offer_id, kind, dedup_key, rfc_message_id, to_address, recipient_key,
-                                 subject, raw, automatic, next_attempt_at, created_at)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+                                 recipient_domain, subject, raw, automatic, state, held_reason,
+                                 next_attempt_at, created_at)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
         )
         .bind(offer_id)
         .bind(r.kind)
         .bind(&r.dedup_key)
         .bind(&r.rfc_message_id)
         .bind(&r.to_address)
-        .bind(r.to_address.trim().to_ascii_lowercase())
+        .bind(normalised_address(&r.to_address))
+        .bind(domain_of(&r.to_address).to_lowercase())
         .bind(&r.subject)
         .bind(&r.raw)
         .bind(r.automatic)
+        .bind(state)
+        .bind(held_reason)
         .bind(now)
         .bind(now)
         .execute(&mut **tx)
         .await
         .during("enqueueing a reply")?;
         if done.rows_affected() == 1 {
-            let kind = r.kind.as_str();
-            Self::audit_in(tx, "system", offer_id, None, "reply_enqueued", kind).await?;
+            let (action, detail) = match held_reason {
+                Some(reason) => ("reply_held", format!("{}: {reason}", r.kind)),
+                None => ("reply_enqueued", r.kind.to_string()),
+            };
+            Self::audit_in(tx, "system", offer_id, None, action, &detail).await?;
         }
         Ok(done.rows_affected() == 1)
     }

@@ -8,6 +8,7 @@ use sqlx::{Sqlite, Transaction};
 use super::offers::{insert_item, insert_offer, MessageFacts, NewOffer, OfferItemRow};
 use super::outbox::NewReply;
 use super::{now_ms, QueryContext, Store, StoreError};
+use crate::outbox::recipient::normalised_address;
 use crate::state::{MessageState, ReplyState};
 use crate::values::OfferRef;
 
@@ -40,6 +41,7 @@ impl ProcessingBatch {
         message_id: i64,
         facts: &MessageFacts,
         offer: &NewOffer,
+        held: Option<&str>,
         reply: impl FnOnce(i64) -> Option<NewReply>,
     ) -> Result<i64, StoreError> {
         let tx = &mut self.tx;
@@ -57,10 +59,27 @@ impl ProcessingBatch {
             &facts.category,
         )
         .await?;
-        if let Some(reply) = reply(offer_id) {
-            Store::enqueue_in(tx, Some(offer_id), &reply).await?;
-        }
+        match (reply(offer_id), held) {
+            (Some(reply), None) => Store::enqueue_in(tx, Some(offer_id), &reply).await?,
+            (Some(reply), Some(reason)) => {
+                Store::hold_in(tx, Some(offer_id), &reply, reason).await?
+            }
+            (None, _) => false,
+        };
         Ok(offer_id)
+    }
+
+    /// Records on a new offer why it got no automatic reply, for its history.
+    pub async fn note_no_reply(&mut self, offer_id: i64, reason: &str) -> Result<(), StoreError> {
+        Store::audit_in(
+            &mut self.tx,
+            "system",
+            Some(offer_id),
+            None,
+            "no_reply",
+            reason,
+        )
+        .await
     }
 
     /// Completes a donor's reply into the offer it answers; nothing is sent.
@@ -237,18 +256,56 @@ impl ProcessingBatch {
         }
     }
 
-    /// How many automatic replies went (or wait to go) to `address` since `since_ms`.
+    /// How many automatic replies went (or wait to go) to `address`, as
+    /// normalised for limits, since `since_ms`.
     pub async fn automatic_replies_since(
         &mut self,
         address: &str,
         since_ms: i64,
     ) -> Result<i64, StoreError> {
         sqlx::query_scalar("SELECT COUNT(*) FROM outbox WHERE recipient_key = ? AND automatic = 1 AND created_at >= ?")
-            .bind(address.trim().to_ascii_lowercase())
+            .bind(normalised_address(address))
             .bind(since_ms)
             .fetch_one(&mut *self.tx)
             .await
             .during("counting recent replies")
+    }
+
+    /// Automatic replies to `domain` since `since_ms` that went or will go
+    /// out on their own (held and discarded ones are not counted).
+    pub async fn automatic_replies_to_domain_since(
+        &mut self,
+        domain: &str,
+        since_ms: i64,
+    ) -> Result<i64, StoreError> {
+        sqlx::query_scalar(
+            "SELECT COUNT(*) FROM outbox WHERE recipient_domain = ? AND automatic = 1
+             AND created_at >= ? AND state NOT IN (?, ?)",
+        )
+        .bind(domain)
+        .bind(since_ms)
+        .bind(ReplyState::Held)
+        .bind(ReplyState::Discarded)
+        .fetch_one(&mut *self.tx)
+        .await
+        .during("counting recent replies to a domain")
+    }
+
+    /// Automatic replies to anyone since `since_ms`, counted as
+    /// [`automatic_replies_to_domain_since`](Self::automatic_replies_to_domain_since) does.
+    pub async fn automatic_replies_in_all_since(
+        &mut self,
+        since_ms: i64,
+    ) -> Result<i64, StoreError> {
+        sqlx::query_scalar(
+            "SELECT COUNT(*) FROM outbox WHERE automatic = 1 AND created_at >= ? AND state NOT IN (?, ?)",
+        )
+        .bind(since_ms)
+        .bind(ReplyState::Held)
+        .bind(ReplyState::Discarded)
+        .fetch_one(&mut *self.tx)
+        .await
+        .during("counting recent replies")
     }
 }
 

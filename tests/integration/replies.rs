@@ -60,13 +60,7 @@ fn read_reply(raw: &[u8], donations: &str, donor_id: &str) -> (String, String, S
 
 /// What a staff decision's reply is about: `kind` for `offer`, in English,
 /// answering the donor's message `id`.
-fn context(
-    kind: ReplyKind,
-    offer: &OfferSummary,
-    donor: &str,
-    id: &str,
-    subject: &str,
-) -> ReplyContext {
+fn context(kind: ReplyKind, offer: &OfferSummary, donor: &str, id: &str) -> ReplyContext {
     ReplyContext {
         kind,
         offer_id: offer.id,
@@ -75,7 +69,6 @@ fn context(
         donor_name: None,
         language: Some("en".into()),
         items: vec![],
-        received_subject: subject.into(),
         in_reply_to: Some(format!("{id}@donor.example")),
         references: vec![],
     }
@@ -137,7 +130,7 @@ async fn a_decline_reaches_the_donor_with_the_reason_in_the_same_thread() {
 
     let offer = app.store.list_offers(None, 1).await.unwrap().remove(0);
     let composer = Composer::new(None, &app.donations, "Test Donations Desk", None).unwrap();
-    let ctx = context(ReplyKind::Decline, &offer, &donor, &id, "Gowns");
+    let ctx = context(ReplyKind::Decline, &offer, &donor, &id);
     let reason = "We have enough gowns for now";
     let extra = BTreeMap::from([("decline_reason".to_string(), reason.to_string())]);
     let mut reply = composer.compose_kind(&ctx, &extra).unwrap();
@@ -170,7 +163,7 @@ async fn a_thank_you_on_receipt_reaches_the_donor() {
     wait_for_count(&donor, "INBOX", 1, WAIT).await;
     let offer = app.store.list_offers(None, 1).await.unwrap().remove(0);
     let composer = Composer::new(None, &app.donations, "Test Donations Desk", None).unwrap();
-    let ctx = context(ReplyKind::Thanks, &offer, &donor, &id, "Oximeters");
+    let ctx = context(ReplyKind::Thanks, &offer, &donor, &id);
     let reply = composer.compose_kind(&ctx, &BTreeMap::new()).unwrap();
     app.store
         .mark_received(offer.id, "staff@city.example", &[], Some(&reply))
