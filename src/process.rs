@@ -205,8 +205,18 @@ impl Processor {
                 });
             }
         }
-        if let Some(offer) = batch.find_offer_for_reply(&thread, &msg.subject).await? {
-            if ex.items.is_empty() {
+        if let Some(found) = batch.find_offer_for_reply(&thread, &msg.subject).await? {
+            let offer = found.offer_id;
+            let from = msg.from.as_ref().map(|a| a.email.as_str()).unwrap_or("");
+            let from_donor = normalised_address(from) == normalised_address(&found.donor_email);
+            if !found.answers_our_mail && !from_donor {
+                tracing::info!(
+                    message = id,
+                    offer,
+                    "a message about an offer from someone else"
+                );
+                batch.complete_from_someone_else(id, &facts, offer).await?;
+            } else if ex.items.is_empty() {
                 batch.complete_joined(id, &facts, offer).await?;
             } else {
                 let items = new_offer(msg, ex).items;
@@ -493,6 +503,7 @@ fn donor_message(msg: &ParsedMessage) -> DonorMessage {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::values::OfferRef;
     use sqlx::Connection;
 
     #[test]
@@ -520,6 +531,58 @@ mod tests {
 
     const DONATION: &[u8] = b"From: Donor <donor@example.net>\r\nTo: donations@example.org\r\n\
         Subject: Offer\r\nMessage-ID: <offer@example.net>\r\n\r\nWe can donate 200 N95 masks.\r\n";
+
+    /// Processes `raw` as the next message and returns its outcome.
+    async fn process_one(store: &Store, processor: &Processor, raw: &[u8]) -> ProcessOutcome {
+        store.store_local("INBOX", raw).await.unwrap();
+        let mut outcomes = processor.process_batch(64).await.unwrap();
+        assert_eq!(outcomes.len(), 1);
+        outcomes.remove(0)
+    }
+
+    fn actions(history: &[crate::store::AuditEvent]) -> Vec<&str> {
+        history.iter().map(|e| e.action.as_str()).collect()
+    }
+
+    #[tokio::test]
+    async fn only_the_donor_or_a_reader_of_our_mail_joins_an_offer_thread() {
+        let store = Store::open("sqlite::memory:").await.unwrap();
+        let processor = processor(store.clone());
+        let ProcessOutcome::NewOffer { offer, .. } =
+            process_one(&store, &processor, DONATION).await
+        else {
+            panic!("not an offer")
+        };
+        let reference = OfferRef::from(offer);
+        // Someone else names the reference: kept with the offer, proposes nothing.
+        let stranger = format!(
+            "From: x@stranger.example\r\nSubject: Re: {reference} correction\r\n\
+             Message-ID: <s1@stranger.example>\r\n\r\nActually it is 90000 N95 masks.\r\n"
+        );
+        let outcome = process_one(&store, &processor, stranger.as_bytes()).await;
+        assert!(matches!(outcome, ProcessOutcome::Joined { offer: o, .. } if o == offer));
+        let history = store.offer_history(offer).await.unwrap();
+        assert!(
+            actions(&history).contains(&"message_from_someone_else"),
+            "{history:?}"
+        );
+        assert!(
+            !actions(&history).contains(&"items_proposed"),
+            "{history:?}"
+        );
+        // The donor, by the same reference, proposes a correction.
+        let donor = format!(
+            "From: Donor <Donor@Example.net>\r\nSubject: Re: {reference}\r\n\
+             Message-ID: <d2@example.net>\r\n\r\nWe now have 300 N95 masks.\r\n"
+        );
+        process_one(&store, &processor, donor.as_bytes()).await;
+        let history = store.offer_history(offer).await.unwrap();
+        assert!(actions(&history).contains(&"items_proposed"), "{history:?}");
+        let strangers = actions(&history)
+            .into_iter()
+            .filter(|a| *a == "message_from_someone_else");
+        assert_eq!(strangers.count(), 1, "{history:?}");
+    }
 
     #[tokio::test]
     async fn a_batch_that_could_not_be_committed_is_processed_once_the_database_is_free() {

@@ -48,6 +48,7 @@ impl Composer {
             letterhead: Letterhead {
                 from,
                 message_id_domain: domain,
+                message_id_key: rand::random(),
             },
         })
     }

@@ -28,6 +28,11 @@ use crate::store::NewReply;
 pub struct Letterhead {
     pub from: Mailbox,
     pub message_id_domain: String,
+    /// A secret of this process that takes part in every Message-ID, so no
+    /// one can guess the Message-ID of a reply we sent and join its thread.
+    /// The reply is stored whole when enqueued, so a retry, even after a
+    /// restart, sends the same Message-ID.
+    pub message_id_key: [u8; 32],
 }
 
 impl Letterhead {
@@ -131,10 +136,11 @@ impl Letterhead {
         })
     }
 
-    /// A Message-ID that is the same for the same reply to the same message,
-    /// so a retry after a crash is recognisable.
+    /// A Message-ID that is the same for the same reply to the same message
+    /// (while this process runs), and that only its recipients know.
     fn message_id(&self, ctx: &ReplyContext, variant: Option<&str>) -> String {
         let mut h = Sha256::new();
+        h.update(self.message_id_key);
         if let Some(v) = variant {
             h.update(v.as_bytes());
             h.update([0]);
@@ -144,7 +150,7 @@ impl Letterhead {
         h.update(ctx.reference.as_bytes());
         h.update([0]);
         h.update(ctx.in_reply_to.as_deref().unwrap_or("").as_bytes());
-        let digest = hex::encode(&h.finalize()[..8]);
+        let digest = hex::encode(&h.finalize()[..16]);
         format!(
             "{}.{}.{digest}@{}",
             ctx.kind,

@@ -442,7 +442,8 @@ mod tests {
     fn donor_markup_is_escaped_in_the_html_part() {
         let mut x = ctx();
         x.donor_name = Some("<script>alert(1)</script>".into());
-        x.items[0].text = "3 <script>boxes</script> & <b>gloves</b> <img src=x onerror=alert(2)>".into();
+        x.items[0].text =
+            "3 <script>boxes</script> & <b>gloves</b> <img src=x onerror=alert(2)>".into();
         x.language = Some("en".into());
         let reply = composer().compose(&x).unwrap();
         let parts = leaves(&reply.raw);

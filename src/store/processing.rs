@@ -26,6 +26,16 @@ impl Store {
     }
 }
 
+/// The offer a message belongs to, by its thread or reference.
+#[derive(Debug, Clone)]
+pub struct ThreadMatch {
+    pub offer_id: i64,
+    pub donor_email: String,
+    /// It answers a Message-ID of one of our replies (which only the
+    /// people we wrote to know), not the reference or the donor's own mail.
+    pub answers_our_mail: bool,
+}
+
 impl ProcessingBatch {
     pub async fn commit(self) -> Result<(), StoreError> {
         self.tx
@@ -104,6 +114,29 @@ impl ProcessingBatch {
             Some(message_id),
             "donor_reply",
             &facts.subject,
+        )
+        .await
+    }
+
+    /// Completes a message about an offer from someone other than its donor
+    /// (it names the offer's reference, or answers the donor's own mail):
+    /// kept with the offer and shown as from someone else; it proposes nothing.
+    pub async fn complete_from_someone_else(
+        &mut self,
+        message_id: i64,
+        facts: &MessageFacts,
+        offer_id: i64,
+    ) -> Result<(), StoreError> {
+        let tx = &mut self.tx;
+        set_processed(tx, message_id, facts, Some(offer_id)).await?;
+        let from = facts.from_address.as_deref().unwrap_or("an unknown sender");
+        Store::audit_in(
+            tx,
+            "system",
+            Some(offer_id),
+            Some(message_id),
+            "message_from_someone_else",
+            &format!("from {from}, not the donor; its items are not proposed"),
         )
         .await
     }
@@ -226,34 +259,60 @@ impl ProcessingBatch {
         .await
     }
 
-    /// The offer a message belongs to, from the ids it answers (ours or the
-    /// donor's earlier messages) or a reference in its subject.
+    /// The offer a message belongs to: first by a Message-ID of ours that it
+    /// answers, then by the donor's earlier messages it answers, then by a
+    /// reference in its subject. The caller decides what a match by the last
+    /// two means when the sender is not the donor.
     pub async fn find_offer_for_reply(
         &mut self,
         thread_ids: &[String],
         subject: &str,
-    ) -> Result<Option<i64>, StoreError> {
+    ) -> Result<Option<ThreadMatch>, StoreError> {
         for id in thread_ids.iter().take(50) {
-            let found: Option<Option<i64>> = sqlx::query_scalar(
-                "SELECT offer_id FROM outbox WHERE rfc_message_id = ?1
-                 UNION ALL SELECT offer_id FROM messages WHERE message_id = ?1 AND offer_id IS NOT NULL LIMIT 1",
+            let ours: Option<Option<i64>> =
+                sqlx::query_scalar("SELECT offer_id FROM outbox WHERE rfc_message_id = ?")
+                    .bind(id)
+                    .fetch_optional(&mut *self.tx)
+                    .await
+                    .during("looking up a thread")?;
+            if let Some(Some(offer_id)) = ours {
+                return self.thread_match(offer_id, true).await;
+            }
+        }
+        for id in thread_ids.iter().take(50) {
+            let donors: Option<i64> = sqlx::query_scalar(
+                "SELECT offer_id FROM messages WHERE message_id = ? AND offer_id IS NOT NULL LIMIT 1",
             )
             .bind(id)
             .fetch_optional(&mut *self.tx)
             .await
             .during("looking up a thread")?;
-            if let Some(Some(offer_id)) = found {
-                return Ok(Some(offer_id));
+            if let Some(offer_id) = donors {
+                return self.thread_match(offer_id, false).await;
             }
         }
         match OfferRef::find_in(subject) {
-            Some(reference) => sqlx::query_scalar("SELECT id FROM offers WHERE id = ?")
-                .bind(reference)
-                .fetch_optional(&mut *self.tx)
-                .await
-                .during("looking up an offer reference"),
+            Some(reference) => self.thread_match(reference.id(), false).await,
             None => Ok(None),
         }
+    }
+
+    async fn thread_match(
+        &mut self,
+        offer_id: i64,
+        answers_our_mail: bool,
+    ) -> Result<Option<ThreadMatch>, StoreError> {
+        let donor: Option<String> =
+            sqlx::query_scalar("SELECT donor_email FROM offers WHERE id = ?")
+                .bind(offer_id)
+                .fetch_optional(&mut *self.tx)
+                .await
+                .during("looking up an offer's donor")?;
+        Ok(donor.map(|donor_email| ThreadMatch {
+            offer_id,
+            donor_email,
+            answers_our_mail,
+        }))
     }
 
     /// How many automatic replies went (or wait to go) to `address`, as
