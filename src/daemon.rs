@@ -149,6 +149,12 @@ pub async fn open_store(config: &Config) -> anyhow::Result<Store> {
 pub async fn serve(config: Config, shutdown: CancellationToken) -> anyhow::Result<()> {
     let store = open_store(&config).await?;
     crate::files::warn_about_open_modes(&config);
+    if config.donations.trusted_authserv_id.is_none() {
+        tracing::warn!(
+            "donations.trusted_authserv_id is not set: automatic replies go to whatever \
+             address a message claims to be from (see the README, \"Who gets an automatic reply\")"
+        );
+    }
     let stages = Arc::new(Stages::build(&config, store.clone()).await?);
     let stored = Arc::new(Notify::new());
     let queued = Arc::new(Notify::new());
