@@ -9,6 +9,7 @@ mod app;
 mod faults;
 mod hostile;
 mod intake;
+mod relay;
 mod replies;
 mod secrets;
 mod threads;
