@@ -8,15 +8,14 @@
 
 use crate::mail::ParsedMessage;
 
-use super::sender_auth::aligned;
-
-/// Where an automatic reply to `msg` goes: Reply-To when it is in the From
-/// domain (or a domain aligned with it), else From.
+/// Where an automatic reply to `msg` goes: Reply-To when it is in exactly
+/// the From domain, else From. Not a subdomain or parent either: without a
+/// public-suffix list, `x@co.uk` would vouch for `victim@bank.co.uk`.
 pub fn reply_address(msg: &ParsedMessage) -> Option<String> {
     let from = msg.from.as_ref().map(|a| a.email.trim().to_string())?;
     let reply_to = msg.reply_to.as_ref().map(|a| a.email.trim().to_string());
     match reply_to {
-        Some(to) if aligned(domain_of(&to), domain_of(&from)) => Some(to),
+        Some(to) if domain_of(&to).eq_ignore_ascii_case(domain_of(&from)) => Some(to),
         _ => Some(from),
     }
 }
@@ -100,7 +99,11 @@ mod tests {
         let same = msg("a@clinic.org", Some("desk@clinic.org"));
         assert_eq!(reply_address(&same).unwrap(), "desk@clinic.org");
         let sub = msg("a@clinic.org", Some("desk@mail.clinic.org"));
-        assert_eq!(reply_address(&sub).unwrap(), "desk@mail.clinic.org");
+        assert_eq!(reply_address(&sub).unwrap(), "a@clinic.org");
+        let suffix = msg("x@co.uk", Some("victim@bank.co.uk"));
+        assert_eq!(reply_address(&suffix).unwrap(), "x@co.uk");
+        let case = msg("a@Clinic.org", Some("desk@clinic.ORG"));
+        assert_eq!(reply_address(&case).unwrap(), "desk@clinic.ORG");
         let third = msg("a@spammer.example", Some("victim@third.example"));
         assert_eq!(reply_address(&third).unwrap(), "a@spammer.example");
         assert_eq!(reply_address(&msg("a@x.org", None)).unwrap(), "a@x.org");
