@@ -212,6 +212,43 @@ pub struct DonationsConfig {
     /// At most one automatic reply per sender within this many seconds.
     #[serde(default = "default_reply_window")]
     pub reply_window_secs: u64,
+    /// The authserv-id of our own receiving server: only its
+    /// `Authentication-Results` headers are believed (RFC 8601).
+    pub trusted_authserv_id: Option<String>,
+    /// What happens to an automatic reply for a sender the trusted server
+    /// did not authenticate; see [`DonationsConfig::unauthenticated_policy`].
+    pub unauthenticated: Option<UnauthenticatedPolicy>,
+    /// Automatic replies to one recipient domain per hour; more are held.
+    #[serde(default = "default_replies_per_domain")]
+    pub replies_per_domain_per_hour: u32,
+    /// Automatic replies per hour in all; more are held.
+    #[serde(default = "default_replies_per_hour")]
+    pub replies_per_hour: u32,
+}
+
+/// What an automatic reply to an unauthenticated sender does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum UnauthenticatedPolicy {
+    /// The reply waits in the desk until staff send or discard it.
+    Hold,
+    /// The reply goes out as for an authenticated sender.
+    Send,
+    /// No automatic reply; the offer is queued as usual.
+    Skip,
+}
+
+impl DonationsConfig {
+    /// The policy in force: as configured, else `hold` when a trusted
+    /// authserv-id is set (the server can tell), else `send` (nothing can
+    /// tell a forged sender from a real one; `serve` warns about it).
+    pub fn unauthenticated_policy(&self) -> UnauthenticatedPolicy {
+        match (self.unauthenticated, &self.trusted_authserv_id) {
+            (Some(policy), _) => policy,
+            (None, Some(_)) => UnauthenticatedPolicy::Hold,
+            (None, None) => UnauthenticatedPolicy::Send,
+        }
+    }
 }
 
 impl Default for DonationsConfig {
@@ -221,6 +258,10 @@ impl Default for DonationsConfig {
             name: default_name(),
             message_id_domain: None,
             reply_window_secs: default_reply_window(),
+            trusted_authserv_id: None,
+            unauthenticated: None,
+            replies_per_domain_per_hour: default_replies_per_domain(),
+            replies_per_hour: default_replies_per_hour(),
         }
     }
 }
@@ -288,6 +329,12 @@ fn default_name() -> String {
 }
 fn default_reply_window() -> u64 {
     600
+}
+fn default_replies_per_domain() -> u32 {
+    2_000
+}
+fn default_replies_per_hour() -> u32 {
+    10_000
 }
 fn default_max_attempts() -> u32 {
     20

@@ -16,7 +16,7 @@ use tokio_util::sync::CancellationToken;
 use crate::backoff::backoff_delay;
 use crate::config::Config;
 use crate::fetch::Fetcher;
-use crate::outbox::{Composer, RetryPolicy, SendOutcome, Sender, Transport};
+use crate::outbox::{Composer, ReplyPolicy, RetryPolicy, SendOutcome, Sender, Transport};
 use crate::process::{ProcessOutcome, Processor, BATCH_MESSAGES};
 use crate::rules::Rules;
 use crate::store::Store;
@@ -87,8 +87,7 @@ impl Stages {
             store.clone(),
             rules,
             composer,
-            config.donations.address.clone(),
-            Duration::from_secs(config.donations.reply_window_secs),
+            ReplyPolicy::from(&config.donations),
         );
         let sender = Sender::new(
             store.clone(),
@@ -150,6 +149,12 @@ pub async fn open_store(config: &Config) -> anyhow::Result<Store> {
 pub async fn serve(config: Config, shutdown: CancellationToken) -> anyhow::Result<()> {
     let store = open_store(&config).await?;
     crate::files::warn_about_open_modes(&config);
+    if config.donations.trusted_authserv_id.is_none() {
+        tracing::warn!(
+            "donations.trusted_authserv_id is not set: automatic replies go to whatever \
+             address a message claims to be from (see the README, \"Who gets an automatic reply\")"
+        );
+    }
     let stages = Arc::new(Stages::build(&config, store.clone()).await?);
     let stored = Arc::new(Notify::new());
     let queued = Arc::new(Notify::new());

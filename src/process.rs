@@ -6,13 +6,15 @@
 
 use std::collections::{BTreeMap, HashSet};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
+use crate::config::UnauthenticatedPolicy;
 use crate::mail::{self, ParsedMessage};
 use crate::outbox::context::DonorMessage;
 use crate::outbox::kinds::ReplyKind;
 use crate::outbox::needs;
-use crate::outbox::{auto_reply_block, Composer, ItemLine, NoReply, ReplyContext};
+use crate::outbox::recipient::{domain_of, normalised_address, reply_address};
+use crate::outbox::sender_auth::{check_sender, SenderCheck};
+use crate::outbox::{auto_reply_block, Composer, ItemLine, NoReply, ReplyContext, ReplyPolicy};
 use crate::rules::{Category, Extraction, Rules};
 use crate::store::{
     ClaimedMessage, MessageFacts, NewOffer, OfferItemRow, ProcessingBatch, Store, StoreError,
@@ -63,8 +65,7 @@ pub struct Processor {
     store: Store,
     rules: Arc<Rules>,
     composer: Arc<Composer>,
-    our_address: String,
-    reply_window: Duration,
+    policy: ReplyPolicy,
     /// Messages claimed by a batch that could not be committed (the database
     /// stayed locked past its busy timeout): released before the next claim.
     unreleased: Mutex<Vec<i64>>,
@@ -75,15 +76,13 @@ impl Processor {
         store: Store,
         rules: Arc<Rules>,
         composer: Arc<Composer>,
-        our_address: String,
-        reply_window: Duration,
+        policy: ReplyPolicy,
     ) -> Self {
         Processor {
             store,
             rules,
             composer,
-            our_address,
-            reply_window,
+            policy,
             unreleased: Mutex::new(Vec::new()),
         }
     }
@@ -206,8 +205,18 @@ impl Processor {
                 });
             }
         }
-        if let Some(offer) = batch.find_offer_for_reply(&thread, &msg.subject).await? {
-            if ex.items.is_empty() {
+        if let Some(found) = batch.find_offer_for_reply(&thread, &msg.subject).await? {
+            let offer = found.offer_id;
+            let from = msg.from.as_ref().map(|a| a.email.as_str()).unwrap_or("");
+            let from_donor = normalised_address(from) == normalised_address(&found.donor_email);
+            if !found.answers_our_mail && !from_donor {
+                tracing::info!(
+                    message = id,
+                    offer,
+                    "a message about an offer from someone else"
+                );
+                batch.complete_from_someone_else(id, &facts, offer).await?;
+            } else if ex.items.is_empty() {
                 batch.complete_joined(id, &facts, offer).await?;
             } else {
                 let items = new_offer(msg, ex).items;
@@ -226,14 +235,20 @@ impl Processor {
             });
         }
         let offer = new_offer(msg, ex);
-        let block = self.reply_block(batch, answered, msg, ex).await?;
-        if let Some(reason) = &block {
-            tracing::info!(message = id, %reason, "no acknowledgement");
+        let route = self.ack_route(batch, answered, msg, ex).await?;
+        match &route {
+            AckRoute::Skip(reason) => tracing::info!(message = id, %reason, "no acknowledgement"),
+            AckRoute::Hold(reason) => tracing::info!(message = id, %reason, "acknowledgement held"),
+            AckRoute::Send => {}
         }
         let mut compose_error = None;
+        let held = match &route {
+            AckRoute::Hold(reason) => Some(reason.as_str()),
+            _ => None,
+        };
         let offer_id = batch
-            .complete_with_offer(id, &facts, &offer, |offer_id| {
-                if block.is_some() {
+            .complete_with_offer(id, &facts, &offer, held, |offer_id| {
+                if let AckRoute::Skip(_) = route {
                     return None;
                 }
                 let (kind, extra) = first_reply_kind(ex);
@@ -249,7 +264,10 @@ impl Processor {
                 }
             })
             .await?;
-        let acknowledged = block.is_none() && compose_error.is_none();
+        if let AckRoute::Skip(reason) = &route {
+            batch.note_no_reply(offer_id, &reason.to_string()).await?;
+        }
+        let acknowledged = matches!(route, AckRoute::Send) && compose_error.is_none();
         if let Some(err) = compose_error {
             tracing::error!(message = id, offer = offer_id, %err, "acknowledgement could not be rendered");
         }
@@ -260,32 +278,98 @@ impl Processor {
         })
     }
 
-    /// Why this message gets no acknowledgement, if it gets none.
-    async fn reply_block(
+    /// Whether this message's acknowledgement goes now, waits for staff,
+    /// or is not sent at all, and why.
+    async fn ack_route(
         &self,
         batch: &mut ProcessingBatch,
         answered: &mut HashSet<String>,
         msg: &ParsedMessage,
         ex: &Extraction,
-    ) -> Result<Option<NoReply>, StoreError> {
+    ) -> Result<AckRoute, StoreError> {
         if ex.category == Category::Spam {
-            return Ok(Some(NoReply::Category("spam")));
+            return Ok(AckRoute::Skip(NoReply::Category("spam")));
         }
-        if let Some(block) = auto_reply_block(msg, &self.our_address) {
-            return Ok(Some(block));
+        if let Some(block) = auto_reply_block(msg, &self.policy.our_address) {
+            return Ok(AckRoute::Skip(block));
         }
         let to = reply_address(msg).unwrap_or_default();
         if to.parse::<EmailAddress>().is_err() {
-            return Ok(Some(NoReply::NoSender));
+            return Ok(AckRoute::Skip(NoReply::NoSender));
         }
         // Earlier messages of this batch count too: their replies are not committed yet.
-        if !answered.insert(to.to_ascii_lowercase()) {
-            return Ok(Some(NoReply::RateLimited(1)));
+        if !answered.insert(normalised_address(&to)) {
+            return Ok(AckRoute::Skip(NoReply::RateLimited(1)));
         }
-        let since = crate::store::now_ms() - self.reply_window.as_millis() as i64;
+        let since = crate::store::now_ms() - self.policy.window.as_millis() as i64;
         let recent = batch.automatic_replies_since(&to, since).await?;
-        Ok((recent > 0).then_some(NoReply::RateLimited(recent)))
+        if recent > 0 {
+            return Ok(AckRoute::Skip(NoReply::RateLimited(recent)));
+        }
+        if let Some(route) = self.unauthenticated_route(msg) {
+            return Ok(route);
+        }
+        self.limit_route(batch, &to).await
     }
+
+    /// The route for a sender the trusted server did not authenticate, as
+    /// the policy says; `None` when the sender is authenticated or the
+    /// policy sends anyway.
+    fn unauthenticated_route(&self, msg: &ParsedMessage) -> Option<AckRoute> {
+        let from = msg.from.as_ref().map(|a| a.email.as_str()).unwrap_or("");
+        let check = match &self.policy.trusted_authserv_id {
+            Some(id) => check_sender(&msg.authentication_results, id, domain_of(from)),
+            None => SenderCheck::Unknown,
+        };
+        if check.is_authenticated() {
+            return None;
+        }
+        match self.policy.unauthenticated {
+            UnauthenticatedPolicy::Send => None,
+            UnauthenticatedPolicy::Skip => Some(AckRoute::Skip(NoReply::Unauthenticated)),
+            UnauthenticatedPolicy::Hold => Some(AckRoute::Hold(match check {
+                SenderCheck::Unknown => "no verdict on the sender from the receiving server".into(),
+                _ => format!("the receiving server did not authenticate {from}"),
+            })),
+        }
+    }
+
+    /// Held when the recipient's domain or all recipients together had as
+    /// many automatic replies in the last hour as the policy allows.
+    async fn limit_route(
+        &self,
+        batch: &mut ProcessingBatch,
+        to: &str,
+    ) -> Result<AckRoute, StoreError> {
+        let hour_ago = crate::store::now_ms() - 3_600_000;
+        let domain = domain_of(to).to_lowercase();
+        let to_domain = batch
+            .automatic_replies_to_domain_since(&domain, hour_ago)
+            .await?;
+        if to_domain >= i64::from(self.policy.per_domain_per_hour) {
+            return Ok(AckRoute::Hold(format!(
+                "{to_domain} automatic replies to {domain} in the last hour (limit {})",
+                self.policy.per_domain_per_hour
+            )));
+        }
+        let in_all = batch.automatic_replies_in_all_since(hour_ago).await?;
+        if in_all >= i64::from(self.policy.per_hour) {
+            return Ok(AckRoute::Hold(format!(
+                "{in_all} automatic replies in the last hour (limit {})",
+                self.policy.per_hour
+            )));
+        }
+        Ok(AckRoute::Send)
+    }
+}
+
+/// What happens to a new offer's acknowledgement.
+#[derive(Debug)]
+enum AckRoute {
+    Send,
+    /// Enqueued, waiting for staff to send or discard it, for this reason.
+    Hold(String),
+    Skip(NoReply),
 }
 
 /// What parsing and the rules made of one message.
@@ -356,14 +440,6 @@ fn proposal_summary(items: &[OfferItemRow]) -> String {
     format!("the donor's reply states: {}", lines.join("; "))
 }
 
-/// Where a reply goes: Reply-To when the donor set one, else From.
-fn reply_address(msg: &ParsedMessage) -> Option<String> {
-    msg.reply_to
-        .as_ref()
-        .or(msg.from.as_ref())
-        .map(|a| a.email.trim().to_string())
-}
-
 fn new_offer(msg: &ParsedMessage, ex: &Extraction) -> NewOffer {
     let from = msg.from.as_ref();
     NewOffer {
@@ -419,7 +495,6 @@ fn donor_message(msg: &ParsedMessage) -> DonorMessage {
     DonorMessage {
         email: reply_address(msg).unwrap_or_default(),
         name: msg.from.as_ref().and_then(|a| a.name.clone()),
-        subject: msg.subject.clone(),
         message_id: msg.message_id.clone(),
         references: msg.references.clone(),
     }
@@ -428,6 +503,7 @@ fn donor_message(msg: &ParsedMessage) -> DonorMessage {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::values::OfferRef;
     use sqlx::Connection;
 
     #[test]
@@ -449,19 +525,70 @@ mod tests {
             store,
             Arc::new(Rules::embedded().unwrap()),
             Arc::new(Composer::new(None, desk, "Donations Desk", None).unwrap()),
-            desk.to_string(),
-            Duration::from_secs(600),
+            ReplyPolicy::new(desk, std::time::Duration::from_secs(600)),
         )
     }
 
     const DONATION: &[u8] = b"From: Donor <donor@example.net>\r\nTo: donations@example.org\r\n\
         Subject: Offer\r\nMessage-ID: <offer@example.net>\r\n\r\nWe can donate 200 N95 masks.\r\n";
 
+    /// Processes `raw` as the next message and returns its outcome.
+    async fn process_one(store: &Store, processor: &Processor, raw: &[u8]) -> ProcessOutcome {
+        store.store_local("INBOX", raw).await.unwrap();
+        let mut outcomes = processor.process_batch(64).await.unwrap();
+        assert_eq!(outcomes.len(), 1);
+        outcomes.remove(0)
+    }
+
+    fn actions(history: &[crate::store::AuditEvent]) -> Vec<&str> {
+        history.iter().map(|e| e.action.as_str()).collect()
+    }
+
+    #[tokio::test]
+    async fn only_the_donor_or_a_reader_of_our_mail_joins_an_offer_thread() {
+        let store = Store::open("sqlite::memory:").await.unwrap();
+        let processor = processor(store.clone());
+        let ProcessOutcome::NewOffer { offer, .. } =
+            process_one(&store, &processor, DONATION).await
+        else {
+            panic!("not an offer")
+        };
+        let reference = OfferRef::from(offer);
+        // Someone else names the reference: kept with the offer, proposes nothing.
+        let stranger = format!(
+            "From: x@stranger.example\r\nSubject: Re: {reference} correction\r\n\
+             Message-ID: <s1@stranger.example>\r\n\r\nActually it is 90000 N95 masks.\r\n"
+        );
+        let outcome = process_one(&store, &processor, stranger.as_bytes()).await;
+        assert!(matches!(outcome, ProcessOutcome::Joined { offer: o, .. } if o == offer));
+        let history = store.offer_history(offer).await.unwrap();
+        assert!(
+            actions(&history).contains(&"message_from_someone_else"),
+            "{history:?}"
+        );
+        assert!(
+            !actions(&history).contains(&"items_proposed"),
+            "{history:?}"
+        );
+        // The donor, by the same reference, proposes a correction.
+        let donor = format!(
+            "From: Donor <Donor@Example.net>\r\nSubject: Re: {reference}\r\n\
+             Message-ID: <d2@example.net>\r\n\r\nWe now have 300 N95 masks.\r\n"
+        );
+        process_one(&store, &processor, donor.as_bytes()).await;
+        let history = store.offer_history(offer).await.unwrap();
+        assert!(actions(&history).contains(&"items_proposed"), "{history:?}");
+        let strangers = actions(&history)
+            .into_iter()
+            .filter(|a| *a == "message_from_someone_else");
+        assert_eq!(strangers.count(), 1, "{history:?}");
+    }
+
     #[tokio::test]
     async fn a_batch_that_could_not_be_committed_is_processed_once_the_database_is_free() {
         let dir = tempfile::tempdir().unwrap();
         let url = format!("sqlite://{}", dir.path().join("process.db").display());
-        let store = Store::open_with(&url, Duration::from_millis(100))
+        let store = Store::open_with(&url, std::time::Duration::from_millis(100))
             .await
             .unwrap();
         store.store_local("INBOX", DONATION).await.unwrap();

@@ -65,6 +65,9 @@ pub struct ParsedMessage {
     /// References ids without angle brackets.
     pub references: Vec<String>,
     pub auto: AutoHeaders,
+    /// Every `Authentication-Results` header value, top first: who the
+    /// receiving servers say sent this (`outbox::sender_auth` reads them).
+    pub authentication_results: Vec<String>,
     /// The whole body as text (HTML turned into text), before cleaning.
     pub body_text: String,
     /// The body with quoted replies, signatures and disclaimers cut.
@@ -121,6 +124,7 @@ fn parse_unguarded(raw: &[u8]) -> Result<ParsedMessage, MailError> {
         in_reply_to: id_list(msg.in_reply_to()),
         references: id_list(msg.references()),
         auto: auto_headers(&msg),
+        authentication_results: raw_headers(&msg, "Authentication-Results"),
         clean_text: cleaned.text,
         signature: cleaned.signature,
         body_text,
@@ -156,6 +160,20 @@ fn header_text(msg: &Message<'_>, name: &str) -> Option<String> {
     let raw = msg.header_raw(name)?;
     let text = raw.split_whitespace().collect::<Vec<_>>().join(" ");
     Some(text)
+}
+
+/// Every instance of header `name`, unfolded, in the order written.
+fn raw_headers(msg: &Message<'_>, name: &str) -> Vec<String> {
+    let raw = msg.raw_message();
+    msg.headers()
+        .iter()
+        .filter(|h| h.name.as_str().eq_ignore_ascii_case(name))
+        .filter_map(|h| raw.get(h.offset_start as usize..h.offset_end as usize))
+        .map(|value| {
+            let value = String::from_utf8_lossy(value);
+            value.split_whitespace().collect::<Vec<_>>().join(" ")
+        })
+        .collect()
 }
 
 fn auto_headers(msg: &Message<'_>) -> AutoHeaders {

@@ -48,6 +48,7 @@ impl Composer {
             letterhead: Letterhead {
                 from,
                 message_id_domain: domain,
+                message_id_key: rand::random(),
             },
         })
     }
@@ -111,7 +112,6 @@ pub(super) mod samples {
                 unit: Some("box".into()),
                 text: "3 cajas de guantes de examen".into(),
             }],
-            received_subject: "Donación {{ 7*7 }}".into(),
             in_reply_to: Some("abc@donor.example".into()),
             references: vec![],
         }

@@ -11,6 +11,7 @@ use serde::Serialize;
 
 use super::kinds::ReplyKind;
 use super::labels::item_text;
+use super::recipient::greeting_name;
 use crate::store::{OfferItemRow, Store, StoreError};
 use crate::values::OfferRef;
 
@@ -37,13 +38,13 @@ impl ItemLine {
     }
 }
 
-/// The donor's message a reply answers: where the reply goes, the subject
-/// it quotes, and the thread it joins.
+/// The donor's message a reply answers: where the reply goes, who to greet,
+/// and the thread it joins. Its subject is not kept: no donor free text that
+/// could carry a link goes into our mail.
 #[derive(Debug, Clone)]
 pub struct DonorMessage {
     pub email: String,
     pub name: Option<String>,
-    pub subject: String,
     /// Its Message-ID, for In-Reply-To and References.
     pub message_id: Option<String>,
     /// Its own References, kept in ours.
@@ -57,11 +58,12 @@ pub struct ReplyContext {
     pub offer_id: i64,
     pub reference: String,
     pub donor_email: String,
+    /// The name to greet the donor by: only one that looks like a name
+    /// ([`greeting_name`]), else none and a neutral greeting.
     pub donor_name: Option<String>,
     /// The donor's language; the template falls back to English.
     pub language: Option<String>,
     pub items: Vec<ItemLine>,
-    pub received_subject: String,
     /// The donor message's Message-ID (for In-Reply-To and References).
     pub in_reply_to: Option<String>,
     pub references: Vec<String>,
@@ -83,10 +85,9 @@ impl ReplyContext {
             offer_id,
             reference: OfferRef::from(offer_id).to_string(),
             donor_email: donor.email,
-            donor_name: donor.name,
+            donor_name: greeting_name(donor.name.as_deref()),
             items: items.iter().map(|i| ItemLine::new(i, &language)).collect(),
             language: Some(language),
-            received_subject: donor.subject,
             in_reply_to: donor.message_id,
             references: donor.references,
         }
@@ -106,7 +107,6 @@ impl ReplyContext {
         let donor = DonorMessage {
             email: offer.donor_email,
             name: offer.donor_name,
-            subject: offer.subject,
             message_id: store.rfc_message_id(original).await?,
             references: Vec::new(),
         };

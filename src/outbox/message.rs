@@ -28,6 +28,11 @@ use crate::store::NewReply;
 pub struct Letterhead {
     pub from: Mailbox,
     pub message_id_domain: String,
+    /// A secret of this process that takes part in every Message-ID, so no
+    /// one can guess the Message-ID of a reply we sent and join its thread.
+    /// The reply is stored whole when enqueued, so a retry, even after a
+    /// restart, sends the same Message-ID.
+    pub message_id_key: [u8; 32],
 }
 
 impl Letterhead {
@@ -131,10 +136,11 @@ impl Letterhead {
         })
     }
 
-    /// A Message-ID that is the same for the same reply to the same message,
-    /// so a retry after a crash is recognisable.
+    /// A Message-ID that is the same for the same reply to the same message
+    /// (while this process runs), and that only its recipients know.
     fn message_id(&self, ctx: &ReplyContext, variant: Option<&str>) -> String {
         let mut h = Sha256::new();
+        h.update(self.message_id_key);
         if let Some(v) = variant {
             h.update(v.as_bytes());
             h.update([0]);
@@ -144,7 +150,7 @@ impl Letterhead {
         h.update(ctx.reference.as_bytes());
         h.update([0]);
         h.update(ctx.in_reply_to.as_deref().unwrap_or("").as_bytes());
-        let digest = hex::encode(&h.finalize()[..8]);
+        let digest = hex::encode(&h.finalize()[..16]);
         format!(
             "{}.{}.{digest}@{}",
             ctx.kind,
@@ -265,9 +271,11 @@ mod tests {
         let (head, body) = raw.split_once("\r\n\r\n").unwrap();
         assert!(!head.lines().any(|l| l.starts_with("Bcc:")), "{head}");
         assert!(!body.lines().any(|l| l.starts_with("Bcc:")), "{body}");
-        // The subject's `{{ 7*7 }}` is printed as written, never evaluated
+        // Donor text's `{{ 7*7 }}` is printed as written, never evaluated
         // (the Date header may well contain "49", so look at the text only).
-        let rendered = composer().render(&ctx(), &BTreeMap::new()).unwrap();
+        let mut x = ctx();
+        x.items[0].text = "Donación {{ 7*7 }}".into();
+        let rendered = composer().render(&x, &BTreeMap::new()).unwrap();
         assert!(rendered.text.contains("{{ 7*7 }}"), "{}", rendered.text);
         assert!(!rendered.text.contains("49"), "{}", rendered.text);
     }

@@ -18,11 +18,13 @@ pub mod message;
 pub mod needs;
 pub mod policy;
 pub mod preview;
+pub mod recipient;
 pub mod send;
+pub mod sender_auth;
 pub mod templates;
 
 pub use compose::Composer;
 pub use context::{ItemLine, ReplyContext};
-pub use policy::{auto_reply_block, NoReply};
+pub use policy::{auto_reply_block, NoReply, ReplyPolicy};
 pub use send::{RetryPolicy, SendOutcome, Sender, Transport};
 pub use templates::{Rendered, TemplateError};

@@ -1,6 +1,51 @@
-//! When not to answer: automatic mail (RFC 3834), bounces, our own mail.
+//! When not to answer: automatic mail (RFC 3834), bounces, our own mail;
+//! and the settings that decide whether an automatic reply goes, waits for
+//! staff, or is skipped ([`ReplyPolicy`]).
 
+use std::time::Duration;
+
+use crate::config::{DonationsConfig, UnauthenticatedPolicy};
 use crate::mail::ParsedMessage;
+
+/// How automatic replies are limited, from `[donations]`.
+#[derive(Debug, Clone)]
+pub struct ReplyPolicy {
+    /// Our own address: mail from it is never answered.
+    pub our_address: String,
+    /// At most one automatic reply per (normalised) address within this.
+    pub window: Duration,
+    /// Whose `Authentication-Results` are believed.
+    pub trusted_authserv_id: Option<String>,
+    /// What a reply to a sender that was not authenticated does.
+    pub unauthenticated: UnauthenticatedPolicy,
+    /// Automatic replies per recipient domain per hour before they are held.
+    pub per_domain_per_hour: u32,
+    /// Automatic replies per hour in all before they are held.
+    pub per_hour: u32,
+}
+
+impl ReplyPolicy {
+    /// The defaults of `[donations]` for `our_address`, with `window`.
+    pub fn new(our_address: &str, window: Duration) -> ReplyPolicy {
+        let mut policy = ReplyPolicy::from(&DonationsConfig::default());
+        policy.our_address = our_address.to_string();
+        policy.window = window;
+        policy
+    }
+}
+
+impl From<&DonationsConfig> for ReplyPolicy {
+    fn from(cfg: &DonationsConfig) -> ReplyPolicy {
+        ReplyPolicy {
+            our_address: cfg.address.clone(),
+            window: Duration::from_secs(cfg.reply_window_secs),
+            trusted_authserv_id: cfg.trusted_authserv_id.clone(),
+            unauthenticated: cfg.unauthenticated_policy(),
+            per_domain_per_hour: cfg.replies_per_domain_per_hour,
+            per_hour: cfg.replies_per_hour,
+        }
+    }
+}
 
 /// Why no automatic reply goes to a message.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -27,6 +72,8 @@ pub enum NoReply {
     Category(&'static str),
     #[error("already answered {0} times within the limit window")]
     RateLimited(i64),
+    #[error("the receiving server did not authenticate the sender, and unauthenticated senders get no automatic reply")]
+    Unauthenticated,
 }
 
 /// Local parts that belong to machines, not people.

@@ -398,8 +398,7 @@ mod tests {
             store.clone(),
             std::sync::Arc::new(crate::rules::Rules::embedded().unwrap()),
             std::sync::Arc::new(crate::outbox::Composer::new(None, desk, "Desk", None).unwrap()),
-            desk.to_string(),
-            Duration::from_secs(600),
+            crate::outbox::ReplyPolicy::new(desk, Duration::from_secs(600)),
         );
         processor.process_batch(10).await.unwrap();
         assert_eq!(

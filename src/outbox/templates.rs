@@ -114,7 +114,6 @@ struct TemplateValues<'a> {
     donor_name: Option<&'a str>,
     donor_email: &'a str,
     items: &'a [ItemLine],
-    received_subject: &'a str,
     desk_name: &'a str,
     desk_address: &'a str,
     /// The language of the template in use (after any fallback).
@@ -181,7 +180,6 @@ impl Templates {
             donor_name: donor_name.as_deref(),
             donor_email: &ctx.donor_email,
             items: &ctx.items,
-            received_subject: &ctx.received_subject,
             desk_name: &self.desk_name,
             desk_address: &self.desk_address,
             language: &chosen.language,
@@ -233,7 +231,6 @@ impl Templates {
             donor_name: Some("Sample Donor"),
             donor_email: "donor@example.org",
             items,
-            received_subject: "Sample",
             desk_name: &self.desk_name,
             desk_address: &self.desk_address,
             language: lang,
@@ -445,8 +442,8 @@ mod tests {
     fn donor_markup_is_escaped_in_the_html_part() {
         let mut x = ctx();
         x.donor_name = Some("<script>alert(1)</script>".into());
-        x.items[0].text = "3 <script>boxes</script> & <b>gloves</b>".into();
-        x.received_subject = "<img src=x onerror=alert(2)>".into();
+        x.items[0].text =
+            "3 <script>boxes</script> & <b>gloves</b> <img src=x onerror=alert(2)>".into();
         x.language = Some("en".into());
         let reply = composer().compose(&x).unwrap();
         let parts = leaves(&reply.raw);

@@ -58,7 +58,7 @@ pub use messages::{
 pub use offers::{ItemFull, MessageFacts, NewOffer, OfferDetail, OfferItemRow, OfferSummary};
 pub use operations::{Need, PickupSite};
 pub use outbox::{HeldReply, NewReply, OutboxRow, OutboxSummary};
-pub use processing::ProcessingBatch;
+pub use processing::{ProcessingBatch, ThreadMatch};
 pub use queue::{QueueFilter, QueueRow, StatusFilter};
 pub use users::{FailedLogins, LoginSlot, SessionRow, User, UserListing};
 

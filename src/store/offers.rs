@@ -123,7 +123,7 @@ impl Store {
     ) -> Result<i64, StoreError> {
         let mut batch = self.begin_processing().await?;
         let offer_id = batch
-            .complete_with_offer(message_id, facts, offer, reply)
+            .complete_with_offer(message_id, facts, offer, None, reply)
             .await?;
         batch.commit().await?;
         Ok(offer_id)

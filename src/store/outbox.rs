@@ -7,6 +7,7 @@ use sqlx::{Sqlite, Transaction};
 
 use super::{now_ms, QueryContext, Store, StoreError};
 use crate::outbox::kinds::ReplyKind;
+use crate::outbox::recipient::{domain_of, normalised_address};
 use crate::state::ReplyState;
 use crate::values::OfferRef;
 
@@ -101,7 +102,8 @@ impl Store {
     }
 
     /// Inserts a reply, `pending` and due now, or `held` when `held_reason`
-    /// is given, with its audit row.
+    /// is given, with its audit row; counted for the limits by its
+    /// normalised address and domain.
     async fn insert_reply(
         tx: &mut Transaction<'static, Sqlite>,
         offer_id: Option<i64>,
@@ -115,22 +117,24 @@ impl Store {
         };
         let done = sqlx::query(
             "INSERT INTO outbox (offer_id, kind, dedup_key, rfc_message_id, to_address, recipient_key,
-                                 subject, raw, automatic, next_attempt_at, created_at, state, held_reason)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+                                 recipient_domain, subject, raw, automatic, state, held_reason,
+                                 next_attempt_at, created_at)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
         )
         .bind(offer_id)
         .bind(r.kind)
         .bind(&r.dedup_key)
         .bind(&r.rfc_message_id)
         .bind(&r.to_address)
-        .bind(r.to_address.trim().to_ascii_lowercase())
+        .bind(normalised_address(&r.to_address))
+        .bind(domain_of(&r.to_address).to_lowercase())
         .bind(&r.subject)
         .bind(&r.raw)
         .bind(r.automatic)
-        .bind(now)
-        .bind(now)
         .bind(state)
         .bind(held_reason)
+        .bind(now)
+        .bind(now)
         .execute(&mut **tx)
         .await
         .during("enqueueing a reply")?;

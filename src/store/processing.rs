@@ -8,6 +8,7 @@ use sqlx::{Sqlite, Transaction};
 use super::offers::{insert_item, insert_offer, MessageFacts, NewOffer, OfferItemRow};
 use super::outbox::NewReply;
 use super::{now_ms, QueryContext, Store, StoreError};
+use crate::outbox::recipient::normalised_address;
 use crate::state::{MessageState, ReplyState};
 use crate::values::OfferRef;
 
@@ -25,6 +26,16 @@ impl Store {
     }
 }
 
+/// The offer a message belongs to, by its thread or reference.
+#[derive(Debug, Clone)]
+pub struct ThreadMatch {
+    pub offer_id: i64,
+    pub donor_email: String,
+    /// It answers a Message-ID of one of our replies (which only the
+    /// people we wrote to know), not the reference or the donor's own mail.
+    pub answers_our_mail: bool,
+}
+
 impl ProcessingBatch {
     pub async fn commit(self) -> Result<(), StoreError> {
         self.tx
@@ -40,6 +51,7 @@ impl ProcessingBatch {
         message_id: i64,
         facts: &MessageFacts,
         offer: &NewOffer,
+        held: Option<&str>,
         reply: impl FnOnce(i64) -> Option<NewReply>,
     ) -> Result<i64, StoreError> {
         let tx = &mut self.tx;
@@ -57,10 +69,27 @@ impl ProcessingBatch {
             &facts.category,
         )
         .await?;
-        if let Some(reply) = reply(offer_id) {
-            Store::enqueue_in(tx, Some(offer_id), &reply).await?;
-        }
+        match (reply(offer_id), held) {
+            (Some(reply), None) => Store::enqueue_in(tx, Some(offer_id), &reply).await?,
+            (Some(reply), Some(reason)) => {
+                Store::hold_in(tx, Some(offer_id), &reply, reason).await?
+            }
+            (None, _) => false,
+        };
         Ok(offer_id)
+    }
+
+    /// Records on a new offer why it got no automatic reply, for its history.
+    pub async fn note_no_reply(&mut self, offer_id: i64, reason: &str) -> Result<(), StoreError> {
+        Store::audit_in(
+            &mut self.tx,
+            "system",
+            Some(offer_id),
+            None,
+            "no_reply",
+            reason,
+        )
+        .await
     }
 
     /// Completes a donor's reply into the offer it answers; nothing is sent.
@@ -85,6 +114,29 @@ impl ProcessingBatch {
             Some(message_id),
             "donor_reply",
             &facts.subject,
+        )
+        .await
+    }
+
+    /// Completes a message about an offer from someone other than its donor
+    /// (it names the offer's reference, or answers the donor's own mail):
+    /// kept with the offer and shown as from someone else; it proposes nothing.
+    pub async fn complete_from_someone_else(
+        &mut self,
+        message_id: i64,
+        facts: &MessageFacts,
+        offer_id: i64,
+    ) -> Result<(), StoreError> {
+        let tx = &mut self.tx;
+        set_processed(tx, message_id, facts, Some(offer_id)).await?;
+        let from = facts.from_address.as_deref().unwrap_or("an unknown sender");
+        Store::audit_in(
+            tx,
+            "system",
+            Some(offer_id),
+            Some(message_id),
+            "message_from_someone_else",
+            &format!("from {from}, not the donor; its items are not proposed"),
         )
         .await
     }
@@ -207,48 +259,112 @@ impl ProcessingBatch {
         .await
     }
 
-    /// The offer a message belongs to, from the ids it answers (ours or the
-    /// donor's earlier messages) or a reference in its subject.
+    /// The offer a message belongs to: first by a Message-ID of ours that it
+    /// answers, then by the donor's earlier messages it answers, then by a
+    /// reference in its subject. The caller decides what a match by the last
+    /// two means when the sender is not the donor.
     pub async fn find_offer_for_reply(
         &mut self,
         thread_ids: &[String],
         subject: &str,
-    ) -> Result<Option<i64>, StoreError> {
+    ) -> Result<Option<ThreadMatch>, StoreError> {
         for id in thread_ids.iter().take(50) {
-            let found: Option<Option<i64>> = sqlx::query_scalar(
-                "SELECT offer_id FROM outbox WHERE rfc_message_id = ?1
-                 UNION ALL SELECT offer_id FROM messages WHERE message_id = ?1 AND offer_id IS NOT NULL LIMIT 1",
+            let ours: Option<Option<i64>> =
+                sqlx::query_scalar("SELECT offer_id FROM outbox WHERE rfc_message_id = ?")
+                    .bind(id)
+                    .fetch_optional(&mut *self.tx)
+                    .await
+                    .during("looking up a thread")?;
+            if let Some(Some(offer_id)) = ours {
+                return self.thread_match(offer_id, true).await;
+            }
+        }
+        for id in thread_ids.iter().take(50) {
+            let donors: Option<i64> = sqlx::query_scalar(
+                "SELECT offer_id FROM messages WHERE message_id = ? AND offer_id IS NOT NULL LIMIT 1",
             )
             .bind(id)
             .fetch_optional(&mut *self.tx)
             .await
             .during("looking up a thread")?;
-            if let Some(Some(offer_id)) = found {
-                return Ok(Some(offer_id));
+            if let Some(offer_id) = donors {
+                return self.thread_match(offer_id, false).await;
             }
         }
         match OfferRef::find_in(subject) {
-            Some(reference) => sqlx::query_scalar("SELECT id FROM offers WHERE id = ?")
-                .bind(reference)
-                .fetch_optional(&mut *self.tx)
-                .await
-                .during("looking up an offer reference"),
+            Some(reference) => self.thread_match(reference.id(), false).await,
             None => Ok(None),
         }
     }
 
-    /// How many automatic replies went (or wait to go) to `address` since `since_ms`.
+    async fn thread_match(
+        &mut self,
+        offer_id: i64,
+        answers_our_mail: bool,
+    ) -> Result<Option<ThreadMatch>, StoreError> {
+        let donor: Option<String> =
+            sqlx::query_scalar("SELECT donor_email FROM offers WHERE id = ?")
+                .bind(offer_id)
+                .fetch_optional(&mut *self.tx)
+                .await
+                .during("looking up an offer's donor")?;
+        Ok(donor.map(|donor_email| ThreadMatch {
+            offer_id,
+            donor_email,
+            answers_our_mail,
+        }))
+    }
+
+    /// How many automatic replies went (or wait to go) to `address`, as
+    /// normalised for limits, since `since_ms`.
     pub async fn automatic_replies_since(
         &mut self,
         address: &str,
         since_ms: i64,
     ) -> Result<i64, StoreError> {
         sqlx::query_scalar("SELECT COUNT(*) FROM outbox WHERE recipient_key = ? AND automatic = 1 AND created_at >= ?")
-            .bind(address.trim().to_ascii_lowercase())
+            .bind(normalised_address(address))
             .bind(since_ms)
             .fetch_one(&mut *self.tx)
             .await
             .during("counting recent replies")
+    }
+
+    /// Automatic replies to `domain` since `since_ms` that went or will go
+    /// out on their own (held and discarded ones are not counted).
+    pub async fn automatic_replies_to_domain_since(
+        &mut self,
+        domain: &str,
+        since_ms: i64,
+    ) -> Result<i64, StoreError> {
+        sqlx::query_scalar(
+            "SELECT COUNT(*) FROM outbox WHERE recipient_domain = ? AND automatic = 1
+             AND created_at >= ? AND state NOT IN (?, ?)",
+        )
+        .bind(domain)
+        .bind(since_ms)
+        .bind(ReplyState::Held)
+        .bind(ReplyState::Discarded)
+        .fetch_one(&mut *self.tx)
+        .await
+        .during("counting recent replies to a domain")
+    }
+
+    /// Automatic replies to anyone since `since_ms`, counted as
+    /// [`automatic_replies_to_domain_since`](Self::automatic_replies_to_domain_since) does.
+    pub async fn automatic_replies_in_all_since(
+        &mut self,
+        since_ms: i64,
+    ) -> Result<i64, StoreError> {
+        sqlx::query_scalar(
+            "SELECT COUNT(*) FROM outbox WHERE automatic = 1 AND created_at >= ? AND state NOT IN (?, ?)",
+        )
+        .bind(since_ms)
+        .bind(ReplyState::Held)
+        .bind(ReplyState::Discarded)
+        .fetch_one(&mut *self.tx)
+        .await
+        .during("counting recent replies")
     }
 }
 

@@ -45,7 +45,10 @@ fn write_known_mismatches(gaps: &[(String, String)]) {
          # file, then what differs (- a labelled lot not found, + a lot not labelled).\n",
     );
     for (name, diff) in gaps.iter().filter(|(name, _)| blind_name(name)) {
-        text.push_str(&format!("{name}\t{}\n", diff.replace('\n', " ").replace("    ", "")));
+        text.push_str(&format!(
+            "{name}\t{}\n",
+            diff.replace('\n', " ").replace("    ", "")
+        ));
     }
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(BLIND_KNOWN_MISMATCHES);
     std::fs::write(path, text).expect("write the known mismatches");

@@ -51,24 +51,38 @@ impl App {
             mailbox,
             mail_stack().imap_port,
             &plain_smtp_section(),
+            "",
             extra,
         )
         .await
     }
 
+    /// Like [`App::prepare`], with `keys` (TOML lines) added to the
+    /// `[donations]` section, which `extra` cannot repeat.
+    pub async fn prepare_donations(keys: &str) -> App {
+        let port = mail_stack().imap_port;
+        Self::prepare_full("INBOX", port, &plain_smtp_section(), keys, "").await
+    }
+
     /// Like [`App::prepare`], reading IMAP through `imap_port` on loopback
     /// (a proxy in front of Dovecot's plaintext port) instead of Dovecot's.
     pub async fn prepare_via(imap_port: u16, extra: &str) -> App {
-        Self::prepare_full("INBOX", imap_port, &plain_smtp_section(), extra).await
+        Self::prepare_full("INBOX", imap_port, &plain_smtp_section(), "", extra).await
     }
 
     /// Like [`App::prepare`], with `smtp` as the whole `[smtp]` section
     /// instead of the stack's plaintext port.
     pub async fn prepare_with_smtp(smtp: &str, extra: &str) -> App {
-        Self::prepare_full("INBOX", mail_stack().imap_port, smtp, extra).await
+        Self::prepare_full("INBOX", mail_stack().imap_port, smtp, "", extra).await
     }
 
-    async fn prepare_full(mailbox: &str, imap_port: u16, smtp: &str, extra: &str) -> App {
+    async fn prepare_full(
+        mailbox: &str,
+        imap_port: u16,
+        smtp: &str,
+        donations_keys: &str,
+        extra: &str,
+    ) -> App {
         let _ = tracing_subscriber::fmt()
             .with_env_filter(
                 tracing_subscriber::EnvFilter::try_from_default_env()
@@ -87,7 +101,7 @@ impl App {
             dir,
             running: None,
         };
-        let config = app.config_text(mailbox, imap_port, smtp, extra);
+        let config = app.config_text(mailbox, imap_port, smtp, donations_keys, extra);
         std::fs::write(app.config_path(), config).unwrap();
         app
     }
@@ -129,7 +143,14 @@ impl App {
         self.dir.path().join("supplyline.toml")
     }
 
-    fn config_text(&self, mailbox: &str, imap_port: u16, smtp: &str, extra: &str) -> String {
+    fn config_text(
+        &self,
+        mailbox: &str,
+        imap_port: u16,
+        smtp: &str,
+        donations_keys: &str,
+        extra: &str,
+    ) -> String {
         let stack = mail_stack();
         format!(
             r#"
@@ -150,6 +171,7 @@ timeout_secs = 20
 [donations]
 address = "{user}"
 name = "Test Donations Desk"
+{donations_keys}
 
 [outbox]
 retry_base_secs = 1
