@@ -11,5 +11,6 @@ mod hostile;
 mod intake;
 mod replies;
 mod secrets;
+mod surge;
 mod threads;
 mod tls;
