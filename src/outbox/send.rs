@@ -484,8 +484,13 @@ impl Sender {
         let mut outcomes = Vec::with_capacity(rows.len());
         let mut rows = rows.into_iter();
         while let Some(row) = rows.next() {
+            let started = Instant::now();
             let (record, outcome) = self.send_one(link, &row).await;
-            if let Err(e) = self.record(&record).await {
+            let sent = started.elapsed();
+            let recorded = self.record(&record).await;
+            // Where a reply's time goes, for `RUST_LOG=supplyline::outbox=debug`.
+            tracing::debug!(reply = row.id, send = ?sent, record = ?started.elapsed() - sent, "reply timing");
+            if let Err(e) = recorded {
                 let mut unrecorded = self.unrecorded.lock().unwrap();
                 unrecorded.push(record);
                 unrecorded.extend(rows.map(|row| Record::Unsent(row.id)));
