@@ -196,6 +196,13 @@ pub struct SmtpConfig {
     pub password_file: Option<PathBuf>,
     #[serde(default = "default_timeout_secs")]
     pub timeout_secs: u64,
+    /// SMTP sessions sending replies side by side, each one after another.
+    #[serde(default = "default_smtp_connections")]
+    pub connections: usize,
+    /// Messages sent in one session before it is closed and a new one
+    /// opened (servers limit this: OpenSMTPD to 100).
+    #[serde(default = "default_max_messages_per_session")]
+    pub max_messages_per_session: u32,
 }
 
 #[derive(Debug, Deserialize)]
@@ -320,6 +327,12 @@ fn default_poll_secs() -> u64 {
 }
 fn default_timeout_secs() -> u64 {
     60
+}
+fn default_smtp_connections() -> usize {
+    4
+}
+fn default_max_messages_per_session() -> u32 {
+    100
 }
 fn default_address() -> String {
     "donations@example.org".into()
@@ -469,6 +482,16 @@ impl Config {
                 needs,
                 &mut problems,
             );
+            if smtp.connections == 0 {
+                problems.push(format!(
+                    "{file}: smtp.connections: expected at least 1, found 0"
+                ));
+            }
+            if smtp.max_messages_per_session == 0 {
+                problems.push(format!(
+                    "{file}: smtp.max_messages_per_session: expected at least 1, found 0"
+                ));
+            }
         }
         if !self.donations.address.contains('@') {
             problems.push(format!(

@@ -16,7 +16,9 @@ use tokio_util::sync::CancellationToken;
 use crate::backoff::backoff_delay;
 use crate::config::Config;
 use crate::fetch::Fetcher;
-use crate::outbox::{Composer, ReplyPolicy, RetryPolicy, SendOutcome, Sender, Transport};
+use crate::outbox::{
+    Composer, Connection, ReplyPolicy, RetryPolicy, SendOutcome, Sender, Transport,
+};
 use crate::process::{ProcessOutcome, Processor, BATCH_MESSAGES};
 use crate::rules::Rules;
 use crate::store::Store;
@@ -177,7 +179,10 @@ pub async fn serve(config: Config, shutdown: CancellationToken) -> anyhow::Resul
         queued.clone(),
         shutdown.clone(),
     ));
-    tasks.spawn(send_loop(stages.clone(), queued, shutdown.clone()));
+    for worker in 0..stages.sender.connections() {
+        let run = send_loop(stages.clone(), queued.clone(), shutdown.clone());
+        tasks.spawn(async move { run.await.with_context(|| format!("send worker {worker}")) });
+    }
     tracing::info!("supplyline is running");
     let mut first_error = None;
     while let Some(joined) = tasks.join_next().await {
@@ -229,23 +234,40 @@ async fn process_loop(
     Ok(())
 }
 
+/// One send worker with its own SMTP session (`smtp.connections` of them
+/// run side by side); the store's claim gives each reply to one worker.
 async fn send_loop(
     stages: Arc<Stages>,
     queued: Arc<Notify>,
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
+    let mut link = Connection::default();
+    let sending = send_with(&stages, &mut link, &queued, &shutdown).await;
+    stages.sender.close(link).await;
+    sending
+}
+
+async fn send_with(
+    stages: &Stages,
+    link: &mut Connection,
+    queued: &Notify,
+    shutdown: &CancellationToken,
+) -> anyhow::Result<()> {
     let mut busy = BusyDatabase::new("send");
     while !shutdown.is_cancelled() {
         // A send in flight is finished, not cancelled: cutting it between the
         // server's 250 and our commit would send the reply twice.
-        let sent = match stages.sender.send_batch(SEND_BATCH).await {
+        let sent = match stages.sender.send_batch_on(link, SEND_BATCH).await {
             Ok(sent) => busy.over(sent),
             Err(e) => {
-                busy.wait_out(e, &shutdown).await?;
+                busy.wait_out(e, shutdown).await?;
                 continue;
             }
         };
-        if sent.is_empty() {
+        if !sent.is_empty() {
+            // More may wait: wake a sibling worker (one wake-up reaches one).
+            queued.notify_one();
+        } else {
             // Replies staff queue from the web UI wake nobody: look again soon.
             let wait = stages.sender.wait_hint(SEND_IDLE_CHECK).await?;
             tokio::select! {

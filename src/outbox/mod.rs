@@ -26,5 +26,5 @@ pub mod templates;
 pub use compose::Composer;
 pub use context::{ItemLine, ReplyContext};
 pub use policy::{auto_reply_block, NoReply, ReplyPolicy};
-pub use send::{RetryPolicy, SendOutcome, Sender, Transport};
+pub use send::{Connection, RetryPolicy, SendOutcome, Sender, SmtpServer, Transport};
 pub use templates::{Rendered, TemplateError};

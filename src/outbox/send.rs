@@ -4,12 +4,15 @@
 
 use std::path::PathBuf;
 use std::sync::Mutex;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use lettre::address::Envelope;
-use lettre::transport::smtp::authentication::Credentials;
-use lettre::transport::smtp::client::{Certificate, CertificateStore, Tls, TlsParameters};
-use lettre::{Address, AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
+use lettre::transport::smtp::authentication::{Credentials, DEFAULT_MECHANISMS};
+use lettre::transport::smtp::client::{
+    AsyncSmtpConnection, Certificate, CertificateStore, TlsParameters,
+};
+use lettre::transport::smtp::extension::ClientId;
+use lettre::Address;
 use rand::Rng;
 use secrecy::ExposeSecret;
 
@@ -20,14 +23,48 @@ use crate::store::{now_ms, OutboxRow, Store, StoreError};
 
 /// Where replies go.
 pub enum Transport {
-    Smtp {
-        transport: AsyncSmtpTransport<Tokio1Executor>,
-        /// `host:port`, to name the server in errors.
-        server: String,
-    },
+    Smtp(SmtpServer),
     /// Writes each reply as `ID.eml` into a folder (the demo, dry runs).
     Directory(PathBuf),
 }
+
+/// An SMTP server and how to open a session with it.
+pub struct SmtpServer {
+    host: String,
+    port: u16,
+    /// `host:port`, to name the server in errors.
+    name: String,
+    security: Security,
+    tls: TlsParameters,
+    credentials: Option<Credentials>,
+    hello: ClientId,
+    /// For opening a session, and for each reply sent in it.
+    timeout: Duration,
+    /// Replies per session before it is closed and a new one opened.
+    max_messages: u32,
+    /// Sessions sending side by side (`smtp.connections`).
+    connections: usize,
+}
+
+/// One open SMTP session, kept between replies.
+struct Session {
+    conn: AsyncSmtpConnection,
+    /// Replies the server accepted in this session.
+    sent: u32,
+    last_used: Instant,
+}
+
+/// A sending worker's own link to the transport: the SMTP session it keeps
+/// open between replies (none for a folder, or before the first reply).
+/// Each worker has one, so sessions are never shared.
+#[derive(Default)]
+pub struct Connection {
+    session: Option<Session>,
+}
+
+/// A session idle longer than this is checked (NOOP) before it is used:
+/// servers close idle sessions, and a reply must not pay for that.
+const IDLE_CHECK_AFTER: Duration = Duration::from_secs(5);
 
 /// A transport failure: what failed, sorted by what to do about it, with
 /// the transport's own error as its `source()`. Recorded on the reply as
@@ -76,42 +113,53 @@ impl Transport {
             Security::Starttls => 587,
             Security::None => 25,
         });
-        let tls = smtp_tls(cfg).context("setting up TLS for SMTP")?;
-        let mut builder = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(&cfg.host)
-            .port(port)
-            .timeout(Some(Duration::from_secs(cfg.timeout_secs)))
-            .tls(match cfg.security {
-                Security::Tls => Tls::Wrapper(tls),
-                Security::Starttls => Tls::Required(tls),
-                Security::None => Tls::None,
-            });
-        if let Some(user) = &cfg.username {
-            let secret = read_secret(&cfg.password, &cfg.password_file)
-                .context("reading the SMTP password")?
-                .map(|s| s.expose_secret().to_string())
-                .unwrap_or_default();
-            builder = builder.credentials(Credentials::new(user.clone(), secret));
-        }
-        Ok(Transport::Smtp {
-            transport: builder.build(),
-            server: format!("{}:{port}", cfg.host),
-        })
+        let credentials = match &cfg.username {
+            Some(user) => {
+                let secret = read_secret(&cfg.password, &cfg.password_file)
+                    .context("reading the SMTP password")?
+                    .map(|s| s.expose_secret().to_string())
+                    .unwrap_or_default();
+                Some(Credentials::new(user.clone(), secret))
+            }
+            None => None,
+        };
+        Ok(Transport::Smtp(SmtpServer {
+            host: cfg.host.clone(),
+            port,
+            name: format!("{}:{port}", cfg.host),
+            security: cfg.security,
+            tls: smtp_tls(cfg).context("setting up TLS for SMTP")?,
+            credentials,
+            hello: ClientId::default(),
+            timeout: Duration::from_secs(cfg.timeout_secs),
+            max_messages: cfg.max_messages_per_session.max(1),
+            connections: cfg.connections.max(1),
+        }))
     }
 
-    async fn send(&self, from: &Address, row: &OutboxRow) -> Result<(), TransportError> {
+    /// How many workers send side by side, each with its own [`Connection`].
+    pub fn connections(&self) -> usize {
         match self {
-            Transport::Smtp { transport, server } => {
+            Transport::Smtp(server) => server.connections,
+            Transport::Directory(_) => 1,
+        }
+    }
+
+    async fn send(
+        &self,
+        link: &mut Connection,
+        from: &Address,
+        row: &OutboxRow,
+    ) -> Result<(), TransportError> {
+        match self {
+            Transport::Smtp(server) => {
                 let to: Address = row.to_address.parse().map_err(|e| {
                     let what = format!("invalid recipient {:?}", row.to_address);
                     TransportError::new(Fate::Permanent, what, e)
                 })?;
                 let envelope = Envelope::new(Some(from.clone()), vec![to])
                     .map_err(|e| TransportError::new(Fate::Permanent, "no envelope", e))?;
-                transport
-                    .send_raw(&envelope, &row.raw)
-                    .await
-                    .map(|_| ())
-                    .map_err(|e| classify(e, server))
+                server.send(link, &envelope, &row.raw).await
             }
             Transport::Directory(dir) => {
                 let path = dir.join(format!("{:06}.eml", row.id));
@@ -125,6 +173,145 @@ impl Transport {
             }
         }
     }
+}
+
+impl SmtpServer {
+    /// Sends one message in `link`'s session, opening one when there is
+    /// none. When the server says the session has sent its share ("too
+    /// many messages"), the message goes again at once on a new session:
+    /// the server took nothing, and nothing failed.
+    async fn send(
+        &self,
+        link: &mut Connection,
+        envelope: &Envelope,
+        raw: &[u8],
+    ) -> Result<(), TransportError> {
+        loop {
+            let mut session = self.session(link).await?;
+            let sending = tokio::time::timeout(self.timeout, session.conn.send(envelope, raw));
+            let error = match sending.await {
+                Ok(Ok(_)) => {
+                    session.sent += 1;
+                    session.last_used = Instant::now();
+                    link.session = Some(session);
+                    return Ok(());
+                }
+                Ok(Err(error)) => error,
+                Err(elapsed) => return Err(self.no_answer(elapsed)),
+            };
+            // lettre has closed the session on any error. A new session
+            // that is "full" at once is a real failure, not a limit.
+            if session.sent == 0 || !is_session_limit(&error) {
+                return Err(classify(error, &self.name));
+            }
+            tracing::info!(server = %self.name, sent = session.sent, "the SMTP server ended the session's share of messages; opening a new one");
+        }
+    }
+
+    /// The session to send the next message in: `link`'s own while it is
+    /// alive and under `max_messages`, else a new one.
+    async fn session(&self, link: &mut Connection) -> Result<Session, TransportError> {
+        if let Some(mut session) = link.session.take() {
+            if session.sent >= self.max_messages {
+                self.quit(session).await;
+            } else if session.last_used.elapsed() < IDLE_CHECK_AFTER
+                || self.still_open(&mut session).await
+            {
+                return Ok(session);
+            }
+        }
+        self.open().await
+    }
+
+    /// True when the server still answers in `session` (NOOP).
+    async fn still_open(&self, session: &mut Session) -> bool {
+        let check = tokio::time::timeout(self.timeout, session.conn.test_connected());
+        check.await.unwrap_or(false)
+    }
+
+    /// Ends a session politely (QUIT), without waiting long for it.
+    async fn quit(&self, mut session: Session) {
+        let _ = tokio::time::timeout(self.timeout, session.conn.quit()).await;
+    }
+
+    /// Connects, secures and logs in, all under `timeout`. The socket sends
+    /// each write at once (TCP_NODELAY): lettre writes a message's final
+    /// `.` apart from its body, and Nagle's algorithm would hold it back
+    /// until the server's delayed ACK, some 40 ms per message.
+    async fn open(&self) -> Result<Session, TransportError> {
+        let opening = async {
+            let mut conn = match self.security {
+                Security::Tls => AsyncSmtpConnection::connect_tokio1(
+                    (self.host.as_str(), self.port),
+                    Some(self.timeout),
+                    &self.hello,
+                    Some(self.tls.clone()),
+                    None,
+                )
+                .await
+                .map_err(|e| classify(e, &self.name))?,
+                Security::Starttls | Security::None => self.open_plain().await?,
+            };
+            if let Some(credentials) = &self.credentials {
+                conn.auth(DEFAULT_MECHANISMS, credentials)
+                    .await
+                    .map_err(|e| classify(e, &self.name))?;
+            }
+            Ok(Session {
+                conn,
+                sent: 0,
+                last_used: Instant::now(),
+            })
+        };
+        match tokio::time::timeout(self.timeout, opening).await {
+            Ok(opened) => opened,
+            Err(elapsed) => Err(self.no_answer(elapsed)),
+        }
+    }
+
+    /// A plain TCP session, upgraded with STARTTLS when the config asks.
+    async fn open_plain(&self) -> Result<AsyncSmtpConnection, TransportError> {
+        let tcp = tokio::net::TcpStream::connect((self.host.as_str(), self.port))
+            .await
+            .map_err(|e| {
+                let what = format!("cannot connect to the SMTP server {}", self.name);
+                TransportError::new(Fate::Transient, what, e)
+            })?;
+        if let Err(e) = tcp.set_nodelay(true) {
+            tracing::debug!(error = %e, "TCP_NODELAY not set on the SMTP socket");
+        }
+        let mut conn = AsyncSmtpConnection::connect_with_transport(Box::new(tcp), &self.hello)
+            .await
+            .map_err(|e| classify(e, &self.name))?;
+        if self.security == Security::Starttls {
+            conn.starttls(self.tls.clone(), &self.hello)
+                .await
+                .map_err(|e| classify(e, &self.name))?;
+        }
+        Ok(conn)
+    }
+
+    fn no_answer(&self, elapsed: tokio::time::error::Elapsed) -> TransportError {
+        let what = format!(
+            "the SMTP server {} did not answer within {} s",
+            self.name,
+            self.timeout.as_secs()
+        );
+        TransportError::new(Fate::Transient, what, elapsed)
+    }
+}
+
+/// True when the server refused more messages in this session ("421/452
+/// Too many messages sent", as OpenSMTPD says after 100): a new session
+/// can send at once. Decided by the reply code lettre gives, and the text
+/// only to tell this 452 from "insufficient storage".
+fn is_session_limit(e: &lettre::transport::smtp::Error) -> bool {
+    e.status()
+        .is_some_and(|code| names_session_limit(code.into(), &e.to_string()))
+}
+
+fn names_session_limit(code: u16, text: &str) -> bool {
+    matches!(code, 421 | 452) && text.to_ascii_lowercase().contains("too many messages")
 }
 
 /// The TLS settings for SMTP: the system roots (those that parse) plus
@@ -215,6 +402,9 @@ pub struct Sender {
     /// Outcomes not yet in the database (it was locked past its busy
     /// timeout): recorded before anything else is claimed.
     unrecorded: Mutex<Vec<Record>>,
+    /// The connection of [`Sender::send_batch`]; the daemon's workers each
+    /// bring their own to [`Sender::send_batch_on`].
+    own: tokio::sync::Mutex<Connection>,
 }
 
 /// What the database must learn about one claimed reply.
@@ -256,7 +446,13 @@ impl Sender {
             from,
             policy,
             unrecorded: Mutex::new(Vec::new()),
+            own: tokio::sync::Mutex::new(Connection::default()),
         }
+    }
+
+    /// How many workers should send side by side (`smtp.connections`).
+    pub fn connections(&self) -> usize {
+        self.transport.connections()
     }
 
     /// Sends the next due reply, if any.
@@ -272,13 +468,29 @@ impl Sender {
     /// first, with the claimed replies not yet sent put back in the queue: a
     /// reply the server accepted is never sent again by this process.
     pub async fn send_batch(&self, limit: i64) -> Result<Vec<SendOutcome>, StoreError> {
+        let mut own = self.own.lock().await;
+        self.send_batch_on(&mut own, limit).await
+    }
+
+    /// Like [`Sender::send_batch`], on a worker's own connection: several
+    /// workers can send at once, each reply claimed by exactly one of them.
+    pub async fn send_batch_on(
+        &self,
+        link: &mut Connection,
+        limit: i64,
+    ) -> Result<Vec<SendOutcome>, StoreError> {
         self.record_unrecorded().await?;
         let rows = self.store.claim_due_replies(limit).await?;
         let mut outcomes = Vec::with_capacity(rows.len());
         let mut rows = rows.into_iter();
         while let Some(row) = rows.next() {
-            let (record, outcome) = self.send_one(&row).await;
-            if let Err(e) = self.record(&record).await {
+            let started = Instant::now();
+            let (record, outcome) = self.send_one(link, &row).await;
+            let sent = started.elapsed();
+            let recorded = self.record(&record).await;
+            // Where a reply's time goes, for `RUST_LOG=supplyline::outbox=debug`.
+            tracing::debug!(reply = row.id, send = ?sent, record = ?started.elapsed() - sent, "reply timing");
+            if let Err(e) = recorded {
                 let mut unrecorded = self.unrecorded.lock().unwrap();
                 unrecorded.push(record);
                 unrecorded.extend(rows.map(|row| Record::Unsent(row.id)));
@@ -290,8 +502,8 @@ impl Sender {
     }
 
     /// Hands one reply to the transport; what to record, and the outcome.
-    async fn send_one(&self, row: &OutboxRow) -> (Record, SendOutcome) {
-        let error = match self.transport.send(&self.from, row).await {
+    async fn send_one(&self, link: &mut Connection, row: &OutboxRow) -> (Record, SendOutcome) {
+        let error = match self.transport.send(link, &self.from, row).await {
             Ok(()) => {
                 tracing::info!(reply = row.id, to = %row.to_address, "reply sent");
                 return (Record::Sent(row.id), SendOutcome::Sent);
@@ -357,6 +569,13 @@ impl Sender {
         Ok(())
     }
 
+    /// Ends `link`'s session, if it has one (QUIT).
+    pub async fn close(&self, mut link: Connection) {
+        if let (Transport::Smtp(server), Some(session)) = (&self.transport, link.session.take()) {
+            server.quit(session).await;
+        }
+    }
+
     /// How long to sleep before something is due (at most `cap`).
     pub async fn wait_hint(&self, cap: Duration) -> Result<Duration, StoreError> {
         Ok(match self.store.next_reply_due().await? {
@@ -406,6 +625,24 @@ mod tests {
             vec![(ReplyState::Pending, 1)]
         );
         store
+    }
+
+    #[test]
+    fn a_session_limit_is_a_421_or_452_naming_too_many_messages() {
+        assert!(names_session_limit(
+            452,
+            "transient error (452): 4.5.3 Too many messages sent"
+        ));
+        assert!(names_session_limit(
+            421,
+            "4.7.0 too many messages in this session"
+        ));
+        assert!(!names_session_limit(
+            452,
+            "4.3.1 Insufficient system storage"
+        ));
+        assert!(!names_session_limit(451, "Too many messages sent"));
+        assert!(!names_session_limit(552, "too many messages"));
     }
 
     #[tokio::test]

@@ -248,15 +248,16 @@ retry_max_secs = 2
 
     /// Every reply in the outbox addressed to `address`, whatever its state.
     pub async fn replies_to(&self, address: &str) -> Vec<OutboxSummary> {
+        let mut replies = self.replies().await;
+        replies.retain(|r| r.to_address == address);
+        replies
+    }
+
+    /// Every reply to an offer (of the first 1000), whatever its state.
+    pub async fn replies(&self) -> Vec<OutboxSummary> {
         let mut replies = Vec::new();
         for offer in self.store.list_offers(None, 1000).await.unwrap() {
-            let detail = self.store.offer(offer.id).await.unwrap();
-            replies.extend(
-                detail
-                    .replies
-                    .into_iter()
-                    .filter(|r| r.to_address == address),
-            );
+            replies.extend(self.store.offer(offer.id).await.unwrap().replies);
         }
         replies
     }
@@ -304,7 +305,7 @@ impl Drained {
 }
 
 /// The stack's plaintext SMTP port, as most tests use it.
-fn plain_smtp_section() -> String {
+pub fn plain_smtp_section() -> String {
     format!(
         "[smtp]\nhost = \"127.0.0.1\"\nport = {}\nsecurity = \"none\"\nallow_insecure = true\ntimeout_secs = 10\n",
         mail_stack().smtp_port

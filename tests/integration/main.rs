@@ -14,5 +14,6 @@ mod intake;
 mod relay;
 mod replies;
 mod secrets;
+mod surge;
 mod threads;
 mod tls;
