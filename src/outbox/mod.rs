@@ -1,4 +1,5 @@
-//! Replies to donors: whether one is due ([`policy`]), what it is about
+//! Replies to donors: whether one is due and to whom ([`policy`], with
+//! [`sender_auth`] and [`recipient`]), what it is about
 //! ([`context`]), which kinds there are and what each is given ([`kinds`]),
 //! what it says ([`templates`], with [`labels`] for items in the donor's
 //! language and [`needs`] deciding what a `needs_info` reply asks for), the
