@@ -167,6 +167,10 @@ pub struct DonationsConfig {
     /// At most one automatic reply per sender within this many seconds.
     #[serde(default = "default_reply_window")]
     pub reply_window_secs: u64,
+    /// Take the receiving server's spam verdict (X-Spam-Flag, X-Spam-Status,
+    /// X-Spamd-Result above the first Received header) as category spam.
+    #[serde(default)]
+    pub trust_spam_headers: bool,
 }
 
 impl Default for DonationsConfig {
@@ -176,6 +180,7 @@ impl Default for DonationsConfig {
             name: default_name(),
             message_id_domain: None,
             reply_window_secs: default_reply_window(),
+            trust_spam_headers: false,
         }
     }
 }

@@ -10,6 +10,7 @@
 pub mod attachments;
 pub mod clean;
 pub mod html;
+pub mod spam;
 
 use mail_parser::{HeaderValue, Message, MessageParser, MimeHeaders};
 use serde::Serialize;
@@ -65,6 +66,9 @@ pub struct ParsedMessage {
     /// References ids without angle brackets.
     pub references: Vec<String>,
     pub auto: AutoHeaders,
+    /// The receiving server's spam verdict (headers above the first
+    /// `Received:`); the rules use it only when the operator trusts it.
+    pub spam: spam::SpamVerdict,
     /// The whole body as text (HTML turned into text), before cleaning.
     pub body_text: String,
     /// The body with quoted replies, signatures and disclaimers cut.
@@ -121,6 +125,7 @@ fn parse_unguarded(raw: &[u8]) -> Result<ParsedMessage, MailError> {
         in_reply_to: id_list(msg.in_reply_to()),
         references: id_list(msg.references()),
         auto: auto_headers(&msg),
+        spam: spam::verdict(&msg),
         clean_text: cleaned.text,
         signature: cleaned.signature,
         body_text,
