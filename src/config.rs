@@ -219,6 +219,10 @@ pub struct DonationsConfig {
     /// At most one automatic reply per sender within this many seconds.
     #[serde(default = "default_reply_window")]
     pub reply_window_secs: u64,
+    /// Take the receiving server's spam verdict (X-Spam-Flag, X-Spam-Status,
+    /// X-Spamd-Result above the first Received header) as category spam.
+    #[serde(default)]
+    pub trust_spam_headers: bool,
     /// The authserv-id of our own receiving server: only its
     /// `Authentication-Results` headers are believed (RFC 8601).
     pub trusted_authserv_id: Option<String>,
@@ -265,6 +269,7 @@ impl Default for DonationsConfig {
             name: default_name(),
             message_id_domain: None,
             reply_window_secs: default_reply_window(),
+            trust_spam_headers: false,
             trusted_authserv_id: None,
             unauthenticated: None,
             replies_per_domain_per_hour: default_replies_per_domain(),

@@ -32,12 +32,13 @@ const SEND_BATCH: i64 = 16;
 
 /// Loads the rules named by the config, or the built-in ones.
 pub fn load_rules(config: &Config) -> anyhow::Result<Rules> {
-    match &config.rules.dir {
+    let rules = match &config.rules.dir {
         Some(dir) => {
             Rules::load_dir(dir).with_context(|| format!("loading rules from {}", dir.display()))
         }
         None => Rules::embedded().context("loading the built-in rules"),
-    }
+    }?;
+    Ok(rules.trusting_spam_headers(config.donations.trust_spam_headers))
 }
 
 /// Loads and checks the reply templates named by the config.

@@ -459,7 +459,9 @@ fn extract(
 /// The rules of `--rules DIR`, else the configured or built-in ones.
 fn load_rules(config: &Config, rules_dir: Option<&Path>) -> anyhow::Result<rules::Rules> {
     Ok(match rules_dir {
-        Some(dir) => rules::Rules::load_dir(dir)?,
+        Some(dir) => {
+            rules::Rules::load_dir(dir)?.trusting_spam_headers(config.donations.trust_spam_headers)
+        }
         None => daemon::load_rules(config)?,
     })
 }

@@ -12,6 +12,8 @@
 //! introduced with "see below") is kept, minus its header lines: it is the
 //! offer.
 
+use super::html::CELL_SEP;
+
 /// The result of cleaning one body.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Cleaned {
@@ -146,9 +148,79 @@ pub fn clean(body: &str, subject: &str) -> Cleaned {
     cut_disclaimer(&mut kept);
     let signature = cut_signature(&mut kept);
     Cleaned {
-        text: join_trimmed(&kept),
+        text: columns_to_cells(&join_trimmed(&kept)),
         signature: join_trimmed(&signature),
     }
+}
+
+/// Plain-text tables (a spreadsheet pasted with tabs, columns lined up
+/// with spaces) written as HTML tables are: cells separated by
+/// [`CELL_SEP`]. A line is a row when it has a tab, or when it and a
+/// neighbour both have a run of two or more spaces inside them (not after
+/// a full stop: some people type two spaces between sentences).
+fn columns_to_cells(text: &str) -> String {
+    if !text.contains('\t') && !text.contains("  ") {
+        return text.to_string();
+    }
+    let lines: Vec<&str> = text.split('\n').collect();
+    let spaced: Vec<bool> = lines.iter().map(|l| has_column_gap(l)).collect();
+    let mut out = String::with_capacity(text.len() + 64);
+    for (i, line) in lines.iter().enumerate() {
+        if i > 0 {
+            out.push('\n');
+        }
+        let neighbour = (i > 0 && spaced[i - 1]) || spaced.get(i + 1).copied().unwrap_or(false);
+        let row = line.contains('\t') || (spaced[i] && neighbour);
+        if row && !line.contains(CELL_SEP) {
+            push_cells(&mut out, line);
+        } else {
+            out.push_str(line);
+        }
+    }
+    out
+}
+
+/// Whether `line` has a column gap: a run of two or more spaces (a tab
+/// counts as two) between text, not right after a sentence end.
+fn has_column_gap(line: &str) -> bool {
+    let mut run = 0;
+    let mut prev = ' ';
+    for c in line.trim().chars() {
+        if c == ' ' || c == '\t' {
+            run += if c == '\t' { 2 } else { 1 };
+            continue;
+        }
+        if run >= 2 && !matches!(prev, '.' | '!' | '?') {
+            return true;
+        }
+        run = 0;
+        prev = c;
+    }
+    false
+}
+
+/// One row: its cells joined by [`CELL_SEP`].
+fn push_cells(out: &mut String, line: &str) {
+    let indent = line.len() - line.trim_start().len();
+    out.push_str(&line[..indent]);
+    let mut cells = Vec::new();
+    let mut cell = String::new();
+    let mut run = 0;
+    for c in line.trim().chars() {
+        if c == '\t' || c == ' ' {
+            run += if c == '\t' { 2 } else { 1 };
+            continue;
+        }
+        if run >= 2 && !cell.ends_with(['.', '!', '?']) {
+            cells.push(std::mem::take(&mut cell));
+        } else if run > 0 {
+            cell.push(' ');
+        }
+        run = 0;
+        cell.push(c);
+    }
+    cells.push(cell);
+    out.push_str(&cells.join(CELL_SEP));
 }
 
 /// The first non-blank line after line `i` (or its wrapped second line)
@@ -412,6 +484,18 @@ mod tests {
     fn thanks_before_the_offer_is_not_a_signature() {
         let c = clean("Hi,\nThanks!\n300 masks\n20 boxes of gloves", "");
         assert_eq!(c.text, "Hi,\nThanks!\n300 masks\n20 boxes of gloves");
+    }
+
+    #[test]
+    fn pasted_columns_become_cells() {
+        let c = clean(
+            "We have:\n\nItem\tQty\tUoM\nNitrile gloves\t40\tBX\n\nDescription     Qty\nGowns, large    Qty 12 ea\nThat is all.  Thanks",
+            "",
+        );
+        assert_eq!(
+            c.text,
+            "We have:\n\nItem | Qty | UoM\nNitrile gloves | 40 | BX\n\nDescription | Qty\nGowns, large | Qty 12 ea\nThat is all.  Thanks"
+        );
     }
 
     #[test]

@@ -10,6 +10,7 @@
 pub mod attachments;
 pub mod clean;
 pub mod html;
+pub mod spam;
 
 use mail_parser::{HeaderValue, Message, MessageParser, MimeHeaders};
 use serde::Serialize;
@@ -68,6 +69,9 @@ pub struct ParsedMessage {
     /// Every `Authentication-Results` header value, top first: who the
     /// receiving servers say sent this (`outbox::sender_auth` reads them).
     pub authentication_results: Vec<String>,
+    /// The receiving server's spam verdict (headers above the first
+    /// `Received:`); the rules use it only when the operator trusts it.
+    pub spam: spam::SpamVerdict,
     /// The whole body as text (HTML turned into text), before cleaning.
     pub body_text: String,
     /// The body with quoted replies, signatures and disclaimers cut.
@@ -125,6 +129,7 @@ fn parse_unguarded(raw: &[u8]) -> Result<ParsedMessage, MailError> {
         references: id_list(msg.references()),
         auto: auto_headers(&msg),
         authentication_results: raw_headers(&msg, "Authentication-Results"),
+        spam: spam::verdict(&msg),
         clean_text: cleaned.text,
         signature: cleaned.signature,
         body_text,

@@ -3,8 +3,8 @@
 //! Category: each `[[signal]]` of the rules that matches adds its weight to
 //! its category once; the offer score also gets `items_weight` when the
 //! message names items. The decision then goes in a fixed order, each step
-//! needing its category's threshold: bounce, auto_reply, spam (only without
-//! items), sale, request (at least the offer score), inquiry (more than the
+//! needing its category's threshold: bounce, auto_reply, spam (without
+//! items, or with a score of 8, as the server's trusted verdict gives), sale, request (at least the offer score), inquiry (more than the
 //! offer score), then offer when there are items, else inquiry.
 //!
 //! Language: the script decides for Korean, Chinese, Japanese; otherwise the
@@ -19,8 +19,9 @@ use crate::mail::ParsedMessage;
 /// Scores per category name.
 pub type Scores = BTreeMap<String, f64>;
 
-/// The RFC 3834 headers and the sender, as text the `headers` scope reads.
-fn header_text(msg: &ParsedMessage) -> String {
+/// The RFC 3834 headers, and the receiving server's spam verdict when the
+/// rules trust it, as text the `headers` scope reads.
+fn header_text(rules: &Rules, msg: &ParsedMessage) -> String {
     let a = &msg.auto;
     let mut h = String::new();
     let mut line = |k: &str, v: &str| {
@@ -47,6 +48,9 @@ fn header_text(msg: &ParsedMessage) -> String {
     if a.is_report {
         line("content-type", "multipart/report");
     }
+    if rules.trust_spam_headers && msg.spam.spam {
+        line("x-spam-verdict", "spam");
+    }
     h
 }
 
@@ -59,9 +63,10 @@ fn from_text(msg: &ParsedMessage) -> String {
 
 /// Every signal that fires: (name, category, weight), in rule-file order.
 pub fn fired(rules: &Rules, msg: &ParsedMessage, text: &str) -> Vec<(String, String, f64)> {
-    let headers = header_text(msg);
+    let headers = header_text(rules, msg);
     let from = from_text(msg);
     let both = format!("{}\n{}", msg.subject, text);
+    let whole = format!("{}\n{}", msg.subject, msg.body_text);
     let mut hits: Vec<usize> = Vec::new();
     for (scope, (set, index)) in &rules.signals_by_scope {
         let hay = match scope.as_str() {
@@ -69,6 +74,7 @@ pub fn fired(rules: &Rules, msg: &ParsedMessage, text: &str) -> Vec<(String, Str
             "body" => text,
             "from" => from.as_str(),
             "headers" => headers.as_str(),
+            "message" => whole.as_str(),
             _ => both.as_str(),
         };
         hits.extend(set.matches(hay).iter().map(|k| index[k]));
@@ -109,7 +115,7 @@ pub fn decide(rules: &Rules, scores: &Scores, has_items: bool) -> Category {
         Category::Bounce
     } else if reaches("auto_reply") && (!has_items || score("auto_reply") >= 6.0) {
         Category::AutoReply
-    } else if reaches("spam") && !has_items {
+    } else if reaches("spam") && (!has_items || score("spam") >= 8.0) {
         Category::Spam
     } else if reaches("sale") {
         Category::Sale

@@ -112,6 +112,9 @@ pub struct Negation {
 /// The compiled rule set.
 #[derive(Debug)]
 pub struct Rules {
+    /// Whether the receiving server's spam verdict counts (the operator's
+    /// `donations.trust_spam_headers`); off unless set.
+    pub(crate) trust_spam_headers: bool,
     pub(crate) items: Vec<String>,
     /// For each item, the items that refine its generic names.
     pub(crate) refined_by: Vec<Vec<usize>>,
@@ -282,7 +285,7 @@ impl Builder {
     }
 
     fn add_signals(&mut self, name: &str, text: &str, f: &RuleFile) -> Result<(), RuleError> {
-        const SCOPES: &[&str] = &["subject", "body", "text", "from", "headers"];
+        const SCOPES: &[&str] = &["subject", "body", "text", "message", "from", "headers"];
         for s in &f.signal {
             if !CATEGORIES.contains(&s.category.get_ref().as_str()) {
                 let reason = format!("unknown category {:?}", s.category.get_ref());
@@ -420,6 +423,7 @@ impl Builder {
             items_weight: 3.0,
         });
         Ok(Rules {
+            trust_spam_headers: false,
             items: self.items,
             refined_by,
             units: self.units,

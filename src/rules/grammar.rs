@@ -111,6 +111,10 @@ pub fn lots(rules: &Rules, text: &str, toks: Vec<Tok>) -> Vec<Lot> {
             continue;
         }
         cx.used[t] = true;
+        if let Some(q) = cx.counted_by_pack(t) {
+            lots.push(cx.lot(hit, t, Some(q)));
+            continue;
+        }
         let qty = cx
             .before(t)
             .or_else(|| cx.after(t))
@@ -248,6 +252,26 @@ impl Ctx<'_> {
         if self.used[j] {
             return None;
         }
+        let q = self.before_unchecked(t, j, end)?;
+        let first = self.toks[..t].partition_point(|tok| tok.start < q.start);
+        if (first..t).any(|i| closes_a_phrase(&self.text[self.toks[i].end..self.toks[i + 1].start]))
+        {
+            self.unmark(q.start, end);
+            return None;
+        }
+        Some(q)
+    }
+
+    /// Gives back the tokens inside `start..end`.
+    fn unmark(&mut self, start: usize, end: usize) {
+        for (tok, used) in self.toks.iter().zip(self.used.iter_mut()) {
+            if tok.start >= start && tok.end <= end {
+                *used = false;
+            }
+        }
+    }
+
+    fn before_unchecked(&mut self, t: usize, j: usize, end: usize) -> Option<Qty> {
         if !self.close(j, t, 3) {
             return self.before_in_table(j, t);
         }
@@ -260,7 +284,7 @@ impl Ctx<'_> {
                 return Some(self.qty(
                     c * n,
                     self.each(),
-                    first,
+                    self.toks[first].start,
                     end,
                     "count × per-container before item",
                 ));
@@ -351,6 +375,49 @@ impl Ctx<'_> {
         g.cells == 1 && g.words == 0 && !g.hard && (lead.is_empty() || lead.ends_with('|'))
     }
 
+    /// "Gel antibacterial | 1 litro | 300 botellas": the volume at unit token
+    /// `u` is the size of each container counted right after it.
+    fn size_of_each(&self, u: usize) -> bool {
+        let volume = self
+            .unit(u)
+            .is_some_and(|x| matches!(self.rules.units[x].0.as_str(), "liter" | "gallon"));
+        if !(volume && self.num(u + 1).is_some() && self.unit(u + 2).is_some()) {
+            return false;
+        }
+        let g = self.tok_gap(u, u + 1);
+        g.words == 0 && !g.sentence && !g.hard && g.cells <= 1
+    }
+
+    /// "100,000 cajas (100 guantes por caja)": a container count whose pack
+    /// size names the item. The lot is the item, in pieces.
+    fn counted_by_pack(&mut self, t: usize) -> Option<Qty> {
+        let j = t.checked_sub(1)?;
+        let per_box = self.num(j)?;
+        let per = self.role(t + 1, Role::Per) && self.close(t, t + 1, 0);
+        let outer = self
+            .unit(t + 2)
+            .filter(|&u| per && self.is_container(u) && self.close(t + 1, t + 2, 0))?;
+        let unit_at = j.checked_sub(1)?;
+        let count_at = unit_at.checked_sub(1)?;
+        let count = self.num(count_at)?;
+        let joined = self.unit(unit_at) == Some(outer)
+            && self.close(count_at, unit_at, 0)
+            && self.tok_gap(unit_at, j).words == 0
+            && !self.tok_gap(unit_at, j).hard
+            && self.close(j, t, 1);
+        if !joined {
+            return None;
+        }
+        self.mark(count_at, t + 2);
+        Some(self.qty(
+            count * per_box,
+            self.each(),
+            self.toks[count_at].start,
+            self.toks[t + 2].end,
+            "container count × pack size naming the item",
+        ))
+    }
+
     /// For a number at `j`: "N UNIT of" before it ("one box of 20 ...").
     fn container_of(&self, j: usize) -> Option<(f64, usize)> {
         let of = j.checked_sub(1)?;
@@ -366,10 +433,13 @@ impl Ctx<'_> {
 
     /// "KF94 마스크 1,000장", "Gloves: 500 boxes", "Shoe covers | 1,000".
     fn after(&mut self, t: usize) -> Option<Qty> {
-        if let Some(q) = self.after_from(t, t + 1) {
-            return Some(q);
-        }
-        // "KN95口罩（型号…，…标准）现货50万只": past a parenthetical.
+        self.after_from(t, t + 1, false)
+            .or_else(|| self.after_parenthetical(t))
+            .or_else(|| self.after_apposition(t))
+    }
+
+    /// "KN95口罩（型号…，…标准）现货50万只": past a parenthetical.
+    fn after_parenthetical(&mut self, t: usize) -> Option<Qty> {
         let end = self.toks[t].end;
         let rest = &self.text[end..];
         let open = rest.len() - rest.trim_start().len();
@@ -378,17 +448,47 @@ impl Ctx<'_> {
         }
         let close = rest[open..].find([')', '）']).map(|i| end + open + i)?;
         let k = (t + 1..self.toks.len()).find(|&k| self.toks[k].start > close)?;
-        self.after_from(t, k)
+        self.after_from(t, k, false)
     }
 
-    fn after_from(&mut self, t: usize, k: usize) -> Option<Qty> {
+    /// "Tyvek coveralls, about 100", "N95s, 3M 8511 with valve, 3 boxes of
+    /// 10", "cubrebocas de tres capas, como 800": a count after a short
+    /// description of the item, set off by a comma, colon or dash.
+    fn after_apposition(&mut self, t: usize) -> Option<Qty> {
+        let mut k = t + 1;
+        while self.num(k).is_none() {
+            let tok = self.toks.get(k).filter(|_| k < t + 8)?;
+            if tok.item.is_some() || tok.unit.is_some() || tok.num.is_some() {
+                return None;
+            }
+            k += 1;
+        }
+        let g = self.tok_gap(t, k);
+        if g.sentence || g.hard || g.cells > 0 || g.words > 5 {
+            return None;
+        }
+        let mut m = k;
+        while m > t + 1 && self.role(m - 1, Role::Filler) {
+            m -= 1;
+        }
+        let lead = self.text[self.toks[m - 1].end..self.toks[m].start].trim_end();
+        if !lead.ends_with([',', ':', '-', '–', '—', '=', '，', '：']) {
+            return None;
+        }
+        self.after_from(t, k, true)
+    }
+
+    /// A count at token `k` (or after the filler words there) for the item
+    /// at `t`; `described` allows a few words of description between them.
+    fn after_from(&mut self, t: usize, k: usize, described: bool) -> Option<Qty> {
         let mut k = k;
         while self.role(k, Role::Filler) {
             k += 1;
         }
         let n = self.num(k)?;
         let g = self.loose_gap(t, k);
-        let direct = g.cells == 0 && !g.sentence && !g.hard && g.words == 0 && g.only_punct;
+        let direct =
+            g.cells == 0 && !g.sentence && !g.hard && (described || (g.words == 0 && g.only_punct));
         let table = g.cells == 1 && !g.hard && self.alone_in_cell(k);
         if !(direct || table) {
             return None;
@@ -399,6 +499,9 @@ impl Ctx<'_> {
             }
             _ => (self.each(), k),
         };
+        if last > k && self.size_of_each(last) {
+            return None;
+        }
         // "Surgical masks, 50pcs/box": a pack size, not a count.
         // "10箱，每箱2000只" is a count, then the pack size: a number follows.
         let pack_size = self.role(last + 1, Role::Per)
@@ -625,6 +728,7 @@ impl Ctx<'_> {
                 || (self.role(k + 2, Role::Of) && self.close(k + 1, k + 2, 0))
                 || (self.role(k + 2, Role::Per) && self.close(k + 1, k + 2, 0))
                 || (self.unit(k + 2).is_some() && self.close(k + 1, k + 2, 0))
+                || self.size_of_each(k + 1)
             {
                 continue;
             }
@@ -818,6 +922,13 @@ impl Ctx<'_> {
             .filter(|l| !scopes.overlaps(l.start, l.start + 1))
             .collect()
     }
+}
+
+/// Whether the text between two tokens of a quantity phrase read before an
+/// item ends the phrase: "(60), thermometer". A count reaches forward only
+/// through words and spaces.
+fn closes_a_phrase(gap: &str) -> bool {
+    gap.contains([',', ';', ':', ')', '，', '；', '：', '）'])
 }
 
 fn clause_end(text: &str, from: usize) -> usize {

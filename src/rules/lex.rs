@@ -128,7 +128,28 @@ pub fn tokenize(rules: &Rules, text: &str) -> Vec<Tok> {
     toks.sort_by_key(|t| (t.start, std::cmp::Reverse(t.end)));
     toks.dedup_by(|b, a| b.start < a.end);
     mark_glued(text, &mut toks);
-    merge_ranges(text, toks)
+    merge_ranges(text, merge_restated(text, toks))
+}
+
+/// "Four (4)", "dos (2)": a number restated in digits in parentheses right
+/// after it is one number.
+fn merge_restated(text: &str, toks: Vec<Tok>) -> Vec<Tok> {
+    let mut out: Vec<Tok> = Vec::with_capacity(toks.len());
+    for tok in toks {
+        if let Some(prev) = out.last_mut() {
+            let restated = prev.num.is_some()
+                && prev.num == tok.num
+                && text[prev.end..tok.start].trim() == "("
+                && text[tok.end..].starts_with(')');
+            if restated {
+                prev.end = tok.end + 1;
+                prev.article = false;
+                continue;
+            }
+        }
+        out.push(tok);
+    }
+    out
 }
 
 fn model_tokens(rules: &Rules, text: &str) -> Vec<Tok> {
@@ -212,6 +233,9 @@ fn digit_numbers(
         if before.is_some_and(|c| is_word_char(c) || c == '#' || c == '$') && !times_prefix {
             continue;
         }
+        if follows_name(text, s, taken) {
+            continue;
+        }
         let mut rest = text[e..].chars();
         match rest.next() {
             Some('k' | 'K') if !rest.next().is_some_and(is_word_char) => {
@@ -240,6 +264,33 @@ fn digit_numbers(
         out.push(tok);
     }
     out
+}
+
+/// "GE Dash 4000", "Baxter Sigma 3", "Medfusion 3500": digits right after a
+/// capitalised word that is no word of the rules, inside a sentence, are
+/// part of a product name, not a count.
+fn follows_name(text: &str, s: usize, taken: &Taken) -> bool {
+    let Some(head) = text[..s].strip_suffix(' ') else {
+        return false;
+    };
+    let word_start = head
+        .char_indices()
+        .rev()
+        .find(|&(_, c)| !is_word_char(c))
+        .map_or(0, |(i, c)| i + c.len_utf8());
+    let word = &head[word_start..];
+    let mut chars = word.chars();
+    let title_case = chars.next().is_some_and(char::is_uppercase)
+        && word.chars().any(char::is_lowercase)
+        && word.chars().all(char::is_alphabetic);
+    if !title_case || taken.toks.overlaps(word_start, head.len()) {
+        return false;
+    }
+    let before = head[..word_start].trim_end_matches([' ', '\t']);
+    !before.is_empty()
+        && !before.ends_with([
+            '.', '!', '?', ':', ';', '\n', '|', '(', '-', '–', '*', '•', '"', '\'',
+        ])
 }
 
 /// "1.5 million", "2 mil", "3 thousand": a multiplier word right after
@@ -418,6 +469,9 @@ pub fn lower_tail(text: &str, at: usize, n: usize) -> String {
 }
 
 fn is_range_gap(gap: &str) -> bool {
+    if gap.contains('\n') {
+        return false;
+    }
     let g = gap.trim();
     matches!(
         g,

@@ -198,6 +198,14 @@ impl Rules {
         compile::compile(&files)
     }
 
+    /// These rules, reading the receiving server's spam verdict
+    /// (`X-Spam-Flag`, `X-Spam-Status`, `X-Spamd-Result` above our first
+    /// `Received:`) as a spam signal when `trust` is set.
+    pub fn trusting_spam_headers(mut self, trust: bool) -> Rules {
+        self.trust_spam_headers = trust;
+        self
+    }
+
     /// Runs the rules on one message.
     pub fn extract(&self, msg: &ParsedMessage) -> Extraction {
         let text = haystack(msg);

@@ -76,3 +76,24 @@ fn explain_names_spans_and_signals() {
     assert!(report.contains("contact.phone: 310-555-0100"), "{report}");
     assert!(report.contains("offer +2 ← donate"), "{report}");
 }
+
+/// The receiving server's verdict (X-Spam-Flag above our Received header)
+/// makes a message spam only when the operator trusts it, and a forged
+/// header further down never does.
+#[test]
+fn spam_verdict_counts_only_when_trusted_and_ours() {
+    let offer = "Subject: Masks\r\nFrom: a@b.example\r\n\r\nWe have 200 N95 masks to donate.\r\n";
+    let ours = format!("X-Spam-Flag: YES\r\nReceived: from x by mx\r\n{offer}");
+    let forged = format!("Received: from x by mx\r\nX-Spam-Flag: YES\r\n{offer}");
+    let trusting = Rules::embedded()
+        .expect("rules")
+        .trusting_spam_headers(true);
+    let plain = Rules::embedded().expect("rules");
+    let category = |rules: &Rules, raw: &str| {
+        let msg = supplyline::mail::parse(raw.as_bytes()).expect("parse");
+        rules.extract(&msg).category.as_str()
+    };
+    assert_eq!(category(&trusting, &ours), "spam");
+    assert_eq!(category(&plain, &ours), "offer");
+    assert_eq!(category(&trusting, &forged), "offer");
+}
