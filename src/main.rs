@@ -65,6 +65,11 @@ enum Command {
     Serve,
     /// Check the config file and report every problem found.
     CheckConfig,
+    /// Check what this installation's files need: the database (opens,
+    /// migrations run), the rules and templates (load), and that no data
+    /// file is readable by other local users. Each check is printed with a
+    /// fix; the exit status is 0 only when all pass.
+    Doctor,
     /// Run the whole flow on a bundled sample mailbox, with replies written to a folder.
     Demo {
         /// Where the demo keeps its database and replies (cleared first).
@@ -278,6 +283,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             daemon::serve(config, daemon::shutdown_on_signals()).await
         }
         Command::CheckConfig => check_config(&cli.config),
+        Command::Doctor => doctor(&cli.config).await,
         Command::Demo {
             dir,
             listen,
@@ -417,6 +423,42 @@ fn read_password(file: Option<&Path>) -> anyhow::Result<String> {
         .read_line(&mut line)
         .context("reading the password from standard input")?;
     Ok(line)
+}
+
+/// `supplyline doctor`: each check on a line, `ok` or `FAIL` with its fix.
+async fn doctor(path: &Path) -> anyhow::Result<()> {
+    let config = Config::load(path, true)?;
+    let mut failed = 0;
+    let mut report = |name: &str, problem: Option<String>| match problem {
+        None => println!("ok    {name}"),
+        Some(fix) => {
+            failed += 1;
+            println!("FAIL  {name}: {fix}");
+        }
+    };
+    let store = daemon::open_store(&config).await;
+    report(
+        "database opens and its migrations are current",
+        store.as_ref().err().map(|e| format!("{e:#}")),
+    );
+    if let Ok(store) = store {
+        store.close().await;
+    }
+    let rules = daemon::load_rules(&config).err();
+    report("rules load", rules.map(|e| format!("{e:#}")));
+    let templates = daemon::load_composer(&config).err();
+    report("reply templates load", templates.map(|e| format!("{e:#}")));
+    let open = supplyline::files::open_to_others(&supplyline::files::data_paths(&config));
+    let modes = open
+        .iter()
+        .map(|(p, mode)| format!("{} is {mode:04o}: chmod go-rwx it", p.display()))
+        .collect::<Vec<_>>();
+    report(
+        "data files are readable by their owner only",
+        (!modes.is_empty()).then(|| modes.join("; ")),
+    );
+    anyhow::ensure!(failed == 0, "{failed} check(s) failed");
+    Ok(())
 }
 
 fn check_config(path: &Path) -> anyhow::Result<()> {

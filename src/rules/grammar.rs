@@ -704,9 +704,13 @@ impl Ctx<'_> {
         }
         // "100 pieces" is a pack size, unless another item follows it
         // ("20 boxes, and 100 pieces of gowns" counts the gowns).
-        let other_item_next = self.toks.get(k).and_then(|t| t.item.as_ref()).is_some_and(|h| {
-            !h.generic && Some(h.item) != self.pack_item && self.close(k - 1, k, 1)
-        });
+        let other_item_next = self
+            .toks
+            .get(k)
+            .and_then(|t| t.item.as_ref())
+            .is_some_and(|h| {
+                !h.generic && Some(h.item) != self.pack_item && self.close(k - 1, k, 1)
+            });
         let counted = k > i + 1
             && inner == self.each()
             && self.toks[k - 1].item.is_none()

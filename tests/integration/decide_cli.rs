@@ -159,3 +159,37 @@ async fn offers_merge_joins_the_duplicate_to_the_other_offer() {
     let err = failed(&cli.offers(&["merge", &keep_ref, "--into", &keep_ref]));
     assert!(err.contains("cannot be merged into itself"), "{err}");
 }
+
+/// `supplyline doctor` passes on a fresh installation and names the file,
+/// its mode and the fix once the database is readable by other users.
+#[tokio::test]
+async fn doctor_names_a_database_readable_by_others() {
+    use std::os::unix::fs::PermissionsExt;
+    let cli = Cli::start().await;
+    let doctor = || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_supplyline"))
+            .arg("--config")
+            .arg(cli.config())
+            .arg("doctor")
+            .output()
+            .unwrap()
+    };
+    let out = doctor();
+    let stdout = succeeded(&out);
+    assert!(
+        stdout.contains("ok    data files are readable by their owner only"),
+        "{stdout}"
+    );
+    let db = cli.f.dir.path().join("supplyline.db");
+    let db = if db.exists() {
+        db
+    } else {
+        PathBuf::from(cli.f.db_url().trim_start_matches("sqlite://"))
+    };
+    std::fs::set_permissions(&db, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let out = doctor();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(!out.status.success(), "{stdout}");
+    assert!(stdout.contains("FAIL  data files"), "{stdout}");
+    assert!(stdout.contains("0644: chmod go-rwx it"), "{stdout}");
+}
