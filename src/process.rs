@@ -12,7 +12,7 @@ use crate::mail::{self, ParsedMessage};
 use crate::outbox::context::DonorMessage;
 use crate::outbox::kinds::ReplyKind;
 use crate::outbox::needs;
-use crate::outbox::recipient::{domain_of, normalised_address, reply_address};
+use crate::outbox::recipient::{domain_of, normalised_address, recipient_domain, reply_address};
 use crate::outbox::sender_auth::{check_sender, SenderCheck};
 use crate::outbox::{auto_reply_block, Composer, ItemLine, NoReply, ReplyContext, ReplyPolicy};
 use crate::rules::{Category, Extraction, Rules};
@@ -342,7 +342,7 @@ impl Processor {
         to: &str,
     ) -> Result<AckRoute, StoreError> {
         let hour_ago = crate::store::now_ms() - 3_600_000;
-        let domain = domain_of(to).to_lowercase();
+        let domain = recipient_domain(to);
         let to_domain = batch
             .automatic_replies_to_domain_since(&domain, hour_ago)
             .await?;

@@ -20,12 +20,17 @@ pub fn reply_address(msg: &ParsedMessage) -> Option<String> {
     }
 }
 
-/// The domain of an address, lowercased; empty when it has none.
+/// The domain of an address as written; empty when it has none.
 pub fn domain_of(address: &str) -> &str {
     address
         .rsplit_once('@')
         .map(|(_, d)| d.trim())
         .unwrap_or_default()
+}
+
+/// The recipient domain as the per-domain limit counts it: lowercased.
+pub fn recipient_domain(address: &str) -> String {
+    domain_of(address).to_lowercase()
 }
 
 /// The address as limits count it: lowercased, without a `+tag`, and for

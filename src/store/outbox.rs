@@ -7,7 +7,7 @@ use sqlx::{Sqlite, Transaction};
 
 use super::{now_ms, QueryContext, Store, StoreError};
 use crate::outbox::kinds::ReplyKind;
-use crate::outbox::recipient::{domain_of, normalised_address};
+use crate::outbox::recipient::{normalised_address, recipient_domain};
 use crate::state::ReplyState;
 use crate::values::OfferRef;
 
@@ -88,7 +88,8 @@ impl Store {
         Self::insert_reply(tx, offer_id, r, Some(reason)).await
     }
 
-    /// Like [`hold_in`](Self::hold_in), in a transaction of its own.
+    /// Enqueues a held reply (as the process stage's `hold_in` does), in a
+    /// transaction of its own.
     pub async fn hold_reply(
         &self,
         offer_id: Option<i64>,
@@ -127,7 +128,7 @@ impl Store {
         .bind(&r.rfc_message_id)
         .bind(&r.to_address)
         .bind(normalised_address(&r.to_address))
-        .bind(domain_of(&r.to_address).to_lowercase())
+        .bind(recipient_domain(&r.to_address))
         .bind(&r.subject)
         .bind(&r.raw)
         .bind(r.automatic)
