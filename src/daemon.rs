@@ -20,7 +20,7 @@ use crate::outbox::{
     Composer, Connection, ReplyPolicy, RetryPolicy, SendOutcome, Sender, Transport,
 };
 use crate::process::{ProcessOutcome, Processor, BATCH_MESSAGES};
-use crate::rules::Rules;
+use crate::rules::{ReplyNames, Rules};
 use crate::store::Store;
 
 /// How long an idle stage sleeps when nothing wakes it (a safety net only).
@@ -41,14 +41,21 @@ pub fn load_rules(config: &Config) -> anyhow::Result<Rules> {
     Ok(rules.trusting_spam_headers(config.donations.trust_spam_headers))
 }
 
-/// Loads and checks the reply templates named by the config.
+/// Loads and checks the reply templates named by the config, with the
+/// item names of the configured rules (or the built-in ones).
 pub fn load_composer(config: &Config) -> anyhow::Result<Composer> {
     let d = &config.donations;
-    Composer::new(
+    let names = match &config.rules.dir {
+        Some(dir) => ReplyNames::load_dir(dir)
+            .with_context(|| format!("reading item names from {}", dir.display()))?,
+        None => ReplyNames::embedded().context("reading the built-in item names")?,
+    };
+    Composer::with_names(
         config.templates.dir.as_deref(),
         &d.address,
         &d.name,
         d.message_id_domain.as_deref(),
+        names,
     )
     .context("loading reply templates")
 }

@@ -517,9 +517,25 @@ fn rules_test(config: &Config, rules_dir: Option<&Path>) -> anyhow::Result<()> {
     if !failures.is_empty() {
         anyhow::bail!("{} rule example(s) failed", failures.len());
     }
+    let names = match rules_dir.or(config.rules.dir.as_deref()) {
+        Some(dir) => rules::ReplyNames::load_dir(dir)?,
+        None => rules::ReplyNames::embedded()?,
+    };
+    for lang in REPLY_LANGUAGES {
+        let unnamed = names.items_unnamed_in(lang);
+        if !unnamed.is_empty() {
+            println!(
+                "note: no {lang} name for {}: replies in {lang} use the English name",
+                unnamed.join(", ")
+            );
+        }
+    }
     println!("rules: ok");
     Ok(())
 }
+
+/// The languages the built-in reply templates are written in.
+const REPLY_LANGUAGES: [&str; 6] = ["en", "es", "zh", "ko", "vi", "tl"];
 
 async fn offers(config: &Config, command: OffersCommand) -> anyhow::Result<()> {
     let store = daemon::open_store(config).await?;

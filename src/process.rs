@@ -14,7 +14,7 @@ use crate::outbox::kinds::ReplyKind;
 use crate::outbox::needs;
 use crate::outbox::recipient::{domain_of, normalised_address, recipient_domain, reply_address};
 use crate::outbox::sender_auth::{check_sender, SenderCheck};
-use crate::outbox::{auto_reply_block, Composer, ItemLine, NoReply, ReplyContext, ReplyPolicy};
+use crate::outbox::{auto_reply_block, Composer, NoReply, ReplyContext, ReplyItem, ReplyPolicy};
 use crate::rules::{Category, Extraction, Rules};
 use crate::store::{
     ClaimedMessage, MessageFacts, NewOffer, OfferItemRow, ProcessingBatch, Store, StoreError,
@@ -220,7 +220,7 @@ impl Processor {
                 batch.complete_joined(id, &facts, offer).await?;
             } else {
                 let items = new_offer(msg, ex).items;
-                let summary = proposal_summary(&items);
+                let summary = proposal_summary(&self.composer, &items);
                 batch
                     .complete_joined_with_proposal(id, &facts, offer, &items, &summary)
                     .await?;
@@ -435,8 +435,13 @@ fn message_ids_in(raw: &[u8]) -> Vec<String> {
 }
 
 /// "1,500 N95 respirators; 40 isolation gowns" for the offer's history.
-fn proposal_summary(items: &[OfferItemRow]) -> String {
-    let lines: Vec<String> = items.iter().map(|i| ItemLine::new(i, "en").text).collect();
+fn proposal_summary(composer: &Composer, items: &[OfferItemRow]) -> String {
+    let items: Vec<ReplyItem> = items.iter().map(ReplyItem::from).collect();
+    let lines: Vec<String> = composer
+        .item_lines(&items, "en")
+        .into_iter()
+        .map(|line| line.text)
+        .collect();
     format!("the donor's reply states: {}", lines.join("; "))
 }
 

@@ -15,6 +15,7 @@ use crate::config::{Config, WebConfig};
 use crate::daemon::{open_store, Stages};
 use crate::outbox::labels::item_text;
 use crate::process::ProcessOutcome;
+use crate::rules::ReplyNames;
 use crate::state::Role;
 use crate::store::{OfferSummary, Store};
 
@@ -149,8 +150,9 @@ async fn report(
         SAMPLE_MAILBOX.len()
     )?;
     writeln!(out, "Offers in the triage queue ({}):", offers.len())?;
+    let names = ReplyNames::embedded()?;
     for offer in offers.iter().rev() {
-        writeln!(out, "{}", offer_line(store, offer).await?)?;
+        writeln!(out, "{}", offer_line(store, &names, offer).await?)?;
     }
     let no_offer: Vec<&ProcessOutcome> = processed
         .iter()
@@ -206,13 +208,18 @@ async fn report(
     Ok(out)
 }
 
-async fn offer_line(store: &Store, offer: &OfferSummary) -> anyhow::Result<String> {
+async fn offer_line(
+    store: &Store,
+    names: &ReplyNames,
+    offer: &OfferSummary,
+) -> anyhow::Result<String> {
     let items = store.offer_items(offer.id).await?;
     let lang = offer.language.as_deref().unwrap_or("en");
     let listed: Vec<String> = items
         .iter()
         .map(|i| {
             item_text(
+                names,
                 &i.item,
                 i.quantity,
                 i.unit.as_deref(),

@@ -8,9 +8,10 @@ use std::path::Path;
 
 use lettre::message::Mailbox;
 
-use super::context::ReplyContext;
+use super::context::{ItemLine, ReplyContext, ReplyItem};
 use super::message::{header_safe, Letterhead};
 use super::templates::{Rendered, TemplateError, Templates};
+use crate::rules::ReplyNames;
 use crate::store::NewReply;
 
 /// Renders replies and builds their messages.
@@ -22,12 +23,26 @@ pub struct Composer {
 impl Composer {
     /// Loads the templates from `dir` (or the built-in ones) and checks them;
     /// replies come from `desk_name <desk_address>`, with Message-IDs in
-    /// `message_id_domain` (else the desk address's domain).
+    /// `message_id_domain` (else the desk address's domain). Items are named
+    /// as in the built-in rules ([`Composer::with_names`] for others).
     pub fn new(
         dir: Option<&Path>,
         desk_address: &str,
         desk_name: &str,
         message_id_domain: Option<&str>,
+    ) -> Result<Composer, TemplateError> {
+        let names = ReplyNames::embedded().map_err(TemplateError::Names)?;
+        Composer::with_names(dir, desk_address, desk_name, message_id_domain, names)
+    }
+
+    /// Like [`Composer::new`], naming items as `names` says (the operator's
+    /// rule files).
+    pub fn with_names(
+        dir: Option<&Path>,
+        desk_address: &str,
+        desk_name: &str,
+        message_id_domain: Option<&str>,
+        names: ReplyNames,
     ) -> Result<Composer, TemplateError> {
         let from = Mailbox::new(
             Some(header_safe(desk_name)),
@@ -35,7 +50,7 @@ impl Composer {
                 .parse()
                 .map_err(|_| TemplateError::Address(desk_address.into()))?,
         );
-        let templates = Templates::load(dir, from.email.as_ref(), desk_name)?;
+        let templates = Templates::load(dir, from.email.as_ref(), desk_name, names)?;
         let domain = message_id_domain.map(str::to_string).unwrap_or_else(|| {
             desk_address
                 .rsplit('@')
@@ -56,6 +71,17 @@ impl Composer {
     /// The names of the loaded templates, sorted.
     pub fn template_names(&self) -> Vec<String> {
         self.templates.names()
+    }
+
+    /// The language replies to a donor writing in `lang` are in (English
+    /// when `lang` has no templates).
+    pub fn reply_language(&self, lang: Option<&str>) -> String {
+        self.templates.reply_language(lang)
+    }
+
+    /// An offer's items as a reply in `lang` lists them: "2,000 N95 respirators".
+    pub fn item_lines(&self, items: &[ReplyItem], lang: &str) -> Vec<ItemLine> {
+        self.templates.item_lines(items, lang)
     }
 
     /// Renders the reply's subject, text and HTML, without building a message.
@@ -95,7 +121,7 @@ pub(super) mod samples {
     use std::collections::BTreeMap;
 
     use super::Composer;
-    use crate::outbox::context::{ItemLine, ReplyContext};
+    use crate::outbox::context::{ReplyContext, ReplyItem};
     use crate::outbox::kinds::ReplyKind;
 
     pub fn ctx() -> ReplyContext {
@@ -106,11 +132,11 @@ pub(super) mod samples {
             donor_email: "ana@example.org".into(),
             donor_name: Some("Ana\r\nBcc: evil@example.org".into()),
             language: Some("es".into()),
-            items: vec![ItemLine {
+            items: vec![ReplyItem {
                 item: "exam_gloves".into(),
                 quantity: Some(3.0),
                 unit: Some("box".into()),
-                text: "3 cajas de guantes de examen".into(),
+                model: None,
             }],
             in_reply_to: Some("abc@donor.example".into()),
             references: vec![],

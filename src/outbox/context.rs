@@ -12,10 +12,32 @@ use serde::Serialize;
 use super::kinds::ReplyKind;
 use super::labels::item_text;
 use super::recipient::greeting_name;
+use crate::rules::ReplyNames;
 use crate::store::{OfferItemRow, Store, StoreError};
 use crate::values::OfferRef;
 
-/// One item as the template sees it.
+/// One item of the offer as stored: what a reply's item list is made of.
+#[derive(Debug, Clone)]
+pub struct ReplyItem {
+    pub item: String,
+    pub quantity: Option<f64>,
+    pub unit: Option<String>,
+    /// As the donor wrote it; it only ever enters a template as a value.
+    pub model: Option<String>,
+}
+
+impl From<&OfferItemRow> for ReplyItem {
+    fn from(row: &OfferItemRow) -> ReplyItem {
+        ReplyItem {
+            item: row.item.clone(),
+            quantity: row.quantity,
+            unit: row.unit.clone(),
+            model: row.model.clone(),
+        }
+    }
+}
+
+/// One item as the template sees it, in the language of the template.
 #[derive(Debug, Clone, Serialize)]
 pub struct ItemLine {
     pub item: String,
@@ -26,14 +48,14 @@ pub struct ItemLine {
 }
 
 impl ItemLine {
-    /// An item as the templates see it, its text in `lang`: "2,000 N95 respirators".
-    pub fn new(row: &OfferItemRow, lang: &str) -> ItemLine {
-        let (unit, model) = (row.unit.as_deref(), row.model.as_deref());
+    /// `item` as the templates see it, its text in `lang`: "2,000 N95 respirators".
+    pub fn new(item: &ReplyItem, names: &ReplyNames, lang: &str) -> ItemLine {
+        let (unit, model) = (item.unit.as_deref(), item.model.as_deref());
         ItemLine {
-            item: row.item.clone(),
-            quantity: row.quantity,
-            unit: row.unit.clone(),
-            text: item_text(&row.item, row.quantity, unit, model, lang),
+            item: item.item.clone(),
+            quantity: item.quantity,
+            unit: item.unit.clone(),
+            text: item_text(names, &item.item, item.quantity, unit, model, lang),
         }
     }
 }
@@ -63,7 +85,8 @@ pub struct ReplyContext {
     pub donor_name: Option<String>,
     /// The donor's language; the template falls back to English.
     pub language: Option<String>,
-    pub items: Vec<ItemLine>,
+    /// Named in the language of the template chosen ([`ItemLine`]).
+    pub items: Vec<ReplyItem>,
     /// The donor message's Message-ID (for In-Reply-To and References).
     pub in_reply_to: Option<String>,
     pub references: Vec<String>,
@@ -86,7 +109,7 @@ impl ReplyContext {
             reference: OfferRef::from(offer_id).to_string(),
             donor_email: donor.email,
             donor_name: greeting_name(donor.name.as_deref()),
-            items: items.iter().map(|i| ItemLine::new(i, &language)).collect(),
+            items: items.iter().map(ReplyItem::from).collect(),
             language: Some(language),
             in_reply_to: donor.message_id,
             references: donor.references,

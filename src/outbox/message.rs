@@ -274,7 +274,7 @@ mod tests {
         // Donor text's `{{ 7*7 }}` is printed as written, never evaluated
         // (the Date header may well contain "49", so look at the text only).
         let mut x = ctx();
-        x.items[0].text = "Donación {{ 7*7 }}".into();
+        x.items[0].model = Some("Donación {{ 7*7 }}".into());
         let rendered = composer().render(&x, &BTreeMap::new()).unwrap();
         assert!(rendered.text.contains("{{ 7*7 }}"), "{}", rendered.text);
         assert!(!rendered.text.contains("49"), "{}", rendered.text);

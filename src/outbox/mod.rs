@@ -12,6 +12,7 @@
 
 pub mod compose;
 pub mod context;
+pub mod dates;
 pub mod ics;
 pub mod kinds;
 pub mod labels;
@@ -25,7 +26,7 @@ pub mod sender_auth;
 pub mod templates;
 
 pub use compose::Composer;
-pub use context::{ItemLine, ReplyContext};
+pub use context::{ItemLine, ReplyContext, ReplyItem};
 pub use policy::{auto_reply_block, NoReply, ReplyPolicy};
 pub use send::{Connection, RetryPolicy, SendOutcome, Sender, SmtpServer, Transport};
 pub use templates::{Rendered, TemplateError};

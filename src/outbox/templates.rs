@@ -21,9 +21,11 @@ use std::path::Path;
 use minijinja::Environment;
 use serde::Serialize;
 
-use super::context::{ItemLine, ReplyContext};
+use super::context::{ItemLine, ReplyContext, ReplyItem};
+use super::dates;
 use super::kinds::{template_samples, LIST_VALUES};
 use super::message::header_safe;
+use crate::rules::ReplyNames;
 
 /// `(file name, source)` of each template in `templates/replies/`.
 macro_rules! embedded {
@@ -40,30 +42,60 @@ const EMBEDDED: &[(&str, &str)] = embedded![
     "ack.es.html",
     "ack.zh.txt",
     "ack.zh.html",
+    "ack.ko.txt",
+    "ack.ko.html",
+    "ack.vi.txt",
+    "ack.vi.html",
+    "ack.tl.txt",
+    "ack.tl.html",
     "needs_info.en.txt",
     "needs_info.en.html",
     "needs_info.es.txt",
     "needs_info.es.html",
     "needs_info.zh.txt",
     "needs_info.zh.html",
+    "needs_info.ko.txt",
+    "needs_info.ko.html",
+    "needs_info.vi.txt",
+    "needs_info.vi.html",
+    "needs_info.tl.txt",
+    "needs_info.tl.html",
     "pickup.en.txt",
     "pickup.en.html",
     "pickup.es.txt",
     "pickup.es.html",
     "pickup.zh.txt",
     "pickup.zh.html",
+    "pickup.ko.txt",
+    "pickup.ko.html",
+    "pickup.vi.txt",
+    "pickup.vi.html",
+    "pickup.tl.txt",
+    "pickup.tl.html",
     "decline.en.txt",
     "decline.en.html",
     "decline.es.txt",
     "decline.es.html",
     "decline.zh.txt",
     "decline.zh.html",
+    "decline.ko.txt",
+    "decline.ko.html",
+    "decline.vi.txt",
+    "decline.vi.html",
+    "decline.tl.txt",
+    "decline.tl.html",
     "thanks.en.txt",
     "thanks.en.html",
     "thanks.es.txt",
     "thanks.es.html",
     "thanks.zh.txt",
     "thanks.zh.html",
+    "thanks.ko.txt",
+    "thanks.ko.html",
+    "thanks.vi.txt",
+    "thanks.vi.html",
+    "thanks.tl.txt",
+    "thanks.tl.html",
 ];
 
 /// A template that cannot be loaded or rendered: names the file and line.
@@ -91,6 +123,8 @@ pub enum TemplateError {
     Address(String),
     #[error("cannot build the message: {0}")]
     Build(String),
+    #[error("reading item names from the rule files: {0}")]
+    Names(#[source] crate::rules::RuleError),
 }
 
 /// What the templates produced for one reply, before it becomes a message.
@@ -106,6 +140,8 @@ pub struct Templates {
     env: Environment<'static>,
     desk_name: String,
     desk_address: String,
+    /// Item and unit names per language, from the rule files.
+    names: ReplyNames,
 }
 
 #[derive(Serialize)]
@@ -135,6 +171,7 @@ impl Templates {
         dir: Option<&Path>,
         desk_address: &str,
         desk_name: &str,
+        names: ReplyNames,
     ) -> Result<Templates, TemplateError> {
         let mut env = Environment::new();
         env.set_undefined_behavior(minijinja::UndefinedBehavior::Strict);
@@ -153,6 +190,7 @@ impl Templates {
             env,
             desk_name: desk_name.to_string(),
             desk_address: desk_address.to_string(),
+            names,
         };
         templates.check_all()?;
         Ok(templates)
@@ -175,15 +213,17 @@ impl Templates {
         let chosen = self.choose(ctx.kind.as_str(), ctx.language.as_deref())?;
         // A name is one line of text wherever it appears.
         let donor_name = ctx.donor_name.as_deref().map(header_safe);
+        let items = self.item_lines(&ctx.items, &chosen.language);
         let values = TemplateValues {
             reference: &ctx.reference,
             donor_name: donor_name.as_deref(),
             donor_email: &ctx.donor_email,
-            items: &ctx.items,
+            items: &items,
             desk_name: &self.desk_name,
             desk_address: &self.desk_address,
             language: &chosen.language,
         };
+        let extra = &in_language(extra, &chosen.language);
         let (subject, text) = self.render_text(&chosen.text, &values, extra)?;
         let html = match &chosen.html {
             Some(name) => Some(self.render_html(name, &values, extra)?),
@@ -194,6 +234,22 @@ impl Templates {
             text,
             html,
         })
+    }
+
+    /// The language replies to a donor writing in `lang` are written in:
+    /// `lang` when it has templates (an acknowledgement, at least), else English.
+    pub fn reply_language(&self, lang: Option<&str>) -> String {
+        self.choose("ack", lang)
+            .map(|c| c.language)
+            .unwrap_or_else(|_| "en".into())
+    }
+
+    /// The offer's items as the templates see them, named in `lang`.
+    pub fn item_lines(&self, items: &[ReplyItem], lang: &str) -> Vec<ItemLine> {
+        items
+            .iter()
+            .map(|i| ItemLine::new(i, &self.names, lang))
+            .collect()
     }
 
     /// Renders every template with sample values: with items (one without a
@@ -213,6 +269,7 @@ impl Templates {
             for name in &names {
                 let mut parts = name.split('.');
                 let (kind, lang) = (parts.next().unwrap_or(""), parts.next().unwrap_or("en"));
+                let items = self.item_lines(&items, lang);
                 let values = self.sample_values(&items, lang);
                 let full = template_samples(kind);
                 // Each value also empty: the web passes "" for what staff left out.
@@ -323,19 +380,31 @@ impl Templates {
     }
 }
 
+/// `extra` as donors read it in `lang`: the pickup window's date and
+/// times in that language ([`dates::window_in`]); the rest as given.
+fn in_language(extra: &BTreeMap<String, String>, lang: &str) -> BTreeMap<String, String> {
+    let mut extra = extra.clone();
+    if let Some(window) = extra.get_mut("pickup_window") {
+        if let Some(local) = dates::window_in(window, lang) {
+            *window = local;
+        }
+    }
+    extra
+}
+
 /// Items the templates are checked with: one counted, one not.
-fn sample_items() -> Vec<ItemLine> {
-    let counted = ItemLine {
+fn sample_items() -> Vec<ReplyItem> {
+    let counted = ReplyItem {
         item: "n95_respirator".into(),
         quantity: Some(2000.0),
         unit: Some("each".into()),
-        text: "2,000 N95 respirators".into(),
+        model: None,
     };
-    let uncounted = ItemLine {
+    let uncounted = ReplyItem {
         item: "isolation_gown".into(),
         quantity: None,
         unit: None,
-        text: "isolation gowns".into(),
+        model: None,
     };
     vec![counted, uncounted]
 }
@@ -396,7 +465,7 @@ fn template_error(name: &str, err: &minijinja::Error) -> TemplateError {
 #[cfg(test)]
 mod tests {
     use super::super::compose::samples::{composer, ctx, leaves, part};
-    use super::super::context::ItemLine;
+    use super::super::context::ReplyItem;
     use super::super::kinds::ReplyKind;
     use super::super::Composer;
 
@@ -409,7 +478,7 @@ mod tests {
             .unwrap()
             .subject
             .starts_with("Recibimos"));
-        x.language = Some("tl".into());
+        x.language = Some("fa".into());
         assert!(composer()
             .compose(&x)
             .unwrap()
@@ -442,8 +511,8 @@ mod tests {
     fn donor_markup_is_escaped_in_the_html_part() {
         let mut x = ctx();
         x.donor_name = Some("<script>alert(1)</script>".into());
-        x.items[0].text =
-            "3 <script>boxes</script> & <b>gloves</b> <img src=x onerror=alert(2)>".into();
+        x.items[0].model =
+            Some("<script>boxes</script> & <b>gloves</b> <img src=x onerror=alert(2)>".into());
         x.language = Some("en".into());
         let reply = composer().compose(&x).unwrap();
         let parts = leaves(&reply.raw);
@@ -457,7 +526,7 @@ mod tests {
         assert!(html.contains("&lt;b&gt;gloves&lt;&#x2f;b&gt;"), "{html}");
         assert!(html.contains("&amp;"), "{html}");
         // The text part is plain text: no escaping there.
-        assert!(part(&parts, "text/plain").contains("3 <script>boxes</script>"));
+        assert!(part(&parts, "text/plain").contains("(<script>boxes</script>"));
     }
 
     #[test]
@@ -494,7 +563,7 @@ mod tests {
     fn every_builtin_kind_renders_in_every_language() {
         let c = composer();
         for kind in ReplyKind::ALL {
-            for lang in ["en", "es", "zh"] {
+            for lang in ["en", "es", "zh", "ko", "vi", "tl"] {
                 let mut x = ctx();
                 x.kind = kind;
                 x.language = Some(lang.into());
@@ -517,20 +586,24 @@ mod tests {
         let mut x = ctx();
         x.kind = ReplyKind::NeedsInfo;
         x.language = Some("en".into());
-        x.items.push(ItemLine {
+        x.items.push(ReplyItem {
             item: "isolation_gown".into(),
             quantity: None,
             unit: None,
-            text: "isolation gowns".into(),
+            model: None,
         });
         let both = c.render(&x, &ReplyKind::NeedsInfo.sample_extra()).unwrap();
         assert!(both.text.contains("How many?"), "{}", both.text);
         assert!(both.text.contains("- isolation gowns"), "{}", both.text);
         // Every item as understood is listed once; the question names only
-        // the one without a quantity.
-        assert!(both.text.contains("- 3 cajas"), "{}", both.text);
+        // the one without a quantity; items are named in the template's language.
+        assert!(
+            both.text.contains("- 3 boxes of exam gloves"),
+            "{}",
+            both.text
+        );
         let question = both.text.split("How many?").nth(1).unwrap();
-        assert!(!question.contains("3 cajas"), "{question}");
+        assert!(!question.contains("exam gloves"), "{question}");
         assert!(both.text.contains("street address"), "{}", both.text);
         let only_address =
             super::super::needs::extra_values(&[super::super::needs::Missing::PickupAddress]);
@@ -538,6 +611,34 @@ mod tests {
         assert!(!one.text.contains("How many?"), "{}", one.text);
         assert!(one.text.contains("one more detail"), "{}", one.text);
         assert!(one.html.unwrap().contains("street address"));
+    }
+
+    #[test]
+    fn a_korean_pickup_names_items_and_the_window_in_korean() {
+        let mut x = ctx();
+        x.kind = ReplyKind::Pickup;
+        x.language = Some("ko".into());
+        let r = composer()
+            .render(&x, &ReplyKind::Pickup.sample_extra())
+            .unwrap();
+        assert!(r.text.contains("- 검사용 장갑 3상자"), "{}", r.text);
+        assert!(
+            r.text.contains("2026년 5월 1일 금요일 09:00–11:00"),
+            "{}",
+            r.text
+        );
+        assert!(r.html.unwrap().contains("검사용 장갑 3상자"));
+        // A language without templates gets English throughout.
+        x.language = Some("fa".into());
+        let r = composer()
+            .render(&x, &ReplyKind::Pickup.sample_extra())
+            .unwrap();
+        assert!(r.text.contains("- 3 boxes of exam gloves"), "{}", r.text);
+        assert!(
+            r.text.contains("Friday 1 May 2026 09:00–11:00"),
+            "{}",
+            r.text
+        );
     }
 
     #[test]

@@ -15,6 +15,9 @@ use super::RuleError;
 /// Terms per language tag: `{ en = [...], es = [...] }`.
 pub type Terms = BTreeMap<String, Vec<String>>;
 
+/// What donors read, per language tag: `{ en = "exam gloves", es = "guantes de examen" }`.
+pub type Names = BTreeMap<String, String>;
+
 /// One rule file as written.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -71,6 +74,10 @@ pub struct ItemRule {
     /// becomes N95s when the message names N95s without a count elsewhere.
     #[serde(default)]
     pub refined_by: Vec<Spanned<String>>,
+    /// The item's name in replies, per language (plural, as in "2,000 N95
+    /// respirators"); a language without one uses English, then the id.
+    #[serde(default)]
+    pub names: Names,
 }
 
 #[derive(Debug, Deserialize)]
@@ -82,6 +89,11 @@ pub struct UnitRule {
     #[serde(default)]
     pub container: bool,
     pub terms: Terms,
+    /// How a count of this unit reads in replies, per language: the words
+    /// between the number and the item ("boxes of", "cajas de"), or the
+    /// counter after the number in Chinese and Korean ("盒", "상자").
+    #[serde(default)]
+    pub names: Names,
 }
 
 #[derive(Debug, Deserialize)]

@@ -15,6 +15,7 @@
 //! - `fields`: contact, pickup, condition, expiry, price; lots into [`Item`]s.
 //! - `classify`: category scores and decision, language.
 //! - `selftest`: runs each rule file's examples.
+//! - `names`: item and unit names for replies, per language ([`ReplyNames`]).
 //! - `explain`: the `--explain` report.
 
 mod classify;
@@ -24,6 +25,7 @@ mod fields;
 mod format;
 mod grammar;
 mod lex;
+mod names;
 mod numbers;
 mod selftest;
 mod spans;
@@ -141,6 +143,7 @@ pub enum RuleError {
 }
 
 pub use compile::Rules;
+pub use names::ReplyNames;
 pub use selftest::{self_test, Failure};
 
 /// The rule files shipped in the binary: the files of `rules/`, in name order.
@@ -165,6 +168,29 @@ pub const EMBEDDED: &[(&str, &str)] = &[
     ("units.toml", include_str!("../../rules/units.toml")),
 ];
 
+/// Every `*.toml` file of `dir` as (path, text), in name order.
+fn read_rule_dir(dir: &Path) -> Result<Vec<(String, String)>, RuleError> {
+    let io = |e: std::io::Error| RuleError::Io {
+        file: dir.display().to_string(),
+        source: e,
+    };
+    let mut paths: Vec<_> = std::fs::read_dir(dir)
+        .map_err(io)?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "toml"))
+        .collect();
+    paths.sort();
+    let mut files = Vec::with_capacity(paths.len());
+    for p in paths {
+        let text = std::fs::read_to_string(&p).map_err(|e| RuleError::Io {
+            file: p.display().to_string(),
+            source: e,
+        })?;
+        files.push((p.display().to_string(), text));
+    }
+    Ok(files)
+}
+
 impl Rules {
     /// The rule files shipped inside the binary (a copy of `rules/`).
     pub fn embedded() -> Result<Rules, RuleError> {
@@ -177,25 +203,7 @@ impl Rules {
 
     /// Loads every `*.toml` rule file in `dir`, in name order.
     pub fn load_dir(dir: &Path) -> Result<Rules, RuleError> {
-        let io = |e: std::io::Error| RuleError::Io {
-            file: dir.display().to_string(),
-            source: e,
-        };
-        let mut paths: Vec<_> = std::fs::read_dir(dir)
-            .map_err(io)?
-            .filter_map(|e| e.ok().map(|e| e.path()))
-            .filter(|p| p.extension().is_some_and(|x| x == "toml"))
-            .collect();
-        paths.sort();
-        let mut files = Vec::with_capacity(paths.len());
-        for p in paths {
-            let text = std::fs::read_to_string(&p).map_err(|e| RuleError::Io {
-                file: p.display().to_string(),
-                source: e,
-            })?;
-            files.push((p.display().to_string(), text));
-        }
-        compile::compile(&files)
+        compile::compile(&read_rule_dir(dir)?)
     }
 
     /// These rules, reading the receiving server's spam verdict

@@ -61,6 +61,7 @@ pub async fn offer_page(
         sites => store.pickup_sites().await?,
         open => !detail.offer.status.is_closed(),
         awaits_delivery => detail.offer.status.awaits_delivery(),
+        reply_language => state.composer.reply_language(detail.offer.language.as_deref()),
     };
     page(&state, &session, "offer.html", ctx)
 }

@@ -18,7 +18,8 @@
 //!   [`held`] (replies held for approval, sent or discarded),
 //!   [`hostile`] (email text renders inert), [`abuse`] (login guessing,
 //!   CSV formulas, stalled connections, oversized input, bidi controls,
-//!   cookie flags, forged log lines, disabled accounts).
+//!   cookie flags, forged log lines, disabled accounts), [`languages`]
+//!   (replies in the donor's language, and when there are none).
 //!
 //! One binary, so the crate links once.
 
@@ -34,4 +35,5 @@ mod abuse;
 mod access;
 mod held;
 mod hostile;
+mod languages;
 mod triage;
