@@ -462,6 +462,9 @@ fn new_offer(msg: &ParsedMessage, ex: &Extraction) -> NewOffer {
             .as_ref()
             .and_then(|p| serde_json::to_string(p).ok()),
         price_quoted: ex.price_quoted,
+        vetting_json: (!ex.vetting.is_empty())
+            .then(|| serde_json::to_string(&ex.vetting).ok())
+            .flatten(),
         items: ex
             .items
             .iter()
@@ -547,6 +550,31 @@ mod tests {
 
     fn actions(history: &[crate::store::AuditEvent]) -> Vec<&str> {
         history.iter().map(|e| e.action.as_str()).collect()
+    }
+
+    #[tokio::test]
+    async fn a_sellers_price_minimum_and_approval_numbers_are_kept_for_review() {
+        let store = Store::open("sqlite::memory:").await.unwrap();
+        let processor = processor(store.clone());
+        let sale = b"From: Sales <sales@vendor.example>\r\nTo: donations@example.org\r\n\
+            Subject: N95 in stock\r\nMessage-ID: <q1@vendor.example>\r\n\r\n\
+            We sell 3M 1860 N95, 100,000 in stock at USD 1.85/piece, MOQ 20k.\r\n\
+            NIOSH TC-84A-00061.\r\n";
+        let ProcessOutcome::NewOffer { offer, .. } = process_one(&store, &processor, sale).await
+        else {
+            panic!("a sale is queued")
+        };
+        let vetting = store.offer(offer).await.unwrap().vetting.unwrap();
+        assert_eq!(vetting.unit_price, Some(1.85));
+        assert_eq!(vetting.minimum_order, Some(20_000.0));
+        assert_eq!(vetting.niosh_malformed, vec!["TC-84A-00061"]);
+        // A plain donation states nothing to vet.
+        let ProcessOutcome::NewOffer { offer, .. } =
+            process_one(&store, &processor, DONATION).await
+        else {
+            panic!("not an offer")
+        };
+        assert!(store.offer(offer).await.unwrap().vetting.is_none());
     }
 
     #[tokio::test]

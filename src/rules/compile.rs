@@ -323,6 +323,10 @@ impl Builder {
             "condition_expired",
             "expires",
             "organization",
+            "unit_price",
+            "minimum_order",
+            "niosh_approval",
+            "fda_number",
         ];
         for fr in &f.field {
             if !FIELDS.contains(&fr.field.get_ref().as_str()) {

@@ -13,6 +13,7 @@
 //! - `lex`: text into tokens (items, units, small words, numbers).
 //! - `grammar`: which number belongs to which item, pack sizes, negation.
 //! - `fields`: contact, pickup, condition, expiry, price; lots into [`Item`]s.
+//! - `vetting`: a seller's price, minimum order and approval numbers.
 //! - `classify`: category scores and decision, language.
 //! - `selftest`: runs each rule file's examples.
 //! - `names`: item and unit names for replies, per language ([`ReplyNames`]).
@@ -29,6 +30,7 @@ mod names;
 mod numbers;
 mod selftest;
 mod spans;
+mod vetting;
 
 use std::path::Path;
 
@@ -123,6 +125,10 @@ pub struct Extraction {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub pickup: Option<Pickup>,
     pub price_quoted: bool,
+    /// For sales and offers: price per piece, minimum order and approval
+    /// numbers, for staff to check (an extra field of the contract).
+    #[serde(skip_serializing_if = "Vetting::is_empty")]
+    pub vetting: Vetting,
 }
 
 /// A rule file that cannot be loaded: names the file, line and rule.
@@ -145,6 +151,7 @@ pub enum RuleError {
 pub use compile::Rules;
 pub use names::ReplyNames;
 pub use selftest::{self_test, Failure};
+pub use vetting::Vetting;
 
 /// The rule files shipped in the binary: the files of `rules/`, in name order.
 pub const EMBEDDED: &[(&str, &str)] = &[
@@ -236,6 +243,10 @@ impl Rules {
         }
         let contact = fields::contact(self, msg);
         let pickup = fields::pickup(self, msg);
+        let vetting = match category {
+            Category::Offer | Category::Sale => vetting::vetting(self, &text),
+            _ => Vetting::default(),
+        };
         Extraction {
             category,
             language: classify::language(self, msg),
@@ -243,6 +254,7 @@ impl Rules {
             contact: (contact != Contact::default()).then_some(contact),
             pickup: (pickup != Pickup::default()).then_some(pickup),
             price_quoted: fields::price_quoted(self, &text),
+            vetting,
         }
     }
 

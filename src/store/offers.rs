@@ -7,6 +7,7 @@ use sqlx::{Sqlite, Transaction};
 use super::messages::{MessageSummary, MESSAGE_COLUMNS};
 use super::outbox::{NewReply, OutboxSummary};
 use super::{now_ms, AuditEvent, QueryContext, Store, StoreError};
+use crate::rules::Vetting;
 use crate::state::OfferStatus;
 use crate::values::OfferRef;
 
@@ -29,6 +30,8 @@ pub struct NewOffer {
     pub contact_json: Option<String>,
     pub pickup_json: Option<String>,
     pub price_quoted: bool,
+    /// [`crate::rules::Vetting`] as JSON, when the message states any.
+    pub vetting_json: Option<String>,
     pub items: Vec<OfferItemRow>,
 }
 
@@ -67,6 +70,8 @@ pub struct OfferDetail {
     pub contact_json: Option<String>,
     pub pickup_json: Option<String>,
     pub price_quoted: bool,
+    /// A seller's price, minimum order and approval numbers, for review.
+    pub vetting: Option<Vetting>,
     /// A reply of ours to this donor bounced.
     pub donor_undeliverable: bool,
     pub items: Vec<OfferItemRow>,
@@ -108,6 +113,7 @@ struct OfferRow {
     contact_json: Option<String>,
     pickup_json: Option<String>,
     price_quoted: bool,
+    vetting_json: Option<String>,
     donor_undeliverable: bool,
 }
 
@@ -149,7 +155,8 @@ impl Store {
     /// One offer with its items, messages, replies and history.
     pub async fn offer(&self, id: i64) -> Result<OfferDetail, StoreError> {
         let row: OfferRow = sqlx::query_as(&format!(
-            "SELECT {OFFER_COLUMNS}, contact_json, pickup_json, price_quoted, donor_undeliverable
+            "SELECT {OFFER_COLUMNS}, contact_json, pickup_json, price_quoted, vetting_json,
+                    donor_undeliverable
              FROM offers WHERE id = ?"
         ))
         .bind(id)
@@ -163,6 +170,11 @@ impl Store {
             contact_json: row.contact_json,
             pickup_json: row.pickup_json,
             price_quoted: row.price_quoted,
+            // Written by us from a `Vetting`; anything unreadable shows as nothing.
+            vetting: row
+                .vetting_json
+                .as_deref()
+                .and_then(|j| serde_json::from_str(j).ok()),
             donor_undeliverable: row.donor_undeliverable,
             items: self.offer_items(id).await?,
             messages: self.offer_messages(id).await?,
@@ -224,8 +236,9 @@ pub(super) async fn insert_offer(
     let now = now_ms();
     sqlx::query_scalar(
         "INSERT INTO offers (message_id, donor_email, donor_name, subject, category, language,
-                             contact_json, pickup_json, price_quoted, created_at, updated_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+                             contact_json, pickup_json, price_quoted, vetting_json,
+                             created_at, updated_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
     )
     .bind(message_id)
     .bind(&o.donor_email)
@@ -236,6 +249,7 @@ pub(super) async fn insert_offer(
     .bind(&o.contact_json)
     .bind(&o.pickup_json)
     .bind(o.price_quoted)
+    .bind(&o.vetting_json)
     .bind(now)
     .bind(now)
     .fetch_one(&mut **tx)

@@ -71,6 +71,7 @@ impl Fixture {
             contact_json: None,
             pickup_json: None,
             price_quoted: false,
+            vetting_json: None,
             items: vec![OfferItemRow {
                 item: "isolation_gown".into(),
                 quantity: Some(40.0),

@@ -189,6 +189,7 @@ pub fn offer(
         contact_json: None,
         pickup_json: Some(serde_json::json!({ "postal_code": postal }).to_string()),
         price_quoted: false,
+        vetting_json: None,
         items,
     }
 }

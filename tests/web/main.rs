@@ -19,7 +19,8 @@
 //!   [`hostile`] (email text renders inert), [`abuse`] (login guessing,
 //!   CSV formulas, stalled connections, oversized input, bidi controls,
 //!   cookie flags, forged log lines, disabled accounts), [`languages`]
-//!   (replies in the donor's language, and when there are none).
+//!   (replies in the donor's language, and when there are none),
+//!   [`vetting`] (a seller's price and approval numbers for review).
 //!
 //! One binary, so the crate links once.
 
@@ -37,3 +38,4 @@ mod held;
 mod hostile;
 mod languages;
 mod triage;
+mod vetting;
