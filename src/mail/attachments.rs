@@ -107,13 +107,10 @@ fn decode(part: &MessagePart<'_>, contents: &[u8]) -> String {
         .unwrap_or_else(|| String::from_utf8_lossy(contents).into_owned())
 }
 
-/// CSV (or TSV) rows as lines of cells.
+/// CSV (or TSV, or the semicolon CSV of spreadsheets in European locales)
+/// rows as lines of cells.
 pub fn csv_text(data: &str) -> String {
-    let delimiter = if data.lines().next().is_some_and(|l| l.contains('\t')) {
-        b'\t'
-    } else {
-        b','
-    };
+    let delimiter = delimiter_of(data);
     let mut reader = csv::ReaderBuilder::new()
         .has_headers(false)
         .flexible(true)
@@ -125,6 +122,29 @@ pub fn csv_text(data: &str) -> String {
         push_row(&mut out, record.iter().map(str::to_string));
     }
     out
+}
+
+/// The separator of the first non-empty line: whichever of tab, semicolon
+/// and comma it has most of outside quotes (a comma on a tie or none).
+fn delimiter_of(data: &str) -> u8 {
+    let first = data.lines().find(|l| !l.trim().is_empty()).unwrap_or("");
+    let mut counts = [(b',', 0usize), (b';', 0), (b'\t', 0)];
+    let mut quoted = false;
+    for b in first.bytes() {
+        if b == b'"' {
+            quoted = !quoted;
+        } else if !quoted {
+            if let Some(c) = counts.iter_mut().find(|(d, _)| *d == b) {
+                c.1 += 1;
+            }
+        }
+    }
+    // max_by_key keeps the last of equals: order so a tie goes to the comma.
+    counts.reverse();
+    counts
+        .iter()
+        .max_by_key(|(_, n)| *n)
+        .map_or(b',', |(d, _)| *d)
 }
 
 fn push_row(out: &mut String, cells: impl Iterator<Item = String>) {
@@ -193,6 +213,20 @@ mod tests {
     fn csv_rows_become_cell_lines() {
         let t = csv_text("item,quantity\n\"N95, 3M 1860\",120\n,\n");
         assert_eq!(t, "item | quantity\nN95, 3M 1860 | 120\n");
+    }
+
+    #[test]
+    fn semicolon_and_tab_separated_files_are_read_by_their_separator() {
+        let t = csv_text("Artikel;Menge;Einheit\n\"Handschuhe, Nitril\";1.000;Stk\n");
+        assert_eq!(
+            t,
+            "Artikel | Menge | Einheit\nHandschuhe, Nitril | 1.000 | Stk\n"
+        );
+        let t = csv_text("item\tquantity\nN95, 3M\t20\n");
+        assert_eq!(t, "item | quantity\nN95, 3M | 20\n");
+        // One column with commas inside quotes is still a comma file.
+        let t = csv_text("\"a;b\",qty\nx,1\n");
+        assert_eq!(t, "a;b | qty\nx | 1\n");
     }
 
     /// A minimal XLSX: one sheet with inline strings and numbers.
