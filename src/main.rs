@@ -521,7 +521,7 @@ fn rules_test(config: &Config, rules_dir: Option<&Path>) -> anyhow::Result<()> {
         Some(dir) => rules::ReplyNames::load_dir(dir)?,
         None => rules::ReplyNames::embedded()?,
     };
-    for lang in REPLY_LANGUAGES {
+    for lang in outbox::templates::built_in_languages() {
         let unnamed = names.items_unnamed_in(lang);
         if !unnamed.is_empty() {
             println!(
@@ -533,9 +533,6 @@ fn rules_test(config: &Config, rules_dir: Option<&Path>) -> anyhow::Result<()> {
     println!("rules: ok");
     Ok(())
 }
-
-/// The languages the built-in reply templates are written in.
-const REPLY_LANGUAGES: [&str; 6] = ["en", "es", "zh", "ko", "vi", "tl"];
 
 async fn offers(config: &Config, command: OffersCommand) -> anyhow::Result<()> {
     let store = daemon::open_store(config).await?;

@@ -128,7 +128,8 @@ pub fn csv_text(data: &str) -> String {
 /// and comma it has most of outside quotes (a comma on a tie or none).
 fn delimiter_of(data: &str) -> u8 {
     let first = data.lines().find(|l| !l.trim().is_empty()).unwrap_or("");
-    let mut counts = [(b',', 0usize), (b';', 0), (b'\t', 0)];
+    // max_by_key keeps the last of equals: a tie goes to the comma, then the semicolon.
+    let mut counts = [(b'\t', 0usize), (b';', 0), (b',', 0)];
     let mut quoted = false;
     for b in first.bytes() {
         if b == b'"' {
@@ -139,8 +140,6 @@ fn delimiter_of(data: &str) -> u8 {
             }
         }
     }
-    // max_by_key keeps the last of equals: order so a tie goes to the comma.
-    counts.reverse();
     counts
         .iter()
         .max_by_key(|(_, n)| *n)

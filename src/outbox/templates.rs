@@ -98,6 +98,20 @@ const EMBEDDED: &[(&str, &str)] = embedded![
     "thanks.tl.html",
 ];
 
+/// The languages of the built-in templates, in the order they are listed.
+pub fn built_in_languages() -> Vec<&'static str> {
+    let mut languages: Vec<&str> = Vec::new();
+    for lang in EMBEDDED
+        .iter()
+        .filter_map(|(name, _)| name.split('.').nth(1))
+    {
+        if !languages.contains(&lang) {
+            languages.push(lang);
+        }
+    }
+    languages
+}
+
 /// A template that cannot be loaded or rendered: names the file and line.
 #[derive(Debug, thiserror::Error)]
 pub enum TemplateError {

@@ -66,8 +66,8 @@ pub fn vetting(rules: &Rules, text: &str) -> Vetting {
     v
 }
 
-/// Every value of `field` in `text`, in the order the patterns list them
-/// and then by position: each match's first capture group, else the match.
+/// Every value of `field` in `text`, in the order they appear: each
+/// match's first capture group, else the match.
 fn all(rules: &Rules, field: &str, text: &str) -> Vec<String> {
     let Some((set, index)) = rules.field_sets.get(field) else {
         return Vec::new();
