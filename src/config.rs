@@ -119,6 +119,11 @@ pub struct DatabaseConfig {
     /// before it fails (and the stage retries later).
     #[serde(default = "default_busy_timeout_secs")]
     pub busy_timeout_secs: u64,
+    /// Seconds a claim on a message or reply (and `serve`'s hold on the
+    /// database) lasts unless its owner renews it; another process takes
+    /// over only claims that ran out.
+    #[serde(default = "default_lease_secs")]
+    pub lease_secs: u64,
 }
 
 impl Default for DatabaseConfig {
@@ -126,6 +131,7 @@ impl Default for DatabaseConfig {
         DatabaseConfig {
             url: default_database_url(),
             busy_timeout_secs: default_busy_timeout_secs(),
+            lease_secs: default_lease_secs(),
         }
     }
 }
@@ -135,6 +141,9 @@ fn default_database_url() -> String {
 }
 fn default_busy_timeout_secs() -> u64 {
     crate::store::DEFAULT_BUSY_TIMEOUT.as_secs()
+}
+fn default_lease_secs() -> u64 {
+    crate::store::DEFAULT_LEASE.as_secs()
 }
 
 /// How a connection is secured.
@@ -509,6 +518,12 @@ impl Config {
             problems.push(format!(
                 "{file}: database.url: expected sqlite://FILE or postgres://…, found {:?}",
                 self.database.url
+            ));
+        }
+        if self.database.lease_secs < 3 {
+            problems.push(format!(
+                "{file}: database.lease_secs: expected at least 3, found {}",
+                self.database.lease_secs
             ));
         }
         if let Some(web) = &self.web {

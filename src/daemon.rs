@@ -16,6 +16,7 @@ use tokio_util::sync::CancellationToken;
 use crate::backoff::backoff_delay;
 use crate::config::Config;
 use crate::fetch::Fetcher;
+use crate::instance::Instance;
 use crate::outbox::{
     Composer, Connection, ReplyPolicy, RetryPolicy, SendOutcome, Sender, Transport,
 };
@@ -137,13 +138,25 @@ impl Stages {
     }
 }
 
-/// Opens the database named by the config and puts half-done work back.
+/// Opens the database named by the config, its claims lasting
+/// `database.lease_secs`. Claims are left alone: only `serve`, holding the
+/// database, puts back those whose owner is gone ([`take_database`]).
 pub async fn open_store(config: &Config) -> anyhow::Result<Store> {
     let busy_timeout = Duration::from_secs(config.database.busy_timeout_secs);
     let store = Store::open_with(&config.database.url, busy_timeout)
         .await
         .context("opening the database")?;
-    let (messages, replies) = store.recover().await?;
+    Ok(store.with_lease(Duration::from_secs(config.database.lease_secs)))
+}
+
+/// Takes the database for `serve` (refused while another `serve` holds
+/// it) and puts back the work of runs that are gone.
+pub async fn take_database(store: &Store) -> anyhow::Result<Instance> {
+    let instance = Instance::acquire(store).await?;
+    let (messages, replies) = store
+        .release_abandoned_claims(instance.replaced())
+        .await
+        .context("putting back abandoned claims")?;
     if messages + replies > 0 {
         tracing::info!(
             messages,
@@ -151,13 +164,14 @@ pub async fn open_store(config: &Config) -> anyhow::Result<Store> {
             "resumed work a previous run left unfinished"
         );
     }
-    Ok(store)
+    Ok(instance)
 }
 
 /// Runs fetch, process and send (and the web UI when `[web]` is set) until
 /// `shutdown` is cancelled.
 pub async fn serve(config: Config, shutdown: CancellationToken) -> anyhow::Result<()> {
     let store = open_store(&config).await?;
+    let instance = Arc::new(take_database(&store).await?);
     crate::files::warn_about_open_modes(&config);
     if config.donations.trusted_authserv_id.is_none() {
         tracing::warn!(
@@ -169,6 +183,10 @@ pub async fn serve(config: Config, shutdown: CancellationToken) -> anyhow::Resul
     let stored = Arc::new(Notify::new());
     let queued = Arc::new(Notify::new());
     let mut tasks = tokio::task::JoinSet::new();
+    {
+        let (instance, token) = (instance.clone(), shutdown.clone());
+        tasks.spawn(async move { instance.heartbeat(token).await.context("lease heartbeat") });
+    }
     if let Some(web) = config.web.clone() {
         let composer = Arc::new(load_composer(&config)?);
         let run = crate::web::run(web, store.clone(), composer, shutdown.clone());
@@ -201,6 +219,7 @@ pub async fn serve(config: Config, shutdown: CancellationToken) -> anyhow::Resul
             shutdown.cancel();
         }
     }
+    instance.release().await;
     store.close().await;
     tracing::info!("supplyline stopped");
     first_error.map_or(Ok(()), Err)

@@ -19,6 +19,7 @@
 //! - [`web`]: the triage site for staff: login, queue, offer page, decisions, dashboard.
 //! - [`files`]: data files created readable by their owner only, and the check of their modes.
 //! - [`daemon`]: starting the stages together and stopping them cleanly.
+//! - [`instance`]: the one `serve` per database, and the heartbeat that keeps its claims.
 //! - [`demo`]: the self-contained demo run.
 //! - [`backoff`]: how long to wait before trying again (replies, IMAP reconnects, a busy database).
 //! - [`error_text`]: an error and its causes on one line, for logs and the outbox page.
@@ -32,6 +33,7 @@ pub mod demo;
 pub mod error_text;
 pub mod fetch;
 pub mod files;
+pub mod instance;
 pub mod mail;
 pub mod outbox;
 pub mod process;

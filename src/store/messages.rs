@@ -36,6 +36,9 @@ pub struct ClaimedMessage {
     pub id: i64,
     pub raw: Vec<u8>,
     pub truncated: bool,
+    /// Why it gets no automatic reply whatever it says (stored before
+    /// `imap.acknowledge_since`, already answered, imported).
+    pub no_reply_reason: Option<String>,
 }
 
 /// A message as listed to operators.
@@ -269,14 +272,17 @@ impl Store {
     ) -> Result<Vec<ClaimedMessage>, StoreError> {
         let mut tx = self.write().await?;
         let mut claimed: Vec<ClaimedMessage> = sqlx::query_as(
-            "UPDATE messages SET state = ?, attempts = attempts + 1
+            "UPDATE messages SET state = ?, attempts = attempts + 1, claimed_by = ?,
+                                 claim_expires_at = ?
              WHERE id IN (SELECT id FROM (SELECT id, size, SUM(size) OVER (ORDER BY id) AS running
                                           FROM messages WHERE state = ? AND id <= ?
                                           ORDER BY id LIMIT ?)
                           WHERE running - size < ?)
-             RETURNING id, raw, truncated",
+             RETURNING id, raw, truncated, no_reply_reason",
         )
         .bind(MessageState::Processing)
+        .bind(&self.lease.run_id)
+        .bind(self.lease.expiry())
         .bind(MessageState::Received)
         .bind(max_id)
         .bind(limit)
@@ -293,11 +299,12 @@ impl Store {
     /// queue, as if never claimed.
     pub async fn release_claimed(&self, ids: &[i64]) -> Result<(), StoreError> {
         let sql = format!(
-            "UPDATE messages SET state = '{}', attempts = attempts - 1 WHERE id = ? AND state = '{}'",
+            "UPDATE messages SET state = '{}', attempts = attempts - 1, claimed_by = NULL,
+             claim_expires_at = NULL WHERE id = ? AND state = '{}' AND claimed_by = ?",
             MessageState::Received,
             MessageState::Processing
         );
-        self.update_each(&sql, ids, "releasing a claimed message")
+        self.update_each_owned(&sql, ids, "releasing a claimed message")
             .await
     }
 

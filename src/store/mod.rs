@@ -22,6 +22,8 @@
 //! - `deciding`: one staff decision's transaction, the writing side of
 //!   `crate::decide`.
 //! - `audit`, `users`: history, accounts and sessions.
+//! - `leases`: who owns a claim and until when, and the one `serve` per
+//!   database (the instance row).
 //!
 //! States are bound as their types (`crate::state`), never as string literals.
 
@@ -30,6 +32,7 @@ mod cursors;
 mod dashboard;
 mod deciding;
 mod decisions;
+mod leases;
 mod messages;
 mod offers;
 mod operations;
@@ -45,13 +48,12 @@ use std::time::Duration;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{Sqlite, SqlitePool, Transaction};
 
-use crate::state::{MessageState, ReplyState};
-
 pub use audit::AuditEvent;
 pub use cursors::Cursor;
 pub use dashboard::ItemStats;
 pub use deciding::{DecisionTx, ReplyStanding};
 pub use decisions::{fmt_qty, Decision, ItemEdit, Note};
+pub use leases::{InstanceClaim, InstanceHolder, Lease, DEFAULT_LEASE};
 pub use messages::{
     message_identity, ClaimedMessage, FetchedMessage, MessageSummary, StoreOutcome,
 };
@@ -135,6 +137,8 @@ pub struct Store {
     reader: SqlitePool,
     /// See [`Store::large_message_turn`].
     large_message: Arc<tokio::sync::Mutex<()>>,
+    /// The run id this store's claims carry, and how long they last.
+    lease: Arc<Lease>,
 }
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("src/store/migrations/sqlite");
@@ -188,6 +192,7 @@ impl Store {
             writer,
             reader,
             large_message: Arc::default(),
+            lease: Arc::new(Lease::new(DEFAULT_LEASE)),
         })
     }
 
@@ -198,9 +203,9 @@ impl Store {
         self.large_message.clone().lock_owned().await
     }
 
-    /// Runs `sql`, whose one parameter is an id, for each of `ids`, in one
-    /// write transaction.
-    pub(crate) async fn update_each(
+    /// Runs `sql`, whose parameters are an id and this store's run id (the
+    /// claim's owner), for each of `ids`, in one write transaction.
+    pub(crate) async fn update_each_owned(
         &self,
         sql: &str,
         ids: &[i64],
@@ -210,6 +215,7 @@ impl Store {
         for id in ids {
             sqlx::query(sql)
                 .bind(id)
+                .bind(&self.lease.run_id)
                 .execute(&mut *tx)
                 .await
                 .during(what)?;
@@ -223,29 +229,6 @@ impl Store {
             .begin_with("BEGIN IMMEDIATE")
             .await
             .during("starting a write transaction")
-    }
-
-    /// Puts work that a crashed run left half-done back in the queues:
-    /// messages being processed return to `received`, replies being sent to
-    /// `pending`. Call once at start, before the stages run.
-    pub async fn recover(&self) -> Result<(usize, usize), StoreError> {
-        let mut tx = self.write().await?;
-        let messages = sqlx::query("UPDATE messages SET state = ? WHERE state = ?")
-            .bind(MessageState::Received)
-            .bind(MessageState::Processing)
-            .execute(&mut *tx)
-            .await
-            .during("recovering messages")?
-            .rows_affected();
-        let replies = sqlx::query("UPDATE outbox SET state = ? WHERE state = ?")
-            .bind(ReplyState::Pending)
-            .bind(ReplyState::Sending)
-            .execute(&mut *tx)
-            .await
-            .during("recovering replies")?
-            .rows_affected();
-        tx.commit().await.during("committing recovery")?;
-        Ok((messages as usize, replies as usize))
     }
 
     /// Closes both pools, waiting for queries in flight.
@@ -263,6 +246,7 @@ pub fn now_ms() -> i64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::state::MessageState;
     use sqlx::Connection;
 
     #[tokio::test]

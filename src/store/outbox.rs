@@ -154,12 +154,15 @@ impl Store {
     pub async fn claim_due_replies(&self, limit: i64) -> Result<Vec<OutboxRow>, StoreError> {
         let mut tx = self.write().await?;
         let mut claimed: Vec<OutboxRow> = sqlx::query_as(
-            "UPDATE outbox SET state = ?, attempts = attempts + 1
+            "UPDATE outbox SET state = ?, attempts = attempts + 1, claimed_by = ?,
+                               claim_expires_at = ?
              WHERE id IN (SELECT id FROM outbox WHERE state = ? AND next_attempt_at <= ?
                           ORDER BY next_attempt_at, id LIMIT ?)
              RETURNING id, to_address, raw, attempts, rfc_message_id",
         )
         .bind(ReplyState::Sending)
+        .bind(&self.lease.run_id)
+        .bind(self.lease.expiry())
         .bind(ReplyState::Pending)
         .bind(now_ms())
         .bind(limit)
@@ -175,11 +178,12 @@ impl Store {
     /// the queue, due now, as if never claimed.
     pub async fn release_replies(&self, ids: &[i64]) -> Result<(), StoreError> {
         let sql = format!(
-            "UPDATE outbox SET state = '{}', attempts = attempts - 1 WHERE id = ? AND state = '{}'",
+            "UPDATE outbox SET state = '{}', attempts = attempts - 1, claimed_by = NULL,
+             claim_expires_at = NULL WHERE id = ? AND state = '{}' AND claimed_by = ?",
             ReplyState::Pending,
             ReplyState::Sending
         );
-        self.update_each(&sql, ids, "releasing a claimed reply")
+        self.update_each_owned(&sql, ids, "releasing a claimed reply")
             .await
     }
 
