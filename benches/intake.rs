@@ -72,7 +72,8 @@ fn config_text(dir: &std::path::Path, donations: &str, extra: &str) -> String {
     let s = mail_stack();
     format!(
         "[database]\nurl = \"sqlite://{db}\"\n\n[imap]\nhost = \"127.0.0.1\"\nport = {imap}\nsecurity = \"none\"\n\
-         allow_insecure = true\nusername = \"{donations}\"\npassword = \"{pw}\"\n\n\
+         allow_insecure = true\nusername = \"{donations}\"\npassword = \"{pw}\"\n\
+         acknowledge_since = \"2000-01-01T00:00:00Z\"\n\n\
          [smtp]\nhost = \"127.0.0.1\"\nport = {smtp}\nsecurity = \"none\"\nallow_insecure = true\n\n\
          [donations]\naddress = \"{donations}\"\nreply_window_secs = 0\n{extra}",
         db = dir.join("db.sqlite").display(),

@@ -186,6 +186,23 @@ pub struct ImapConfig {
     /// Seconds allowed for one IMAP command.
     #[serde(default = "default_timeout_secs")]
     pub timeout_secs: u64,
+    /// Only mail received at or after this moment (RFC 3339, e.g.
+    /// `2026-12-01T00:00:00Z`) is acknowledged, and never a message the
+    /// mailbox already flagged answered or seen when supplyline first read
+    /// it. Unset: the moment the mailbox is first read (remembered in the
+    /// database), so what was already there is stored and queued, never
+    /// answered.
+    pub acknowledge_since: Option<String>,
+}
+
+impl ImapConfig {
+    /// `acknowledge_since` in ms since the epoch (validated at load).
+    pub fn acknowledge_since_ms(&self) -> Option<i64> {
+        self.acknowledge_since
+            .as_deref()
+            .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
+            .map(|t| t.timestamp_millis())
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -472,6 +489,14 @@ impl Config {
                 true,
                 &mut problems,
             );
+            if let Some(since) = &imap.acknowledge_since {
+                if chrono::DateTime::parse_from_rfc3339(since).is_err() {
+                    problems.push(format!(
+                        "{file}: imap.acknowledge_since: expected an RFC 3339 time like \
+                         2026-12-01T00:00:00Z, found {since:?}"
+                    ));
+                }
+            }
             if imap.max_message_bytes < 1024 {
                 problems.push(format!(
                     "{file}: imap.max_message_bytes: expected at least 1024, found {}",
@@ -753,6 +778,22 @@ mod tests {
         let err = load(text, &env).unwrap_err().to_string();
         assert!(err.contains("SUPPLYLINE_IMAP_PORT"), "{err}");
         assert!(!err.contains("123456"), "{err}");
+    }
+
+    #[test]
+    fn acknowledge_since_is_an_rfc_3339_time_and_the_lease_has_a_floor() {
+        let imap = "[imap]\nhost = \"a\"\nusername = \"u\"\npassword = \"p\"\n";
+        let c = load(
+            &format!("{imap}acknowledge_since = \"2026-12-01T00:00:00Z\"\n"),
+            &[],
+        );
+        let since = c.unwrap().imap.unwrap().acknowledge_since_ms();
+        assert_eq!(since, Some(1_796_083_200_000));
+        let err = load(&format!("{imap}acknowledge_since = \"yesterday\"\n"), &[]);
+        let err = err.unwrap_err().to_string();
+        assert!(err.contains("test.toml: imap.acknowledge_since"), "{err}");
+        let err = load("[database]\nlease_secs = 1\n", &[]).unwrap_err();
+        assert!(err.to_string().contains("database.lease_secs"), "{err}");
     }
 
     #[test]

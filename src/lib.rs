@@ -19,6 +19,7 @@
 //! - [`web`]: the triage site for staff: login, queue, offer page, decisions, dashboard.
 //! - [`files`]: data files created readable by their owner only, and the check of their modes.
 //! - [`daemon`]: starting the stages together and stopping them cleanly.
+//! - [`import`]: old mail (mbox, Maildir, .eml files, another IMAP folder) into the store, never answered.
 //! - [`instance`]: the one `serve` per database, and the heartbeat that keeps its claims.
 //! - [`demo`]: the self-contained demo run.
 //! - [`backoff`]: how long to wait before trying again (replies, IMAP reconnects, a busy database).
@@ -33,6 +34,7 @@ pub mod demo;
 pub mod error_text;
 pub mod fetch;
 pub mod files;
+pub mod import;
 pub mod instance;
 pub mod mail;
 pub mod outbox;

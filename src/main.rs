@@ -9,7 +9,9 @@ use supplyline::config::Config;
 use supplyline::outbox::kinds::ReplyKind;
 use supplyline::state::{MessageState, OfferStatus, Role};
 use supplyline::values::{EmailAddress, OfferRef};
-use supplyline::{daemon, decide, demo, mail, outbox, rules, web};
+use supplyline::{
+    config, daemon, decide, demo, error_text, fetch, files, import, mail, outbox, rules, web,
+};
 
 /// Keeps large buffers out of glibc's heap arenas: a 20 MiB message body is
 /// mmapped and handed back to the system when freed, instead of raising the
@@ -114,6 +116,17 @@ enum Command {
     Users {
         #[command(subcommand)]
         command: UsersCommand,
+    },
+    /// Import old mail: an mbox file, a Maildir or a folder of .eml files
+    /// (PATH), or another folder of the configured IMAP account. Each
+    /// message is stored once (with live intake too), processed and never
+    /// answered; an interrupted import resumes where it stopped.
+    Import {
+        #[arg(required_unless_present = "imap_folder")]
+        path: Option<PathBuf>,
+        /// A folder of the [imap] account, read without changing it.
+        #[arg(long, conflicts_with = "path")]
+        imap_folder: Option<String>,
     },
     /// Check and preview the reply templates (see templates/README.md).
     Templates {
@@ -282,7 +295,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let config = Config::load(&cli.config, true)?;
             daemon::serve(config, daemon::shutdown_on_signals()).await
         }
-        Command::CheckConfig => check_config(&cli.config),
+        Command::CheckConfig => check_config(&cli.config).await,
         Command::Doctor => doctor(&cli.config).await,
         Command::Demo {
             dir,
@@ -307,6 +320,20 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Offers { command } => offers(&Config::load(&cli.config, false)?, command).await,
         Command::Messages { command } => {
             messages(&Config::load(&cli.config, false)?, command).await
+        }
+        Command::Import { path, imap_folder } => {
+            let config = Config::load(&cli.config, false)?;
+            let source = match (path, imap_folder) {
+                (_, Some(folder)) => import::Source::ImapFolder(folder),
+                (Some(path), None) => import::Source::from_path(&path)?,
+                (None, None) => anyhow::bail!("name a PATH or --imap-folder NAME"),
+            };
+            let report = import::run(&config, &source, daemon::shutdown_on_signals()).await?;
+            println!("{}", import::summary(&source, &report));
+            if report.interrupted {
+                anyhow::bail!("import interrupted");
+            }
+            Ok(())
         }
         Command::Users { command } => users(&Config::load(&cli.config, false)?, command).await,
         Command::Templates { command } => {
@@ -461,7 +488,7 @@ async fn doctor(path: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn check_config(path: &Path) -> anyhow::Result<()> {
+async fn check_config(path: &Path) -> anyhow::Result<()> {
     let config = Config::load(path, true)?;
     daemon::load_rules(&config)?;
     daemon::load_composer(&config)?;
@@ -475,8 +502,34 @@ fn check_config(path: &Path) -> anyhow::Result<()> {
             path.display()
         );
     }
+    if let Some(imap) = &config.imap {
+        println!(
+            "{}: {}",
+            path.display(),
+            first_start_preview(&config, imap).await
+        );
+    }
     println!("{}: ok", path.display());
     Ok(())
+}
+
+/// What the first start will do with mail already in the mailbox, or why
+/// it cannot be told (the mailbox could not be read: a warning, not a failure).
+async fn first_start_preview(config: &Config, imap: &config::ImapConfig) -> String {
+    // An existing database knows whether the mailbox was read; none is created here.
+    let exists = files::sqlite_file(&config.database.url).is_some_and(|f| f.exists());
+    let store = match exists {
+        true => daemon::open_store(config).await.ok(),
+        false => None,
+    };
+    match fetch::first_start::preview(store.as_ref(), imap).await {
+        Ok(line) => line,
+        Err(e) => format!(
+            "warning: cannot read {} to tell what the first start will do: {}",
+            imap.mailbox,
+            error_text::error_text(&e)
+        ),
+    }
 }
 
 fn extract(

@@ -142,22 +142,23 @@ impl Processor {
         let analysed = tokio::task::spawn_blocking(move || {
             claimed
                 .into_iter()
-                .map(|c| (c.id, analyse(&rules, &c.raw)))
+                .map(|c| (c.id, c.no_reply_reason, analyse(&rules, &c.raw)))
                 .collect::<Vec<_>>()
         })
         .await
         .unwrap_or_else(|join| {
             let why = join.to_string();
-            let failed = |id| (id, Err(AnalyseError::Panicked(why.clone())));
+            let failed = |id| (id, None, Err(AnalyseError::Panicked(why.clone())));
             ids.iter().copied().map(failed).collect()
         });
         let mut batch = self.store.begin_processing().await?;
         let mut answered = HashSet::new();
         let mut outcomes = Vec::with_capacity(analysed.len());
-        for (id, result) in analysed {
+        for (id, not_answered, result) in analysed {
             outcomes.push(match result {
                 Ok(analysis) => {
-                    self.complete(&mut batch, &mut answered, id, &analysis)
+                    let quiet = not_answered.map(NoReply::NotAnswered);
+                    self.complete(&mut batch, &mut answered, id, &analysis, quiet)
                         .await?
                 }
                 Err(error) => {
@@ -181,6 +182,7 @@ impl Processor {
         answered: &mut HashSet<String>,
         id: i64,
         analysis: &Analysis,
+        quiet: Option<NoReply>,
     ) -> Result<ProcessOutcome, StoreError> {
         let (msg, ex) = (&analysis.msg, &analysis.extraction);
         let facts = MessageFacts {
@@ -235,8 +237,15 @@ impl Processor {
             });
         }
         let offer = new_offer(msg, ex);
-        let route = self.ack_route(batch, answered, msg, ex).await?;
+        let (route, imported) = match quiet {
+            Some(reason) => (AckRoute::Skip(reason), true),
+            None => (self.ack_route(batch, answered, msg, ex).await?, false),
+        };
         match &route {
+            // Old or imported mail comes by the thousand, and is never answered.
+            AckRoute::Skip(reason) if imported => {
+                tracing::debug!(message = id, %reason, "no acknowledgement")
+            }
             AckRoute::Skip(reason) => tracing::info!(message = id, %reason, "no acknowledgement"),
             AckRoute::Hold(reason) => tracing::info!(message = id, %reason, "acknowledgement held"),
             AckRoute::Send => {}

@@ -11,6 +11,7 @@
 //! storage (`store::cursors`) or what happens to a message next (`process`).
 
 pub mod connect;
+pub mod first_start;
 mod uidset;
 
 use std::collections::HashMap;
@@ -24,8 +25,9 @@ use tokio_util::sync::CancellationToken;
 use crate::backoff::backoff_delay;
 use crate::config::ImapConfig;
 use crate::error_text::error_text;
-use crate::store::{FetchedMessage, Store, StoreError, StoreOutcome};
+use crate::store::{now_ms, FetchedMessage, FirstRead, Store, StoreError, StoreOutcome};
 use connect::{connect, tls_config, with_timeout, ImapSession};
+use first_start::{count_unanswered, first_start_line, is_handled, AckBoundary, Arrival};
 pub use uidset::{uid_set, uid_sets};
 
 /// What caused a fetch error, kept as its `source()`.
@@ -274,13 +276,14 @@ impl Fetcher {
             FetchError::protocol(format!("{mailbox}: the server sent no UIDVALIDITY"), None)
         })?;
         let last_uid = self.cursor_for(uidvalidity).await?;
+        let boundary = self.ack_boundary(session, uidvalidity, &selected).await?;
         if selected.exists == 0 {
             return Ok(FetchReport::default());
         }
         let pending = self.list_new(session, last_uid).await?;
         let mut pass = Pass::default();
         for batch in batches(&pending, self.cfg.max_message_bytes) {
-            self.fetch_batch(session, batch, uidvalidity, &mut pass)
+            self.fetch_batch(session, batch, (uidvalidity, &boundary), &mut pass)
                 .await?;
         }
         if let Some(previous) = pass.storing.take() {
@@ -301,6 +304,50 @@ impl Fetcher {
         }
         pass.report.more_waiting = pass.news;
         Ok(pass.report)
+    }
+
+    /// What decides which messages are acknowledged: the mailbox's first
+    /// read, recorded now (with one line in the log saying what will
+    /// happen) when this is it.
+    async fn ack_boundary(
+        &self,
+        session: &mut ImapSession,
+        uidvalidity: u32,
+        selected: &async_imap::types::Mailbox,
+    ) -> Result<AckBoundary, FetchError> {
+        let mailbox = &self.cfg.mailbox;
+        let since = self.cfg.acknowledge_since_ms();
+        if let Some(first) = self.store.first_read(mailbox).await? {
+            return Ok(AckBoundary { first, since });
+        }
+        let uidnext = match selected.uid_next {
+            Some(next) => next,
+            None => self.highest_uid(session).await? + 1,
+        };
+        let read = FirstRead {
+            uidvalidity,
+            uidnext,
+            existing: selected.exists as i64,
+            read_at: now_ms(),
+        };
+        let (first, recorded) = self.store.record_first_read(mailbox, &read).await?;
+        if recorded {
+            let unanswered =
+                count_unanswered(session, selected.exists, since, self.timeout()).await?;
+            let since_text = self.cfg.acknowledge_since.as_deref();
+            tracing::info!(
+                "first read: {}",
+                first_start_line(mailbox, unanswered, since_text)
+            );
+        }
+        Ok(AckBoundary { first, since })
+    }
+
+    /// The highest UID in the selected mailbox (0 when empty), for a server
+    /// that sends no UIDNEXT.
+    async fn highest_uid(&self, session: &mut ImapSession) -> Result<u32, FetchError> {
+        let uids = with_timeout(self.timeout(), "UID SEARCH", session.uid_search("ALL")).await??;
+        Ok(uids.into_iter().max().unwrap_or(0))
     }
 
     /// The last UID stored from this mailbox, 0 when its UIDVALIDITY changed.
@@ -329,7 +376,7 @@ impl Fetcher {
         &self,
         session: &mut ImapSession,
         batch: &[(u32, u64)],
-        uidvalidity: u32,
+        (uidvalidity, boundary): (u32, &AckBoundary),
         pass: &mut Pass,
     ) -> Result<(), FetchError> {
         let large = listed_bytes(batch, self.cfg.max_message_bytes) > OVERLAP_MAX_BYTES as u64;
@@ -337,7 +384,9 @@ impl Fetcher {
             true => Some(self.store.large_message_turn().await),
             false => None,
         };
-        let fetched = self.download(session, batch, uidvalidity).await?;
+        let fetched = self
+            .download(session, batch, (uidvalidity, boundary))
+            .await?;
         if let Some(previous) = pass.storing.take() {
             self.tally(previous, &mut pass.report).await?;
         }
@@ -441,14 +490,22 @@ impl Fetcher {
         &self,
         session: &mut ImapSession,
         batch: &[(u32, u64)],
-        uidvalidity: u32,
+        (uidvalidity, boundary): (u32, &AckBoundary),
     ) -> Result<Vec<FetchedMessage>, FetchError> {
         let limit = self.cfg.max_message_bytes;
         let (small, large): (Vec<_>, Vec<_>) = batch.iter().partition(|(_, size)| *size <= limit);
         let mut out = Vec::with_capacity(batch.len());
         for (set, query, truncated) in [
-            (small, "(UID RFC822.SIZE BODY.PEEK[])", false),
-            (large, "(UID RFC822.SIZE BODY.PEEK[HEADER])", true),
+            (
+                small,
+                "(UID RFC822.SIZE FLAGS INTERNALDATE BODY.PEEK[])",
+                false,
+            ),
+            (
+                large,
+                "(UID RFC822.SIZE FLAGS INTERNALDATE BODY.PEEK[HEADER])",
+                true,
+            ),
         ] {
             if set.is_empty() {
                 continue;
@@ -465,7 +522,14 @@ impl Fetcher {
                     };
                     let raw = if truncated { f.header() } else { f.body() };
                     let Some(raw) = raw else { continue };
+                    let arrival = Arrival {
+                        uidvalidity,
+                        uid,
+                        handled: is_handled(&f),
+                        received_at: f.internal_date().map(|t| t.timestamp_millis()),
+                    };
                     out.push(FetchedMessage {
+                        no_reply_reason: boundary.no_reply_reason(&arrival),
                         mailbox: mailbox.clone(),
                         uidvalidity,
                         uid,

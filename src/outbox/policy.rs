@@ -74,6 +74,10 @@ pub enum NoReply {
     RateLimited(i64),
     #[error("the receiving server did not authenticate the sender, and unauthenticated senders get no automatic reply")]
     Unauthenticated,
+    /// Mail that is stored and queued but never answered automatically:
+    /// already in the mailbox at the first read, or imported.
+    #[error("{0}")]
+    NotAnswered(String),
 }
 
 /// Local parts that belong to machines, not people.

@@ -20,6 +20,9 @@ pub struct FetchedMessage {
     pub size: u64,
     /// Over the size limit: only the headers were downloaded.
     pub truncated: bool,
+    /// Why it gets no automatic reply whatever it says (it was in the
+    /// mailbox before the first read, or before `imap.acknowledge_since`).
+    pub no_reply_reason: Option<String>,
 }
 
 /// What storing a fetched message did.
@@ -147,7 +150,8 @@ impl Store {
             // the disk, was what storing a backlog cost.
             let mut insert = QueryBuilder::<Sqlite>::new(
                 "INSERT INTO messages (dedup_key, message_id, content_hash, mailbox, uidvalidity, uid,
-                                       size, raw, truncated, state, error, received_at) ",
+                                       size, raw, truncated, state, error, no_reply_reason,
+                                       received_at) ",
             );
             let now = now_ms();
             let rows = batch.into_iter().zip(identities);
@@ -176,6 +180,7 @@ impl Store {
                         .push_bind(m.truncated)
                         .push_bind(state)
                         .push_bind(error)
+                        .push_bind(m.no_reply_reason)
                         .push_bind(now);
                 },
             );

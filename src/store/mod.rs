@@ -14,7 +14,9 @@
 //!
 //! # Layout
 //!
-//! - `messages`, `processing`, `cursors`: intake (fetch and process).
+//! - `messages`, `processing`, `cursors`, `first_reads`: intake (fetch and
+//!   process), and what a mailbox held when first read; `imports`: imported
+//!   messages and how far each import got.
 //! - `offers`: the `offers` and `offer_items` tables.
 //! - `outbox`: replies and their delivery.
 //! - `queue`, `decisions`, `operations`, `dashboard`: what the triage desk
@@ -32,6 +34,8 @@ mod cursors;
 mod dashboard;
 mod deciding;
 mod decisions;
+mod first_reads;
+mod imports;
 mod leases;
 mod messages;
 mod offers;
@@ -53,6 +57,8 @@ pub use cursors::Cursor;
 pub use dashboard::ItemStats;
 pub use deciding::{DecisionTx, ReplyStanding};
 pub use decisions::{fmt_qty, Decision, ItemEdit, Note};
+pub use first_reads::FirstRead;
+pub use imports::{ImportProgress, IMPORTED};
 pub use leases::{InstanceClaim, InstanceHolder, Lease, DEFAULT_LEASE};
 pub use messages::{
     message_identity, ClaimedMessage, FetchedMessage, MessageSummary, StoreOutcome,

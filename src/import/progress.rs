@@ -1,0 +1,92 @@
+//! What an import shows while it runs: a progress bar (count, rate, ETA)
+//! on a terminal, plain lines every few seconds otherwise (a log, a pipe).
+
+use std::io::IsTerminal;
+use std::time::{Duration, Instant};
+
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+/// How often a plain line is written when stderr is not a terminal.
+const PLAIN_EVERY: Duration = Duration::from_secs(2);
+
+/// Progress through `total` messages (those done before this run included).
+pub struct Progress {
+    what: &'static str,
+    bar: Option<ProgressBar>,
+    total: u64,
+    done: u64,
+    /// Done when this run started (the rate counts only this run's).
+    start_done: u64,
+    started: Instant,
+    last_line: Instant,
+}
+
+impl Progress {
+    /// `what` is the verb shown ("imported", "processed").
+    pub fn new(what: &'static str, total: u64, done: u64) -> Progress {
+        let bar = std::io::stderr().is_terminal().then(|| {
+            let bar = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr());
+            let style = ProgressStyle::with_template(
+                "{prefix} [{bar:30}] {human_pos}/{human_len} messages, {per_sec}, ETA {eta}",
+            )
+            .unwrap_or_else(|_| ProgressStyle::default_bar())
+            .progress_chars("=> ");
+            bar.set_style(style);
+            bar.set_prefix(what);
+            bar.set_position(done);
+            bar
+        });
+        Progress {
+            what,
+            bar,
+            total,
+            done,
+            start_done: done,
+            started: Instant::now(),
+            last_line: Instant::now(),
+        }
+    }
+
+    /// `n` more messages done.
+    pub fn advance(&mut self, n: u64) {
+        self.done += n;
+        match &self.bar {
+            Some(bar) => bar.set_position(self.done),
+            None if self.last_line.elapsed() >= PLAIN_EVERY => {
+                self.last_line = Instant::now();
+                eprintln!("{}", self.line());
+            }
+            None => {}
+        }
+    }
+
+    /// A line above the bar (a skipped input, a warning).
+    pub fn say(&self, text: &str) {
+        match &self.bar {
+            Some(bar) => bar.println(text),
+            None => eprintln!("{text}"),
+        }
+    }
+
+    /// Ends the bar (or writes the last plain line).
+    pub fn finish(self) {
+        match self.bar {
+            Some(bar) => bar.finish(),
+            None => eprintln!("{}", self.line()),
+        }
+    }
+
+    fn line(&self) -> String {
+        let secs = self.started.elapsed().as_secs_f64().max(0.001);
+        let rate = (self.done - self.start_done) as f64 / secs;
+        let left = self.total.saturating_sub(self.done);
+        let eta = match rate > 0.0 {
+            true => format!("{:.0} s", left as f64 / rate),
+            false => "unknown".into(),
+        };
+        format!(
+            "{} {} of {} messages ({rate:.0}/s, ETA {eta})",
+            self.what, self.done, self.total
+        )
+    }
+}
