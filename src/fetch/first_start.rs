@@ -107,6 +107,11 @@ pub async fn preview(store: Option<&Store>, cfg: &ImapConfig) -> Result<String, 
                 thousands(first.existing.max(0) as u32)
             ));
         }
+        if store.cursor(mailbox).await?.is_some() {
+            return Ok(format!(
+                "{mailbox} was read before; mail past the last message stored is acknowledged"
+            ));
+        }
     }
     let tls = super::connect::tls_config(cfg)?;
     let mut session = super::connect::connect(cfg, tls).await?;

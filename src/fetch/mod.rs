@@ -320,18 +320,35 @@ impl Fetcher {
         if let Some(first) = self.store.first_read(mailbox).await? {
             return Ok(AckBoundary { first, since });
         }
-        let uidnext = match selected.uid_next {
-            Some(next) => next,
-            None => self.highest_uid(session).await? + 1,
+        // Read before by a version that kept no first read: what arrived
+        // past its cursor since is new mail, as it would have been then.
+        let earlier = self
+            .store
+            .cursor(mailbox)
+            .await?
+            .filter(|c| c.uidvalidity == uidvalidity && c.last_uid > 0);
+        let uidnext = match (earlier, selected.uid_next) {
+            (Some(cursor), _) => cursor.last_uid + 1,
+            (None, Some(next)) => next,
+            (None, None) => self.highest_uid(session).await? + 1,
         };
         let read = FirstRead {
             uidvalidity,
             uidnext,
-            existing: selected.exists as i64,
+            existing: if earlier.is_some() {
+                0
+            } else {
+                selected.exists as i64
+            },
             read_at: now_ms(),
         };
         let (first, recorded) = self.store.record_first_read(mailbox, &read).await?;
-        if recorded {
+        if recorded && earlier.is_some() {
+            tracing::info!(
+                mailbox,
+                "read before: mail past the last message stored is acknowledged as usual"
+            );
+        } else if recorded {
             let unanswered =
                 count_unanswered(session, selected.exists, since, self.timeout()).await?;
             let since_text = self.cfg.acknowledge_since.as_deref();

@@ -192,3 +192,46 @@ async fn with_acknowledge_since_older_mail_and_mail_handled_by_hand_are_not_answ
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_mailbox_read_by_an_earlier_version_keeps_acknowledging_mail_that_arrived_since() {
+    use sqlx::Connection;
+    let _up = stack_shared().await;
+    let mut app = App::prepare("").await;
+    set_acknowledge_since(&app, None);
+    app.restart().await;
+    eventually(
+        Duration::from_secs(30),
+        "the first read recorded",
+        || async { app.store.first_read("INBOX").await.unwrap().is_some() },
+    )
+    .await;
+    let (_, first) = donations(&app, 2);
+    append_each(&app.donations, &first, None, None).await;
+    eventually(Duration::from_secs(60), "two replies sent", || {
+        sent_replies(&app, 2)
+    })
+    .await;
+    app.stop().await;
+    // A database as an earlier version left it: a cursor, no first read.
+    let mut db = sqlx::SqliteConnection::connect(&app.db_url).await.unwrap();
+    sqlx::query("DELETE FROM mailbox_first_reads")
+        .execute(&mut db)
+        .await
+        .unwrap();
+    db.close().await.unwrap();
+    // Mail that arrives while it is being upgraded is new mail all the same.
+    let (donors, later) = donations(&app, 3);
+    append_each(&app.donations, &later, None, None).await;
+    assert!(check_config(&app).contains("INBOX was read before"));
+    app.restart().await;
+    app.wait_processed(5).await;
+    eventually(Duration::from_secs(60), "five replies sent", || {
+        sent_replies(&app, 5)
+    })
+    .await;
+    app.stop().await;
+    for donor in &donors {
+        assert_eq!(app.replies_to(donor).await.len(), 1, "{donor}");
+    }
+}
