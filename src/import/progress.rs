@@ -80,9 +80,10 @@ impl Progress {
         let secs = self.started.elapsed().as_secs_f64().max(0.001);
         let rate = (self.done - self.start_done) as f64 / secs;
         let left = self.total.saturating_sub(self.done);
-        let eta = match rate > 0.0 {
-            true => format!("{:.0} s", left as f64 / rate),
-            false => "unknown".into(),
+        let eta = match (left, rate > 0.0) {
+            (0, _) => "0 s".into(),
+            (_, true) => format!("{:.0} s", left as f64 / rate),
+            (_, false) => "unknown".into(),
         };
         format!(
             "{} {} of {} messages ({rate:.0}/s, ETA {eta})",

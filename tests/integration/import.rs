@@ -181,6 +181,9 @@ async fn a_5000_message_mbox_survives_a_kill_and_ctrl_c_and_is_stored_once_unans
     let (out, said) = import(&app, &[path]);
     assert!(out.status.success(), "{said}");
     println!("{said}");
+    // Not a terminal: plain progress lines (count, rate, ETA), no bar.
+    assert!(said.contains("imported 5001 of 5001 messages ("), "{said}");
+    assert!(said.contains("processed "), "{said}");
     let skipped = "message 5001 (at byte";
     let logs =
         [1, 2].map(|n| std::fs::read_to_string(app.path(&format!("import-{n}.log"))).unwrap());
