@@ -360,3 +360,34 @@ async fn another_imap_folder_is_imported_read_only_and_never_answered() {
     assert_eq!(count(&app, "SELECT COUNT(*) FROM messages").await, 31);
     assert!(app.replies_to(&donors[0]).await.is_empty());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_a_terminal_the_import_draws_a_progress_bar() {
+    let app = app().await;
+    let eml = app.path("eml");
+    let names: Vec<String> = (0..3).map(|i| format!("{i}.eml")).collect();
+    write_messages(&eml, &names, &app.donations);
+    // `script` (util-linux) runs the import on a pseudo-terminal.
+    let command = format!(
+        "{} --config {} import {}",
+        env!("CARGO_BIN_EXE_supplyline"),
+        app.config_path().display(),
+        eml.display()
+    );
+    let out = Command::new("script")
+        .args(["-qec", &command, "/dev/null"])
+        .stdin(Stdio::null())
+        .output()
+        .expect("util-linux script");
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{said}");
+    assert!(
+        said.contains("imported [") && said.contains("3/3 messages"),
+        "a bar: {said}"
+    );
+    assert!(
+        !said.contains("imported 3 of 3 messages"),
+        "no plain lines: {said}"
+    );
+    assert_processed_unanswered(&app, 3).await;
+}
