@@ -235,3 +235,29 @@ async fn a_mailbox_read_by_an_earlier_version_keeps_acknowledging_mail_that_arri
         assert_eq!(app.replies_to(donor).await.len(), 1, "{donor}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_first_start_says_in_one_line_what_it_will_do() {
+    let _up = stack_shared().await;
+    let app = App::prepare("").await;
+    set_acknowledge_since(&app, None);
+    let (_, old) = donations(&app, 3);
+    append_each(&app.donations, &old, None, None).await;
+    let log = app.path("serve.log");
+    let mut child = app.spawn_process(&log);
+    let line =
+        "first read: 3 messages already in INBOX will be stored and queued without acknowledgement";
+    eventually(
+        Duration::from_secs(30),
+        "the first start's line",
+        || async {
+            std::fs::read_to_string(&log)
+                .unwrap_or_default()
+                .contains(line)
+        },
+    )
+    .await;
+    app.wait_processed(3).await;
+    assert!(crate::app::terminate(&mut child).success());
+    assert_eq!(app.store.reply_counts().await.unwrap(), vec![]);
+}
