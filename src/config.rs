@@ -59,6 +59,12 @@ pub struct WebConfig {
     /// from anyone else the header is ignored.
     #[serde(default)]
     pub trusted_proxies: Vec<String>,
+    /// The shared secret of `POST /hooks/new-mail`, the wake-up a mail
+    /// server's push (Dovecot's push_notification) calls on delivery; unset,
+    /// the hook answers 404 and IDLE alone waits for mail.
+    pub new_mail_hook_secret: Option<SecretString>,
+    /// The same secret read from a file (one of the two).
+    pub new_mail_hook_secret_file: Option<PathBuf>,
 }
 
 impl Default for WebConfig {
@@ -72,6 +78,8 @@ impl Default for WebConfig {
             request_timeout_secs: default_request_timeout_secs(),
             max_connections: default_max_connections(),
             trusted_proxies: Vec::new(),
+            new_mail_hook_secret: None,
+            new_mail_hook_secret_file: None,
         }
     }
 }
@@ -93,6 +101,9 @@ impl WebConfig {
     }
 }
 
+fn default_true() -> bool {
+    true
+}
 fn default_listen() -> String {
     "127.0.0.1:8080".into()
 }
@@ -171,7 +182,12 @@ pub struct ImapConfig {
     /// Messages larger than this are recorded (headers only) but not downloaded.
     #[serde(default = "default_max_message_bytes")]
     pub max_message_bytes: u64,
-    /// Seconds between checks when the server has no IDLE.
+    /// Wait for new mail with IDLE when the server offers it (the default);
+    /// false polls every `poll_interval_secs` instead, for a server whose
+    /// IDLE misbehaves. Either way the new-mail hook wakes the fetcher.
+    #[serde(default = "default_true")]
+    pub idle: bool,
+    /// Seconds between checks when IDLE is not used.
     #[serde(default = "default_poll_secs")]
     pub poll_interval_secs: u64,
     /// Seconds allowed for one IMAP command.
@@ -457,7 +473,7 @@ impl Config {
             );
             check_secret(
                 file,
-                "imap",
+                "imap.password",
                 &imap.password,
                 &imap.password_file,
                 true,
@@ -481,7 +497,7 @@ impl Config {
             let needs = smtp.username.is_some();
             check_secret(
                 file,
-                "smtp",
+                "smtp.password",
                 &smtp.password,
                 &smtp.password_file,
                 needs,
@@ -534,6 +550,14 @@ impl Config {
                     ));
                 }
             }
+            check_secret(
+                file,
+                "web.new_mail_hook_secret",
+                &web.new_mail_hook_secret,
+                &web.new_mail_hook_secret_file,
+                false,
+                &mut problems,
+            );
             if let Some(path) = web.needs_file.as_ref().filter(|p| !p.exists()) {
                 problems.push(format!(
                     "{file}: web.needs_file: expected a readable file, {} does not exist",
@@ -568,23 +592,24 @@ fn check_security(
     }
 }
 
+/// Checks a secret given as `key` or `key_file`: at most one, the file exists.
 fn check_secret(
     file: &str,
-    section: &str,
-    password: &Option<SecretString>,
-    password_file: &Option<PathBuf>,
+    key: &str,
+    value: &Option<SecretString>,
+    value_file: &Option<PathBuf>,
     required: bool,
     problems: &mut Vec<String>,
 ) {
-    match (password, password_file) {
+    match (value, value_file) {
         (Some(_), Some(_)) => problems.push(format!(
-            "{file}: {section}.password and {section}.password_file: expected one of them, found both"
+            "{file}: {key} and {key}_file: expected one of them, found both"
         )),
         (None, None) if required => problems.push(format!(
-            "{file}: {section}.password: expected a password or {section}.password_file"
+            "{file}: {key}: expected a value here or in {key}_file"
         )),
         (None, Some(path)) if !path.exists() => problems.push(format!(
-            "{file}: {section}.password_file: expected a readable file, {} does not exist",
+            "{file}: {key}_file: expected a readable file, {} does not exist",
             path.display()
         )),
         _ => {}
