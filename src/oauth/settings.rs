@@ -88,6 +88,8 @@ pub struct OAuthSettings {
     pub token_url: Option<String>,
     /// The device authorization endpoint (RFC 8628) for `oauth login`.
     pub device_url: Option<String>,
+    /// The authorization endpoint for `oauth login --browser`.
+    pub auth_url: Option<String>,
     /// Scopes to ask for instead of the preset's.
     pub scopes: Option<Vec<String>>,
     /// Seconds allowed for one request to the provider.
@@ -115,6 +117,7 @@ impl std::fmt::Debug for OAuthSettings {
             .field("refresh_token_file", &self.refresh_token_file)
             .field("token_url", &self.token_url)
             .field("device_url", &self.device_url)
+            .field("auth_url", &self.auth_url)
             .field("scopes", &self.scopes)
             .finish()
     }
@@ -132,6 +135,7 @@ pub const MICROSOFT_APP_SCOPES: &[&str] = &["https://outlook.office365.com/.defa
 pub const GOOGLE_SCOPES: &[&str] = &["https://mail.google.com/"];
 const GOOGLE_TOKEN_URL: &str = "https://oauth2.googleapis.com/token";
 const GOOGLE_DEVICE_URL: &str = "https://oauth2.googleapis.com/device/code";
+const GOOGLE_AUTH_URL: &str = "https://accounts.google.com/o/oauth2/v2/auth";
 
 impl OAuthSettings {
     fn tenant(&self) -> &str {
@@ -158,6 +162,18 @@ impl OAuthSettings {
                 self.tenant()
             )),
             Provider::Google => Some(GOOGLE_DEVICE_URL.into()),
+            Provider::Generic => None,
+        })
+    }
+
+    /// The authorization endpoint (browser sign-in): as configured, else the preset's.
+    pub fn auth_url(&self) -> Option<String> {
+        self.auth_url.clone().or_else(|| match self.provider {
+            Provider::Microsoft => Some(format!(
+                "{MICROSOFT_LOGIN}/{}/oauth2/v2.0/authorize",
+                self.tenant()
+            )),
+            Provider::Google => Some(GOOGLE_AUTH_URL.into()),
             Provider::Generic => None,
         })
     }
@@ -218,6 +234,7 @@ impl OAuthSettings {
         for (key, url) in [
             ("token_url", &self.token_url),
             ("device_url", &self.device_url),
+            ("auth_url", &self.auth_url),
         ] {
             if let Some(url) = url {
                 if !(url.starts_with("https://") || url.starts_with("http://")) {

@@ -37,7 +37,15 @@ struct Provider {
     access: HashMap<String, Access>,
     refresh: HashMap<String, String>,
     devices: HashMap<String, Device>,
+    codes: HashMap<String, Code>,
     counter: u64,
+}
+
+/// An authorization code the browser sign-in gave, waiting for its exchange.
+struct Code {
+    client: String,
+    challenge: String,
+    redirect_uri: String,
 }
 
 /// A registered application and what was asked of it.
@@ -192,13 +200,29 @@ impl TestClient {
         });
     }
 
+    /// The user signs in at the authorization endpoint of a browser
+    /// sign-in that asked for `challenge` (PKCE S256) and `redirect_uri`:
+    /// the code the browser is sent back with.
+    pub fn authorization_code(&self, challenge: &str, redirect_uri: &str) -> String {
+        self.with(|p| {
+            let code = p.next("code");
+            let entry = Code {
+                client: self.id.clone(),
+                challenge: challenge.to_string(),
+                redirect_uri: redirect_uri.to_string(),
+            };
+            p.codes.insert(code.clone(), entry);
+            code
+        })
+    }
+
     /// An `[oauth2]` section for this client: provider "generic" with this
     /// provider's endpoints, plus `extra` lines.
     pub fn section(&self, extra: &str) -> String {
         let base = &self.provider.base;
         format!(
             "[oauth2]\nprovider = \"generic\"\nclient_id = \"{}\"\ntoken_url = \"{base}/token\"\n\
-             device_url = \"{base}/device\"\nscopes = [\"mail\"]\ntimeout_secs = 10\n{extra}\n",
+             device_url = \"{base}/device\"\nauth_url = \"{base}/authorize\"\nscopes = [\"mail\"]\ntimeout_secs = 10\n{extra}\n",
             self.id
         )
     }
@@ -309,6 +333,27 @@ async fn token(State(state): Shared, Form(form): Form<HashMap<String, String>>) 
                 );
             }
             p.devices.remove(&code);
+            let refresh = p.new_refresh(&client_id);
+            p.grant(&client_id, Some(refresh))
+        }
+        "authorization_code" => {
+            let Some(code) = p.codes.remove(&get("code")) else {
+                return error(StatusCode::BAD_REQUEST, "invalid_grant", "unknown code");
+            };
+            use base64::Engine;
+            use sha2::Digest;
+            let verifier = sha2::Sha256::digest(get("code_verifier").as_bytes());
+            let derived = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(verifier);
+            if code.client != client_id
+                || code.redirect_uri != get("redirect_uri")
+                || code.challenge != derived
+            {
+                return error(
+                    StatusCode::BAD_REQUEST,
+                    "invalid_grant",
+                    "code, client, redirect or PKCE verifier do not match",
+                );
+            }
             let refresh = p.new_refresh(&client_id);
             p.grant(&client_id, Some(refresh))
         }

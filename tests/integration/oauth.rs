@@ -442,3 +442,73 @@ async fn oauth_login_runs_the_device_code_flow_and_stores_the_refresh_token_0600
     fetcher(&app, &mut config).connect().await.unwrap();
     assert_eq!(client.requests("refresh_token"), 1);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn oauth_login_browser_signs_in_with_pkce_through_a_loopback_redirect() {
+    use std::io::BufRead;
+    let _up = stack_shared().await;
+    let (app, client) = oauth_app().await;
+    let file = app.path("refresh-token");
+    let imap = imap_oauth(&app.donations, "xoauth2");
+    configure(
+        &app,
+        &format!("{imap}{}", client.section(&refresh_key(&file))),
+    );
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_supplyline"))
+        .arg("--config")
+        .arg(app.config_path())
+        .args(["oauth", "login", "--browser", "--port", "0"])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let reading = tokio::task::spawn_blocking(move || {
+        let mut lines = std::io::BufReader::new(stdout).lines();
+        let url = lines
+            .by_ref()
+            .map_while(Result::ok)
+            .find(|l| l.starts_with("http"))
+            .expect("a sign-in address");
+        (url, lines)
+    });
+    let (url, lines) = tokio::time::timeout(WAIT, reading).await.unwrap().unwrap();
+    let url = oauth2::url::Url::parse(&url).unwrap();
+    let query: std::collections::HashMap<String, String> = url.query_pairs().into_owned().collect();
+    assert_eq!(query["client_id"], client.id);
+    assert_eq!(query["code_challenge_method"], "S256");
+    let redirect = &query["redirect_uri"];
+    assert!(redirect.starts_with("http://127.0.0.1:"), "{redirect}");
+    // Something else knocking on the port does not end the sign-in.
+    let stray = browser_get(&format!("{redirect}?code=forged&state=guess")).await;
+    assert!(stray.starts_with("HTTP/1.1 404"), "{stray}");
+    // The user signs in; the browser comes back with the code.
+    let code = client.authorization_code(&query["code_challenge"], redirect);
+    let back = browser_get(&format!("{redirect}?code={code}&state={}", query["state"])).await;
+    assert!(back.contains("signed in"), "{back}");
+    let status = tokio::task::spawn_blocking(move || child.wait().unwrap())
+        .await
+        .unwrap();
+    let rest: Vec<String> = lines.map_while(Result::ok).collect();
+    assert!(status.success(), "{rest:?}");
+    let mode = std::fs::metadata(&file).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600);
+    let mut config = load(&app);
+    fetcher(&app, &mut config).connect().await.unwrap();
+    assert_eq!(client.requests("authorization_code"), 1);
+}
+
+/// A browser's GET of `url` (http on loopback): the whole answer.
+async fn browser_get(url: &str) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let url = oauth2::url::Url::parse(url).unwrap();
+    let port = url.port().unwrap();
+    let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .unwrap();
+    let target = format!("{}?{}", url.path(), url.query().unwrap_or_default());
+    let request = format!("GET {target} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n\r\n");
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).await.unwrap();
+    answer
+}
