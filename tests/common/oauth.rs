@@ -177,6 +177,16 @@ impl TestClient {
         });
     }
 
+    /// Every access and refresh token issued to this client so far.
+    pub fn issued(&self) -> Vec<String> {
+        self.with(|p| {
+            let access = p.access.iter().filter(|(_, a)| a.client == self.id);
+            let refresh = p.refresh.iter().filter(|(_, c)| **c == self.id);
+            let access = access.map(|(t, _)| t.clone());
+            access.chain(refresh.map(|(t, _)| t.clone())).collect()
+        })
+    }
+
     /// Token requests of `grant` type so far.
     pub fn requests(&self, grant: &str) -> usize {
         self.with(|p| {

@@ -512,3 +512,96 @@ async fn browser_get(url: &str) -> String {
     stream.read_to_string(&mut answer).await.unwrap();
     answer
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tokens_and_the_client_secret_never_reach_the_log_even_at_trace() {
+    let _up = stack_shared().await;
+    let (app, client) = oauth_app().await;
+    let file = refresh_token_file(&app, &client);
+    let secret_file = app.path("client-secret");
+    write_refresh_token(&secret_file, &client.secret).unwrap();
+    let imap = imap_oauth(&app.donations, "oauthbearer");
+    let smtp = submission_oauth(&app.donations, "xoauth2");
+    let oauth = client.section(&format!(
+        "{}\nclient_secret_file = \"{}\"",
+        refresh_key(&file),
+        secret_file.display()
+    ));
+    configure(&app, &format!("{imap}{smtp}{oauth}"));
+    // Access tokens live a second: several renewals during the run.
+    client.set_lifetime(1);
+    let donor = unique_address("donor");
+    let raw = donation(
+        &donor,
+        &app.donations,
+        &unique_id(),
+        "Offering 30 face shields.",
+    );
+    append(&app.donations, "INBOX", &raw).await;
+    let log = app.path("serve.log");
+    let mut child = app.spawn_process_with_env(&log, &[("RUST_LOG", "trace".as_ref())]);
+    wait_for_count(&donor, "INBOX", 1, WAIT).await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    crate::app::terminate(&mut child);
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert!(
+        text.contains("OAuth2 access token obtained"),
+        "the log says tokens were had"
+    );
+    let issued = client.issued();
+    assert!(issued.len() >= 2, "{issued:?}");
+    for token in issued.iter().chain([&client.secret]) {
+        assert!(
+            !text.contains(token.as_str()),
+            "a token or the client secret is in the log"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn doctor_and_oauth_check_tell_whether_a_token_can_be_had() {
+    let _up = stack_shared().await;
+    let (app, client) = oauth_app().await;
+    let file = refresh_token_file(&app, &client);
+    let imap = imap_oauth(&app.donations, "xoauth2");
+    configure(
+        &app,
+        &format!("{imap}{}", client.section(&refresh_key(&file))),
+    );
+    let run = |args: &[&str]| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_supplyline"))
+            .arg("--config")
+            .arg(app.config_path())
+            .args(args)
+            .output()
+            .unwrap();
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        (out.status.success(), text)
+    };
+    let (ok, text) = run(&["oauth", "check"]);
+    assert!(ok, "{text}");
+    let (ok, text) = run(&["doctor"]);
+    assert!(ok, "{text}");
+    assert!(
+        text.contains("ok    an OAuth2 access token can be had"),
+        "{text}"
+    );
+
+    client.revoke_refresh_tokens();
+    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let (ok, text) = run(&["doctor"]);
+    assert!(!ok, "{text}");
+    assert!(
+        text.contains("FAIL  an OAuth2 access token can be had")
+            && text.contains("run `supplyline oauth login` again"),
+        "{text}"
+    );
+    let named = format!("{} is 0644: chmod go-rwx it", file.display());
+    assert!(text.contains(&named), "{text}");
+    let (ok, text) = run(&["oauth", "check"]);
+    assert!(!ok && text.contains("invalid_grant"), "{text}");
+}
