@@ -291,14 +291,14 @@ fn read_refresh_token(path: &Path) -> Result<RefreshToken, OAuthError> {
 
 /// A failed token request as an [`OAuthError`]: the provider's error code
 /// and description, never the response body (it may hold a token).
-pub(crate) fn refused<T: oauth2::ErrorResponse + 'static>(
+pub(crate) fn refused<T>(
     e: RequestTokenError<HttpClientError<reqwest::Error>, T>,
     url: &str,
     grant: &'static str,
     refresh_token_file: Option<&Path>,
 ) -> OAuthError
 where
-    T: ProviderError,
+    T: oauth2::ErrorResponse + ProviderError + 'static,
 {
     match e {
         RequestTokenError::ServerResponse(answer) => {
