@@ -12,16 +12,15 @@
 //! Owns: both flows and writing the refresh token file. The running
 //! `serve` picks up a new file at its next token request, without a restart.
 
+use std::collections::HashMap;
 use std::io::Write;
 use std::path::Path;
-
-use std::collections::HashMap;
 use std::time::Duration;
 
-use oauth2::basic::BasicTokenResponse;
+use oauth2::basic::{BasicClient, BasicTokenResponse};
 use oauth2::{
-    AuthUrl, AuthorizationCode, CsrfToken, DeviceAuthorizationUrl, PkceCodeChallenge, RedirectUrl,
-    Scope, StandardDeviceAuthorizationResponse, TokenResponse,
+    AuthUrl, AuthorizationCode, CsrfToken, DeviceAuthorizationUrl, EndpointNotSet, EndpointSet,
+    PkceCodeChallenge, RedirectUrl, Scope, StandardDeviceAuthorizationResponse, TokenResponse,
 };
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
@@ -135,15 +134,6 @@ pub async fn browser_login(
     out: &mut dyn Write,
 ) -> Result<(), OAuthError> {
     let path = refresh_token_path(settings)?;
-    let auth_url = settings.auth_url().ok_or(OAuthError::Config {
-        key: "oauth2.auth_url",
-        what: "provider = \"generic\" needs the authorization endpoint for `oauth login --browser`"
-            .into(),
-    })?;
-    let auth_url = AuthUrl::new(auth_url).map_err(|e| OAuthError::Config {
-        key: "oauth2.auth_url",
-        what: e.to_string(),
-    })?;
     let listener = TcpListener::bind(("127.0.0.1", port))
         .await
         .map_err(|e| OAuthError::Config {
@@ -154,13 +144,7 @@ pub async fn browser_login(
         })?;
     let port = listener.local_addr().map(|a| a.port()).unwrap_or(port);
     let redirect = format!("http://127.0.0.1:{port}/");
-    let redirect_url = RedirectUrl::new(redirect.clone()).map_err(|e| OAuthError::Config {
-        key: "oauth2",
-        what: e.to_string(),
-    })?;
-    let client = token_client(settings)?
-        .set_auth_uri(auth_url)
-        .set_redirect_uri(redirect_url);
+    let client = browser_client(settings, &redirect)?;
     let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
     let mut request = client
         .authorize_url(CsrfToken::new_random)
@@ -191,14 +175,40 @@ pub async fn browser_login(
             ),
         })??;
     let token_url = client.token_uri().to_string();
-    let http = http_client(settings)?;
     let token = client
         .exchange_code(AuthorizationCode::new(code))
         .set_pkce_verifier(verifier)
-        .request_async(&http)
+        .request_async(&http_client(settings)?)
         .await
         .map_err(|e| refused(e, &token_url, "authorization code", None))?;
     store(&token, path, &token_url, out)
+}
+
+/// A client that knows the token and authorization endpoints, and where
+/// the browser is sent back to.
+fn browser_client(
+    settings: &OAuthSettings,
+    redirect: &str,
+) -> Result<
+    BasicClient<EndpointSet, EndpointNotSet, EndpointNotSet, EndpointNotSet, EndpointSet>,
+    OAuthError,
+> {
+    let auth_url = settings.auth_url().ok_or(OAuthError::Config {
+        key: "oauth2.auth_url",
+        what: "provider = \"generic\" needs the authorization endpoint for `oauth login --browser`"
+            .into(),
+    })?;
+    let auth_url = AuthUrl::new(auth_url).map_err(|e| OAuthError::Config {
+        key: "oauth2.auth_url",
+        what: e.to_string(),
+    })?;
+    let redirect_url = RedirectUrl::new(redirect.to_string()).map_err(|e| OAuthError::Config {
+        key: "oauth2",
+        what: e.to_string(),
+    })?;
+    Ok(token_client(settings)?
+        .set_auth_uri(auth_url)
+        .set_redirect_uri(redirect_url))
 }
 
 /// Answers requests on `listener` until one carries the expected `state`
