@@ -78,7 +78,7 @@ static PROVIDER: OnceLock<OAuthProvider> = OnceLock::new();
 /// The provider of this test process, listening on the stack's `OAUTH_PORT`.
 pub fn oauth_provider() -> &'static OAuthProvider {
     PROVIDER.get_or_init(|| {
-        let port: u16 = mail_stack().env["OAUTH_PORT"].parse().unwrap();
+        let port = mail_stack().oauth_port;
         let state = Arc::new(Mutex::new(Provider::default()));
         let app = Router::new()
             .route("/token", post(token))

@@ -46,7 +46,7 @@ fn submission_oauth(user: &str, mechanism: &str) -> String {
     format!(
         "[smtp]\nhost = \"127.0.0.1\"\nport = {}\nsecurity = \"none\"\nallow_insecure = true\n\
          username = \"{user}\"\nauth = \"oauth2\"\noauth2_mechanism = \"{mechanism}\"\ntimeout_secs = 10\n",
-        mail_stack().env["SUBMISSION_PORT"]
+        mail_stack().submission_port
     )
 }
 
