@@ -6,9 +6,12 @@
 //! anything (the stages do that with the values found here).
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use secrecy::SecretString;
 use serde::Deserialize;
+
+use crate::oauth::{AuthMethod, Mechanism, OAuthSettings, TokenSource};
 
 /// Everything supplyline can be told.
 #[derive(Debug, Deserialize, Default)]
@@ -28,6 +31,8 @@ pub struct Config {
     pub outbox: OutboxConfig,
     /// The triage web UI; unset means `serve` runs without it.
     pub web: Option<WebConfig>,
+    /// OAuth2 for `imap.auth` or `smtp.auth = "oauth2"` (see src/oauth).
+    pub oauth2: Option<OAuthSettings>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -175,6 +180,15 @@ pub struct ImapConfig {
     pub username: String,
     pub password: Option<SecretString>,
     pub password_file: Option<PathBuf>,
+    /// `password` (LOGIN) or `oauth2` (an access token from `[oauth2]`).
+    #[serde(default)]
+    pub auth: AuthMethod,
+    /// The SASL mechanism for `auth = "oauth2"`: `xoauth2` or `oauthbearer`.
+    #[serde(default)]
+    pub oauth2_mechanism: Mechanism,
+    /// Set by [`Config::load`] when `auth = "oauth2"`: shared with SMTP.
+    #[serde(skip)]
+    pub tokens: Option<Arc<TokenSource>>,
     #[serde(default = "default_mailbox")]
     pub mailbox: String,
     /// Where a stored message is moved; unset means it is only flagged `\Seen`.
@@ -210,6 +224,15 @@ pub struct SmtpConfig {
     pub username: Option<String>,
     pub password: Option<SecretString>,
     pub password_file: Option<PathBuf>,
+    /// `password` (AUTH PLAIN/LOGIN) or `oauth2` (an access token from `[oauth2]`).
+    #[serde(default)]
+    pub auth: AuthMethod,
+    /// The SASL mechanism for `auth = "oauth2"`: `xoauth2` or `oauthbearer`.
+    #[serde(default)]
+    pub oauth2_mechanism: Mechanism,
+    /// Set by [`Config::load`] when `auth = "oauth2"`: shared with IMAP.
+    #[serde(skip)]
+    pub tokens: Option<Arc<TokenSource>>,
     #[serde(default = "default_timeout_secs")]
     pub timeout_secs: u64,
     /// SMTP sessions sending replies side by side, each one after another.
@@ -405,6 +428,7 @@ const SECTIONS: &[&str] = &[
     "templates",
     "outbox",
     "web",
+    "oauth2",
 ];
 
 impl Config {
@@ -447,7 +471,7 @@ impl Config {
         if !problems.is_empty() {
             return Err(ConfigError { problems });
         }
-        let config: Config = if overridden.is_empty() {
+        let mut config: Config = if overridden.is_empty() {
             toml::from_str(text).map_err(|err| ConfigError::one(toml_problem(&file, text, &err)))?
         } else {
             // Errors then name the variables too, since a value may come from one of them.
@@ -458,6 +482,7 @@ impl Config {
             })?
         };
         config.validate(&file)?;
+        config.attach_tokens();
         Ok(config)
     }
 
@@ -471,14 +496,23 @@ impl Config {
                 imap.allow_insecure,
                 &mut problems,
             );
-            check_secret(
-                file,
-                "imap.password",
-                &imap.password,
-                &imap.password_file,
-                true,
-                &mut problems,
-            );
+            match imap.auth {
+                AuthMethod::Password => check_secret(
+                    file,
+                    "imap.password",
+                    &imap.password,
+                    &imap.password_file,
+                    true,
+                    &mut problems,
+                ),
+                AuthMethod::Oauth2 => self.check_oauth(
+                    file,
+                    "imap",
+                    &imap.password,
+                    &imap.password_file,
+                    &mut problems,
+                ),
+            }
             if imap.max_message_bytes < 1024 {
                 problems.push(format!(
                     "{file}: imap.max_message_bytes: expected at least 1024, found {}",
@@ -495,14 +529,30 @@ impl Config {
                 &mut problems,
             );
             let needs = smtp.username.is_some();
-            check_secret(
-                file,
-                "smtp.password",
-                &smtp.password,
-                &smtp.password_file,
-                needs,
-                &mut problems,
-            );
+            match smtp.auth {
+                AuthMethod::Password => check_secret(
+                    file,
+                    "smtp.password",
+                    &smtp.password,
+                    &smtp.password_file,
+                    needs,
+                    &mut problems,
+                ),
+                AuthMethod::Oauth2 => {
+                    if !needs {
+                        problems.push(format!(
+                            "{file}: smtp.username: smtp.auth = \"oauth2\" needs the mailbox's address as username"
+                        ));
+                    }
+                    self.check_oauth(
+                        file,
+                        "smtp",
+                        &smtp.password,
+                        &smtp.password_file,
+                        &mut problems,
+                    )
+                }
+            }
             if smtp.connections == 0 {
                 problems.push(format!(
                     "{file}: smtp.connections: expected at least 1, found 0"
@@ -565,6 +615,9 @@ impl Config {
                 ));
             }
         }
+        if let Some(oauth2) = &self.oauth2 {
+            oauth2.check(file, &mut problems);
+        }
         if self.outbox.max_attempts == 0 {
             problems.push(format!(
                 "{file}: outbox.max_attempts: expected at least 1, found 0"
@@ -574,6 +627,44 @@ impl Config {
             Ok(())
         } else {
             Err(ConfigError { problems })
+        }
+    }
+}
+
+impl Config {
+    /// `section.auth = "oauth2"` needs an `[oauth2]` section and no password.
+    fn check_oauth(
+        &self,
+        file: &str,
+        section: &str,
+        password: &Option<SecretString>,
+        password_file: &Option<PathBuf>,
+        problems: &mut Vec<String>,
+    ) {
+        if self.oauth2.is_none() {
+            problems.push(format!(
+                "{file}: {section}.auth: \"oauth2\" needs an [oauth2] section (provider, client_id, …)"
+            ));
+        }
+        if password.is_some() || password_file.is_some() {
+            problems.push(format!(
+                "{file}: {section}.password: not used with {section}.auth = \"oauth2\"; remove it"
+            ));
+        }
+    }
+
+    /// One [`TokenSource`] for every connection with `auth = "oauth2"`,
+    /// so IMAP and SMTP share the access token and its renewals.
+    fn attach_tokens(&mut self) {
+        let Some(settings) = &self.oauth2 else {
+            return;
+        };
+        let source = Arc::new(TokenSource::new(settings.clone()));
+        if let Some(imap) = self.imap.as_mut().filter(|i| i.auth == AuthMethod::Oauth2) {
+            imap.tokens = Some(source.clone());
+        }
+        if let Some(smtp) = self.smtp.as_mut().filter(|s| s.auth == AuthMethod::Oauth2) {
+            smtp.tokens = Some(source);
         }
     }
 }
@@ -678,7 +769,13 @@ fn apply_env(table: &mut toml::Table, name: &str, rest: &str, value: &str) -> Re
 /// Keys whose value is text even when it looks like a number: an all-digit
 /// password is a password (and, as a string, never shows up in an error
 /// about a number where text was expected).
-const TEXT_KEYS: &[&str] = &["password", "username"];
+const TEXT_KEYS: &[&str] = &[
+    "password",
+    "username",
+    "client_id",
+    "client_secret",
+    "tenant",
+];
 
 /// Environment values are TOML literals when they parse as one (numbers,
 /// booleans), strings otherwise.

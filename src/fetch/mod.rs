@@ -60,6 +60,11 @@ pub enum FetchError {
         #[source]
         source: async_imap::error::Error,
     },
+    /// No access token for `imap.auth = "oauth2"`; retried with backoff
+    /// (the token source has its own), as a revoked token is fixed by
+    /// `supplyline oauth login` while `serve` runs.
+    #[error("IMAP login: no OAuth2 access token")]
+    OAuth(#[from] crate::oauth::OAuthError),
     #[error("IMAP timeout: {0}")]
     Timeout(String),
     #[error("IMAP: {what}")]

@@ -11,6 +11,7 @@ mod decide_cli;
 mod faults;
 mod hostile;
 mod intake;
+mod oauth;
 mod push;
 mod relay;
 mod replies;
