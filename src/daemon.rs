@@ -182,6 +182,8 @@ pub async fn serve(config: Config, shutdown: CancellationToken) -> anyhow::Resul
     let stages = Arc::new(Stages::build(&config, store.clone()).await?);
     let stored = Arc::new(Notify::new());
     let queued = Arc::new(Notify::new());
+    // The new-mail hook's wake-up for the fetch stage (a mail server's push).
+    let new_mail = config.imap.as_ref().map(|_| Arc::new(Notify::new()));
     let mut tasks = tokio::task::JoinSet::new();
     {
         let (instance, token) = (instance.clone(), shutdown.clone());
@@ -189,11 +191,20 @@ pub async fn serve(config: Config, shutdown: CancellationToken) -> anyhow::Resul
     }
     if let Some(web) = config.web.clone() {
         let composer = Arc::new(load_composer(&config)?);
-        let run = crate::web::run(web, store.clone(), composer, shutdown.clone());
+        let run = crate::web::run(
+            web,
+            store.clone(),
+            composer,
+            new_mail.clone(),
+            shutdown.clone(),
+        );
         tasks.spawn(async move { run.await.context("web UI") });
     }
     if let Some(imap) = config.imap {
-        let fetcher = Fetcher::new(store.clone(), imap, stored.clone())?;
+        let mut fetcher = Fetcher::new(store.clone(), imap, stored.clone())?;
+        if let Some(wake) = new_mail {
+            fetcher = fetcher.woken_by(wake);
+        }
         let token = shutdown.clone();
         tasks.spawn(async move { fetcher.run(token).await.context("fetch stage") });
     } else {

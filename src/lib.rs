@@ -37,6 +37,7 @@ pub mod files;
 pub mod import;
 pub mod instance;
 pub mod mail;
+pub mod oauth;
 pub mod outbox;
 pub mod process;
 pub mod rules;

@@ -18,6 +18,7 @@ pub mod auth;
 pub mod bidi;
 pub mod dashboard;
 pub mod error;
+pub mod hooks;
 pub mod listen;
 pub mod message;
 pub mod offer;
@@ -35,6 +36,7 @@ use axum::response::{Html, IntoResponse};
 use axum::routing::{get, post};
 use axum::Router;
 use minijinja::{AutoEscape, Environment};
+use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 use tower_http::set_header::SetResponseHeaderLayer;
 
@@ -56,6 +58,8 @@ pub struct AppState {
     pub session_hours: i64,
     /// Proxies whose `X-Forwarded-For` names the client ([`throttle`]).
     pub trusted_proxies: Arc<[ipnet::IpNet]>,
+    /// `POST /hooks/new-mail`, when a secret is configured ([`hooks`]).
+    pub new_mail_hook: Option<Arc<hooks::NewMailHook>>,
 }
 
 impl AppState {
@@ -74,7 +78,22 @@ impl AppState {
                         .with_context(|| format!("web.trusted_proxies: {p:?} is not an address"))
                 })
                 .collect::<anyhow::Result<_>>()?,
+            new_mail_hook: None,
         })
+    }
+
+    /// Arms `POST /hooks/new-mail` to wake `fetcher` when the config sets
+    /// its secret; without one the hook stays off (404).
+    pub fn with_new_mail_hook(
+        mut self,
+        cfg: &WebConfig,
+        fetcher: Arc<Notify>,
+    ) -> anyhow::Result<AppState> {
+        let secret =
+            crate::config::read_secret(&cfg.new_mail_hook_secret, &cfg.new_mail_hook_secret_file)
+                .context("reading web.new_mail_hook_secret_file")?;
+        self.new_mail_hook = secret.map(|s| Arc::new(hooks::NewMailHook::new(&s, fetcher)));
+        Ok(self)
     }
 
     /// Decisions ([`crate::decide`]) made by the person of `session`.
@@ -204,6 +223,10 @@ pub fn router(state: AppState) -> Router {
         .route("/dashboard", get(dashboard::dashboard_page))
         .route("/failed", get(dashboard::failed_page))
         .route("/failed/{id}/retry", post(dashboard::retry))
+        .route(
+            "/hooks/new-mail",
+            post(hooks::new_mail).put(hooks::new_mail),
+        )
         .fallback(|| async { WebError::NotFound.into_response() })
         .with_state(state)
         .merge(static_files)
@@ -223,17 +246,22 @@ fn header_layer(
 }
 
 /// Loads the operators' file into the database, binds `cfg.listen` and serves
-/// until `shutdown` is cancelled.
+/// until `shutdown` is cancelled. `fetcher`, when there is one, is what the
+/// new-mail hook wakes.
 pub async fn run(
     cfg: WebConfig,
     store: Store,
     composer: Arc<Composer>,
+    fetcher: Option<Arc<Notify>>,
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
     if let Some(path) = &cfg.needs_file {
         operations::load_file(&store, path).await?;
     }
-    let state = AppState::new(store, composer, &cfg)?;
+    let mut state = AppState::new(store, composer, &cfg)?;
+    if let Some(fetcher) = fetcher {
+        state = state.with_new_mail_hook(&cfg, fetcher)?;
+    }
     let listener = tokio::net::TcpListener::bind(&cfg.listen)
         .await
         .with_context(|| format!("listening on {} (web.listen)", cfg.listen))?;

@@ -14,6 +14,8 @@ mod hostile;
 mod import;
 mod intake;
 mod leases;
+mod oauth;
+mod push;
 mod relay;
 mod replies;
 mod secrets;
