@@ -226,6 +226,12 @@ async fn open_reader(
                 .imap
                 .as_ref()
                 .context("--imap-folder needs an [imap] section (the account to read)")?;
+            if folder == &imap.mailbox {
+                anyhow::bail!(
+                    "--imap-folder {folder} is imap.mailbox, the folder serve reads and answers: \
+                     import another folder (its mail would never be acknowledged)"
+                );
+            }
             let r = ImapFolderReader::open(imap, folder, position)
                 .await
                 .with_context(|| format!("reading the IMAP folder {folder}"))?;

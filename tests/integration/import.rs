@@ -317,6 +317,12 @@ async fn another_imap_folder_is_imported_read_only_and_never_answered() {
     for raw in &raws {
         append(&app.donations, "Archive", raw).await;
     }
+    let (out, said) = import(&app, &["--imap-folder", "INBOX"]);
+    assert!(!out.status.success(), "the live mailbox is refused: {said}");
+    assert!(
+        said.contains("--imap-folder INBOX is imap.mailbox"),
+        "{said}"
+    );
     let (out, said) = import(&app, &["--imap-folder", "Archive"]);
     assert!(out.status.success(), "{said}");
     assert!(
