@@ -77,7 +77,8 @@ pub fn tokenize(rules: &Rules, text: &str) -> Vec<Tok> {
     let models = spans_of(&toks);
     // Lexicon matches never overlap one another, only model names.
     let mut words = Vec::new();
-    for m in rules.lexicon.find_iter(text) {
+    let flat = wrapped_as_spaces(text);
+    for m in rules.lexicon.find_iter(flat.as_ref()) {
         let (meanings, term) = &rules.lex[m.pattern().as_usize()];
         // "50pcs/box", "100ct": a unit glued to the digits before it.
         let glued_unit = meanings.iter().all(|l| matches!(l, Lex::Unit(_)))
@@ -129,6 +130,46 @@ pub fn tokenize(rules: &Rules, text: &str) -> Vec<Tok> {
     toks.dedup_by(|b, a| b.start < a.end);
     mark_glued(text, &mut toks);
     merge_ranges(text, merge_restated(text, toks))
+}
+
+/// `text` with the line breaks a mail client put inside wrapped prose (after
+/// a long line, between two letters) as spaces, byte for byte, so that a
+/// name split over two lines ("face\nshields") is found where it stands.
+fn wrapped_as_spaces(text: &str) -> std::borrow::Cow<'_, str> {
+    let bytes = text.as_bytes();
+    let mut out: Option<Vec<u8>> = None;
+    let mut line_start = 0;
+    for (i, &b) in bytes.iter().enumerate() {
+        if b != b'\n' {
+            continue;
+        }
+        let cr = i > 0 && bytes[i - 1] == b'\r';
+        let end = if cr { i - 1 } else { i };
+        let long = text[line_start..end].chars().count() >= 40;
+        let before = text[..end]
+            .chars()
+            .next_back()
+            .is_some_and(char::is_alphabetic);
+        let after = text[i + 1..]
+            .chars()
+            .next()
+            .is_some_and(char::is_alphabetic);
+        if long && before && after {
+            let o = out.get_or_insert_with(|| bytes.to_vec());
+            o[i] = b' ';
+            if cr {
+                o[i - 1] = b' ';
+            }
+        }
+        line_start = i + 1;
+    }
+    match out {
+        // Only ASCII bytes were replaced by ASCII bytes.
+        Some(o) => {
+            std::borrow::Cow::Owned(String::from_utf8(o).unwrap_or_else(|_| text.to_string()))
+        }
+        None => std::borrow::Cow::Borrowed(text),
+    }
 }
 
 /// "Four (4)", "dos (2)": a number restated in digits in parentheses right
