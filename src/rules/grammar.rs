@@ -15,6 +15,9 @@
 //! ("we don't have any N95s") are dropped. Adjacent names merge, the
 //! specific one winning ("N95 masks", "mascarillas N95", "KN95口罩").
 
+use std::collections::HashMap;
+use std::ops::Range;
+
 use super::compile::{Role, Rules};
 use super::lex::{is_cjk, is_word_char, ItemHit, Tok};
 use super::spans::SpanIndex;
@@ -103,6 +106,7 @@ pub fn lots(rules: &Rules, text: &str, toks: Vec<Tok>) -> Vec<Lot> {
         pack_item: None,
     };
     let mut lots = Vec::new();
+    let mut table = cx.table_counts();
     for t in 0..cx.toks.len() {
         let Some(hit) = cx.toks[t].item.clone() else {
             continue;
@@ -111,6 +115,10 @@ pub fn lots(rules: &Rules, text: &str, toks: Vec<Tok>) -> Vec<Lot> {
             continue;
         }
         cx.used[t] = true;
+        if let Some(q) = table.remove(&t) {
+            lots.push(cx.lot(hit, t, Some(q)));
+            continue;
+        }
         if let Some(q) = cx.counted_by_pack(t) {
             lots.push(cx.lot(hit, t, Some(q)));
             continue;
@@ -933,6 +941,184 @@ impl Ctx<'_> {
         lots.into_iter()
             .filter(|l| !scopes.overlaps(l.start, l.start + 1))
             .collect()
+    }
+}
+
+/// Where a table's columns are, by cell index, as its header row names
+/// them, and the unit the count header names ("Qty (cases)").
+struct Columns {
+    count: usize,
+    unit: Option<usize>,
+    pack: Option<usize>,
+    count_unit: Option<usize>,
+}
+
+/// The byte ranges of the cells of the line `s..e`, split at `|`.
+fn cells(text: &str, s: usize, e: usize) -> Vec<(usize, usize)> {
+    let mut out = Vec::new();
+    let mut from = s;
+    for (i, c) in text[s..e].char_indices() {
+        if c == '|' {
+            out.push((from, s + i));
+            from = s + i + 1;
+        }
+    }
+    out.push((from, e));
+    out
+}
+
+fn cell_of(cells: &[(usize, usize)], at: usize) -> Option<usize> {
+    cells.iter().position(|&(s, e)| at >= s && at < e)
+}
+
+impl Ctx<'_> {
+    /// Rows of tables whose header names a count column ("Item | Qty |
+    /// UoM", "Description | Cat. No. | Qty | Pack"): a row's first item is
+    /// counted by its count cell, in the unit of its unit cell (or the one
+    /// the header names), times the sizes in its pack cell when the count is
+    /// of containers. The row's other numbers (part numbers, sizes) count
+    /// nothing. Returns the count of each such item token.
+    fn table_counts(&mut self) -> HashMap<usize, Qty> {
+        let mut out = HashMap::new();
+        let text = self.text;
+        if !text.contains('|') {
+            return out;
+        }
+        let mut columns: Option<Columns> = None;
+        let mut s = 0;
+        while s < text.len() {
+            let e = text[s..].find('\n').map_or(text.len(), |i| s + i);
+            let line = s..e;
+            s = e + 1;
+            if !text[line.clone()].contains('|') {
+                columns = None;
+                continue;
+            }
+            let toks = self.toks.partition_point(|t| t.start < line.start)
+                ..self.toks.partition_point(|t| t.start < line.end);
+            let cells = cells(text, line.start, line.end);
+            if let Some(header) = self.header(toks.clone(), &cells) {
+                columns = Some(header);
+            } else if let Some(cols) = &columns {
+                if let Some((t, q)) = self.row(toks, &cells, cols) {
+                    out.insert(t, q);
+                }
+            }
+        }
+        out
+    }
+
+    /// The columns a header row names: one with no numbers or items and a
+    /// count column word.
+    fn header(&self, toks: Range<usize>, cells: &[(usize, usize)]) -> Option<Columns> {
+        let line = &self.toks[toks];
+        if line.iter().any(|t| t.num.is_some() || t.item.is_some()) {
+            return None;
+        }
+        let named = |role: Role| {
+            line.iter()
+                .find(|t| t.column == Some(role))
+                .and_then(|t| cell_of(cells, t.start))
+        };
+        let count = named(Role::CountColumn)?;
+        let count_unit = line
+            .iter()
+            .filter(|t| t.column.is_none() && cell_of(cells, t.start) == Some(count))
+            .find_map(|t| t.unit);
+        Some(Columns {
+            count,
+            unit: named(Role::UnitColumn),
+            pack: named(Role::PackColumn),
+            count_unit,
+        })
+    }
+
+    /// One row under a header: its first item and that item's count.
+    fn row(
+        &mut self,
+        toks: Range<usize>,
+        cells: &[(usize, usize)],
+        cols: &Columns,
+    ) -> Option<(usize, Qty)> {
+        let cell = |i: usize| cell_of(cells, self.toks[i].start);
+        let in_col = |i: usize, col: Option<usize>| col.is_some() && cell(i) == col;
+        let t = toks.clone().find(|&i| {
+            self.toks[i].item.is_some()
+                && !self.used[i]
+                && ![Some(cols.count), cols.unit, cols.pack].contains(&cell(i))
+        })?;
+        let n_at = toks
+            .clone()
+            .find(|&i| in_col(i, Some(cols.count)) && self.num(i).is_some())?;
+        let (cs, ce) = cells[cols.count];
+        let line_end = cells.last().map_or(ce, |c| c.1);
+        if !self.text[cs..self.toks[n_at].start].trim().is_empty() {
+            return None;
+        }
+        let mut value = self.num(n_at)?;
+        let mut unit = self
+            .unit(n_at + 1)
+            .filter(|_| self.toks[n_at + 1].end <= ce)
+            .or_else(|| {
+                // The unit column, or a unit alone in the cell after the count.
+                let col = cols.unit.or(Some(cols.count + 1));
+                toks.clone()
+                    .filter(|&i| in_col(i, col))
+                    .find(|&i| cols.unit.is_some() || self.cell_is(i, line_end))
+                    .and_then(|i| self.unit(i))
+            })
+            .or(cols.count_unit)
+            .unwrap_or(self.each());
+        if self.is_container(unit) {
+            let packs: Vec<f64> = toks
+                .clone()
+                .filter(|&i| in_col(i, cols.pack))
+                .filter_map(|i| self.num(i))
+                .filter(|&n| n > 0.0)
+                .collect();
+            let pack = match packs.is_empty() {
+                false => Some(packs.iter().product::<f64>()),
+                true => self.row_pack(toks.clone(), unit),
+            };
+            if let Some(n) = pack {
+                value *= n;
+                unit = self.each();
+            }
+        }
+        let (s, e) = (self.toks[n_at].start, self.toks[n_at].end);
+        for i in toks {
+            if self.toks[i].num.is_some() || self.toks[i].unit.is_some() {
+                self.used[i] = true;
+            }
+        }
+        Some((
+            t,
+            self.qty(value, unit, s, e, "count column of the item's table row"),
+        ))
+    }
+}
+
+impl Ctx<'_> {
+    /// A pack size of `unit` anywhere in a table row: "50 per box",
+    /// "50/bx", "(25 por caja)", "100 pcs/box".
+    fn row_pack(&self, toks: Range<usize>, unit: usize) -> Option<f64> {
+        toks.clone().find_map(|i| {
+            let n = self.num(i)?;
+            let per = if self.unit(i + 1) == Some(self.each()) {
+                i + 2
+            } else {
+                i + 1
+            };
+            let of_unit =
+                self.role(per, Role::Per) && self.unit(per + 1) == Some(unit) && per + 1 < toks.end;
+            // Alone in its cell but for brackets: "50 per box", not "10 per box unknown".
+            let rest = self.text[self.toks.get(per + 1)?.end..]
+                .split(['|', '\n'])
+                .next()
+                .unwrap_or("");
+            let alone = rest.trim_matches(|c: char| c.is_whitespace() || ")].,;".contains(c));
+            (of_unit && alone.is_empty()).then_some(n)
+        })
     }
 }
 

@@ -33,6 +33,8 @@ pub struct Tok {
     pub item: Option<ItemHit>,
     pub unit: Option<usize>,
     pub role: Option<Role>,
+    /// The table column this word names in a header row.
+    pub column: Option<Role>,
     /// A counter glued to the number before it ("1,000장", "50병", "一万个").
     pub glued: bool,
     /// The number is an article ("a", "una"): it counts only what follows at once.
@@ -48,6 +50,7 @@ impl Tok {
             item: None,
             unit: None,
             role: None,
+            column: None,
             glued: false,
             article: false,
         }
@@ -102,13 +105,14 @@ pub fn tokenize(rules: &Rules, text: &str) -> Vec<Tok> {
                     });
                 }
                 Lex::Unit(u) => tok.unit = Some(*u),
+                Lex::Word(r) if r.is_column() => tok.column = Some(*r),
                 Lex::Word(r) => tok.role = Some(*r),
                 Lex::NumValue(_) | Lex::NumMult(_) | Lex::NumArticle => {
                     words.push((m.start(), m.end(), l.clone()))
                 }
             }
         }
-        if tok.item.is_some() || tok.unit.is_some() || tok.role.is_some() {
+        if tok.item.is_some() || tok.unit.is_some() || tok.role.is_some() || tok.column.is_some() {
             toks.push(tok);
         }
     }
