@@ -140,6 +140,9 @@ pub fn lots(rules: &Rules, text: &str, toks: Vec<Tok>) -> Vec<Lot> {
     let ready = cx.ready_counts(&lots);
     lots.extend(ready);
     lots.sort_by_key(|l| l.start);
+    let labelled = cx.labelled_counts(&lots);
+    lots.extend(labelled);
+    lots.sort_by_key(|l| l.start);
     cx.declared_packs(&mut lots);
     cx.negate(lots)
 }
@@ -864,7 +867,7 @@ impl Ctx<'_> {
     /// of their own.
     fn declared_packs(&mut self, lots: &mut [Lot]) {
         // (line start, outer unit, count, inner unit)
-        let mut decls: Vec<(usize, usize, f64, usize)> = Vec::new();
+        let mut decls: Vec<(usize, usize, f64, usize)> = self.packs_per_first();
         for i in 0..self.toks.len() {
             let Some(n) = self.num(i) else { continue };
             let (inner, per) = match self.unit(i + 1) {
@@ -1119,6 +1122,97 @@ impl Ctx<'_> {
             let alone = rest.trim_matches(|c: char| c.is_whitespace() || ")].,;".contains(c));
             (of_unit && alone.is_empty()).then_some(n)
         })
+    }
+}
+
+impl Ctx<'_> {
+    /// "Available: 10,000 kits", "现货：200万只", "Existencia: 2 millones",
+    /// "Ready stock | 150,000 pcs": a count after a filler or ready word
+    /// that heads an entry (a line, a list item, a clause after a comma)
+    /// counts the item named just before, when that item has no count.
+    fn labelled_counts(&mut self, lots: &[Lot]) -> Vec<Lot> {
+        let mut out: Vec<Lot> = Vec::new();
+        for j in 0..self.toks.len() {
+            let label = self.role(j, Role::Filler) || self.role(j, Role::Ready);
+            if !label || !self.heads_entry(j) {
+                continue;
+            }
+            let mut k = j + 1;
+            while k < j + 3 && self.role(k, Role::Filler) {
+                k += 1;
+            }
+            let Some(n) = self.num(k) else { continue };
+            let between = &self.text[self.toks[k - 1].end..self.toks[k].start];
+            let plain = between
+                .chars()
+                .all(|c| (c.is_whitespace() && c != '\n') || ":：|=".contains(c));
+            if !plain || self.item_follows(k) {
+                continue;
+            }
+            let (unit, last) = match self.unit(k + 1) {
+                Some(u) if self.close(k, k + 1, 0) => (u, k + 1),
+                _ => (self.each(), k),
+            };
+            let start = self.toks[j].start;
+            let Some(prev) = lots.iter().rev().find(|l| l.end <= start) else {
+                continue;
+            };
+            if prev.qty.is_some()
+                || start - prev.end > 600
+                || out.iter().any(|l| l.hit.item == prev.hit.item)
+            {
+                continue;
+            }
+            self.mark(k, last);
+            let (s, e) = (self.toks[k].start, self.toks[last].end);
+            let q = self.qty(n, unit, s, e, "labelled count of the item named before");
+            self.pack_item = Some(prev.hit.item);
+            let q = self.pack(q, e);
+            out.push(prev.counted_from(start, q));
+        }
+        out
+    }
+
+    /// "包装：每盒20人份", "Packing: per case 10 boxes": pack sizes stated
+    /// with the container first, alone on their line (line start, outer
+    /// unit, count, inner unit).
+    fn packs_per_first(&self) -> Vec<(usize, usize, f64, usize)> {
+        let mut decls = Vec::new();
+        for i in 0..self.toks.len() {
+            if !self.role(i, Role::Per) {
+                continue;
+            }
+            let Some(outer) = self.unit(i + 1).filter(|&u| self.is_container(u)) else {
+                continue;
+            };
+            let Some(n) = self.num(i + 2) else { continue };
+            if !self.close(i, i + 1, 0) || !self.close(i + 1, i + 2, 0) {
+                continue;
+            }
+            let (inner, last) = match self.unit(i + 3) {
+                Some(u) if self.close(i + 2, i + 3, 0) => (u, i + 3),
+                _ => (self.each(), i + 2),
+            };
+            let tail = self.text[self.toks[last].end..].trim_start_matches([' ', '\t']);
+            if inner == outer || !(tail.is_empty() || tail.starts_with(['\n', '\r', '|'])) {
+                continue;
+            }
+            let line = self.text[..self.toks[i].start]
+                .rfind('\n')
+                .map_or(0, |p| p + 1);
+            decls.push((line, outer, n, inner));
+        }
+        decls
+    }
+
+    /// Whether token `j` heads an entry: first on its line (after a bullet
+    /// or a list number), or first after a comma, semicolon or cell bar.
+    fn heads_entry(&self, j: usize) -> bool {
+        let s = self.toks[j].start;
+        let line = self.text[..s].rsplit('\n').next().unwrap_or("").trim();
+        let bullet = line.trim_start_matches(|c: char| c.is_ascii_digit());
+        matches!(bullet, "" | "-" | "*" | "•" | "·" | "." | ")")
+            || line.ends_with([',', ';', '|', '，', '；', '、'])
     }
 }
 
