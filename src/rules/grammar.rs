@@ -143,6 +143,9 @@ pub fn lots(rules: &Rules, text: &str, toks: Vec<Tok>) -> Vec<Lot> {
     let labelled = cx.labelled_counts(&lots);
     lots.extend(labelled);
     lots.sort_by_key(|l| l.start);
+    let counted = cx.counter_counts(&lots);
+    lots.extend(counted);
+    lots.sort_by_key(|l| l.start);
     cx.declared_packs(&mut lots);
     cx.negate(lots)
 }
@@ -1203,6 +1206,39 @@ impl Ctx<'_> {
             decls.push((line, outer, n, inner));
         }
         decls
+    }
+
+    /// "布口罩……现在有三百多个了", "면 마스크를 … 약 400개를 만들었고": in
+    /// Chinese and Korean a count with its counter glued on and no item
+    /// after it counts the item named just before, when that has no count.
+    fn counter_counts(&mut self, lots: &[Lot]) -> Vec<Lot> {
+        let mut out: Vec<Lot> = Vec::new();
+        for k in 0..self.toks.len() {
+            let Some(n) = self.num(k) else { continue };
+            let glued = self.unit(k + 1).is_some() && self.toks[k + 1].glued;
+            if !glued || self.item_follows(k + 1) {
+                continue;
+            }
+            let start = self.toks[k].start;
+            let Some(prev) = lots.iter().rev().find(|l| l.end <= start) else {
+                continue;
+            };
+            if prev.qty.is_some()
+                || start - prev.end > 300
+                || self.gap(prev.end, start).hard
+                || out.iter().any(|l| l.hit.item == prev.hit.item)
+            {
+                continue;
+            }
+            let unit = self.unit(k + 1).unwrap_or(self.each());
+            self.mark(k, k + 1);
+            let e = self.toks[k + 1].end;
+            let q = self.qty(n, unit, start, e, "counted with a counter after the item");
+            self.pack_item = Some(prev.hit.item);
+            let q = self.pack(q, e);
+            out.push(prev.counted_from(start, q));
+        }
+        out
     }
 
     /// Whether token `j` heads an entry: first on its line (after a bullet
