@@ -529,8 +529,9 @@ impl Ctx<'_> {
             return None;
         }
         let glued = self.toks[last].glued;
-        let marked = self.text[self.toks[t].end..self.toks[k].start]
-            .contains([':', 'x', 'X', '×', '=', '-', '–', '(']);
+        let between = &self.text[self.toks[t].end..self.toks[k].start];
+        let marked =
+            between.contains([':', 'x', 'X', '×', '=', '-', '–', '(']) || between.contains("..");
         if self.of_item_follows(last) || (!glued && !table && !marked && self.item_follows(last)) {
             return None;
         }
@@ -562,7 +563,9 @@ impl Ctx<'_> {
                 _ => {}
             }
         }
+        // "monitors ........ 6": dot leaders of a price-list layout.
         let plain = plain
+            .replace("..", ":")
             .replace(". ", " ")
             .replace(" x ", " ")
             .replace(" X ", " ")

@@ -93,8 +93,11 @@ pub fn tokenize(rules: &Rules, text: &str) -> Vec<Tok> {
             continue;
         }
         let mut tok = Tok::new(m.start(), m.end());
+        let modifier = compound_modifier(text, m.end());
         for l in meanings {
             match l {
+                // "a wheelchair-accessible van", "mask-making": a word of a compound adjective.
+                Lex::Item { .. } if modifier => {}
                 Lex::Item { item, generic } => {
                     let rule = term.clone();
                     tok.item = Some(ItemHit {
@@ -237,6 +240,13 @@ fn spans_of(toks: &[Tok]) -> SpanIndex {
 }
 
 /// A match of Latin text must not start or end inside a word.
+/// Whether a hyphen and a lower-case word follow `e`: the word before is
+/// the first half of a compound ("wheelchair-accessible").
+fn compound_modifier(text: &str, e: usize) -> bool {
+    let mut rest = text[e..].chars();
+    rest.next() == Some('-') && rest.next().is_some_and(|c| c.is_ascii_lowercase())
+}
+
 fn on_boundaries(text: &str, s: usize, e: usize) -> bool {
     let first = text[s..].chars().next();
     let last = text[..e].chars().next_back();
