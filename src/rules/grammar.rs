@@ -754,7 +754,9 @@ impl Ctx<'_> {
             if matches!(unit_name, "each" | "pair")
                 || !self.close(k, k + 1, 0)
                 || self.item_follows(k + 1)
-                || (self.role(k + 2, Role::Of) && self.close(k + 1, k + 2, 0))
+                || (self.role(k + 2, Role::Of)
+                    && self.close(k + 1, k + 2, 0)
+                    && self.num(k + 3).is_none())
                 || (self.role(k + 2, Role::Per) && self.close(k + 1, k + 2, 0))
                 || (self.unit(k + 2).is_some() && self.close(k + 1, k + 2, 0))
                 || self.size_of_each(k + 1)
@@ -769,6 +771,10 @@ impl Ctx<'_> {
             let Some(prev) = prev.filter(|l| !self.gap(l.end, start).hard) else {
                 continue;
             };
+            // "8 cases of 150" counts the item before only when that has no count.
+            if self.role(k + 2, Role::Of) && prev.qty.is_some() {
+                continue;
+            }
             self.mark(k, k + 1);
             let q = self.qty(
                 n,
