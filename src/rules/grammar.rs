@@ -123,10 +123,13 @@ pub fn lots(rules: &Rules, text: &str, toks: Vec<Tok>) -> Vec<Lot> {
             lots.push(cx.lot(hit, t, Some(q)));
             continue;
         }
-        let qty = cx
-            .before(t)
-            .or_else(|| cx.after(t))
-            .or_else(|| cx.in_row(t));
+        // "AirSense 10 CPAP x 12": a count marked with x after the name wins
+        // over a number before it, which is then a model's.
+        let qty = match cx.x_count_follows(t) {
+            true => cx.after(t).or_else(|| cx.before(t)),
+            false => cx.before(t).or_else(|| cx.after(t)),
+        };
+        let qty = qty.or_else(|| cx.in_row(t));
         let item_end = cx.toks[t].end;
         let qty = qty.map(|q| {
             let from = q.end.max(item_end);
@@ -147,6 +150,7 @@ pub fn lots(rules: &Rules, text: &str, toks: Vec<Tok>) -> Vec<Lot> {
     lots.extend(counted);
     lots.sort_by_key(|l| l.start);
     cx.declared_packs(&mut lots);
+    let lots = cx.drop_article_mentions(lots);
     cx.negate(lots)
 }
 
@@ -465,6 +469,23 @@ impl Ctx<'_> {
         self.after_from(t, k, false)
     }
 
+    /// Whether "x N" or "× N" follows the name at `t`, past at most one
+    /// model word ("BiPAP A40 x 3").
+    fn x_count_follows(&self, t: usize) -> bool {
+        let rest = &self.text[self.toks[t].end..];
+        let line = rest.split('\n').next().unwrap_or("");
+        let mut words = line.split_whitespace();
+        let mut next = words.next();
+        let model_word = |w: &str| w.starts_with(|c: char| c.is_alphabetic());
+        if next.is_some_and(|w| !matches!(w, "x" | "X" | "×") && model_word(w)) {
+            next = words.next();
+        }
+        matches!(next, Some("x" | "X" | "×"))
+            && words
+                .next()
+                .is_some_and(|w| w.starts_with(|c: char| c.is_ascii_digit()))
+    }
+
     /// "Tyvek coveralls, about 100", "N95s, 3M 8511 with valve, 3 boxes of
     /// 10", "cubrebocas de tres capas, como 800": a count after a short
     /// description of the item, set off by a comma, colon or dash.
@@ -486,7 +507,8 @@ impl Ctx<'_> {
             m -= 1;
         }
         let lead = self.text[self.toks[m - 1].end..self.toks[m].start].trim_end();
-        if !lead.ends_with([',', ':', '-', '–', '—', '=', '，', '：']) {
+        let x_mark = lead.ends_with(" x") || lead.ends_with(" X") || lead.ends_with('×');
+        if !x_mark && !lead.ends_with([',', ':', '-', '–', '—', '=', '，', '：']) {
             return None;
         }
         self.after_from(t, k, true)
@@ -936,6 +958,30 @@ impl Ctx<'_> {
                 q.rule = "container × declared pack size";
             }
         }
+    }
+
+    /// "leave a pulse oximeter with each patient … requesting 25 pulse
+    /// oximeters": one thing counted by an article is a mention, not a lot,
+    /// when the same name has a count of its own elsewhere.
+    fn drop_article_mentions(&self, lots: Vec<Lot>) -> Vec<Lot> {
+        let by_article = |l: &Lot| {
+            l.qty.as_ref().is_some_and(|q| {
+                q.value == 1.0 && self.toks.iter().any(|t| t.start == q.start && t.article)
+            })
+        };
+        // The name as written, singular: "pulse oximeters" is "pulse oximeter".
+        let name = |l: &Lot| {
+            let s = l.spans.first().map_or("", |s| &self.text[s.start..s.end]);
+            s.to_lowercase().trim_end_matches('s').to_string()
+        };
+        let counted: Vec<String> = lots
+            .iter()
+            .filter(|l| l.qty.is_some() && !by_article(l))
+            .map(name)
+            .collect();
+        lots.into_iter()
+            .filter(|l| !(by_article(l) && counted.contains(&name(l))))
+            .collect()
     }
 
     /// Drops lots inside the scope of a negation cue.
