@@ -452,8 +452,53 @@ impl Ctx<'_> {
     /// "KF94 마스크 1,000장", "Gloves: 500 boxes", "Shoe covers | 1,000".
     fn after(&mut self, t: usize) -> Option<Qty> {
         self.after_from(t, t + 1, false)
+            .or_else(|| self.in_parenthetical(t))
             .or_else(|| self.after_parenthetical(t))
             .or_else(|| self.after_apposition(t))
+    }
+
+    /// "oxygen concentrators (at least 5)", "mascarillas N95 (unas 500)": a
+    /// parenthetical right after the name that holds only a count, its
+    /// filler words and a unit.
+    fn in_parenthetical(&mut self, t: usize) -> Option<Qty> {
+        let end = self.toks[t].end;
+        let rest = &self.text[end..];
+        let open = end + rest.len() - rest.trim_start().len();
+        if !self.text[open..].starts_with('(') {
+            return None;
+        }
+        let close = open + self.text[open..].find(')')?;
+        let inside = t + 1..self.toks.partition_point(|x| x.start < close);
+        let mut k = inside.start;
+        while k < inside.end && self.role(k, Role::Filler) {
+            k += 1;
+        }
+        let n = self.num(k).filter(|_| k < inside.end)?;
+        let last = match self.unit(k + 1) {
+            Some(_) if k + 1 < inside.end => k + 1,
+            _ => k,
+        };
+        if self.toks[last].end > close || self.toks[inside.start].start <= open {
+            return None;
+        }
+        let mut bare = self.text[open + 1..close].to_string();
+        for i in (inside.start..=last).rev() {
+            bare.replace_range(
+                self.toks[i].start - open - 1..self.toks[i].end - open - 1,
+                "",
+            );
+        }
+        if last + 1 != inside.end || !bare.trim().is_empty() {
+            return None;
+        }
+        let unit = if last > k {
+            self.unit(last)?
+        } else {
+            self.each()
+        };
+        self.mark(k, last);
+        let (s, e) = (self.toks[k].start, self.toks[last].end);
+        Some(self.qty(n, unit, s, e, "count in parentheses after item"))
     }
 
     /// "KN95口罩（型号…，…标准）现货50万只": past a parenthetical.
