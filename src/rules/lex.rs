@@ -483,6 +483,7 @@ fn merge_ranges(text: &str, toks: Vec<Tok>) -> Vec<Tok> {
             if is_range_gap(gap) || (between && matches!(gap.trim(), "and" | "y" | "to" | "a")) {
                 out.pop();
                 if let Some(a) = out.last_mut() {
+                    scale_range(text, a, &tok);
                     a.end = tok.end;
                 }
                 continue;
@@ -493,6 +494,7 @@ fn merge_ranges(text: &str, toks: Vec<Tok>) -> Vec<Tok> {
             let between = after_between_word(text, prev.start)
                 && matches!(gap.trim(), "and" | "y" | "to" | "a");
             if prev.num.is_some() && (is_range_gap(gap) || between) {
+                scale_range(text, prev, &tok);
                 prev.end = tok.end;
                 continue;
             }
@@ -500,6 +502,22 @@ fn merge_ranges(text: &str, toks: Vec<Tok>) -> Vec<Tok> {
         out.push(tok);
     }
     out
+}
+
+/// "2-3 thousand", "2-3 libong": the multiplier after the upper bound
+/// scales the lower bound too.
+fn scale_range(text: &str, low: &mut Tok, high: &Tok) {
+    let (Some(a), Some(b)) = (low.num, high.num) else {
+        return;
+    };
+    let written = &text[high.start..high.end];
+    let digits: String = written.chars().take_while(char::is_ascii_digit).collect();
+    let Ok(lead) = digits.parse::<f64>() else {
+        return;
+    };
+    if digits.len() < written.len() && lead > 0.0 && b / lead >= 100.0 && a < lead {
+        low.num = Some(a * (b / lead));
+    }
 }
 
 /// Whether the text before byte `at` ends with "between", "entre" or "from".
