@@ -61,12 +61,30 @@ fn from_text(msg: &ParsedMessage) -> String {
         .unwrap_or_default()
 }
 
+/// Prose as written before the mail client wrapped it: a line break after a
+/// long line and before a word is a space, so "do you\naccept" reads as
+/// "do you accept". Short lines (lists, table rows, signatures) stay.
+fn unwrap_lines(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut lines = text.split('\n').peekable();
+    while let Some(line) = lines.next() {
+        out.push_str(line);
+        let Some(next) = lines.peek() else { break };
+        let wrapped = line.trim_end().chars().count() >= 40
+            && next.chars().next().is_some_and(char::is_alphabetic);
+        out.push(if wrapped { ' ' } else { '\n' });
+    }
+    out
+}
+
 /// Every signal that fires: (name, category, weight), in rule-file order.
 pub fn fired(rules: &Rules, msg: &ParsedMessage, text: &str) -> Vec<(String, String, f64)> {
     let headers = header_text(rules, msg);
     let from = from_text(msg);
+    let text = unwrap_lines(text);
+    let text = text.as_str();
     let both = format!("{}\n{}", msg.subject, text);
-    let whole = format!("{}\n{}", msg.subject, msg.body_text);
+    let whole = format!("{}\n{}", msg.subject, unwrap_lines(&msg.body_text));
     let mut hits: Vec<usize> = Vec::new();
     for (scope, (set, index)) in &rules.signals_by_scope {
         let hay = match scope.as_str() {

@@ -42,6 +42,23 @@ pub enum Role {
     /// Words that say a bare count is of the item named before: "we have
     /// about 450 finished", "ya tenemos trescientos listos".
     Ready,
+    /// A table header naming the count column: "Qty", "Cantidad", "数量".
+    CountColumn,
+    /// A table header naming the unit column: "Unit", "UoM".
+    UnitColumn,
+    /// A table header naming the pack-size column: "Pack", "Case pack".
+    PackColumn,
+}
+
+impl Role {
+    /// Whether the role names a table column (kept apart from the word's
+    /// other role: "qty" is also a filler).
+    pub fn is_column(self) -> bool {
+        matches!(
+            self,
+            Role::CountColumn | Role::UnitColumn | Role::PackColumn
+        )
+    }
 }
 
 /// What a lexicon entry means.
@@ -203,9 +220,13 @@ impl Builder {
                 "filler" => Role::Filler,
                 "break" => Role::Break,
                 "ready" => Role::Ready,
+                "count column" => Role::CountColumn,
+                "unit column" => Role::UnitColumn,
+                "pack column" => Role::PackColumn,
                 other => {
                     let reason = format!(
-                        "unknown word role {other:?}; one of of, per, each, filler, break, ready, clitic"
+                        "unknown word role {other:?}; one of of, per, each, filler, break, ready, \
+                         count column, unit column, pack column, clitic"
                     );
                     return Err(format::invalid(name, text, w.role.span(), reason));
                 }
@@ -383,6 +404,10 @@ impl Builder {
     fn add_plain(&mut self, term: &str, lex: Lex) {
         let lower = term.trim().to_lowercase();
         let folded = fold_accents(&lower);
+        // The matcher folds ASCII case only: "Đơn vị" heading a column.
+        if !lower.is_ascii() {
+            self.add_variant(capitalise(&lower), &lex);
+        }
         self.add_variant(lower, &lex);
         self.add_variant(folded, &lex);
     }

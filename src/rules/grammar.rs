@@ -15,6 +15,9 @@
 //! ("we don't have any N95s") are dropped. Adjacent names merge, the
 //! specific one winning ("N95 masks", "mascarillas N95", "KN95口罩").
 
+use std::collections::HashMap;
+use std::ops::Range;
+
 use super::compile::{Role, Rules};
 use super::lex::{is_cjk, is_word_char, ItemHit, Tok};
 use super::spans::SpanIndex;
@@ -103,6 +106,7 @@ pub fn lots(rules: &Rules, text: &str, toks: Vec<Tok>) -> Vec<Lot> {
         pack_item: None,
     };
     let mut lots = Vec::new();
+    let mut table = cx.table_counts();
     for t in 0..cx.toks.len() {
         let Some(hit) = cx.toks[t].item.clone() else {
             continue;
@@ -111,14 +115,21 @@ pub fn lots(rules: &Rules, text: &str, toks: Vec<Tok>) -> Vec<Lot> {
             continue;
         }
         cx.used[t] = true;
+        if let Some(q) = table.remove(&t) {
+            lots.push(cx.lot(hit, t, Some(q)));
+            continue;
+        }
         if let Some(q) = cx.counted_by_pack(t) {
             lots.push(cx.lot(hit, t, Some(q)));
             continue;
         }
-        let qty = cx
-            .before(t)
-            .or_else(|| cx.after(t))
-            .or_else(|| cx.in_row(t));
+        // "AirSense 10 CPAP x 12": a count marked with x after the name wins
+        // over a number before it, which is then a model's.
+        let qty = match cx.x_count_follows(t) {
+            true => cx.after(t).or_else(|| cx.before(t)),
+            false => cx.before(t).or_else(|| cx.after(t)),
+        };
+        let qty = qty.or_else(|| cx.in_row(t));
         let item_end = cx.toks[t].end;
         let qty = qty.map(|q| {
             let from = q.end.max(item_end);
@@ -132,7 +143,14 @@ pub fn lots(rules: &Rules, text: &str, toks: Vec<Tok>) -> Vec<Lot> {
     let ready = cx.ready_counts(&lots);
     lots.extend(ready);
     lots.sort_by_key(|l| l.start);
+    let labelled = cx.labelled_counts(&lots);
+    lots.extend(labelled);
+    lots.sort_by_key(|l| l.start);
+    let counted = cx.counter_counts(&lots);
+    lots.extend(counted);
+    lots.sort_by_key(|l| l.start);
     cx.declared_packs(&mut lots);
+    let lots = cx.drop_article_mentions(lots);
     cx.negate(lots)
 }
 
@@ -434,8 +452,53 @@ impl Ctx<'_> {
     /// "KF94 마스크 1,000장", "Gloves: 500 boxes", "Shoe covers | 1,000".
     fn after(&mut self, t: usize) -> Option<Qty> {
         self.after_from(t, t + 1, false)
+            .or_else(|| self.in_parenthetical(t))
             .or_else(|| self.after_parenthetical(t))
             .or_else(|| self.after_apposition(t))
+    }
+
+    /// "oxygen concentrators (at least 5)", "mascarillas N95 (unas 500)": a
+    /// parenthetical right after the name that holds only a count, its
+    /// filler words and a unit.
+    fn in_parenthetical(&mut self, t: usize) -> Option<Qty> {
+        let end = self.toks[t].end;
+        let rest = &self.text[end..];
+        let open = end + rest.len() - rest.trim_start().len();
+        if !self.text[open..].starts_with('(') {
+            return None;
+        }
+        let close = open + self.text[open..].find(')')?;
+        let inside = t + 1..self.toks.partition_point(|x| x.start < close);
+        let mut k = inside.start;
+        while k < inside.end && self.role(k, Role::Filler) {
+            k += 1;
+        }
+        let n = self.num(k).filter(|_| k < inside.end)?;
+        let last = match self.unit(k + 1) {
+            Some(_) if k + 1 < inside.end => k + 1,
+            _ => k,
+        };
+        if self.toks[last].end > close || self.toks[inside.start].start <= open {
+            return None;
+        }
+        let mut bare = self.text[open + 1..close].to_string();
+        for i in (inside.start..=last).rev() {
+            bare.replace_range(
+                self.toks[i].start - open - 1..self.toks[i].end - open - 1,
+                "",
+            );
+        }
+        if last + 1 != inside.end || !bare.trim().is_empty() {
+            return None;
+        }
+        let unit = if last > k {
+            self.unit(last)?
+        } else {
+            self.each()
+        };
+        self.mark(k, last);
+        let (s, e) = (self.toks[k].start, self.toks[last].end);
+        Some(self.qty(n, unit, s, e, "count in parentheses after item"))
     }
 
     /// "KN95口罩（型号…，…标准）现货50万只": past a parenthetical.
@@ -449,6 +512,23 @@ impl Ctx<'_> {
         let close = rest[open..].find([')', '）']).map(|i| end + open + i)?;
         let k = (t + 1..self.toks.len()).find(|&k| self.toks[k].start > close)?;
         self.after_from(t, k, false)
+    }
+
+    /// Whether "x N" or "× N" follows the name at `t`, past at most one
+    /// model word ("BiPAP A40 x 3").
+    fn x_count_follows(&self, t: usize) -> bool {
+        let rest = &self.text[self.toks[t].end..];
+        let line = rest.split('\n').next().unwrap_or("");
+        let mut words = line.split_whitespace();
+        let mut next = words.next();
+        let model_word = |w: &str| w.starts_with(|c: char| c.is_alphabetic());
+        if next.is_some_and(|w| !matches!(w, "x" | "X" | "×") && model_word(w)) {
+            next = words.next();
+        }
+        matches!(next, Some("x" | "X" | "×"))
+            && words
+                .next()
+                .is_some_and(|w| w.starts_with(|c: char| c.is_ascii_digit()))
     }
 
     /// "Tyvek coveralls, about 100", "N95s, 3M 8511 with valve, 3 boxes of
@@ -472,7 +552,8 @@ impl Ctx<'_> {
             m -= 1;
         }
         let lead = self.text[self.toks[m - 1].end..self.toks[m].start].trim_end();
-        if !lead.ends_with([',', ':', '-', '–', '—', '=', '，', '：']) {
+        let x_mark = lead.ends_with(" x") || lead.ends_with(" X") || lead.ends_with('×');
+        if !x_mark && !lead.ends_with([',', ':', '-', '–', '—', '=', '，', '：']) {
             return None;
         }
         self.after_from(t, k, true)
@@ -515,8 +596,9 @@ impl Ctx<'_> {
             return None;
         }
         let glued = self.toks[last].glued;
-        let marked = self.text[self.toks[t].end..self.toks[k].start]
-            .contains([':', 'x', 'X', '×', '=', '-', '–', '(']);
+        let between = &self.text[self.toks[t].end..self.toks[k].start];
+        let marked =
+            between.contains([':', 'x', 'X', '×', '=', '-', '–', '(']) || between.contains("..");
         if self.of_item_follows(last) || (!glued && !table && !marked && self.item_follows(last)) {
             return None;
         }
@@ -548,7 +630,9 @@ impl Ctx<'_> {
                 _ => {}
             }
         }
+        // "monitors ........ 6": dot leaders of a price-list layout.
         let plain = plain
+            .replace("..", ":")
             .replace(". ", " ")
             .replace(" x ", " ")
             .replace(" X ", " ")
@@ -737,7 +821,9 @@ impl Ctx<'_> {
             if matches!(unit_name, "each" | "pair")
                 || !self.close(k, k + 1, 0)
                 || self.item_follows(k + 1)
-                || (self.role(k + 2, Role::Of) && self.close(k + 1, k + 2, 0))
+                || (self.role(k + 2, Role::Of)
+                    && self.close(k + 1, k + 2, 0)
+                    && self.num(k + 3).is_none())
                 || (self.role(k + 2, Role::Per) && self.close(k + 1, k + 2, 0))
                 || (self.unit(k + 2).is_some() && self.close(k + 1, k + 2, 0))
                 || self.size_of_each(k + 1)
@@ -752,6 +838,10 @@ impl Ctx<'_> {
             let Some(prev) = prev.filter(|l| !self.gap(l.end, start).hard) else {
                 continue;
             };
+            // "8 cases of 150" counts the item before only when that has no count.
+            if self.role(k + 2, Role::Of) && prev.qty.is_some() {
+                continue;
+            }
             self.mark(k, k + 1);
             let q = self.qty(
                 n,
@@ -856,7 +946,7 @@ impl Ctx<'_> {
     /// of their own.
     fn declared_packs(&mut self, lots: &mut [Lot]) {
         // (line start, outer unit, count, inner unit)
-        let mut decls: Vec<(usize, usize, f64, usize)> = Vec::new();
+        let mut decls: Vec<(usize, usize, f64, usize)> = self.packs_per_first();
         for i in 0..self.toks.len() {
             let Some(n) = self.num(i) else { continue };
             let (inner, per) = match self.unit(i + 1) {
@@ -915,6 +1005,30 @@ impl Ctx<'_> {
         }
     }
 
+    /// "leave a pulse oximeter with each patient … requesting 25 pulse
+    /// oximeters": one thing counted by an article is a mention, not a lot,
+    /// when the same name has a count of its own elsewhere.
+    fn drop_article_mentions(&self, lots: Vec<Lot>) -> Vec<Lot> {
+        let by_article = |l: &Lot| {
+            l.qty.as_ref().is_some_and(|q| {
+                q.value == 1.0 && self.toks.iter().any(|t| t.start == q.start && t.article)
+            })
+        };
+        // The name as written, singular: "pulse oximeters" is "pulse oximeter".
+        let name = |l: &Lot| {
+            let s = l.spans.first().map_or("", |s| &self.text[s.start..s.end]);
+            s.to_lowercase().trim_end_matches('s').to_string()
+        };
+        let counted: Vec<String> = lots
+            .iter()
+            .filter(|l| l.qty.is_some() && !by_article(l))
+            .map(name)
+            .collect();
+        lots.into_iter()
+            .filter(|l| !(by_article(l) && counted.contains(&name(l))))
+            .collect()
+    }
+
     /// Drops lots inside the scope of a negation cue.
     fn negate(&self, lots: Vec<Lot>) -> Vec<Lot> {
         let mut scopes = Vec::new();
@@ -933,6 +1047,308 @@ impl Ctx<'_> {
         lots.into_iter()
             .filter(|l| !scopes.overlaps(l.start, l.start + 1))
             .collect()
+    }
+}
+
+/// Where a table's columns are, by cell index, as its header row names
+/// them, and the unit the count header names ("Qty (cases)").
+struct Columns {
+    count: usize,
+    unit: Option<usize>,
+    pack: Option<usize>,
+    count_unit: Option<usize>,
+}
+
+/// The byte ranges of the cells of the line `s..e`, split at `|`.
+fn cells(text: &str, s: usize, e: usize) -> Vec<(usize, usize)> {
+    let mut out = Vec::new();
+    let mut from = s;
+    for (i, c) in text[s..e].char_indices() {
+        if c == '|' {
+            out.push((from, s + i));
+            from = s + i + 1;
+        }
+    }
+    out.push((from, e));
+    out
+}
+
+fn cell_of(cells: &[(usize, usize)], at: usize) -> Option<usize> {
+    cells.iter().position(|&(s, e)| at >= s && at < e)
+}
+
+impl Ctx<'_> {
+    /// Rows of tables whose header names a count column ("Item | Qty |
+    /// UoM", "Description | Cat. No. | Qty | Pack"): a row's first item is
+    /// counted by its count cell, in the unit of its unit cell (or the one
+    /// the header names), times the sizes in its pack cell when the count is
+    /// of containers. The row's other numbers (part numbers, sizes) count
+    /// nothing. Returns the count of each such item token.
+    fn table_counts(&mut self) -> HashMap<usize, Qty> {
+        let mut out = HashMap::new();
+        let text = self.text;
+        if !text.contains('|') {
+            return out;
+        }
+        let mut columns: Option<Columns> = None;
+        let mut s = 0;
+        while s < text.len() {
+            let e = text[s..].find('\n').map_or(text.len(), |i| s + i);
+            let line = s..e;
+            s = e + 1;
+            if !text[line.clone()].contains('|') {
+                columns = None;
+                continue;
+            }
+            let toks = self.toks.partition_point(|t| t.start < line.start)
+                ..self.toks.partition_point(|t| t.start < line.end);
+            let cells = cells(text, line.start, line.end);
+            if let Some(header) = self.header(toks.clone(), &cells) {
+                columns = Some(header);
+            } else if let Some(cols) = &columns {
+                if let Some((t, q)) = self.row(toks, &cells, cols) {
+                    out.insert(t, q);
+                }
+            }
+        }
+        out
+    }
+
+    /// The columns a header row names: one with no numbers or items and a
+    /// count column word.
+    fn header(&self, toks: Range<usize>, cells: &[(usize, usize)]) -> Option<Columns> {
+        let line = &self.toks[toks];
+        if line.iter().any(|t| t.num.is_some() || t.item.is_some()) {
+            return None;
+        }
+        let named = |role: Role| {
+            line.iter()
+                .find(|t| t.column == Some(role))
+                .and_then(|t| cell_of(cells, t.start))
+        };
+        let count = named(Role::CountColumn)?;
+        let count_unit = line
+            .iter()
+            .filter(|t| t.column.is_none() && cell_of(cells, t.start) == Some(count))
+            .find_map(|t| t.unit);
+        Some(Columns {
+            count,
+            unit: named(Role::UnitColumn),
+            pack: named(Role::PackColumn),
+            count_unit,
+        })
+    }
+
+    /// One row under a header: its first item and that item's count.
+    fn row(
+        &mut self,
+        toks: Range<usize>,
+        cells: &[(usize, usize)],
+        cols: &Columns,
+    ) -> Option<(usize, Qty)> {
+        let cell = |i: usize| cell_of(cells, self.toks[i].start);
+        let in_col = |i: usize, col: Option<usize>| col.is_some() && cell(i) == col;
+        let t = toks.clone().find(|&i| {
+            self.toks[i].item.is_some()
+                && !self.used[i]
+                && ![Some(cols.count), cols.unit, cols.pack].contains(&cell(i))
+        })?;
+        let n_at = toks
+            .clone()
+            .find(|&i| in_col(i, Some(cols.count)) && self.num(i).is_some())?;
+        let (cs, ce) = cells[cols.count];
+        let line_end = cells.last().map_or(ce, |c| c.1);
+        if !self.text[cs..self.toks[n_at].start].trim().is_empty() {
+            return None;
+        }
+        let mut value = self.num(n_at)?;
+        let mut unit = self
+            .unit(n_at + 1)
+            .filter(|_| self.toks[n_at + 1].end <= ce)
+            .or_else(|| {
+                // The unit column, or a unit alone in the cell after the count.
+                let col = cols.unit.or(Some(cols.count + 1));
+                toks.clone()
+                    .filter(|&i| in_col(i, col))
+                    .find(|&i| cols.unit.is_some() || self.cell_is(i, line_end))
+                    .and_then(|i| self.unit(i))
+            })
+            .or(cols.count_unit)
+            .unwrap_or(self.each());
+        if self.is_container(unit) {
+            let packs: Vec<f64> = toks
+                .clone()
+                .filter(|&i| in_col(i, cols.pack))
+                .filter_map(|i| self.num(i))
+                .filter(|&n| n > 0.0)
+                .collect();
+            let pack = match packs.is_empty() {
+                false => Some(packs.iter().product::<f64>()),
+                true => self.row_pack(toks.clone(), unit),
+            };
+            if let Some(n) = pack {
+                value *= n;
+                unit = self.each();
+            }
+        }
+        let (s, e) = (self.toks[n_at].start, self.toks[n_at].end);
+        for i in toks {
+            if self.toks[i].num.is_some() || self.toks[i].unit.is_some() {
+                self.used[i] = true;
+            }
+        }
+        Some((
+            t,
+            self.qty(value, unit, s, e, "count column of the item's table row"),
+        ))
+    }
+}
+
+impl Ctx<'_> {
+    /// A pack size of `unit` anywhere in a table row: "50 per box",
+    /// "50/bx", "(25 por caja)", "100 pcs/box".
+    fn row_pack(&self, toks: Range<usize>, unit: usize) -> Option<f64> {
+        toks.clone().find_map(|i| {
+            let n = self.num(i)?;
+            let per = if self.unit(i + 1) == Some(self.each()) {
+                i + 2
+            } else {
+                i + 1
+            };
+            let of_unit =
+                self.role(per, Role::Per) && self.unit(per + 1) == Some(unit) && per + 1 < toks.end;
+            // Alone in its cell but for brackets: "50 per box", not "10 per box unknown".
+            let rest = self.text[self.toks.get(per + 1)?.end..]
+                .split(['|', '\n'])
+                .next()
+                .unwrap_or("");
+            let alone = rest.trim_matches(|c: char| c.is_whitespace() || ")].,;".contains(c));
+            (of_unit && alone.is_empty()).then_some(n)
+        })
+    }
+}
+
+impl Ctx<'_> {
+    /// "Available: 10,000 kits", "现货：200万只", "Existencia: 2 millones",
+    /// "Ready stock | 150,000 pcs": a count after a filler or ready word
+    /// that heads an entry (a line, a list item, a clause after a comma)
+    /// counts the item named just before, when that item has no count.
+    fn labelled_counts(&mut self, lots: &[Lot]) -> Vec<Lot> {
+        let mut out: Vec<Lot> = Vec::new();
+        for j in 0..self.toks.len() {
+            let label = self.role(j, Role::Filler) || self.role(j, Role::Ready);
+            if !label || !self.heads_entry(j) {
+                continue;
+            }
+            let mut k = j + 1;
+            while k < j + 3 && self.role(k, Role::Filler) {
+                k += 1;
+            }
+            let Some(n) = self.num(k) else { continue };
+            let between = &self.text[self.toks[k - 1].end..self.toks[k].start];
+            let plain = between
+                .chars()
+                .all(|c| (c.is_whitespace() && c != '\n') || ":：|=".contains(c));
+            if !plain || self.item_follows(k) {
+                continue;
+            }
+            let (unit, last) = match self.unit(k + 1) {
+                Some(u) if self.close(k, k + 1, 0) => (u, k + 1),
+                _ => (self.each(), k),
+            };
+            let start = self.toks[j].start;
+            let Some(prev) = lots.iter().rev().find(|l| l.end <= start) else {
+                continue;
+            };
+            if prev.qty.is_some()
+                || start - prev.end > 600
+                || out.iter().any(|l| l.hit.item == prev.hit.item)
+            {
+                continue;
+            }
+            self.mark(k, last);
+            let (s, e) = (self.toks[k].start, self.toks[last].end);
+            let q = self.qty(n, unit, s, e, "labelled count of the item named before");
+            self.pack_item = Some(prev.hit.item);
+            let q = self.pack(q, e);
+            out.push(prev.counted_from(start, q));
+        }
+        out
+    }
+
+    /// "包装：每盒20人份", "Packing: per case 10 boxes": pack sizes stated
+    /// with the container first, alone on their line (line start, outer
+    /// unit, count, inner unit).
+    fn packs_per_first(&self) -> Vec<(usize, usize, f64, usize)> {
+        let mut decls = Vec::new();
+        for i in 0..self.toks.len() {
+            if !self.role(i, Role::Per) {
+                continue;
+            }
+            let Some(outer) = self.unit(i + 1).filter(|&u| self.is_container(u)) else {
+                continue;
+            };
+            let Some(n) = self.num(i + 2) else { continue };
+            if !self.close(i, i + 1, 0) || !self.close(i + 1, i + 2, 0) {
+                continue;
+            }
+            let (inner, last) = match self.unit(i + 3) {
+                Some(u) if self.close(i + 2, i + 3, 0) => (u, i + 3),
+                _ => (self.each(), i + 2),
+            };
+            let tail = self.text[self.toks[last].end..].trim_start_matches([' ', '\t']);
+            if inner == outer || !(tail.is_empty() || tail.starts_with(['\n', '\r', '|'])) {
+                continue;
+            }
+            let line = self.text[..self.toks[i].start]
+                .rfind('\n')
+                .map_or(0, |p| p + 1);
+            decls.push((line, outer, n, inner));
+        }
+        decls
+    }
+
+    /// "布口罩……现在有三百多个了", "면 마스크를 … 약 400개를 만들었고": in
+    /// Chinese and Korean a count with its counter glued on and no item
+    /// after it counts the item named just before, when that has no count.
+    fn counter_counts(&mut self, lots: &[Lot]) -> Vec<Lot> {
+        let mut out: Vec<Lot> = Vec::new();
+        for k in 0..self.toks.len() {
+            let Some(n) = self.num(k) else { continue };
+            let glued = self.unit(k + 1).is_some() && self.toks[k + 1].glued;
+            if !glued || self.item_follows(k + 1) {
+                continue;
+            }
+            let start = self.toks[k].start;
+            let Some(prev) = lots.iter().rev().find(|l| l.end <= start) else {
+                continue;
+            };
+            if prev.qty.is_some()
+                || start - prev.end > 300
+                || self.gap(prev.end, start).hard
+                || out.iter().any(|l| l.hit.item == prev.hit.item)
+            {
+                continue;
+            }
+            let unit = self.unit(k + 1).unwrap_or(self.each());
+            self.mark(k, k + 1);
+            let e = self.toks[k + 1].end;
+            let q = self.qty(n, unit, start, e, "counted with a counter after the item");
+            self.pack_item = Some(prev.hit.item);
+            let q = self.pack(q, e);
+            out.push(prev.counted_from(start, q));
+        }
+        out
+    }
+
+    /// Whether token `j` heads an entry: first on its line (after a bullet
+    /// or a list number), or first after a comma, semicolon or cell bar.
+    fn heads_entry(&self, j: usize) -> bool {
+        let s = self.toks[j].start;
+        let line = self.text[..s].rsplit('\n').next().unwrap_or("").trim();
+        let bullet = line.trim_start_matches(|c: char| c.is_ascii_digit());
+        matches!(bullet, "" | "-" | "*" | "•" | "·" | "." | ")")
+            || line.ends_with([',', ';', '|', '，', '；', '、'])
     }
 }
 

@@ -33,6 +33,8 @@ pub struct Tok {
     pub item: Option<ItemHit>,
     pub unit: Option<usize>,
     pub role: Option<Role>,
+    /// The table column this word names in a header row.
+    pub column: Option<Role>,
     /// A counter glued to the number before it ("1,000장", "50병", "一万个").
     pub glued: bool,
     /// The number is an article ("a", "una"): it counts only what follows at once.
@@ -48,6 +50,7 @@ impl Tok {
             item: None,
             unit: None,
             role: None,
+            column: None,
             glued: false,
             article: false,
         }
@@ -77,7 +80,8 @@ pub fn tokenize(rules: &Rules, text: &str) -> Vec<Tok> {
     let models = spans_of(&toks);
     // Lexicon matches never overlap one another, only model names.
     let mut words = Vec::new();
-    for m in rules.lexicon.find_iter(text) {
+    let flat = wrapped_as_spaces(text);
+    for m in rules.lexicon.find_iter(flat.as_ref()) {
         let (meanings, term) = &rules.lex[m.pattern().as_usize()];
         // "50pcs/box", "100ct": a unit glued to the digits before it.
         let glued_unit = meanings.iter().all(|l| matches!(l, Lex::Unit(_)))
@@ -89,8 +93,11 @@ pub fn tokenize(rules: &Rules, text: &str) -> Vec<Tok> {
             continue;
         }
         let mut tok = Tok::new(m.start(), m.end());
+        let modifier = compound_modifier(text, m.end());
         for l in meanings {
             match l {
+                // "a wheelchair-accessible van", "mask-making": a word of a compound adjective.
+                Lex::Item { .. } if modifier => {}
                 Lex::Item { item, generic } => {
                     let rule = term.clone();
                     tok.item = Some(ItemHit {
@@ -101,13 +108,14 @@ pub fn tokenize(rules: &Rules, text: &str) -> Vec<Tok> {
                     });
                 }
                 Lex::Unit(u) => tok.unit = Some(*u),
+                Lex::Word(r) if r.is_column() => tok.column = Some(*r),
                 Lex::Word(r) => tok.role = Some(*r),
                 Lex::NumValue(_) | Lex::NumMult(_) | Lex::NumArticle => {
                     words.push((m.start(), m.end(), l.clone()))
                 }
             }
         }
-        if tok.item.is_some() || tok.unit.is_some() || tok.role.is_some() {
+        if tok.item.is_some() || tok.unit.is_some() || tok.role.is_some() || tok.column.is_some() {
             toks.push(tok);
         }
     }
@@ -129,6 +137,46 @@ pub fn tokenize(rules: &Rules, text: &str) -> Vec<Tok> {
     toks.dedup_by(|b, a| b.start < a.end);
     mark_glued(text, &mut toks);
     merge_ranges(text, merge_restated(text, toks))
+}
+
+/// `text` with the line breaks a mail client put inside wrapped prose (after
+/// a long line, between two letters) as spaces, byte for byte, so that a
+/// name split over two lines ("face\nshields") is found where it stands.
+fn wrapped_as_spaces(text: &str) -> std::borrow::Cow<'_, str> {
+    let bytes = text.as_bytes();
+    let mut out: Option<Vec<u8>> = None;
+    let mut line_start = 0;
+    for (i, &b) in bytes.iter().enumerate() {
+        if b != b'\n' {
+            continue;
+        }
+        let cr = i > 0 && bytes[i - 1] == b'\r';
+        let end = if cr { i - 1 } else { i };
+        let long = text[line_start..end].chars().count() >= 40;
+        let before = text[..end]
+            .chars()
+            .next_back()
+            .is_some_and(char::is_alphabetic);
+        let after = text[i + 1..]
+            .chars()
+            .next()
+            .is_some_and(char::is_alphabetic);
+        if long && before && after {
+            let o = out.get_or_insert_with(|| bytes.to_vec());
+            o[i] = b' ';
+            if cr {
+                o[i - 1] = b' ';
+            }
+        }
+        line_start = i + 1;
+    }
+    match out {
+        // Only ASCII bytes were replaced by ASCII bytes.
+        Some(o) => {
+            std::borrow::Cow::Owned(String::from_utf8(o).unwrap_or_else(|_| text.to_string()))
+        }
+        None => std::borrow::Cow::Borrowed(text),
+    }
 }
 
 /// "Four (4)", "dos (2)": a number restated in digits in parentheses right
@@ -192,6 +240,13 @@ fn spans_of(toks: &[Tok]) -> SpanIndex {
 }
 
 /// A match of Latin text must not start or end inside a word.
+/// Whether a hyphen and a lower-case word follow `e`: the word before is
+/// the first half of a compound ("wheelchair-accessible").
+fn compound_modifier(text: &str, e: usize) -> bool {
+    let mut rest = text[e..].chars();
+    rest.next() == Some('-') && rest.next().is_some_and(|c| c.is_ascii_lowercase())
+}
+
 fn on_boundaries(text: &str, s: usize, e: usize) -> bool {
     let first = text[s..].chars().next();
     let last = text[..e].chars().next_back();
@@ -428,6 +483,7 @@ fn merge_ranges(text: &str, toks: Vec<Tok>) -> Vec<Tok> {
             if is_range_gap(gap) || (between && matches!(gap.trim(), "and" | "y" | "to" | "a")) {
                 out.pop();
                 if let Some(a) = out.last_mut() {
+                    scale_range(text, a, &tok);
                     a.end = tok.end;
                 }
                 continue;
@@ -438,6 +494,7 @@ fn merge_ranges(text: &str, toks: Vec<Tok>) -> Vec<Tok> {
             let between = after_between_word(text, prev.start)
                 && matches!(gap.trim(), "and" | "y" | "to" | "a");
             if prev.num.is_some() && (is_range_gap(gap) || between) {
+                scale_range(text, prev, &tok);
                 prev.end = tok.end;
                 continue;
             }
@@ -445,6 +502,22 @@ fn merge_ranges(text: &str, toks: Vec<Tok>) -> Vec<Tok> {
         out.push(tok);
     }
     out
+}
+
+/// "2-3 thousand", "2-3 libong": the multiplier after the upper bound
+/// scales the lower bound too.
+fn scale_range(text: &str, low: &mut Tok, high: &Tok) {
+    let (Some(a), Some(b)) = (low.num, high.num) else {
+        return;
+    };
+    let written = &text[high.start..high.end];
+    let digits: String = written.chars().take_while(char::is_ascii_digit).collect();
+    let Ok(lead) = digits.parse::<f64>() else {
+        return;
+    };
+    if digits.len() < written.len() && lead > 0.0 && b / lead >= 100.0 && a < lead {
+        low.num = Some(a * (b / lead));
+    }
 }
 
 /// Whether the text before byte `at` ends with "between", "entre" or "from".
