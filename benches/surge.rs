@@ -154,7 +154,8 @@ fn config(dir: &Path, desk: &str, connections: usize) -> Config {
     let text = format!(
         "[database]\nurl = \"sqlite://{db}\"\n\n\
          [imap]\nhost = \"127.0.0.1\"\nport = {imap}\nsecurity = \"none\"\nallow_insecure = true\n\
-         username = \"{desk}\"\npassword = \"{pw}\"\n\n\
+         username = \"{desk}\"\npassword = \"{pw}\"\n\
+         acknowledge_since = \"2000-01-01T00:00:00Z\"\n\n\
          [smtp]\nhost = \"127.0.0.1\"\nport = {smtp}\nsecurity = \"none\"\nallow_insecure = true\n\
          connections = {connections}\n\n\
          [donations]\naddress = \"{desk}\"\nreply_window_secs = 0\n\
