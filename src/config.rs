@@ -28,6 +28,55 @@ pub struct Config {
     pub outbox: OutboxConfig,
     /// The triage web UI; unset means `serve` runs without it.
     pub web: Option<WebConfig>,
+    /// `/healthz`, `/readyz` and `/metrics` (also served on `[web]`).
+    #[serde(default)]
+    pub metrics: MetricsConfig,
+    #[serde(default)]
+    pub log: LogConfig,
+}
+
+/// Health checks and metrics for monitoring (`web::health`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MetricsConfig {
+    /// A listener of its own for `/healthz`, `/readyz` and `/metrics`
+    /// (without the site's pages); they are on `[web]`'s listener too.
+    pub listen: Option<String>,
+    /// `/readyz` fails when the last IMAP pass that read the mailbox
+    /// through is older than this (a pass runs at least every 4 minutes).
+    #[serde(default = "default_imap_max_age_secs")]
+    pub imap_max_age_secs: u64,
+}
+
+impl Default for MetricsConfig {
+    fn default() -> Self {
+        MetricsConfig {
+            listen: None,
+            imap_max_age_secs: default_imap_max_age_secs(),
+        }
+    }
+}
+
+fn default_imap_max_age_secs() -> u64 {
+    600
+}
+
+/// How log lines look on stderr.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogConfig {
+    #[serde(default)]
+    pub format: LogFormat,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// One readable line per event (coloured on a terminal).
+    #[default]
+    Human,
+    /// One JSON object per line, fields at the top level.
+    Json,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -389,6 +438,8 @@ const SECTIONS: &[&str] = &[
     "templates",
     "outbox",
     "web",
+    "metrics",
+    "log",
 ];
 
 impl Config {
@@ -538,6 +589,13 @@ impl Config {
                 problems.push(format!(
                     "{file}: web.needs_file: expected a readable file, {} does not exist",
                     path.display()
+                ));
+            }
+        }
+        if let Some(listen) = &self.metrics.listen {
+            if listen.parse::<std::net::SocketAddr>().is_err() {
+                problems.push(format!(
+                    "{file}: metrics.listen: expected an address like 127.0.0.1:9090, found {listen:?}"
                 ));
             }
         }

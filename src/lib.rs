@@ -18,6 +18,7 @@
 //! - [`values`]: values that parse: offer references, email addresses, quantities.
 //! - [`web`]: the triage site for staff: login, queue, offer page, decisions, dashboard.
 //! - [`files`]: data files created readable by their owner only, and the check of their modes.
+//! - [`telemetry`]: metrics for Prometheus and the facts `/readyz` judges.
 //! - [`daemon`]: starting the stages together and stopping them cleanly.
 //! - [`demo`]: the self-contained demo run.
 //! - [`backoff`]: how long to wait before trying again (replies, IMAP reconnects, a busy database).
@@ -38,5 +39,6 @@ pub mod process;
 pub mod rules;
 pub mod state;
 pub mod store;
+pub mod telemetry;
 pub mod values;
 pub mod web;

@@ -25,6 +25,7 @@ use crate::backoff::backoff_delay;
 use crate::config::ImapConfig;
 use crate::error_text::error_text;
 use crate::store::{FetchedMessage, Store, StoreError, StoreOutcome};
+use crate::telemetry::{Stage, Telemetry};
 use connect::{connect, tls_config, with_timeout, ImapSession};
 pub use uidset::{uid_set, uid_sets};
 
@@ -136,6 +137,8 @@ pub struct Fetcher {
     /// Passes in which a listed message was asked for and not sent, by
     /// (UIDVALIDITY, UID).
     misses: std::sync::Mutex<HashMap<(u32, u32), u32>>,
+    /// Passes, stored messages, reconnects and database health.
+    telemetry: Telemetry,
 }
 
 /// What one pass has done so far.
@@ -161,7 +164,14 @@ impl Fetcher {
             tls,
             stored,
             misses: Default::default(),
+            telemetry: Telemetry::default(),
         })
+    }
+
+    /// Counts into `serve`'s metrics instead of a set of its own.
+    pub fn with_telemetry(mut self, telemetry: Telemetry) -> Fetcher {
+        self.telemetry = telemetry;
+        self
     }
 
     /// Opens a session (for tests and `check-config`).
@@ -187,10 +197,20 @@ impl Fetcher {
                     tracing::error!(error = %e, retry_in = ?delay, "database busy; fetching again later");
                     delay
                 }
-                Err(e @ (FetchError::Config { .. } | FetchError::Store(_))) => return Err(e),
-                Err(e) => {
+                Err(FetchError::Store(e)) => {
+                    // Disk full, an I/O error: nothing was flagged, so the
+                    // messages are read again once the database takes them.
+                    self.telemetry.database(Stage::Fetch, false);
                     let delay = reconnect.failed();
-                    tracing::warn!(error = %error_text(&e), retry_in = ?delay, "IMAP connection lost; reconnecting");
+                    tracing::error!(error = %error_text(&e), retry_in = ?delay, "database error; fetching again later");
+                    delay
+                }
+                Err(e @ FetchError::Config { .. }) => return Err(e),
+                Err(e) => {
+                    let error = error_text(&e);
+                    self.telemetry.imap_reconnect(error.clone());
+                    let delay = reconnect.failed();
+                    tracing::warn!(%error, retry_in = ?delay, "IMAP connection lost; reconnecting");
                     delay
                 }
             };
@@ -215,6 +235,8 @@ impl Fetcher {
         loop {
             let report = self.fetch_new(&mut session).await?;
             reconnect.worked();
+            self.telemetry.imap_pass(report.stored);
+            self.telemetry.database(Stage::Fetch, true);
             if report.stored + report.oversize > 0 {
                 tracing::info!(?report, "fetched");
             }

@@ -20,6 +20,7 @@ use crate::backoff::backoff_delay;
 use crate::config::{read_secret, OutboxConfig, Security, SmtpConfig};
 use crate::error_text::error_text;
 use crate::store::{now_ms, OutboxRow, Store, StoreError};
+use crate::telemetry::Telemetry;
 
 /// Where replies go.
 pub enum Transport {
@@ -405,6 +406,8 @@ pub struct Sender {
     /// The connection of [`Sender::send_batch`]; the daemon's workers each
     /// bring their own to [`Sender::send_batch_on`].
     own: tokio::sync::Mutex<Connection>,
+    /// Outcomes, send latency and whether SMTP answered, for monitoring.
+    telemetry: Telemetry,
 }
 
 /// What the database must learn about one claimed reply.
@@ -447,7 +450,14 @@ impl Sender {
             policy,
             unrecorded: Mutex::new(Vec::new()),
             own: tokio::sync::Mutex::new(Connection::default()),
+            telemetry: Telemetry::default(),
         }
+    }
+
+    /// Counts into `serve`'s metrics instead of a set of its own.
+    pub fn with_telemetry(mut self, telemetry: Telemetry) -> Sender {
+        self.telemetry = telemetry;
+        self
     }
 
     /// How many workers should send side by side (`smtp.connections`).
@@ -487,6 +497,7 @@ impl Sender {
             let started = Instant::now();
             let (record, outcome) = self.send_one(link, &row).await;
             let sent = started.elapsed();
+            self.telemetry.reply(outcome, sent);
             let recorded = self.record(&record).await;
             // Where a reply's time goes, for `RUST_LOG=supplyline::outbox=debug`.
             tracing::debug!(reply = row.id, send = ?sent, record = ?started.elapsed() - sent, "reply timing");

@@ -22,6 +22,7 @@
 //! - `deciding`: one staff decision's transaction, the writing side of
 //!   `crate::decide`.
 //! - `audit`, `users`: history, accounts and sessions.
+//! - `health`: what monitoring reads (queues by state, a write probe).
 //!
 //! States are bound as their types (`crate::state`), never as string literals.
 
@@ -30,6 +31,7 @@ mod cursors;
 mod dashboard;
 mod deciding;
 mod decisions;
+mod health;
 mod messages;
 mod offers;
 mod operations;
@@ -52,6 +54,7 @@ pub use cursors::Cursor;
 pub use dashboard::ItemStats;
 pub use deciding::{DecisionTx, ReplyStanding};
 pub use decisions::{fmt_qty, Decision, ItemEdit, Note};
+pub use health::QueueFigures;
 pub use messages::{
     message_identity, ClaimedMessage, FetchedMessage, MessageSummary, StoreOutcome,
 };

@@ -11,6 +11,7 @@ mod decide_cli;
 mod faults;
 mod hostile;
 mod intake;
+mod ops;
 mod relay;
 mod replies;
 mod secrets;
