@@ -178,6 +178,15 @@ impl Store {
             // Waiting for the writer is waiting out the busy timeout of the
             // stage holding it, and a little more.
             .acquire_timeout(busy_timeout + Duration::from_secs(5))
+            // A COMMIT that fails on a full disk or an I/O error is rolled
+            // back by SQLite, so the ROLLBACK sqlx then sends fails too and
+            // sqlx keeps counting an open transaction: every later write on
+            // that connection would fail ("non-zero transaction depth").
+            // Such a connection is closed (after the pool's ping, which runs
+            // behind any rollback still queued) and a fresh one opened.
+            .before_acquire(|conn, _| {
+                Box::pin(async move { Ok(!sqlx::Connection::is_in_transaction(conn)) })
+            })
             .connect_with(options.clone())
             .await
             .map_err(open_err)?;

@@ -4,6 +4,8 @@
 
 use std::time::Duration;
 
+use supplyline::state::ReplyState;
+
 use crate::app::{donation, unique_id, App};
 use crate::common::{append, mail_stack, stack_shared, unique_address, CutProxy};
 
@@ -164,4 +166,159 @@ async fn metrics_move_through_a_backlog_and_readyz_fails_when_imap_is_down() {
     let (_, scrape) = get(metrics, "/metrics").await;
     assert!(sample(&scrape, "supplyline_imap_reconnects_total") >= 1.0);
     app.stop().await;
+}
+
+/// A donation of about `size` bytes: a short offer and filler text.
+fn big_donation(from: &str, to: &str, size: usize) -> Vec<u8> {
+    let filler = "We are a small workshop and can bring it ourselves. ".repeat(size / 52);
+    let body = format!("We can donate 25 boxes of gloves.\n\n{filler}\n");
+    donation(from, to, &unique_id(), &body)
+}
+
+/// Bytes of the database's files now (the database, its -wal and -shm).
+fn database_bytes(app: &App) -> u64 {
+    ["supplyline.db", "supplyline.db-wal", "supplyline.db-shm"]
+        .iter()
+        .filter_map(|f| std::fs::metadata(app.path(f)).ok())
+        .map(|m| m.len())
+        .max()
+        .unwrap_or(0)
+}
+
+/// `serve` as a child process that may write no file past `limit` bytes
+/// (RLIMIT_FSIZE, with SIGXFSZ ignored, so a write past it fails with
+/// EFBIG as on a full disk: SQLite reports SQLITE_FULL or an I/O error).
+/// Its log goes through a pipe (a log file would meet the limit too) to
+/// `serve.log`.
+fn spawn_with_file_limit(app: &App, limit: u64) -> std::process::Child {
+    let script = format!(
+        "trap '' XFSZ; exec prlimit --fsize={limit}:unlimited -- \"$0\" --config \"$1\" serve"
+    );
+    let mut child = std::process::Command::new("sh")
+        .args(["-c", &script, env!("CARGO_BIN_EXE_supplyline")])
+        .arg(app.config_path())
+        .env("RUST_LOG", "info")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("sh, prlimit (util-linux) and supplyline");
+    let mut pipe = child.stderr.take().unwrap();
+    let mut log = std::fs::File::create(app.path("serve.log")).unwrap();
+    std::thread::spawn(move || std::io::copy(&mut pipe, &mut log));
+    child
+}
+
+/// Gives the process `pid` room again: no file size limit.
+fn lift_file_limit(pid: u32) {
+    let status = std::process::Command::new("prlimit")
+        .args(["--pid", &pid.to_string(), "--fsize=unlimited:unlimited"])
+        .status()
+        .unwrap();
+    assert!(status.success(), "prlimit --pid {pid}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_database_makes_serve_wait_not_ready_and_lose_nothing() {
+    let _up = stack_shared().await;
+    let metrics = free_port();
+    let app = App::prepare(&format!("[metrics]\nlisten = \"127.0.0.1:{metrics}\"\n")).await;
+    let log = || std::fs::read_to_string(app.path("serve.log")).unwrap_or_default();
+    // Room for the first offers, not for the backlog of 40 offers of 40 KB.
+    let limit = database_bytes(&app) + 1024 * 1024;
+    let mut child = spawn_with_file_limit(&app, limit);
+    let (status, _) = poll(metrics, "/readyz", |s, _| s == 200).await;
+    assert_eq!(status, 200, "ready before the disk fills");
+
+    let donors: Vec<String> = (0..40).map(|_| unique_address("full-donor")).collect();
+    for donor in &donors {
+        append(
+            &app.donations,
+            "INBOX",
+            &big_donation(donor, &app.donations, 40_000),
+        )
+        .await;
+    }
+    let (_, body) = poll(metrics, "/readyz", |s, b| {
+        s == 503 && b.contains("database")
+    })
+    .await;
+    println!("while full: {body}");
+    let errors = || {
+        log()
+            .lines()
+            .filter(|l| l.contains("database error;"))
+            .count()
+    };
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    while errors() == 0 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no database error logged:\n{}",
+            log()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let stored_while_full = app.store.list_messages(None, 10_000).await.unwrap().len();
+    assert!(stored_while_full < donors.len(), "the limit was met");
+    assert!(
+        child.try_wait().unwrap().is_none(),
+        "serve keeps running:\n{}",
+        log()
+    );
+
+    // Space returns: the backlog finishes, nothing lost, nobody answered twice.
+    lift_file_limit(child.id());
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
+    loop {
+        let counts = app.store.reply_counts().await.unwrap();
+        let sent = counts
+            .iter()
+            .find(|(s, _)| *s == ReplyState::Sent)
+            .map_or(0, |c| c.1);
+        if sent as usize == donors.len() {
+            break;
+        }
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "serve exited:\n{}",
+            log()
+        );
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "replies after 120 s: {counts:?}\n{}",
+            log()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    app.wait_processed(donors.len()).await;
+    let (status, body) = poll(metrics, "/readyz", |s, _| s == 200).await;
+    assert_eq!((status, body.as_str()), (200, "ready\n"));
+    assert_eq!(
+        app.store.list_messages(None, 10_000).await.unwrap().len(),
+        donors.len()
+    );
+    for donor in &donors {
+        let acks = crate::common::fetch_all(donor, "INBOX").await;
+        assert_eq!(acks.len(), 1, "{donor}'s acknowledgements");
+    }
+    let by_stage: Vec<String> = ["supplyline::fetch", "stage=\"process\"", "stage=\"send\""]
+        .iter()
+        .map(|stage| {
+            let n = log()
+                .lines()
+                .filter(|l| l.contains("database error;") && l.contains(stage))
+                .count();
+            format!("{stage} {n}")
+        })
+        .collect();
+    println!(
+        "stored {stored_while_full} of {} before the limit; database errors logged: {}",
+        donors.len(),
+        by_stage.join(", ")
+    );
+    assert!(
+        crate::app::terminate(&mut child).success(),
+        "serve exits cleanly"
+    );
+    assert!(!log().contains("a stage stopped"), "{}", log());
 }
