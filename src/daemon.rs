@@ -248,6 +248,7 @@ async fn process_loop(
             }
         };
         trouble.telemetry.processed(&batch);
+        batch.iter().for_each(ProcessOutcome::log);
         if batch.is_empty() {
             tokio::select! {
                 _ = stored.notified() => {}

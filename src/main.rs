@@ -246,20 +246,11 @@ fn main() -> std::process::ExitCode {
     } else {
         "info"
     };
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| default_level.into())
-        // The protocol crates log raw commands (LOGIN, AUTH) at debug and
-        // trace: never below info, whatever RUST_LOG says, so passwords
-        // stay out of logs.
-        .add_directive("async_imap=info".parse().expect("a valid directive"))
-        .add_directive("lettre=info".parse().expect("a valid directive"));
-    // Colour only on a terminal: a log file or journal gets plain text.
-    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(ansi)
-        .init();
+    // A config that does not load is reported by the command itself.
+    let log_format = Config::load(&cli.config, false)
+        .map(|c| c.log.format)
+        .unwrap_or_default();
+    supplyline::telemetry::init_logs(log_format, default_level);
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(rt) => rt,
         Err(err) => {

@@ -52,6 +52,32 @@ pub enum ProcessOutcome {
     },
 }
 
+impl ProcessOutcome {
+    /// One log line naming the message (and offer) once its batch is committed.
+    pub fn log(&self) {
+        match self {
+            ProcessOutcome::NewOffer {
+                message,
+                offer,
+                acknowledged,
+            } => tracing::info!(message_id = message, offer, acknowledged, "new offer"),
+            ProcessOutcome::Joined { message, offer } => {
+                tracing::info!(message_id = message, offer, "joined an offer's thread")
+            }
+            ProcessOutcome::Bounced {
+                message,
+                reply,
+                offer,
+            } => tracing::info!(message_id = message, reply, ?offer, "bounce recorded"),
+            ProcessOutcome::NoOffer { message, category } => {
+                tracing::info!(message_id = message, %category, "no offer")
+            }
+            // Logged (with the reason) where it failed.
+            ProcessOutcome::Failed { .. } => {}
+        }
+    }
+}
+
 /// Messages claimed per transaction, and the bytes they may hold together
 /// (a large message is claimed alone).
 pub const BATCH_MESSAGES: i64 = 64;
@@ -162,7 +188,7 @@ impl Processor {
                 }
                 Err(error) => {
                     let reason = error.to_string();
-                    tracing::warn!(message = id, %reason, "message failed");
+                    tracing::warn!(message_id = id, %reason, "message failed");
                     batch.fail_message(id, &reason).await?;
                     ProcessOutcome::Failed {
                         message: id,
@@ -196,7 +222,7 @@ impl Processor {
             .collect();
         if !analysis.bounce_refs.is_empty() {
             if let Some((reply, offer)) = batch.find_bounced_reply(&analysis.bounce_refs).await? {
-                tracing::info!(message = id, reply, ?offer, "a reply of ours bounced");
+                tracing::info!(message_id = id, reply, ?offer, "a reply of ours bounced");
                 batch.complete_bounce(id, &facts, reply, offer).await?;
                 return Ok(ProcessOutcome::Bounced {
                     message: id,
@@ -211,7 +237,7 @@ impl Processor {
             let from_donor = normalised_address(from) == normalised_address(&found.donor_email);
             if !found.answers_our_mail && !from_donor {
                 tracing::info!(
-                    message = id,
+                    message_id = id,
                     offer,
                     "a message about an offer from someone else"
                 );
@@ -237,8 +263,12 @@ impl Processor {
         let offer = new_offer(msg, ex);
         let route = self.ack_route(batch, answered, msg, ex).await?;
         match &route {
-            AckRoute::Skip(reason) => tracing::info!(message = id, %reason, "no acknowledgement"),
-            AckRoute::Hold(reason) => tracing::info!(message = id, %reason, "acknowledgement held"),
+            AckRoute::Skip(reason) => {
+                tracing::info!(message_id = id, %reason, "no acknowledgement")
+            }
+            AckRoute::Hold(reason) => {
+                tracing::info!(message_id = id, %reason, "acknowledgement held")
+            }
             AckRoute::Send => {}
         }
         let mut compose_error = None;
@@ -269,7 +299,7 @@ impl Processor {
         }
         let acknowledged = matches!(route, AckRoute::Send) && compose_error.is_none();
         if let Some(err) = compose_error {
-            tracing::error!(message = id, offer = offer_id, %err, "acknowledgement could not be rendered");
+            tracing::error!(message_id = id, offer = offer_id, %err, "acknowledgement could not be rendered");
         }
         Ok(ProcessOutcome::NewOffer {
             message: id,

@@ -368,6 +368,35 @@ impl Inner {
     }
 }
 
+/// Logs to stderr as `format` says, at `default_level` unless `RUST_LOG`
+/// says otherwise. JSON: one object a line, the text in `message` and the
+/// event's fields beside it (`message_id` for a stored message's row id,
+/// `reply` for a reply's, `offer` for an offer's).
+pub fn init_logs(format: crate::config::LogFormat, default_level: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| default_level.into())
+        // The protocol crates log raw commands (LOGIN, AUTH) at debug and
+        // trace: never below info, whatever RUST_LOG says, so passwords
+        // stay out of logs.
+        .add_directive("async_imap=info".parse().expect("a valid directive"))
+        .add_directive("lettre=info".parse().expect("a valid directive"));
+    let logs = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match format {
+        crate::config::LogFormat::Json => logs
+            .json()
+            .flatten_event(true)
+            .with_current_span(false)
+            .init(),
+        crate::config::LogFormat::Human => {
+            // Colour only on a terminal: a log file or journal gets plain text.
+            let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
+            logs.with_ansi(ansi).init()
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -322,3 +322,68 @@ async fn a_full_database_makes_serve_wait_not_ready_and_lose_nothing() {
     );
     assert!(!log().contains("a stage stopped"), "{}", log());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn json_logs_are_one_object_a_line_and_name_each_message() {
+    let _up = stack_shared().await;
+    let app = App::prepare("[log]\nformat = \"json\"\n").await;
+    let donors: Vec<String> = (0..3).map(|_| unique_address("json-donor")).collect();
+    let mut child = app.spawn_process(&app.path("serve.log"));
+    for donor in &donors {
+        let raw = donation(
+            donor,
+            &app.donations,
+            &unique_id(),
+            "We have 40 isolation gowns.",
+        );
+        append(&app.donations, "INBOX", &raw).await;
+    }
+    let out_of_office = format!(
+        "From: <{}>\r\nTo: {}\r\nSubject: Out of office\r\nAuto-Submitted: auto-replied\r\n\
+         Message-ID: <{}@away.example>\r\n\r\nI am away until Monday.\r\n",
+        unique_address("away"),
+        app.donations,
+        unique_id()
+    );
+    append(&app.donations, "INBOX", out_of_office.as_bytes()).await;
+    let log = || std::fs::read_to_string(app.path("serve.log")).unwrap_or_default();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    while log().matches("reply sent").count() < donors.len() {
+        assert!(tokio::time::Instant::now() < deadline, "{}", log());
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    app.wait_processed(donors.len() + 1).await;
+    assert!(crate::app::terminate(&mut child).success());
+
+    let lines: Vec<serde_json::Value> = log()
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}")))
+        .collect();
+    let text = |v: &serde_json::Value| v["message"].as_str().unwrap_or("").to_string();
+    for line in &lines {
+        assert!(
+            line["timestamp"].is_string() && line["level"].is_string(),
+            "{line}"
+        );
+    }
+    let about = |what: &str| -> Vec<&serde_json::Value> {
+        lines.iter().filter(|l| text(l) == what).collect()
+    };
+    let offers = about("new offer");
+    assert_eq!(offers.len(), donors.len(), "{lines:#?}");
+    for line in offers {
+        assert!(
+            line["message_id"].is_u64() && line["offer"].is_u64(),
+            "{line}"
+        );
+    }
+    let none = about("no offer");
+    assert_eq!(none.len(), 1, "the out-of-office: {lines:#?}");
+    assert!(none[0]["message_id"].is_u64(), "{}", none[0]);
+    let sent = about("reply sent");
+    assert_eq!(sent.len(), donors.len());
+    for line in sent {
+        assert!(line["reply"].is_u64(), "{line}");
+    }
+    println!("{} JSON lines", lines.len());
+}
