@@ -387,3 +387,62 @@ async fn json_logs_are_one_object_a_line_and_name_each_message() {
     }
     println!("{} JSON lines", lines.len());
 }
+
+/// Whether a tool the test needs must be there: under `scripts/test` (which
+/// installs it) and on CI a missing tool fails the test instead of skipping it.
+fn tool_required() -> bool {
+    std::env::var_os("SUPPLYLINE_TEST_STRICT").is_some() || std::env::var_os("CI").is_some()
+}
+
+#[test]
+fn the_systemd_unit_verifies_clean() {
+    let tool = std::process::Command::new("systemd-analyze")
+        .arg("--version")
+        .output();
+    if tool.is_err() {
+        assert!(
+            !tool_required(),
+            "systemd-analyze is missing: install the Debian package `systemd` (scripts/test does)"
+        );
+        eprintln!("SKIPPED the_systemd_unit_verifies_clean: systemd-analyze is not installed");
+        return;
+    }
+    let unit = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/examples/supplyline.service"
+    ))
+    .unwrap();
+    for hardening in [
+        "DynamicUser=yes",
+        "ProtectSystem=strict",
+        "StateDirectory=supplyline",
+        "NoNewPrivileges=yes",
+        "CapabilityBoundingSet=\n",
+    ] {
+        assert!(unit.contains(hardening), "the unit sets {hardening:?}");
+    }
+    // verify checks that ExecStart's program exists: point it at this build.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("supplyline.service");
+    let unit = unit.replace(
+        "/usr/local/bin/supplyline",
+        env!("CARGO_BIN_EXE_supplyline"),
+    );
+    std::fs::write(&path, unit).unwrap();
+    let out = std::process::Command::new("systemd-analyze")
+        .arg("verify")
+        .arg(&path)
+        .output()
+        .unwrap();
+    let said = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        out.status.success(),
+        "systemd-analyze verify failed:\n{said}"
+    );
+    // Unknown keys and bad values are warnings with exit status 0.
+    assert_eq!(said.trim(), "", "systemd-analyze verify warned");
+}
