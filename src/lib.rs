@@ -21,6 +21,7 @@
 //! - [`telemetry`]: metrics for Prometheus and the facts `/readyz` judges.
 //! - [`daemon`]: starting the stages together and stopping them cleanly.
 //! - [`demo`]: the self-contained demo run.
+//! - [`doctor`]: `supplyline doctor`, each check of an installation with its fix.
 //! - [`backoff`]: how long to wait before trying again (replies, IMAP reconnects, a busy database).
 //! - [`error_text`]: an error and its causes on one line, for logs and the outbox page.
 #![forbid(unsafe_code)]
@@ -30,6 +31,7 @@ pub mod config;
 pub mod daemon;
 pub mod decide;
 pub mod demo;
+pub mod doctor;
 pub mod error_text;
 pub mod fetch;
 pub mod files;

@@ -419,35 +419,14 @@ fn read_password(file: Option<&Path>) -> anyhow::Result<String> {
 /// `supplyline doctor`: each check on a line, `ok` or `FAIL` with its fix.
 async fn doctor(path: &Path) -> anyhow::Result<()> {
     let config = Config::load(path, true)?;
-    let mut failed = 0;
-    let mut report = |name: &str, problem: Option<String>| match problem {
-        None => println!("ok    {name}"),
-        Some(fix) => {
-            failed += 1;
-            println!("FAIL  {name}: {fix}");
-        }
-    };
-    let store = daemon::open_store(&config).await;
-    report(
-        "database opens and its migrations are current",
-        store.as_ref().err().map(|e| format!("{e:#}")),
-    );
-    if let Ok(store) = store {
-        store.close().await;
+    let checks = supplyline::doctor::run(&config).await;
+    for check in &checks {
+        println!("{}", check.line());
     }
-    let rules = daemon::load_rules(&config).err();
-    report("rules load", rules.map(|e| format!("{e:#}")));
-    let templates = daemon::load_composer(&config).err();
-    report("reply templates load", templates.map(|e| format!("{e:#}")));
-    let open = supplyline::files::open_to_others(&supplyline::files::data_paths(&config));
-    let modes = open
+    let failed = checks
         .iter()
-        .map(|(p, mode)| format!("{} is {mode:04o}: chmod go-rwx it", p.display()))
-        .collect::<Vec<_>>();
-    report(
-        "data files are readable by their owner only",
-        (!modes.is_empty()).then(|| modes.join("; ")),
-    );
+        .filter(|c| matches!(c.verdict, supplyline::doctor::Verdict::Fail(_)))
+        .count();
     anyhow::ensure!(failed == 0, "{failed} check(s) failed");
     Ok(())
 }

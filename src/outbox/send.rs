@@ -302,6 +302,108 @@ impl SmtpServer {
     }
 }
 
+/// One step of [`SmtpServer::check`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SmtpStep {
+    /// TCP, TLS for `security = "tls"`, the greeting and EHLO.
+    Connect,
+    /// The server offers STARTTLS after EHLO (`security = "starttls"`).
+    StarttlsOffered,
+    /// The STARTTLS handshake, the certificate verified.
+    Starttls,
+    /// AUTH with the configured username and password.
+    Auth,
+}
+
+impl SmtpServer {
+    /// For `supplyline doctor`: opens a session step by step as the sender
+    /// does (connect and EHLO, STARTTLS, AUTH), each step's outcome in
+    /// order, stopping at the first that fails; sends nothing.
+    pub async fn check(&self) -> Vec<(SmtpStep, Result<(), String>)> {
+        let mut steps = Vec::new();
+        let text = |e: lettre::transport::smtp::Error| error_text(&classify(e, &self.name));
+        let connecting = async {
+            match self.security {
+                Security::Tls => AsyncSmtpConnection::connect_tokio1(
+                    (self.host.as_str(), self.port),
+                    Some(self.timeout),
+                    &self.hello,
+                    Some(self.tls.clone()),
+                    None,
+                )
+                .await
+                .map_err(text),
+                Security::Starttls | Security::None => {
+                    let tcp = tokio::net::TcpStream::connect((self.host.as_str(), self.port))
+                        .await
+                        .map_err(|e| format!("cannot connect to {}: {e}", self.name))?;
+                    AsyncSmtpConnection::connect_with_transport(Box::new(tcp), &self.hello)
+                        .await
+                        .map_err(text)
+                }
+            }
+        };
+        let timed_out = || {
+            format!(
+                "{} did not answer within {} s",
+                self.name,
+                self.timeout.as_secs()
+            )
+        };
+        let mut conn = match tokio::time::timeout(self.timeout, connecting).await {
+            Ok(Ok(conn)) => conn,
+            Ok(Err(e)) => return vec![(SmtpStep::Connect, Err(e))],
+            Err(_) => return vec![(SmtpStep::Connect, Err(timed_out()))],
+        };
+        steps.push((SmtpStep::Connect, Ok(())));
+        if self.security == Security::Starttls {
+            if !conn.can_starttls() {
+                let e = format!("{} answered EHLO without STARTTLS", self.name);
+                steps.push((SmtpStep::StarttlsOffered, Err(e)));
+                return steps;
+            }
+            steps.push((SmtpStep::StarttlsOffered, Ok(())));
+            let upgrade = conn.starttls(self.tls.clone(), &self.hello);
+            match tokio::time::timeout(self.timeout, upgrade).await {
+                Ok(Ok(())) => steps.push((SmtpStep::Starttls, Ok(()))),
+                Ok(Err(e)) => {
+                    steps.push((SmtpStep::Starttls, Err(text(e))));
+                    return steps;
+                }
+                Err(_) => {
+                    steps.push((SmtpStep::Starttls, Err(timed_out())));
+                    return steps;
+                }
+            }
+        }
+        if let Some(credentials) = &self.credentials {
+            let auth = conn.auth(DEFAULT_MECHANISMS, credentials);
+            let outcome = match tokio::time::timeout(self.timeout, auth).await {
+                Ok(Ok(_)) => Ok(()),
+                Ok(Err(e)) => Err(format!("{}: {}", self.name, error_text(&e))),
+                Err(_) => Err(timed_out()),
+            };
+            steps.push((SmtpStep::Auth, outcome));
+        }
+        let _ = tokio::time::timeout(self.timeout, conn.quit()).await;
+        steps
+    }
+
+    /// Whether AUTH will be tried (a username is set).
+    pub fn authenticates(&self) -> bool {
+        self.credentials.is_some()
+    }
+
+    /// `host:port`.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    pub fn security(&self) -> Security {
+        self.security
+    }
+}
+
 /// True when the server refused more messages in this session ("421/452
 /// Too many messages sent", as OpenSMTPD says after 100): a new session
 /// can send at once. Decided by the reply code lettre gives, and the text

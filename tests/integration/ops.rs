@@ -446,3 +446,126 @@ fn the_systemd_unit_verifies_clean() {
     // Unknown keys and bad values are warnings with exit status 0.
     assert_eq!(said.trim(), "", "systemd-analyze verify warned");
 }
+
+/// `supplyline doctor` on `config`: exit success and what it printed.
+fn doctor(app: &App, config: &str) -> (bool, String) {
+    let path = app.path("doctor.toml");
+    std::fs::write(&path, config).unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_supplyline"))
+        .arg("--config")
+        .arg(&path)
+        .arg("doctor")
+        .output()
+        .unwrap();
+    let said = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.success(), said)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn doctor_passes_on_the_stack_and_names_each_broken_part_with_its_fix() {
+    let _up = stack_shared().await;
+    let app = App::prepare("").await;
+    let stack = mail_stack();
+    let good = std::fs::read_to_string(app.config_path()).unwrap();
+    let (ok, said) = doctor(&app, &good);
+    println!("{said}");
+    assert!(ok, "all pass on the stack:\n{said}");
+    for line in [
+        "ok    database takes a write",
+        "ok    IMAP connects to 127.0.0.1 and logs in as",
+        "ok    IMAP mailbox \"INBOX\" opens",
+        "ok    IMAP server offers IDLE",
+        "ok    SMTP connects to 127.0.0.1:",
+    ] {
+        assert!(said.contains(line), "{line}:\n{said}");
+    }
+
+    let imap_port = format!("port = {}\n", stack.imap_port);
+    let smtp_port = format!("port = {}\n", stack.smtp_port);
+    let closed = format!("port = {}\n", free_port());
+    let smtp_section = "security = \"none\"\nallow_insecure = true\ntimeout_secs = 10\n";
+    let cases: Vec<(&str, String, &str, &str)> = vec![
+        (
+            "wrong IMAP password",
+            good.replace(
+                &format!("password = \"{}\"", stack.password),
+                "password = \"wrong\"",
+            ),
+            "FAIL  IMAP connects",
+            "check imap.password",
+        ),
+        (
+            "wrong IMAP port",
+            good.replacen(&imap_port, &closed, 1),
+            "FAIL  IMAP connects",
+            "check imap.host and imap.port",
+        ),
+        (
+            "IMAP TLS with an untrusted certificate",
+            good.replacen(
+                &format!("{imap_port}security = \"none\"\nallow_insecure = true\n"),
+                &format!(
+                    "port = {}\nsecurity = \"tls\"\nca_file = \"{}\"\n",
+                    stack.imaps_port,
+                    stack.wrong_ca_file.display()
+                ),
+                1,
+            ),
+            "FAIL  IMAP connects",
+            "set imap.ca_file",
+        ),
+        (
+            "a mailbox that does not exist",
+            good.replace("mailbox = \"INBOX\"", "mailbox = \"Donations/Nope\""),
+            "FAIL  IMAP mailbox \"Donations/Nope\" opens",
+            "check imap.mailbox",
+        ),
+        (
+            "wrong SMTP port",
+            good.replacen(&smtp_port, &closed, 1),
+            "FAIL  SMTP connects",
+            "check smtp.host and smtp.port",
+        ),
+        (
+            "STARTTLS asked of a port that does not offer it",
+            good.replacen(
+                smtp_section,
+                &format!(
+                    "security = \"starttls\"\nca_file = \"{}\"\ntimeout_secs = 10\n",
+                    stack.ca_file.display()
+                ),
+                1,
+            ),
+            "FAIL  SMTP server offers STARTTLS",
+            "use the submission port 587",
+        ),
+        (
+            "AUTH asked of a server that offers none",
+            good.replacen(
+                smtp_section,
+                &format!("{smtp_section}username = \"desk\"\npassword = \"secret\"\n"),
+                1,
+            ),
+            "FAIL  SMTP AUTH with smtp.username",
+            "check smtp.username and smtp.password",
+        ),
+    ];
+    for (what, config, failed, fix) in cases {
+        assert_ne!(config, good, "{what}: the config was changed");
+        let (ok, said) = doctor(&app, &config);
+        println!("--- {what}\n{said}");
+        assert!(!ok, "{what}: doctor exits non-zero:\n{said}");
+        let line = said
+            .lines()
+            .find(|l| l.starts_with(failed))
+            .unwrap_or_else(|| panic!("{what}: no {failed:?} line:\n{said}"));
+        assert!(line.contains(fix), "{what}: the fix {fix:?}:\n{line}");
+        let fails = said.lines().filter(|l| l.starts_with("FAIL")).count();
+        assert_eq!(fails, 1, "{what}: only the broken part fails:\n{said}");
+        assert!(said.contains("1 check(s) failed"), "{said}");
+    }
+}
