@@ -284,6 +284,14 @@ pub struct DonationsConfig {
     /// Automatic replies per hour in all; more are held.
     #[serde(default = "default_replies_per_hour")]
     pub replies_per_hour: u32,
+    /// Soft bounces (4.x.x) of replies to one address before no reply goes
+    /// to it; a hard bounce (5.x.x) suppresses at once.
+    #[serde(default = "default_soft_bounces_to_suppress")]
+    pub soft_bounces_to_suppress: u32,
+}
+
+fn default_soft_bounces_to_suppress() -> u32 {
+    3
 }
 
 /// What an automatic reply to an unauthenticated sender does.
@@ -323,6 +331,7 @@ impl Default for DonationsConfig {
             unauthenticated: None,
             replies_per_domain_per_hour: default_replies_per_domain(),
             replies_per_hour: default_replies_per_hour(),
+            soft_bounces_to_suppress: default_soft_bounces_to_suppress(),
         }
     }
 }

@@ -8,6 +8,7 @@ use std::collections::{BTreeMap, HashSet};
 use std::sync::{Arc, Mutex};
 
 use crate::config::UnauthenticatedPolicy;
+use crate::mail::dsn::Severity;
 use crate::mail::{self, ParsedMessage};
 use crate::outbox::context::DonorMessage;
 use crate::outbox::kinds::ReplyKind;
@@ -221,9 +222,30 @@ impl Processor {
             .cloned()
             .collect();
         if !analysis.bounce_refs.is_empty() {
-            if let Some((reply, offer)) = batch.find_bounced_reply(&analysis.bounce_refs).await? {
-                tracing::info!(message_id = id, reply, ?offer, "a reply of ours bounced");
+            if let Some((reply, offer, to)) =
+                batch.find_bounced_reply(&analysis.bounce_refs).await?
+            {
+                let (severity, reason) = bounce_of(analysis.dsn.as_deref(), &to);
+                if severity == Severity::None {
+                    tracing::info!(message_id = id, reply, %reason, "a delivery report that is no bounce");
+                    batch.complete_without_offer(id, &facts).await?;
+                    return Ok(ProcessOutcome::NoOffer {
+                        message: id,
+                        category: facts.category,
+                    });
+                }
+                tracing::info!(message_id = id, reply, ?offer, ?severity, %reason, "a reply of ours bounced");
                 batch.complete_bounce(id, &facts, reply, offer).await?;
+                let limit = self.policy.soft_bounces_to_suppress;
+                let effect = batch
+                    .record_bounce(&to, severity, &reason, id, limit)
+                    .await?;
+                tracing::info!(
+                    message_id = id,
+                    reply,
+                    ?effect,
+                    "bounce recorded against the address"
+                );
                 return Ok(ProcessOutcome::Bounced {
                     message: id,
                     reply,
@@ -409,6 +431,8 @@ pub struct Analysis {
     /// For bounces and delivery reports: every Message-ID the raw message
     /// names, to find which reply of ours it returns.
     pub bounce_refs: Vec<String>,
+    /// For bounces: the recipients of its delivery-status part, if it has one.
+    pub dsn: Option<Vec<crate::mail::dsn::DsnRecipient>>,
 }
 
 /// Why a stored message could not be analysed. Its text is the reason kept
@@ -429,16 +453,33 @@ pub fn analyse(rules: &Rules, raw: &[u8]) -> Result<Analysis, AnalyseError> {
     let msg = mail::parse(raw)?;
     let extraction = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| rules.extract(&msg)))
         .map_err(|_| AnalyseError::RulesPanicked)?;
-    let bounce_refs = if extraction.category == Category::Bounce || msg.auto.is_report {
-        message_ids_in(raw)
-    } else {
-        Vec::new()
+    let bounce = extraction.category == Category::Bounce || msg.auto.is_report;
+    let (bounce_refs, dsn) = match bounce {
+        true => (message_ids_in(raw), crate::mail::dsn::recipients(raw)),
+        false => (Vec::new(), None),
     };
     Ok(Analysis {
         msg,
         extraction,
         bounce_refs,
+        dsn,
     })
+}
+
+/// How a bounce of a reply to `to` counts, and why: the DSN recipient that
+/// is `to` (else the worst one it names); a bounce without a
+/// delivery-status part counts as soft (nothing says it is final).
+fn bounce_of(dsn: Option<&[crate::mail::dsn::DsnRecipient]>, to: &str) -> (Severity, String) {
+    let recipients = dsn.unwrap_or_default();
+    let key = normalised_address(to);
+    let found = recipients
+        .iter()
+        .find(|r| normalised_address(&r.address) == key)
+        .or_else(|| recipients.iter().max_by_key(|r| r.severity()));
+    match found {
+        Some(r) => (r.severity(), r.reason()),
+        None => (Severity::Soft, "a bounce without a delivery status".into()),
+    }
 }
 
 /// Every `<local@domain>` token in a raw message (a bounce quotes the

@@ -23,6 +23,7 @@
 //!   `crate::decide`.
 //! - `audit`, `users`: history, accounts and sessions.
 //! - `health`: what monitoring reads (queues by state, a write probe).
+//! - `suppressions`: addresses no reply goes to after bounces.
 //!
 //! States are bound as their types (`crate::state`), never as string literals.
 
@@ -38,6 +39,7 @@ mod operations;
 mod outbox;
 mod processing;
 mod queue;
+mod suppressions;
 mod users;
 
 use std::str::FromStr;
@@ -63,6 +65,7 @@ pub use operations::{Need, PickupSite};
 pub use outbox::{HeldReply, NewReply, OutboxRow, OutboxSummary};
 pub use processing::{ProcessingBatch, ThreadMatch};
 pub use queue::{QueueFilter, QueueRow, StatusFilter};
+pub use suppressions::{BounceEffect, Suppression};
 pub use users::{FailedLogins, LoginSlot, SessionRow, User, UserListing};
 
 /// A database failure, with what was being done.
