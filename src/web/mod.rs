@@ -7,7 +7,8 @@
 //! the offer page and decisions ([`offer`]), held replies ([`replies`]),
 //! showing a stored message safely
 //! ([`message`]), the dashboard and failed messages ([`dashboard`]),
-//! health checks and metrics without a session ([`health`]).
+//! health checks and metrics without a session ([`health`]), addresses
+//! suppressed after bounces ([`suppressions`]).
 //! Does not own: SQL (that is `store`), the decisions' rules and writes
 //! (`decide`), or reply rendering (`outbox`).
 //!
@@ -27,6 +28,7 @@ pub mod operations;
 pub mod queue;
 pub mod replies;
 pub mod return_to;
+pub mod suppressions;
 pub mod throttle;
 
 use std::sync::Arc;
@@ -149,6 +151,14 @@ const PAGES: &[(&str, &str)] = &[
         include_str!("../../templates/web/failed.html"),
     ),
     (
+        "suppressions.html",
+        include_str!("../../templates/web/suppressions.html"),
+    ),
+    (
+        "lift_button.html",
+        include_str!("../../templates/web/lift_button.html"),
+    ),
+    (
         "message.html",
         include_str!("../../templates/web/message.html"),
     ),
@@ -236,6 +246,8 @@ pub fn router(state: AppState) -> Router {
         .route("/dashboard", get(dashboard::dashboard_page))
         .route("/failed", get(dashboard::failed_page))
         .route("/failed/{id}/retry", post(dashboard::retry))
+        .route("/suppressions", get(suppressions::list_page))
+        .route("/suppressions/lift", post(suppressions::lift))
         .route_layer(axum::middleware::from_fn_with_state(
             state.telemetry.clone(),
             health::time_request,

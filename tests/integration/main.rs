@@ -6,6 +6,7 @@
 mod common;
 
 mod app;
+mod bounces;
 mod decide;
 mod decide_cli;
 mod faults;
