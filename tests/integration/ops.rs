@@ -391,7 +391,7 @@ async fn json_logs_are_one_object_a_line_and_name_each_message() {
 /// Whether a tool the test needs must be there: under `scripts/test` (which
 /// installs it) and on CI a missing tool fails the test instead of skipping it.
 fn tool_required() -> bool {
-    std::env::var_os("SUPPLYLINE_TEST_STRICT").is_some() || std::env::var_os("CI").is_some()
+    std::env::var_os("REQUIRE_TEST_TOOLS").is_some() || std::env::var_os("CI").is_some()
 }
 
 #[test]
