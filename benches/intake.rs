@@ -1,7 +1,8 @@
 //! Intake benchmarks on the real mail stack (Dovecot + OpenSMTPD on loopback):
 //!
 //! - acknowledgement latency: from OpenSMTPD's 250 for a donor's email to our
-//!   acknowledgement in the donor's mailbox (p50, p90);
+//!   acknowledgement in the donor's mailbox (p50, p90), waiting in IDLE and
+//!   woken by Dovecot's push (the new-mail hook), in the same run;
 //! - backlog drain: N × 4 KiB messages fetched and stored, next to a bare
 //!   `UID FETCH` download of the same mailbox; then processed and answered;
 //! - peak RSS of `supplyline serve` draining messages with 20 MiB attachments.
@@ -57,7 +58,8 @@ fn main() {
     let wanted = |part: &str| only.is_empty() || only == part;
     rt.block_on(async {
         if wanted("latency") {
-            latency(sizes.latency_samples).await;
+            latency(sizes.latency_samples, Wake::Idle).await;
+            latency(sizes.latency_samples, Wake::Push).await;
         }
         if wanted("backlog") {
             backlog(sizes.backlog).await;
@@ -105,11 +107,39 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
     sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
 }
 
-/// Acknowledgement latency with `serve` running in IDLE.
-async fn latency(samples: usize) {
+/// How `serve` learns of new mail in a latency run.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Wake {
+    /// IMAP IDLE (Dovecot notifies 500 ms after a delivery).
+    Idle,
+    /// IDLE, and Dovecot's push_notification calling `/hooks/new-mail`.
+    Push,
+}
+
+/// Acknowledgement latency with `serve` running, woken as `wake` says.
+async fn latency(samples: usize, wake: Wake) {
     let dir = tempfile::tempdir().unwrap();
     let donations = unique_address("donations");
-    let config = load(&config_text(dir.path(), &donations, ""));
+    let stack = mail_stack();
+    let web = match wake {
+        Wake::Idle => String::new(),
+        Wake::Push => {
+            let status = std::process::Command::new("scripts/mail-stack")
+                .args([
+                    "push-on".as_ref(),
+                    stack.dir.as_os_str(),
+                    donations.as_ref(),
+                ])
+                .status()
+                .unwrap();
+            assert!(status.success(), "mail-stack push-on");
+            format!(
+                "\n[web]\nlisten = \"127.0.0.1:{}\"\nnew_mail_hook_secret = \"{}\"\n",
+                stack.env["PUSH_PORT"], stack.env["HOOK_SECRET"]
+            )
+        }
+    };
+    let config = load(&config_text(dir.path(), &donations, &web));
     let token = CancellationToken::new();
     let serve = tokio::spawn(supplyline::daemon::serve(config, token.clone()));
     tokio::time::sleep(Duration::from_millis(500)).await; // connected and idling
@@ -152,12 +182,12 @@ async fn latency(samples: usize) {
     times.sort();
     ours.sort();
     println!(
-        "ack latency, our part (stored -> ack in donor's mailbox): p50 {:?}  p90 {:?}",
+        "[{wake:?}] ack latency, our part (stored -> ack in donor's mailbox): p50 {:?}  p90 {:?}",
         percentile(&ours, 0.5),
         percentile(&ours, 0.9)
     );
     println!(
-        "ack latency over {samples} donations (SMTP 250 -> ack in donor's mailbox): p50 {:?}  p90 {:?}  max {:?}",
+        "[{wake:?}] ack latency over {samples} donations (SMTP 250 -> ack in donor's mailbox): p50 {:?}  p90 {:?}  max {:?}",
         percentile(&times, 0.5),
         percentile(&times, 0.9),
         times.last().unwrap()

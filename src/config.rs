@@ -6,9 +6,12 @@
 //! anything (the stages do that with the values found here).
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use secrecy::SecretString;
 use serde::Deserialize;
+
+use crate::oauth::{AuthMethod, Mechanism, OAuthSettings, TokenSource};
 
 /// Everything supplyline can be told.
 #[derive(Debug, Deserialize, Default)]
@@ -28,6 +31,8 @@ pub struct Config {
     pub outbox: OutboxConfig,
     /// The triage web UI; unset means `serve` runs without it.
     pub web: Option<WebConfig>,
+    /// OAuth2 for `imap.auth` or `smtp.auth = "oauth2"` (see src/oauth).
+    pub oauth2: Option<OAuthSettings>,
     /// `/healthz`, `/readyz` and `/metrics` (also served on `[web]`).
     #[serde(default)]
     pub metrics: MetricsConfig,
@@ -108,6 +113,12 @@ pub struct WebConfig {
     /// from anyone else the header is ignored.
     #[serde(default)]
     pub trusted_proxies: Vec<String>,
+    /// The shared secret of `POST /hooks/new-mail`, the wake-up a mail
+    /// server's push (Dovecot's push_notification) calls on delivery; unset,
+    /// the hook answers 404 and IDLE alone waits for mail.
+    pub new_mail_hook_secret: Option<SecretString>,
+    /// The same secret read from a file (one of the two).
+    pub new_mail_hook_secret_file: Option<PathBuf>,
 }
 
 impl Default for WebConfig {
@@ -121,6 +132,8 @@ impl Default for WebConfig {
             request_timeout_secs: default_request_timeout_secs(),
             max_connections: default_max_connections(),
             trusted_proxies: Vec::new(),
+            new_mail_hook_secret: None,
+            new_mail_hook_secret_file: None,
         }
     }
 }
@@ -142,6 +155,9 @@ impl WebConfig {
     }
 }
 
+fn default_true() -> bool {
+    true
+}
 fn default_listen() -> String {
     "127.0.0.1:8080".into()
 }
@@ -213,6 +229,15 @@ pub struct ImapConfig {
     pub username: String,
     pub password: Option<SecretString>,
     pub password_file: Option<PathBuf>,
+    /// `password` (LOGIN) or `oauth2` (an access token from `[oauth2]`).
+    #[serde(default)]
+    pub auth: AuthMethod,
+    /// The SASL mechanism for `auth = "oauth2"`: `xoauth2` or `oauthbearer`.
+    #[serde(default)]
+    pub oauth2_mechanism: Mechanism,
+    /// Set by [`Config::load`] when `auth = "oauth2"`: shared with SMTP.
+    #[serde(skip)]
+    pub tokens: Option<Arc<TokenSource>>,
     #[serde(default = "default_mailbox")]
     pub mailbox: String,
     /// Where a stored message is moved; unset means it is only flagged `\Seen`.
@@ -220,7 +245,12 @@ pub struct ImapConfig {
     /// Messages larger than this are recorded (headers only) but not downloaded.
     #[serde(default = "default_max_message_bytes")]
     pub max_message_bytes: u64,
-    /// Seconds between checks when the server has no IDLE.
+    /// Wait for new mail with IDLE when the server offers it (the default);
+    /// false polls every `poll_interval_secs` instead, for a server whose
+    /// IDLE misbehaves. Either way the new-mail hook wakes the fetcher.
+    #[serde(default = "default_true")]
+    pub idle: bool,
+    /// Seconds between checks when IDLE is not used.
     #[serde(default = "default_poll_secs")]
     pub poll_interval_secs: u64,
     /// Seconds allowed for one IMAP command.
@@ -243,6 +273,15 @@ pub struct SmtpConfig {
     pub username: Option<String>,
     pub password: Option<SecretString>,
     pub password_file: Option<PathBuf>,
+    /// `password` (AUTH PLAIN/LOGIN) or `oauth2` (an access token from `[oauth2]`).
+    #[serde(default)]
+    pub auth: AuthMethod,
+    /// The SASL mechanism for `auth = "oauth2"`: `xoauth2` or `oauthbearer`.
+    #[serde(default)]
+    pub oauth2_mechanism: Mechanism,
+    /// Set by [`Config::load`] when `auth = "oauth2"`: shared with IMAP.
+    #[serde(skip)]
+    pub tokens: Option<Arc<TokenSource>>,
     #[serde(default = "default_timeout_secs")]
     pub timeout_secs: u64,
     /// SMTP sessions sending replies side by side, each one after another.
@@ -449,6 +488,7 @@ const SECTIONS: &[&str] = &[
     "web",
     "metrics",
     "log",
+    "oauth2",
 ];
 
 impl Config {
@@ -491,7 +531,7 @@ impl Config {
         if !problems.is_empty() {
             return Err(ConfigError { problems });
         }
-        let config: Config = if overridden.is_empty() {
+        let mut config: Config = if overridden.is_empty() {
             toml::from_str(text).map_err(|err| ConfigError::one(toml_problem(&file, text, &err)))?
         } else {
             // Errors then name the variables too, since a value may come from one of them.
@@ -502,6 +542,7 @@ impl Config {
             })?
         };
         config.validate(&file)?;
+        config.attach_tokens();
         Ok(config)
     }
 
@@ -515,14 +556,23 @@ impl Config {
                 imap.allow_insecure,
                 &mut problems,
             );
-            check_secret(
-                file,
-                "imap",
-                &imap.password,
-                &imap.password_file,
-                true,
-                &mut problems,
-            );
+            match imap.auth {
+                AuthMethod::Password => check_secret(
+                    file,
+                    "imap.password",
+                    &imap.password,
+                    &imap.password_file,
+                    true,
+                    &mut problems,
+                ),
+                AuthMethod::Oauth2 => self.check_oauth(
+                    file,
+                    "imap",
+                    &imap.password,
+                    &imap.password_file,
+                    &mut problems,
+                ),
+            }
             if imap.max_message_bytes < 1024 {
                 problems.push(format!(
                     "{file}: imap.max_message_bytes: expected at least 1024, found {}",
@@ -539,14 +589,30 @@ impl Config {
                 &mut problems,
             );
             let needs = smtp.username.is_some();
-            check_secret(
-                file,
-                "smtp",
-                &smtp.password,
-                &smtp.password_file,
-                needs,
-                &mut problems,
-            );
+            match smtp.auth {
+                AuthMethod::Password => check_secret(
+                    file,
+                    "smtp.password",
+                    &smtp.password,
+                    &smtp.password_file,
+                    needs,
+                    &mut problems,
+                ),
+                AuthMethod::Oauth2 => {
+                    if !needs {
+                        problems.push(format!(
+                            "{file}: smtp.username: smtp.auth = \"oauth2\" needs the mailbox's address as username"
+                        ));
+                    }
+                    self.check_oauth(
+                        file,
+                        "smtp",
+                        &smtp.password,
+                        &smtp.password_file,
+                        &mut problems,
+                    )
+                }
+            }
             if smtp.connections == 0 {
                 problems.push(format!(
                     "{file}: smtp.connections: expected at least 1, found 0"
@@ -594,6 +660,14 @@ impl Config {
                     ));
                 }
             }
+            check_secret(
+                file,
+                "web.new_mail_hook_secret",
+                &web.new_mail_hook_secret,
+                &web.new_mail_hook_secret_file,
+                false,
+                &mut problems,
+            );
             if let Some(path) = web.needs_file.as_ref().filter(|p| !p.exists()) {
                 problems.push(format!(
                     "{file}: web.needs_file: expected a readable file, {} does not exist",
@@ -608,6 +682,9 @@ impl Config {
                 ));
             }
         }
+        if let Some(oauth2) = &self.oauth2 {
+            oauth2.check(file, &mut problems);
+        }
         if self.outbox.max_attempts == 0 {
             problems.push(format!(
                 "{file}: outbox.max_attempts: expected at least 1, found 0"
@@ -617,6 +694,44 @@ impl Config {
             Ok(())
         } else {
             Err(ConfigError { problems })
+        }
+    }
+}
+
+impl Config {
+    /// `section.auth = "oauth2"` needs an `[oauth2]` section and no password.
+    fn check_oauth(
+        &self,
+        file: &str,
+        section: &str,
+        password: &Option<SecretString>,
+        password_file: &Option<PathBuf>,
+        problems: &mut Vec<String>,
+    ) {
+        if self.oauth2.is_none() {
+            problems.push(format!(
+                "{file}: {section}.auth: \"oauth2\" needs an [oauth2] section (provider, client_id, …)"
+            ));
+        }
+        if password.is_some() || password_file.is_some() {
+            problems.push(format!(
+                "{file}: {section}.password: not used with {section}.auth = \"oauth2\"; remove it"
+            ));
+        }
+    }
+
+    /// One [`TokenSource`] for every connection with `auth = "oauth2"`,
+    /// so IMAP and SMTP share the access token and its renewals.
+    fn attach_tokens(&mut self) {
+        let Some(settings) = &self.oauth2 else {
+            return;
+        };
+        let source = Arc::new(TokenSource::new(settings.clone()));
+        if let Some(imap) = self.imap.as_mut().filter(|i| i.auth == AuthMethod::Oauth2) {
+            imap.tokens = Some(source.clone());
+        }
+        if let Some(smtp) = self.smtp.as_mut().filter(|s| s.auth == AuthMethod::Oauth2) {
+            smtp.tokens = Some(source);
         }
     }
 }
@@ -635,23 +750,24 @@ fn check_security(
     }
 }
 
+/// Checks a secret given as `key` or `key_file`: at most one, the file exists.
 fn check_secret(
     file: &str,
-    section: &str,
-    password: &Option<SecretString>,
-    password_file: &Option<PathBuf>,
+    key: &str,
+    value: &Option<SecretString>,
+    value_file: &Option<PathBuf>,
     required: bool,
     problems: &mut Vec<String>,
 ) {
-    match (password, password_file) {
+    match (value, value_file) {
         (Some(_), Some(_)) => problems.push(format!(
-            "{file}: {section}.password and {section}.password_file: expected one of them, found both"
+            "{file}: {key} and {key}_file: expected one of them, found both"
         )),
         (None, None) if required => problems.push(format!(
-            "{file}: {section}.password: expected a password or {section}.password_file"
+            "{file}: {key}: expected a value here or in {key}_file"
         )),
         (None, Some(path)) if !path.exists() => problems.push(format!(
-            "{file}: {section}.password_file: expected a readable file, {} does not exist",
+            "{file}: {key}_file: expected a readable file, {} does not exist",
             path.display()
         )),
         _ => {}
@@ -720,7 +836,13 @@ fn apply_env(table: &mut toml::Table, name: &str, rest: &str, value: &str) -> Re
 /// Keys whose value is text even when it looks like a number: an all-digit
 /// password is a password (and, as a string, never shows up in an error
 /// about a number where text was expected).
-const TEXT_KEYS: &[&str] = &["password", "username"];
+const TEXT_KEYS: &[&str] = &[
+    "password",
+    "username",
+    "client_id",
+    "client_secret",
+    "tenant",
+];
 
 /// Environment values are TOML literals when they parse as one (numbers,
 /// booleans), strings otherwise.

@@ -179,6 +179,8 @@ pub async fn serve(config: Config, shutdown: CancellationToken) -> anyhow::Resul
     let stages = Arc::new(stages.with_telemetry(telemetry.clone()));
     let stored = Arc::new(Notify::new());
     let queued = Arc::new(Notify::new());
+    // The new-mail hook's wake-up for the fetch stage (a mail server's push).
+    let new_mail = config.imap.as_ref().map(|_| Arc::new(Notify::new()));
     let mut tasks = tokio::task::JoinSet::new();
     let health = crate::web::health::HealthState {
         store: store.clone(),
@@ -187,8 +189,11 @@ pub async fn serve(config: Config, shutdown: CancellationToken) -> anyhow::Resul
     };
     if let Some(web) = config.web.clone() {
         let composer = Arc::new(load_composer(&config)?);
-        let state = crate::web::AppState::new(store.clone(), composer, &web)?
+        let mut state = crate::web::AppState::new(store.clone(), composer, &web)?
             .with_telemetry(telemetry.clone(), &config.metrics);
+        if let Some(wake) = new_mail.clone() {
+            state = state.with_new_mail_hook(&web, wake)?;
+        }
         let run = crate::web::run_site(web, state, shutdown.clone());
         tasks.spawn(async move { run.await.context("web UI") });
     }
@@ -198,8 +203,11 @@ pub async fn serve(config: Config, shutdown: CancellationToken) -> anyhow::Resul
     }
     if let Some(imap) = config.imap {
         telemetry.fetching();
-        let fetcher =
+        let mut fetcher =
             Fetcher::new(store.clone(), imap, stored.clone())?.with_telemetry(telemetry.clone());
+        if let Some(wake) = new_mail {
+            fetcher = fetcher.woken_by(wake);
+        }
         let token = shutdown.clone();
         tasks.spawn(async move { fetcher.run(token).await.context("fetch stage") });
     } else {

@@ -99,6 +99,20 @@ async fn files(config: &Config) -> Vec<Check> {
         .err()
         .map_or(Verdict::Ok, fail);
     checks.push(Check::new("reply templates load", templates));
+    if let Some(settings) = &config.oauth2 {
+        let source = crate::oauth::TokenSource::new(settings.clone());
+        let token = match source.access_token().await {
+            Ok(_) => Verdict::Ok,
+            Err(e) => {
+                let fix = match e.needs_login() {
+                    true => "",
+                    false => " (check the [oauth2] section)",
+                };
+                Verdict::Fail(format!("{}{fix}", error_text(&e)))
+            }
+        };
+        checks.push(Check::new("an OAuth2 access token can be had", token));
+    }
     let open = crate::files::open_to_others(&crate::files::data_paths(config));
     let modes: Vec<String> = open
         .iter()
@@ -138,6 +152,9 @@ fn imap_fix(cfg: &ImapConfig, e: &FetchError) -> String {
              imap.security match it (a TLS port with \"none\" waits forever)?",
             cfg.timeout_secs
         ),
+        FetchError::OAuth(_) => "no OAuth2 access token: see `supplyline oauth check` and the \
+             [oauth2] section"
+            .to_string(),
         FetchError::Protocol { .. } | FetchError::Store(_) => {
             "the server answered in a way supplyline does not understand".to_string()
         }
@@ -245,8 +262,9 @@ fn smtp_fix(step: SmtpStep) -> &'static str {
              smtp.ca_file to its CA"
         }
         SmtpStep::Auth => {
-            "check smtp.username and smtp.password (or smtp.password_file), and that the \
-             server offers AUTH on this port (many offer it only after STARTTLS)"
+            "check smtp.username and smtp.password (or smtp.password_file, or the [oauth2] \
+             section for smtp.auth = \"oauth2\"), and that the server offers AUTH on this \
+             port (many offer it only after STARTTLS)"
         }
     }
 }

@@ -50,8 +50,8 @@ pub fn sqlite_file(url: &str) -> Option<PathBuf> {
     Some(options.get_filename().to_path_buf())
 }
 
-/// The data files of `config`: the database, its `-wal` and `-shm`, and the
-/// outbox folder.
+/// The data files of `config`: the database, its `-wal` and `-shm`, the
+/// outbox folder and the OAuth2 refresh token.
 pub fn data_paths(config: &Config) -> Vec<PathBuf> {
     let mut paths = Vec::new();
     if let Some(db) = sqlite_file(&config.database.url) {
@@ -63,6 +63,12 @@ pub fn data_paths(config: &Config) -> Vec<PathBuf> {
         paths.insert(0, db);
     }
     paths.extend(config.outbox.write_to_dir.clone());
+    paths.extend(
+        config
+            .oauth2
+            .as_ref()
+            .and_then(|o| o.refresh_token_file.clone()),
+    );
     paths
 }
 

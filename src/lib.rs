@@ -36,6 +36,7 @@ pub mod error_text;
 pub mod fetch;
 pub mod files;
 pub mod mail;
+pub mod oauth;
 pub mod outbox;
 pub mod process;
 pub mod rules;

@@ -120,6 +120,33 @@ enum Command {
         #[command(subcommand)]
         command: TemplatesCommand,
     },
+    /// OAuth2 for IMAP and SMTP (README: "Connect to Microsoft 365 / Gmail").
+    Oauth {
+        #[command(subcommand)]
+        command: OauthCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum OauthCommand {
+    /// Sign in once and store the refresh token in oauth2.refresh_token_file:
+    /// by default a URL and a code to enter in any browser (device code;
+    /// Microsoft, generic), with --browser a sign-in redirected to a port on
+    /// 127.0.0.1 (Google's way).
+    Login {
+        /// Sign in with a redirect to 127.0.0.1 instead of a device code
+        /// (the default for provider = "google").
+        #[arg(long)]
+        browser: bool,
+        /// Use the device code even for Google.
+        #[arg(long, conflicts_with = "browser")]
+        device: bool,
+        /// The port on 127.0.0.1 the browser is sent back to.
+        #[arg(long, default_value_t = 8765)]
+        port: u16,
+    },
+    /// Ask the provider for an access token now, as `serve` will.
+    Check,
 }
 
 #[derive(Subcommand)]
@@ -303,7 +330,36 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Templates { command } => {
             templates(&Config::load(&cli.config, false)?, command).await
         }
+        Command::Oauth { command } => oauth(&Config::load(&cli.config, true)?, command).await,
     }
+}
+
+async fn oauth(config: &Config, command: OauthCommand) -> anyhow::Result<()> {
+    let settings = config.oauth2.as_ref().context(
+        "no [oauth2] section in the config (see the README, \"Connect to Microsoft 365 / Gmail\")",
+    )?;
+    match command {
+        OauthCommand::Login {
+            browser,
+            device,
+            port,
+        } => {
+            use supplyline::oauth::{login, Provider};
+            let out = &mut std::io::stdout();
+            if browser || (settings.provider == Provider::Google && !device) {
+                login::browser_login(settings, port, out).await?
+            } else {
+                login::device_login(settings, out).await?
+            }
+        }
+        OauthCommand::Check => {
+            supplyline::oauth::TokenSource::new(settings.clone())
+                .access_token()
+                .await?;
+            println!("ok: the token endpoint gave an access token");
+        }
+    }
+    Ok(())
 }
 
 async fn templates(config: &Config, command: TemplatesCommand) -> anyhow::Result<()> {

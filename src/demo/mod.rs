@@ -97,7 +97,7 @@ pub async fn run_and_serve(
     let composer = Arc::new(crate::daemon::load_composer(&config)?);
     println!("\nThe triage web UI: http://{listen}/  (log in as {DEMO_USER}, password {password})");
     println!("Press Ctrl-C to stop.");
-    crate::web::run(web, store, composer, shutdown).await
+    crate::web::run(web, store, composer, None, shutdown).await
 }
 
 /// Needs and pickup sites for the demo's queue priorities and dashboard.

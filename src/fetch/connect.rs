@@ -1,5 +1,6 @@
 //! Opening an authenticated IMAP session: TCP, implicit TLS or STARTTLS with
-//! rustls (system roots plus an optional CA file), then LOGIN.
+//! rustls (system roots plus an optional CA file), then LOGIN, or
+//! AUTHENTICATE XOAUTH2 / OAUTHBEARER with an OAuth2 access token.
 
 use std::fmt;
 use std::sync::Arc;
@@ -14,6 +15,8 @@ use tokio_rustls::TlsConnector;
 
 use super::FetchError;
 use crate::config::{read_secret, ImapConfig, Security};
+use crate::oauth::sasl::{initial_response, ImapSasl};
+use crate::oauth::AuthMethod;
 
 /// Any byte stream an IMAP session can run over (plain TCP or TLS).
 pub trait ImapStream: AsyncRead + AsyncWrite + Unpin + Send + fmt::Debug {}
@@ -87,6 +90,9 @@ pub async fn connect(
     if cfg.security != Security::Starttls {
         read_greeting(&mut client, timeout).await?;
     }
+    if cfg.auth == AuthMethod::Oauth2 {
+        return oauth_login(client, cfg, port, &addr, timeout).await;
+    }
     let password = read_secret(&cfg.password, &cfg.password_file)
         .map_err(|e| FetchError::config("imap.password_file", e))?
         .ok_or_else(|| FetchError::config("imap.password", "not set"))?;
@@ -100,6 +106,52 @@ pub async fn connect(
         account: format!("{} at {addr}", cfg.username),
         source,
     })
+}
+
+/// AUTHENTICATE with the current access token; when the server refuses
+/// it, once more with a new one (it may have been revoked or expired
+/// early), on the same connection.
+async fn oauth_login(
+    mut client: Client<Box<dyn ImapStream>>,
+    cfg: &ImapConfig,
+    port: u16,
+    addr: &str,
+    timeout: Duration,
+) -> Result<ImapSession, FetchError> {
+    let tokens = cfg
+        .tokens
+        .as_ref()
+        .ok_or_else(|| FetchError::config("imap.auth", "\"oauth2\" needs an [oauth2] section"))?;
+    let mechanism = cfg.oauth2_mechanism;
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        let token = tokens.access_token().await?;
+        let initial = initial_response(mechanism, &cfg.username, &cfg.host, port, &token);
+        let sasl = ImapSasl::new(mechanism, initial);
+        let challenge = sasl.challenge();
+        let step = format!("AUTHENTICATE {}", mechanism.name());
+        let authenticating = client.authenticate(mechanism.name(), sasl);
+        let (source, back) = match with_timeout(timeout, &step, authenticating).await? {
+            Ok(session) => return Ok(session),
+            Err(failed) => failed,
+        };
+        tokens.invalidate(&token).await;
+        let refused = matches!(source, async_imap::error::Error::No(_));
+        if refused && attempt < 2 {
+            tracing::info!(account = %cfg.username, "the IMAP server refused the access token; retrying with a new one");
+            client = back;
+            continue;
+        }
+        let said = challenge.lock().ok().and_then(|c| c.clone());
+        let said = said
+            .map(|c| format!(", server said {c}"))
+            .unwrap_or_default();
+        return Err(FetchError::Login {
+            account: format!("{} at {addr} ({}{said})", cfg.username, mechanism.name()),
+            source,
+        });
+    }
 }
 
 async fn handshake<S: AsyncRead + AsyncWrite + Unpin>(

@@ -61,6 +61,11 @@ pub enum FetchError {
         #[source]
         source: async_imap::error::Error,
     },
+    /// No access token for `imap.auth = "oauth2"`; retried with backoff
+    /// (the token source has its own), as a revoked token is fixed by
+    /// `supplyline oauth login` while `serve` runs.
+    #[error("IMAP login: no OAuth2 access token")]
+    OAuth(#[from] crate::oauth::OAuthError),
     #[error("IMAP timeout: {0}")]
     Timeout(String),
     #[error("IMAP: {what}")]
@@ -139,6 +144,9 @@ pub struct Fetcher {
     misses: std::sync::Mutex<HashMap<(u32, u32), u32>>,
     /// Passes, stored messages, reconnects and database health.
     telemetry: Telemetry,
+    /// Rung by the new-mail hook (a server's push): read the mailbox now,
+    /// without waiting for the server's IDLE notification.
+    woken: Option<Arc<Notify>>,
 }
 
 /// What one pass has done so far.
@@ -165,6 +173,7 @@ impl Fetcher {
             stored,
             misses: Default::default(),
             telemetry: Telemetry::default(),
+            woken: None,
         })
     }
 
@@ -172,6 +181,20 @@ impl Fetcher {
     pub fn with_telemetry(mut self, telemetry: Telemetry) -> Fetcher {
         self.telemetry = telemetry;
         self
+    }
+
+    /// Also reads the mailbox whenever `wake` is notified (the new-mail hook).
+    pub fn woken_by(mut self, wake: Arc<Notify>) -> Fetcher {
+        self.woken = Some(wake);
+        self
+    }
+
+    /// Completes when the new-mail hook rings; never without a hook.
+    async fn pushed(&self) {
+        match &self.woken {
+            Some(wake) => wake.notified().await,
+            None => std::future::pending().await,
+        }
     }
 
     /// Opens a session (for tests and `check-config`).
@@ -230,7 +253,7 @@ impl Fetcher {
         let mut session = self.connect().await?;
         let timeout = self.timeout();
         let caps = with_timeout(timeout, "CAPABILITY", session.capabilities()).await??;
-        let idle = caps.has_str("IDLE");
+        let idle = self.cfg.idle && caps.has_str("IDLE");
         tracing::info!(host = %self.cfg.host, mailbox = %self.cfg.mailbox, idle, "IMAP connected");
         loop {
             let report = self.fetch_new(&mut session).await?;
@@ -253,6 +276,7 @@ impl Fetcher {
             } else {
                 tokio::select! {
                     _ = tokio::time::sleep(Duration::from_secs(self.cfg.poll_interval_secs)) => {}
+                    _ = self.pushed() => {}
                     _ = shutdown.cancelled() => {}
                 }
                 session
@@ -260,8 +284,9 @@ impl Fetcher {
         }
     }
 
-    /// Waits in IDLE until the server reports news, IDLE is due for renewal,
-    /// or shutdown; returns the session ready for commands again.
+    /// Waits in IDLE until the server reports news, the new-mail hook rings,
+    /// IDLE is due for renewal, or shutdown; returns the session ready for
+    /// commands again.
     async fn idle(
         &self,
         session: ImapSession,
@@ -277,6 +302,7 @@ impl Fetcher {
                         r?;
                     }
                 }
+                _ = self.pushed() => {}
                 _ = shutdown.cancelled() => {}
             }
             drop(stop);

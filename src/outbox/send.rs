@@ -3,7 +3,7 @@
 //! 5xx fails the row visibly. lettre does not retry; that is this module's job.
 
 use std::path::PathBuf;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use lettre::address::Envelope;
@@ -19,6 +19,8 @@ use secrecy::ExposeSecret;
 use crate::backoff::backoff_delay;
 use crate::config::{read_secret, OutboxConfig, Security, SmtpConfig};
 use crate::error_text::error_text;
+use crate::oauth::sasl::{initial_response, smtp_auth, SmtpAuthError};
+use crate::oauth::{AuthMethod, Mechanism, TokenSource};
 use crate::store::{now_ms, OutboxRow, Store, StoreError};
 use crate::telemetry::Telemetry;
 
@@ -37,7 +39,7 @@ pub struct SmtpServer {
     name: String,
     security: Security,
     tls: TlsParameters,
-    credentials: Option<Credentials>,
+    auth: SmtpAuth,
     hello: ClientId,
     /// For opening a session, and for each reply sent in it.
     timeout: Duration,
@@ -45,6 +47,20 @@ pub struct SmtpServer {
     max_messages: u32,
     /// Sessions sending side by side (`smtp.connections`).
     connections: usize,
+}
+
+/// How a session logs in.
+enum SmtpAuth {
+    /// No AUTH (a relay that trusts the address).
+    None,
+    /// AUTH PLAIN or LOGIN.
+    Password(Credentials),
+    /// XOAUTH2 or OAUTHBEARER with an access token.
+    OAuth2 {
+        user: String,
+        mechanism: Mechanism,
+        tokens: Arc<TokenSource>,
+    },
 }
 
 /// One open SMTP session, kept between replies.
@@ -114,15 +130,23 @@ impl Transport {
             Security::Starttls => 587,
             Security::None => 25,
         });
-        let credentials = match &cfg.username {
-            Some(user) => {
+        let auth = match (&cfg.username, cfg.auth) {
+            (Some(user), AuthMethod::Oauth2) => SmtpAuth::OAuth2 {
+                user: user.clone(),
+                mechanism: cfg.oauth2_mechanism,
+                tokens: cfg
+                    .tokens
+                    .clone()
+                    .context("smtp.auth = \"oauth2\" needs an [oauth2] section")?,
+            },
+            (Some(user), AuthMethod::Password) => {
                 let secret = read_secret(&cfg.password, &cfg.password_file)
                     .context("reading the SMTP password")?
                     .map(|s| s.expose_secret().to_string())
                     .unwrap_or_default();
-                Some(Credentials::new(user.clone(), secret))
+                SmtpAuth::Password(Credentials::new(user.clone(), secret))
             }
-            None => None,
+            (None, _) => SmtpAuth::None,
         };
         Ok(Transport::Smtp(SmtpServer {
             host: cfg.host.clone(),
@@ -130,7 +154,7 @@ impl Transport {
             name: format!("{}:{port}", cfg.host),
             security: cfg.security,
             tls: smtp_tls(cfg).context("setting up TLS for SMTP")?,
-            credentials,
+            auth,
             hello: ClientId::default(),
             timeout: Duration::from_secs(cfg.timeout_secs),
             max_messages: cfg.max_messages_per_session.max(1),
@@ -253,10 +277,21 @@ impl SmtpServer {
                 .map_err(|e| classify(e, &self.name))?,
                 Security::Starttls | Security::None => self.open_plain().await?,
             };
-            if let Some(credentials) = &self.credentials {
-                conn.auth(DEFAULT_MECHANISMS, credentials)
-                    .await
-                    .map_err(|e| classify(e, &self.name))?;
+            match &self.auth {
+                SmtpAuth::None => {}
+                SmtpAuth::Password(credentials) => {
+                    conn.auth(DEFAULT_MECHANISMS, credentials)
+                        .await
+                        .map_err(|e| classify(e, &self.name))?;
+                }
+                SmtpAuth::OAuth2 {
+                    user,
+                    mechanism,
+                    tokens,
+                } => {
+                    self.oauth_login(&mut conn, user, *mechanism, tokens)
+                        .await?
+                }
             }
             Ok(Session {
                 conn,
@@ -267,6 +302,42 @@ impl SmtpServer {
         match tokio::time::timeout(self.timeout, opening).await {
             Ok(opened) => opened,
             Err(elapsed) => Err(self.no_answer(elapsed)),
+        }
+    }
+
+    /// AUTH with the current access token; when the server refuses it, once
+    /// more with a new one (it may have been revoked or expired early). A
+    /// refusal is transient for the reply: the login failed, not the reply.
+    async fn oauth_login(
+        &self,
+        conn: &mut AsyncSmtpConnection,
+        user: &str,
+        mechanism: Mechanism,
+        tokens: &TokenSource,
+    ) -> Result<(), TransportError> {
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let token = tokens.access_token().await.map_err(|e| {
+                TransportError::new(Fate::Transient, "no OAuth2 access token for SMTP", e)
+            })?;
+            let initial = initial_response(mechanism, user, &self.host, self.port, &token);
+            let refused = match smtp_auth(conn, mechanism, &initial).await {
+                Ok(()) => return Ok(()),
+                Err(SmtpAuthError::Transport { source, .. }) => {
+                    return Err(classify(source, &self.name))
+                }
+                Err(refused) => refused,
+            };
+            tokens.invalidate(&token).await;
+            if attempt >= 2 {
+                let what = format!(
+                    "the SMTP server {} refused the OAuth2 login of {user}",
+                    self.name
+                );
+                return Err(TransportError::new(Fate::Transient, what, refused));
+            }
+            tracing::info!(server = %self.name, "the SMTP server refused the access token; retrying with a new one");
         }
     }
 
@@ -376,13 +447,35 @@ impl SmtpServer {
                 }
             }
         }
-        if let Some(credentials) = &self.credentials {
-            let auth = conn.auth(DEFAULT_MECHANISMS, credentials);
-            let outcome = match tokio::time::timeout(self.timeout, auth).await {
-                Ok(Ok(_)) => Ok(()),
-                Ok(Err(e)) => Err(format!("{}: {}", self.name, error_text(&e))),
-                Err(_) => Err(timed_out()),
-            };
+        let auth = match &self.auth {
+            SmtpAuth::None => None,
+            SmtpAuth::Password(credentials) => Some(
+                match tokio::time::timeout(self.timeout, conn.auth(DEFAULT_MECHANISMS, credentials))
+                    .await
+                {
+                    Ok(Ok(_)) => Ok(()),
+                    Ok(Err(e)) => Err(format!("{}: {}", self.name, error_text(&e))),
+                    Err(_) => Err(timed_out()),
+                },
+            ),
+            SmtpAuth::OAuth2 {
+                user,
+                mechanism,
+                tokens,
+            } => Some(
+                match tokio::time::timeout(
+                    self.timeout,
+                    self.oauth_login(&mut conn, user, *mechanism, tokens),
+                )
+                .await
+                {
+                    Ok(Ok(())) => Ok(()),
+                    Ok(Err(e)) => Err(error_text(&e)),
+                    Err(_) => Err(timed_out()),
+                },
+            ),
+        };
+        if let Some(outcome) = auth {
             steps.push((SmtpStep::Auth, outcome));
         }
         let _ = tokio::time::timeout(self.timeout, conn.quit()).await;
@@ -391,7 +484,7 @@ impl SmtpServer {
 
     /// Whether AUTH will be tried (a username is set).
     pub fn authenticates(&self) -> bool {
-        self.credentials.is_some()
+        !matches!(self.auth, SmtpAuth::None)
     }
 
     /// `host:port`.

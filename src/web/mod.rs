@@ -21,6 +21,7 @@ pub mod bidi;
 pub mod dashboard;
 pub mod error;
 pub mod health;
+pub mod hooks;
 pub mod listen;
 pub mod message;
 pub mod offer;
@@ -39,6 +40,7 @@ use axum::response::{Html, IntoResponse};
 use axum::routing::{get, post};
 use axum::Router;
 use minijinja::{AutoEscape, Environment};
+use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 use tower_http::set_header::SetResponseHeaderLayer;
 
@@ -64,6 +66,8 @@ pub struct AppState {
     pub telemetry: crate::telemetry::Telemetry,
     /// `metrics.imap_max_age_secs`, for `/readyz`.
     pub imap_max_age: std::time::Duration,
+    /// `POST /hooks/new-mail`, when a secret is configured ([`hooks`]).
+    pub new_mail_hook: Option<Arc<hooks::NewMailHook>>,
 }
 
 impl AppState {
@@ -86,6 +90,7 @@ impl AppState {
             imap_max_age: std::time::Duration::from_secs(
                 crate::config::MetricsConfig::default().imap_max_age_secs,
             ),
+            new_mail_hook: None,
         })
     }
 
@@ -108,6 +113,20 @@ impl AppState {
             telemetry: self.telemetry.clone(),
             imap_max_age: self.imap_max_age,
         }
+    }
+
+    /// Arms `POST /hooks/new-mail` to wake `fetcher` when the config sets
+    /// its secret; without one the hook stays off (404).
+    pub fn with_new_mail_hook(
+        mut self,
+        cfg: &WebConfig,
+        fetcher: Arc<Notify>,
+    ) -> anyhow::Result<AppState> {
+        let secret =
+            crate::config::read_secret(&cfg.new_mail_hook_secret, &cfg.new_mail_hook_secret_file)
+                .context("reading web.new_mail_hook_secret_file")?;
+        self.new_mail_hook = secret.map(|s| Arc::new(hooks::NewMailHook::new(&s, fetcher)));
+        Ok(self)
     }
 
     /// Decisions ([`crate::decide`]) made by the person of `session`.
@@ -246,6 +265,10 @@ pub fn router(state: AppState) -> Router {
         .route("/dashboard", get(dashboard::dashboard_page))
         .route("/failed", get(dashboard::failed_page))
         .route("/failed/{id}/retry", post(dashboard::retry))
+        .route(
+            "/hooks/new-mail",
+            post(hooks::new_mail).put(hooks::new_mail),
+        )
         .route("/suppressions", get(suppressions::list_page))
         .route("/suppressions/lift", post(suppressions::lift))
         .route_layer(axum::middleware::from_fn_with_state(
@@ -272,14 +295,19 @@ fn header_layer(
 }
 
 /// Loads the operators' file into the database, binds `cfg.listen` and serves
-/// until `shutdown` is cancelled.
+/// until `shutdown` is cancelled. `fetcher`, when there is one, is what the
+/// new-mail hook wakes.
 pub async fn run(
     cfg: WebConfig,
     store: Store,
     composer: Arc<Composer>,
+    fetcher: Option<Arc<Notify>>,
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
-    let state = AppState::new(store, composer, &cfg)?;
+    let mut state = AppState::new(store, composer, &cfg)?;
+    if let Some(fetcher) = fetcher {
+        state = state.with_new_mail_hook(&cfg, fetcher)?;
+    }
     run_site(cfg, state, shutdown).await
 }
 

@@ -5,6 +5,10 @@
 //! and password it prints. The script's watcher stops the servers and removes
 //! DIR once this process exits, however it exits.
 //!
+//! Dovecot also takes OAuth2 bearer tokens (XOAUTH2, OAUTHBEARER), valid
+//! when the introspection endpoint on [`MailStack::oauth_port`] says so:
+//! `common::oauth` serves it with a small provider.
+//!
 //! Any user name (a full address such as `donor-1a2b@example.test`) logs in
 //! with [`MailStack::password`], and its INBOX exists from the first login or
 //! delivery: give each test its own address with [`unique_address`].
@@ -36,6 +40,12 @@ pub struct MailStack {
     pub imaps_port: u16,
     /// SMTP, plaintext, no auth; delivers any recipient into Dovecot.
     pub smtp_port: u16,
+    /// Dovecot's submission service: SMTP with AUTH (the password, or an
+    /// OAuth2 token), plaintext, relaying to [`MailStack::smtp_port`].
+    pub submission_port: u16,
+    /// Where Dovecot asks whether an OAuth2 token is valid
+    /// (`POST /introspect`); the test process serves it, see `common::oauth`.
+    pub oauth_port: u16,
     /// PEM of the CA that signed the servers' certificate (localhost, 127.0.0.1).
     pub ca_file: PathBuf,
     /// PEM of an unrelated CA: verifying the servers with it must fail.
@@ -61,6 +71,8 @@ pub fn mail_stack() -> &'static MailStack {
             imap_port: env.port("IMAP_PORT"),
             imaps_port: env.port("IMAPS_PORT"),
             smtp_port: env.port("SMTP_PORT"),
+            submission_port: env.port("SUBMISSION_PORT"),
+            oauth_port: env.port("OAUTH_PORT"),
             ca_file: PathBuf::from(env.get("CA_FILE")),
             wrong_ca_file: PathBuf::from(env.get("WRONG_CA_FILE")),
             password: env.get("MAIL_PASSWORD"),

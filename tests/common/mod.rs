@@ -14,12 +14,15 @@
 //!   on demand, or in the middle of a literal: [`CutProxy`].
 //! - [`tls_proxy`] puts TLS (implicit or STARTTLS) in front of the stack's
 //!   plaintext SMTP port with the stack's certificate: [`SmtpTlsProxy`].
+//! - [`oauth`] serves a small OAuth2 provider (token, device and
+//!   introspection endpoints) that Dovecot checks tokens with: [`oauth_provider`].
 //! - [`postgres()`] starts one PostgreSQL per test process through
 //!   `scripts/pg-stack`; [`fresh_database`] gives a test its own database.
 #![allow(dead_code, unused_imports)]
 
 pub mod imap;
 pub mod mail_stack;
+pub mod oauth;
 pub mod postgres;
 pub mod proxy;
 pub mod scripts;
@@ -31,6 +34,7 @@ pub use mail_stack::{
     dovecot_restart, mail_stack, smtp_start, smtp_stop, stack_exclusive, stack_shared,
     unique_address, MailStack,
 };
+pub use oauth::{oauth_provider, OAuthProvider, TestClient};
 pub use postgres::{fresh_database, postgres, PgStack};
 pub use proxy::{Cut, CutProxy};
 pub use smtp::{send_message, send_raw};

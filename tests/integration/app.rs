@@ -70,6 +70,14 @@ impl App {
         Self::prepare_full("INBOX", imap_port, &plain_smtp_section(), "", extra).await
     }
 
+    /// Like [`App::prepare`], with `keys` (TOML lines) added to the
+    /// `[imap]` section, which `extra` cannot repeat.
+    pub async fn prepare_imap(keys: &str, extra: &str) -> App {
+        // The [smtp] text follows the [imap] keys in the config.
+        let smtp = format!("{keys}\n{}", plain_smtp_section());
+        Self::prepare_full("INBOX", mail_stack().imap_port, &smtp, "", extra).await
+    }
+
     /// Like [`App::prepare`], with `smtp` as the whole `[smtp]` section
     /// instead of the stack's plaintext port.
     pub async fn prepare_with_smtp(smtp: &str, extra: &str) -> App {
