@@ -33,6 +33,55 @@ pub struct Config {
     pub web: Option<WebConfig>,
     /// OAuth2 for `imap.auth` or `smtp.auth = "oauth2"` (see src/oauth).
     pub oauth2: Option<OAuthSettings>,
+    /// `/healthz`, `/readyz` and `/metrics` (also served on `[web]`).
+    #[serde(default)]
+    pub metrics: MetricsConfig,
+    #[serde(default)]
+    pub log: LogConfig,
+}
+
+/// Health checks and metrics for monitoring (`web::health`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MetricsConfig {
+    /// A listener of its own for `/healthz`, `/readyz` and `/metrics`
+    /// (without the site's pages); they are on `[web]`'s listener too.
+    pub listen: Option<String>,
+    /// `/readyz` fails when the last IMAP pass that read the mailbox
+    /// through is older than this (a pass runs at least every 4 minutes).
+    #[serde(default = "default_imap_max_age_secs")]
+    pub imap_max_age_secs: u64,
+}
+
+impl Default for MetricsConfig {
+    fn default() -> Self {
+        MetricsConfig {
+            listen: None,
+            imap_max_age_secs: default_imap_max_age_secs(),
+        }
+    }
+}
+
+fn default_imap_max_age_secs() -> u64 {
+    600
+}
+
+/// How log lines look on stderr.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogConfig {
+    #[serde(default)]
+    pub format: LogFormat,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// One readable line per event (coloured on a terminal).
+    #[default]
+    Human,
+    /// One JSON object per line, fields at the top level.
+    Json,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -300,6 +349,14 @@ pub struct DonationsConfig {
     /// Automatic replies per hour in all; more are held.
     #[serde(default = "default_replies_per_hour")]
     pub replies_per_hour: u32,
+    /// Soft bounces (4.x.x) of replies to one address before no reply goes
+    /// to it; a hard bounce (5.x.x) suppresses at once.
+    #[serde(default = "default_soft_bounces_to_suppress")]
+    pub soft_bounces_to_suppress: u32,
+}
+
+fn default_soft_bounces_to_suppress() -> u32 {
+    3
 }
 
 /// What an automatic reply to an unauthenticated sender does.
@@ -339,6 +396,7 @@ impl Default for DonationsConfig {
             unauthenticated: None,
             replies_per_domain_per_hour: default_replies_per_domain(),
             replies_per_hour: default_replies_per_hour(),
+            soft_bounces_to_suppress: default_soft_bounces_to_suppress(),
         }
     }
 }
@@ -454,6 +512,8 @@ const SECTIONS: &[&str] = &[
     "templates",
     "outbox",
     "web",
+    "metrics",
+    "log",
     "oauth2",
 ];
 
@@ -652,6 +712,13 @@ impl Config {
                 problems.push(format!(
                     "{file}: web.needs_file: expected a readable file, {} does not exist",
                     path.display()
+                ));
+            }
+        }
+        if let Some(listen) = &self.metrics.listen {
+            if listen.parse::<std::net::SocketAddr>().is_err() {
+                problems.push(format!(
+                    "{file}: metrics.listen: expected an address like 127.0.0.1:9090, found {listen:?}"
                 ));
             }
         }

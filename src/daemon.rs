@@ -23,6 +23,7 @@ use crate::outbox::{
 use crate::process::{ProcessOutcome, Processor, BATCH_MESSAGES};
 use crate::rules::{ReplyNames, Rules};
 use crate::store::Store;
+use crate::telemetry::{Stage, Telemetry};
 
 /// How long an idle stage sleeps when nothing wakes it (a safety net only).
 const IDLE_CHECK: Duration = Duration::from_secs(30);
@@ -113,6 +114,14 @@ impl Stages {
         })
     }
 
+    /// The same stages counting into `telemetry`.
+    pub fn with_telemetry(self, telemetry: Telemetry) -> Stages {
+        Stages {
+            sender: self.sender.with_telemetry(telemetry),
+            ..self
+        }
+    }
+
     /// Processes until nothing waits; returns what each step did.
     pub async fn process_all(&self) -> anyhow::Result<Vec<ProcessOutcome>> {
         let mut done = Vec::new();
@@ -179,7 +188,9 @@ pub async fn serve(config: Config, shutdown: CancellationToken) -> anyhow::Resul
              address a message claims to be from (see the README, \"Who gets an automatic reply\")"
         );
     }
-    let stages = Arc::new(Stages::build(&config, store.clone()).await?);
+    let telemetry = Telemetry::new();
+    let stages = Stages::build(&config, store.clone()).await?;
+    let stages = Arc::new(stages.with_telemetry(telemetry.clone()));
     let stored = Arc::new(Notify::new());
     let queued = Arc::new(Notify::new());
     // The new-mail hook's wake-up for the fetch stage (a mail server's push).
@@ -189,19 +200,29 @@ pub async fn serve(config: Config, shutdown: CancellationToken) -> anyhow::Resul
         let (instance, token) = (instance.clone(), shutdown.clone());
         tasks.spawn(async move { instance.heartbeat(token).await.context("lease heartbeat") });
     }
+    let health = crate::web::health::HealthState {
+        store: store.clone(),
+        telemetry: telemetry.clone(),
+        imap_max_age: Duration::from_secs(config.metrics.imap_max_age_secs),
+    };
     if let Some(web) = config.web.clone() {
         let composer = Arc::new(load_composer(&config)?);
-        let run = crate::web::run(
-            web,
-            store.clone(),
-            composer,
-            new_mail.clone(),
-            shutdown.clone(),
-        );
+        let mut state = crate::web::AppState::new(store.clone(), composer, &web)?
+            .with_telemetry(telemetry.clone(), &config.metrics);
+        if let Some(wake) = new_mail.clone() {
+            state = state.with_new_mail_hook(&web, wake)?;
+        }
+        let run = crate::web::run_site(web, state, shutdown.clone());
         tasks.spawn(async move { run.await.context("web UI") });
     }
+    if let Some(listen) = config.metrics.listen.clone() {
+        let (health, token) = (health.clone(), shutdown.clone());
+        tasks.spawn(async move { crate::web::run_health(&listen, health, token).await });
+    }
     if let Some(imap) = config.imap {
-        let mut fetcher = Fetcher::new(store.clone(), imap, stored.clone())?;
+        telemetry.fetching();
+        let mut fetcher =
+            Fetcher::new(store.clone(), imap, stored.clone())?.with_telemetry(telemetry.clone());
         if let Some(wake) = new_mail {
             fetcher = fetcher.woken_by(wake);
         }
@@ -214,10 +235,12 @@ pub async fn serve(config: Config, shutdown: CancellationToken) -> anyhow::Resul
         stages.clone(),
         stored,
         queued.clone(),
+        DatabaseTrouble::new(Stage::Process, telemetry.clone()),
         shutdown.clone(),
     ));
     for worker in 0..stages.sender.connections() {
-        let run = send_loop(stages.clone(), queued.clone(), shutdown.clone());
+        let trouble = DatabaseTrouble::new(Stage::Send, telemetry.clone());
+        let run = send_loop(stages.clone(), queued.clone(), trouble, shutdown.clone());
         tasks.spawn(async move { run.await.with_context(|| format!("send worker {worker}")) });
     }
     tracing::info!("supplyline is running");
@@ -240,17 +263,19 @@ async fn process_loop(
     stages: Arc<Stages>,
     stored: Arc<Notify>,
     queued: Arc<Notify>,
+    mut trouble: DatabaseTrouble,
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
-    let mut busy = BusyDatabase::new("process");
     while !shutdown.is_cancelled() {
         let batch = match stages.processor.process_batch(BATCH_MESSAGES).await {
-            Ok(batch) => busy.over(batch),
+            Ok(batch) => trouble.over(batch),
             Err(e) => {
-                busy.wait_out(e, &shutdown).await?;
+                trouble.wait_out(e, &shutdown).await;
                 continue;
             }
         };
+        trouble.telemetry.processed(&batch);
+        batch.iter().for_each(ProcessOutcome::log);
         if batch.is_empty() {
             tokio::select! {
                 _ = stored.notified() => {}
@@ -277,10 +302,11 @@ async fn process_loop(
 async fn send_loop(
     stages: Arc<Stages>,
     queued: Arc<Notify>,
+    mut trouble: DatabaseTrouble,
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
     let mut link = Connection::default();
-    let sending = send_with(&stages, &mut link, &queued, &shutdown).await;
+    let sending = send_with(&stages, &mut link, &queued, &mut trouble, &shutdown).await;
     stages.sender.close(link).await;
     sending
 }
@@ -289,16 +315,16 @@ async fn send_with(
     stages: &Stages,
     link: &mut Connection,
     queued: &Notify,
+    trouble: &mut DatabaseTrouble,
     shutdown: &CancellationToken,
 ) -> anyhow::Result<()> {
-    let mut busy = BusyDatabase::new("send");
     while !shutdown.is_cancelled() {
         // A send in flight is finished, not cancelled: cutting it between the
         // server's 250 and our commit would send the reply twice.
         let sent = match stages.sender.send_batch_on(link, SEND_BATCH).await {
-            Ok(sent) => busy.over(sent),
+            Ok(sent) => trouble.over(sent),
             Err(e) => {
-                busy.wait_out(e, shutdown).await?;
+                trouble.wait_out(e, shutdown).await;
                 continue;
             }
         };
@@ -307,7 +333,13 @@ async fn send_with(
             queued.notify_one();
         } else {
             // Replies staff queue from the web UI wake nobody: look again soon.
-            let wait = stages.sender.wait_hint(SEND_IDLE_CHECK).await?;
+            let wait = match stages.sender.wait_hint(SEND_IDLE_CHECK).await {
+                Ok(wait) => wait,
+                Err(e) => {
+                    trouble.wait_out(e, shutdown).await;
+                    continue;
+                }
+            };
             tokio::select! {
                 _ = queued.notified() => {}
                 _ = tokio::time::sleep(wait) => {}
@@ -318,37 +350,38 @@ async fn send_with(
     Ok(())
 }
 
-/// A stage's patience with a database another process keeps locked past
-/// the busy timeout: log, wait (1 s doubling to 30 s), try again. Any other
-/// database error stops the stage (and `serve`).
-struct BusyDatabase {
-    stage: &'static str,
+/// A stage's patience with a database that fails: locked by another
+/// process past the busy timeout, full, or failing with an I/O error. The
+/// stage logs, waits (1 s doubling to 30 s) and tries again; work it had
+/// claimed goes back to the queue (the stages see to that), and `/readyz`
+/// fails while the database does. `serve` keeps running.
+struct DatabaseTrouble {
+    stage: Stage,
     failures: u32,
+    telemetry: Telemetry,
 }
 
-impl BusyDatabase {
-    fn new(stage: &'static str) -> Self {
-        BusyDatabase { stage, failures: 0 }
+impl DatabaseTrouble {
+    fn new(stage: Stage, telemetry: Telemetry) -> Self {
+        DatabaseTrouble {
+            stage,
+            failures: 0,
+            telemetry,
+        }
     }
 
     /// The stage got through to the database: the next wait starts short.
     fn over<T>(&mut self, done: T) -> T {
         if self.failures > 0 {
-            tracing::info!(stage = self.stage, "database available again");
+            tracing::info!(stage = self.stage.name(), "database available again");
         }
         self.failures = 0;
+        self.telemetry.database(self.stage, true);
         done
     }
 
-    /// Waits after a busy database (or until shutdown); other errors are returned.
-    async fn wait_out(
-        &mut self,
-        error: crate::store::StoreError,
-        shutdown: &CancellationToken,
-    ) -> anyhow::Result<()> {
-        if !error.is_busy() {
-            return Err(error.into());
-        }
+    /// Waits after a database error (or until shutdown).
+    async fn wait_out(&mut self, error: crate::store::StoreError, shutdown: &CancellationToken) {
         self.failures += 1;
         let delay = backoff_delay(
             self.failures,
@@ -356,12 +389,18 @@ impl BusyDatabase {
             Duration::from_secs(30),
             rand::random(),
         );
-        tracing::error!(stage = self.stage, error = %error, retry_in = ?delay, "database busy; will try again");
+        let stage = self.stage.name();
+        if error.is_busy() {
+            tracing::error!(stage, error = %error, retry_in = ?delay, "database busy; will try again");
+        } else {
+            self.telemetry.database(self.stage, false);
+            let error = crate::error_text::error_text(&error);
+            tracing::error!(stage, %error, retry_in = ?delay, "database error; will try again");
+        }
         tokio::select! {
             _ = tokio::time::sleep(delay) => {}
             _ = shutdown.cancelled() => {}
         }
-        Ok(())
     }
 }
 

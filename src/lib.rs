@@ -18,10 +18,12 @@
 //! - [`values`]: values that parse: offer references, email addresses, quantities.
 //! - [`web`]: the triage site for staff: login, queue, offer page, decisions, dashboard.
 //! - [`files`]: data files created readable by their owner only, and the check of their modes.
+//! - [`telemetry`]: metrics for Prometheus and the facts `/readyz` judges.
 //! - [`daemon`]: starting the stages together and stopping them cleanly.
 //! - [`import`]: old mail (mbox, Maildir, .eml files, another IMAP folder) into the store, never answered.
 //! - [`instance`]: the one `serve` per database, and the heartbeat that keeps its claims.
 //! - [`demo`]: the self-contained demo run.
+//! - [`doctor`]: `supplyline doctor`, each check of an installation with its fix.
 //! - [`backoff`]: how long to wait before trying again (replies, IMAP reconnects, a busy database).
 //! - [`error_text`]: an error and its causes on one line, for logs and the outbox page.
 #![forbid(unsafe_code)]
@@ -31,6 +33,7 @@ pub mod config;
 pub mod daemon;
 pub mod decide;
 pub mod demo;
+pub mod doctor;
 pub mod error_text;
 pub mod fetch;
 pub mod files;
@@ -43,5 +46,6 @@ pub mod process;
 pub mod rules;
 pub mod state;
 pub mod store;
+pub mod telemetry;
 pub mod values;
 pub mod web;

@@ -286,20 +286,11 @@ fn main() -> std::process::ExitCode {
     } else {
         "info"
     };
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| default_level.into())
-        // The protocol crates log raw commands (LOGIN, AUTH) at debug and
-        // trace: never below info, whatever RUST_LOG says, so passwords
-        // stay out of logs.
-        .add_directive("async_imap=info".parse().expect("a valid directive"))
-        .add_directive("lettre=info".parse().expect("a valid directive"));
-    // Colour only on a terminal: a log file or journal gets plain text.
-    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(ansi)
-        .init();
+    // A config that does not load is reported by the command itself.
+    let log_format = Config::load(&cli.config, false)
+        .map(|c| c.log.format)
+        .unwrap_or_default();
+    supplyline::telemetry::init_logs(log_format, default_level);
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(rt) => rt,
         Err(err) => {
@@ -511,47 +502,14 @@ fn read_password(file: Option<&Path>) -> anyhow::Result<String> {
 /// `supplyline doctor`: each check on a line, `ok` or `FAIL` with its fix.
 async fn doctor(path: &Path) -> anyhow::Result<()> {
     let config = Config::load(path, true)?;
-    let mut failed = 0;
-    let mut report = |name: &str, problem: Option<String>| match problem {
-        None => println!("ok    {name}"),
-        Some(fix) => {
-            failed += 1;
-            println!("FAIL  {name}: {fix}");
-        }
-    };
-    let store = daemon::open_store(&config).await;
-    report(
-        "database opens and its migrations are current",
-        store.as_ref().err().map(|e| format!("{e:#}")),
-    );
-    if let Ok(store) = store {
-        store.close().await;
+    let checks = supplyline::doctor::run(&config).await;
+    for check in &checks {
+        println!("{}", check.line());
     }
-    let rules = daemon::load_rules(&config).err();
-    report("rules load", rules.map(|e| format!("{e:#}")));
-    let templates = daemon::load_composer(&config).err();
-    report("reply templates load", templates.map(|e| format!("{e:#}")));
-    if let Some(settings) = &config.oauth2 {
-        let source = supplyline::oauth::TokenSource::new(settings.clone());
-        let token = source.access_token().await.err().map(|e| {
-            let fix = if e.needs_login() {
-                ""
-            } else {
-                " (check the [oauth2] section)"
-            };
-            format!("{}{fix}", supplyline::error_text::error_text(&e))
-        });
-        report("an OAuth2 access token can be had", token);
-    }
-    let open = supplyline::files::open_to_others(&supplyline::files::data_paths(&config));
-    let modes = open
+    let failed = checks
         .iter()
-        .map(|(p, mode)| format!("{} is {mode:04o}: chmod go-rwx it", p.display()))
-        .collect::<Vec<_>>();
-    report(
-        "data files are readable by their owner only",
-        (!modes.is_empty()).then(|| modes.join("; ")),
-    );
+        .filter(|c| matches!(c.verdict, supplyline::doctor::Verdict::Fail(_)))
+        .count();
     anyhow::ensure!(failed == 0, "{failed} check(s) failed");
     Ok(())
 }

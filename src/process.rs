@@ -8,6 +8,7 @@ use std::collections::{BTreeMap, HashSet};
 use std::sync::{Arc, Mutex};
 
 use crate::config::UnauthenticatedPolicy;
+use crate::mail::dsn::Severity;
 use crate::mail::{self, ParsedMessage};
 use crate::outbox::context::DonorMessage;
 use crate::outbox::kinds::ReplyKind;
@@ -50,6 +51,32 @@ pub enum ProcessOutcome {
         message: i64,
         reason: String,
     },
+}
+
+impl ProcessOutcome {
+    /// One log line naming the message (and offer) once its batch is committed.
+    pub fn log(&self) {
+        match self {
+            ProcessOutcome::NewOffer {
+                message,
+                offer,
+                acknowledged,
+            } => tracing::info!(message_id = message, offer, acknowledged, "new offer"),
+            ProcessOutcome::Joined { message, offer } => {
+                tracing::info!(message_id = message, offer, "joined an offer's thread")
+            }
+            ProcessOutcome::Bounced {
+                message,
+                reply,
+                offer,
+            } => tracing::info!(message_id = message, reply, ?offer, "bounce recorded"),
+            ProcessOutcome::NoOffer { message, category } => {
+                tracing::info!(message_id = message, %category, "no offer")
+            }
+            // Logged (with the reason) where it failed.
+            ProcessOutcome::Failed { .. } => {}
+        }
+    }
 }
 
 /// Messages claimed per transaction, and the bytes they may hold together
@@ -163,7 +190,7 @@ impl Processor {
                 }
                 Err(error) => {
                     let reason = error.to_string();
-                    tracing::warn!(message = id, %reason, "message failed");
+                    tracing::warn!(message_id = id, %reason, "message failed");
                     batch.fail_message(id, &reason).await?;
                     ProcessOutcome::Failed {
                         message: id,
@@ -197,9 +224,30 @@ impl Processor {
             .cloned()
             .collect();
         if !analysis.bounce_refs.is_empty() {
-            if let Some((reply, offer)) = batch.find_bounced_reply(&analysis.bounce_refs).await? {
-                tracing::info!(message = id, reply, ?offer, "a reply of ours bounced");
+            if let Some((reply, offer, to)) =
+                batch.find_bounced_reply(&analysis.bounce_refs).await?
+            {
+                let (severity, reason) = bounce_of(analysis.dsn.as_deref(), &to);
+                if severity == Severity::None {
+                    tracing::info!(message_id = id, reply, %reason, "a delivery report that is no bounce");
+                    batch.complete_without_offer(id, &facts).await?;
+                    return Ok(ProcessOutcome::NoOffer {
+                        message: id,
+                        category: facts.category,
+                    });
+                }
+                tracing::info!(message_id = id, reply, ?offer, ?severity, %reason, "a reply of ours bounced");
                 batch.complete_bounce(id, &facts, reply, offer).await?;
+                let limit = self.policy.soft_bounces_to_suppress;
+                let effect = batch
+                    .record_bounce(&to, severity, &reason, id, limit)
+                    .await?;
+                tracing::info!(
+                    message_id = id,
+                    reply,
+                    ?effect,
+                    "bounce recorded against the address"
+                );
                 return Ok(ProcessOutcome::Bounced {
                     message: id,
                     reply,
@@ -213,7 +261,7 @@ impl Processor {
             let from_donor = normalised_address(from) == normalised_address(&found.donor_email);
             if !found.answers_our_mail && !from_donor {
                 tracing::info!(
-                    message = id,
+                    message_id = id,
                     offer,
                     "a message about an offer from someone else"
                 );
@@ -244,10 +292,14 @@ impl Processor {
         match &route {
             // Old or imported mail comes by the thousand, and is never answered.
             AckRoute::Skip(reason) if imported => {
-                tracing::debug!(message = id, %reason, "no acknowledgement")
+                tracing::debug!(message_id = id, %reason, "no acknowledgement")
             }
-            AckRoute::Skip(reason) => tracing::info!(message = id, %reason, "no acknowledgement"),
-            AckRoute::Hold(reason) => tracing::info!(message = id, %reason, "acknowledgement held"),
+            AckRoute::Skip(reason) => {
+                tracing::info!(message_id = id, %reason, "no acknowledgement")
+            }
+            AckRoute::Hold(reason) => {
+                tracing::info!(message_id = id, %reason, "acknowledgement held")
+            }
             AckRoute::Send => {}
         }
         let mut compose_error = None;
@@ -278,7 +330,7 @@ impl Processor {
         }
         let acknowledged = matches!(route, AckRoute::Send) && compose_error.is_none();
         if let Some(err) = compose_error {
-            tracing::error!(message = id, offer = offer_id, %err, "acknowledgement could not be rendered");
+            tracing::error!(message_id = id, offer = offer_id, %err, "acknowledgement could not be rendered");
         }
         Ok(ProcessOutcome::NewOffer {
             message: id,
@@ -388,6 +440,8 @@ pub struct Analysis {
     /// For bounces and delivery reports: every Message-ID the raw message
     /// names, to find which reply of ours it returns.
     pub bounce_refs: Vec<String>,
+    /// For bounces: the recipients of its delivery-status part, if it has one.
+    pub dsn: Option<Vec<crate::mail::dsn::DsnRecipient>>,
 }
 
 /// Why a stored message could not be analysed. Its text is the reason kept
@@ -408,16 +462,33 @@ pub fn analyse(rules: &Rules, raw: &[u8]) -> Result<Analysis, AnalyseError> {
     let msg = mail::parse(raw)?;
     let extraction = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| rules.extract(&msg)))
         .map_err(|_| AnalyseError::RulesPanicked)?;
-    let bounce_refs = if extraction.category == Category::Bounce || msg.auto.is_report {
-        message_ids_in(raw)
-    } else {
-        Vec::new()
+    let bounce = extraction.category == Category::Bounce || msg.auto.is_report;
+    let (bounce_refs, dsn) = match bounce {
+        true => (message_ids_in(raw), crate::mail::dsn::recipients(raw)),
+        false => (Vec::new(), None),
     };
     Ok(Analysis {
         msg,
         extraction,
         bounce_refs,
+        dsn,
     })
+}
+
+/// How a bounce of a reply to `to` counts, and why: the DSN recipient that
+/// is `to` (else the worst one it names); a bounce without a
+/// delivery-status part counts as soft (nothing says it is final).
+fn bounce_of(dsn: Option<&[crate::mail::dsn::DsnRecipient]>, to: &str) -> (Severity, String) {
+    let recipients = dsn.unwrap_or_default();
+    let key = normalised_address(to);
+    let found = recipients
+        .iter()
+        .find(|r| normalised_address(&r.address) == key)
+        .or_else(|| recipients.iter().max_by_key(|r| r.severity()));
+    match found {
+        Some(r) => (r.severity(), r.reason()),
+        None => (Severity::Soft, "a bounce without a delivery status".into()),
+    }
 }
 
 /// Every `<local@domain>` token in a raw message (a bounce quotes the

@@ -26,6 +26,7 @@ use crate::backoff::backoff_delay;
 use crate::config::ImapConfig;
 use crate::error_text::error_text;
 use crate::store::{now_ms, FetchedMessage, FirstRead, Store, StoreError, StoreOutcome};
+use crate::telemetry::{Stage, Telemetry};
 use connect::{connect, tls_config, with_timeout, ImapSession};
 use first_start::{count_unanswered, first_start_line, is_handled, AckBoundary, Arrival};
 pub use uidset::{uid_set, uid_sets};
@@ -143,6 +144,8 @@ pub struct Fetcher {
     /// Passes in which a listed message was asked for and not sent, by
     /// (UIDVALIDITY, UID).
     misses: std::sync::Mutex<HashMap<(u32, u32), u32>>,
+    /// Passes, stored messages, reconnects and database health.
+    telemetry: Telemetry,
     /// Rung by the new-mail hook (a server's push): read the mailbox now,
     /// without waiting for the server's IDLE notification.
     woken: Option<Arc<Notify>>,
@@ -171,8 +174,15 @@ impl Fetcher {
             tls,
             stored,
             misses: Default::default(),
+            telemetry: Telemetry::default(),
             woken: None,
         })
+    }
+
+    /// Counts into `serve`'s metrics instead of a set of its own.
+    pub fn with_telemetry(mut self, telemetry: Telemetry) -> Fetcher {
+        self.telemetry = telemetry;
+        self
     }
 
     /// Also reads the mailbox whenever `wake` is notified (the new-mail hook).
@@ -212,10 +222,20 @@ impl Fetcher {
                     tracing::error!(error = %e, retry_in = ?delay, "database busy; fetching again later");
                     delay
                 }
-                Err(e @ (FetchError::Config { .. } | FetchError::Store(_))) => return Err(e),
-                Err(e) => {
+                Err(FetchError::Store(e)) => {
+                    // Disk full, an I/O error: nothing was flagged, so the
+                    // messages are read again once the database takes them.
+                    self.telemetry.database(Stage::Fetch, false);
                     let delay = reconnect.failed();
-                    tracing::warn!(error = %error_text(&e), retry_in = ?delay, "IMAP connection lost; reconnecting");
+                    tracing::error!(error = %error_text(&e), retry_in = ?delay, "database error; fetching again later");
+                    delay
+                }
+                Err(e @ FetchError::Config { .. }) => return Err(e),
+                Err(e) => {
+                    let error = error_text(&e);
+                    self.telemetry.imap_reconnect(error.clone());
+                    let delay = reconnect.failed();
+                    tracing::warn!(%error, retry_in = ?delay, "IMAP connection lost; reconnecting");
                     delay
                 }
             };
@@ -240,6 +260,8 @@ impl Fetcher {
         loop {
             let report = self.fetch_new(&mut session).await?;
             reconnect.worked();
+            self.telemetry.imap_pass(report.stored);
+            self.telemetry.database(Stage::Fetch, true);
             if report.stored + report.oversize > 0 {
                 tracing::info!(?report, "fetched");
             }

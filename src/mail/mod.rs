@@ -4,11 +4,12 @@
 //!
 //! Owns: MIME parsing (mail-parser, behind `catch_unwind`), HTML to text
 //! ([`html`]), quote and signature removal ([`clean`]), attachment reading
-//! ([`attachments`]). Does not own: deciding what the text means (that is
+//! ([`attachments`]), delivery status notifications ([`dsn`]). Does not own: deciding what the text means (that is
 //! `rules`) or whether to reply (`outbox`).
 
 pub mod attachments;
 pub mod clean;
+pub mod dsn;
 pub mod html;
 pub mod spam;
 

@@ -28,5 +28,5 @@ pub mod templates;
 pub use compose::Composer;
 pub use context::{ItemLine, ReplyContext, ReplyItem};
 pub use policy::{auto_reply_block, NoReply, ReplyPolicy};
-pub use send::{Connection, RetryPolicy, SendOutcome, Sender, SmtpServer, Transport};
+pub use send::{Connection, RetryPolicy, SendOutcome, Sender, SmtpServer, SmtpStep, Transport};
 pub use templates::{Rendered, TemplateError};

@@ -22,6 +22,8 @@ pub struct ReplyPolicy {
     pub per_domain_per_hour: u32,
     /// Automatic replies per hour in all before they are held.
     pub per_hour: u32,
+    /// Soft bounces (4.x.x) of replies to one address before it is suppressed.
+    pub soft_bounces_to_suppress: u32,
 }
 
 impl ReplyPolicy {
@@ -43,6 +45,7 @@ impl From<&DonationsConfig> for ReplyPolicy {
             unauthenticated: cfg.unauthenticated_policy(),
             per_domain_per_hour: cfg.replies_per_domain_per_hour,
             per_hour: cfg.replies_per_hour,
+            soft_bounces_to_suppress: cfg.soft_bounces_to_suppress,
         }
     }
 }

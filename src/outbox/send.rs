@@ -22,6 +22,7 @@ use crate::error_text::error_text;
 use crate::oauth::sasl::{initial_response, smtp_auth, SmtpAuthError};
 use crate::oauth::{AuthMethod, Mechanism, TokenSource};
 use crate::store::{now_ms, OutboxRow, Store, StoreError};
+use crate::telemetry::Telemetry;
 
 /// Where replies go.
 pub enum Transport {
@@ -372,6 +373,130 @@ impl SmtpServer {
     }
 }
 
+/// One step of [`SmtpServer::check`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SmtpStep {
+    /// TCP, TLS for `security = "tls"`, the greeting and EHLO.
+    Connect,
+    /// The server offers STARTTLS after EHLO (`security = "starttls"`).
+    StarttlsOffered,
+    /// The STARTTLS handshake, the certificate verified.
+    Starttls,
+    /// AUTH with the configured username and password.
+    Auth,
+}
+
+impl SmtpServer {
+    /// For `supplyline doctor`: opens a session step by step as the sender
+    /// does (connect and EHLO, STARTTLS, AUTH), each step's outcome in
+    /// order, stopping at the first that fails; sends nothing.
+    pub async fn check(&self) -> Vec<(SmtpStep, Result<(), String>)> {
+        let mut steps = Vec::new();
+        let text = |e: lettre::transport::smtp::Error| error_text(&classify(e, &self.name));
+        let connecting = async {
+            match self.security {
+                Security::Tls => AsyncSmtpConnection::connect_tokio1(
+                    (self.host.as_str(), self.port),
+                    Some(self.timeout),
+                    &self.hello,
+                    Some(self.tls.clone()),
+                    None,
+                )
+                .await
+                .map_err(text),
+                Security::Starttls | Security::None => {
+                    let tcp = tokio::net::TcpStream::connect((self.host.as_str(), self.port))
+                        .await
+                        .map_err(|e| format!("cannot connect to {}: {e}", self.name))?;
+                    AsyncSmtpConnection::connect_with_transport(Box::new(tcp), &self.hello)
+                        .await
+                        .map_err(text)
+                }
+            }
+        };
+        let timed_out = || {
+            format!(
+                "{} did not answer within {} s",
+                self.name,
+                self.timeout.as_secs()
+            )
+        };
+        let mut conn = match tokio::time::timeout(self.timeout, connecting).await {
+            Ok(Ok(conn)) => conn,
+            Ok(Err(e)) => return vec![(SmtpStep::Connect, Err(e))],
+            Err(_) => return vec![(SmtpStep::Connect, Err(timed_out()))],
+        };
+        steps.push((SmtpStep::Connect, Ok(())));
+        if self.security == Security::Starttls {
+            if !conn.can_starttls() {
+                let e = format!("{} answered EHLO without STARTTLS", self.name);
+                steps.push((SmtpStep::StarttlsOffered, Err(e)));
+                return steps;
+            }
+            steps.push((SmtpStep::StarttlsOffered, Ok(())));
+            let upgrade = conn.starttls(self.tls.clone(), &self.hello);
+            match tokio::time::timeout(self.timeout, upgrade).await {
+                Ok(Ok(())) => steps.push((SmtpStep::Starttls, Ok(()))),
+                Ok(Err(e)) => {
+                    steps.push((SmtpStep::Starttls, Err(text(e))));
+                    return steps;
+                }
+                Err(_) => {
+                    steps.push((SmtpStep::Starttls, Err(timed_out())));
+                    return steps;
+                }
+            }
+        }
+        let auth = match &self.auth {
+            SmtpAuth::None => None,
+            SmtpAuth::Password(credentials) => Some(
+                match tokio::time::timeout(self.timeout, conn.auth(DEFAULT_MECHANISMS, credentials))
+                    .await
+                {
+                    Ok(Ok(_)) => Ok(()),
+                    Ok(Err(e)) => Err(format!("{}: {}", self.name, error_text(&e))),
+                    Err(_) => Err(timed_out()),
+                },
+            ),
+            SmtpAuth::OAuth2 {
+                user,
+                mechanism,
+                tokens,
+            } => Some(
+                match tokio::time::timeout(
+                    self.timeout,
+                    self.oauth_login(&mut conn, user, *mechanism, tokens),
+                )
+                .await
+                {
+                    Ok(Ok(())) => Ok(()),
+                    Ok(Err(e)) => Err(error_text(&e)),
+                    Err(_) => Err(timed_out()),
+                },
+            ),
+        };
+        if let Some(outcome) = auth {
+            steps.push((SmtpStep::Auth, outcome));
+        }
+        let _ = tokio::time::timeout(self.timeout, conn.quit()).await;
+        steps
+    }
+
+    /// Whether AUTH will be tried (a username is set).
+    pub fn authenticates(&self) -> bool {
+        !matches!(self.auth, SmtpAuth::None)
+    }
+
+    /// `host:port`.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    pub fn security(&self) -> Security {
+        self.security
+    }
+}
+
 /// True when the server refused more messages in this session ("421/452
 /// Too many messages sent", as OpenSMTPD says after 100): a new session
 /// can send at once. Decided by the reply code lettre gives, and the text
@@ -476,6 +601,8 @@ pub struct Sender {
     /// The connection of [`Sender::send_batch`]; the daemon's workers each
     /// bring their own to [`Sender::send_batch_on`].
     own: tokio::sync::Mutex<Connection>,
+    /// Outcomes, send latency and whether SMTP answered, for monitoring.
+    telemetry: Telemetry,
 }
 
 /// What the database must learn about one claimed reply.
@@ -518,7 +645,14 @@ impl Sender {
             policy,
             unrecorded: Mutex::new(Vec::new()),
             own: tokio::sync::Mutex::new(Connection::default()),
+            telemetry: Telemetry::default(),
         }
+    }
+
+    /// Counts into `serve`'s metrics instead of a set of its own.
+    pub fn with_telemetry(mut self, telemetry: Telemetry) -> Sender {
+        self.telemetry = telemetry;
+        self
     }
 
     /// How many workers should send side by side (`smtp.connections`).
@@ -558,6 +692,7 @@ impl Sender {
             let started = Instant::now();
             let (record, outcome) = self.send_one(link, &row).await;
             let sent = started.elapsed();
+            self.telemetry.reply(outcome, sent);
             let recorded = self.record(&record).await;
             // Where a reply's time goes, for `RUST_LOG=supplyline::outbox=debug`.
             tracing::debug!(reply = row.id, send = ?sent, record = ?started.elapsed() - sent, "reply timing");

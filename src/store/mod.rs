@@ -26,6 +26,8 @@
 //! - `audit`, `users`: history, accounts and sessions.
 //! - `leases`: who owns a claim and until when, and the one `serve` per
 //!   database (the instance row).
+//! - `health`: what monitoring reads (queues by state, a write probe).
+//! - `suppressions`: addresses no reply goes to after bounces.
 //!
 //! States are bound as their types (`crate::state`), never as string literals.
 
@@ -35,6 +37,7 @@ mod dashboard;
 mod deciding;
 mod decisions;
 mod first_reads;
+mod health;
 mod imports;
 mod leases;
 mod messages;
@@ -43,6 +46,7 @@ mod operations;
 mod outbox;
 mod processing;
 mod queue;
+mod suppressions;
 mod users;
 
 use std::str::FromStr;
@@ -58,6 +62,7 @@ pub use dashboard::ItemStats;
 pub use deciding::{DecisionTx, ReplyStanding};
 pub use decisions::{fmt_qty, Decision, ItemEdit, Note};
 pub use first_reads::FirstRead;
+pub use health::QueueFigures;
 pub use imports::{ImportProgress, IMPORTED};
 pub use leases::{InstanceClaim, InstanceHolder, Lease, DEFAULT_LEASE};
 pub use messages::{
@@ -68,6 +73,7 @@ pub use operations::{Need, PickupSite};
 pub use outbox::{HeldReply, NewReply, OutboxRow, OutboxSummary};
 pub use processing::{ProcessingBatch, ThreadMatch};
 pub use queue::{QueueFilter, QueueRow, StatusFilter};
+pub use suppressions::{BounceEffect, Suppression};
 pub use users::{FailedLogins, LoginSlot, SessionRow, User, UserListing};
 
 /// A database failure, with what was being done.
@@ -185,6 +191,15 @@ impl Store {
             // Waiting for the writer is waiting out the busy timeout of the
             // stage holding it, and a little more.
             .acquire_timeout(busy_timeout + Duration::from_secs(5))
+            // A COMMIT that fails on a full disk or an I/O error is rolled
+            // back by SQLite, so the ROLLBACK sqlx then sends fails too and
+            // sqlx keeps counting an open transaction: every later write on
+            // that connection would fail ("non-zero transaction depth").
+            // Such a connection is closed (after the pool's ping, which runs
+            // behind any rollback still queued) and a fresh one opened.
+            .before_acquire(|conn, _| {
+                Box::pin(async move { Ok(!sqlx::Connection::is_in_transaction(conn)) })
+            })
             .connect_with(options.clone())
             .await
             .map_err(open_err)?;

@@ -112,6 +112,10 @@ impl Store {
         held_reason: Option<&str>,
     ) -> Result<bool, StoreError> {
         let now = now_ms();
+        let key = normalised_address(&r.to_address);
+        let suppressed = super::suppressions::suppressed_reason_in(tx, &key).await?;
+        let suppressed = suppressed.map(|why| super::suppressions::held_reason(&why));
+        let held_reason = suppressed.as_deref().or(held_reason);
         let state = match held_reason {
             Some(_) => ReplyState::Held,
             None => ReplyState::Pending,
@@ -127,7 +131,7 @@ impl Store {
         .bind(&r.dedup_key)
         .bind(&r.rfc_message_id)
         .bind(&r.to_address)
-        .bind(normalised_address(&r.to_address))
+        .bind(&key)
         .bind(recipient_domain(&r.to_address))
         .bind(&r.subject)
         .bind(&r.raw)
@@ -150,9 +154,11 @@ impl Store {
     }
 
     /// Claims up to `limit` pending replies that are due now, in due order
-    /// (held ones wait for staff, whatever their due time).
+    /// (held ones wait for staff, whatever their due time). Replies to an
+    /// address suppressed since they were queued are held first.
     pub async fn claim_due_replies(&self, limit: i64) -> Result<Vec<OutboxRow>, StoreError> {
         let mut tx = self.write().await?;
+        super::suppressions::hold_suppressed_in(&mut tx).await?;
         let mut claimed: Vec<OutboxRow> = sqlx::query_as(
             "UPDATE outbox SET state = ?, attempts = attempts + 1, claimed_by = ?,
                                claim_expires_at = ?

@@ -172,18 +172,41 @@ impl ProcessingBatch {
         .await
     }
 
-    /// The reply of ours that a bounce names, as (outbox id, offer id).
+    /// Records what a bounce of a reply to `address` does to the address
+    /// (see `store::suppressions`).
+    pub async fn record_bounce(
+        &mut self,
+        address: &str,
+        severity: crate::mail::dsn::Severity,
+        reason: &str,
+        dsn_message: i64,
+        soft_limit: u32,
+    ) -> Result<super::BounceEffect, StoreError> {
+        Store::record_bounce_in(
+            &mut self.tx,
+            address,
+            severity,
+            reason,
+            dsn_message,
+            soft_limit,
+        )
+        .await
+    }
+
+    /// The reply of ours that a bounce names, as (outbox id, offer id,
+    /// the address it went to).
     pub async fn find_bounced_reply(
         &mut self,
         message_ids: &[String],
-    ) -> Result<Option<(i64, Option<i64>)>, StoreError> {
+    ) -> Result<Option<(i64, Option<i64>, String)>, StoreError> {
         for id in message_ids.iter().take(50) {
-            let found: Option<(i64, Option<i64>)> =
-                sqlx::query_as("SELECT id, offer_id FROM outbox WHERE rfc_message_id = ?")
-                    .bind(id)
-                    .fetch_optional(&mut *self.tx)
-                    .await
-                    .during("matching a bounce to a reply")?;
+            let found: Option<(i64, Option<i64>, String)> = sqlx::query_as(
+                "SELECT id, offer_id, to_address FROM outbox WHERE rfc_message_id = ?",
+            )
+            .bind(id)
+            .fetch_optional(&mut *self.tx)
+            .await
+            .during("matching a bounce to a reply")?;
             if found.is_some() {
                 return Ok(found);
             }

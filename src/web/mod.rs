@@ -6,7 +6,9 @@
 //! clients ([`listen`]), the queue ([`queue`]),
 //! the offer page and decisions ([`offer`]), held replies ([`replies`]),
 //! showing a stored message safely
-//! ([`message`]), the dashboard and failed messages ([`dashboard`]).
+//! ([`message`]), the dashboard and failed messages ([`dashboard`]),
+//! health checks and metrics without a session ([`health`]), addresses
+//! suppressed after bounces ([`suppressions`]).
 //! Does not own: SQL (that is `store`), the decisions' rules and writes
 //! (`decide`), or reply rendering (`outbox`).
 //!
@@ -18,6 +20,7 @@ pub mod auth;
 pub mod bidi;
 pub mod dashboard;
 pub mod error;
+pub mod health;
 pub mod hooks;
 pub mod listen;
 pub mod message;
@@ -26,6 +29,7 @@ pub mod operations;
 pub mod queue;
 pub mod replies;
 pub mod return_to;
+pub mod suppressions;
 pub mod throttle;
 
 use std::sync::Arc;
@@ -58,6 +62,10 @@ pub struct AppState {
     pub session_hours: i64,
     /// Proxies whose `X-Forwarded-For` names the client ([`throttle`]).
     pub trusted_proxies: Arc<[ipnet::IpNet]>,
+    /// Metrics and readiness ([`health`]); a fresh set unless `serve`'s.
+    pub telemetry: crate::telemetry::Telemetry,
+    /// `metrics.imap_max_age_secs`, for `/readyz`.
+    pub imap_max_age: std::time::Duration,
     /// `POST /hooks/new-mail`, when a secret is configured ([`hooks`]).
     pub new_mail_hook: Option<Arc<hooks::NewMailHook>>,
 }
@@ -78,8 +86,33 @@ impl AppState {
                         .with_context(|| format!("web.trusted_proxies: {p:?} is not an address"))
                 })
                 .collect::<anyhow::Result<_>>()?,
+            telemetry: Default::default(),
+            imap_max_age: std::time::Duration::from_secs(
+                crate::config::MetricsConfig::default().imap_max_age_secs,
+            ),
             new_mail_hook: None,
         })
+    }
+
+    /// The same site counting into `serve`'s metrics, judging readiness
+    /// by `metrics`.
+    pub fn with_telemetry(
+        mut self,
+        telemetry: crate::telemetry::Telemetry,
+        metrics: &crate::config::MetricsConfig,
+    ) -> AppState {
+        self.telemetry = telemetry;
+        self.imap_max_age = std::time::Duration::from_secs(metrics.imap_max_age_secs);
+        self
+    }
+
+    /// What the health routes need.
+    pub fn health(&self) -> health::HealthState {
+        health::HealthState {
+            store: self.store.clone(),
+            telemetry: self.telemetry.clone(),
+            imap_max_age: self.imap_max_age,
+        }
     }
 
     /// Arms `POST /hooks/new-mail` to wake `fetcher` when the config sets
@@ -135,6 +168,14 @@ const PAGES: &[(&str, &str)] = &[
     (
         "failed.html",
         include_str!("../../templates/web/failed.html"),
+    ),
+    (
+        "suppressions.html",
+        include_str!("../../templates/web/suppressions.html"),
+    ),
+    (
+        "lift_button.html",
+        include_str!("../../templates/web/lift_button.html"),
     ),
     (
         "message.html",
@@ -198,6 +239,7 @@ pub fn router(state: AppState) -> Router {
             "/static/app.js",
             get(|| async { ([(header::CONTENT_TYPE, "text/javascript")], JS) }),
         );
+    let health = health::routes(state.health());
     Router::new()
         .route("/login", get(auth::login_page).post(auth::login))
         .route("/logout", post(auth::logout))
@@ -227,9 +269,16 @@ pub fn router(state: AppState) -> Router {
             "/hooks/new-mail",
             post(hooks::new_mail).put(hooks::new_mail),
         )
+        .route("/suppressions", get(suppressions::list_page))
+        .route("/suppressions/lift", post(suppressions::lift))
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.telemetry.clone(),
+            health::time_request,
+        ))
         .fallback(|| async { WebError::NotFound.into_response() })
         .with_state(state)
         .merge(static_files)
+        .merge(health)
         .layer(axum::extract::DefaultBodyLimit::max(1024 * 1024))
         .layer(header_layer(header::CONTENT_SECURITY_POLICY, CSP))
         .layer(header_layer(header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
@@ -255,12 +304,21 @@ pub async fn run(
     fetcher: Option<Arc<Notify>>,
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
-    if let Some(path) = &cfg.needs_file {
-        operations::load_file(&store, path).await?;
-    }
     let mut state = AppState::new(store, composer, &cfg)?;
     if let Some(fetcher) = fetcher {
         state = state.with_new_mail_hook(&cfg, fetcher)?;
+    }
+    run_site(cfg, state, shutdown).await
+}
+
+/// Like [`run`], with the state built (`serve` adds its telemetry).
+pub async fn run_site(
+    cfg: WebConfig,
+    state: AppState,
+    shutdown: CancellationToken,
+) -> anyhow::Result<()> {
+    if let Some(path) = &cfg.needs_file {
+        operations::load_file(&state.store, path).await?;
     }
     let listener = tokio::net::TcpListener::bind(&cfg.listen)
         .await
@@ -286,4 +344,21 @@ pub async fn serve_on(
     listen::serve(listener, router(state), limits, shutdown)
         .await
         .context("serving the web UI")
+}
+
+/// Serves only `/healthz`, `/readyz` and `/metrics` on `listen`
+/// (`metrics.listen`) until `shutdown` is cancelled.
+pub async fn run_health(
+    listen: &str,
+    state: health::HealthState,
+    shutdown: CancellationToken,
+) -> anyhow::Result<()> {
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .with_context(|| format!("listening on {listen} (metrics.listen)"))?;
+    tracing::info!(address = %listen, "health and metrics listening");
+    let limits = ServeLimits::from(&WebConfig::default());
+    listen::serve(listener, health::routes(state), limits, shutdown)
+        .await
+        .context("serving health and metrics")
 }

@@ -62,6 +62,7 @@ pub async fn offer_page(
         open => !detail.offer.status.is_closed(),
         awaits_delivery => detail.offer.status.awaits_delivery(),
         reply_language => state.composer.reply_language(detail.offer.language.as_deref()),
+        suppression => store.suppression(&detail.offer.donor_email).await?,
     };
     page(&state, &session, "offer.html", ctx)
 }

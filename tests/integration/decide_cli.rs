@@ -166,6 +166,14 @@ async fn offers_merge_joins_the_duplicate_to_the_other_offer() {
 async fn doctor_names_a_database_readable_by_others() {
     use std::os::unix::fs::PermissionsExt;
     let cli = Cli::start().await;
+    // Replies need somewhere to go, or doctor fails on that (as serve would).
+    let config = std::fs::read_to_string(cli.config()).unwrap();
+    let outbox = cli.f.dir.path().join("outbox");
+    let config = format!(
+        "{config}[outbox]\nwrite_to_dir = \"{}\"\n",
+        outbox.display()
+    );
+    std::fs::write(cli.config(), config).unwrap();
     let doctor = || {
         std::process::Command::new(env!("CARGO_BIN_EXE_supplyline"))
             .arg("--config")

@@ -6,6 +6,7 @@
 mod common;
 
 mod app;
+mod bounces;
 mod decide;
 mod decide_cli;
 mod faults;
@@ -15,6 +16,7 @@ mod import;
 mod intake;
 mod leases;
 mod oauth;
+mod ops;
 mod push;
 mod relay;
 mod replies;

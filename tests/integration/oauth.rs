@@ -568,9 +568,11 @@ async fn doctor_and_oauth_check_tell_whether_a_token_can_be_had() {
     let (app, client) = oauth_app().await;
     let file = refresh_token_file(&app, &client);
     let imap = imap_oauth(&app.donations, "xoauth2");
+    // doctor checks SMTP too, as serve needs it.
+    let smtp = crate::app::plain_smtp_section();
     configure(
         &app,
-        &format!("{imap}{}", client.section(&refresh_key(&file))),
+        &format!("{imap}{smtp}{}", client.section(&refresh_key(&file))),
     );
     let run = |args: &[&str]| {
         let out = std::process::Command::new(env!("CARGO_BIN_EXE_supplyline"))

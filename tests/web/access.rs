@@ -24,6 +24,7 @@ async fn every_route_without_a_session_redirects_to_login() {
         "/dashboard".into(),
         "/failed".into(),
         "/replies/held".into(),
+        "/suppressions".into(),
         format!("/offers/{id}"),
         "/export/offers.csv".into(),
         "/export/items.csv".into(),
@@ -65,6 +66,7 @@ async fn every_route_without_a_session_redirects_to_login() {
         "/failed/1/retry",
         "/replies/1/send",
         "/replies/1/discard",
+        "/suppressions/lift",
     ];
     for path in posts {
         let (status, location, _) = call(&app, post(path, "", "csrf=x")).await;

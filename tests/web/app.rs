@@ -73,6 +73,14 @@ impl TestApp {
         format!("http://{}{path}", self.addr)
     }
 
+    /// The database's URL, for a test that writes what no page can.
+    pub fn db_url(&self) -> String {
+        format!(
+            "sqlite://{}",
+            self.dir.path().join("supplyline.db").display()
+        )
+    }
+
     fn outbox_dir(&self) -> PathBuf {
         self.dir.path().join("outbox")
     }

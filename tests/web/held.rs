@@ -128,3 +128,90 @@ async fn only_a_triager_sends_a_held_reply_and_it_returns_only_to_this_site() {
     assert_eq!(status, StatusCode::CONFLICT, "{page}");
     assert!(page.contains("this reply is pending, not held"), "{page}");
 }
+
+/// Puts `address` on the suppression list as a hard bounce would (no page
+/// does that).
+async fn suppress(app: &TestApp, address: &str, reason: &str) {
+    use sqlx::Connection;
+    let mut db = sqlx::SqliteConnection::connect(&app.db_url())
+        .await
+        .unwrap();
+    sqlx::query(
+        "INSERT INTO suppressions (address, suppressed_at, reason, updated_at) VALUES (?, 1585069331000, ?, 0)",
+    )
+    .bind(address)
+    .bind(reason)
+    .execute(&mut db)
+    .await
+    .unwrap();
+}
+
+#[tokio::test]
+async fn a_suppressed_address_is_shown_on_its_offer_and_listed_and_a_triager_lifts_it() {
+    const WHY: &str = "hard bounce 5.1.1 (smtp; 550 5.1.1 user unknown)";
+    let app = TestApp::start().await;
+    let (dentist, _) = seed_two(&app).await;
+    suppress(&app, "ana@dentist.example", WHY).await;
+    // A reply queued now is held with the reason, and nothing is sent.
+    let id = {
+        let ctx = ReplyContext::for_offer(&app.store, dentist, ReplyKind::Ack, None)
+            .await
+            .unwrap();
+        let reply = app.state.composer.compose(&ctx).unwrap();
+        let mut tx = app.store.begin_decision().await.unwrap();
+        assert!(tx.enqueue(dentist, &reply).await.unwrap());
+        tx.commit().await.unwrap();
+        app.store
+            .offer(dentist)
+            .await
+            .unwrap()
+            .replies
+            .last()
+            .unwrap()
+            .id
+    };
+    assert_eq!(reply_state(&app, dentist, id).await, ReplyState::Held);
+    assert!(app.send_all().await.is_empty());
+
+    // A viewer cannot lift it.
+    let (cookie, csrf) = login_http(&app, "viewer@city.example").await;
+    let form = format!("csrf={csrf}&address=ana%40dentist.example");
+    let (status, _, _) = call(&app, post("/suppressions/lift", &cookie, &form)).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+
+    let b = Browser::start().await;
+    LoginPage::open(&b, &app.url(&format!("/offers/{dentist}")))
+        .await
+        .sign_in("triager@city.example")
+        .await;
+    let offer = OfferPage::loaded(&b).await;
+    let notice = b.wait_for("p.suppressed").await.text().await.unwrap();
+    assert!(
+        notice.contains("No reply goes to ana@dentist.example") && notice.contains(WHY),
+        "{notice}"
+    );
+    let line = offer.reply_line(id).await;
+    assert!(line.contains("held") && line.contains(WHY), "{line}");
+    b.goto(&app.url("/suppressions")).await;
+    let row = b.wait_for("tr.suppression").await.text().await.unwrap();
+    assert!(
+        row.contains("ana@dentist.example") && row.contains("suppressed") && row.contains(WHY),
+        "{row}"
+    );
+    b.screenshot("suppressions.png").await;
+    b.wait_for("tr.suppression button.lift-suppression")
+        .await
+        .click()
+        .await
+        .unwrap();
+    b.wait_for("h1").await;
+    let row = b.wait_for("tr.suppression").await.text().await.unwrap();
+    assert!(row.contains("lifted by triager@city.example"), "{row}");
+    assert!(app
+        .store
+        .suppression("ana@dentist.example")
+        .await
+        .unwrap()
+        .is_none());
+    b.close().await;
+}
