@@ -666,7 +666,8 @@ impl Sender {
     }
 
     /// Claims up to `limit` due replies and sends them one by one, each
-    /// recorded as soon as the transport answers; empty when nothing is due.
+    /// recorded while the next one is sent (at most two await their record
+    /// at any moment); empty when nothing is due.
     ///
     /// When an outcome cannot be recorded (the database stayed locked past
     /// its busy timeout), the error is returned and the next call records it
@@ -688,21 +689,38 @@ impl Sender {
         let rows = self.store.claim_due_replies(limit).await?;
         let mut outcomes = Vec::with_capacity(rows.len());
         let mut rows = rows.into_iter();
+        // The previous reply's outcome is committed while the next one is
+        // sent: a crash can then resend at most the replies whose acceptance
+        // was not yet recorded (the one being sent, the one being recorded).
+        let mut recording: Option<Record> = None;
         while let Some(row) = rows.next() {
-            let started = Instant::now();
-            let (record, outcome) = self.send_one(link, &row).await;
-            let sent = started.elapsed();
-            self.telemetry.reply(outcome, sent);
-            let recorded = self.record(&record).await;
+            let sending = async {
+                let started = Instant::now();
+                let done = self.send_one(link, &row).await;
+                (done, started.elapsed())
+            };
+            let (((record, outcome), took), recorded) = match &recording {
+                Some(previous) => tokio::join!(sending, self.record(previous)),
+                None => (sending.await, Ok(())),
+            };
+            self.telemetry.reply(outcome, took);
             // Where a reply's time goes, for `RUST_LOG=supplyline::outbox=debug`.
-            tracing::debug!(reply = row.id, send = ?sent, record = ?started.elapsed() - sent, "reply timing");
+            tracing::debug!(reply = row.id, send = ?took, "reply timing");
             if let Err(e) = recorded {
                 let mut unrecorded = self.unrecorded.lock().unwrap();
+                unrecorded.extend(recording.take());
                 unrecorded.push(record);
                 unrecorded.extend(rows.map(|row| Record::Unsent(row.id)));
                 return Err(e);
             }
+            recording = Some(record);
             outcomes.push(outcome);
+        }
+        if let Some(last) = recording {
+            if let Err(e) = self.record(&last).await {
+                self.unrecorded.lock().unwrap().push(last);
+                return Err(e);
+            }
         }
         Ok(outcomes)
     }
