@@ -7,7 +7,7 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
-use regex::{Regex, RegexSet};
+use regex::{Regex, RegexSet, RegexSetBuilder};
 
 use super::format::{self, Decision, Example, RuleFile, Terms};
 use super::RuleError;
@@ -532,13 +532,21 @@ fn grouped_sets<'a>(
     groups
         .into_iter()
         .map(|(key, members)| {
-            let set = RegexSet::new(members.iter().map(|(_, re)| re.as_str()))
+            // A lazy DFA cache larger than the default 2 MB: the many
+            // alternations of a scope's signals otherwise thrash it on long
+            // messages and the search falls back to the slow PikeVM.
+            let set = RegexSetBuilder::new(members.iter().map(|(_, re)| re.as_str()))
+                .dfa_size_limit(SET_DFA_CACHE)
+                .build()
                 .map_err(|e| internal(format!("{what} set for {key}: {e}")))?;
             let index = members.iter().map(|(i, _)| *i).collect();
             Ok((key.to_string(), (set, index)))
         })
         .collect()
 }
+
+/// Lazy DFA cache per pattern set, per thread.
+const SET_DFA_CACHE: usize = 16 << 20;
 
 fn stop_words(languages: &[(String, Vec<String>)]) -> HashMap<String, Vec<usize>> {
     let mut words: HashMap<String, Vec<usize>> = HashMap::new();
