@@ -21,6 +21,7 @@
 //!   reads and changes, one module per page family of `web/`.
 //! - `deciding`: one staff decision's transaction, the writing side of
 //!   `crate::decide`.
+//! - `search`: the full-text index of offers (FTS5) and what staff type into it.
 //! - `audit`, `users`: history, accounts and sessions.
 //!
 //! States are bound as their types (`crate::state`), never as string literals.
@@ -36,6 +37,7 @@ mod operations;
 mod outbox;
 mod processing;
 mod queue;
+mod search;
 mod users;
 
 use std::str::FromStr;
@@ -59,7 +61,8 @@ pub use offers::{ItemFull, MessageFacts, NewOffer, OfferDetail, OfferItemRow, Of
 pub use operations::{Need, PickupSite};
 pub use outbox::{HeldReply, NewReply, OutboxRow, OutboxSummary};
 pub use processing::{ProcessingBatch, ThreadMatch};
-pub use queue::{QueueFilter, QueueRow, StatusFilter};
+pub use queue::{ExportOffer, QueueFilter, QueueRow, StatusFilter};
+pub use search::{fts_query, phone_tokens};
 pub use users::{FailedLogins, LoginSlot, SessionRow, User, UserListing};
 
 /// A database failure, with what was being done.
