@@ -76,7 +76,7 @@ pub struct ExportOffer {
 /// quantity shows without a number (`printf` would make NULL a 0).
 const QUEUE_COLUMNS: &str = "o.id, o.donor_email, o.donor_name, o.subject, o.category, o.status,
      o.language, json_extract(o.pickup_json, '$.postal_code') AS postal_code, o.created_at,
-     CAST(o.priority AS REAL) AS priority,
+     CAST(ROUND(o.priority, 6) AS REAL) AS priority,
      COALESCE((SELECT group_concat(line, ', ') FROM (
         SELECT i.item || CASE WHEN i.quantity IS NULL THEN '' ELSE ' × ' || printf('%.15g', i.quantity) END AS line
         FROM offer_items i WHERE i.offer_id = o.id ORDER BY i.position, i.id)), '') AS items";

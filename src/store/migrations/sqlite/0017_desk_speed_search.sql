@@ -4,25 +4,31 @@
 -- write that changes its rows, in the same transaction.
 
 -- An offer's priority (sum over its items of quantity, 1 when unknown,
--- times the item's need weight), kept when items change (triggers below)
+-- times the item's need weight), kept when items change (triggers below;
+-- read rounded to 6 places, as sums and differences of shares drift)
 -- and recomputed for every offer when the needs change (load_operations).
 ALTER TABLE offers ADD COLUMN priority REAL NOT NULL DEFAULT 0;
 UPDATE offers SET priority = COALESCE((SELECT SUM(COALESCE(i.quantity, 1) * n.weight)
     FROM offer_items i JOIN needs n ON n.item = i.item WHERE i.offer_id = offers.id), 0);
 
+-- Incremental (each line's share added or taken away), so an offer of
+-- thousands of lines costs one step per line, not a sum over all of them.
 CREATE TRIGGER offer_priority_item_added AFTER INSERT ON offer_items BEGIN
-    UPDATE offers SET priority = COALESCE((SELECT SUM(COALESCE(i.quantity, 1) * n.weight)
-        FROM offer_items i JOIN needs n ON n.item = i.item WHERE i.offer_id = NEW.offer_id), 0)
+    UPDATE offers SET priority = priority
+        + COALESCE((SELECT COALESCE(NEW.quantity, 1) * weight FROM needs WHERE item = NEW.item), 0)
     WHERE id = NEW.offer_id;
 END;
 CREATE TRIGGER offer_priority_item_changed AFTER UPDATE OF item, quantity ON offer_items BEGIN
-    UPDATE offers SET priority = COALESCE((SELECT SUM(COALESCE(i.quantity, 1) * n.weight)
-        FROM offer_items i JOIN needs n ON n.item = i.item WHERE i.offer_id = NEW.offer_id), 0)
+    UPDATE offers SET priority = priority
+        - COALESCE((SELECT COALESCE(OLD.quantity, 1) * weight FROM needs WHERE item = OLD.item), 0)
+    WHERE id = OLD.offer_id;
+    UPDATE offers SET priority = priority
+        + COALESCE((SELECT COALESCE(NEW.quantity, 1) * weight FROM needs WHERE item = NEW.item), 0)
     WHERE id = NEW.offer_id;
 END;
 CREATE TRIGGER offer_priority_item_removed AFTER DELETE ON offer_items BEGIN
-    UPDATE offers SET priority = COALESCE((SELECT SUM(COALESCE(i.quantity, 1) * n.weight)
-        FROM offer_items i JOIN needs n ON n.item = i.item WHERE i.offer_id = OLD.offer_id), 0)
+    UPDATE offers SET priority = priority
+        - COALESCE((SELECT COALESCE(OLD.quantity, 1) * weight FROM needs WHERE item = OLD.item), 0)
     WHERE id = OLD.offer_id;
 END;
 
