@@ -74,7 +74,7 @@ async fn run(offers: usize, samples: usize, full: bool) {
     }
     let site = Site::start(store).await;
     let mut rng = StdRng::seed_from_u64(7);
-    let pages: Vec<(&str, Box<dyn Fn(&mut StdRng) -> String>)> = vec![
+    let pages: Vec<(&str, PathFor)> = vec![
         ("queue (open, page 1)", Box::new(|_| "/".to_string())),
         ("queue, page 20", Box::new(|_| "/?page=20".to_string())),
         (
@@ -145,6 +145,9 @@ async fn run(offers: usize, samples: usize, full: bool) {
     }
     site.shutdown.cancel();
 }
+
+/// The path of each request to a page (an offer page picks an offer).
+type PathFor = Box<dyn Fn(&mut StdRng) -> String>;
 
 /// The `p`th percentile in milliseconds.
 fn percentile(times: &mut [Duration], p: usize) -> f64 {

@@ -252,7 +252,7 @@ async fn the_queue_and_an_offer_fit_a_phone_screen() {
     )
     .await;
     let b = Browser::start_with_size(390, 844).await;
-    let queue = LoginPage::open(&b, &app.url("/"))
+    LoginPage::open(&b, &app.url("/"))
         .await
         .login_as("triager@city.example")
         .await;
@@ -263,7 +263,6 @@ async fn the_queue_and_an_offer_fit_a_phone_screen() {
     );
     fits(&b, 390, "the queue").await;
     b.screenshot("desk-phone-queue.png").await;
-    drop(queue);
     for id in [dentist, 3] {
         OfferPage::open(&b, &app.url(&format!("/offers/{id}"))).await;
         fits(&b, 390, &format!("offer {id}")).await;
