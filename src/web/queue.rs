@@ -28,7 +28,8 @@ pub struct QueueForm {
     pub item: String,
     pub language: String,
     pub postal: String,
-    /// Words searched in subject, donor, items, notes and the message text.
+    /// What staff search for (`store::fts_query`: words, "phrases",
+    /// prefix*, OR, a reference, a phone number).
     pub q: String,
 }
 
