@@ -1,6 +1,7 @@
 //! The desk at work (#16): search by surname, item, reference, phone,
 //! phrase, prefix and OR, ranked, with the index following staff's edits;
 //! the CSV export's fields, dates, byte order mark and empty quantities;
+//! the stored priority and dashboard totals following edits and decisions;
 //! and the queue and an offer page at phone width in Chromium.
 
 use axum::http::StatusCode;
@@ -269,4 +270,61 @@ async fn the_queue_and_an_offer_fit_a_phone_screen() {
     }
     b.screenshot("desk-phone-offer.png").await;
     b.close().await;
+}
+
+/// The stored priority and the dashboard's running totals, after staff
+/// change items and decide, equal what summing every line gives.
+#[tokio::test]
+async fn stored_priorities_and_totals_follow_item_edits_and_decisions() {
+    let app = TestApp::start().await;
+    let (dentist, gloves) = seed_two(&app).await;
+    let items = app.store.items_full(dentist).await.unwrap();
+    let edit = supplyline::store::ItemEdit {
+        item: "isolation_gown".into(),
+        quantity: Some(50.0),
+        unit: None,
+    };
+    let actor = "triager@city.example";
+    app.store
+        .update_item(dentist, items[1].id, actor, &edit)
+        .await
+        .unwrap();
+    let desk = Desk {
+        store: &app.store,
+        composer: &app.state.composer,
+        actor,
+    };
+    decide::decline(desk, OfferRef::from(gloves), "enough", false)
+        .await
+        .unwrap();
+    let filter = supplyline::store::QueueFilter {
+        status: supplyline::store::StatusFilter::All,
+        ..Default::default()
+    };
+    let (rows, _) = app.store.queue(&filter, 0, 10).await.unwrap();
+    let priority = |id| rows.iter().find(|r| r.id == id).unwrap().priority;
+    // examples/needs.toml: n95 weight 10, gowns 6, gloves 0.5.
+    assert_eq!(priority(dentist), 2000.0 * 10.0 + 50.0 * 6.0);
+    assert_eq!(priority(gloves), 1.5);
+    let stats = app.store.item_stats().await.unwrap();
+    let pledged = |item: &str| stats.iter().find(|s| s.item == item).unwrap().pledged;
+    assert_eq!(pledged("n95_respirator"), 2000.0);
+    assert_eq!(pledged("isolation_gown"), 50.0);
+    assert_eq!(
+        pledged("exam_gloves"),
+        0.0,
+        "a declined offer pledges nothing"
+    );
+    app.store
+        .remove_item(dentist, items[0].id, actor)
+        .await
+        .unwrap();
+    let (rows, _) = app.store.queue(&filter, 0, 10).await.unwrap();
+    assert_eq!(
+        rows.iter().find(|r| r.id == dentist).unwrap().priority,
+        300.0
+    );
+    let stats = app.store.item_stats().await.unwrap();
+    let n95 = stats.iter().find(|s| s.item == "n95_respirator").unwrap();
+    assert_eq!((n95.pledged, n95.target), (0.0, Some(50000.0)));
 }
