@@ -216,6 +216,7 @@ impl Processor {
             category: ex.category.as_str().to_string(),
             from_address: msg.from.as_ref().map(|a| a.email.clone()),
             subject: msg.subject.clone(),
+            text: msg.clean_text.clone(),
         };
         let thread: Vec<String> = msg
             .in_reply_to

@@ -19,21 +19,21 @@ impl Store {
     pub async fn item_stats(&self) -> Result<Vec<ItemStats>, StoreError> {
         let turned_away = OfferStatus::sql_list(OfferStatus::is_turned_away);
         let accepted = OfferStatus::sql_list(OfferStatus::is_accepted);
+        // From the running totals per item and status (migration 0017).
         sqlx::query_as(&format!(
-            "WITH lines AS (
-               SELECT i.item, COALESCE(i.quantity, 0) AS q, COALESCE(i.received_quantity, 0) AS r, o.status
-               FROM offer_items i JOIN offers o ON o.id = i.offer_id
-               WHERE o.status NOT IN ({turned_away})),
-             names AS (SELECT item FROM lines UNION SELECT item FROM needs)
+            "WITH names AS (
+               SELECT item FROM item_totals WHERE lines > 0 AND status NOT IN ({turned_away})
+               UNION SELECT item FROM needs)
              SELECT names.item AS item,
-               CAST((SELECT COALESCE(SUM(q), 0) FROM lines WHERE lines.item = names.item) AS REAL)
+               CAST(ROUND(COALESCE(SUM(CASE WHEN t.status NOT IN ({turned_away}) THEN t.quantity END), 0), 6) AS REAL)
                  AS pledged,
-               CAST((SELECT COALESCE(SUM(q), 0) FROM lines WHERE lines.item = names.item
-                  AND status IN ({accepted})) AS REAL) AS accepted,
-               CAST((SELECT COALESCE(SUM(r), 0) FROM lines WHERE lines.item = names.item) AS REAL)
+               CAST(ROUND(COALESCE(SUM(CASE WHEN t.status IN ({accepted}) THEN t.quantity END), 0), 6) AS REAL)
+                 AS accepted,
+               CAST(ROUND(COALESCE(SUM(CASE WHEN t.status NOT IN ({turned_away}) THEN t.received END), 0), 6) AS REAL)
                  AS received,
                CAST((SELECT target FROM needs WHERE needs.item = names.item) AS REAL) AS target
-             FROM names ORDER BY names.item"
+             FROM names LEFT JOIN item_totals t ON t.item = names.item
+             GROUP BY names.item ORDER BY names.item"
         ))
         .fetch_all(&self.reader)
         .await

@@ -17,6 +17,9 @@ pub struct MessageFacts {
     pub category: String,
     pub from_address: Option<String>,
     pub subject: String,
+    /// The message's clean text (quotes, signatures and disclaimers cut),
+    /// for the search index.
+    pub text: String,
 }
 
 /// An offer to create from a message.
@@ -33,6 +36,15 @@ pub struct NewOffer {
     /// [`crate::rules::Vetting`] as JSON, when the message states any.
     pub vetting_json: Option<String>,
     pub items: Vec<OfferItemRow>,
+}
+
+impl NewOffer {
+    /// The contact's phone number, when the rules found one.
+    pub fn phone(&self) -> Option<String> {
+        let contact: serde_json::Value =
+            serde_json::from_str(self.contact_json.as_deref()?).ok()?;
+        Some(contact.get("phone")?.as_str()?.to_string())
+    }
 }
 
 /// One item line of an offer.

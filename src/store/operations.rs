@@ -40,6 +40,16 @@ impl Store {
                 .await
                 .during("loading needs")?;
         }
+        // Priorities are stored per offer: new weights change them all.
+        sqlx::query(
+            "UPDATE offers SET priority = COALESCE((SELECT SUM(COALESCE(i.quantity, 1) * n.weight)
+               FROM offer_items i JOIN needs n ON n.item = i.item WHERE i.offer_id = offers.id), 0)
+             WHERE priority IS NOT COALESCE((SELECT SUM(COALESCE(i.quantity, 1) * n.weight)
+               FROM offer_items i JOIN needs n ON n.item = i.item WHERE i.offer_id = offers.id), 0)",
+        )
+        .execute(&mut *tx)
+        .await
+        .during("recomputing offer priorities")?;
         sqlx::query("DELETE FROM pickup_sites")
             .execute(&mut *tx)
             .await

@@ -7,6 +7,7 @@ use sqlx::{Sqlite, Transaction};
 
 use super::offers::{insert_item, insert_offer, MessageFacts, NewOffer, OfferItemRow};
 use super::outbox::NewReply;
+use super::search;
 use super::{now_ms, QueryContext, Store, StoreError};
 use crate::outbox::recipient::normalised_address;
 use crate::state::{MessageState, ReplyState};
@@ -59,6 +60,7 @@ impl ProcessingBatch {
         for (position, item) in offer.items.iter().enumerate() {
             insert_item(tx, offer_id, position as i64, item).await?;
         }
+        search::insert_row(tx, offer_id, offer.phone().as_deref(), &facts.text).await?;
         set_processed(tx, message_id, facts, Some(offer_id)).await?;
         Store::audit_in(
             tx,
@@ -101,6 +103,7 @@ impl ProcessingBatch {
     ) -> Result<(), StoreError> {
         let tx = &mut self.tx;
         set_processed(tx, message_id, facts, Some(offer_id)).await?;
+        search::append_text(tx, offer_id, &facts.text).await?;
         sqlx::query("UPDATE offers SET updated_at = ? WHERE id = ?")
             .bind(now_ms())
             .bind(offer_id)
@@ -129,6 +132,7 @@ impl ProcessingBatch {
     ) -> Result<(), StoreError> {
         let tx = &mut self.tx;
         set_processed(tx, message_id, facts, Some(offer_id)).await?;
+        search::append_text(tx, offer_id, &facts.text).await?;
         let from = facts.from_address.as_deref().unwrap_or("an unknown sender");
         Store::audit_in(
             tx,

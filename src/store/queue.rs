@@ -1,11 +1,13 @@
-//! The queue: offers in priority order (by the operators' needs), the
-//! filters staff choose, and the item lines of what the filters select for
-//! export. Mirrors `web::queue`, which parses its form into a [`QueueFilter`].
+//! The queue: offers in priority order (by the operators' needs, stored
+//! per offer), the filters staff choose, search through `store::search`,
+//! and the offers and item lines the filters select, streamed for export. Mirrors `web::queue`, which parses its form into a [`QueueFilter`].
 
+use futures::StreamExt;
 use sqlx::{QueryBuilder, Sqlite};
+use tokio::sync::mpsc;
 
 use super::offers::{ItemFull, ITEM_COLUMNS};
-use super::{QueryContext, Store, StoreError};
+use super::{search, QueryContext, Store, StoreError};
 use crate::state::OfferStatus;
 use crate::values::OfferRef;
 
@@ -28,8 +30,9 @@ pub struct QueueFilter {
     pub language: Option<String>,
     /// The start of a postal code.
     pub postal: Option<String>,
-    /// Words searched in subject, donor, items, notes and the message text
-    /// (the first 8 count).
+    /// What staff typed in the search box ([`super::fts_query`]): searched
+    /// in reference, donor, subject, phone, pickup place, items, notes and
+    /// the messages' clean text.
     pub search: Option<String>,
 }
 
@@ -48,17 +51,43 @@ pub struct QueueRow {
     pub postal_code: Option<String>,
     pub created_at: i64,
     pub priority: f64,
-    /// "n95_respirator × 2000, exam_gloves × 3"
+    /// "n95_respirator × 2000, exam_gloves × 3, face_shield" (no quantity: no number)
     pub items: String,
 }
 
-// CAST: SQLite gives an integer 0 when nothing matches, which sqlx will not read as f64.
-const PRIORITY: &str = "CAST((SELECT COALESCE(SUM(COALESCE(i.quantity, 1) * n.weight), 0)
-     FROM offer_items i JOIN needs n ON n.item = i.item WHERE i.offer_id = o.id) AS REAL)";
+/// One offer as the CSV export has it: every field staff see.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct ExportOffer {
+    #[sqlx(flatten)]
+    pub row: QueueRow,
+    pub phone: Option<String>,
+    pub organization: Option<String>,
+    pub pickup_address: Option<String>,
+    pub pickup_site: Option<String>,
+    pub pickup_window: Option<String>,
+    pub decline_reason: Option<String>,
+    pub merged_into: Option<i64>,
+    /// Every note, oldest first, separated by blank lines.
+    pub notes: String,
+    pub updated_at: i64,
+}
 
-/// The columns of a [`QueueRow`].
+/// The columns of a [`QueueRow`], for `FROM offers o`. An item without a
+/// quantity shows without a number (`printf` would make NULL a 0).
 const QUEUE_COLUMNS: &str = "o.id, o.donor_email, o.donor_name, o.subject, o.category, o.status,
-     o.language, json_extract(o.pickup_json, '$.postal_code') AS postal_code, o.created_at";
+     o.language, json_extract(o.pickup_json, '$.postal_code') AS postal_code, o.created_at,
+     CAST(ROUND(o.priority, 6) AS REAL) AS priority,
+     COALESCE((SELECT group_concat(line, ', ') FROM (
+        SELECT i.item || CASE WHEN i.quantity IS NULL THEN '' ELSE ' × ' || printf('%.15g', i.quantity) END AS line
+        FROM offer_items i WHERE i.offer_id = o.id ORDER BY i.position, i.id)), '') AS items";
+
+/// The columns an [`ExportOffer`] adds to a [`QueueRow`].
+const EXPORT_COLUMNS: &str = "json_extract(o.contact_json, '$.phone') AS phone,
+     json_extract(o.contact_json, '$.organization') AS organization,
+     json_extract(o.pickup_json, '$.address') AS pickup_address,
+     o.pickup_site, o.pickup_window, o.decline_reason, o.merged_into, o.updated_at,
+     COALESCE((SELECT group_concat(body, char(10) || char(10)) FROM (
+        SELECT n.body FROM notes n WHERE n.offer_id = o.id ORDER BY n.id)), '') AS notes";
 
 /// An item line with the offer it belongs to, for export.
 #[derive(sqlx::FromRow)]
@@ -68,10 +97,13 @@ struct ExportRow {
     item: ItemFull,
 }
 
-fn push_filter(qb: &mut QueryBuilder<'_, Sqlite>, f: &QueueFilter) {
+/// The filters besides search. `search` is the FTS5 query, when there is
+/// one and the caller does not join the index itself.
+fn push_filter(qb: &mut QueryBuilder<'_, Sqlite>, f: &QueueFilter, search: Option<&str>) {
     qb.push(" WHERE 1 = 1");
     match f.status {
         StatusFilter::Open => {
+            // Written as migration 0017's partial index is, which it then uses.
             let open = OfferStatus::sql_list(OfferStatus::is_open);
             qb.push(format!(" AND o.status IN ({open})"));
         }
@@ -91,42 +123,54 @@ fn push_filter(qb: &mut QueryBuilder<'_, Sqlite>, f: &QueueFilter) {
             .push_bind(format!("{}%", postal.trim()));
     }
     if let Some(item) = &f.item {
-        qb.push(" AND EXISTS (SELECT 1 FROM offer_items i WHERE i.offer_id = o.id AND i.item = ")
+        qb.push(" AND o.id IN (SELECT i.offer_id FROM offer_items i WHERE i.item = ")
             .push_bind(item.clone())
             .push(")");
     }
-    let words = f.search.as_deref().unwrap_or_default().split_whitespace();
-    for word in words.take(8) {
-        let like = format!("%{}%", word.replace(['%', '_'], ""));
-        qb.push(" AND (o.subject LIKE ").push_bind(like.clone());
-        qb.push(" OR o.donor_email LIKE ").push_bind(like.clone());
-        qb.push(" OR COALESCE(o.donor_name, '') LIKE ")
-            .push_bind(like.clone());
-        qb.push(" OR EXISTS (SELECT 1 FROM offer_items i WHERE i.offer_id = o.id AND i.item LIKE ")
-            .push_bind(like.clone());
-        qb.push(") OR EXISTS (SELECT 1 FROM notes n WHERE n.offer_id = o.id AND n.body LIKE ")
-            .push_bind(like.clone());
-        qb.push(") OR EXISTS (SELECT 1 FROM messages m WHERE m.offer_id = o.id AND CAST(m.raw AS TEXT) LIKE ")
-            .push_bind(like);
-        qb.push("))");
+    if let Some(search) = search {
+        qb.push(" AND o.id IN (SELECT rowid FROM offer_search WHERE offer_search MATCH ")
+            .push_bind(search.to_string())
+            .push(")");
+    }
+}
+
+impl QueueFilter {
+    /// The search as an FTS5 query; None when there is nothing to search.
+    fn fts(&self) -> Option<String> {
+        self.search.as_deref().and_then(search::fts_query)
     }
 }
 
 impl Store {
-    /// One page of the queue, highest priority first, and the total count.
+    /// One page of the queue and the total count: highest priority first,
+    /// or, with a search, best match first.
     pub async fn queue(
         &self,
         filter: &QueueFilter,
         offset: i64,
         limit: i64,
     ) -> Result<(Vec<QueueRow>, i64), StoreError> {
-        let mut qb = QueryBuilder::new(format!(
-            "SELECT {QUEUE_COLUMNS}, {PRIORITY} AS priority,
-               COALESCE((SELECT group_concat(i.item || COALESCE(' × ' || printf('%.15g', i.quantity), ''), ', ')
-                FROM offer_items i WHERE i.offer_id = o.id), '') AS items FROM offers o"
-        ));
-        push_filter(&mut qb, filter);
-        qb.push(" ORDER BY priority DESC, o.id ASC LIMIT ")
+        let fts = filter.fts();
+        let mut qb = QueryBuilder::new(format!("SELECT {QUEUE_COLUMNS}"));
+        match &fts {
+            Some(query) => {
+                // The index first (CROSS JOIN keeps that order): it names the few rows.
+                qb.push(" FROM offer_search CROSS JOIN offers o ON o.id = offer_search.rowid");
+                push_filter(&mut qb, filter, None);
+                qb.push(" AND offer_search MATCH ")
+                    .push_bind(query.clone())
+                    .push(format!(
+                        " ORDER BY {} , o.priority DESC, o.id",
+                        search::RANK
+                    ));
+            }
+            None => {
+                qb.push(" FROM offers o");
+                push_filter(&mut qb, filter, None);
+                qb.push(" ORDER BY o.priority DESC, o.id");
+            }
+        }
+        qb.push(" LIMIT ")
             .push_bind(limit)
             .push(" OFFSET ")
             .push_bind(offset);
@@ -136,7 +180,7 @@ impl Store {
             .await
             .during("reading the queue")?;
         let mut count = QueryBuilder::new("SELECT COUNT(*) FROM offers o");
-        push_filter(&mut count, filter);
+        push_filter(&mut count, filter, fts.as_deref());
         let total: i64 = count
             .build_query_scalar()
             .fetch_one(&self.reader)
@@ -145,39 +189,113 @@ impl Store {
         Ok((rows, total))
     }
 
-    /// Every item line of the offers matching `filter`, for CSV export.
-    pub async fn export_items(
+    /// Every offer the filters select, oldest first, as rows arrive from
+    /// the database: the channel holds a few, so memory stays flat however
+    /// many there are.
+    pub fn export_offers(
         &self,
         filter: &QueueFilter,
-    ) -> Result<Vec<(OfferRef, ItemFull)>, StoreError> {
-        let mut qb = QueryBuilder::new(format!(
-            "SELECT o.id AS offer_ref, {ITEM_COLUMNS}
-             FROM offer_items i JOIN offers o ON o.id = i.offer_id"
-        ));
-        push_filter(&mut qb, filter);
-        qb.push(" ORDER BY o.id, i.position");
-        let rows: Vec<ExportRow> = qb
-            .build_query_as()
-            .fetch_all(&self.reader)
-            .await
-            .during("exporting items")?;
-        Ok(rows.into_iter().map(|r| (r.offer_ref, r.item)).collect())
+    ) -> mpsc::Receiver<Result<ExportOffer, StoreError>> {
+        let filter = filter.clone();
+        self.stream(
+            move || {
+                let mut qb = QueryBuilder::new(format!(
+                    "SELECT {QUEUE_COLUMNS}, {EXPORT_COLUMNS} FROM offers o"
+                ));
+                push_filter(&mut qb, &filter, filter.fts().as_deref());
+                qb.push(" ORDER BY o.id");
+                qb
+            },
+            "exporting offers",
+        )
     }
 
-    /// The distinct values the queue's filter menus offer.
+    /// Every item line of the offers matching `filter`, for CSV export,
+    /// streamed as [`Store::export_offers`] is.
+    pub fn export_items(
+        &self,
+        filter: &QueueFilter,
+    ) -> mpsc::Receiver<Result<(OfferRef, ItemFull), StoreError>> {
+        let filter = filter.clone();
+        let (tx, rx) = mpsc::channel(EXPORT_BUFFER);
+        let rows = self.stream::<ExportRow>(
+            move || {
+                let mut qb = QueryBuilder::new(format!(
+                    "SELECT o.id AS offer_ref, {ITEM_COLUMNS}
+                 FROM offer_items i JOIN offers o ON o.id = i.offer_id"
+                ));
+                push_filter(&mut qb, &filter, filter.fts().as_deref());
+                qb.push(" ORDER BY o.id, i.position, i.id");
+                qb
+            },
+            "exporting items",
+        );
+        tokio::spawn(forward(rows, tx, |r: ExportRow| (r.offer_ref, r.item)));
+        rx
+    }
+
+    /// Runs the query `build` makes on a task of its own and sends its rows
+    /// into a small channel as they come.
+    fn stream<T>(
+        &self,
+        build: impl FnOnce() -> QueryBuilder<'static, Sqlite> + Send + 'static,
+        what: &'static str,
+    ) -> mpsc::Receiver<Result<T, StoreError>>
+    where
+        T: for<'r> sqlx::FromRow<'r, sqlx::sqlite::SqliteRow> + Send + Unpin + 'static,
+    {
+        let (tx, rx) = mpsc::channel(EXPORT_BUFFER);
+        let reader = self.reader.clone();
+        tokio::spawn(async move {
+            let mut qb = build();
+            let mut rows = qb.build_query_as::<T>().fetch(&reader);
+            while let Some(row) = rows.next().await {
+                let failed = row.is_err();
+                // The receiver hung up: the download was cancelled.
+                if tx.send(row.during(what)).await.is_err() || failed {
+                    break;
+                }
+            }
+        });
+        rx
+    }
+
+    /// The distinct values the queue's filter menus offer: each read by
+    /// hopping along its index, a few lookups per value, not a scan.
     pub async fn filter_choices(&self) -> Result<[Vec<String>; 3], StoreError> {
         let mut out: [Vec<String>; 3] = Default::default();
-        let queries = [
-            "SELECT DISTINCT category FROM offers ORDER BY 1",
-            "SELECT DISTINCT item FROM offer_items ORDER BY 1",
-            "SELECT DISTINCT language FROM offers WHERE language IS NOT NULL ORDER BY 1",
+        let columns = [
+            ("offers", "category"),
+            ("offer_items", "item"),
+            ("offers", "language"),
         ];
-        for (slot, sql) in out.iter_mut().zip(queries) {
-            *slot = sqlx::query_scalar(sql)
-                .fetch_all(&self.reader)
-                .await
-                .during("reading filter choices")?;
+        for (slot, (table, column)) in out.iter_mut().zip(columns) {
+            *slot = sqlx::query_scalar(&format!(
+                "WITH RECURSIVE v(x) AS (
+                   SELECT (SELECT MIN({column}) FROM {table})
+                   UNION ALL
+                   SELECT (SELECT MIN({column}) FROM {table} WHERE {column} > v.x) FROM v WHERE v.x IS NOT NULL)
+                 SELECT x FROM v WHERE x IS NOT NULL"
+            ))
+            .fetch_all(&self.reader)
+            .await
+            .during("reading filter choices")?;
         }
         Ok(out)
+    }
+}
+
+/// How many exported rows wait between the database and the response.
+const EXPORT_BUFFER: usize = 64;
+
+async fn forward<A, B>(
+    mut from: mpsc::Receiver<Result<A, StoreError>>,
+    to: mpsc::Sender<Result<B, StoreError>>,
+    map: impl Fn(A) -> B,
+) {
+    while let Some(row) = from.recv().await {
+        if to.send(row.map(&map)).await.is_err() {
+            break;
+        }
     }
 }

@@ -1,6 +1,6 @@
 //! The queue: offers needing a decision, highest priority first, with
 //! filters, search, paging, bulk decline and spam, and CSV export of what
-//! the filters select.
+//! the filters select (streamed, ISO 8601 dates, an optional BOM for Excel).
 
 use axum::extract::{Query, State};
 use axum::http::header;
@@ -13,7 +13,7 @@ use super::offer::{bounded, MAX_REASON_CHARS};
 use super::{AppState, Page};
 use crate::decide;
 use crate::state::{OfferStatus, UnknownState};
-use crate::store::{fmt_qty, QueueFilter, StatusFilter};
+use crate::store::{fmt_qty, ExportOffer, ItemFull, QueueFilter, StatusFilter};
 use crate::values::OfferRef;
 
 const PER_PAGE: i64 = 50;
@@ -28,7 +28,8 @@ pub struct QueueForm {
     pub item: String,
     pub language: String,
     pub postal: String,
-    /// Words searched in subject, donor, items, notes and the message text.
+    /// What staff search for (`store::fts_query`: words, "phrases",
+    /// prefix*, OR, a reference, a phone number).
     pub q: String,
 }
 
@@ -227,7 +228,45 @@ fn csv_writer() -> csv::Writer<Vec<u8>> {
         .from_writer(Vec::new())
 }
 
-fn csv_response(name: &str, body: Vec<u8>) -> Response {
+/// What an export asks besides the filters.
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(default)]
+pub struct ExportQuery {
+    #[serde(flatten)]
+    pub query: QueueQuery,
+    /// `1`: start with a UTF-8 byte order mark, so Excel reads the file as UTF-8.
+    pub bom: String,
+}
+
+/// A CSV download written as its rows arrive: `head`, then each row that
+/// `record` turns into cells (defused by [`cell`]). Memory holds a few rows
+/// at a time whatever the total; an error cuts the download short.
+fn csv_download<T: Send + 'static>(
+    name: &str,
+    bom: bool,
+    head: &'static [&'static str],
+    rows: tokio::sync::mpsc::Receiver<Result<T, crate::store::StoreError>>,
+    record: fn(T) -> Vec<String>,
+) -> Response {
+    let mut first = if bom {
+        "\u{feff}".as_bytes().to_vec()
+    } else {
+        Vec::new()
+    };
+    first.extend(csv_line(head.iter().map(|h| h.to_string())));
+    let start = futures::stream::once(async move { Ok::<_, std::io::Error>(first.into()) });
+    let body = futures::stream::unfold(rows, move |mut rows| async move {
+        let line = match rows.recv().await? {
+            Ok(row) => Ok(csv_line(record(row).iter().map(|c| cell(c))).into()),
+            Err(e) => {
+                tracing::error!(error = %e, "CSV export cut short");
+                Err(std::io::Error::other(e.to_string()))
+            }
+        };
+        Some((line, rows))
+    });
+    let body: futures::stream::BoxStream<'static, Result<axum::body::Bytes, std::io::Error>> =
+        Box::pin(futures::StreamExt::chain(start, body));
     (
         [
             (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_string()),
@@ -236,98 +275,130 @@ fn csv_response(name: &str, body: Vec<u8>) -> Response {
                 format!("attachment; filename=\"{name}\""),
             ),
         ],
-        body,
+        axum::body::Body::from_stream(body),
     )
         .into_response()
+}
+
+/// One CSV line of `cells`, every field quoted.
+fn csv_line(cells: impl IntoIterator<Item = String>) -> Vec<u8> {
+    let mut w = csv_writer();
+    // Writing into memory cannot fail.
+    let _ = w.write_record(cells.into_iter().collect::<Vec<_>>());
+    w.into_inner().unwrap_or_default()
+}
+
+/// Milliseconds since the epoch as ISO 8601 in UTC: `2026-05-01T14:03:09Z`.
+fn iso(ms: i64) -> String {
+    chrono::DateTime::from_timestamp_millis(ms)
+        .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+        .unwrap_or_default()
+}
+
+const OFFER_HEAD: &[&str] = &[
+    "reference",
+    "status",
+    "category",
+    "priority",
+    "donor_email",
+    "donor_name",
+    "organization",
+    "phone",
+    "subject",
+    "language",
+    "postal_code",
+    "pickup_address",
+    "items",
+    "site",
+    "window",
+    "decline_reason",
+    "merged_into",
+    "notes",
+    "created_at",
+    "updated_at",
+];
+
+fn offer_record(o: ExportOffer) -> Vec<String> {
+    let r = o.row;
+    vec![
+        r.reference.to_string(),
+        r.status.as_str().to_string(),
+        r.category,
+        fmt_qty(Some(r.priority)),
+        r.donor_email,
+        r.donor_name.unwrap_or_default(),
+        o.organization.unwrap_or_default(),
+        o.phone.unwrap_or_default(),
+        r.subject,
+        r.language.unwrap_or_default(),
+        r.postal_code.unwrap_or_default(),
+        o.pickup_address.unwrap_or_default(),
+        r.items,
+        o.pickup_site.unwrap_or_default(),
+        o.pickup_window.unwrap_or_default(),
+        o.decline_reason.unwrap_or_default(),
+        o.merged_into
+            .map(|id| OfferRef::from(id).to_string())
+            .unwrap_or_default(),
+        o.notes,
+        iso(r.created_at),
+        iso(o.updated_at),
+    ]
 }
 
 pub async fn export_offers(
     State(state): State<AppState>,
     _session: Session,
-    Query(q): Query<QueueQuery>,
+    Query(q): Query<ExportQuery>,
 ) -> Result<Response, WebError> {
-    let q = q.bounded();
-    let (rows, _) = state.store.queue(&q.filter.filter()?, 0, 100_000).await?;
-    let mut w = csv_writer();
-    let head = [
-        "reference",
-        "status",
-        "category",
-        "priority",
-        "donor_email",
-        "donor_name",
-        "subject",
-        "language",
-        "postal_code",
-        "items",
-        "created_at",
-    ];
-    w.write_record(head).map_err(anyhow::Error::from)?;
-    for r in rows {
-        let priority = fmt_qty(Some(r.priority));
-        let created = r.created_at.to_string();
-        let reference = r.reference.to_string();
-        let record = [
-            &reference,
-            r.status.as_str(),
-            &r.category,
-            &priority,
-            &r.donor_email,
-            r.donor_name.as_deref().unwrap_or(""),
-            &r.subject,
-            r.language.as_deref().unwrap_or(""),
-            r.postal_code.as_deref().unwrap_or(""),
-            &r.items,
-            &created,
-        ];
-        w.write_record(record.map(cell))
-            .map_err(anyhow::Error::from)?;
-    }
-    let body = w
-        .into_inner()
-        .map_err(|e| anyhow::anyhow!("writing CSV: {e}"))?;
-    Ok(csv_response("offers.csv", body))
+    let bom = q.bom == "1";
+    let q = q.query.bounded();
+    let rows = state.store.export_offers(&q.filter.filter()?);
+    Ok(csv_download(
+        "offers.csv",
+        bom,
+        OFFER_HEAD,
+        rows,
+        offer_record,
+    ))
+}
+
+const ITEM_HEAD: &[&str] = &[
+    "reference",
+    "item",
+    "quantity",
+    "unit",
+    "model",
+    "condition",
+    "received",
+    "source",
+];
+
+fn item_record((reference, i): (OfferRef, ItemFull)) -> Vec<String> {
+    vec![
+        reference.to_string(),
+        i.item,
+        opt_qty(i.quantity),
+        i.unit.unwrap_or_default(),
+        i.model.unwrap_or_default(),
+        i.condition.unwrap_or_default(),
+        opt_qty(i.received_quantity),
+        i.source,
+    ]
 }
 
 pub async fn export_items(
     State(state): State<AppState>,
     _session: Session,
-    Query(q): Query<QueueQuery>,
+    Query(q): Query<ExportQuery>,
 ) -> Result<Response, WebError> {
-    let q = q.bounded();
-    let rows = state.store.export_items(&q.filter.filter()?).await?;
-    let mut w = csv_writer();
-    w.write_record([
-        "reference",
-        "item",
-        "quantity",
-        "unit",
-        "model",
-        "condition",
-        "received",
-        "source",
-    ])
-    .map_err(anyhow::Error::from)?;
-    for (reference, i) in rows {
-        let record = [
-            reference.to_string(),
-            i.item,
-            opt_qty(i.quantity),
-            i.unit.unwrap_or_default(),
-            i.model.unwrap_or_default(),
-            i.condition.unwrap_or_default(),
-            opt_qty(i.received_quantity),
-            i.source,
-        ];
-        w.write_record(record.iter().map(|c| cell(c)))
-            .map_err(anyhow::Error::from)?;
-    }
-    let body = w
-        .into_inner()
-        .map_err(|e| anyhow::anyhow!("writing CSV: {e}"))?;
-    Ok(csv_response("items.csv", body))
+    let bom = q.bom == "1";
+    let q = q.query.bounded();
+    let rows = state.store.export_items(&q.filter.filter()?);
+    Ok(csv_download("items.csv", bom, ITEM_HEAD, rows, item_record))
 }
 
+/// A quantity for a spreadsheet: empty when unknown, never `0` or `?`.
 fn opt_qty(q: Option<f64>) -> String {
     q.map(|q| fmt_qty(Some(q))).unwrap_or_default()
 }

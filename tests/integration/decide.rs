@@ -87,6 +87,7 @@ impl Fixture {
             category: "offer".into(),
             from_address: Some(donor.into()),
             subject: "Gowns".into(),
+            text: String::new(),
         };
         let id = self
             .store

@@ -95,6 +95,11 @@ impl TestApp {
             category: offer.category.clone(),
             from_address: Some(offer.donor_email.clone()),
             subject: offer.subject.clone(),
+            // The body, as the clean text processing would index.
+            text: String::from_utf8_lossy(raw)
+                .split_once("\n\n")
+                .map(|(_, body)| body.to_string())
+                .unwrap_or_default(),
         };
         self.store
             .complete_with_offer(message, &facts, &offer, |_| None)

@@ -21,6 +21,12 @@ pub struct Browser {
 
 impl Browser {
     pub async fn start() -> Browser {
+        Self::start_with_size(1400, 1000).await
+    }
+
+    /// A browser whose window is `width` × `height` CSS pixels (390 × 844
+    /// is a phone).
+    pub async fn start_with_size(width: u32, height: u32) -> Browser {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .unwrap()
             .local_addr()
@@ -47,15 +53,20 @@ impl Browser {
             "--disable-component-update",
             "--disable-sync",
             "--disable-dev-shm-usage",
-            "--window-size=1400,1000",
         ];
         let mut args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
+        args.push(format!("--window-size={width},{height}"));
         args.push(format!("--user-data-dir={}", profile.path().display()));
         let mut caps = serde_json::Map::new();
-        caps.insert(
-            "goog:chromeOptions".into(),
-            serde_json::json!({ "args": args }),
-        );
+        let mut options = serde_json::json!({ "args": args });
+        // Chromium's windows are at least 500 px wide: a phone's viewport
+        // is emulated, as its developer tools do.
+        if width < 500 {
+            options["mobileEmulation"] = serde_json::json!({
+                "deviceMetrics": { "width": width, "height": height, "pixelRatio": 3.0, "touch": true }
+            });
+        }
+        caps.insert("goog:chromeOptions".into(), options);
         let url = format!("http://127.0.0.1:{port}");
         let mut last = None;
         for _ in 0..100 {

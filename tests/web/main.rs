@@ -20,7 +20,8 @@
 //!   CSV formulas, stalled connections, oversized input, bidi controls,
 //!   cookie flags, forged log lines, disabled accounts), [`languages`]
 //!   (replies in the donor's language, and when there are none),
-//!   [`vetting`] (a seller's price and approval numbers for review).
+//!   [`vetting`] (a seller's price and approval numbers for review),
+//!   [`desk`] (search, CSV export, the desk at phone width).
 //!
 //! One binary, so the crate links once.
 
@@ -34,6 +35,7 @@ mod pages;
 
 mod abuse;
 mod access;
+mod desk;
 mod held;
 mod hostile;
 mod languages;
