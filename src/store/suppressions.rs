@@ -167,6 +167,12 @@ pub(crate) async fn suppressed_reason_in(
 
 /// Holds every pending reply whose address is suppressed, with the reason
 /// (replies queued before the bounce arrived, or sent on by staff since).
+///
+/// Runs before every reply claim, so it must cost nothing when few addresses
+/// are suppressed: `+state` keeps SQLite from walking every pending reply by
+/// `outbox_due` and makes it look up the suppressed addresses by
+/// `outbox_by_recipient_key` instead (10,000 pending replies were scanned
+/// for each claim of 16).
 pub(crate) async fn hold_suppressed_in(
     tx: &mut Transaction<'static, Sqlite>,
 ) -> Result<u64, StoreError> {
@@ -174,7 +180,7 @@ pub(crate) async fn hold_suppressed_in(
     Ok(sqlx::query(
         "UPDATE outbox SET state = ?1,
            held_reason = ?3 || (SELECT reason FROM suppressions s WHERE s.address = outbox.recipient_key)
-         WHERE state = ?2 AND recipient_key IN
+         WHERE +state = ?2 AND recipient_key IN
            (SELECT address FROM suppressions WHERE suppressed_at IS NOT NULL)",
     )
     .bind(ReplyState::Held)
