@@ -265,18 +265,12 @@ impl SmtpServer {
     /// until the server's delayed ACK, some 40 ms per message.
     async fn open(&self) -> Result<Session, TransportError> {
         let opening = async {
-            let mut conn = match self.security {
-                Security::Tls => AsyncSmtpConnection::connect_tokio1(
-                    (self.host.as_str(), self.port),
-                    Some(self.timeout),
-                    &self.hello,
-                    Some(self.tls.clone()),
-                    None,
-                )
-                .await
-                .map_err(|e| classify(e, &self.name))?,
-                Security::Starttls | Security::None => self.open_plain().await?,
-            };
+            let mut conn = self.connect().await?;
+            if self.security == Security::Starttls {
+                conn.starttls(self.tls.clone(), &self.hello)
+                    .await
+                    .map_err(|e| classify(e, &self.name))?;
+            }
             match &self.auth {
                 SmtpAuth::None => {}
                 SmtpAuth::Password(credentials) => {
@@ -341,8 +335,21 @@ impl SmtpServer {
         }
     }
 
-    /// A plain TCP session, upgraded with STARTTLS when the config asks.
-    async fn open_plain(&self) -> Result<AsyncSmtpConnection, TransportError> {
+    /// TCP, TLS from the first byte for `security = "tls"`, the server's
+    /// greeting and EHLO: a session ready for STARTTLS and AUTH. A plain
+    /// socket sends each write at once (TCP_NODELAY, see [`Self::open`]).
+    async fn connect(&self) -> Result<AsyncSmtpConnection, TransportError> {
+        if self.security == Security::Tls {
+            return AsyncSmtpConnection::connect_tokio1(
+                (self.host.as_str(), self.port),
+                Some(self.timeout),
+                &self.hello,
+                Some(self.tls.clone()),
+                None,
+            )
+            .await
+            .map_err(|e| classify(e, &self.name));
+        }
         let tcp = tokio::net::TcpStream::connect((self.host.as_str(), self.port))
             .await
             .map_err(|e| {
@@ -352,15 +359,9 @@ impl SmtpServer {
         if let Err(e) = tcp.set_nodelay(true) {
             tracing::debug!(error = %e, "TCP_NODELAY not set on the SMTP socket");
         }
-        let mut conn = AsyncSmtpConnection::connect_with_transport(Box::new(tcp), &self.hello)
+        AsyncSmtpConnection::connect_with_transport(Box::new(tcp), &self.hello)
             .await
-            .map_err(|e| classify(e, &self.name))?;
-        if self.security == Security::Starttls {
-            conn.starttls(self.tls.clone(), &self.hello)
-                .await
-                .map_err(|e| classify(e, &self.name))?;
-        }
-        Ok(conn)
+            .map_err(|e| classify(e, &self.name))
     }
 
     fn no_answer(&self, elapsed: tokio::time::error::Elapsed) -> TransportError {
@@ -393,27 +394,7 @@ impl SmtpServer {
     pub async fn check(&self) -> Vec<(SmtpStep, Result<(), String>)> {
         let mut steps = Vec::new();
         let text = |e: lettre::transport::smtp::Error| error_text(&classify(e, &self.name));
-        let connecting = async {
-            match self.security {
-                Security::Tls => AsyncSmtpConnection::connect_tokio1(
-                    (self.host.as_str(), self.port),
-                    Some(self.timeout),
-                    &self.hello,
-                    Some(self.tls.clone()),
-                    None,
-                )
-                .await
-                .map_err(text),
-                Security::Starttls | Security::None => {
-                    let tcp = tokio::net::TcpStream::connect((self.host.as_str(), self.port))
-                        .await
-                        .map_err(|e| format!("cannot connect to {}: {e}", self.name))?;
-                    AsyncSmtpConnection::connect_with_transport(Box::new(tcp), &self.hello)
-                        .await
-                        .map_err(text)
-                }
-            }
-        };
+        let connecting = async { self.connect().await.map_err(|e| error_text(&e)) };
         let timed_out = || {
             format!(
                 "{} did not answer within {} s",
