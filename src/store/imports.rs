@@ -2,7 +2,7 @@
 //! stored together with how far the import got, in one transaction, so an
 //! import killed at any moment resumes exactly where its last batch ended.
 
-use super::messages::message_identity;
+use super::messages::insert_local;
 use super::{now_ms, QueryContext, Store, StoreError};
 use crate::state::MessageState;
 
@@ -74,25 +74,12 @@ impl Store {
         let now = now_ms();
         let mut stored = 0;
         for raw in raws {
-            let (message_id, dedup_key, content_hash) = message_identity(raw);
-            let done = sqlx::query(
-                "INSERT INTO messages (dedup_key, message_id, content_hash, mailbox, size, raw, state,
-                                       no_reply_reason, received_at)
-                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (dedup_key) DO NOTHING",
-            )
-            .bind(&dedup_key)
-            .bind(&message_id)
-            .bind(&content_hash)
-            .bind(mailbox)
-            .bind(raw.len() as i64)
-            .bind(raw)
-            .bind(MessageState::Received)
-            .bind(IMPORTED)
-            .bind(now)
-            .execute(&mut *tx)
-            .await
-            .during("storing an imported message")?;
-            stored += done.rows_affected() as usize;
+            if insert_local(&mut tx, mailbox, raw, Some(IMPORTED), now)
+                .await?
+                .is_some()
+            {
+                stored += 1;
+            }
         }
         let duplicates = raws.len() - stored;
         sqlx::query(

@@ -210,22 +210,7 @@ impl Store {
     /// Stores one message that did not come from IMAP (the demo, `messages import`).
     pub async fn store_local(&self, mailbox: &str, raw: &[u8]) -> Result<StoreOutcome, StoreError> {
         let mut tx = self.write().await?;
-        let (message_id, dedup_key, content_hash) = message_identity(raw);
-        let stored: Option<i64> = sqlx::query_scalar(
-            "INSERT INTO messages (dedup_key, message_id, content_hash, mailbox, size, raw, state, received_at)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (dedup_key) DO NOTHING RETURNING id",
-        )
-        .bind(&dedup_key)
-        .bind(&message_id)
-        .bind(&content_hash)
-        .bind(mailbox)
-        .bind(raw.len() as i64)
-        .bind(raw)
-        .bind(MessageState::Received)
-        .bind(now_ms())
-        .fetch_optional(&mut *tx)
-        .await
-        .during("storing a message")?;
+        let stored = insert_local(&mut tx, mailbox, raw, None, now_ms()).await?;
         tx.commit().await.during("committing a message")?;
         Ok(match stored {
             Some(id) => StoreOutcome::Stored(id),
@@ -395,6 +380,37 @@ impl Store {
             .await
             .during("counting messages")
     }
+}
+
+/// Inserts a message that did not come from IMAP, `received`, once per
+/// dedup key (the key live intake uses); its id, or `None` when a message
+/// with the same key is already stored. `no_reply_reason` marks one that is
+/// never to be answered (an import).
+pub(super) async fn insert_local(
+    tx: &mut sqlx::Transaction<'static, Sqlite>,
+    mailbox: &str,
+    raw: &[u8],
+    no_reply_reason: Option<&str>,
+    received_at: i64,
+) -> Result<Option<i64>, StoreError> {
+    let (message_id, dedup_key, content_hash) = message_identity(raw);
+    sqlx::query_scalar(
+        "INSERT INTO messages (dedup_key, message_id, content_hash, mailbox, size, raw, state,
+                               no_reply_reason, received_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (dedup_key) DO NOTHING RETURNING id",
+    )
+    .bind(&dedup_key)
+    .bind(&message_id)
+    .bind(&content_hash)
+    .bind(mailbox)
+    .bind(raw.len() as i64)
+    .bind(raw)
+    .bind(MessageState::Received)
+    .bind(no_reply_reason)
+    .bind(received_at)
+    .fetch_optional(&mut **tx)
+    .await
+    .during("storing a message")
 }
 
 #[cfg(test)]
