@@ -917,16 +917,9 @@ impl Ctx<'_> {
                 continue;
             }
             let start = self.toks[k].start;
-            let Some(prev) = lots.iter().rev().find(|l| l.end <= start) else {
+            let Some(prev) = self.uncounted_before(lots, &out, start, 300, true) else {
                 continue;
             };
-            if prev.qty.is_some()
-                || start - prev.end > 300
-                || self.gap(prev.end, start).hard
-                || out.iter().any(|l: &Lot| l.hit.item == prev.hit.item)
-            {
-                continue;
-            }
             self.mark(k, k);
             let q = self.qty(
                 n,
@@ -1257,15 +1250,9 @@ impl Ctx<'_> {
                 _ => (self.each(), k),
             };
             let start = self.toks[j].start;
-            let Some(prev) = lots.iter().rev().find(|l| l.end <= start) else {
+            let Some(prev) = self.uncounted_before(lots, &out, start, 600, false) else {
                 continue;
             };
-            if prev.qty.is_some()
-                || start - prev.end > 600
-                || out.iter().any(|l| l.hit.item == prev.hit.item)
-            {
-                continue;
-            }
             self.mark(k, last);
             let (s, e) = (self.toks[k].start, self.toks[last].end);
             let q = self.qty(n, unit, s, e, "labelled count of the item named before");
@@ -1320,16 +1307,9 @@ impl Ctx<'_> {
                 continue;
             }
             let start = self.toks[k].start;
-            let Some(prev) = lots.iter().rev().find(|l| l.end <= start) else {
+            let Some(prev) = self.uncounted_before(lots, &out, start, 300, true) else {
                 continue;
             };
-            if prev.qty.is_some()
-                || start - prev.end > 300
-                || self.gap(prev.end, start).hard
-                || out.iter().any(|l| l.hit.item == prev.hit.item)
-            {
-                continue;
-            }
             let unit = self.unit(k + 1).unwrap_or(self.each());
             self.mark(k, k + 1);
             let e = self.toks[k + 1].end;
@@ -1339,6 +1319,26 @@ impl Ctx<'_> {
             out.push(prev.counted_from(start, q));
         }
         out
+    }
+
+    /// The item named last before `start`, for a count stated after it:
+    /// only when that item has no count yet, is not counted in `out`
+    /// already, ends at most `reach` bytes before `start` and, with
+    /// `same_clause`, no hard break (a new line or sentence) lies between.
+    fn uncounted_before<'l>(
+        &self,
+        lots: &'l [Lot],
+        out: &[Lot],
+        start: usize,
+        reach: usize,
+        same_clause: bool,
+    ) -> Option<&'l Lot> {
+        let prev = lots.iter().rev().find(|l| l.end <= start)?;
+        let fits = prev.qty.is_none()
+            && start - prev.end <= reach
+            && !(same_clause && self.gap(prev.end, start).hard)
+            && !out.iter().any(|l| l.hit.item == prev.hit.item);
+        fits.then_some(prev)
     }
 
     /// Whether token `j` heads an entry: first on its line (after a bullet
