@@ -41,7 +41,7 @@ async fn an_admin_changes_a_need_and_priority_follows_without_a_restart() {
     assert_eq!(priority(&app, dentist).await, 2000.0 * 10.0 + 40.0 * 6.0);
     assert_eq!(priority(&app, gloves).await, 150.0);
     let (cookie, csrf) = login_http(&app, ADMIN).await;
-    let form = format!("csrf={csrf}&item=exam_gloves&per_week=700&on_hand=100&target=");
+    let form = format!("csrf={csrf}&item=exam_gloves&per_week=700&on_hand=100&target=100000");
     let (status, _, page) = call(&app, post("/needs", &cookie, &form)).await;
     assert_eq!(status, StatusCode::SEE_OTHER, "{page}");
     // 1 day left: 28 / 1 per week covered; 300 gloves cover 3/7 of a week.
@@ -51,7 +51,9 @@ async fn an_admin_changes_a_need_and_priority_follows_without_a_restart() {
     assert!(page.contains("id=\"need-exam_gloves\""), "{page}");
     assert!(page.contains("need_changed"), "{page}");
     assert!(
-        page.contains("exam_gloves: weight 0.5 → 700/week, 100 on hand"),
+        page.contains(
+            "exam_gloves: weight 0.5, target 100000 → 700&#x2f;week, 100 on hand, target 100000"
+        ),
         "the history says what it was and what it is: {page}"
     );
     let (_, _, page) = call(&app, get(&format!("/offers/{gloves}"), &cookie)).await;
