@@ -53,11 +53,14 @@ impl Store {
         sites: &[PickupSite],
     ) -> Result<bool, StoreError> {
         let mut tx = self.write().await?;
-        let edited: i64 =
-            sqlx::query_scalar("SELECT COUNT(*) FROM needs WHERE updated_by IS NOT NULL")
-                .fetch_one(&mut *tx)
-                .await
-                .during("reading needs")?;
+        // Any change on the desk, even removing the last need, is in the history.
+        let edited: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM (SELECT 1 FROM audit_events WHERE offer_id IS NULL
+               AND action IN ('need_changed', 'need_removed') LIMIT 1)",
+        )
+        .fetch_one(&mut *tx)
+        .await
+        .during("reading needs")?;
         if edited == 0 {
             sqlx::query("DELETE FROM needs")
                 .execute(&mut *tx)
@@ -164,7 +167,6 @@ impl Store {
             .execute(&mut *tx)
             .await
             .during("marking a need as changed")?;
-        mark_edited(&mut tx, actor).await?;
         reprioritise(&mut tx, &need.item).await?;
         let detail = match &old {
             Some(old) => format!("{}: {} → {}", need.item, need_text(old), need_text(need)),
@@ -187,7 +189,6 @@ impl Store {
         .await
         .during("removing a need")?
         .ok_or(StoreError::NotFound("need"))?;
-        mark_edited(&mut tx, actor).await?;
         reprioritise(&mut tx, item).await?;
         let detail = format!("{item}: was {}", need_text(&old));
         Self::audit_in(&mut tx, actor, None, None, "need_removed", &detail).await?;
@@ -206,17 +207,6 @@ impl Store {
         .await
         .during("reading the needs' history")
     }
-}
-
-/// Marks the needs as the desk's: the operators' file no longer replaces them.
-async fn mark_edited(tx: &mut Transaction<'static, Sqlite>, actor: &str) -> Result<(), StoreError> {
-    sqlx::query("UPDATE needs SET updated_by = COALESCE(updated_by, ?), updated_at = COALESCE(updated_at, ?)")
-        .bind(actor)
-        .bind(now_ms())
-        .execute(&mut **tx)
-        .await
-        .during("marking needs as edited")?;
-    Ok(())
 }
 
 /// Recomputes the priority of every offer with a line of `item`.

@@ -151,3 +151,202 @@ fn extract_json_has_the_base_quantity_beside_the_stated_one() {
     assert_eq!(sanitizer["pack_size_assumed"], false);
     assert!((sanitizer["base_quantity"].as_f64().unwrap() - 37.854_117_84).abs() < 1e-6);
 }
+
+/// A minimal client of the running desk: cookies by hand, no redirects.
+struct Desk {
+    base: String,
+    http: reqwest::Client,
+    cookie: String,
+    csrf: String,
+}
+
+/// The value of `name="csrf" value="…"` on a page.
+fn csrf_of(page: &str) -> String {
+    page.split("name=\"csrf\" value=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .unwrap_or_else(|| panic!("no CSRF token on the page: {page}"))
+        .to_string()
+}
+
+fn cookie_of(res: &reqwest::Response, name: &str) -> String {
+    res.headers()
+        .get_all(reqwest::header::SET_COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|c| c.starts_with(&format!("{name}=")))
+        .unwrap_or_else(|| panic!("no {name} cookie"))
+        .split(';')
+        .next()
+        .unwrap()
+        .to_string()
+}
+
+impl Desk {
+    async fn login(base: &str, email: &str, password: &str) -> Desk {
+        let http = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap();
+        let mut page = None;
+        for _ in 0..100 {
+            if let Ok(res) = http.get(format!("{base}/login")).send().await {
+                page = Some(res);
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let res = page.expect("the desk answers");
+        let login_cookie = res
+            .headers()
+            .get_all(reqwest::header::SET_COOKIE)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .map(|c| c.split(';').next().unwrap().to_string())
+            .collect::<Vec<_>>()
+            .join("; ");
+        let token = csrf_of(&res.text().await.unwrap());
+        let res = http
+            .post(format!("{base}/login"))
+            .header(reqwest::header::COOKIE, login_cookie)
+            .form(&[("email", email), ("password", password), ("csrf", &token)])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 303, "logged in");
+        let cookie = cookie_of(&res, "sl_session");
+        let page = http
+            .get(format!("{base}/needs"))
+            .header(reqwest::header::COOKIE, &cookie)
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        Desk {
+            base: base.to_string(),
+            http,
+            csrf: csrf_of(&page),
+            cookie,
+        }
+    }
+
+    async fn set_need(&self, item: &str, per_week: &str, on_hand: &str) -> (u16, String) {
+        let res = self
+            .http
+            .post(format!("{}/needs", self.base))
+            .header(reqwest::header::COOKIE, &self.cookie)
+            .form(&[
+                ("csrf", self.csrf.as_str()),
+                ("item", item),
+                ("per_week", per_week),
+                ("on_hand", on_hand),
+            ])
+            .send()
+            .await
+            .unwrap();
+        (res.status().as_u16(), res.text().await.unwrap())
+    }
+
+    async fn page(&self, path: &str) -> String {
+        self.http
+            .get(format!("{}{path}", self.base))
+            .header(reqwest::header::COOKIE, &self.cookie)
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    }
+}
+
+/// The open offers' ids, highest priority first, as the queue orders them.
+async fn queue_order(app: &App) -> Vec<i64> {
+    let filter = supplyline::store::QueueFilter::default();
+    let (rows, _) = app.store.queue(&filter, 0, 50).await.unwrap();
+    rows.iter().map(|r| r.id).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_admin_edits_needs_on_a_running_serve_and_the_queue_follows_without_a_restart() {
+    let _up = stack_shared().await;
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let needs = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/needs.toml");
+    let mut app = App::start_with(&format!(
+        "[web]\nlisten = \"127.0.0.1:{port}\"\nneeds_file = \"{}\"\n",
+        needs.display()
+    ))
+    .await;
+    let password = "a long admin password";
+    let hash = supplyline::web::auth::hash_password(password).unwrap();
+    app.store
+        .upsert_user("admin@city.example", &hash, supplyline::state::Role::Admin)
+        .await
+        .unwrap();
+    for body in [
+        "We can donate 3 boxes of nitrile exam gloves. Pickup in Torrance, CA 90501.",
+        "We can donate 500 surgical masks. Pickup in Carson, CA 90745.",
+    ] {
+        let donor = unique_address("donor");
+        append(
+            &app.donations,
+            "INBOX",
+            &donation(&donor, &app.donations, &unique_id(), body),
+        )
+        .await;
+    }
+    app.wait_processed(2).await;
+    // examples/needs.toml: 300 gloves × 0.5 = 150 < 500 masks × 1.
+    let mut ids = (0, 0);
+    for o in app.store.list_offers(None, 10).await.unwrap() {
+        match app.store.items_full(o.id).await.unwrap()[0].item.as_str() {
+            "exam_gloves" => ids.0 = o.id,
+            "surgical_mask" => ids.1 = o.id,
+            other => panic!("unexpected item {other}"),
+        }
+    }
+    let (gloves, masks) = ids;
+    assert_eq!(queue_order(&app).await, vec![masks, gloves]);
+
+    let desk = Desk::login(
+        &format!("http://127.0.0.1:{port}"),
+        "admin@city.example",
+        password,
+    )
+    .await;
+    let (status, page) = desk.set_need("surgical_maks", "10000", "100000").await;
+    assert_eq!(status, 400);
+    assert!(page.contains("id=\"need-item-error\""), "{page}");
+    // 70 days of masks left: they weigh little now.
+    let (status, _) = desk.set_need("surgical_mask", "10000", "100000").await;
+    assert_eq!(status, 303);
+    assert_eq!(
+        queue_order(&app).await,
+        vec![gloves, masks],
+        "no restart needed"
+    );
+    let page = desk.page("/needs").await;
+    assert!(
+        page.contains("admin@city.example") && page.contains("need_changed"),
+        "{page}"
+    );
+    let offer = desk.page(&format!("/offers/{masks}")).await;
+    assert!(
+        offer.contains(
+            "needed: 70 days of surgical masks supply left; offer covers less than a day"
+        ),
+        "{offer}"
+    );
+
+    // A restart reads the needs file again, but the desk's needs stay.
+    app.restart().await;
+    app.wait_processed(2).await;
+    assert_eq!(queue_order(&app).await, vec![gloves, masks]);
+    app.stop().await;
+}

@@ -75,8 +75,9 @@ UPDATE offers SET priority = CASE WHEN category IN ('request', 'sale') THEN 0
 
 -- Needs as staff edit them on /needs: how many base units a week, how many
 -- on hand (so days of supply); `weight` is derived from them
--- (web::needs::weight). Who changed a need last, and when; a need changed
--- on the desk is no longer replaced by the operators' file at start.
+-- (web::needs::weight). Who changed a need last, and when; once any need
+-- was changed on the desk (audit_events), the operators' file no longer
+-- replaces the needs at start.
 ALTER TABLE needs ADD COLUMN per_week REAL;
 ALTER TABLE needs ADD COLUMN on_hand REAL;
 ALTER TABLE needs ADD COLUMN updated_by TEXT;
