@@ -375,6 +375,7 @@ const ITEM_HEAD: &[&str] = &[
     "base_quantity",
     "base_unit",
     "pack_size_assumed",
+    "pledged",
 ];
 
 fn item_record((reference, i): (OfferRef, ItemFull)) -> Vec<String> {
@@ -395,6 +396,8 @@ fn item_record((reference, i): (OfferRef, ItemFull)) -> Vec<String> {
             ""
         }
         .to_string(),
+        // Requests and sale offers are not supply pledged to us.
+        if i.pledges { "yes" } else { "no" }.to_string(),
     ]
 }
 

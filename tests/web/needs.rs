@@ -127,6 +127,14 @@ async fn offer_items_come_from_the_catalog() {
     let items = app.store.items_full(dentist).await.unwrap();
     assert_eq!(items[2].item, "exam_gloves");
     assert_eq!(items[2].base_quantity, Some(500.0));
+    // The items CSV has the base quantity beside the stated one.
+    let (_, _, csv) = call(&app, get("/export/items.csv?status=all", &cookie)).await;
+    assert!(
+        csv.contains(
+            r#""SL-000001","exam_gloves","5","box","","","","staff","500","piece","yes","yes""#
+        ),
+        "{csv}"
+    );
     // A changed line is checked the same way.
     let form = format!("csrf={csrf}&item=n95+respiratorz&quantity=2000&unit=each");
     let path = format!("/offers/{dentist}/items/{}", items[0].id);
