@@ -191,13 +191,12 @@ async fn in_chromium_an_admin_edits_needs_and_the_offer_page_explains_priority()
         "{history}"
     );
     b.screenshot("needs-edited.png").await;
-    let page = OfferPage::open(&b, &app.url(&format!("/offers/{dentist}"))).await;
+    OfferPage::open(&b, &app.url(&format!("/offers/{dentist}"))).await;
     let reasons = text_of(&b, ".priority-reasons").await;
     assert!(
         reasons.contains("needed: 12 days of N95 respirators supply left; offer covers 2 days"),
         "{reasons}"
     );
-    drop(page);
     b.close().await;
 }
 
