@@ -65,6 +65,18 @@ async fn an_admin_changes_a_need_and_priority_follows_without_a_restart() {
         page.contains("= 300 pieces") && page.contains("pack size assumed"),
         "{page}"
     );
+    // The dashboard counts pieces and shows what was stated beside them.
+    let (_, _, page) = call(&app, get("/dashboard", &cookie)).await;
+    let row = page
+        .split("<tr class=\"stat-exam_gloves\">")
+        .nth(1)
+        .and_then(|rest| rest.split("</tr>").next())
+        .unwrap_or_else(|| panic!("no gloves row: {page}"));
+    assert!(row.contains("<td class=\"num pledged\">300</td>"), "{row}");
+    assert!(
+        row.contains("3 box <span class=\"assumed\">(1 with a pack size assumed)"),
+        "{row}"
+    );
 }
 
 #[tokio::test]
