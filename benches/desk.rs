@@ -54,7 +54,11 @@ async fn run(offers: usize, samples: usize, full: bool) {
     let url = format!("sqlite://{}", file.display());
     let store = Store::open(&url).await.unwrap();
     let needs = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/needs.toml");
-    web::operations::load_file(&store, &needs).await.unwrap();
+    let catalog = supplyline::rules::catalog::Catalog::embedded().unwrap();
+    store.load_pack_sizes(&catalog.pack_sizes()).await.unwrap();
+    web::operations::load_file(&store, &needs, &catalog)
+        .await
+        .unwrap();
     let have = store
         .list_offers(None, 1)
         .await

@@ -43,6 +43,17 @@ pub fn load_rules(config: &Config) -> anyhow::Result<Rules> {
     Ok(rules.trusting_spam_headers(config.donations.trust_spam_headers))
 }
 
+/// Loads the item catalog (base units, pack sizes) of the configured rules,
+/// or the built-in one.
+pub fn load_catalog(config: &Config) -> anyhow::Result<crate::rules::catalog::Catalog> {
+    use crate::rules::catalog::Catalog;
+    match &config.rules.dir {
+        Some(dir) => Catalog::load_dir(dir)
+            .with_context(|| format!("reading the item catalog from {}", dir.display())),
+        None => Catalog::embedded().context("reading the built-in item catalog"),
+    }
+}
+
 /// Loads and checks the reply templates named by the config, with the
 /// item names of the configured rules (or the built-in ones).
 pub fn load_composer(config: &Config) -> anyhow::Result<Composer> {
@@ -90,6 +101,17 @@ impl Stages {
         }
         let rules = Arc::new(load_rules(config)?);
         let composer = Arc::new(load_composer(config)?);
+        // Item lines are normalised in the database with the catalog's pack sizes.
+        let changed = store
+            .load_pack_sizes(&load_catalog(config)?.pack_sizes())
+            .await
+            .context("loading the catalog's pack sizes")?;
+        if changed > 0 {
+            tracing::info!(
+                items = changed,
+                "pack sizes changed: stored item lines normalised again"
+            );
+        }
         let from = config
             .donations
             .address
@@ -208,7 +230,8 @@ pub async fn serve(config: Config, shutdown: CancellationToken) -> anyhow::Resul
     if let Some(web) = config.web.clone() {
         let composer = Arc::new(load_composer(&config)?);
         let mut state = crate::web::AppState::new(store.clone(), composer, &web)?
-            .with_telemetry(telemetry.clone(), &config.metrics);
+            .with_telemetry(telemetry.clone(), &config.metrics)
+            .with_catalog(Arc::new(load_catalog(&config)?));
         if let Some(wake) = new_mail.clone() {
             state = state.with_new_mail_hook(&web, wake)?;
         }

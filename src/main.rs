@@ -520,7 +520,7 @@ async fn check_config(path: &Path) -> anyhow::Result<()> {
     daemon::load_composer(&config)?;
     daemon::transport(&config)?;
     if let Some(needs) = config.web.as_ref().and_then(|w| w.needs_file.as_deref()) {
-        web::operations::check_file(needs)?;
+        web::operations::check_file(needs, &daemon::load_catalog(&config)?)?;
     }
     if config.imap.is_none() {
         println!(
@@ -570,7 +570,12 @@ fn extract(
     let msg = mail::parse(&raw).with_context(|| format!("parsing {}", file.display()))?;
     let extraction = rules.extract(&msg);
     if json {
-        println!("{}", serde_json::to_string_pretty(&extraction)?);
+        let catalog = match rules_dir {
+            Some(dir) => rules::catalog::Catalog::load_dir(dir)?,
+            None => daemon::load_catalog(config)?,
+        };
+        let json = catalog.extraction_json(&extraction);
+        println!("{}", serde_json::to_string_pretty(&json)?);
     } else {
         print!("{}", rules.explain_full(&msg, &extraction, explain));
     }

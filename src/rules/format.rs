@@ -78,6 +78,14 @@ pub struct ItemRule {
     /// respirators"); a language without one uses English, then the id.
     #[serde(default)]
     pub names: Names,
+    /// What quantities are normalised to: "piece" (the default) or "litre"
+    /// ([`super::catalog`]).
+    #[serde(default)]
+    pub base_unit: Option<Spanned<String>>,
+    /// Base units in one container when the email does not say
+    /// (`{ box = 100, case = 1000 }`): a default, marked as assumed.
+    #[serde(default)]
+    pub packs: BTreeMap<String, Spanned<f64>>,
 }
 
 #[derive(Debug, Deserialize)]

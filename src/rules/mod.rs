@@ -19,6 +19,7 @@
 //! - `names`: item and unit names for replies, per language ([`ReplyNames`]).
 //! - `explain`: the `--explain` report.
 
+pub mod catalog;
 mod classify;
 mod compile;
 mod explain;

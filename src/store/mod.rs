@@ -29,6 +29,7 @@
 //!   database (the instance row).
 //! - `health`: what monitoring reads (queues by state, a write probe).
 //! - `suppressions`: addresses no reply goes to after bounces.
+//! - `units`: the catalog's pack sizes, which normalise item lines.
 //!
 //! States are bound as their types (`crate::state`), never as string literals.
 
@@ -49,6 +50,7 @@ mod processing;
 mod queue;
 mod search;
 mod suppressions;
+mod units;
 mod users;
 
 use std::str::FromStr;

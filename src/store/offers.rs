@@ -106,12 +106,24 @@ pub struct ItemFull {
     pub spans_json: String,
     pub source: String,
     pub received_quantity: Option<f64>,
+    /// The quantity in the item's base unit (migration 0023), when the
+    /// catalog can say it.
+    pub base_quantity: Option<f64>,
+    /// piece or litre.
+    pub base_unit: Option<String>,
+    /// The base quantity rests on a catalog pack size, not the email.
+    pub pack_assumed: bool,
+    /// The line counts as pledged supply: its offer is not a request nor a sale.
+    pub pledges: bool,
 }
 
 /// The columns of an [`ItemFull`], for `FROM offer_items i`.
 pub(super) const ITEM_COLUMNS: &str =
     "i.id, i.item, CAST(i.quantity AS REAL) AS quantity, i.unit, i.model,
-     i.condition, i.spans_json, i.source, CAST(i.received_quantity AS REAL) AS received_quantity";
+     i.condition, i.spans_json, i.source, CAST(i.received_quantity AS REAL) AS received_quantity,
+     CAST(i.base_quantity AS REAL) AS base_quantity, i.base_unit, i.pack_assumed,
+     COALESCE((SELECT category NOT IN ('request', 'sale') FROM offers WHERE id = i.offer_id), 0)
+       AS pledges";
 
 /// The columns of an [`OfferSummary`], for `SELECT … FROM offers`.
 const OFFER_COLUMNS: &str =

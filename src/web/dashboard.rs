@@ -171,6 +171,10 @@ mod tests {
             accepted: 25.0,
             received: 0.0,
             target: Some(100.0),
+            base_unit: Some("piece".into()),
+            assumed_lines: 0,
+            unconverted_lines: 0,
+            stated: "50 each".into(),
         }];
         let b = &item_bars(&s)[0];
         assert_eq!(b.target, Some(BAR_WIDTH));

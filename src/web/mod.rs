@@ -8,7 +8,8 @@
 //! showing a stored message safely
 //! ([`message`]), the dashboard and failed messages ([`dashboard`]),
 //! health checks and metrics without a session ([`health`]), addresses
-//! suppressed after bounces ([`suppressions`]).
+//! suppressed after bounces ([`suppressions`]), the needs admins edit
+//! ([`needs`]).
 //! Does not own: SQL (that is `store`), the decisions' rules and writes
 //! (`decide`), or reply rendering (`outbox`).
 //!
@@ -24,6 +25,7 @@ pub mod health;
 pub mod hooks;
 pub mod listen;
 pub mod message;
+pub mod needs;
 pub mod offer;
 pub mod operations;
 pub mod queue;
@@ -47,6 +49,7 @@ use tower_http::set_header::SetResponseHeaderLayer;
 use crate::config::WebConfig;
 use crate::decide::Desk;
 use crate::outbox::Composer;
+use crate::rules::catalog::Catalog;
 use crate::store::Store;
 use error::WebError;
 pub use listen::ServeLimits;
@@ -68,6 +71,8 @@ pub struct AppState {
     pub imap_max_age: std::time::Duration,
     /// `POST /hooks/new-mail`, when a secret is configured ([`hooks`]).
     pub new_mail_hook: Option<Arc<hooks::NewMailHook>>,
+    /// The item catalog staff pick items from ([`needs`], [`offer`]).
+    pub catalog: Arc<Catalog>,
 }
 
 impl AppState {
@@ -91,7 +96,14 @@ impl AppState {
                 crate::config::MetricsConfig::default().imap_max_age_secs,
             ),
             new_mail_hook: None,
+            catalog: Arc::new(Catalog::embedded().context("reading the built-in item catalog")?),
         })
+    }
+
+    /// The same site picking items from `catalog` (the operator's rules).
+    pub fn with_catalog(mut self, catalog: Arc<Catalog>) -> AppState {
+        self.catalog = catalog;
+        self
     }
 
     /// The same site counting into `serve`'s metrics, judging readiness
@@ -149,6 +161,11 @@ pub struct Views {
 
 const PAGES: &[(&str, &str)] = &[
     ("base.html", include_str!("../../templates/web/base.html")),
+    ("needs.html", include_str!("../../templates/web/needs.html")),
+    (
+        "item_picker.html",
+        include_str!("../../templates/web/item_picker.html"),
+    ),
     ("login.html", include_str!("../../templates/web/login.html")),
     ("queue.html", include_str!("../../templates/web/queue.html")),
     ("offer.html", include_str!("../../templates/web/offer.html")),
@@ -269,6 +286,8 @@ pub fn router(state: AppState) -> Router {
             "/hooks/new-mail",
             post(hooks::new_mail).put(hooks::new_mail),
         )
+        .route("/needs", get(needs::needs_page).post(needs::set_need))
+        .route("/needs/{item}/remove", post(needs::remove_need))
         .route("/suppressions", get(suppressions::list_page))
         .route("/suppressions/lift", post(suppressions::lift))
         .route_layer(axum::middleware::from_fn_with_state(
@@ -318,7 +337,7 @@ pub async fn run_site(
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
     if let Some(path) = &cfg.needs_file {
-        operations::load_file(&state.store, path).await?;
+        operations::load_file(&state.store, path, &state.catalog).await?;
     }
     let listener = tokio::net::TcpListener::bind(&cfg.listen)
         .await

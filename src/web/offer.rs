@@ -14,6 +14,7 @@ use super::error::WebError;
 use super::message::{self, safe_filename};
 use super::{AppState, Page};
 use crate::decide::{self, Pickup};
+use crate::rules::catalog::Catalog;
 use crate::store::ItemEdit;
 use crate::values::{BadQuantity, OfferRef, Quantity};
 
@@ -22,7 +23,24 @@ pub async fn offer_page(
     session: Session,
     Path(offer): Path<OfferRef>,
 ) -> Result<Page, WebError> {
-    let id = offer.id();
+    render_offer(&state, &session, offer.id(), None).await
+}
+
+/// An item staff typed that the catalog does not have, shown beside the
+/// field it was typed in (`line`: the item line's id, `None` for a new one).
+#[derive(Debug, serde::Serialize)]
+struct ItemError {
+    line: Option<i64>,
+    typed: String,
+    message: String,
+}
+
+async fn render_offer(
+    state: &AppState,
+    session: &Session,
+    id: i64,
+    item_error: Option<ItemError>,
+) -> Result<Page, WebError> {
     let store = &state.store;
     let detail = store.offer(id).await?;
     let items = store.items_full(id).await?;
@@ -63,8 +81,33 @@ pub async fn offer_page(
         awaits_delivery => detail.offer.status.awaits_delivery(),
         reply_language => state.composer.reply_language(detail.offer.language.as_deref()),
         suppression => store.suppression(&detail.offer.donor_email).await?,
+        catalog => state.catalog.items().collect::<Vec<_>>(),
+        item_error,
+        priority_reasons => priority_reasons(state, &detail.offer.category, &items).await?,
     };
-    page(&state, &session, "offer.html", ctx)
+    page(state, session, "offer.html", ctx)
+}
+
+/// Why the offer ranks where it does ("needed: 12 days of N95 respirators
+/// supply left; offer covers 3 weeks"); requests and sales pledge nothing.
+async fn priority_reasons(
+    state: &AppState,
+    category: &str,
+    items: &[crate::store::ItemFull],
+) -> Result<Vec<String>, WebError> {
+    if matches!(category, "request" | "sale") {
+        return Ok(vec![format!(
+            "a {category}: not a pledge of supplies, so no priority"
+        )]);
+    }
+    let needs: Vec<_> = state
+        .store
+        .needs()
+        .await?
+        .into_iter()
+        .map(|r| r.need)
+        .collect();
+    Ok(super::needs::explain(items, &needs, &state.catalog))
 }
 
 /// The fields of a JSON object the rules wrote (contact, pickup), as
@@ -120,20 +163,31 @@ pub struct ItemForm {
 }
 
 impl ItemForm {
-    fn edit(&self) -> Result<ItemEdit, WebError> {
-        let item = self.item.trim();
-        if item.is_empty() || item.len() > 100 {
-            return Err(WebError::Invalid(
-                "an item needs a name of at most 100 characters".into(),
-            ));
+    /// The item as the catalog names it, or why not (shown beside the field).
+    fn catalog_item(&self, catalog: &Catalog, line: Option<i64>) -> Result<String, ItemError> {
+        let typed = self.item.trim();
+        match catalog.resolve(typed) {
+            Some(item) => Ok(item.id.clone()),
+            None => Err(ItemError {
+                line,
+                typed: typed.chars().take(100).collect(),
+                message: if typed.is_empty() {
+                    "pick an item from the catalog".to_string()
+                } else {
+                    format!("{typed:?} is not in the catalog: pick an item from the list")
+                },
+            }),
         }
+    }
+
+    fn edit(&self, item: String) -> Result<ItemEdit, WebError> {
         let quantity = Quantity::parse_optional(&self.quantity)
             .map_err(|e| WebError::Invalid(e.to_string()))?
             .map(Quantity::value);
         let unit = bounded(&self.unit, "a unit", MAX_UNIT_CHARS)?;
         let unit = Some(unit.to_string()).filter(|u| !u.is_empty());
         Ok(ItemEdit {
-            item: item.to_string(),
+            item,
             quantity,
             unit,
         })
@@ -148,9 +202,13 @@ pub async fn add_item(
 ) -> Result<Response, WebError> {
     let id = offer.id();
     session.may_change(&form.csrf, Role::Triager)?;
+    let item = match form.catalog_item(&state.catalog, None) {
+        Ok(item) => item,
+        Err(e) => return refused(&state, &session, id, e).await,
+    };
     state
         .store
-        .add_item(id, &session.user.email, &form.edit()?)
+        .add_item(id, &session.user.email, &form.edit(item)?)
         .await?;
     Ok(back(id, "items"))
 }
@@ -163,11 +221,26 @@ pub async fn update_item(
 ) -> Result<Response, WebError> {
     let id = offer.id();
     session.may_change(&form.csrf, Role::Triager)?;
+    let name = match form.catalog_item(&state.catalog, Some(item)) {
+        Ok(name) => name,
+        Err(e) => return refused(&state, &session, id, e).await,
+    };
     state
         .store
-        .update_item(id, item, &session.user.email, &form.edit()?)
+        .update_item(id, item, &session.user.email, &form.edit(name)?)
         .await?;
     Ok(back(id, "items"))
+}
+
+/// The offer page again, with the refused item beside its field.
+async fn refused(
+    state: &AppState,
+    session: &Session,
+    id: i64,
+    e: ItemError,
+) -> Result<Response, WebError> {
+    let page = render_offer(state, session, id, Some(e)).await?;
+    Ok((axum::http::StatusCode::BAD_REQUEST, page).into_response())
 }
 
 pub async fn remove_item(

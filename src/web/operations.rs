@@ -1,10 +1,16 @@
 //! The operators' file: current needs per item (which set the queue's
-//! priority: weight × quantity) and the pickup sites offered when accepting.
+//! priority) and the pickup sites offered when accepting. Needs are then
+//! edited on the desk ([`super::needs`]); once they are, the file's needs
+//! are ignored at start (its sites still load).
 //!
 //! ```toml
 //! [needs.n95_respirator]
-//! weight = 10        # priority per unit offered
+//! per_week = 7000    # pieces used a week (the item's base unit)
+//! on_hand = 12000    # pieces on hand: 12 days of supply
 //! target = 50000     # how many are wanted (the dashboard's line)
+//!
+//! [needs.hand_sanitizer]
+//! weight = 0.2       # or a fixed priority per base unit offered
 //!
 //! [[sites]]
 //! name = "Central depot"
@@ -18,6 +24,7 @@ use std::path::Path;
 use anyhow::Context;
 use serde::Deserialize;
 
+use crate::rules::catalog::Catalog;
 use crate::store::{Need, PickupSite, Store};
 
 #[derive(Debug, Deserialize)]
@@ -32,7 +39,9 @@ struct File {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct NeedEntry {
-    weight: f64,
+    weight: Option<f64>,
+    per_week: Option<f64>,
+    on_hand: Option<f64>,
     target: Option<f64>,
 }
 
@@ -51,12 +60,23 @@ pub fn parse(text: &str, file: &str) -> anyhow::Result<(Vec<Need>, Vec<PickupSit
     let needs = parsed
         .needs
         .into_iter()
-        .map(|(item, n)| Need {
-            item,
-            weight: n.weight,
-            target: n.target,
+        .map(|(item, n)| {
+            let weight = match (n.weight, n.per_week) {
+                (Some(w), None) => w,
+                (None, Some(w)) => super::needs::weight(w, n.on_hand.unwrap_or(0.0)),
+                _ => anyhow::bail!(
+                    "{file}: needs.{item}: give either `weight` or `per_week` (with `on_hand`)"
+                ),
+            };
+            Ok(Need {
+                item,
+                weight,
+                target: n.target,
+                per_week: n.per_week,
+                on_hand: n.on_hand,
+            })
         })
-        .collect();
+        .collect::<anyhow::Result<Vec<_>>>()?;
     let sites = parsed
         .sites
         .into_iter()
@@ -69,21 +89,43 @@ pub fn parse(text: &str, file: &str) -> anyhow::Result<(Vec<Need>, Vec<PickupSit
     Ok((needs, sites))
 }
 
-/// Reads and checks the file without loading it (`check-config`).
-pub fn check_file(path: &Path) -> anyhow::Result<()> {
-    let text = std::fs::read_to_string(path)
-        .with_context(|| format!("reading the needs file {}", path.display()))?;
-    parse(&text, &path.display().to_string()).map(|_| ())
+/// Refuses a need for an item the catalog does not have (a misspelling
+/// would otherwise weigh nothing, silently).
+fn check_items(needs: &[Need], catalog: &Catalog, file: &str) -> anyhow::Result<()> {
+    match needs.iter().find(|n| !catalog.contains(&n.item)) {
+        Some(n) => anyhow::bail!(
+            "{file}: needs.{}: no such item in the catalog (rules/catalog.toml)",
+            n.item
+        ),
+        None => Ok(()),
+    }
 }
 
-/// Reads the file and replaces the needs and sites in the database.
-pub async fn load_file(store: &Store, path: &Path) -> anyhow::Result<()> {
+/// Reads and checks the file without loading it (`check-config`).
+pub fn check_file(path: &Path, catalog: &Catalog) -> anyhow::Result<()> {
     let text = std::fs::read_to_string(path)
         .with_context(|| format!("reading the needs file {}", path.display()))?;
-    let (needs, sites) = parse(&text, &path.display().to_string())?;
-    store.load_operations(&needs, &sites).await?;
+    let file = path.display().to_string();
+    check_items(&parse(&text, &file)?.0, catalog, &file)
+}
+
+/// Reads the file and replaces the needs and sites in the database (the
+/// needs only while none was changed on the desk).
+pub async fn load_file(store: &Store, path: &Path, catalog: &Catalog) -> anyhow::Result<()> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("reading the needs file {}", path.display()))?;
+    let file = path.display().to_string();
+    let (needs, sites) = parse(&text, &file)?;
+    check_items(&needs, catalog, &file)?;
+    let loaded = store.load_operations(&needs, &sites).await?;
+    if !loaded {
+        tracing::warn!(
+            file = %file,
+            "needs were changed on the desk (/needs): the file's needs are ignored"
+        );
+    }
     tracing::info!(
-        needs = needs.len(),
+        needs = if loaded { needs.len() } else { 0 },
         sites = sites.len(),
         "loaded needs and pickup sites"
     );
@@ -107,5 +149,22 @@ mod tests {
     #[test]
     fn unknown_key_is_an_error() {
         assert!(parse("[needs.x]\nweight = 1\nwieght = 2\n", "f").is_err());
+    }
+
+    #[test]
+    fn a_need_by_the_week_gets_its_weight_and_a_misspelled_item_is_refused() {
+        let (needs, _) = parse(
+            "[needs.n95_respirator]\nper_week = 700\non_hand = 1400\n",
+            "f",
+        )
+        .unwrap();
+        assert_eq!(needs[0].weight, super::super::needs::weight(700.0, 1400.0));
+        assert!(parse("[needs.x]\nweight = 1\nper_week = 2\n", "f").is_err());
+        let catalog = Catalog::embedded().unwrap();
+        let (needs, _) = parse("[needs.n59_respirator]\nweight = 1\n", "f").unwrap();
+        let e = check_items(&needs, &catalog, "needs.toml")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("needs.n59_respirator: no such item"), "{e}");
     }
 }

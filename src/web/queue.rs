@@ -372,6 +372,10 @@ const ITEM_HEAD: &[&str] = &[
     "condition",
     "received",
     "source",
+    "base_quantity",
+    "base_unit",
+    "pack_size_assumed",
+    "pledged",
 ];
 
 fn item_record((reference, i): (OfferRef, ItemFull)) -> Vec<String> {
@@ -384,6 +388,16 @@ fn item_record((reference, i): (OfferRef, ItemFull)) -> Vec<String> {
         i.condition.unwrap_or_default(),
         opt_qty(i.received_quantity),
         i.source,
+        opt_qty(i.base_quantity),
+        i.base_unit.unwrap_or_default(),
+        if i.base_quantity.is_some() && i.pack_assumed {
+            "yes"
+        } else {
+            ""
+        }
+        .to_string(),
+        // Requests and sale offers are not supply pledged to us.
+        if i.pledges { "yes" } else { "no" }.to_string(),
     ]
 }
 

@@ -24,3 +24,4 @@ mod secrets;
 mod surge;
 mod threads;
 mod tls;
+mod units;

@@ -161,7 +161,11 @@ async fn oversized_staff_text_and_searches_are_refused_or_cut_cleanly() {
         post(
             &format!("/offers/{id}/items"),
             &cookie,
-            &format!("csrf={csrf}&item=masks&quantity=1&unit={}", &huge[..40]),
+            // A catalog item (#15: staff pick items from the catalog), an overlong unit.
+            &format!(
+                "csrf={csrf}&item=surgical_mask&quantity=1&unit={}",
+                &huge[..40]
+            ),
         ),
     )
     .await;

@@ -41,8 +41,14 @@ impl TestApp {
         let composer =
             Composer::new(None, "donations@city.example", "City Donations Desk", None).unwrap();
         let needs = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/needs.toml");
-        web::operations::load_file(&store, &needs).await.unwrap();
         let state = AppState::new(store.clone(), Arc::new(composer), &cfg).unwrap();
+        store
+            .load_pack_sizes(&state.catalog.pack_sizes())
+            .await
+            .unwrap();
+        web::operations::load_file(&store, &needs, &state.catalog)
+            .await
+            .unwrap();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let shutdown = CancellationToken::new();

@@ -305,7 +305,8 @@ async fn stored_priorities_and_totals_follow_item_edits_and_decisions() {
     let priority = |id| rows.iter().find(|r| r.id == id).unwrap().priority;
     // examples/needs.toml: n95 weight 10, gowns 6, gloves 0.5.
     assert_eq!(priority(dentist), 2000.0 * 10.0 + 50.0 * 6.0);
-    assert_eq!(priority(gloves), 1.5);
+    // 3 boxes of gloves are 300 pieces (the catalog's 100 a box, #15).
+    assert_eq!(priority(gloves), 150.0);
     let stats = app.store.item_stats().await.unwrap();
     let pledged = |item: &str| stats.iter().find(|s| s.item == item).unwrap().pledged;
     assert_eq!(pledged("n95_respirator"), 2000.0);

@@ -21,7 +21,8 @@
 //!   cookie flags, forged log lines, disabled accounts), [`languages`]
 //!   (replies in the donor's language, and when there are none),
 //!   [`vetting`] (a seller's price and approval numbers for review),
-//!   [`desk`] (search, CSV export, the desk at phone width).
+//!   [`desk`] (search, CSV export, the desk at phone width), [`needs`]
+//!   (needs admins edit, items picked from the catalog).
 //!
 //! One binary, so the crate links once.
 
@@ -39,5 +40,6 @@ mod desk;
 mod held;
 mod hostile;
 mod languages;
+mod needs;
 mod triage;
 mod vetting;
