@@ -269,6 +269,9 @@ impl Processor {
                 batch.complete_from_someone_else(id, &facts, offer).await?;
             } else if ex.items.is_empty() {
                 batch.complete_joined(id, &facts, offer).await?;
+                if crate::slots::asks_reschedule(&facts.text) {
+                    batch.reopen_for_reschedule(offer, id).await?;
+                }
             } else {
                 let items = new_offer(msg, ex).items;
                 let summary = proposal_summary(&self.composer, &items);

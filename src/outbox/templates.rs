@@ -72,6 +72,10 @@ const EMBEDDED: &[(&str, &str)] = embedded![
     "pickup.vi.html",
     "pickup.tl.txt",
     "pickup.tl.html",
+    "collection.en.txt",
+    "collection.en.html",
+    "cancellation.en.txt",
+    "cancellation.en.html",
     "decline.en.txt",
     "decline.en.html",
     "decline.es.txt",
@@ -588,6 +592,11 @@ mod tests {
                     r.subject
                 );
                 let html = r.html.unwrap();
+                // The slot kinds (#16) are in English so far: the others fall back.
+                let lang = match kind {
+                    ReplyKind::Collection | ReplyKind::Cancellation => "en",
+                    _ => lang,
+                };
                 assert!(html.contains(&format!("lang=\"{lang}\"")), "{kind}.{lang}");
                 assert!(html.contains("SL-000007") && r.text.contains("SL-000007"));
             }

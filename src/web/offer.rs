@@ -63,8 +63,14 @@ pub async fn offer_page(
         awaits_delivery => detail.offer.status.awaits_delivery(),
         reply_language => state.composer.reply_language(detail.offer.language.as_deref()),
         suppression => store.suppression(&detail.offer.donor_email).await?,
+        slots => super::slots::offer_context(store, id, extracted_address(detail.pickup_json.as_deref())).await?,
     };
     page(&state, &session, "offer.html", ctx)
+}
+
+/// The pickup address the rules found in the donor's message, if any.
+fn extracted_address(json: Option<&str>) -> Option<String> {
+    crate::outbox::needs::pickup_from_json(json)?.address
 }
 
 /// The fields of a JSON object the rules wrote (contact, pickup), as

@@ -43,6 +43,11 @@ struct SiteEntry {
     address: String,
     #[serde(default)]
     notes: String,
+    /// Opening hours and capacity: read and checked by `crate::slots::hours`.
+    #[serde(default, rename = "hours")]
+    _hours: Option<toml::Value>,
+    #[serde(default, rename = "capacity")]
+    _capacity: Option<toml::Value>,
 }
 
 /// Parses the operators' file text (named `file` in errors).
@@ -73,7 +78,9 @@ pub fn parse(text: &str, file: &str) -> anyhow::Result<(Vec<Need>, Vec<PickupSit
 pub fn check_file(path: &Path) -> anyhow::Result<()> {
     let text = std::fs::read_to_string(path)
         .with_context(|| format!("reading the needs file {}", path.display()))?;
-    parse(&text, &path.display().to_string()).map(|_| ())
+    parse(&text, &path.display().to_string())?;
+    crate::slots::hours::parse_sites(&text, &path.display().to_string())?;
+    Ok(())
 }
 
 /// Reads the file and replaces the needs and sites in the database.
@@ -82,6 +89,8 @@ pub async fn load_file(store: &Store, path: &Path) -> anyhow::Result<()> {
         .with_context(|| format!("reading the needs file {}", path.display()))?;
     let (needs, sites) = parse(&text, &path.display().to_string())?;
     store.load_operations(&needs, &sites).await?;
+    let slots = crate::slots::hours::parse_sites(&text, &path.display().to_string())?;
+    store.load_site_slots(&slots).await?;
     tracing::info!(
         needs = needs.len(),
         sites = sites.len(),
