@@ -162,12 +162,17 @@ async fn bookings_in(
 ) -> Result<Vec<(NaiveDateTime, NaiveDateTime)>, StoreError> {
     sqlx::query_as(
         "SELECT starts_at, ends_at FROM slot_bookings
-          WHERE site = ? AND state = 'booked' AND starts_at < ? AND ends_at > ? AND offer_id <> ?",
+          WHERE site = ? AND state = 'booked' AND starts_at < ? AND ends_at > ? AND offer_id <> ?
+            AND offer_id NOT IN (SELECT id FROM offers WHERE status IN (?, ?, ?))",
     )
     .bind(site)
     .bind(to)
     .bind(from)
     .bind(except)
+    // A declined, spam or merged offer no longer holds its slot.
+    .bind(OfferStatus::Declined)
+    .bind(OfferStatus::Spam)
+    .bind(OfferStatus::Merged)
     .fetch_all(conn)
     .await
     .during("reading bookings")

@@ -521,3 +521,43 @@ async fn a_shortfall_on_receipt_is_flagged_on_the_offer_and_the_dashboard() {
     );
     b.close().await;
 }
+
+#[tokio::test]
+async fn a_declined_offer_no_longer_holds_its_slot() {
+    let app = TestApp::start().await;
+    let id = seed_offer(&app, "declined@example.test").await;
+    let desk = Desk {
+        store: &app.store,
+        composer: &app.state.composer,
+        actor: "triager@city.example",
+    };
+    // Next week's Monday 10:00, when the depot is open.
+    let today = slots::now().date();
+    let monday = (1..=7)
+        .map(|d| today + chrono::Duration::days(d))
+        .find(|d| chrono::Datelike::weekday(d) == chrono::Weekday::Mon)
+        .unwrap();
+    let start = monday.and_hms_opt(10, 0, 0).unwrap();
+    let window = (start, start + chrono::Duration::hours(1));
+    let choice = SlotChoice {
+        site: DEPOT.into(),
+        mode: BookingMode::Dropoff,
+        address: None,
+        start: window.0,
+        end: window.1,
+        notes: None,
+        overbook: false,
+    };
+    slots::book(desk, OfferRef::from(id), &choice, slots::now())
+        .await
+        .unwrap();
+    let held = app.store.site_bookings(DEPOT, window, 0).await.unwrap();
+    assert_eq!(held, vec![window]);
+    supplyline::decide::decline(desk, OfferRef::from(id), "no longer needed", false)
+        .await
+        .unwrap();
+    assert_eq!(
+        app.store.site_bookings(DEPOT, window, 0).await.unwrap(),
+        vec![]
+    );
+}
