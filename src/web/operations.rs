@@ -114,6 +114,18 @@ mod tests {
     }
 
     #[test]
+    fn a_bad_opening_hour_is_named_by_file_key_and_line_when_checked() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("needs.toml");
+        let text = "[[sites]]\nname = \"Depot\"\naddress = \"1 Main St\"\ncapacity = 2\n\
+                    hours = { mon = \"9-5\" }\n";
+        std::fs::write(&path, text).unwrap();
+        let err = format!("{:#}", check_file(&path).unwrap_err());
+        let want = format!("{}:5: sites[1].hours.mon: ", path.display());
+        assert!(err.contains(&want), "{err}");
+    }
+
+    #[test]
     fn unknown_key_is_an_error() {
         assert!(parse("[needs.x]\nweight = 1\nwieght = 2\n", "f").is_err());
     }
