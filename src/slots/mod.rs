@@ -137,9 +137,9 @@ pub async fn book(
     if over {
         detail.push_str(", overbooked");
     }
-    let action = match existing {
-        Some(_) => "rescheduled",
-        None => "accepted",
+    let action = match existing.map(|b| b.state) {
+        Some(BookingState::Booked) => "rescheduled",
+        _ => "accepted",
     };
     tx.audit(desk.actor, Some(id), action, &detail).await?;
     tx.enqueue(id, &email).await?;
@@ -274,14 +274,15 @@ async fn fits(
 }
 
 /// The booking after this choice: the same event (UID) one SEQUENCE on
-/// when there was one, else a new event.
+/// when one is booked, else a new event (after a cancellation too: the
+/// donor's calendar has removed the old one).
 fn next_booking(
     offer: OfferRef,
     choice: &SlotChoice,
     existing: Option<&Booking>,
     overbooked: bool,
 ) -> Booking {
-    let (uid, sequence) = match existing {
+    let (uid, sequence) = match existing.filter(|b| b.state == BookingState::Booked) {
         Some(b) => (b.uid.clone(), b.sequence + 1),
         None => {
             let tag: u64 = rand::random();
@@ -348,6 +349,46 @@ mod tests {
         let quoted = "See you then.\n\nOn Fri, 4 Dec 2026, Desk wrote:\n> If this time does not work, reply; we can reschedule.";
         assert!(!asks_reschedule(quoted));
         assert!(!asks_reschedule("Great.\n> we can find another time"));
+    }
+
+    #[test]
+    fn a_booked_event_moves_and_a_cancelled_one_is_replaced() {
+        let d = chrono::NaiveDate::from_ymd_opt(2026, 12, 7).unwrap();
+        let choice = SlotChoice {
+            site: "Depot".into(),
+            mode: BookingMode::Pickup,
+            address: Some(" 22 Ocean Ave ".into()),
+            start: d.and_hms_opt(9, 0, 0).unwrap(),
+            end: d.and_hms_opt(10, 0, 0).unwrap(),
+            notes: None,
+            overbook: false,
+        };
+        let offer = OfferRef::from(7);
+        let first = next_booking(offer, &choice, None, false);
+        assert_eq!(
+            (first.sequence, first.address.as_deref()),
+            (0, Some("22 Ocean Ave"))
+        );
+        assert!(first.uid.starts_with("slot.sl-000007."), "{}", first.uid);
+        let moved = next_booking(offer, &choice, Some(&first), true);
+        assert_eq!(
+            (moved.uid.as_str(), moved.sequence),
+            (first.uid.as_str(), 1)
+        );
+        assert!(moved.overbooked);
+        let cancelled = Booking {
+            state: BookingState::Cancelled,
+            sequence: 2,
+            ..moved
+        };
+        let again = next_booking(offer, &choice, Some(&cancelled), false);
+        assert_ne!(again.uid, first.uid);
+        assert_eq!(again.sequence, 0);
+        let dropoff = SlotChoice {
+            mode: BookingMode::Dropoff,
+            ..choice
+        };
+        assert_eq!(next_booking(offer, &dropoff, None, false).address, None);
     }
 
     #[test]
