@@ -243,7 +243,7 @@ async fn settle_held(
 
 /// Starts the decision taking `offer` to `next`, when its status allows
 /// ([`OfferStatus::can_become`]); the new status is written already.
-async fn begin(
+pub(crate) async fn begin(
     desk: Desk<'_>,
     offer: OfferRef,
     next: OfferStatus,
@@ -260,7 +260,7 @@ async fn begin(
 /// The email of a staff decision: a reply of `kind` to the offer's donor,
 /// with the decision's `values` (every other decision value blank), sent
 /// because a person decided (not automatic).
-async fn staff_email(
+pub(crate) async fn staff_email(
     desk: Desk<'_>,
     offer: OfferRef,
     kind: ReplyKind,

@@ -44,6 +44,7 @@ pub mod oauth;
 pub mod outbox;
 pub mod process;
 pub mod rules;
+pub mod slots;
 pub mod state;
 pub mod store;
 pub mod telemetry;

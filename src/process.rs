@@ -267,14 +267,19 @@ impl Processor {
                     "a message about an offer from someone else"
                 );
                 batch.complete_from_someone_else(id, &facts, offer).await?;
-            } else if ex.items.is_empty() {
-                batch.complete_joined(id, &facts, offer).await?;
             } else {
-                let items = new_offer(msg, ex).items;
-                let summary = proposal_summary(&self.composer, &items);
-                batch
-                    .complete_joined_with_proposal(id, &facts, offer, &items, &summary)
-                    .await?;
+                if ex.items.is_empty() {
+                    batch.complete_joined(id, &facts, offer).await?;
+                } else {
+                    let items = new_offer(msg, ex).items;
+                    let summary = proposal_summary(&self.composer, &items);
+                    batch
+                        .complete_joined_with_proposal(id, &facts, offer, &items, &summary)
+                        .await?;
+                }
+                if crate::slots::asks_reschedule(&facts.text) {
+                    batch.reopen_for_reschedule(offer, id).await?;
+                }
             }
             return Ok(ProcessOutcome::Joined { message: id, offer });
         }

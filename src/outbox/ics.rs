@@ -1,6 +1,8 @@
 //! The calendar invite attached to pickup instructions: one `VEVENT` in an
 //! iCalendar object (RFC 5545), `METHOD:PUBLISH`, so the donor's calendar
-//! offers to add the pickup without asking for an RSVP.
+//! offers to add the pickup without asking for an RSVP. A rescheduled slot
+//! is the same event (same `UID`) with a higher `SEQUENCE`; a cancelled one
+//! is `METHOD:CANCEL`, `STATUS:CANCELLED`, same `UID`, higher `SEQUENCE`.
 //!
 //! Owns: reading the pickup window that staff chose (the text the web form
 //! writes, "Friday 1 May 2026 09:00–11:00", or "2026-05-01 09:00-11:00"),
@@ -27,6 +29,10 @@ pub struct PickupEvent {
     pub description: String,
     /// The donations address, as `ORGANIZER`.
     pub organizer: String,
+    /// Raised by every change to the event (RFC 5545 3.8.7.4).
+    pub sequence: u32,
+    /// The event is withdrawn: `METHOD:CANCEL`.
+    pub cancelled: bool,
 }
 
 /// Reads a pickup window: a date, then `HH:MM–HH:MM` (en dash or hyphen).
@@ -58,6 +64,14 @@ fn parse_date(text: &str) -> Option<NaiveDate> {
 }
 
 impl PickupEvent {
+    /// The iCalendar method: `CANCEL` for a withdrawn event, else `PUBLISH`.
+    pub fn method(&self) -> &'static str {
+        match self.cancelled {
+            true => "CANCEL",
+            false => "PUBLISH",
+        }
+    }
+
     /// The whole `.ics` file, CRLF line ends, long lines folded. `stamp` is
     /// when the invite was made (`DTSTAMP`, UTC).
     pub fn to_ics(&self, stamp: NaiveDateTime) -> String {
@@ -66,17 +80,21 @@ impl PickupEvent {
             "VERSION:2.0".to_string(),
             "PRODID:-//supplyline//pickup//EN".to_string(),
             "CALSCALE:GREGORIAN".to_string(),
-            "METHOD:PUBLISH".to_string(),
+            format!("METHOD:{}", self.method()),
             "BEGIN:VEVENT".to_string(),
             format!("UID:{}", escape_text(&self.uid)),
             format!("DTSTAMP:{}Z", stamp.format("%Y%m%dT%H%M%S")),
+            format!("SEQUENCE:{}", self.sequence),
             format!("DTSTART:{}", self.start.format("%Y%m%dT%H%M%S")),
             format!("DTEND:{}", self.end.format("%Y%m%dT%H%M%S")),
             format!("SUMMARY:{}", escape_text(&self.summary)),
             format!("LOCATION:{}", escape_text(&self.location)),
             format!("DESCRIPTION:{}", escape_text(&self.description)),
             format!("ORGANIZER:mailto:{}", strip_controls(&self.organizer)),
-            "STATUS:CONFIRMED".to_string(),
+            match self.cancelled {
+                true => "STATUS:CANCELLED".to_string(),
+                false => "STATUS:CONFIRMED".to_string(),
+            },
             "TRANSP:OPAQUE".to_string(),
             "END:VEVENT".to_string(),
             "END:VCALENDAR".to_string(),
@@ -145,6 +163,8 @@ mod tests {
             location: "Central depot, 100 Main St; Torrance CA".into(),
             description: "Reference SL-000007.\nLoading dock B, ring the bell.".into(),
             organizer: "donations@city.example".into(),
+            sequence: 0,
+            cancelled: false,
         }
     }
 
@@ -200,6 +220,8 @@ mod tests {
             "METHOD:PUBLISH",
             "UID:pickup.sl-000007.0123abcd@city.example",
             "DTSTAMP:20260428T170500Z",
+            "SEQUENCE:0",
+            "STATUS:CONFIRMED",
             "DTSTART:20260501T090000",
             "DTEND:20260501T113000",
             "SUMMARY:Donation drop-off SL-000007",
@@ -211,6 +233,36 @@ mod tests {
         }
         for line in ics.split("\r\n") {
             assert!(line.len() <= 75, "{line}");
+        }
+    }
+}
+
+#[cfg(test)]
+mod cancel_tests {
+    use super::*;
+
+    #[test]
+    fn a_cancellation_is_the_same_event_withdrawn() {
+        let date = NaiveDate::from_ymd_opt(2026, 5, 1).unwrap();
+        let event = PickupEvent {
+            uid: "slot.sl-000007.1@supplyline".into(),
+            start: date.and_hms_opt(9, 0, 0).unwrap(),
+            end: date.and_hms_opt(10, 0, 0).unwrap(),
+            summary: "Cancelled".into(),
+            location: "Depot".into(),
+            description: "SL-000007".into(),
+            organizer: "donations@city.example".into(),
+            sequence: 2,
+            cancelled: true,
+        };
+        let ics = event.to_ics(date.and_hms_opt(8, 0, 0).unwrap());
+        for want in [
+            "METHOD:CANCEL\r\n",
+            "UID:slot.sl-000007.1@supplyline\r\n",
+            "SEQUENCE:2\r\n",
+            "STATUS:CANCELLED\r\n",
+        ] {
+            assert!(ics.contains(want), "{want}\n{ics}");
         }
     }
 }

@@ -31,16 +31,22 @@ pub enum ReplyKind {
     Decline,
     /// Staff recorded that the supplies arrived.
     Thanks,
+    /// Staff accepted the offer with a pickup at the donor's address.
+    Collection,
+    /// Staff cancelled the booked drop-off or pickup.
+    Cancellation,
 }
 
 impl ReplyKind {
     /// Every kind, in the order they are listed to people.
-    pub const ALL: [ReplyKind; 5] = [
+    pub const ALL: [ReplyKind; 7] = [
         ReplyKind::Ack,
         ReplyKind::NeedsInfo,
         ReplyKind::Pickup,
         ReplyKind::Decline,
         ReplyKind::Thanks,
+        ReplyKind::Collection,
+        ReplyKind::Cancellation,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -50,6 +56,8 @@ impl ReplyKind {
             ReplyKind::Pickup => "pickup",
             ReplyKind::Decline => "decline",
             ReplyKind::Thanks => "thanks",
+            ReplyKind::Collection => "collection",
+            ReplyKind::Cancellation => "cancellation",
         }
     }
 
@@ -60,7 +68,10 @@ impl ReplyKind {
         match self {
             ReplyKind::Ack | ReplyKind::Thanks => vec![],
             ReplyKind::NeedsInfo => LIST_VALUES.to_vec(),
-            ReplyKind::Pickup | ReplyKind::Decline => DECISION_VALUES.to_vec(),
+            ReplyKind::Pickup
+            | ReplyKind::Decline
+            | ReplyKind::Collection
+            | ReplyKind::Cancellation => DECISION_VALUES.to_vec(),
         }
     }
 

@@ -111,10 +111,18 @@ impl Letterhead {
         rendered: &Rendered,
         message_id: &str,
     ) -> Option<Invite> {
-        if ctx.kind != ReplyKind::Pickup {
-            return None;
-        }
+        let cancelled = match ctx.kind {
+            ReplyKind::Pickup | ReplyKind::Collection => false,
+            ReplyKind::Cancellation => true,
+            _ => return None,
+        };
         let value = |k: &str| extra.get(k).map(|v| v.trim()).unwrap_or("");
+        // A booked slot keeps one event for its whole life (see `crate::slots`).
+        let uid = match value(crate::slots::CALENDAR_UID) {
+            "" => message_id.to_string(),
+            uid => uid.to_string(),
+        };
+        let sequence = value(crate::slots::CALENDAR_SEQUENCE).parse().unwrap_or(0);
         let (start, end) = ics::parse_window(value("pickup_window"))?;
         let location = [value("pickup_site"), value("pickup_address")]
             .into_iter()
@@ -122,15 +130,18 @@ impl Letterhead {
             .collect::<Vec<_>>()
             .join(", ");
         let event = ics::PickupEvent {
-            uid: message_id.to_string(),
+            uid,
             start,
             end,
             summary: header_safe(&rendered.subject),
             location,
             description: format!("{}\n\n{}", ctx.reference, rendered.text.trim()),
             organizer: self.from.email.to_string(),
+            sequence,
+            cancelled,
         };
         Some(Invite {
+            method: event.method(),
             filename: format!("{}.ics", ctx.reference),
             content: event.to_ics(chrono::Utc::now().naive_utc()),
         })
@@ -162,6 +173,7 @@ impl Letterhead {
 
 /// A calendar file to attach.
 struct Invite {
+    method: &'static str,
     filename: String,
     content: String,
 }
@@ -186,8 +198,11 @@ fn with_body(
         }
         .map_err(build);
     };
-    let calendar = ContentType::parse("text/calendar; charset=utf-8; method=PUBLISH")
-        .map_err(|e| TemplateError::Build(e.to_string()))?;
+    let calendar = ContentType::parse(&format!(
+        "text/calendar; charset=utf-8; method={}",
+        invite.method
+    ))
+    .map_err(|e| TemplateError::Build(e.to_string()))?;
     let attachment = Attachment::new(invite.filename).body(invite.content, calendar);
     let mixed = match readable {
         Readable::Both(alt) => MultiPart::mixed().multipart(alt),

@@ -12,7 +12,7 @@ use crate::state::{OfferStatus, ReplyState};
 
 /// An open decision. Dropped without [`commit`](Self::commit), it rolls back.
 pub struct DecisionTx {
-    tx: Transaction<'static, Sqlite>,
+    pub(super) tx: Transaction<'static, Sqlite>,
 }
 
 /// A reply as a decision about it sees it.

@@ -49,6 +49,7 @@ mod outbox;
 mod processing;
 mod queue;
 mod search;
+mod slots;
 mod suppressions;
 mod units;
 mod users;
@@ -78,6 +79,7 @@ pub use outbox::{HeldReply, NewReply, OutboxRow, OutboxSummary};
 pub use processing::{ProcessingBatch, ThreadMatch};
 pub use queue::{ExportOffer, QueueFilter, QueueRow, StatusFilter};
 pub use search::{fts_query, phone_tokens};
+pub use slots::{Booking, BookingMode, BookingState, Shortfall};
 pub use suppressions::{BounceEffect, Suppression};
 pub use users::{FailedLogins, LoginSlot, SessionRow, User, UserListing};
 

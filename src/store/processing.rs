@@ -15,7 +15,7 @@ use crate::values::OfferRef;
 
 /// An open processing transaction. Dropped without [`commit`](Self::commit), it rolls back.
 pub struct ProcessingBatch {
-    tx: Transaction<'static, Sqlite>,
+    pub(super) tx: Transaction<'static, Sqlite>,
 }
 
 impl Store {

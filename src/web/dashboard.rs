@@ -122,6 +122,7 @@ pub async fn dashboard_page(
         day_height => DAY_HEIGHT,
         counts => state.store.message_counts().await?,
         replies => state.store.reply_counts().await?,
+        shortfalls => super::slots::dashboard_shortfalls(&state.store).await?,
     };
     page(&state, &session, "dashboard.html", ctx)
 }

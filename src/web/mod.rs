@@ -31,6 +31,7 @@ pub mod operations;
 pub mod queue;
 pub mod replies;
 pub mod return_to;
+pub mod slots;
 pub mod suppressions;
 pub mod throttle;
 
@@ -174,6 +175,23 @@ const PAGES: &[(&str, &str)] = &[
         "held_buttons.html",
         include_str!("../../templates/web/held_buttons.html"),
     ),
+    // desk-slots: slots and pickups (#16)
+    (
+        "slots_accept.html",
+        include_str!("../../templates/web/slots_accept.html"),
+    ),
+    (
+        "slots_booking.html",
+        include_str!("../../templates/web/slots_booking.html"),
+    ),
+    (
+        "slots_preview.html",
+        include_str!("../../templates/web/slots_preview.html"),
+    ),
+    (
+        "slots_dashboard.html",
+        include_str!("../../templates/web/slots_dashboard.html"),
+    ),
     (
         "preview.html",
         include_str!("../../templates/web/preview.html"),
@@ -275,6 +293,10 @@ pub fn router(state: AppState) -> Router {
         .route("/offers/{id}/spam", post(offer::spam))
         .route("/offers/{id}/merge", post(offer::merge))
         .route("/offers/{id}/received", post(offer::received))
+        // desk-slots: slots and pickups (#16)
+        .route("/offers/{id}/slot/preview", post(slots::preview))
+        .route("/offers/{id}/slot/accept", post(slots::accept))
+        .route("/offers/{id}/slot/cancel", post(slots::cancel))
         .route("/replies/held", get(replies::held_page))
         .route("/replies/{id}/{action}", post(replies::settle))
         .route("/messages/{id}", get(offer::message_page))

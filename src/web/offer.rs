@@ -84,6 +84,7 @@ async fn render_offer(
         catalog => state.catalog.items().collect::<Vec<_>>(),
         item_error,
         priority_reasons => priority_reasons(state, &detail.offer.category, &items).await?,
+        slots => super::slots::offer_context(store, id, extracted_address(detail.pickup_json.as_deref())).await?,
     };
     page(state, session, "offer.html", ctx)
 }
@@ -108,6 +109,11 @@ async fn priority_reasons(
         .map(|r| r.need)
         .collect();
     Ok(super::needs::explain(items, &needs, &state.catalog))
+}
+
+/// The pickup address the rules found in the donor's message, if any.
+fn extracted_address(json: Option<&str>) -> Option<String> {
+    crate::outbox::needs::pickup_from_json(json)?.address
 }
 
 /// The fields of a JSON object the rules wrote (contact, pickup), as

@@ -52,6 +52,11 @@ struct SiteEntry {
     address: String,
     #[serde(default)]
     notes: String,
+    /// Opening hours and capacity: read and checked by `crate::slots::hours`.
+    #[serde(default, rename = "hours")]
+    _hours: Option<toml::Value>,
+    #[serde(default, rename = "capacity")]
+    _capacity: Option<toml::Value>,
 }
 
 /// Parses the operators' file text (named `file` in errors).
@@ -106,7 +111,9 @@ pub fn check_file(path: &Path, catalog: &Catalog) -> anyhow::Result<()> {
     let text = std::fs::read_to_string(path)
         .with_context(|| format!("reading the needs file {}", path.display()))?;
     let file = path.display().to_string();
-    check_items(&parse(&text, &file)?.0, catalog, &file)
+    check_items(&parse(&text, &file)?.0, catalog, &file)?;
+    crate::slots::hours::parse_sites(&text, &file)?;
+    Ok(())
 }
 
 /// Reads the file and replaces the needs and sites in the database (the
@@ -117,7 +124,9 @@ pub async fn load_file(store: &Store, path: &Path, catalog: &Catalog) -> anyhow:
     let file = path.display().to_string();
     let (needs, sites) = parse(&text, &file)?;
     check_items(&needs, catalog, &file)?;
+    let slots = crate::slots::hours::parse_sites(&text, &file)?;
     let loaded = store.load_operations(&needs, &sites).await?;
+    store.load_site_slots(&slots).await?;
     if !loaded {
         tracing::warn!(
             file = %file,
@@ -144,6 +153,18 @@ mod tests {
             .iter()
             .any(|n| n.item == "n95_respirator" && n.weight > 0.0));
         assert!(!sites.is_empty());
+    }
+
+    #[test]
+    fn a_bad_opening_hour_is_named_by_file_key_and_line_when_checked() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("needs.toml");
+        let text = "[[sites]]\nname = \"Depot\"\naddress = \"1 Main St\"\ncapacity = 2\n\
+                    hours = { mon = \"9-5\" }\n";
+        std::fs::write(&path, text).unwrap();
+        let err = format!("{:#}", check_file(&path).unwrap_err());
+        let want = format!("{}:5: sites[1].hours.mon: ", path.display());
+        assert!(err.contains(&want), "{err}");
     }
 
     #[test]

@@ -54,3 +54,40 @@
     if (location.hash === "#decline") focusForm("decline", "decline-reason");
   });
 })();
+
+/* ---- desk-slots: the slot grid on the offer page (#16) ---- */
+(function () {
+  "use strict";
+  function byId(id) { return document.getElementById(id); }
+  function choose(button) {
+    var grid = byId("slot-grid");
+    if (!grid || !button) return;
+    grid.querySelectorAll("button.slot.chosen").forEach(function (b) { b.classList.remove("chosen"); });
+    button.classList.add("chosen");
+    byId("date").value = button.getAttribute("data-date");
+    byId("from").value = button.getAttribute("data-from");
+    byId("to").value = button.getAttribute("data-to");
+  }
+  function showSite() {
+    var grid = byId("slot-grid"), site = byId("site");
+    if (!grid || !site) return;
+    var shown = null;
+    grid.querySelectorAll("table.slots").forEach(function (t) {
+      var mine = t.getAttribute("data-site") === site.value;
+      t.hidden = !mine;
+      if (mine) shown = t;
+    });
+    if (shown) {
+      var free = shown.querySelector("button.slot:not(.past):not(.full)");
+      if (free) choose(free);
+    }
+  }
+  document.addEventListener("click", function (e) {
+    var b = e.target.closest && e.target.closest("#slot-grid button.slot");
+    if (b && !b.disabled) { choose(b); e.preventDefault(); }
+  });
+  document.addEventListener("change", function (e) {
+    if (e.target && e.target.id === "site") showSite();
+  });
+})();
+/* ---- end desk-slots ---- */

@@ -35,13 +35,13 @@ async fn a_vietnamese_pickup_reads_in_vietnamese_and_a_language_without_template
     let page = OfferPage::open(&b, &app.url(&format!("/offers/{vietnamese}"))).await;
     assert!(!page.text().await.contains("replies in English"));
     let email = page
-        .accept_with_slot("2026-12-04", "09:00", "11:00")
+        .accept_with_slot("2030-12-06", "09:00", "11:00")
         .await
         .text()
         .await;
     assert!(email.contains("3 hộp găng tay y tế"), "{email}");
     assert!(
-        email.contains("Thứ sáu, ngày 4 tháng 12 năm 2026, 09:00–11:00"),
+        email.contains("Thứ sáu, ngày 6 tháng 12 năm 2030, 09:00–11:00"),
         "{email}"
     );
 

@@ -41,5 +41,6 @@ mod held;
 mod hostile;
 mod languages;
 mod needs;
+mod slots;
 mod triage;
 mod vetting;

@@ -74,7 +74,7 @@ async fn browser_login_correct_accept_and_the_pickup_email_goes_out() {
     assert_eq!(items[0].quantity, Some(1500.0));
     assert_eq!(items[0].source, "staff");
 
-    let preview = offer.accept_with_slot("2026-12-01", "09:00", "11:30").await;
+    let preview = offer.accept_with_slot("2030-12-03", "09:00", "11:30").await;
     let email = preview.text().await;
     assert!(
         email.contains("Pickup instructions for your donation SL-"),

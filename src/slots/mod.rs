@@ -1,0 +1,403 @@
+//! Slots and pickups (#16): when and where a donation changes hands. Staff
+//! book an accepted offer into an hourly slot of a site ([`book`]), as a
+//! drop-off at the site or a pickup at the donor's address; a site's
+//! opening hours and capacity ([`hours`]) say which slots exist and how
+//! many each takes ([`grid`]). Booking again reschedules (the donor's
+//! calendar event keeps its UID, with a higher SEQUENCE); [`cancel`] sends
+//! a cancellation (`METHOD:CANCEL`) and frees the slot. A donor's reply
+//! that asks for another time ([`asks_reschedule`]) reopens the offer.
+//!
+//! Owns: the rules of booking (no past time, inside opening hours, no
+//! overbooking unless staff say so, checked under the decision's lock) and
+//! the values of the emails. Does not own: SQL (`store::slots`), the pages
+//! (`web::slots`), the calendar file (`outbox::ics`).
+
+pub mod grid;
+pub mod hours;
+
+use chrono::{NaiveDateTime, Timelike};
+
+use crate::decide::{self, DecideError, Desk};
+use crate::outbox::kinds::ReplyKind;
+use crate::state::OfferStatus;
+use crate::store::{Booking, BookingMode, BookingState, NewReply, PickupSite};
+use crate::values::OfferRef;
+use grid::SlotError;
+use hours::SiteSlots;
+
+/// How many days the grid shows, from today.
+pub const GRID_DAYS: u32 = 7;
+
+/// The suggested slot starts at least this long from now, so the donor
+/// has time to read the email (staff may still choose a sooner one).
+pub const SUGGEST_AFTER: chrono::Duration = chrono::Duration::hours(1);
+
+/// The template values that carry the calendar event's identity; not for
+/// templates (they are checked without them), only for the `.ics`.
+pub const CALENDAR_UID: &str = "calendar_uid";
+pub const CALENDAR_SEQUENCE: &str = "calendar_sequence";
+
+/// What staff chose on the accept form.
+#[derive(Debug, Clone)]
+pub struct SlotChoice {
+    pub site: String,
+    pub mode: BookingMode,
+    /// The donor's address, for a pickup there.
+    pub address: Option<String>,
+    pub start: NaiveDateTime,
+    pub end: NaiveDateTime,
+    /// For the donor; the site's own notes when `None`.
+    pub notes: Option<String>,
+    /// Book even when a slot is full.
+    pub overbook: bool,
+}
+
+/// Why a slot was not booked or cancelled.
+#[derive(Debug, thiserror::Error)]
+pub enum SlotsError {
+    #[error(transparent)]
+    Slot(#[from] SlotError),
+    #[error("a pickup at the donor's address needs the address")]
+    NoAddress,
+    #[error("this offer has no booked pickup to cancel")]
+    NothingBooked,
+    #[error(transparent)]
+    Decide(#[from] DecideError),
+}
+
+impl From<crate::store::StoreError> for SlotsError {
+    fn from(e: crate::store::StoreError) -> Self {
+        SlotsError::Decide(e.into())
+    }
+}
+
+/// The window as the donor reads it: "Friday 4 December 2026 09:00–10:00".
+pub fn window_text(start: NaiveDateTime, end: NaiveDateTime) -> String {
+    format!(
+        "{} {}–{}",
+        start.format("%A %-d %B %Y"),
+        start.format("%H:%M"),
+        end.format("%H:%M")
+    )
+}
+
+/// The current local time, to the minute: what "past" is measured against
+/// (windows are local times at the site, as the donor reads them).
+pub fn now() -> NaiveDateTime {
+    let now = chrono::Local::now().naive_local();
+    now.with_second(0)
+        .and_then(|n| n.with_nanosecond(0))
+        .unwrap_or(now)
+}
+
+/// The email [`book`] would send for `choice`, and whether it would overbook.
+pub async fn preview(
+    desk: Desk<'_>,
+    offer: OfferRef,
+    choice: &SlotChoice,
+    now: NaiveDateTime,
+) -> Result<(NewReply, bool), SlotsError> {
+    let site = checked_site(desk, choice, now).await?;
+    let bookings = desk
+        .store
+        .site_bookings(&choice.site, (choice.start, choice.end), offer.id())
+        .await?;
+    let over = fits(desk, choice, &bookings, now).await?;
+    let existing = desk.store.booking(offer.id()).await?;
+    let booking = next_booking(offer, choice, existing.as_ref(), over);
+    Ok((email(desk, offer, choice, &site, &booking).await?, over))
+}
+
+/// Accepts `offer` into `choice`'s slot (or moves it there): refuses a past
+/// time, a time the site is closed, and a full slot unless overbooking;
+/// queues the drop-off or pickup email with the calendar event.
+pub async fn book(
+    desk: Desk<'_>,
+    offer: OfferRef,
+    choice: &SlotChoice,
+    now: NaiveDateTime,
+) -> Result<(), SlotsError> {
+    let site = checked_site(desk, choice, now).await?;
+    let id = offer.id();
+    let mut tx = decide::begin(desk, offer, OfferStatus::Scheduled).await?;
+    let bookings = tx
+        .site_bookings(&choice.site, (choice.start, choice.end), id)
+        .await?;
+    let over = fits(desk, choice, &bookings, now).await?;
+    let existing = tx.booking(id).await?;
+    let booking = next_booking(offer, choice, existing.as_ref(), over);
+    let email = email(desk, offer, choice, &site, &booking).await?;
+    let window = window_text(choice.start, choice.end);
+    tx.set_pickup(id, &choice.site, &window).await?;
+    tx.save_booking(&booking).await?;
+    let mut detail = format!("{}, {window}", choice.site);
+    if let Some(address) = &booking.address {
+        detail.push_str(&format!(", pickup at {address}"));
+    }
+    if over {
+        detail.push_str(", overbooked");
+    }
+    let action = match existing.map(|b| b.state) {
+        Some(BookingState::Booked) => "rescheduled",
+        _ => "accepted",
+    };
+    tx.audit(desk.actor, Some(id), action, &detail).await?;
+    tx.enqueue(id, &email).await?;
+    Ok(tx.commit().await.map_err(DecideError::from)?)
+}
+
+/// Cancels the offer's booked pickup or drop-off: the donor gets a
+/// cancellation of the same calendar event, the slot is freed, and the
+/// offer goes back to staff as `new`.
+pub async fn cancel(desk: Desk<'_>, offer: OfferRef) -> Result<(), SlotsError> {
+    let id = offer.id();
+    let mut tx = desk.store.begin_decision().await?;
+    let status = tx.offer_status(id).await?;
+    let booking = match tx.booking(id).await? {
+        Some(b) if b.state == BookingState::Booked && !status.is_closed() => b,
+        _ => return Err(SlotsError::NothingBooked),
+    };
+    let cancelled = Booking {
+        sequence: booking.sequence + 1,
+        state: BookingState::Cancelled,
+        ..booking
+    };
+    let site = site_named(desk, &cancelled.site).await?;
+    let address = cancelled.address.clone().unwrap_or(site.address);
+    let window = window_text(cancelled.starts_at, cancelled.ends_at);
+    let sequence = cancelled.sequence.to_string();
+    let values = [
+        ("pickup_site", cancelled.site.as_str()),
+        ("pickup_address", address.as_str()),
+        ("pickup_window", window.as_str()),
+        (CALENDAR_UID, cancelled.uid.as_str()),
+        (CALENDAR_SEQUENCE, sequence.as_str()),
+    ];
+    let email = decide::staff_email(desk, offer, ReplyKind::Cancellation, &values).await?;
+    tx.set_status(id, OfferStatus::New).await?;
+    tx.clear_pickup(id).await?;
+    tx.save_booking(&cancelled).await?;
+    let detail = format!("{}, {window}", cancelled.site);
+    tx.audit(desk.actor, Some(id), "pickup_cancelled", &detail)
+        .await?;
+    tx.enqueue(id, &email).await?;
+    Ok(tx.commit().await.map_err(DecideError::from)?)
+}
+
+/// Whether a donor's reply asks for another time. Quoted lines (our own
+/// email, which offers to find another time) are not read.
+pub fn asks_reschedule(text: &str) -> bool {
+    const ASKS: &[&str] = &[
+        "reschedul",
+        "another time",
+        "another day",
+        "different time",
+        "different day",
+        "other time",
+        "can't make it",
+        "can’t make it",
+        "cannot make it",
+        "can not make it",
+        "change the time",
+        "change the date",
+        "move the pickup",
+        "move the drop",
+        "postpone",
+        "otro día",
+        "otra hora",
+        "cambiar la fecha",
+    ];
+    let own: String = text
+        .lines()
+        .take_while(|l| !(l.starts_with("On ") && l.trim_end().ends_with("wrote:")))
+        .filter(|l| !l.trim_start().starts_with('>'))
+        .collect::<Vec<_>>()
+        .join("\n")
+        .to_lowercase();
+    ASKS.iter().any(|a| own.contains(a))
+}
+
+async fn site_named(desk: Desk<'_>, name: &str) -> Result<PickupSite, SlotsError> {
+    Ok(desk
+        .store
+        .pickup_sites()
+        .await?
+        .into_iter()
+        .find(|s| s.name == name)
+        .ok_or_else(|| DecideError::UnknownSite(name.to_string()))?)
+}
+
+/// The site, once the choice is known not to be past and to have an
+/// address when it needs one.
+async fn checked_site(
+    desk: Desk<'_>,
+    choice: &SlotChoice,
+    now: NaiveDateTime,
+) -> Result<PickupSite, SlotsError> {
+    grid::check_not_past(choice.start, now)?;
+    if choice.mode == BookingMode::Pickup
+        && choice
+            .address
+            .as_deref()
+            .is_none_or(|a| a.trim().is_empty())
+    {
+        return Err(SlotsError::NoAddress);
+    }
+    site_named(desk, &choice.site).await
+}
+
+/// Whether the choice fits the site's hours and capacity given the other
+/// `bookings`; `Ok(true)` when it overbooks. A site without hours takes any
+/// time that is not past.
+async fn fits(
+    desk: Desk<'_>,
+    choice: &SlotChoice,
+    bookings: &[(NaiveDateTime, NaiveDateTime)],
+    now: NaiveDateTime,
+) -> Result<bool, SlotsError> {
+    let slots: Option<SiteSlots> = desk
+        .store
+        .site_slots()
+        .await?
+        .into_iter()
+        .find(|s| s.site == choice.site);
+    match slots {
+        Some(slots) => Ok(grid::check(
+            &slots,
+            bookings,
+            (choice.start, choice.end),
+            now,
+            choice.overbook,
+        )?),
+        None => Ok(false),
+    }
+}
+
+/// The booking after this choice: the same event (UID) one SEQUENCE on
+/// when one is booked, else a new event (after a cancellation too: the
+/// donor's calendar has removed the old one).
+fn next_booking(
+    offer: OfferRef,
+    choice: &SlotChoice,
+    existing: Option<&Booking>,
+    overbooked: bool,
+) -> Booking {
+    let (uid, sequence) = match existing.filter(|b| b.state == BookingState::Booked) {
+        Some(b) => (b.uid.clone(), b.sequence + 1),
+        None => {
+            let tag: u64 = rand::random();
+            let uid = format!(
+                "slot.{}.{tag:016x}@supplyline",
+                offer.to_string().to_lowercase()
+            );
+            (uid, 0)
+        }
+    };
+    Booking {
+        offer_id: offer.id(),
+        site: choice.site.clone(),
+        starts_at: choice.start,
+        ends_at: choice.end,
+        mode: choice.mode,
+        address: match choice.mode {
+            BookingMode::Pickup => choice.address.as_ref().map(|a| a.trim().to_string()),
+            BookingMode::Dropoff => None,
+        },
+        uid,
+        sequence,
+        state: BookingState::Booked,
+        overbooked,
+    }
+}
+
+/// The drop-off or pickup email for `booking`, with its calendar event.
+async fn email(
+    desk: Desk<'_>,
+    offer: OfferRef,
+    choice: &SlotChoice,
+    site: &PickupSite,
+    booking: &Booking,
+) -> Result<NewReply, SlotsError> {
+    let window = window_text(choice.start, choice.end);
+    let notes = choice.notes.as_deref().unwrap_or(&site.notes);
+    let (kind, address) = match &booking.address {
+        Some(address) => (ReplyKind::Collection, address.as_str()),
+        None => (ReplyKind::Pickup, site.address.as_str()),
+    };
+    let sequence = booking.sequence.to_string();
+    let values = [
+        ("pickup_site", site.name.as_str()),
+        ("pickup_address", address),
+        ("pickup_window", window.as_str()),
+        ("pickup_notes", notes),
+        (CALENDAR_UID, booking.uid.as_str()),
+        (CALENDAR_SEQUENCE, sequence.as_str()),
+    ];
+    Ok(decide::staff_email(desk, offer, kind, &values).await?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_reply_asking_for_another_time_is_recognised() {
+        assert!(asks_reschedule("Hi, can we reschedule to Monday?"));
+        assert!(asks_reschedule("Sorry, I can't make it on Friday."));
+        assert!(asks_reschedule("¿Podemos cambiar la fecha?"));
+        assert!(!asks_reschedule("Thanks, see you Friday!"));
+        let quoted = "See you then.\n\nOn Fri, 4 Dec 2026, Desk wrote:\n> If this time does not work, reply; we can reschedule.";
+        assert!(!asks_reschedule(quoted));
+        assert!(!asks_reschedule("Great.\n> we can find another time"));
+    }
+
+    #[test]
+    fn a_booked_event_moves_and_a_cancelled_one_is_replaced() {
+        let d = chrono::NaiveDate::from_ymd_opt(2026, 12, 7).unwrap();
+        let choice = SlotChoice {
+            site: "Depot".into(),
+            mode: BookingMode::Pickup,
+            address: Some(" 22 Ocean Ave ".into()),
+            start: d.and_hms_opt(9, 0, 0).unwrap(),
+            end: d.and_hms_opt(10, 0, 0).unwrap(),
+            notes: None,
+            overbook: false,
+        };
+        let offer = OfferRef::from(7);
+        let first = next_booking(offer, &choice, None, false);
+        assert_eq!(
+            (first.sequence, first.address.as_deref()),
+            (0, Some("22 Ocean Ave"))
+        );
+        assert!(first.uid.starts_with("slot.sl-000007."), "{}", first.uid);
+        let moved = next_booking(offer, &choice, Some(&first), true);
+        assert_eq!(
+            (moved.uid.as_str(), moved.sequence),
+            (first.uid.as_str(), 1)
+        );
+        assert!(moved.overbooked);
+        let cancelled = Booking {
+            state: BookingState::Cancelled,
+            sequence: 2,
+            ..moved
+        };
+        let again = next_booking(offer, &choice, Some(&cancelled), false);
+        assert_ne!(again.uid, first.uid);
+        assert_eq!(again.sequence, 0);
+        let dropoff = SlotChoice {
+            mode: BookingMode::Dropoff,
+            ..choice
+        };
+        assert_eq!(next_booking(offer, &dropoff, None, false).address, None);
+    }
+
+    #[test]
+    fn the_window_reads_as_the_donor_sees_it() {
+        let d = chrono::NaiveDate::from_ymd_opt(2026, 12, 4).unwrap();
+        let w = window_text(
+            d.and_hms_opt(9, 0, 0).unwrap(),
+            d.and_hms_opt(10, 0, 0).unwrap(),
+        );
+        assert_eq!(w, "Friday 4 December 2026 09:00–10:00");
+    }
+}

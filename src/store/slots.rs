@@ -1,0 +1,282 @@
+//! The `site_slots` and `slot_bookings` tables: each site's opening hours
+//! and capacity (from the needs file), and the one booking an accepted
+//! offer holds, with its calendar event's UID and SEQUENCE. Also the
+//! shortfalls: items that arrived short of what was pledged.
+//! Mirrors `crate::slots`, which says what may be booked when.
+
+use chrono::NaiveDateTime;
+use sqlx::{Sqlite, Transaction};
+
+use super::{now_ms, DecisionTx, ProcessingBatch, QueryContext, Store, StoreError};
+use crate::slots::hours::SiteSlots;
+use crate::state::OfferStatus;
+
+/// Where the donation changes hands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, sqlx::Type)]
+#[serde(rename_all = "snake_case")]
+#[sqlx(type_name = "text", rename_all = "snake_case")]
+pub enum BookingMode {
+    /// The donor brings it to the site.
+    Dropoff,
+    /// We collect it at the donor's address.
+    Pickup,
+}
+
+/// Whether a booking still holds its slot.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, sqlx::Type)]
+#[serde(rename_all = "snake_case")]
+#[sqlx(type_name = "text", rename_all = "snake_case")]
+pub enum BookingState {
+    Booked,
+    Cancelled,
+}
+
+/// An offer's booking: one per offer, updated in place when rescheduled.
+#[derive(Debug, Clone, serde::Serialize, sqlx::FromRow)]
+pub struct Booking {
+    pub offer_id: i64,
+    pub site: String,
+    pub starts_at: NaiveDateTime,
+    pub ends_at: NaiveDateTime,
+    pub mode: BookingMode,
+    /// The donor's address, for a pickup there.
+    pub address: Option<String>,
+    /// The calendar event's UID, the same for the booking's whole life.
+    pub uid: String,
+    /// The calendar event's SEQUENCE: raised by every change.
+    pub sequence: i64,
+    pub state: BookingState,
+    pub overbooked: bool,
+}
+
+/// An item that arrived short of what was pledged.
+#[derive(Debug, Clone, serde::Serialize, sqlx::FromRow)]
+pub struct Shortfall {
+    pub offer_id: i64,
+    pub item: String,
+    pub pledged: f64,
+    pub received: f64,
+    pub unit: Option<String>,
+}
+
+const BOOKING_COLUMNS: &str =
+    "offer_id, site, starts_at, ends_at, mode, address, uid, sequence, state, overbooked";
+
+impl Store {
+    /// Replaces every site's hours and capacity with those of the needs file.
+    pub async fn load_site_slots(&self, sites: &[SiteSlots]) -> Result<(), StoreError> {
+        let mut tx = self.write().await?;
+        sqlx::query("DELETE FROM site_slots")
+            .execute(&mut *tx)
+            .await
+            .during("clearing site hours")?;
+        for s in sites {
+            let hours = serde_json::to_string(&s.hours).unwrap_or_default();
+            sqlx::query(
+                "INSERT OR REPLACE INTO site_slots (site, hours_json, capacity) VALUES (?, ?, ?)",
+            )
+            .bind(&s.site)
+            .bind(hours)
+            .bind(s.capacity)
+            .execute(&mut *tx)
+            .await
+            .during("loading site hours")?;
+        }
+        tx.commit().await.during("committing site hours")
+    }
+
+    /// Every site's hours and capacity (sites without hours are not listed).
+    pub async fn site_slots(&self) -> Result<Vec<SiteSlots>, StoreError> {
+        let rows: Vec<(String, String, u32)> =
+            sqlx::query_as("SELECT site, hours_json, capacity FROM site_slots ORDER BY site")
+                .fetch_all(&self.reader)
+                .await
+                .during("reading site hours")?;
+        Ok(rows
+            .into_iter()
+            .filter_map(|(site, json, capacity)| {
+                let hours = serde_json::from_str(&json).ok()?;
+                Some(SiteSlots {
+                    site,
+                    hours,
+                    capacity,
+                })
+            })
+            .collect())
+    }
+
+    /// The windows booked at `site` between `from` and `to`, but `except`'s.
+    pub async fn site_bookings(
+        &self,
+        site: &str,
+        (from, to): (NaiveDateTime, NaiveDateTime),
+        except: i64,
+    ) -> Result<Vec<(NaiveDateTime, NaiveDateTime)>, StoreError> {
+        let mut conn = self.reader.acquire().await.during("reading bookings")?;
+        bookings_in(&mut conn, site, (from, to), except).await
+    }
+
+    /// The offer's booking, booked or cancelled.
+    pub async fn booking(&self, offer_id: i64) -> Result<Option<Booking>, StoreError> {
+        sqlx::query_as(&format!(
+            "SELECT {BOOKING_COLUMNS} FROM slot_bookings WHERE offer_id = ?"
+        ))
+        .bind(offer_id)
+        .fetch_optional(&self.reader)
+        .await
+        .during("reading a booking")
+    }
+
+    /// The items of `offer_id` received short of their pledge.
+    pub async fn shortfalls(&self, offer_id: i64) -> Result<Vec<Shortfall>, StoreError> {
+        sqlx::query_as(&format!("{SHORTFALLS} AND i.offer_id = ? ORDER BY i.id"))
+            .bind(offer_id)
+            .fetch_all(&self.reader)
+            .await
+            .during("reading an offer's shortfalls")
+    }
+
+    /// The latest shortfalls over every offer, newest offers first.
+    pub async fn recent_shortfalls(&self, limit: i64) -> Result<Vec<Shortfall>, StoreError> {
+        sqlx::query_as(&format!(
+            "{SHORTFALLS} ORDER BY i.offer_id DESC, i.id LIMIT ?"
+        ))
+        .bind(limit)
+        .fetch_all(&self.reader)
+        .await
+        .during("reading shortfalls")
+    }
+}
+
+const SHORTFALLS: &str = "SELECT i.offer_id, i.item, CAST(i.quantity AS REAL) AS pledged,
+       CAST(i.received_quantity AS REAL) AS received, i.unit
+  FROM offer_items i
+ WHERE i.received_quantity IS NOT NULL AND i.quantity IS NOT NULL
+   AND i.received_quantity < i.quantity";
+
+async fn bookings_in(
+    conn: &mut sqlx::SqliteConnection,
+    site: &str,
+    (from, to): (NaiveDateTime, NaiveDateTime),
+    except: i64,
+) -> Result<Vec<(NaiveDateTime, NaiveDateTime)>, StoreError> {
+    sqlx::query_as(
+        "SELECT starts_at, ends_at FROM slot_bookings
+          WHERE site = ? AND state = 'booked' AND starts_at < ? AND ends_at > ? AND offer_id <> ?
+            AND offer_id NOT IN (SELECT id FROM offers WHERE status IN (?, ?, ?))",
+    )
+    .bind(site)
+    .bind(to)
+    .bind(from)
+    .bind(except)
+    // A declined, spam or merged offer no longer holds its slot.
+    .bind(OfferStatus::Declined)
+    .bind(OfferStatus::Spam)
+    .bind(OfferStatus::Merged)
+    .fetch_all(conn)
+    .await
+    .during("reading bookings")
+}
+
+impl DecisionTx {
+    /// The offer's booking, read under the decision's lock.
+    pub async fn booking(&mut self, offer_id: i64) -> Result<Option<Booking>, StoreError> {
+        sqlx::query_as(&format!(
+            "SELECT {BOOKING_COLUMNS} FROM slot_bookings WHERE offer_id = ?"
+        ))
+        .bind(offer_id)
+        .fetch_optional(&mut *self.tx)
+        .await
+        .during("reading a booking")
+    }
+
+    /// Like [`Store::site_bookings`], under the decision's lock, so two
+    /// people cannot both take the last place in a slot.
+    pub async fn site_bookings(
+        &mut self,
+        site: &str,
+        window: (NaiveDateTime, NaiveDateTime),
+        except: i64,
+    ) -> Result<Vec<(NaiveDateTime, NaiveDateTime)>, StoreError> {
+        bookings_in(&mut self.tx, site, window, except).await
+    }
+
+    /// Writes the offer's booking (new, or replacing the one it had).
+    pub async fn save_booking(&mut self, b: &Booking) -> Result<(), StoreError> {
+        sqlx::query(&format!(
+            "INSERT OR REPLACE INTO slot_bookings ({BOOKING_COLUMNS}, updated_at)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+        ))
+        .bind(b.offer_id)
+        .bind(&b.site)
+        .bind(b.starts_at)
+        .bind(b.ends_at)
+        .bind(b.mode)
+        .bind(&b.address)
+        .bind(&b.uid)
+        .bind(b.sequence)
+        .bind(b.state)
+        .bind(b.overbooked)
+        .bind(now_ms())
+        .execute(&mut *self.tx)
+        .await
+        .during("saving a booking")?;
+        Ok(())
+    }
+
+    /// Forgets the offer's pickup site and window (its pickup was cancelled).
+    pub async fn clear_pickup(&mut self, offer_id: i64) -> Result<(), StoreError> {
+        sqlx::query("UPDATE offers SET pickup_site = NULL, pickup_window = NULL WHERE id = ?")
+            .bind(offer_id)
+            .execute(&mut *self.tx)
+            .await
+            .during("clearing a pickup slot")?;
+        Ok(())
+    }
+}
+
+impl ProcessingBatch {
+    /// A donor's reply that asks for another time: a scheduled offer with a
+    /// booking goes back to `new` for staff (the booking keeps its slot
+    /// until staff choose another). True when it was reopened.
+    pub async fn reopen_for_reschedule(
+        &mut self,
+        offer_id: i64,
+        message_id: i64,
+    ) -> Result<bool, StoreError> {
+        reopen(&mut self.tx, offer_id, message_id).await
+    }
+}
+
+async fn reopen(
+    tx: &mut Transaction<'static, Sqlite>,
+    offer_id: i64,
+    message_id: i64,
+) -> Result<bool, StoreError> {
+    let reopened = sqlx::query(
+        "UPDATE offers SET status = ?, updated_at = ? WHERE id = ? AND status = ?
+            AND EXISTS (SELECT 1 FROM slot_bookings b WHERE b.offer_id = offers.id AND b.state = 'booked')",
+    )
+    .bind(OfferStatus::New)
+    .bind(now_ms())
+    .bind(offer_id)
+    .bind(OfferStatus::Scheduled)
+    .execute(&mut **tx)
+    .await
+    .during("reopening an offer for a reschedule")?
+    .rows_affected()
+        > 0;
+    if reopened {
+        let detail = "the donor asks for another time; choose a new slot";
+        Store::audit_in(
+            tx,
+            "donor",
+            Some(offer_id),
+            Some(message_id),
+            "reschedule_asked",
+            detail,
+        )
+        .await?;
+    }
+    Ok(reopened)
+}

@@ -1,0 +1,201 @@
+//! Slots and pickups on the offer page (#16): the slot grid (`slot-grid`)
+//! with what is left in each hour at each site and the first free slot
+//! preselected; accepting into a slot as a drop-off at the site or a
+//! pickup at the donor's (editable) address, after previewing the email;
+//! cancelling a booking; the shortfalls of what arrived. The rules are
+//! `crate::slots`'; this module reads forms and builds pages.
+
+use axum::extract::{Path, State};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum_extra::extract::Form;
+use chrono::{Duration, NaiveDate, NaiveDateTime, NaiveTime};
+
+use super::auth::{page, CsrfOnly, Role, Session};
+use super::error::WebError;
+use super::message;
+use super::offer::{bounded, MAX_REASON_CHARS};
+use super::{AppState, Page};
+use crate::slots::{self, grid, SlotChoice, SlotsError, GRID_DAYS};
+use crate::store::{BookingMode, BookingState, Store, StoreError};
+use crate::values::OfferRef;
+
+impl From<SlotsError> for WebError {
+    fn from(e: SlotsError) -> Self {
+        match e {
+            SlotsError::Decide(d) => d.into(),
+            SlotsError::Slot(_) | SlotsError::NoAddress => WebError::Invalid(e.to_string()),
+            SlotsError::NothingBooked => WebError::Refused(e.to_string()),
+        }
+    }
+}
+
+/// What the offer page shows of slots: the grid per site with its
+/// suggestion, the booking, and the shortfalls.
+pub async fn offer_context(
+    store: &Store,
+    offer_id: i64,
+    extracted_address: Option<String>,
+) -> Result<minijinja::Value, StoreError> {
+    let now = slots::now();
+    let mut grids = Vec::new();
+    for s in store.site_slots().await? {
+        let until = now + Duration::days(GRID_DAYS.into());
+        let bookings = store.site_bookings(&s.site, (now, until), offer_id).await?;
+        let days = grid::grid(&s, &bookings, now, GRID_DAYS);
+        let first = grid::first_free(&days, now + slots::SUGGEST_AFTER).cloned();
+        let days: Vec<_> = days
+            .iter()
+            .map(|d| {
+                minijinja::context! {
+                    date => d.date.format("%Y-%m-%d").to_string(),
+                    label => d.date.format("%a %-d %b").to_string(),
+                    cells => d.cells.iter().map(|c| minijinja::context! {
+                        from => c.from.format("%H:%M").to_string(),
+                        to => c.to.format("%H:%M").to_string(),
+                        left => c.left, booked => c.booked, past => c.past, free => c.is_free(),
+                        suggested => first.as_ref() == Some(c),
+                    }).collect::<Vec<_>>(),
+                }
+            })
+            .collect();
+        let hours = (0..GRID_DAYS)
+            .flat_map(|d| {
+                let date = now.date() + Duration::days(d.into());
+                grid::slots_on(&s, date).into_iter().map(|(f, _)| f.time())
+            })
+            .collect::<std::collections::BTreeSet<NaiveTime>>()
+            .into_iter()
+            .map(|t| t.format("%H:%M").to_string())
+            .collect::<Vec<_>>();
+        grids.push(minijinja::context! {
+            site => s.site, capacity => s.capacity, days, hours,
+            suggested => first.map(|c| minijinja::context! {
+                date => c.date.format("%Y-%m-%d").to_string(),
+                from => c.from.format("%H:%M").to_string(),
+                to => c.to.format("%H:%M").to_string(),
+            }),
+        });
+    }
+    let booking = store.booking(offer_id).await?;
+    let booked = booking
+        .as_ref()
+        .is_some_and(|b| b.state == BookingState::Booked);
+    Ok(minijinja::context! {
+        grids,
+        today => now.date().format("%Y-%m-%d").to_string(),
+        booking, booked,
+        address => booking.as_ref().and_then(|b| b.address.clone()).or(extracted_address),
+        shortfalls => store.shortfalls(offer_id).await?,
+    })
+}
+
+#[derive(serde::Deserialize, serde::Serialize)]
+pub struct SlotForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    site: String,
+    #[serde(default)]
+    mode: String,
+    #[serde(default)]
+    address: String,
+    #[serde(default)]
+    date: String,
+    #[serde(default)]
+    from: String,
+    #[serde(default)]
+    to: String,
+    #[serde(default)]
+    notes: String,
+    /// Present when staff ticked "overbook".
+    #[serde(default)]
+    overbook: Option<String>,
+}
+
+impl SlotForm {
+    fn choice(&self) -> Result<SlotChoice, WebError> {
+        let date = NaiveDate::parse_from_str(self.date.trim(), "%Y-%m-%d")
+            .map_err(|_| WebError::Invalid("choose a date for the slot".into()))?;
+        let time = |t: &str| NaiveTime::parse_from_str(t.trim(), "%H:%M");
+        let (from, to) = match (time(&self.from), time(&self.to)) {
+            (Ok(f), Ok(t)) if f < t => (f, t),
+            _ => {
+                return Err(WebError::Invalid(
+                    "choose a time window that ends after it starts".into(),
+                ))
+            }
+        };
+        let mode = match self.mode.as_str() {
+            "pickup" => BookingMode::Pickup,
+            "dropoff" | "" => BookingMode::Dropoff,
+            other => return Err(WebError::Invalid(format!("no way to hand over {other:?}"))),
+        };
+        let notes = bounded(&self.notes, "pickup notes", MAX_REASON_CHARS)?;
+        let address = bounded(&self.address, "the pickup address", 500)?;
+        Ok(SlotChoice {
+            site: self.site.clone(),
+            mode,
+            address: (!address.is_empty()).then(|| address.to_string()),
+            start: NaiveDateTime::new(date, from),
+            end: NaiveDateTime::new(date, to),
+            notes: (!notes.is_empty()).then(|| notes.to_string()),
+            overbook: self.overbook.is_some(),
+        })
+    }
+}
+
+pub async fn preview(
+    State(state): State<AppState>,
+    session: Session,
+    Path(offer): Path<OfferRef>,
+    Form(form): Form<SlotForm>,
+) -> Result<Page, WebError> {
+    session.may_change(&form.csrf, Role::Triager)?;
+    let choice = form.choice()?;
+    let (reply, overbooked) =
+        slots::preview(state.desk(&session), offer, &choice, slots::now()).await?;
+    let body = message::view(&reply.raw, &[]);
+    let ctx = minijinja::context! {
+        o => state.store.offer(offer.id()).await?.offer,
+        to => &reply.to_address, subject => &reply.subject, body => body.segments,
+        window => slots::window_text(choice.start, choice.end), form => &form, overbooked,
+        pickup => choice.mode == BookingMode::Pickup,
+    };
+    page(&state, &session, "slots_preview.html", ctx)
+}
+
+pub async fn accept(
+    State(state): State<AppState>,
+    session: Session,
+    Path(offer): Path<OfferRef>,
+    Form(form): Form<SlotForm>,
+) -> Result<Response, WebError> {
+    session.may_change(&form.csrf, Role::Triager)?;
+    slots::book(state.desk(&session), offer, &form.choice()?, slots::now()).await?;
+    Ok(Redirect::to(&format!("/offers/{}#decision", offer.id())).into_response())
+}
+
+pub async fn cancel(
+    State(state): State<AppState>,
+    session: Session,
+    Path(offer): Path<OfferRef>,
+    Form(form): Form<CsrfOnly>,
+) -> Result<Response, WebError> {
+    session.may_change(&form.csrf, Role::Triager)?;
+    slots::cancel(state.desk(&session), offer).await?;
+    Ok(Redirect::to(&format!("/offers/{}#decision", offer.id())).into_response())
+}
+
+/// The dashboard's shortfalls, newest offers first, with their references.
+pub async fn dashboard_shortfalls(store: &Store) -> Result<Vec<minijinja::Value>, StoreError> {
+    Ok(store
+        .recent_shortfalls(100)
+        .await?
+        .into_iter()
+        .map(|s| {
+            minijinja::context! {
+                reference => OfferRef::from(s.offer_id).to_string(), ..minijinja::Value::from_serialize(&s)
+            }
+        })
+        .collect())
+}
