@@ -162,7 +162,10 @@ mod tests {
         let text = "[[sites]]\nname = \"Depot\"\naddress = \"1 Main St\"\ncapacity = 2\n\
                     hours = { mon = \"9-5\" }\n";
         std::fs::write(&path, text).unwrap();
-        let err = format!("{:#}", check_file(&path).unwrap_err());
+        let err = format!(
+            "{:#}",
+            check_file(&path, &Catalog::embedded().unwrap()).unwrap_err()
+        );
         let want = format!("{}:5: sites[1].hours.mon: ", path.display());
         assert!(err.contains(&want), "{err}");
     }
