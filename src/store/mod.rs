@@ -49,6 +49,7 @@ mod processing;
 mod queue;
 mod search;
 mod suppressions;
+mod undos;
 mod users;
 
 use std::str::FromStr;
@@ -77,6 +78,7 @@ pub use processing::{ProcessingBatch, ThreadMatch};
 pub use queue::{ExportOffer, QueueFilter, QueueRow, StatusFilter};
 pub use search::{fts_query, phone_tokens};
 pub use suppressions::{BounceEffect, Suppression};
+pub use undos::{OfferBefore, UndoError, UndoWindow};
 pub use users::{FailedLogins, LoginSlot, SessionRow, User, UserListing};
 
 /// A database failure, with what was being done.

@@ -20,6 +20,7 @@ pub mod auth;
 pub mod bidi;
 pub mod dashboard;
 pub mod error;
+pub mod flow;
 pub mod health;
 pub mod hooks;
 pub mod listen;
@@ -68,6 +69,8 @@ pub struct AppState {
     pub imap_max_age: std::time::Duration,
     /// `POST /hooks/new-mail`, when a secret is configured ([`hooks`]).
     pub new_mail_hook: Option<Arc<hooks::NewMailHook>>,
+    /// `web.undo_secs` in milliseconds: how long a decision can be undone ([`flow`]).
+    pub undo_ms: i64,
 }
 
 impl AppState {
@@ -91,6 +94,7 @@ impl AppState {
                 crate::config::MetricsConfig::default().imap_max_age_secs,
             ),
             new_mail_hook: None,
+            undo_ms: cfg.undo_secs.saturating_mul(1000).min(i64::MAX as u64) as i64,
         })
     }
 
@@ -160,6 +164,23 @@ const PAGES: &[(&str, &str)] = &[
     (
         "preview.html",
         include_str!("../../templates/web/preview.html"),
+    ),
+    // desk-flow (#16)
+    (
+        "flow_banner.html",
+        include_str!("../../templates/web/flow_banner.html"),
+    ),
+    (
+        "decline_preview.html",
+        include_str!("../../templates/web/decline_preview.html"),
+    ),
+    (
+        "merge_confirm.html",
+        include_str!("../../templates/web/merge_confirm.html"),
+    ),
+    (
+        "remove_confirm.html",
+        include_str!("../../templates/web/remove_confirm.html"),
     ),
     (
         "dashboard.html",
@@ -252,12 +273,16 @@ pub fn router(state: AppState) -> Router {
         .route("/offers/{id}/items/{item}", post(offer::update_item))
         .route("/offers/{id}/items/{item}/remove", post(offer::remove_item))
         .route("/offers/{id}/notes", post(offer::add_note))
-        .route("/offers/{id}/accept/preview", post(offer::accept_preview))
-        .route("/offers/{id}/accept", post(offer::accept))
-        .route("/offers/{id}/decline", post(offer::decline))
-        .route("/offers/{id}/spam", post(offer::spam))
-        .route("/offers/{id}/merge", post(offer::merge))
-        .route("/offers/{id}/received", post(offer::received))
+        .route("/offers/{id}/accept/preview", post(flow::accept_preview))
+        .route("/offers/{id}/accept", post(flow::accept))
+        .route("/offers/{id}/decline", post(flow::decline))
+        .route("/offers/{id}/spam", post(flow::spam))
+        .route("/offers/{id}/merge", post(flow::merge))
+        .route("/offers/{id}/received", post(flow::received))
+        // desk-flow (#16): decline preview, undo, reopen
+        .route("/offers/{id}/decline/preview", post(flow::decline_preview))
+        .route("/undo/{id}", post(flow::undo))
+        .route("/offers/{id}/reopen", post(flow::reopen))
         .route("/replies/held", get(replies::held_page))
         .route("/replies/{id}/{action}", post(replies::settle))
         .route("/messages/{id}", get(offer::message_page))

@@ -4,7 +4,7 @@
 //! read from its form and made by `crate::decide`. Also the message page
 //! and attachment downloads.
 
-use axum::extract::{Path, State};
+use axum::extract::{Path, RawQuery, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum_extra::extract::Form;
@@ -12,17 +12,31 @@ use axum_extra::extract::Form;
 use super::auth::{page, Role, Session};
 use super::error::WebError;
 use super::message::{self, safe_filename};
-use super::{AppState, Page};
-use crate::decide::{self, Pickup};
+use super::{flow, AppState, Page};
+use crate::decide::Pickup;
 use crate::store::ItemEdit;
-use crate::values::{BadQuantity, OfferRef, Quantity};
+use crate::values::{OfferRef, Quantity};
 
 pub async fn offer_page(
     State(state): State<AppState>,
     session: Session,
     Path(offer): Path<OfferRef>,
+    RawQuery(raw): RawQuery,
 ) -> Result<Page, WebError> {
-    let id = offer.id();
+    let none = minijinja::context! {};
+    render_offer(&state, &session, offer.id(), raw.as_deref(), none).await
+}
+
+/// The offer page, with the flow's trail, neighbours and banner from the
+/// query `raw` ([`super::flow`]), and `extra` (errors beside fields, what
+/// staff typed).
+pub(crate) async fn render_offer(
+    state: &AppState,
+    session: &Session,
+    id: i64,
+    raw: Option<&str>,
+    extra: minijinja::Value,
+) -> Result<Page, WebError> {
     let store = &state.store;
     let detail = store.offer(id).await?;
     let items = store.items_full(id).await?;
@@ -63,8 +77,13 @@ pub async fn offer_page(
         awaits_delivery => detail.offer.status.awaits_delivery(),
         reply_language => state.composer.reply_language(detail.offer.language.as_deref()),
         suppression => store.suppression(&detail.offer.donor_email).await?,
+        flow => super::flow::banner(state, raw).await?,
+        neighbours => store
+            .queue_neighbours(&super::flow::Trail::from_query(raw).filter(), id)
+            .await?,
+        ..extra
     };
-    page(&state, &session, "offer.html", ctx)
+    page(state, session, "offer.html", ctx)
 }
 
 /// The fields of a JSON object the rules wrote (contact, pickup), as
@@ -103,11 +122,15 @@ pub(crate) fn bounded<'a>(text: &'a str, what: &str, max: usize) -> Result<&'a s
     Ok(text)
 }
 
-fn back(id: i64, anchor: &str) -> Response {
-    Redirect::to(&format!("/offers/{id}#{anchor}")).into_response()
+/// Back to the offer (with the queue's trail) at `anchor`, after a POST.
+fn back(id: i64, raw: Option<&str>, anchor: &str) -> Response {
+    let qs = flow::Trail::from_query(raw).qs();
+    let qs = qs.trim_end_matches('&');
+    let sep = if qs.is_empty() { "" } else { "?" };
+    Redirect::to(&format!("/offers/{id}{sep}{qs}#{anchor}")).into_response()
 }
 
-#[derive(serde::Deserialize)]
+#[derive(serde::Deserialize, serde::Serialize)]
 pub struct ItemForm {
     #[serde(default)]
     csrf: String,
@@ -117,6 +140,9 @@ pub struct ItemForm {
     quantity: String,
     #[serde(default)]
     unit: String,
+    /// Present once staff confirmed a removal.
+    #[serde(default)]
+    confirmed: Option<String>,
 }
 
 impl ItemForm {
@@ -144,48 +170,71 @@ pub async fn add_item(
     State(state): State<AppState>,
     session: Session,
     Path(offer): Path<OfferRef>,
+    RawQuery(raw): RawQuery,
     Form(form): Form<ItemForm>,
 ) -> Result<Response, WebError> {
     let id = offer.id();
     session.may_change(&form.csrf, Role::Triager)?;
-    state
-        .store
-        .add_item(id, &session.user.email, &form.edit()?)
-        .await?;
-    Ok(back(id, "items"))
+    let done = async {
+        let edit = form.edit()?;
+        state.store.add_item(id, &session.user.email, &edit).await?;
+        Ok(back(id, raw.as_deref(), "items"))
+    }
+    .await;
+    match done {
+        Ok(r) => Ok(r),
+        Err(e) => {
+            Ok(flow::beside(&state, &session, id, raw.as_deref(), "item-new", &form, e).await)
+        }
+    }
 }
 
 pub async fn update_item(
     State(state): State<AppState>,
     session: Session,
     Path((offer, item)): Path<(OfferRef, i64)>,
+    RawQuery(raw): RawQuery,
     Form(form): Form<ItemForm>,
 ) -> Result<Response, WebError> {
     let id = offer.id();
     session.may_change(&form.csrf, Role::Triager)?;
-    state
-        .store
-        .update_item(id, item, &session.user.email, &form.edit()?)
-        .await?;
-    Ok(back(id, "items"))
+    let done = async {
+        let edit = form.edit()?;
+        let actor = &session.user.email;
+        state.store.update_item(id, item, actor, &edit).await?;
+        Ok(back(id, raw.as_deref(), "items"))
+    }
+    .await;
+    match done {
+        Ok(r) => Ok(r),
+        Err(e) => {
+            let at = format!("item-{item}");
+            Ok(flow::beside(&state, &session, id, raw.as_deref(), &at, &form, e).await)
+        }
+    }
 }
 
+/// Removes an item line once staff confirmed; before, asks.
 pub async fn remove_item(
     State(state): State<AppState>,
     session: Session,
     Path((offer, item)): Path<(OfferRef, i64)>,
+    RawQuery(raw): RawQuery,
     Form(form): Form<ItemForm>,
 ) -> Result<Response, WebError> {
     let id = offer.id();
     session.may_change(&form.csrf, Role::Triager)?;
+    if form.confirmed.is_none() {
+        return flow::confirm_remove(&state, &session, offer, item, raw.as_deref()).await;
+    }
     state
         .store
         .remove_item(id, item, &session.user.email)
         .await?;
-    Ok(back(id, "items"))
+    Ok(back(id, raw.as_deref(), "items"))
 }
 
-#[derive(serde::Deserialize)]
+#[derive(serde::Deserialize, serde::Serialize)]
 pub struct NoteForm {
     #[serde(default)]
     csrf: String,
@@ -197,24 +246,24 @@ pub async fn add_note(
     State(state): State<AppState>,
     session: Session,
     Path(offer): Path<OfferRef>,
+    RawQuery(raw): RawQuery,
     Form(form): Form<NoteForm>,
 ) -> Result<Response, WebError> {
     let id = offer.id();
     session.may_change(&form.csrf, Role::Triager)?;
     let body = form.body.trim();
     if body.is_empty() || body.len() > 10_000 {
-        return Err(WebError::Invalid(
-            "a note needs between 1 and 10,000 characters".into(),
-        ));
+        let e = WebError::Invalid("a note needs between 1 and 10,000 characters".into());
+        return Ok(flow::beside(&state, &session, id, raw.as_deref(), "note", &form, e).await);
     }
     state.store.add_note(id, &session.user.email, body).await?;
-    Ok(back(id, "notes"))
+    Ok(back(id, raw.as_deref(), "notes"))
 }
 
 #[derive(serde::Deserialize, serde::Serialize)]
 pub struct AcceptForm {
     #[serde(default)]
-    csrf: String,
+    pub(crate) csrf: String,
     #[serde(default)]
     site: String,
     #[serde(default)]
@@ -251,7 +300,7 @@ impl AcceptForm {
 
 impl AcceptForm {
     /// The slot the form chose.
-    fn pickup(&self) -> Result<Pickup, WebError> {
+    pub(crate) fn pickup(&self) -> Result<Pickup, WebError> {
         let notes = bounded(&self.notes, "pickup notes", MAX_REASON_CHARS)?;
         Ok(Pickup {
             site: self.site.clone(),
@@ -261,118 +310,36 @@ impl AcceptForm {
     }
 }
 
-pub async fn accept_preview(
-    State(state): State<AppState>,
-    session: Session,
-    Path(offer): Path<OfferRef>,
-    Form(form): Form<AcceptForm>,
-) -> Result<Page, WebError> {
-    session.may_change(&form.csrf, Role::Triager)?;
-    let pickup = form.pickup()?;
-    let reply = decide::pickup_email(state.desk(&session), offer, &pickup).await?;
-    let body = message::view(&reply.raw, &[]);
-    let ctx = minijinja::context! {
-        o => state.store.offer(offer.id()).await?.offer,
-        to => &reply.to_address, subject => &reply.subject, body => body.segments,
-        window => pickup.window, form => &form,
-    };
-    page(&state, &session, "preview.html", ctx)
-}
-
-pub async fn accept(
-    State(state): State<AppState>,
-    session: Session,
-    Path(offer): Path<OfferRef>,
-    Form(form): Form<AcceptForm>,
-) -> Result<Response, WebError> {
-    session.may_change(&form.csrf, Role::Triager)?;
-    decide::accept(state.desk(&session), offer, &form.pickup()?).await?;
-    Ok(back(offer.id(), "decision"))
-}
-
-#[derive(serde::Deserialize)]
+#[derive(serde::Deserialize, serde::Serialize)]
 pub struct DeclineForm {
     #[serde(default)]
-    csrf: String,
+    pub(crate) csrf: String,
     #[serde(default)]
-    reason: String,
+    pub(crate) reason: String,
     /// Present when the donor should be told.
     #[serde(default)]
-    notify: Option<String>,
+    pub(crate) notify: Option<String>,
 }
 
-pub async fn decline(
-    State(state): State<AppState>,
-    session: Session,
-    Path(offer): Path<OfferRef>,
-    Form(form): Form<DeclineForm>,
-) -> Result<Response, WebError> {
-    session.may_change(&form.csrf, Role::Triager)?;
-    let reason = bounded(&form.reason, "a decline reason", MAX_REASON_CHARS)?;
-    let notify = form.notify.is_some();
-    decide::decline(state.desk(&session), offer, reason, notify).await?;
-    Ok(back(offer.id(), "decision"))
-}
-
-pub async fn spam(
-    State(state): State<AppState>,
-    session: Session,
-    Path(offer): Path<OfferRef>,
-    Form(form): Form<super::auth::CsrfOnly>,
-) -> Result<Response, WebError> {
-    session.may_change(&form.csrf, Role::Triager)?;
-    decide::spam(state.desk(&session), offer).await?;
-    Ok(back(offer.id(), "decision"))
-}
-
-#[derive(serde::Deserialize)]
+#[derive(serde::Deserialize, serde::Serialize)]
 pub struct MergeForm {
     #[serde(default)]
-    csrf: String,
+    pub(crate) csrf: String,
     #[serde(default)]
-    into: String,
+    pub(crate) into: String,
+    /// Present once staff confirmed merging two donors' offers.
+    #[serde(default)]
+    pub(crate) confirmed: Option<String>,
 }
 
-pub async fn merge(
-    State(state): State<AppState>,
-    session: Session,
-    Path(offer): Path<OfferRef>,
-    Form(form): Form<MergeForm>,
-) -> Result<Response, WebError> {
-    session.may_change(&form.csrf, Role::Triager)?;
-    let into: OfferRef = form.into.parse().map_err(|_| {
-        WebError::Invalid("type the reference of the offer to merge into, like SL-000042".into())
-    })?;
-    decide::merge(state.desk(&session), offer, into).await?;
-    Ok(Redirect::to(&format!("/offers/{}", into.id())).into_response())
-}
-
-#[derive(serde::Deserialize)]
+#[derive(serde::Deserialize, serde::Serialize)]
 pub struct ReceivedForm {
     #[serde(default)]
-    csrf: String,
+    pub(crate) csrf: String,
     #[serde(default)]
-    item_id: Vec<i64>,
+    pub(crate) item_id: Vec<i64>,
     #[serde(default)]
-    received: Vec<String>,
-}
-
-pub async fn received(
-    State(state): State<AppState>,
-    session: Session,
-    Path(offer): Path<OfferRef>,
-    Form(form): Form<ReceivedForm>,
-) -> Result<Response, WebError> {
-    session.may_change(&form.csrf, Role::Triager)?;
-    let mut quantities = Vec::new();
-    for (item, text) in form.item_id.iter().zip(&form.received) {
-        let q: Quantity = text
-            .parse()
-            .map_err(|e: BadQuantity| WebError::Invalid(e.to_string()))?;
-        quantities.push((*item, q.value()));
-    }
-    decide::received(state.desk(&session), offer, &quantities).await?;
-    Ok(back(offer.id(), "decision"))
+    pub(crate) received: Vec<String>,
 }
 
 /// One stored message on its own (failed messages have no offer).
