@@ -381,7 +381,12 @@ pub async fn merge(
             )
         })?;
         let from = state.store.offer(offer.id()).await?.offer;
-        let target = state.store.offer(into.id()).await?.offer;
+        let target = match state.store.offer(into.id()).await {
+            Err(crate::store::StoreError::NotFound(_)) => {
+                return Err(WebError::Invalid(format!("there is no offer {into}")));
+            }
+            other => other?.offer,
+        };
         if !from.donor_email.eq_ignore_ascii_case(&target.donor_email) && form.confirmed.is_none() {
             let ctx = minijinja::context! {
                 o => from, target, form => &form, trail => Trail::from_query(raw.as_deref()).qs(),

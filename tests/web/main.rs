@@ -36,6 +36,7 @@ mod pages;
 mod abuse;
 mod access;
 mod desk;
+mod flow;
 mod held;
 mod hostile;
 mod languages;
