@@ -504,3 +504,169 @@ async fn decline_removal_and_merging_two_donors_ask_first() {
     );
     b.close().await;
 }
+
+/// Sends a decision's form; returns the undo window its answer names.
+async fn decide_http(app: &TestApp, cookie: &str, path: &str, form: &str) -> i64 {
+    let (status, location, page) = call(app, post(path, cookie, form)).await;
+    assert_eq!(status, StatusCode::SEE_OTHER, "{path}: {page}");
+    location
+        .split("undo=")
+        .nth(1)
+        .and_then(|rest| rest.split('&').next()?.parse().ok())
+        .unwrap_or_else(|| panic!("no undo window in {location}"))
+}
+
+async fn undo_http(app: &TestApp, cookie: &str, csrf: &str, window: i64) -> (StatusCode, String) {
+    let (status, _, page) = call(
+        app,
+        post(&format!("/undo/{window}"), cookie, &format!("csrf={csrf}")),
+    )
+    .await;
+    (status, page)
+}
+
+#[tokio::test]
+async fn undo_puts_back_each_kind_of_decision_and_refuses_late_or_sent_ones() {
+    let app = TestApp::start_with(WebConfig {
+        undo_secs: 600,
+        ..WebConfig::default()
+    })
+    .await;
+    let a = seed(
+        &app,
+        "a@undo.example",
+        "masks",
+        "90501",
+        "n95_respirator",
+        100.0,
+    )
+    .await;
+    let b = seed(
+        &app,
+        "b@undo.example",
+        "gowns",
+        "90501",
+        "isolation_gown",
+        10.0,
+    )
+    .await;
+    let dup = seed(
+        &app,
+        "a@undo.example",
+        "masks again",
+        "90501",
+        "n95_respirator",
+        5.0,
+    )
+    .await;
+    let (cookie, csrf) = login_http(&app, "triager@city.example").await;
+    let slot = format!("csrf={csrf}&site=Central+depot&date=2030-01-15&from=09:00&to=12:00");
+
+    // Accept, undone: no pickup, the email discarded.
+    let w = decide_http(&app, &cookie, &format!("/offers/{a}/accept"), &slot).await;
+    assert_eq!(
+        undo_http(&app, &cookie, &csrf, w).await.0,
+        StatusCode::SEE_OTHER
+    );
+    assert_eq!(app.store.offer(a).await.unwrap().offer.status, "new");
+    assert_eq!(app.store.decision(a).await.unwrap().pickup_site, None);
+    let replies = app.store.offer(a).await.unwrap().replies;
+    assert!(
+        replies.iter().all(|r| r.state == "discarded"),
+        "{replies:?}"
+    );
+    // A second undo of the same window is refused.
+    let (status, page) = undo_http(&app, &cookie, &csrf, w).await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    assert!(page.contains("already undone"), "{page}");
+
+    // Merge, undone: the duplicate has its message back.
+    let form = format!("csrf={csrf}&into=SL-{a:06}");
+    let w = decide_http(&app, &cookie, &format!("/offers/{dup}/merge"), &form).await;
+    assert!(app.store.offer(dup).await.unwrap().messages.is_empty());
+    undo_http(&app, &cookie, &csrf, w).await;
+    let detail = app.store.offer(dup).await.unwrap();
+    assert_eq!(detail.offer.status, "new");
+    assert_eq!(detail.messages.len(), 1);
+    assert_eq!(app.store.decision(dup).await.unwrap().merged_into, None);
+
+    // Spam, undone.
+    let form = format!("csrf={csrf}");
+    let w = decide_http(&app, &cookie, &format!("/offers/{dup}/spam"), &form).await;
+    undo_http(&app, &cookie, &csrf, w).await;
+    assert_eq!(app.store.offer(dup).await.unwrap().offer.status, "new");
+
+    // Received, undone: scheduled again, nothing recorded as arrived.
+    decide_http(&app, &cookie, &format!("/offers/{b}/accept"), &slot).await;
+    let line = app.store.items_full(b).await.unwrap()[0].id;
+    let form = format!("csrf={csrf}&item_id={line}&received=7");
+    let w = decide_http(&app, &cookie, &format!("/offers/{b}/received"), &form).await;
+    assert_eq!(
+        app.store.items_full(b).await.unwrap()[0].received_quantity,
+        Some(7.0)
+    );
+    undo_http(&app, &cookie, &csrf, w).await;
+    assert_eq!(app.store.offer(b).await.unwrap().offer.status, "scheduled");
+    assert_eq!(
+        app.store.items_full(b).await.unwrap()[0].received_quantity,
+        None
+    );
+
+    // An email that has left cannot be undone: the offer stays declined.
+    let desk = supplyline::decide::Desk {
+        store: &app.store,
+        composer: &app.state.composer,
+        actor: "triager@city.example",
+    };
+    let before = app.store.offer_before(a).await.unwrap();
+    let mut tx = supplyline::decide::decline_tx(desk, a.into(), "no", true, None)
+        .await
+        .unwrap();
+    let until = supplyline::store::now_ms() + 600_000;
+    let w = tx
+        .open_undo_window(
+            a,
+            "triager@city.example",
+            "declined",
+            "declined".parse().unwrap(),
+            &before,
+            until,
+        )
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!(app.send_all().await.len(), 1);
+    let (status, page) = undo_http(&app, &cookie, &csrf, w).await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    assert!(page.contains("has already left"), "{page}");
+    assert_eq!(app.store.offer(a).await.unwrap().offer.status, "declined");
+}
+
+#[tokio::test]
+async fn without_an_undo_time_the_email_leaves_at_once_and_undo_is_refused_on_the_offer_page() {
+    let app = TestApp::start().await;
+    let a = seed(
+        &app,
+        "a@late.example",
+        "masks",
+        "90501",
+        "n95_respirator",
+        100.0,
+    )
+    .await;
+    let (cookie, csrf) = login_http(&app, "triager@city.example").await;
+    let form = format!("csrf={csrf}&reason=enough&notify=1");
+    let w = decide_http(&app, &cookie, &format!("/offers/{a}/decline"), &form).await;
+    assert_eq!(app.send_all().await.len(), 1, "due at once");
+    let (status, page) = undo_http(&app, &cookie, &csrf, w).await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    assert!(
+        page.contains("id=\"undo-error\""),
+        "beside the banner: {page}"
+    );
+    assert!(
+        page.contains("time to undo this decision is over"),
+        "{page}"
+    );
+    assert_eq!(app.store.offer(a).await.unwrap().offer.status, "declined");
+}
