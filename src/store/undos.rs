@@ -149,7 +149,7 @@ impl Store {
             return Err(UndoError::Moved(status));
         }
         if let Some(reply) = row.reply_id {
-            discard_held_back(&mut tx, reply).await?;
+            discard_held_back(&mut tx, row.offer_id, reply).await?;
         }
         let before: OfferBefore =
             serde_json::from_str(&row.before_json).map_err(|e| StoreError::Query {
@@ -361,6 +361,7 @@ async fn current_status(
 /// Discards the reply a decision held back, unless it has left already.
 async fn discard_held_back(
     tx: &mut Transaction<'static, Sqlite>,
+    offer_id: i64,
     reply: i64,
 ) -> Result<(), UndoError> {
     let state: Option<ReplyState> = sqlx::query_scalar("SELECT state FROM outbox WHERE id = ?")
@@ -382,7 +383,7 @@ async fn discard_held_back(
     Store::audit_in(
         tx,
         "system",
-        None,
+        Some(offer_id),
         None,
         "reply_discarded",
         &format!("reply {reply} of an undone decision"),

@@ -346,6 +346,7 @@ async fn an_undone_decision_sends_nothing_and_a_kept_one_arrives_and_closed_offe
         history.contains("undone: declined undone, back to new"),
         "{history}"
     );
+    assert!(history.contains("reply_discarded"), "{history}");
     b.goto(&app.url(&format!("/offers/{kept}"))).await;
     let history = b.wait_for("ol.history").await.text().await.unwrap();
     assert!(
