@@ -4,7 +4,8 @@
 //! Owns: routes, accounts and sessions ([`auth`]), where login returns to
 //! ([`return_to`]), login throttling ([`throttle`]), limits on slow
 //! clients ([`listen`]), the queue ([`queue`]),
-//! the offer page and decisions ([`offer`]), held replies ([`replies`]),
+//! the offer page ([`offer`]), decisions with the next offer, undo, reopen
+//! and confirmations ([`flow`]), held replies ([`replies`]),
 //! showing a stored message safely
 //! ([`message`]), the dashboard and failed messages ([`dashboard`]),
 //! health checks and metrics without a session ([`health`]), addresses
@@ -13,7 +14,8 @@
 //! (`decide`), or reply rendering (`outbox`).
 //!
 //! Pages work without JavaScript; `/static/app.js` only adds keyboard
-//! shortcuts. Every byte from email reaches a page through a template with
+//! shortcuts (its key map is the desk's, listed by `?`) and hides the undo
+//! confirmation when its time is over. Every byte from email reaches a page through a template with
 //! HTML autoescaping and bidirectional controls defused ([`bidi`]), and the Content-Security-Policy allows no inline script.
 
 pub mod auth;

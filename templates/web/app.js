@@ -2,7 +2,7 @@
 // The key map (desk-flow, #16), shown by "?":
 //   Queue: j/k move, Enter opens, a/d open the offer at its accept/decline form.
 //   Offer: j/k next/previous offer of the same filtered queue, a accept, d decline,
-//   s spam, m merge, n note, o assign (#assign-to, when the page has it).
+//   s spam, m merge, n note, o assign (#assign-to), r reply (#reply-body), when the page has them.
 // Keys never fire while typing in a field; a key that opens a field is not typed into it
 // (the default is prevented before the field gets the focus).
 (function () {
@@ -16,6 +16,7 @@
     ["m", "merge into another offer"],
     ["n", "note"],
     ["o", "assign"],
+    ["r", "reply to the donor"],
     ["?", "show or hide these keys"],
     ["Esc", "close this help"]
   ];
@@ -87,7 +88,8 @@
     s: function () { focusField("spam-button"); },
     m: function () { focusField("merge-into"); },
     n: function () { focusField("note-body"); },
-    o: function () { focusField("assign-to"); }
+    o: function () { focusField("assign-to"); },
+    r: function () { focusField("reply-body"); }
   };
   document.addEventListener("keydown", function (e) {
     if (e.key === "Escape") {
