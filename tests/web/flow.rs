@@ -310,6 +310,7 @@ async fn an_undone_decision_sends_nothing_and_a_kept_one_arrives_and_closed_offe
         .await
         .starts_with(&format!("/offers/{kept}?undo=")));
     let banner = b.wait_for("#undo-banner").await.text().await.unwrap();
+    b.screenshot("flow-undo.png").await;
     assert!(banner.contains("Declined: SL-000001"), "{banner}");
     click_and_wait(&b, "#undo").await;
     assert_eq!(address(&b).await, format!("/offers/{undone}?undone=1"));
