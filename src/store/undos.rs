@@ -233,36 +233,61 @@ impl Store {
             let prev = at.checked_sub(1).map(|i| ids[i]);
             return Ok((prev, ids.get(at + 1).copied()));
         }
-        let side = |after: bool| {
-            let (cmp, order) = match after {
-                true => ("<", "o.priority DESC, o.id"),
-                false => (">", "o.priority ASC, o.id DESC"),
-            };
-            let tie = if after { ">" } else { "<" };
-            let mut qb = QueryBuilder::<Sqlite>::new("SELECT o.id FROM offers o");
-            push_filter(&mut qb, filter, None);
-            qb.push(" AND (o.priority ")
-                .push(cmp)
-                .push(" (SELECT priority FROM offers WHERE id = ")
-                .push_bind(offer_id)
-                .push(") OR (o.priority = (SELECT priority FROM offers WHERE id = ")
-                .push_bind(offer_id)
-                .push(format!(") AND o.id {tie} "))
-                .push_bind(offer_id)
-                .push(format!(")) ORDER BY {order} LIMIT 1"));
-            qb
+        let priority: Option<f64> = sqlx::query_scalar("SELECT priority FROM offers WHERE id = ?")
+            .bind(offer_id)
+            .fetch_optional(&self.reader)
+            .await
+            .during("reading an offer's priority")?;
+        let Some(priority) = priority else {
+            return Ok((None, None));
         };
-        let prev = side(false)
-            .build_query_scalar()
-            .fetch_optional(&self.reader)
-            .await
-            .during("reading the previous offer of the queue")?;
-        let next = side(true)
-            .build_query_scalar()
-            .fetch_optional(&self.reader)
-            .await
-            .during("reading the next offer of the queue")?;
+        let prev = self.neighbour(filter, offer_id, priority, false).await?;
+        let next = self.neighbour(filter, offer_id, priority, true).await?;
         Ok((prev, next))
+    }
+
+    /// The offer right after (or before) `offer_id` of `priority` in the
+    /// queue's order (priority descending, then id): first among its equals,
+    /// then beyond, each a seek in the priority index rather than a scan.
+    async fn neighbour(
+        &self,
+        filter: &QueueFilter,
+        offer_id: i64,
+        priority: f64,
+        after: bool,
+    ) -> Result<Option<i64>, StoreError> {
+        let (id_cmp, id_order, pri_cmp, pri_order) = match after {
+            true => (">", "ASC", "<", "DESC"),
+            false => ("<", "DESC", ">", "ASC"),
+        };
+        let mut tie = QueryBuilder::<Sqlite>::new("SELECT o.id FROM offers o");
+        push_filter(&mut tie, filter, None);
+        tie.push(" AND o.priority = ")
+            .push_bind(priority)
+            .push(format!(" AND o.id {id_cmp} "))
+            .push_bind(offer_id)
+            .push(format!(" ORDER BY o.id {id_order} LIMIT 1"));
+        let found = tie
+            .build_query_scalar()
+            .fetch_optional(&self.reader)
+            .await
+            .during("reading a neighbour in the queue")?;
+        if found.is_some() {
+            return Ok(found);
+        }
+        let mut beyond = QueryBuilder::<Sqlite>::new("SELECT o.id FROM offers o");
+        push_filter(&mut beyond, filter, None);
+        beyond
+            .push(format!(" AND o.priority {pri_cmp} "))
+            .push_bind(priority)
+            .push(format!(
+                " ORDER BY o.priority {pri_order}, o.id {id_order} LIMIT 1"
+            ));
+        beyond
+            .build_query_scalar()
+            .fetch_optional(&self.reader)
+            .await
+            .during("reading a neighbour in the queue")
     }
 
     /// The first offer of the queue `filter` selects other than `except`.
