@@ -672,3 +672,46 @@ async fn without_an_undo_time_the_email_leaves_at_once_and_undo_is_refused_on_th
     );
     assert_eq!(app.store.offer(a).await.unwrap().offer.status, "declined");
 }
+
+/// The previous and next offer an offer page links to.
+async fn neighbours_of(
+    app: &TestApp,
+    cookie: &str,
+    path: &str,
+) -> (Option<String>, Option<String>) {
+    let (status, _, page) = call(app, crate::http::get(path, cookie)).await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    let link = |id: &str| {
+        let rest = page.split(&format!("id=\"{id}\" href=\"")).nth(1)?;
+        Some(rest.split('"').next()?.replace("&amp;", "&"))
+    };
+    (link("prev-offer"), link("next-offer"))
+}
+
+#[tokio::test]
+async fn offers_of_equal_priority_follow_each_other_in_queue_order() {
+    let app = TestApp::start().await;
+    // Not among the needs: all of priority 0, in id order after the needed one.
+    let needed = seed(&app, "n@tie.example", "masks", "1", "n95_respirator", 10.0).await;
+    let a = seed(&app, "a@tie.example", "chairs", "1", "office_chair", 1.0).await;
+    let b = seed(&app, "b@tie.example", "desks", "1", "office_desk", 1.0).await;
+    let c = seed(&app, "c@tie.example", "lamps", "1", "desk_lamp", 1.0).await;
+    let (cookie, _) = login_http(&app, "viewer@city.example").await;
+    let at = |id: i64| format!("/offers/{id}?status=open&");
+    assert_eq!(
+        neighbours_of(&app, &cookie, &at(needed)).await,
+        (None, Some(at(a)))
+    );
+    assert_eq!(
+        neighbours_of(&app, &cookie, &at(a)).await,
+        (Some(at(needed)), Some(at(b)))
+    );
+    assert_eq!(
+        neighbours_of(&app, &cookie, &at(b)).await,
+        (Some(at(a)), Some(at(c)))
+    );
+    assert_eq!(
+        neighbours_of(&app, &cookie, &at(c)).await,
+        (Some(at(b)), None)
+    );
+}
