@@ -74,7 +74,7 @@ pub struct ExportOffer {
 
 /// The columns of a [`QueueRow`], for `FROM offers o`. An item without a
 /// quantity shows without a number (`printf` would make NULL a 0).
-const QUEUE_COLUMNS: &str = "o.id, o.donor_email, o.donor_name, o.subject, o.category, o.status,
+pub(super) const QUEUE_COLUMNS: &str = "o.id, o.donor_email, o.donor_name, o.subject, o.category, o.status,
      o.language, json_extract(o.pickup_json, '$.postal_code') AS postal_code, o.created_at,
      CAST(ROUND(o.priority, 6) AS REAL) AS priority,
      COALESCE((SELECT group_concat(line, ', ') FROM (
@@ -143,6 +143,16 @@ impl QueueFilter {
     fn fts(&self) -> Option<String> {
         self.search.as_deref().and_then(search::fts_query)
     }
+
+    /// Whether the search is the only condition (every status, no other
+    /// filter): the index alone then names and ranks the page.
+    fn is_search_only(&self) -> bool {
+        matches!(self.status, StatusFilter::All)
+            && self.category.is_none()
+            && self.item.is_none()
+            && self.language.is_none()
+            && self.postal.is_none()
+    }
 }
 
 impl Store {
@@ -155,6 +165,9 @@ impl Store {
         limit: i64,
     ) -> Result<(Vec<QueueRow>, i64), StoreError> {
         let fts = filter.fts();
+        if let Some(query) = fts.as_deref().filter(|_| filter.is_search_only()) {
+            return self.search_everything(query, offset, limit).await;
+        }
         let mut qb = QueryBuilder::new(format!("SELECT {QUEUE_COLUMNS}"));
         match &fts {
             Some(query) => {
@@ -178,18 +191,24 @@ impl Store {
             .push_bind(limit)
             .push(" OFFSET ")
             .push_bind(offset);
-        let rows = qb
-            .build_query_as()
-            .fetch_all(&self.reader)
-            .await
-            .during("reading the queue")?;
         let mut count = QueryBuilder::new("SELECT COUNT(*) FROM offers o");
         push_filter(&mut count, filter, fts.as_deref());
-        let total: i64 = count
-            .build_query_scalar()
-            .fetch_one(&self.reader)
-            .await
-            .during("counting the queue")?;
+        // The page and the count on two reader connections at once.
+        let (rows, total) = tokio::try_join!(
+            async {
+                qb.build_query_as()
+                    .fetch_all(&self.reader)
+                    .await
+                    .during("reading the queue")
+            },
+            async {
+                count
+                    .build_query_scalar()
+                    .fetch_one(&self.reader)
+                    .await
+                    .during("counting the queue")
+            },
+        )?;
         Ok((rows, total))
     }
 
