@@ -715,3 +715,47 @@ async fn offers_of_equal_priority_follow_each_other_in_queue_order() {
         (Some(at(b)), None)
     );
 }
+
+#[tokio::test]
+async fn a_wrong_quantity_on_an_item_or_on_arrival_comes_back_as_typed_beside_the_form() {
+    let app = TestApp::start().await;
+    let id = seed(
+        &app,
+        "a@typed.example",
+        "masks",
+        "90501",
+        "n95_respirator",
+        100.0,
+    )
+    .await;
+    let (cookie, csrf) = login_http(&app, "triager@city.example").await;
+    let line = app.store.items_full(id).await.unwrap()[0].id;
+    let (status, _, page) = call(
+        &app,
+        post(
+            &format!("/offers/{id}/items/{line}"),
+            &cookie,
+            &format!("csrf={csrf}&item=n95_respirator&quantity=two+thousand&unit=each"),
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(page.contains("value=\"two thousand\""), "{page}");
+    assert!(page.contains("class=\"error field-error\""), "{page}");
+    let slot = format!("csrf={csrf}&site=Central+depot&date=2030-01-15&from=09:00&to=12:00");
+    let (status, _, _) = call(&app, post(&format!("/offers/{id}/accept"), &cookie, &slot)).await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let (status, _, page) = call(
+        &app,
+        post(
+            &format!("/offers/{id}/received"),
+            &cookie,
+            &format!("csrf={csrf}&item_id={line}&received=a+few"),
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(page.contains("id=\"received-error\""), "{page}");
+    assert!(page.contains("value=\"a few\""), "{page}");
+    assert_eq!(app.store.offer(id).await.unwrap().offer.status, "scheduled");
+}
