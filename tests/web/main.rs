@@ -21,7 +21,9 @@
 //!   cookie flags, forged log lines, disabled accounts), [`languages`]
 //!   (replies in the donor's language, and when there are none),
 //!   [`vetting`] (a seller's price and approval numbers for review),
-//!   [`desk`] (search, CSV export, the desk at phone width).
+//!   [`desk`] (search, CSV export, the desk at phone width), [`flow`] (the
+//!   next offer after a decision, keys, undo, reopen, errors beside the
+//!   field, confirmations).
 //!
 //! One binary, so the crate links once.
 
