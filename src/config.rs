@@ -119,6 +119,10 @@ pub struct WebConfig {
     pub new_mail_hook_secret: Option<SecretString>,
     /// The same secret read from a file (one of the two).
     pub new_mail_hook_secret_file: Option<PathBuf>,
+    /// Seconds a desk decision can be undone; its email waits as long
+    /// before it leaves. 0: no undo, emails leave at once.
+    #[serde(default = "default_undo_secs")]
+    pub undo_secs: u64,
 }
 
 impl Default for WebConfig {
@@ -134,6 +138,7 @@ impl Default for WebConfig {
             trusted_proxies: Vec::new(),
             new_mail_hook_secret: None,
             new_mail_hook_secret_file: None,
+            undo_secs: default_undo_secs(),
         }
     }
 }
@@ -158,6 +163,10 @@ impl WebConfig {
 fn default_true() -> bool {
     true
 }
+fn default_undo_secs() -> u64 {
+    10
+}
+
 fn default_listen() -> String {
     "127.0.0.1:8080".into()
 }

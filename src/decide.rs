@@ -77,14 +77,25 @@ impl From<StoreError> for DecideError {
 
 /// Accepts an offer with a pickup slot, and queues the pickup email.
 pub async fn accept(desk: Desk<'_>, offer: OfferRef, pickup: &Pickup) -> Result<(), DecideError> {
+    Ok(accept_tx(desk, offer, pickup, None).await?.commit().await?)
+}
+
+/// [`accept`], left uncommitted, its email due at `hold` (ms since the
+/// epoch; `None`: now), so the desk can add its undo window.
+pub async fn accept_tx(
+    desk: Desk<'_>,
+    offer: OfferRef,
+    pickup: &Pickup,
+    hold: Option<i64>,
+) -> Result<DecisionTx, DecideError> {
     let email = pickup_email(desk, offer, pickup).await?;
     let id = offer.id();
-    let mut tx = begin(desk, offer, OfferStatus::Scheduled).await?;
+    let mut tx = begin(desk, offer, OfferStatus::Scheduled, hold).await?;
     tx.set_pickup(id, &pickup.site, &pickup.window).await?;
     let detail = format!("{}, {}", pickup.site, pickup.window);
     tx.audit(desk.actor, Some(id), "accepted", &detail).await?;
     tx.enqueue(id, &email).await?;
-    Ok(tx.commit().await?)
+    Ok(tx)
 }
 
 /// The pickup email for `pickup`, as [`accept`] would queue it (the desk
@@ -118,38 +129,78 @@ pub async fn decline(
     reason: &str,
     notify: bool,
 ) -> Result<(), DecideError> {
+    Ok(decline_tx(desk, offer, reason, notify, None)
+        .await?
+        .commit()
+        .await?)
+}
+
+/// The email a decline for `reason` sends (the desk shows it first).
+pub async fn decline_email(
+    desk: Desk<'_>,
+    offer: OfferRef,
+    reason: &str,
+) -> Result<NewReply, DecideError> {
+    staff_email(
+        desk,
+        offer,
+        ReplyKind::Decline,
+        &[("decline_reason", reason)],
+    )
+    .await
+}
+
+/// [`decline`], left uncommitted, its email due at `hold`.
+pub async fn decline_tx(
+    desk: Desk<'_>,
+    offer: OfferRef,
+    reason: &str,
+    notify: bool,
+    hold: Option<i64>,
+) -> Result<DecisionTx, DecideError> {
     let email = match notify {
-        true => {
-            let values = [("decline_reason", reason)];
-            Some(staff_email(desk, offer, ReplyKind::Decline, &values).await?)
-        }
+        true => Some(decline_email(desk, offer, reason).await?),
         false => None,
     };
     let id = offer.id();
-    let mut tx = begin(desk, offer, OfferStatus::Declined).await?;
+    let mut tx = begin(desk, offer, OfferStatus::Declined, hold).await?;
     tx.set_decline_reason(id, reason).await?;
     tx.audit(desk.actor, Some(id), "declined", reason).await?;
     if let Some(email) = &email {
         tx.enqueue(id, email).await?;
     }
-    Ok(tx.commit().await?)
+    Ok(tx)
 }
 
 /// Marks an offer as spam; nothing is sent.
 pub async fn spam(desk: Desk<'_>, offer: OfferRef) -> Result<(), DecideError> {
+    Ok(spam_tx(desk, offer).await?.commit().await?)
+}
+
+/// [`spam`], left uncommitted.
+pub async fn spam_tx(desk: Desk<'_>, offer: OfferRef) -> Result<DecisionTx, DecideError> {
     let id = offer.id();
-    let mut tx = begin(desk, offer, OfferStatus::Spam).await?;
+    let mut tx = begin(desk, offer, OfferStatus::Spam, None).await?;
     tx.audit(desk.actor, Some(id), "marked_spam", "").await?;
-    Ok(tx.commit().await?)
+    Ok(tx)
 }
 
 /// Merges a duplicate into another open offer: its messages join that
 /// offer's thread, and it is closed as `merged`. Nothing is sent.
 pub async fn merge(desk: Desk<'_>, offer: OfferRef, into: OfferRef) -> Result<(), DecideError> {
+    Ok(merge_tx(desk, offer, into).await?.commit().await?)
+}
+
+/// [`merge`], left uncommitted.
+pub async fn merge_tx(
+    desk: Desk<'_>,
+    offer: OfferRef,
+    into: OfferRef,
+) -> Result<DecisionTx, DecideError> {
     if offer == into {
         return Err(DecideError::SelfMerge);
     }
-    let mut tx = begin(desk, offer, OfferStatus::Merged).await?;
+    let mut tx = begin(desk, offer, OfferStatus::Merged, None).await?;
     let target = tx.offer_status(into.id()).await?;
     if !target.can_take_merge() {
         return Err(DecideError::MergeTargetClosed(into, target));
@@ -160,7 +211,7 @@ pub async fn merge(desk: Desk<'_>, offer: OfferRef, into: OfferRef) -> Result<()
         .await?;
     tx.audit(desk.actor, Some(into.id()), "merged_from", &from_ref)
         .await?;
-    Ok(tx.commit().await?)
+    Ok(tx)
 }
 
 /// Records what arrived per item line (`(item id, quantity)`; lines not of
@@ -171,9 +222,22 @@ pub async fn received(
     offer: OfferRef,
     quantities: &[(i64, f64)],
 ) -> Result<(), DecideError> {
+    Ok(received_tx(desk, offer, quantities, None)
+        .await?
+        .commit()
+        .await?)
+}
+
+/// [`received`], left uncommitted, the thank-you due at `hold`.
+pub async fn received_tx(
+    desk: Desk<'_>,
+    offer: OfferRef,
+    quantities: &[(i64, f64)],
+    hold: Option<i64>,
+) -> Result<DecisionTx, DecideError> {
     let thanks = staff_email(desk, offer, ReplyKind::Thanks, &[]).await?;
     let id = offer.id();
-    let mut tx = begin(desk, offer, OfferStatus::Received).await?;
+    let mut tx = begin(desk, offer, OfferStatus::Received, hold).await?;
     let mut detail = Vec::new();
     for &(item_id, quantity) in quantities {
         if let Some(item) = tx.set_received(id, item_id, quantity).await? {
@@ -183,7 +247,7 @@ pub async fn received(
     tx.audit(desk.actor, Some(id), "received", &detail.join(", "))
         .await?;
     tx.enqueue(id, &thanks).await?;
-    Ok(tx.commit().await?)
+    Ok(tx)
 }
 
 /// Writes to the donor: a reply of `kind` with the template values
@@ -242,13 +306,16 @@ async fn settle_held(
 }
 
 /// Starts the decision taking `offer` to `next`, when its status allows
-/// ([`OfferStatus::can_become`]); the new status is written already.
+/// ([`OfferStatus::can_become`]); the new status is written already. Its
+/// replies fall due at `hold` (now when `None`).
 pub(crate) async fn begin(
     desk: Desk<'_>,
     offer: OfferRef,
     next: OfferStatus,
+    hold: Option<i64>,
 ) -> Result<DecisionTx, DecideError> {
     let mut tx = desk.store.begin_decision().await?;
+    tx.hold_replies_until(hold);
     let status = tx.offer_status(offer.id()).await?;
     if !status.can_become(next) {
         return Err(DecideError::Closed(status));

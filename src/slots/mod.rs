@@ -20,7 +20,7 @@ use chrono::{NaiveDateTime, Timelike};
 use crate::decide::{self, DecideError, Desk};
 use crate::outbox::kinds::ReplyKind;
 use crate::state::OfferStatus;
-use crate::store::{Booking, BookingMode, BookingState, NewReply, PickupSite};
+use crate::store::{Booking, BookingMode, BookingState, DecisionTx, NewReply, PickupSite};
 use crate::values::OfferRef;
 use grid::SlotError;
 use hours::SiteSlots;
@@ -117,9 +117,22 @@ pub async fn book(
     choice: &SlotChoice,
     now: NaiveDateTime,
 ) -> Result<(), SlotsError> {
+    let tx = book_tx(desk, offer, choice, now, None).await?;
+    Ok(tx.commit().await.map_err(DecideError::from)?)
+}
+
+/// [`book`] up to its commit, its email due at `hold` (the end of the
+/// desk's undo window; now when `None`).
+pub async fn book_tx(
+    desk: Desk<'_>,
+    offer: OfferRef,
+    choice: &SlotChoice,
+    now: NaiveDateTime,
+    hold: Option<i64>,
+) -> Result<DecisionTx, SlotsError> {
     let site = checked_site(desk, choice, now).await?;
     let id = offer.id();
-    let mut tx = decide::begin(desk, offer, OfferStatus::Scheduled).await?;
+    let mut tx = decide::begin(desk, offer, OfferStatus::Scheduled, hold).await?;
     let bookings = tx
         .site_bookings(&choice.site, (choice.start, choice.end), id)
         .await?;
@@ -143,7 +156,7 @@ pub async fn book(
     };
     tx.audit(desk.actor, Some(id), action, &detail).await?;
     tx.enqueue(id, &email).await?;
-    Ok(tx.commit().await.map_err(DecideError::from)?)
+    Ok(tx)
 }
 
 /// Cancels the offer's booked pickup or drop-off: the donor gets a

@@ -13,6 +13,11 @@ use crate::state::{OfferStatus, ReplyState};
 /// An open decision. Dropped without [`commit`](Self::commit), it rolls back.
 pub struct DecisionTx {
     pub(super) tx: Transaction<'static, Sqlite>,
+    /// When replies this decision queues fall due (the end of its undo
+    /// window); `None`: now.
+    not_before: Option<i64>,
+    /// The last reply this decision queued.
+    pub(super) last_reply: Option<i64>,
 }
 
 /// A reply as a decision about it sees it.
@@ -28,6 +33,8 @@ impl Store {
     pub async fn begin_decision(&self) -> Result<DecisionTx, StoreError> {
         Ok(DecisionTx {
             tx: self.write().await?,
+            not_before: None,
+            last_reply: None,
         })
     }
 }
@@ -138,10 +145,30 @@ impl DecisionTx {
         Store::audit_in(&mut self.tx, actor, offer_id, None, action, detail).await
     }
 
-    /// Enqueues a reply about `offer_id`, due now. False when the same reply
-    /// (its dedup key) is already there.
+    /// Holds back every reply this decision queues until `at` (ms since the
+    /// epoch): the sender does not claim it before, so an undo within the
+    /// window can still discard it.
+    pub fn hold_replies_until(&mut self, at: Option<i64>) {
+        self.not_before = at;
+    }
+
+    /// Enqueues a reply about `offer_id`, due now (or when
+    /// [`hold_replies_until`](Self::hold_replies_until) said). False when the
+    /// same reply (its dedup key) is already there.
     pub async fn enqueue(&mut self, offer_id: i64, reply: &NewReply) -> Result<bool, StoreError> {
-        Store::enqueue_in(&mut self.tx, Some(offer_id), reply).await
+        let due = self.not_before.unwrap_or_else(now_ms);
+        let queued = Store::enqueue_due_in(&mut self.tx, Some(offer_id), reply, due).await?;
+        if queued {
+            let id: i64 = sqlx::query_scalar(
+                "SELECT id FROM outbox WHERE rfc_message_id = ? ORDER BY id DESC LIMIT 1",
+            )
+            .bind(&reply.rfc_message_id)
+            .fetch_one(&mut *self.tx)
+            .await
+            .during("reading a queued reply's id")?;
+            self.last_reply = Some(id);
+        }
+        Ok(queued)
     }
 
     /// A reply's state and offer.

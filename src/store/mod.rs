@@ -51,6 +51,7 @@ mod queue;
 mod search;
 mod slots;
 mod suppressions;
+mod undos;
 mod units;
 mod users;
 
@@ -81,6 +82,7 @@ pub use queue::{ExportOffer, QueueFilter, QueueRow, StatusFilter};
 pub use search::{fts_query, phone_tokens};
 pub use slots::{Booking, BookingMode, BookingState, Shortfall};
 pub use suppressions::{BounceEffect, Suppression};
+pub use undos::{OfferBefore, UndoError, UndoWindow};
 pub use users::{FailedLogins, LoginSlot, SessionRow, User, UserListing};
 
 /// A database failure, with what was being done.

@@ -73,7 +73,19 @@ impl Store {
         offer_id: Option<i64>,
         r: &NewReply,
     ) -> Result<bool, StoreError> {
-        Self::insert_reply(tx, offer_id, r, None).await
+        Self::insert_reply(tx, offer_id, r, None, now_ms()).await
+    }
+
+    /// Enqueues a reply inside the caller's transaction, due at `due` (ms
+    /// since the epoch). False when a reply with the same dedup key is
+    /// already there.
+    pub(crate) async fn enqueue_due_in(
+        tx: &mut Transaction<'static, Sqlite>,
+        offer_id: Option<i64>,
+        r: &NewReply,
+        due: i64,
+    ) -> Result<bool, StoreError> {
+        Self::insert_reply(tx, offer_id, r, None, due).await
     }
 
     /// Enqueues a reply that waits for staff to send or discard it, saying
@@ -85,7 +97,7 @@ impl Store {
         r: &NewReply,
         reason: &str,
     ) -> Result<bool, StoreError> {
-        Self::insert_reply(tx, offer_id, r, Some(reason)).await
+        Self::insert_reply(tx, offer_id, r, Some(reason), now_ms()).await
     }
 
     /// Enqueues a held reply (as the process stage's `hold_in` does), in a
@@ -102,14 +114,15 @@ impl Store {
         Ok(held)
     }
 
-    /// Inserts a reply, `pending` and due now, or `held` when `held_reason`
-    /// is given, with its audit row; counted for the limits by its
-    /// normalised address and domain.
+    /// Inserts a reply, `pending` and due at `due`, or `held` when
+    /// `held_reason` is given, with its audit row; counted for the limits by
+    /// its normalised address and domain.
     async fn insert_reply(
         tx: &mut Transaction<'static, Sqlite>,
         offer_id: Option<i64>,
         r: &NewReply,
         held_reason: Option<&str>,
+        due: i64,
     ) -> Result<bool, StoreError> {
         let now = now_ms();
         let key = normalised_address(&r.to_address);
@@ -138,7 +151,7 @@ impl Store {
         .bind(r.automatic)
         .bind(state)
         .bind(held_reason)
-        .bind(now)
+        .bind(due)
         .bind(now)
         .execute(&mut **tx)
         .await

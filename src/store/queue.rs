@@ -99,7 +99,11 @@ struct ExportRow {
 
 /// The filters besides search. `search` is the FTS5 query, when there is
 /// one and the caller does not join the index itself.
-fn push_filter(qb: &mut QueryBuilder<'_, Sqlite>, f: &QueueFilter, search: Option<&str>) {
+pub(super) fn push_filter(
+    qb: &mut QueryBuilder<'_, Sqlite>,
+    f: &QueueFilter,
+    search: Option<&str>,
+) {
     qb.push(" WHERE 1 = 1");
     match f.status {
         StatusFilter::Open => {

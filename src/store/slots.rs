@@ -23,7 +23,7 @@ pub enum BookingMode {
 }
 
 /// Whether a booking still holds its slot.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, sqlx::Type)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, sqlx::Type)]
 #[serde(rename_all = "snake_case")]
 #[sqlx(type_name = "text", rename_all = "snake_case")]
 pub enum BookingState {
@@ -32,7 +32,7 @@ pub enum BookingState {
 }
 
 /// An offer's booking: one per offer, updated in place when rescheduled.
-#[derive(Debug, Clone, serde::Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize, sqlx::FromRow)]
 pub struct Booking {
     pub offer_id: i64,
     pub site: String,
@@ -57,6 +57,32 @@ pub struct Shortfall {
     pub pledged: f64,
     pub received: f64,
     pub unit: Option<String>,
+}
+
+/// Writes `b` as its offer's booking (replacing the one there was).
+pub(super) async fn save_booking(
+    tx: &mut Transaction<'static, Sqlite>,
+    b: &Booking,
+) -> Result<(), StoreError> {
+    sqlx::query(&format!(
+        "INSERT OR REPLACE INTO slot_bookings ({BOOKING_COLUMNS}, updated_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    ))
+    .bind(b.offer_id)
+    .bind(&b.site)
+    .bind(b.starts_at)
+    .bind(b.ends_at)
+    .bind(b.mode)
+    .bind(&b.address)
+    .bind(&b.uid)
+    .bind(b.sequence)
+    .bind(b.state)
+    .bind(b.overbooked)
+    .bind(now_ms())
+    .execute(&mut **tx)
+    .await
+    .during("saving a booking")?;
+    Ok(())
 }
 
 const BOOKING_COLUMNS: &str =
@@ -203,25 +229,7 @@ impl DecisionTx {
 
     /// Writes the offer's booking (new, or replacing the one it had).
     pub async fn save_booking(&mut self, b: &Booking) -> Result<(), StoreError> {
-        sqlx::query(&format!(
-            "INSERT OR REPLACE INTO slot_bookings ({BOOKING_COLUMNS}, updated_at)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-        ))
-        .bind(b.offer_id)
-        .bind(&b.site)
-        .bind(b.starts_at)
-        .bind(b.ends_at)
-        .bind(b.mode)
-        .bind(&b.address)
-        .bind(&b.uid)
-        .bind(b.sequence)
-        .bind(b.state)
-        .bind(b.overbooked)
-        .bind(now_ms())
-        .execute(&mut *self.tx)
-        .await
-        .during("saving a booking")?;
-        Ok(())
+        save_booking(&mut self.tx, b).await
     }
 
     /// Forgets the offer's pickup site and window (its pickup was cancelled).

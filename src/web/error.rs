@@ -75,7 +75,7 @@ impl From<minijinja::Error> for WebError {
 }
 
 impl WebError {
-    fn status(&self) -> StatusCode {
+    pub(crate) fn status(&self) -> StatusCode {
         match self {
             WebError::Unauthenticated { .. } => StatusCode::SEE_OTHER,
             WebError::Forbidden(_) | WebError::BadCsrf => StatusCode::FORBIDDEN,

@@ -4,7 +4,8 @@
 //! Owns: routes, accounts and sessions ([`auth`]), where login returns to
 //! ([`return_to`]), login throttling ([`throttle`]), limits on slow
 //! clients ([`listen`]), the queue ([`queue`]),
-//! the offer page and decisions ([`offer`]), held replies ([`replies`]),
+//! the offer page ([`offer`]), decisions with the next offer, undo, reopen
+//! and confirmations ([`flow`]), held replies ([`replies`]),
 //! showing a stored message safely
 //! ([`message`]), the dashboard and failed messages ([`dashboard`]),
 //! health checks and metrics without a session ([`health`]), addresses
@@ -14,13 +15,15 @@
 //! (`decide`), or reply rendering (`outbox`).
 //!
 //! Pages work without JavaScript; `/static/app.js` only adds keyboard
-//! shortcuts. Every byte from email reaches a page through a template with
+//! shortcuts (its key map is the desk's, listed by `?`) and hides the undo
+//! confirmation when its time is over. Every byte from email reaches a page through a template with
 //! HTML autoescaping and bidirectional controls defused ([`bidi`]), and the Content-Security-Policy allows no inline script.
 
 pub mod auth;
 pub mod bidi;
 pub mod dashboard;
 pub mod error;
+pub mod flow;
 pub mod health;
 pub mod hooks;
 pub mod listen;
@@ -74,6 +77,8 @@ pub struct AppState {
     pub new_mail_hook: Option<Arc<hooks::NewMailHook>>,
     /// The item catalog staff pick items from ([`needs`], [`offer`]).
     pub catalog: Arc<Catalog>,
+    /// `web.undo_secs` in milliseconds: how long a decision can be undone ([`flow`]).
+    pub undo_ms: i64,
 }
 
 impl AppState {
@@ -98,6 +103,7 @@ impl AppState {
             ),
             new_mail_hook: None,
             catalog: Arc::new(Catalog::embedded().context("reading the built-in item catalog")?),
+            undo_ms: cfg.undo_secs.saturating_mul(1000).min(i64::MAX as u64) as i64,
         })
     }
 
@@ -196,6 +202,23 @@ const PAGES: &[(&str, &str)] = &[
         "preview.html",
         include_str!("../../templates/web/preview.html"),
     ),
+    // desk-flow (#16)
+    (
+        "flow_banner.html",
+        include_str!("../../templates/web/flow_banner.html"),
+    ),
+    (
+        "decline_preview.html",
+        include_str!("../../templates/web/decline_preview.html"),
+    ),
+    (
+        "merge_confirm.html",
+        include_str!("../../templates/web/merge_confirm.html"),
+    ),
+    (
+        "remove_confirm.html",
+        include_str!("../../templates/web/remove_confirm.html"),
+    ),
     (
         "dashboard.html",
         include_str!("../../templates/web/dashboard.html"),
@@ -287,16 +310,18 @@ pub fn router(state: AppState) -> Router {
         .route("/offers/{id}/items/{item}", post(offer::update_item))
         .route("/offers/{id}/items/{item}/remove", post(offer::remove_item))
         .route("/offers/{id}/notes", post(offer::add_note))
-        .route("/offers/{id}/accept/preview", post(offer::accept_preview))
-        .route("/offers/{id}/accept", post(offer::accept))
-        .route("/offers/{id}/decline", post(offer::decline))
-        .route("/offers/{id}/spam", post(offer::spam))
-        .route("/offers/{id}/merge", post(offer::merge))
-        .route("/offers/{id}/received", post(offer::received))
         // desk-slots: slots and pickups (#16)
-        .route("/offers/{id}/slot/preview", post(slots::preview))
-        .route("/offers/{id}/slot/accept", post(slots::accept))
         .route("/offers/{id}/slot/cancel", post(slots::cancel))
+        .route("/offers/{id}/accept/preview", post(slots::preview))
+        .route("/offers/{id}/accept", post(slots::accept))
+        .route("/offers/{id}/decline", post(flow::decline))
+        .route("/offers/{id}/spam", post(flow::spam))
+        .route("/offers/{id}/merge", post(flow::merge))
+        .route("/offers/{id}/received", post(flow::received))
+        // desk-flow (#16): decline preview, undo, reopen
+        .route("/offers/{id}/decline/preview", post(flow::decline_preview))
+        .route("/undo/{id}", post(flow::undo))
+        .route("/offers/{id}/reopen", post(flow::reopen))
         .route("/replies/held", get(replies::held_page))
         .route("/replies/{id}/{action}", post(replies::settle))
         .route("/messages/{id}", get(offer::message_page))

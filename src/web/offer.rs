@@ -4,7 +4,7 @@
 //! read from its form and made by `crate::decide`. Also the message page
 //! and attachment downloads.
 
-use axum::extract::{Path, State};
+use axum::extract::{Path, RawQuery, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum_extra::extract::Form;
@@ -12,34 +12,30 @@ use axum_extra::extract::Form;
 use super::auth::{page, Role, Session};
 use super::error::WebError;
 use super::message::{self, safe_filename};
-use super::{AppState, Page};
-use crate::decide::{self, Pickup};
+use super::{flow, AppState, Page};
 use crate::rules::catalog::Catalog;
 use crate::store::ItemEdit;
-use crate::values::{BadQuantity, OfferRef, Quantity};
+use crate::values::{OfferRef, Quantity};
 
 pub async fn offer_page(
     State(state): State<AppState>,
     session: Session,
     Path(offer): Path<OfferRef>,
+    RawQuery(raw): RawQuery,
 ) -> Result<Page, WebError> {
-    render_offer(&state, &session, offer.id(), None).await
+    let none = minijinja::context! {};
+    render_offer(&state, &session, offer.id(), raw.as_deref(), none).await
 }
 
-/// An item staff typed that the catalog does not have, shown beside the
-/// field it was typed in (`line`: the item line's id, `None` for a new one).
-#[derive(Debug, serde::Serialize)]
-struct ItemError {
-    line: Option<i64>,
-    typed: String,
-    message: String,
-}
-
-async fn render_offer(
+/// The offer page, with the flow's trail, neighbours and banner from the
+/// query `raw` ([`super::flow`]), and `extra` (errors beside fields, what
+/// staff typed).
+pub(crate) async fn render_offer(
     state: &AppState,
     session: &Session,
     id: i64,
-    item_error: Option<ItemError>,
+    raw: Option<&str>,
+    extra: minijinja::Value,
 ) -> Result<Page, WebError> {
     let store = &state.store;
     let detail = store.offer(id).await?;
@@ -82,9 +78,13 @@ async fn render_offer(
         reply_language => state.composer.reply_language(detail.offer.language.as_deref()),
         suppression => store.suppression(&detail.offer.donor_email).await?,
         catalog => state.catalog.items().collect::<Vec<_>>(),
-        item_error,
         priority_reasons => priority_reasons(state, &detail.offer.category, &items).await?,
         slots => super::slots::offer_context(store, id, extracted_address(detail.pickup_json.as_deref())).await?,
+        flow => super::flow::banner(state, raw).await?,
+        neighbours => store
+            .queue_neighbours(&super::flow::Trail::from_query(raw).filter(), id)
+            .await?,
+        ..extra
     };
     page(state, session, "offer.html", ctx)
 }
@@ -152,11 +152,15 @@ pub(crate) fn bounded<'a>(text: &'a str, what: &str, max: usize) -> Result<&'a s
     Ok(text)
 }
 
-fn back(id: i64, anchor: &str) -> Response {
-    Redirect::to(&format!("/offers/{id}#{anchor}")).into_response()
+/// Back to the offer (with the queue's trail) at `anchor`, after a POST.
+fn back(id: i64, raw: Option<&str>, anchor: &str) -> Response {
+    let qs = flow::Trail::from_query(raw).qs();
+    let qs = qs.trim_end_matches('&');
+    let sep = if qs.is_empty() { "" } else { "?" };
+    Redirect::to(&format!("/offers/{id}{sep}{qs}#{anchor}")).into_response()
 }
 
-#[derive(serde::Deserialize)]
+#[derive(serde::Deserialize, serde::Serialize)]
 pub struct ItemForm {
     #[serde(default)]
     csrf: String,
@@ -166,23 +170,26 @@ pub struct ItemForm {
     quantity: String,
     #[serde(default)]
     unit: String,
+    /// Present once staff confirmed a removal.
+    #[serde(default)]
+    confirmed: Option<String>,
 }
 
 impl ItemForm {
     /// The item as the catalog names it, or why not (shown beside the field).
-    fn catalog_item(&self, catalog: &Catalog, line: Option<i64>) -> Result<String, ItemError> {
+    fn catalog_item(&self, catalog: &Catalog) -> Result<String, WebError> {
         let typed = self.item.trim();
         match catalog.resolve(typed) {
             Some(item) => Ok(item.id.clone()),
-            None => Err(ItemError {
-                line,
-                typed: typed.chars().take(100).collect(),
-                message: if typed.is_empty() {
-                    "pick an item from the catalog".to_string()
-                } else {
-                    format!("{typed:?} is not in the catalog: pick an item from the list")
-                },
-            }),
+            None if typed.is_empty() => {
+                Err(WebError::Invalid("pick an item from the catalog".into()))
+            }
+            None => {
+                let typed: String = typed.chars().take(100).collect();
+                Err(WebError::Invalid(format!(
+                    "{typed:?} is not in the catalog: pick an item from the list"
+                )))
+            }
         }
     }
 
@@ -204,67 +211,73 @@ pub async fn add_item(
     State(state): State<AppState>,
     session: Session,
     Path(offer): Path<OfferRef>,
+    RawQuery(raw): RawQuery,
     Form(form): Form<ItemForm>,
 ) -> Result<Response, WebError> {
     let id = offer.id();
     session.may_change(&form.csrf, Role::Triager)?;
-    let item = match form.catalog_item(&state.catalog, None) {
-        Ok(item) => item,
-        Err(e) => return refused(&state, &session, id, e).await,
-    };
-    state
-        .store
-        .add_item(id, &session.user.email, &form.edit(item)?)
-        .await?;
-    Ok(back(id, "items"))
+    let done = async {
+        let item = form.catalog_item(&state.catalog)?;
+        let edit = form.edit(item)?;
+        state.store.add_item(id, &session.user.email, &edit).await?;
+        Ok(back(id, raw.as_deref(), "items"))
+    }
+    .await;
+    match done {
+        Ok(r) => Ok(r),
+        Err(e) => {
+            Ok(flow::beside(&state, &session, id, raw.as_deref(), "item-new", &form, e).await)
+        }
+    }
 }
 
 pub async fn update_item(
     State(state): State<AppState>,
     session: Session,
     Path((offer, item)): Path<(OfferRef, i64)>,
+    RawQuery(raw): RawQuery,
     Form(form): Form<ItemForm>,
 ) -> Result<Response, WebError> {
     let id = offer.id();
     session.may_change(&form.csrf, Role::Triager)?;
-    let name = match form.catalog_item(&state.catalog, Some(item)) {
-        Ok(name) => name,
-        Err(e) => return refused(&state, &session, id, e).await,
-    };
-    state
-        .store
-        .update_item(id, item, &session.user.email, &form.edit(name)?)
-        .await?;
-    Ok(back(id, "items"))
+    let done = async {
+        let name = form.catalog_item(&state.catalog)?;
+        let edit = form.edit(name)?;
+        let actor = &session.user.email;
+        state.store.update_item(id, item, actor, &edit).await?;
+        Ok(back(id, raw.as_deref(), "items"))
+    }
+    .await;
+    match done {
+        Ok(r) => Ok(r),
+        Err(e) => {
+            let at = format!("item-{item}");
+            Ok(flow::beside(&state, &session, id, raw.as_deref(), &at, &form, e).await)
+        }
+    }
 }
 
-/// The offer page again, with the refused item beside its field.
-async fn refused(
-    state: &AppState,
-    session: &Session,
-    id: i64,
-    e: ItemError,
-) -> Result<Response, WebError> {
-    let page = render_offer(state, session, id, Some(e)).await?;
-    Ok((axum::http::StatusCode::BAD_REQUEST, page).into_response())
-}
-
+/// Removes an item line once staff confirmed; before, asks.
 pub async fn remove_item(
     State(state): State<AppState>,
     session: Session,
     Path((offer, item)): Path<(OfferRef, i64)>,
+    RawQuery(raw): RawQuery,
     Form(form): Form<ItemForm>,
 ) -> Result<Response, WebError> {
     let id = offer.id();
     session.may_change(&form.csrf, Role::Triager)?;
+    if form.confirmed.is_none() {
+        return flow::confirm_remove(&state, &session, offer, item, raw.as_deref()).await;
+    }
     state
         .store
         .remove_item(id, item, &session.user.email)
         .await?;
-    Ok(back(id, "items"))
+    Ok(back(id, raw.as_deref(), "items"))
 }
 
-#[derive(serde::Deserialize)]
+#[derive(serde::Deserialize, serde::Serialize)]
 pub struct NoteForm {
     #[serde(default)]
     csrf: String,
@@ -276,182 +289,50 @@ pub async fn add_note(
     State(state): State<AppState>,
     session: Session,
     Path(offer): Path<OfferRef>,
+    RawQuery(raw): RawQuery,
     Form(form): Form<NoteForm>,
 ) -> Result<Response, WebError> {
     let id = offer.id();
     session.may_change(&form.csrf, Role::Triager)?;
     let body = form.body.trim();
     if body.is_empty() || body.len() > 10_000 {
-        return Err(WebError::Invalid(
-            "a note needs between 1 and 10,000 characters".into(),
-        ));
+        let e = WebError::Invalid("a note needs between 1 and 10,000 characters".into());
+        return Ok(flow::beside(&state, &session, id, raw.as_deref(), "note", &form, e).await);
     }
     state.store.add_note(id, &session.user.email, body).await?;
-    Ok(back(id, "notes"))
+    Ok(back(id, raw.as_deref(), "notes"))
 }
 
 #[derive(serde::Deserialize, serde::Serialize)]
-pub struct AcceptForm {
-    #[serde(default)]
-    csrf: String,
-    #[serde(default)]
-    site: String,
-    #[serde(default)]
-    date: String,
-    #[serde(default)]
-    from: String,
-    #[serde(default)]
-    to: String,
-    #[serde(default)]
-    notes: String,
-}
-
-impl AcceptForm {
-    fn window(&self) -> Result<String, WebError> {
-        let date = chrono::NaiveDate::parse_from_str(self.date.trim(), "%Y-%m-%d")
-            .map_err(|_| WebError::Invalid("choose a pickup date".into()))?;
-        let time = |t: &str| chrono::NaiveTime::parse_from_str(t.trim(), "%H:%M");
-        let (from, to) = match (time(&self.from), time(&self.to)) {
-            (Ok(f), Ok(t)) if f < t => (f, t),
-            _ => {
-                return Err(WebError::Invalid(
-                    "choose a time window that ends after it starts".into(),
-                ))
-            }
-        };
-        Ok(format!(
-            "{} {}–{}",
-            date.format("%A %-d %B %Y"),
-            from.format("%H:%M"),
-            to.format("%H:%M")
-        ))
-    }
-}
-
-impl AcceptForm {
-    /// The slot the form chose.
-    fn pickup(&self) -> Result<Pickup, WebError> {
-        let notes = bounded(&self.notes, "pickup notes", MAX_REASON_CHARS)?;
-        Ok(Pickup {
-            site: self.site.clone(),
-            window: self.window()?,
-            notes: (!notes.is_empty()).then(|| notes.to_string()),
-        })
-    }
-}
-
-pub async fn accept_preview(
-    State(state): State<AppState>,
-    session: Session,
-    Path(offer): Path<OfferRef>,
-    Form(form): Form<AcceptForm>,
-) -> Result<Page, WebError> {
-    session.may_change(&form.csrf, Role::Triager)?;
-    let pickup = form.pickup()?;
-    let reply = decide::pickup_email(state.desk(&session), offer, &pickup).await?;
-    let body = message::view(&reply.raw, &[]);
-    let ctx = minijinja::context! {
-        o => state.store.offer(offer.id()).await?.offer,
-        to => &reply.to_address, subject => &reply.subject, body => body.segments,
-        window => pickup.window, form => &form,
-    };
-    page(&state, &session, "preview.html", ctx)
-}
-
-pub async fn accept(
-    State(state): State<AppState>,
-    session: Session,
-    Path(offer): Path<OfferRef>,
-    Form(form): Form<AcceptForm>,
-) -> Result<Response, WebError> {
-    session.may_change(&form.csrf, Role::Triager)?;
-    decide::accept(state.desk(&session), offer, &form.pickup()?).await?;
-    Ok(back(offer.id(), "decision"))
-}
-
-#[derive(serde::Deserialize)]
 pub struct DeclineForm {
     #[serde(default)]
-    csrf: String,
+    pub(crate) csrf: String,
     #[serde(default)]
-    reason: String,
+    pub(crate) reason: String,
     /// Present when the donor should be told.
     #[serde(default)]
-    notify: Option<String>,
+    pub(crate) notify: Option<String>,
 }
 
-pub async fn decline(
-    State(state): State<AppState>,
-    session: Session,
-    Path(offer): Path<OfferRef>,
-    Form(form): Form<DeclineForm>,
-) -> Result<Response, WebError> {
-    session.may_change(&form.csrf, Role::Triager)?;
-    let reason = bounded(&form.reason, "a decline reason", MAX_REASON_CHARS)?;
-    let notify = form.notify.is_some();
-    decide::decline(state.desk(&session), offer, reason, notify).await?;
-    Ok(back(offer.id(), "decision"))
-}
-
-pub async fn spam(
-    State(state): State<AppState>,
-    session: Session,
-    Path(offer): Path<OfferRef>,
-    Form(form): Form<super::auth::CsrfOnly>,
-) -> Result<Response, WebError> {
-    session.may_change(&form.csrf, Role::Triager)?;
-    decide::spam(state.desk(&session), offer).await?;
-    Ok(back(offer.id(), "decision"))
-}
-
-#[derive(serde::Deserialize)]
+#[derive(serde::Deserialize, serde::Serialize)]
 pub struct MergeForm {
     #[serde(default)]
-    csrf: String,
+    pub(crate) csrf: String,
     #[serde(default)]
-    into: String,
+    pub(crate) into: String,
+    /// Present once staff confirmed merging two donors' offers.
+    #[serde(default)]
+    pub(crate) confirmed: Option<String>,
 }
 
-pub async fn merge(
-    State(state): State<AppState>,
-    session: Session,
-    Path(offer): Path<OfferRef>,
-    Form(form): Form<MergeForm>,
-) -> Result<Response, WebError> {
-    session.may_change(&form.csrf, Role::Triager)?;
-    let into: OfferRef = form.into.parse().map_err(|_| {
-        WebError::Invalid("type the reference of the offer to merge into, like SL-000042".into())
-    })?;
-    decide::merge(state.desk(&session), offer, into).await?;
-    Ok(Redirect::to(&format!("/offers/{}", into.id())).into_response())
-}
-
-#[derive(serde::Deserialize)]
+#[derive(serde::Deserialize, serde::Serialize)]
 pub struct ReceivedForm {
     #[serde(default)]
-    csrf: String,
+    pub(crate) csrf: String,
     #[serde(default)]
-    item_id: Vec<i64>,
+    pub(crate) item_id: Vec<i64>,
     #[serde(default)]
-    received: Vec<String>,
-}
-
-pub async fn received(
-    State(state): State<AppState>,
-    session: Session,
-    Path(offer): Path<OfferRef>,
-    Form(form): Form<ReceivedForm>,
-) -> Result<Response, WebError> {
-    session.may_change(&form.csrf, Role::Triager)?;
-    let mut quantities = Vec::new();
-    for (item, text) in form.item_id.iter().zip(&form.received) {
-        let q: Quantity = text
-            .parse()
-            .map_err(|e: BadQuantity| WebError::Invalid(e.to_string()))?;
-        quantities.push((*item, q.value()));
-    }
-    decide::received(state.desk(&session), offer, &quantities).await?;
-    Ok(back(offer.id(), "decision"))
+    pub(crate) received: Vec<String>,
 }
 
 /// One stored message on its own (failed messages have no offer).

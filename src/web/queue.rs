@@ -2,7 +2,7 @@
 //! filters, search, paging, bulk decline and spam, and CSV export of what
 //! the filters select (streamed, ISO 8601 dates, an optional BOM for Excel).
 
-use axum::extract::{Query, State};
+use axum::extract::{Query, RawQuery, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum_extra::extract::Form;
@@ -36,7 +36,7 @@ pub struct QueueForm {
 impl QueueForm {
     /// The filter the store applies; a status that is none of the menu's
     /// is refused.
-    fn filter(&self) -> Result<QueueFilter, WebError> {
+    pub(crate) fn filter(&self) -> Result<QueueFilter, WebError> {
         let status = match self.status.as_str() {
             "" | "open" => StatusFilter::Open,
             "all" => StatusFilter::All,
@@ -120,6 +120,7 @@ pub async fn queue_page(
     State(state): State<AppState>,
     session: Session,
     Query(q): Query<QueueQuery>,
+    RawQuery(raw): RawQuery,
 ) -> Result<Page, WebError> {
     let q = q.bounded();
     let page_no = q.page.parse::<i64>().unwrap_or(1).max(1);
@@ -138,6 +139,7 @@ pub async fn queue_page(
         skipped => q.skipped.parse::<u32>().ok().filter(|n| *n > 0),
         statuses => status_choices(),
         held => state.store.held_count().await?,
+        flow => super::flow::banner(&state, raw.as_deref()).await?,
     };
     page(&state, &session, "queue.html", ctx)
 }
@@ -164,6 +166,7 @@ pub struct BulkForm {
 pub async fn bulk(
     State(state): State<AppState>,
     session: Session,
+    RawQuery(raw): RawQuery,
     Form(form): Form<BulkForm>,
 ) -> Result<Response, WebError> {
     session.may_change(&form.csrf, Role::Triager)?;
@@ -182,7 +185,9 @@ pub async fn bulk(
             refused += 1;
         }
     }
-    Ok(Redirect::to(&format!("/?done={}&skipped={refused}", ids.len() - refused)).into_response())
+    let trail = super::flow::Trail::from_query(raw.as_deref()).qs();
+    let done = ids.len() - refused;
+    Ok(Redirect::to(&format!("/?{trail}done={done}&skipped={refused}")).into_response())
 }
 
 async fn bulk_one(

@@ -5,7 +5,7 @@
 //! cancelling a booking; the shortfalls of what arrived. The rules are
 //! `crate::slots`'; this module reads forms and builds pages.
 
-use axum::extract::{Path, State};
+use axum::extract::{Path, RawQuery, State};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum_extra::extract::Form;
 use chrono::{Duration, NaiveDate, NaiveDateTime, NaiveTime};
@@ -14,8 +14,9 @@ use super::auth::{page, CsrfOnly, Role, Session};
 use super::error::WebError;
 use super::message;
 use super::offer::{bounded, MAX_REASON_CHARS};
-use super::{AppState, Page};
+use super::{flow, AppState};
 use crate::slots::{self, grid, SlotChoice, SlotsError, GRID_DAYS};
+use crate::state::OfferStatus;
 use crate::store::{BookingMode, BookingState, Store, StoreError};
 use crate::values::OfferRef;
 
@@ -144,35 +145,56 @@ impl SlotForm {
     }
 }
 
+/// The email of an accept into the chosen slot, as it would go; a bad
+/// choice comes back beside the accept form.
 pub async fn preview(
     State(state): State<AppState>,
     session: Session,
     Path(offer): Path<OfferRef>,
+    RawQuery(raw): RawQuery,
     Form(form): Form<SlotForm>,
-) -> Result<Page, WebError> {
+) -> Result<Response, WebError> {
     session.may_change(&form.csrf, Role::Triager)?;
-    let choice = form.choice()?;
-    let (reply, overbooked) =
-        slots::preview(state.desk(&session), offer, &choice, slots::now()).await?;
-    let body = message::view(&reply.raw, &[]);
-    let ctx = minijinja::context! {
-        o => state.store.offer(offer.id()).await?.offer,
-        to => &reply.to_address, subject => &reply.subject, body => body.segments,
-        window => slots::window_text(choice.start, choice.end), form => &form, overbooked,
-        pickup => choice.mode == BookingMode::Pickup,
-    };
-    page(&state, &session, "slots_preview.html", ctx)
+    let shown = async {
+        let choice = form.choice()?;
+        let (reply, overbooked) =
+            slots::preview(state.desk(&session), offer, &choice, slots::now()).await?;
+        let body = message::view(&reply.raw, &[]);
+        let ctx = minijinja::context! {
+            o => state.store.offer(offer.id()).await?.offer,
+            to => &reply.to_address, subject => &reply.subject, body => body.segments,
+            window => slots::window_text(choice.start, choice.end), form => &form, overbooked,
+            pickup => choice.mode == BookingMode::Pickup,
+            trail => flow::Trail::from_query(raw.as_deref()).qs(),
+        };
+        Ok(page(&state, &session, "slots_preview.html", ctx)?.into_response())
+    }
+    .await;
+    let at = (&state, &session, offer);
+    Ok(flow::or_beside(shown, at, raw.as_deref(), "accept", &form).await)
 }
 
+/// Accepts into the chosen slot, with the desk's undo window, and goes on
+/// to the next offer of the queue ([`flow`]).
 pub async fn accept(
     State(state): State<AppState>,
     session: Session,
     Path(offer): Path<OfferRef>,
+    RawQuery(raw): RawQuery,
     Form(form): Form<SlotForm>,
 ) -> Result<Response, WebError> {
     session.may_change(&form.csrf, Role::Triager)?;
-    slots::book(state.desk(&session), offer, &form.choice()?, slots::now()).await?;
-    Ok(Redirect::to(&format!("/offers/{}#decision", offer.id())).into_response())
+    let done = async {
+        let choice = form.choice()?;
+        let d = flow::Deciding::start(&state, &session, offer, raw.as_deref()).await?;
+        let hold = d.hold();
+        let desk = state.desk(&session);
+        let tx = slots::book_tx(desk, offer, &choice, slots::now(), hold).await?;
+        d.finish(tx, "accepted", OfferStatus::Scheduled, hold).await
+    }
+    .await;
+    let at = (&state, &session, offer);
+    Ok(flow::or_beside(done, at, raw.as_deref(), "accept", &form).await)
 }
 
 pub async fn cancel(

@@ -1,8 +1,25 @@
 // supplyline: keyboard shortcuts, a progressive enhancement. Every page works without it.
-// Queue: j/k move, Enter opens, a/d open the offer at its accept/decline form.
-// Offer page: a/d jump to the accept/decline form.
+// The key map (desk-flow, #16), shown by "?":
+//   Queue: j/k move, Enter opens, a/d open the offer at its accept/decline form.
+//   Offer: j/k next/previous offer of the same filtered queue, a accept, d decline,
+//   s spam, m merge, n note, o assign (#assign-to), r reply (#reply-body), when the page has them.
+// Keys never fire while typing in a field; a key that opens a field is not typed into it
+// (the default is prevented before the field gets the focus).
 (function () {
   "use strict";
+  var KEYS = [
+    ["j / k", "next / previous offer"],
+    ["Enter", "open the offer (queue)"],
+    ["a", "accept: pickup form"],
+    ["d", "decline: reason"],
+    ["s", "spam"],
+    ["m", "merge into another offer"],
+    ["n", "note"],
+    ["o", "assign"],
+    ["r", "reply to the donor"],
+    ["?", "show or hide these keys"],
+    ["Esc", "close this help"]
+  ];
   function typing(e) {
     var t = e.target;
     return t && (t.isContentEditable || /^(INPUT|TEXTAREA|SELECT|BUTTON)$/.test(t.tagName));
@@ -16,42 +33,98 @@
     all.forEach(function (r, n) { r.classList.toggle("current", n === current); });
     all[current].scrollIntoView({ block: "nearest" });
   }
+  function rowLink(row) {
+    var a = row.querySelector("a.ref");
+    return a ? a.getAttribute("href") : row.getAttribute("data-href");
+  }
   function open(anchor) {
     var all = rows();
     if (current < 0 || !all[current]) return;
-    window.location.href = all[current].getAttribute("data-href") + (anchor || "");
+    window.location.href = rowLink(all[current]) + (anchor || "");
   }
-  function focusForm(id, field) {
-    var d = document.getElementById(id);
-    if (!d) return;
-    d.open = true;
+  function follow(id) {
+    var a = document.getElementById(id);
+    if (a) window.location.href = a.getAttribute("href");
+  }
+  // Opens the <details> around `field` (if any) and puts the cursor there.
+  function focusField(field) {
     var f = document.getElementById(field);
-    if (f) f.focus();
-    d.scrollIntoView({ block: "center" });
+    if (!f) return;
+    var d = f.closest ? f.closest("details") : null;
+    if (d) d.open = true;
+    f.focus();
+    f.scrollIntoView({ block: "center" });
   }
+  function help() {
+    var box = document.getElementById("key-help");
+    if (box) { box.hidden = !box.hidden; return; }
+    box = document.createElement("div");
+    box.id = "key-help";
+    box.className = "key-help";
+    box.setAttribute("role", "dialog");
+    box.setAttribute("aria-label", "Keyboard shortcuts");
+    var h = document.createElement("h2");
+    h.textContent = "Keys";
+    box.appendChild(h);
+    var dl = document.createElement("dl");
+    KEYS.forEach(function (k) {
+      var dt = document.createElement("dt");
+      var kbd = document.createElement("kbd");
+      kbd.textContent = k[0];
+      dt.appendChild(kbd);
+      var dd = document.createElement("dd");
+      dd.textContent = k[1];
+      dl.appendChild(dt);
+      dl.appendChild(dd);
+    });
+    box.appendChild(dl);
+    document.body.appendChild(box);
+  }
+  var OFFER_KEYS = {
+    j: function () { follow("next-offer"); },
+    k: function () { follow("prev-offer"); },
+    a: function () { focusField("date"); },
+    d: function () { focusField("decline-reason"); },
+    s: function () { focusField("spam-button"); },
+    m: function () { focusField("merge-into"); },
+    n: function () { focusField("note-body"); },
+    o: function () { focusField("assign-to"); },
+    r: function () { focusField("reply-body"); }
+  };
   document.addEventListener("keydown", function (e) {
+    if (e.key === "Escape") {
+      var box = document.getElementById("key-help");
+      if (box) box.hidden = true;
+    }
     if (typing(e) || e.ctrlKey || e.metaKey || e.altKey) return;
+    if (e.key === "?") { e.preventDefault(); help(); return; }
     var onQueue = document.body.classList.contains("queue");
     if (onQueue) {
-      if (e.key === "j") { select(current + 1); e.preventDefault(); }
-      else if (e.key === "k") { select(current - 1); e.preventDefault(); }
+      if (e.key === "j") { e.preventDefault(); select(current + 1); }
+      else if (e.key === "k") { e.preventDefault(); select(current - 1); }
       else if (e.key === "Enter") { open(""); }
-      else if (e.key === "a") { open("#accept"); }
-      else if (e.key === "d") { open("#decline"); }
+      else if (e.key === "a") { e.preventDefault(); open("#accept"); }
+      else if (e.key === "d") { e.preventDefault(); open("#decline"); }
     } else if (document.body.classList.contains("offer")) {
-      if (e.key === "a") { focusForm("accept", "date"); e.preventDefault(); }
-      else if (e.key === "d") { focusForm("decline", "decline-reason"); e.preventDefault(); }
+      var act = OFFER_KEYS[e.key];
+      if (act) { e.preventDefault(); act(); }
     }
   });
   document.addEventListener("click", function (e) {
     var row = e.target.closest && e.target.closest("tr.offer-row");
     if (!row || e.target.closest("a, input, button, label")) return;
-    window.location.href = row.getAttribute("data-href");
+    window.location.href = rowLink(row);
   });
   document.addEventListener("DOMContentLoaded", function () {
     if (document.body.classList.contains("queue")) select(0);
-    if (location.hash === "#accept") focusForm("accept", "date");
-    if (location.hash === "#decline") focusForm("decline", "decline-reason");
+    if (location.hash === "#accept") focusField("date");
+    if (location.hash === "#decline") focusField("decline-reason");
+    // The undo confirmation goes once its time is over (the server refuses later undos anyway).
+    var undo = document.getElementById("undo-banner");
+    if (undo) {
+      var left = parseInt(undo.getAttribute("data-left-ms"), 10);
+      if (left > 0) setTimeout(function () { undo.hidden = true; }, left);
+    }
   });
 })();
 

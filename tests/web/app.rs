@@ -29,8 +29,14 @@ pub struct TestApp {
 }
 
 impl TestApp {
+    /// A site whose decisions send at once (`web.undo_secs = 0`): the
+    /// stories that are not about undo need not wait out its window.
     pub async fn start() -> TestApp {
-        Self::start_with(WebConfig::default()).await
+        Self::start_with(WebConfig {
+            undo_secs: 0,
+            ..WebConfig::default()
+        })
+        .await
     }
 
     /// A site with this `[web]` config (its listen address is not used).

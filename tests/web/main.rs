@@ -22,7 +22,10 @@
 //!   (replies in the donor's language, and when there are none),
 //!   [`vetting`] (a seller's price and approval numbers for review),
 //!   [`desk`] (search, CSV export, the desk at phone width), [`needs`]
-//!   (needs admins edit, items picked from the catalog).
+//!   (needs admins edit, items picked from the catalog), [`flow`] (the
+//!   next offer after a decision, keys, undo, reopen, errors beside the
+//!   field, confirmations), [`slots`] (opening hours, the slot grid,
+//!   pickups at the donor's address, reschedule and cancel, shortfalls).
 //!
 //! One binary, so the crate links once.
 
@@ -37,6 +40,7 @@ mod pages;
 mod abuse;
 mod access;
 mod desk;
+mod flow;
 mod held;
 mod hostile;
 mod languages;

@@ -124,7 +124,9 @@ async fn offer_items_come_from_the_catalog() {
     .await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert!(
-        page.contains("id=\"new-item-error\">&quot;glovez&quot; is not in the catalog"),
+        page.contains(
+            "id=\"item-new-error\" role=\"alert\">&quot;glovez&quot; is not in the catalog"
+        ),
         "{page}"
     );
     assert_eq!(app.store.items_full(dentist).await.unwrap().len(), 2);
@@ -153,7 +155,7 @@ async fn offer_items_come_from_the_catalog() {
     let (status, _, page) = call(&app, post(&path, &cookie, &form)).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert!(
-        page.contains(&format!("id=\"item-error-{}\"", items[0].id)),
+        page.contains(&format!("id=\"item-{}-error\"", items[0].id)),
         "{page}"
     );
     let (_, _, page) = call(&app, get(&format!("/offers/{dentist}"), &cookie)).await;

@@ -223,12 +223,12 @@ impl<'b> PreviewPage<'b> {
         self.b.text().await
     }
 
-    /// Accepts the offer and queues the email; returns the offer page
-    /// showing the decision.
+    /// Accepts the offer and queues the email; returns the page the desk
+    /// goes on to (the next offer of the queue), confirming the decision.
     pub async fn send(self) -> OfferPage<'b> {
         let send = self.b.wait_for("#send").await;
         send.click().await.unwrap();
-        self.b.wait_for("p.decided").await;
+        self.b.wait_for(".decided").await;
         OfferPage { b: self.b }
     }
 }

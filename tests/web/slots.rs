@@ -96,11 +96,18 @@ async fn preview(b: &Browser) -> String {
     b.text().await
 }
 
-/// Presses "Accept and send" on the preview; waits for the offer page.
+/// Presses "Accept and send" on the preview; the desk confirms it on the
+/// next offer of the queue (or the queue), then this goes back to the offer.
 async fn send(b: &Browser) {
+    let mut offer = b.client.current_url().await.unwrap();
+    let path = offer.path().trim_end_matches("/accept/preview").to_string();
+    offer.set_path(&path);
+    offer.set_query(None);
     let button = b.wait_for("#send").await;
     button.click().await.unwrap();
     b.wait_for_next_page(&button).await;
+    b.wait_for("#undo-banner").await;
+    b.client.goto(offer.as_str()).await.unwrap();
     b.wait_for("#booking").await;
 }
 
@@ -499,10 +506,13 @@ async fn a_shortfall_on_receipt_is_flagged_on_the_offer_and_the_dashboard() {
     field.clear().await.unwrap();
     field.send_keys("320").await.unwrap();
     let record = b
-        .wait_for("form[action$='/received'] button[type='submit']")
+        .wait_for("form[action*='/received'] button[type='submit']")
         .await;
     record.click().await.unwrap();
     b.wait_for_next_page(&record).await;
+    // The desk confirms it on the next offer (here: the queue, now empty).
+    b.wait_for("#undo-banner").await;
+    OfferPage::open(&b, &app.url(&format!("/offers/{id}"))).await;
     let flagged = b.wait_for("#shortfalls").await.text().await.unwrap();
     assert!(
         flagged.contains("n95_respirator: received 320 of 500"),
