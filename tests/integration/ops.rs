@@ -118,7 +118,10 @@ async fn metrics_move_through_a_backlog_and_readyz_fails_when_imap_is_down() {
                 "{name} went below its start"
             );
         }
+        // The sender counts a reply when the server takes it and records
+        // it with the next one (or at the end of its session): wait for both.
         sample(scrape, "supplyline_replies_total{outcome=\"sent\"}") >= N as f64
+            && sample(scrape, "supplyline_replies_by_state{state=\"sent\"}") >= N as f64
     })
     .await;
     for name in COUNTERS {
