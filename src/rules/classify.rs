@@ -95,7 +95,15 @@ pub fn fired(rules: &Rules, msg: &ParsedMessage, text: &str) -> Vec<(String, Str
             "message" => whole.as_str(),
             _ => both.as_str(),
         };
-        hits.extend(set.matches(hay).iter().map(|k| index[k]));
+        for i in set.matches(hay).iter().map(|k| index[k]) {
+            // A body signal is scanned for in subject and body together
+            // (`compile::scan_scope`): what it found must be in the body.
+            let signal = &rules.signals[i];
+            if signal.scope != *scope && !signal.re.is_match(text) {
+                continue;
+            }
+            hits.push(i);
+        }
     }
     hits.sort_unstable();
     hits.into_iter()
@@ -183,7 +191,9 @@ fn by_script(text: &str) -> Option<&'static str> {
 fn by_stop_words(rules: &Rules, text: &str) -> Option<String> {
     let lower = text.to_lowercase();
     let mut hits = vec![0usize; rules.languages.len()];
-    for word in lower.split(|c: char| !c.is_alphanumeric()) {
+    let words = lower.split(|c: char| !c.is_alphanumeric());
+    // Runs of separators give empty words, which are no stop word.
+    for word in words.filter(|w| !w.is_empty()) {
         for &lang in rules.stop_words.get(word).into_iter().flatten() {
             hits[lang] += 1;
         }

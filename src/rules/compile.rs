@@ -117,6 +117,19 @@ pub struct Signal {
 /// the list they came from.
 pub type GroupedSets = BTreeMap<String, (RegexSet, Vec<usize>)>;
 
+/// The patterns of one group of [`GroupedSets`] that may match `hay`, as
+/// indexes into the list the group came from, in order: the set's matches;
+/// for a group of one pattern, that pattern without a scan, since the
+/// caller's own search of it finds whether it matches and the set's scan
+/// would only repeat it.
+pub fn candidates(group: &(RegexSet, Vec<usize>), hay: &str) -> Vec<usize> {
+    let (set, index) = group;
+    if let [only] = index.as_slice() {
+        return vec![*only];
+    }
+    set.matches(hay).into_iter().map(|k| index[k]).collect()
+}
+
 #[derive(Debug)]
 pub struct Negation {
     /// Named in rule files for operators; not reported yet.
@@ -146,7 +159,7 @@ pub struct Rules {
     /// All negation patterns at once: which of `negations` occur in a text.
     pub(crate) negation_set: RegexSet,
     pub(crate) signals: Vec<Signal>,
-    /// [`Rules::signals`] by scope.
+    /// [`Rules::signals`] by the scope they are scanned in ([`scan_scope`]).
     pub(crate) signals_by_scope: GroupedSets,
     pub(crate) fields: Vec<(String, Pattern)>,
     /// `fields` by field name.
@@ -465,7 +478,9 @@ impl Builder {
                 .map_err(|e| internal(format!("negation set: {e}")))?,
             negations: self.negations,
             signals_by_scope: grouped_sets(
-                self.signals.iter().map(|s| (s.scope.as_str(), &s.re)),
+                self.signals
+                    .iter()
+                    .map(|s| (scan_scope(&s.scope, s.re.as_str()), &s.re)),
                 "signal scope",
             )?,
             signals: self.signals,
@@ -545,13 +560,28 @@ fn grouped_sets<'a>(
         .collect()
 }
 
+/// The scope whose text a signal's set scans: the body's signals go in the
+/// set of the `text` scope (subject and body), whose text holds the body,
+/// so the body is scanned once; `classify::fired` checks a body signal
+/// found there on the body alone. A pattern that may be anchored (`^`, `$`,
+/// `\A`, `\z`) could match the body alone and not the longer text, so it
+/// keeps a scan of its own.
+fn scan_scope<'a>(scope: &'a str, pattern: &str) -> &'a str {
+    let anchored =
+        pattern.contains(['^', '$']) || pattern.contains("\\A") || pattern.contains("\\z");
+    match scope {
+        "body" if !anchored => "text",
+        other => other,
+    }
+}
+
 /// Lazy DFA cache per pattern set, per thread.
 const SET_DFA_CACHE: usize = 16 << 20;
 
 fn stop_words(languages: &[(String, Vec<String>)]) -> HashMap<String, Vec<usize>> {
     let mut words: HashMap<String, Vec<usize>> = HashMap::new();
     for (lang, (_, list)) in languages.iter().enumerate() {
-        for w in list {
+        for w in list.iter().filter(|w| !w.is_empty()) {
             let langs = words.entry(w.clone()).or_default();
             if !langs.contains(&lang) {
                 langs.push(lang);

@@ -6,7 +6,7 @@
 
 use std::collections::HashSet;
 
-use super::compile::Rules;
+use super::compile::{candidates, Rules};
 use super::grammar::Lot;
 use super::lex::{is_cjk, lower_tail};
 use super::{Contact, Item, Pickup, Span};
@@ -193,10 +193,10 @@ fn reach(text: &str, s: usize, e: usize) -> (usize, usize) {
 /// its value (the first capture group, else the whole match).
 fn find(rules: &Rules, field: &str, text: &str, s: usize, e: usize) -> Option<(Span, String)> {
     let hay = &text[s..e];
-    let (set, index) = rules.field_sets.get(field)?;
-    set.matches(hay)
+    let group = rules.field_sets.get(field)?;
+    candidates(group, hay)
         .into_iter()
-        .map(|k| &rules.fields[index[k]])
+        .map(|i| &rules.fields[i])
         .filter_map(|(f, p)| {
             let c = p.re.captures(hay)?;
             let m = c.get(1).or_else(|| c.get(0))?;

@@ -206,12 +206,24 @@ impl Ctx<'_> {
         }
         let clitics = between
             .split(|c: char| !is_word_char(c))
-            .filter(|w| !w.is_empty() && self.rules.clitics.contains(&w.to_lowercase()))
+            .filter(|w| !w.is_empty() && self.is_clitic(w))
             .count();
         if clitics > 0 {
             g.words = g.words.saturating_sub(clitics);
             g.only_punct |= g.words == 0 && !g.cjk;
         }
+    }
+
+    /// Whether `word` is a clitic, in any case; lower-case ASCII words
+    /// (most) are looked up as they are, without a lower-cased copy.
+    fn is_clitic(&self, word: &str) -> bool {
+        if word
+            .bytes()
+            .all(|b| b.is_ascii() && !b.is_ascii_uppercase())
+        {
+            return self.rules.clitics.contains(word);
+        }
+        self.rules.clitics.contains(&word.to_lowercase())
     }
 
     fn tok_gap(&self, i: usize, j: usize) -> Gap {
@@ -1392,8 +1404,8 @@ fn gap(text: &str, a: usize, b: usize) -> Gap {
         ..Gap::default()
     };
     let mut in_word = false;
-    let chars: Vec<char> = s.chars().collect();
-    for (i, &c) in chars.iter().enumerate() {
+    let mut chars = s.chars().peekable();
+    while let Some(c) = chars.next() {
         if is_cjk(c) {
             g.words += 1;
             g.cjk = true;
@@ -1412,7 +1424,7 @@ fn gap(text: &str, a: usize, b: usize) -> Gap {
             continue;
         }
         in_word = false;
-        let next = chars.get(i + 1).copied();
+        let next = chars.peek().copied();
         if matches!(c, '.' | '!' | '?' | ';') && next.is_none_or(char::is_whitespace)
             || matches!(c, '。' | '！' | '？' | '；')
         {
@@ -1422,7 +1434,7 @@ fn gap(text: &str, a: usize, b: usize) -> Gap {
             g.cells += 1;
         }
     }
-    g.hard = s.contains("\n\n") || (s.contains('\n') && hard_line_break(text, a, b));
+    g.hard = s.contains('\n') && (s.contains("\n\n") || hard_line_break(text, a, b));
     g
 }
 
