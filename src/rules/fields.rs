@@ -304,8 +304,12 @@ fn is_role(s: &str) -> bool {
         "system",
         "subsystem",
     ];
+    // ASCII words (nearly all) are compared without a lower-cased copy.
     s.split(|c: char| !c.is_alphanumeric())
-        .any(|w| ROLES.contains(&w.to_lowercase().as_str()))
+        .any(|w| match w.is_ascii() {
+            true => ROLES.iter().any(|r| r.eq_ignore_ascii_case(w)),
+            false => ROLES.contains(&w.to_lowercase().as_str()),
+        })
 }
 
 /// Two to five capitalised words with no digits: "Limpiezas Ramírez".
