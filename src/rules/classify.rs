@@ -95,15 +95,7 @@ pub fn fired(rules: &Rules, msg: &ParsedMessage, text: &str) -> Vec<(String, Str
             "message" => whole.as_str(),
             _ => both.as_str(),
         };
-        for i in set.matches(hay).iter().map(|k| index[k]) {
-            // A body signal is scanned for in subject and body together
-            // (`compile::scan_scope`): what it found must be in the body.
-            let signal = &rules.signals[i];
-            if signal.scope != *scope && !signal.re.is_match(text) {
-                continue;
-            }
-            hits.push(i);
-        }
+        hits.extend(set.matches(hay).iter().map(|k| index[k]));
     }
     hits.sort_unstable();
     hits.into_iter()

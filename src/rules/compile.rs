@@ -159,7 +159,7 @@ pub struct Rules {
     /// All negation patterns at once: which of `negations` occur in a text.
     pub(crate) negation_set: RegexSet,
     pub(crate) signals: Vec<Signal>,
-    /// [`Rules::signals`] by the scope they are scanned in ([`scan_scope`]).
+    /// [`Rules::signals`] by scope.
     pub(crate) signals_by_scope: GroupedSets,
     pub(crate) fields: Vec<(String, Pattern)>,
     /// `fields` by field name.
@@ -478,9 +478,7 @@ impl Builder {
                 .map_err(|e| internal(format!("negation set: {e}")))?,
             negations: self.negations,
             signals_by_scope: grouped_sets(
-                self.signals
-                    .iter()
-                    .map(|s| (scan_scope(&s.scope, s.re.as_str()), &s.re)),
+                self.signals.iter().map(|s| (s.scope.as_str(), &s.re)),
                 "signal scope",
             )?,
             signals: self.signals,
@@ -558,21 +556,6 @@ fn grouped_sets<'a>(
             Ok((key.to_string(), (set, index)))
         })
         .collect()
-}
-
-/// The scope whose text a signal's set scans: the body's signals go in the
-/// set of the `text` scope (subject and body), whose text holds the body,
-/// so the body is scanned once; `classify::fired` checks a body signal
-/// found there on the body alone. A pattern that may be anchored (`^`, `$`,
-/// `\A`, `\z`) could match the body alone and not the longer text, so it
-/// keeps a scan of its own.
-fn scan_scope<'a>(scope: &'a str, pattern: &str) -> &'a str {
-    let anchored =
-        pattern.contains(['^', '$']) || pattern.contains("\\A") || pattern.contains("\\z");
-    match scope {
-        "body" if !anchored => "text",
-        other => other,
-    }
 }
 
 /// Lazy DFA cache per pattern set, per thread.
