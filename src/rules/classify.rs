@@ -183,7 +183,9 @@ fn by_script(text: &str) -> Option<&'static str> {
 fn by_stop_words(rules: &Rules, text: &str) -> Option<String> {
     let lower = text.to_lowercase();
     let mut hits = vec![0usize; rules.languages.len()];
-    for word in lower.split(|c: char| !c.is_alphanumeric()) {
+    let words = lower.split(|c: char| !c.is_alphanumeric());
+    // Runs of separators give empty words, which are no stop word.
+    for word in words.filter(|w| !w.is_empty()) {
         for &lang in rules.stop_words.get(word).into_iter().flatten() {
             hits[lang] += 1;
         }

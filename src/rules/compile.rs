@@ -117,6 +117,19 @@ pub struct Signal {
 /// the list they came from.
 pub type GroupedSets = BTreeMap<String, (RegexSet, Vec<usize>)>;
 
+/// The patterns of one group of [`GroupedSets`] that may match `hay`, as
+/// indexes into the list the group came from, in order: the set's matches;
+/// for a group of one pattern, that pattern without a scan, since the
+/// caller's own search of it finds whether it matches and the set's scan
+/// would only repeat it.
+pub fn candidates(group: &(RegexSet, Vec<usize>), hay: &str) -> Vec<usize> {
+    let (set, index) = group;
+    if let [only] = index.as_slice() {
+        return vec![*only];
+    }
+    set.matches(hay).into_iter().map(|k| index[k]).collect()
+}
+
 #[derive(Debug)]
 pub struct Negation {
     /// Named in rule files for operators; not reported yet.
@@ -551,7 +564,7 @@ const SET_DFA_CACHE: usize = 16 << 20;
 fn stop_words(languages: &[(String, Vec<String>)]) -> HashMap<String, Vec<usize>> {
     let mut words: HashMap<String, Vec<usize>> = HashMap::new();
     for (lang, (_, list)) in languages.iter().enumerate() {
-        for w in list {
+        for w in list.iter().filter(|w| !w.is_empty()) {
             let langs = words.entry(w.clone()).or_default();
             if !langs.contains(&lang) {
                 langs.push(lang);

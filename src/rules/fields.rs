@@ -6,7 +6,7 @@
 
 use std::collections::HashSet;
 
-use super::compile::Rules;
+use super::compile::{candidates, Rules};
 use super::grammar::Lot;
 use super::lex::{is_cjk, lower_tail};
 use super::{Contact, Item, Pickup, Span};
@@ -193,10 +193,10 @@ fn reach(text: &str, s: usize, e: usize) -> (usize, usize) {
 /// its value (the first capture group, else the whole match).
 fn find(rules: &Rules, field: &str, text: &str, s: usize, e: usize) -> Option<(Span, String)> {
     let hay = &text[s..e];
-    let (set, index) = rules.field_sets.get(field)?;
-    set.matches(hay)
+    let group = rules.field_sets.get(field)?;
+    candidates(group, hay)
         .into_iter()
-        .map(|k| &rules.fields[index[k]])
+        .map(|i| &rules.fields[i])
         .filter_map(|(f, p)| {
             let c = p.re.captures(hay)?;
             let m = c.get(1).or_else(|| c.get(0))?;
@@ -304,8 +304,12 @@ fn is_role(s: &str) -> bool {
         "system",
         "subsystem",
     ];
+    // ASCII words (nearly all) are compared without a lower-cased copy.
     s.split(|c: char| !c.is_alphanumeric())
-        .any(|w| ROLES.contains(&w.to_lowercase().as_str()))
+        .any(|w| match w.is_ascii() {
+            true => ROLES.iter().any(|r| r.eq_ignore_ascii_case(w)),
+            false => ROLES.contains(&w.to_lowercase().as_str()),
+        })
 }
 
 /// Two to five capitalised words with no digits: "Limpiezas Ramírez".

@@ -23,6 +23,10 @@ use super::lex::{is_cjk, is_word_char, ItemHit, Tok};
 use super::spans::SpanIndex;
 use super::Span;
 
+/// The rule of [`Ctx::containers_of_each`], whose comma between the
+/// container count and the count in each does not end the phrase.
+const EACH_AFTER_ITEM: &str = "container count × count in each before item";
+
 /// A quantity read for one item.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Qty {
@@ -206,12 +210,24 @@ impl Ctx<'_> {
         }
         let clitics = between
             .split(|c: char| !is_word_char(c))
-            .filter(|w| !w.is_empty() && self.rules.clitics.contains(&w.to_lowercase()))
+            .filter(|w| !w.is_empty() && self.is_clitic(w))
             .count();
         if clitics > 0 {
             g.words = g.words.saturating_sub(clitics);
             g.only_punct |= g.words == 0 && !g.cjk;
         }
+    }
+
+    /// Whether `word` is a clitic, in any case; lower-case ASCII words
+    /// (most) are looked up as they are, without a lower-cased copy.
+    fn is_clitic(&self, word: &str) -> bool {
+        if word
+            .bytes()
+            .all(|b| b.is_ascii() && !b.is_ascii_uppercase())
+        {
+            return self.rules.clitics.contains(word);
+        }
+        self.rules.clitics.contains(&word.to_lowercase())
     }
 
     fn tok_gap(&self, i: usize, j: usize) -> Gap {
@@ -270,7 +286,18 @@ impl Ctx<'_> {
         if self.used[j] {
             return None;
         }
+        // "bottles x 48\nKN95 masks": a count marked with x closes the
+        // entry before it and does not reach past the line's end.
+        if self.toks[j].num.is_some()
+            && self.x_marked(j)
+            && self.text[self.toks[j].end..end].contains('\n')
+        {
+            return None;
+        }
         let q = self.before_unchecked(t, j, end)?;
+        if q.rule == EACH_AFTER_ITEM {
+            return Some(q);
+        }
         let first = self.toks[..t].partition_point(|tok| tok.start < q.start);
         if (first..t).any(|i| closes_a_phrase(&self.text[self.toks[i].end..self.toks[i + 1].start]))
         {
@@ -278,6 +305,42 @@ impl Ctx<'_> {
             return None;
         }
         Some(q)
+    }
+
+    /// Whether the number at `j` is marked as a count with "x" or "×"
+    /// before it ("gowns x 40", "×75").
+    fn x_marked(&self, j: usize) -> bool {
+        let head = self.text[..self.toks[j].start].trim_end();
+        let Some(head) = head.strip_suffix(['x', 'X', '×']) else {
+            return false;
+        };
+        !head.ends_with(is_word_char)
+    }
+
+    /// "14 boxes, 100 gloves each", "3 cases, 500 masks each": a container
+    /// count, then the count `n` at `j` of the item at `t` with "each" right
+    /// after it: the pieces in all the containers.
+    fn containers_of_each(&mut self, j: usize, t: usize, n: f64) -> Option<Qty> {
+        let each = t + 1;
+        if !(self.role(each, Role::Each) && self.close(t, each, 0) && self.close(j, t, 0)) {
+            return None;
+        }
+        let unit_at = j.checked_sub(1)?;
+        let count_at = unit_at.checked_sub(1)?;
+        let count = self.num(count_at)?;
+        let g = self.tok_gap(unit_at, j);
+        let joined = self.unit(unit_at).is_some_and(|u| self.is_container(u))
+            && self.close(count_at, unit_at, 0)
+            && g.words == 0
+            && !g.sentence
+            && !g.hard
+            && g.cells == 0;
+        if !joined {
+            return None;
+        }
+        self.mark(count_at, each);
+        let (s, e) = (self.toks[count_at].start, self.toks[each].end);
+        Some(self.qty(count * n, self.each(), s, e, EACH_AFTER_ITEM))
     }
 
     /// Gives back the tokens inside `start..end`.
@@ -307,8 +370,20 @@ impl Ctx<'_> {
                     "count × per-container before item",
                 ));
             }
+            if let Some(q) = self.containers_of_each(j, t, n) {
+                return Some(q);
+            }
             self.mark(j, j);
             return Some(self.qty(n, self.each(), self.toks[j].start, end, "count before item"));
+        }
+        // "150 finished face shields", "300 sewn masks": a ready word
+        // between the count and the item.
+        if self.role(j, Role::Ready) && j > 0 && self.close(j - 1, j, 0) {
+            if let Some(n) = self.num(j - 1).filter(|_| !self.toks[j - 1].article) {
+                self.mark(j - 1, j);
+                let start = self.toks[j - 1].start;
+                return Some(self.qty(n, self.each(), start, end, "count before item"));
+            }
         }
         // "una docena de caretas", "hundreds of gowns", "500 of the masks".
         if self.role(j, Role::Of) && j > 0 {
@@ -721,6 +796,11 @@ impl Ctx<'_> {
                 .item
                 .as_ref()
                 .is_some_and(|h| Some(h.item) == self.pack_item);
+            // "2 boxes of N95s for our team of six": "of N" sizes the
+            // container only right after it or its item.
+            if self.role(i, Role::Of) && g.words > 0 {
+                break;
+            }
             let Some((n, inner, last)) = self.pack_at(i) else {
                 if (self.toks[i].item.is_some() && !restated) || self.toks[i].num.is_some() {
                     break;
@@ -814,6 +894,10 @@ impl Ctx<'_> {
     fn elliptical(&mut self, lots: &[Lot]) -> Vec<Lot> {
         let mut out = Vec::new();
         for k in 0..self.toks.len() {
+            if let Some(lot) = self.unit_times_count(k, lots) {
+                out.push(lot);
+                continue;
+            }
             let (Some(n), Some(unit)) = (self.num(k), self.unit(k + 1)) else {
                 continue;
             };
@@ -855,6 +939,42 @@ impl Ctx<'_> {
             out.push(prev.counted_from(start, q));
         }
         out
+    }
+
+    /// "16 oz bottles x 48": a container (a unit other than each or pair)
+    /// with its count after it, marked with x, and no item after them on
+    /// the line: that many containers of the item named before, when it has
+    /// no count.
+    fn unit_times_count(&mut self, k: usize, lots: &[Lot]) -> Option<Lot> {
+        let unit = self.unit(k)?;
+        let n = self.num(k + 1)?;
+        if matches!(self.rules.units[unit].0.as_str(), "each" | "pair") {
+            return None;
+        }
+        let (unit_end, n_end) = (self.toks[k].end, self.toks[k + 1].end);
+        let between = self.text[unit_end..self.toks[k + 1].start].trim();
+        let line_end = self.text[n_end..]
+            .find('\n')
+            .map_or(self.text.len(), |i| n_end + i);
+        let item_next = self
+            .toks
+            .get(k + 2)
+            .is_some_and(|t| t.item.is_some() && t.start < line_end);
+        if !matches!(between, "x" | "X" | "×") || item_next {
+            return None;
+        }
+        let start = self.toks[k].start;
+        let prev = lots
+            .iter()
+            .rev()
+            .find(|l| l.end <= start && start - l.end < 400)?;
+        if prev.qty.is_some() || self.gap(prev.end, start).hard {
+            return None;
+        }
+        self.mark(k, k + 1);
+        let rule = "container count for the item named before";
+        let q = self.qty(n, unit, start, n_end, rule);
+        Some(prev.counted_from(start, q))
     }
 
     /// "Item | Qty | Unit" rows: the first cell after the item's that holds
@@ -913,7 +1033,10 @@ impl Ctx<'_> {
             while self.role(r, Role::Filler) {
                 r += 1;
             }
-            if !self.role(r, Role::Ready) || !self.close(k, r, 0) || self.item_follows(r) {
+            let of_them = self.of_pronoun_follows(k) && !self.toks[k].article && n > 1.0;
+            if of_them {
+                r = k + 1;
+            } else if !self.role(r, Role::Ready) || !self.close(k, r, 0) || self.item_follows(r) {
                 continue;
             }
             let start = self.toks[k].start;
@@ -931,6 +1054,21 @@ impl Ctx<'_> {
             out.push(prev.counted_from(start, q));
         }
         out
+    }
+
+    /// "donate 100 of them", "50 de ellas": "of" and a pronoun after the
+    /// number at `k`, which then counts the item named before.
+    fn of_pronoun_follows(&self, k: usize) -> bool {
+        let of = k + 1;
+        if !self.role(of, Role::Of) || !self.close(k, of, 0) {
+            return false;
+        }
+        let rest = self.text[self.toks[of].end..].trim_start_matches([' ', '\t']);
+        let word = rest.split(|c: char| !is_word_char(c)).next().unwrap_or("");
+        matches!(
+            word.to_lowercase().as_str(),
+            "them" | "these" | "those" | "ellos" | "ellas" | "estos" | "estas" | "esos" | "esas"
+        )
     }
 
     /// Pack sizes stated apart from any count ("Packing: 100 pcs/box, 10
@@ -1392,8 +1530,8 @@ fn gap(text: &str, a: usize, b: usize) -> Gap {
         ..Gap::default()
     };
     let mut in_word = false;
-    let chars: Vec<char> = s.chars().collect();
-    for (i, &c) in chars.iter().enumerate() {
+    let mut chars = s.chars().peekable();
+    while let Some(c) = chars.next() {
         if is_cjk(c) {
             g.words += 1;
             g.cjk = true;
@@ -1412,7 +1550,7 @@ fn gap(text: &str, a: usize, b: usize) -> Gap {
             continue;
         }
         in_word = false;
-        let next = chars.get(i + 1).copied();
+        let next = chars.peek().copied();
         if matches!(c, '.' | '!' | '?' | ';') && next.is_none_or(char::is_whitespace)
             || matches!(c, '。' | '！' | '？' | '；')
         {
@@ -1422,7 +1560,7 @@ fn gap(text: &str, a: usize, b: usize) -> Gap {
             g.cells += 1;
         }
     }
-    g.hard = s.contains("\n\n") || (s.contains('\n') && hard_line_break(text, a, b));
+    g.hard = s.contains('\n') && (s.contains("\n\n") || hard_line_break(text, a, b));
     g
 }
 

@@ -10,6 +10,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::compile::candidates;
 use super::numbers::parse_digits;
 use super::Rules;
 
@@ -69,13 +70,12 @@ pub fn vetting(rules: &Rules, text: &str) -> Vetting {
 /// Every value of `field` in `text`, in the order they appear: each
 /// match's first capture group, else the match.
 fn all(rules: &Rules, field: &str, text: &str) -> Vec<String> {
-    let Some((set, index)) = rules.field_sets.get(field) else {
+    let Some(group) = rules.field_sets.get(field) else {
         return Vec::new();
     };
-    let mut found: Vec<(usize, String)> = set
-        .matches(text)
+    let mut found: Vec<(usize, String)> = candidates(group, text)
         .into_iter()
-        .flat_map(|k| rules.fields[index[k]].1.re.captures_iter(text))
+        .flat_map(|i| rules.fields[i].1.re.captures_iter(text))
         .filter_map(|c| c.get(1).or_else(|| c.get(0)))
         .map(|m| (m.start(), m.as_str().trim().to_string()))
         .collect();
