@@ -119,6 +119,10 @@ pub struct WebConfig {
     pub new_mail_hook_secret: Option<SecretString>,
     /// The same secret read from a file (one of the two).
     pub new_mail_hook_secret_file: Option<PathBuf>,
+    /// How soon an offer should be answered ("24h", "90m", "2d"); the
+    /// queue marks open offers older than this.
+    #[serde(default)]
+    pub answer_within: crate::web::ownership::AnswerWithin,
 }
 
 impl Default for WebConfig {
@@ -134,6 +138,7 @@ impl Default for WebConfig {
             trusted_proxies: Vec::new(),
             new_mail_hook_secret: None,
             new_mail_hook_secret_file: None,
+            answer_within: Default::default(),
         }
     }
 }

@@ -26,6 +26,7 @@ pub mod listen;
 pub mod message;
 pub mod offer;
 pub mod operations;
+pub mod ownership;
 pub mod queue;
 pub mod replies;
 pub mod return_to;
@@ -68,6 +69,10 @@ pub struct AppState {
     pub imap_max_age: std::time::Duration,
     /// `POST /hooks/new-mail`, when a secret is configured ([`hooks`]).
     pub new_mail_hook: Option<Arc<hooks::NewMailHook>>,
+    /// Who has which offer open ([`ownership::presence`]).
+    pub presence: Arc<ownership::Presence>,
+    /// `web.answer_within`: open offers older than this are marked.
+    pub answer_within: ownership::AnswerWithin,
 }
 
 impl AppState {
@@ -91,6 +96,8 @@ impl AppState {
                 crate::config::MetricsConfig::default().imap_max_age_secs,
             ),
             new_mail_hook: None,
+            presence: Default::default(),
+            answer_within: cfg.answer_within,
         })
     }
 
@@ -181,6 +188,31 @@ const PAGES: &[(&str, &str)] = &[
         "message.html",
         include_str!("../../templates/web/message.html"),
     ),
+    // desk-own (#16)
+    (
+        "offer_own.html",
+        include_str!("../../templates/web/offer_own.html"),
+    ),
+    (
+        "queue_own_views.html",
+        include_str!("../../templates/web/queue_own_views.html"),
+    ),
+    (
+        "queue_own_filter.html",
+        include_str!("../../templates/web/queue_own_filter.html"),
+    ),
+    (
+        "queue_own_head.html",
+        include_str!("../../templates/web/queue_own_head.html"),
+    ),
+    (
+        "queue_own_row.html",
+        include_str!("../../templates/web/queue_own_row.html"),
+    ),
+    (
+        "queue_own_bulk.html",
+        include_str!("../../templates/web/queue_own_bulk.html"),
+    ),
     ("text.html", include_str!("../../templates/web/text.html")),
 ];
 
@@ -226,6 +258,7 @@ fn age(ms: i64) -> String {
 const CSS: &str = include_str!("../../templates/web/app.css");
 const JS: &str = include_str!("../../templates/web/app.js");
 const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
+                   connect-src 'self'; \
                    form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
 
 /// Every route of the site.
@@ -238,6 +271,10 @@ pub fn router(state: AppState) -> Router {
         .route(
             "/static/app.js",
             get(|| async { ([(header::CONTENT_TYPE, "text/javascript")], JS) }),
+        )
+        .route(
+            "/static/ownership.js",
+            get(|| async { ([(header::CONTENT_TYPE, "text/javascript")], ownership::JS) }),
         );
     let health = health::routes(state.health());
     Router::new()
@@ -271,6 +308,11 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/suppressions", get(suppressions::list_page))
         .route("/suppressions/lift", post(suppressions::lift))
+        // desk-own (#16): assignment, presence, saved views.
+        .route("/offers/{id}/assign", post(ownership::assign))
+        .route("/offers/{id}/presence", post(ownership::ping))
+        .route("/views", post(ownership::save_view))
+        .route("/views/{id}/delete", post(ownership::delete_view))
         .route_layer(axum::middleware::from_fn_with_state(
             state.telemetry.clone(),
             health::time_request,

@@ -39,5 +39,6 @@ mod desk;
 mod held;
 mod hostile;
 mod languages;
+mod ownership;
 mod triage;
 mod vetting;
