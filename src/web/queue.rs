@@ -354,6 +354,7 @@ const OFFER_HEAD: &[&str] = &[
     "notes",
     "created_at",
     "updated_at",
+    "assigned_to",
 ];
 
 fn offer_record(o: ExportOffer) -> Vec<String> {
@@ -381,6 +382,7 @@ fn offer_record(o: ExportOffer) -> Vec<String> {
         o.notes,
         iso(r.created_at),
         iso(o.updated_at),
+        r.assigned_to.unwrap_or_default(),
     ]
 }
 

@@ -361,6 +361,27 @@ async fn assigning_is_for_staff_who_can_change_offers_to_staff_who_can() {
     assert_eq!(app.store.assignee(dentist).await.unwrap(), None);
     let (status, _, page) = call(&app, crate::http::get("/?sort=age", &cookie)).await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{page}");
+    assert!(page.contains("received"), "the choices are named: {page}");
+
+    // Taken, it is the only one the export of "mine" has, with its assignee.
+    let form = format!("csrf={csrf}&to={ME}");
+    let (status, _, _) = call(
+        &app,
+        post(&format!("/offers/{dentist}/assign"), &cookie, &form),
+    )
+    .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let (_, _, csv) = call(
+        &app,
+        crate::http::get("/export/offers.csv?owner=me", &cookie),
+    )
+    .await;
+    let mut reader = csv::Reader::from_reader(csv.as_bytes());
+    let head = reader.headers().unwrap().clone();
+    let rows: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
+    assert_eq!(rows.len(), 1, "{csv}");
+    let at = head.iter().position(|h| h == "assigned_to").unwrap();
+    assert_eq!(&rows[0][at], ME);
 }
 
 #[tokio::test]
