@@ -133,14 +133,21 @@ pub async fn queue_context(
         target => state.answer_within.label(),
         views => state.store.saved_views(session.user.id).await?,
         staff => state.store.assignable_staff().await?,
-        open_statuses => OPEN_STATUSES,
+        open_statuses => open_statuses(),
     })
 }
 
 /// The statuses "set status" moves between: those still needing a
-/// decision, which send the donor nothing. Closing an offer is a decision
-/// (decline, spam, accept), with its own buttons.
-const OPEN_STATUSES: [&str; 2] = ["new", "needs_info"];
+/// decision ([`OfferStatus::is_open`]), which send the donor nothing.
+/// Closing an offer is a decision (decline, spam, accept), with its own
+/// buttons.
+fn open_statuses() -> Vec<&'static str> {
+    OfferStatus::ALL
+        .iter()
+        .filter(|s| s.is_open())
+        .map(|s| s.as_str())
+        .collect()
+}
 
 #[derive(serde::Deserialize)]
 pub struct AssignForm {
@@ -312,15 +319,16 @@ pub async fn check_bulk(
 }
 
 fn open_status(status: &str) -> Result<OfferStatus, WebError> {
-    if !OPEN_STATUSES.contains(&status) {
+    let status: OfferStatus = status
+        .parse()
+        .map_err(|e: crate::state::UnknownState| WebError::Invalid(e.to_string()))?;
+    if !status.is_open() {
         return Err(WebError::Invalid(format!(
             "set status moves an open offer to {}; closing one is a decision (decline, spam, accept)",
-            OPEN_STATUSES.join(" or ")
+            open_statuses().join(" or ")
         )));
     }
-    status
-        .parse()
-        .map_err(|e: crate::state::UnknownState| WebError::Invalid(e.to_string()))
+    Ok(status)
 }
 
 /// One offer of a bulk assign or set status.
