@@ -142,6 +142,7 @@ async fn two_colleagues_assign_find_it_under_mine_and_see_each_other_on_it() {
     let seen = b.wait_for("#presence").await.text().await.unwrap();
     assert!(seen.contains(ME), "{seen}");
     wait_for_text(&a, "#presence", COLLEAGUE).await;
+    a.screenshot("ownership-offer.png").await;
 
     // The colleague takes the gloves too, in one click.
     OfferPage::open(&b, &app.url(&format!("/offers/{gloves}"))).await;
@@ -220,6 +221,7 @@ async fn a_clicked_header_sorts_the_queue_the_sort_stays_through_filters_and_lat
         .contains("overdue"));
     let text = b.text().await;
     assert!(text.contains("Answer within 24 h"), "{text}");
+    b.screenshot("ownership-queue.png").await;
     b.close().await;
 }
 
