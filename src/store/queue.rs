@@ -7,7 +7,7 @@ use sqlx::{QueryBuilder, Sqlite};
 use tokio::sync::mpsc;
 
 use super::offers::{ItemFull, ITEM_COLUMNS};
-use super::ownership::{push_owner, Owner, QueueSort};
+use super::ownership::{open_sort_index, push_owner, Owner, QueueSort};
 use super::{search, QueryContext, Store, StoreError};
 use crate::state::OfferStatus;
 use crate::values::OfferRef;
@@ -177,6 +177,9 @@ impl Store {
             }
             None => {
                 qb.push(" FROM offers o");
+                if let Some(index) = open_sort_index(filter) {
+                    qb.push(format!(" INDEXED BY {index}"));
+                }
                 push_filter(&mut qb, filter, None);
                 qb.push(format!(" ORDER BY {}", filter.sort.order_by()));
             }

@@ -364,6 +364,22 @@ async fn assigning_is_for_staff_who_can_change_offers_to_staff_who_can() {
     let (status, _, page) = call(&app, crate::http::get("/?sort=age", &cookie)).await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{page}");
     assert!(page.contains("received"), "the choices are named: {page}");
+    // Every sort reads the open queue through its index (INDEXED BY) or the planner's.
+    for sort in [
+        "donor",
+        "-donor",
+        "assignee",
+        "-received",
+        "status",
+        "ref",
+        "-priority",
+    ] {
+        for owner in ["", "nobody", "me"] {
+            let path = format!("/?sort={sort}&owner={owner}&item=n95_respirator");
+            let (status, _, page) = call(&app, crate::http::get(&path, &cookie)).await;
+            assert_eq!(status, StatusCode::OK, "{path}: {page}");
+        }
+    }
 
     // Taken, it is the only one the export of "mine" has, with its assignee.
     let form = format!("csrf={csrf}&to={ME}");
