@@ -151,6 +151,16 @@ pub(crate) fn open_sort_index(f: &super::QueueFilter) -> Option<&'static str> {
     }
 }
 
+/// The index the open queue of an owner (or of nobody) is counted
+/// through: the planner's own choice, `offers_by_assignee`, checks the
+/// status row by row over every offer of that owner, closed ones too
+/// (0.5 s for "unassigned" at 100,000 offers, cold). None otherwise.
+pub(crate) fn open_count_index(f: &super::QueueFilter) -> Option<&'static str> {
+    let searching = f.search.as_deref().is_some_and(|s| !s.trim().is_empty());
+    (f.status == super::StatusFilter::Open && f.owner.is_some() && !searching)
+        .then_some("offers_open_by_assignee")
+}
+
 /// Adds the owner condition to a queue query that already has a WHERE.
 pub(crate) fn push_owner(qb: &mut QueryBuilder<'_, Sqlite>, owner: &Option<Owner>) {
     match owner {

@@ -7,7 +7,7 @@ use sqlx::{QueryBuilder, Sqlite};
 use tokio::sync::mpsc;
 
 use super::offers::{ItemFull, ITEM_COLUMNS};
-use super::ownership::{open_sort_index, push_owner, Owner, QueueSort};
+use super::ownership::{open_count_index, open_sort_index, push_owner, Owner, QueueSort};
 use super::{search, QueryContext, Store, StoreError};
 use crate::state::OfferStatus;
 use crate::values::OfferRef;
@@ -194,6 +194,9 @@ impl Store {
             .await
             .during("reading the queue")?;
         let mut count = QueryBuilder::new("SELECT COUNT(*) FROM offers o");
+        if let Some(index) = open_count_index(filter) {
+            count.push(format!(" INDEXED BY {index}"));
+        }
         push_filter(&mut count, filter, fts.as_deref());
         let total: i64 = count
             .build_query_scalar()
