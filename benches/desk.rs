@@ -10,7 +10,9 @@
 //! p95 ≤ 150 ms each); without `--bench` (as `cargo test --all-targets`
 //! runs it) a few hundred offers check that the benchmark still works.
 //! `DESK_DB=FILE` keeps the database in FILE and reuses it when it is
-//! already filled. Figures go to BENCHMARKS.md.
+//! already filled. `BENCH_ONLY=TEXT` measures only the pages whose name
+//! contains TEXT (and the exports only when it names them). Figures go to
+//! BENCHMARKS.md.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -110,7 +112,30 @@ async fn run(offers: usize, samples: usize, full: bool) {
             Box::new(move |r| format!("/offers/{}", r.gen_range(1..=offers))),
         ),
         ("dashboard", Box::new(|_| "/dashboard".to_string())),
+        // desk-own (#16): sorts, the "mine" and "unassigned" views.
+        (
+            "queue sorted by age, oldest first",
+            Box::new(|_| "/?sort=received".to_string()),
+        ),
+        (
+            "queue sorted by age, newest first, page 20",
+            Box::new(|_| "/?sort=-received&page=20".to_string()),
+        ),
+        ("queue, mine", Box::new(|_| "/?owner=me".to_string())),
+        (
+            "queue, unassigned, by donor",
+            Box::new(|_| "/?owner=nobody&sort=donor".to_string()),
+        ),
+        (
+            "queue, all statuses, by assignee",
+            Box::new(|_| "/?status=all&sort=assignee".to_string()),
+        ),
     ];
+    let only = std::env::var("BENCH_ONLY").unwrap_or_default();
+    let pages: Vec<_> = pages
+        .into_iter()
+        .filter(|(name, _)| name.contains(only.as_str()))
+        .collect();
     println!("\n| page | p50 | p95 | met? |\n|---|---|---|---|");
     let mut all_met = true;
     for (name, path) in &pages {
@@ -132,6 +157,17 @@ async fn run(offers: usize, samples: usize, full: bool) {
             if met { "yes" } else { "no" }
         );
     }
+    if only.is_empty() || only.contains("export") {
+        export(&site).await;
+    }
+    if full {
+        println!("\nall targets met: {}", if all_met { "yes" } else { "no" });
+    }
+    site.shutdown.cancel();
+}
+
+/// The time and memory of a whole CSV export of offers and of item lines.
+async fn export(site: &Site) {
     // Anonymous memory (the mapped database file aside), sampled while exporting.
     let before = rss_anon_kib();
     let peak = Arc::new(std::sync::atomic::AtomicU64::new(before));
@@ -159,10 +195,6 @@ async fn run(offers: usize, samples: usize, full: bool) {
         before / 1024,
         peak.load(std::sync::atomic::Ordering::Relaxed) / 1024
     );
-    if full {
-        println!("\nall targets met: {}", if all_met { "yes" } else { "no" });
-    }
-    site.shutdown.cancel();
 }
 
 /// The path of each request to a page (an offer page picks an offer).
@@ -563,6 +595,11 @@ async fn decide_in_bulk(url: &str, from: usize, to: usize) {
            WHEN 1 THEN 'Donor asks for a receipt for tax purposes.'
            ELSE 'Duplicate of an earlier email? Check with the depot.' END, ?3
          FROM offers WHERE id > ?1 AND id <= ?2 AND id % 10 = 1",
+        // Half the offers assigned, an eighth of them to the triager who logs in.
+        "UPDATE offers SET assigned_to = CASE id % 8
+           WHEN 0 THEN 'triager@city.example' WHEN 1 THEN 'ana@city.example'
+           WHEN 2 THEN 'bo@city.example' WHEN 3 THEN 'cy@city.example' END
+         WHERE id > ?1 AND id <= ?2",
         "UPDATE offers SET created_at = ?3 - (?2 - id) * 43200, updated_at = ?3 - (?2 - id) * 43200
          WHERE id > ?1 AND id <= ?2",
     ];

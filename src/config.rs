@@ -123,6 +123,10 @@ pub struct WebConfig {
     /// before it leaves. 0: no undo, emails leave at once.
     #[serde(default = "default_undo_secs")]
     pub undo_secs: u64,
+    /// How soon an offer should be answered ("24h", "90m", "2d"); the
+    /// queue marks open offers older than this.
+    #[serde(default)]
+    pub answer_within: crate::web::ownership::AnswerWithin,
 }
 
 impl Default for WebConfig {
@@ -139,6 +143,7 @@ impl Default for WebConfig {
             new_mail_hook_secret: None,
             new_mail_hook_secret_file: None,
             undo_secs: default_undo_secs(),
+            answer_within: Default::default(),
         }
     }
 }

@@ -46,6 +46,7 @@ mod messages;
 mod offers;
 mod operations;
 mod outbox;
+mod ownership;
 mod processing;
 mod queue;
 mod search;
@@ -77,6 +78,7 @@ pub use messages::{
 pub use offers::{ItemFull, MessageFacts, NewOffer, OfferDetail, OfferItemRow, OfferSummary};
 pub use operations::{Need, PickupSite};
 pub use outbox::{HeldReply, NewReply, OutboxRow, OutboxSummary};
+pub use ownership::{Owner, QueueSort, SavedView, SortKey, UnknownSort};
 pub use processing::{ProcessingBatch, ThreadMatch};
 pub use queue::{ExportOffer, QueueFilter, QueueRow, StatusFilter};
 pub use search::{fts_query, phone_tokens};

@@ -7,6 +7,7 @@ use sqlx::{QueryBuilder, Sqlite};
 use tokio::sync::mpsc;
 
 use super::offers::{ItemFull, ITEM_COLUMNS};
+use super::ownership::{open_count_index, open_sort_index, push_owner, Owner, QueueSort};
 use super::{search, QueryContext, Store, StoreError};
 use crate::state::OfferStatus;
 use crate::values::OfferRef;
@@ -34,6 +35,10 @@ pub struct QueueFilter {
     /// in reference, donor, subject, phone, pickup place, items, notes and
     /// the messages' clean text.
     pub search: Option<String>,
+    /// Whose offers ([`super::ownership`]); None: anyone's.
+    pub owner: Option<Owner>,
+    /// The order; with a search and the default sort, best match first.
+    pub sort: QueueSort,
 }
 
 /// One line of the queue.
@@ -53,6 +58,8 @@ pub struct QueueRow {
     pub priority: f64,
     /// "n95_respirator × 2000, exam_gloves × 3, face_shield" (no quantity: no number)
     pub items: String,
+    /// The staff email it is assigned to.
+    pub assigned_to: Option<String>,
 }
 
 /// One offer as the CSV export has it: every field staff see.
@@ -76,7 +83,7 @@ pub struct ExportOffer {
 /// quantity shows without a number (`printf` would make NULL a 0).
 pub(super) const QUEUE_COLUMNS: &str = "o.id, o.donor_email, o.donor_name, o.subject, o.category, o.status,
      o.language, json_extract(o.pickup_json, '$.postal_code') AS postal_code, o.created_at,
-     CAST(ROUND(o.priority, 6) AS REAL) AS priority,
+     CAST(ROUND(o.priority, 6) AS REAL) AS priority, o.assigned_to,
      COALESCE((SELECT group_concat(line, ', ') FROM (
         SELECT i.item || CASE WHEN i.quantity IS NULL THEN '' ELSE ' × ' || printf('%.15g', i.quantity) END AS line
         FROM offer_items i WHERE i.offer_id = o.id ORDER BY i.position, i.id)), '') AS items";
@@ -131,6 +138,7 @@ pub(super) fn push_filter(
             .push_bind(item.clone())
             .push(")");
     }
+    push_owner(qb, &f.owner);
     if let Some(search) = search {
         qb.push(" AND o.id IN (SELECT rowid FROM offer_search WHERE offer_search MATCH ")
             .push_bind(search.to_string())
@@ -174,17 +182,23 @@ impl Store {
                 // The index first (CROSS JOIN keeps that order): it names the few rows.
                 qb.push(" FROM offer_search CROSS JOIN offers o ON o.id = offer_search.rowid");
                 push_filter(&mut qb, filter, None);
-                qb.push(" AND offer_search MATCH ")
-                    .push_bind(query.clone())
-                    .push(format!(
+                qb.push(" AND offer_search MATCH ").push_bind(query.clone());
+                if filter.sort == QueueSort::default() {
+                    qb.push(format!(
                         " ORDER BY {} , o.priority DESC, o.id",
                         search::RANK
                     ));
+                } else {
+                    qb.push(format!(" ORDER BY {}", filter.sort.order_by()));
+                }
             }
             None => {
                 qb.push(" FROM offers o");
+                if let Some(index) = open_sort_index(filter) {
+                    qb.push(format!(" INDEXED BY {index}"));
+                }
                 push_filter(&mut qb, filter, None);
-                qb.push(" ORDER BY o.priority DESC, o.id");
+                qb.push(format!(" ORDER BY {}", filter.sort.order_by()));
             }
         }
         qb.push(" LIMIT ")
@@ -192,6 +206,9 @@ impl Store {
             .push(" OFFSET ")
             .push_bind(offset);
         let mut count = QueryBuilder::new("SELECT COUNT(*) FROM offers o");
+        if let Some(index) = open_count_index(filter) {
+            count.push(format!(" INDEXED BY {index}"));
+        }
         push_filter(&mut count, filter, fts.as_deref());
         // The page and the count on two reader connections at once.
         let (rows, total) = tokio::try_join!(

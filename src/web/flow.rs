@@ -74,10 +74,10 @@ impl Trail {
 
     /// The queue filter the trail names (the default queue when it names
     /// none or one the queue would refuse).
-    pub fn filter(&self) -> QueueFilter {
+    pub fn filter(&self, me: &str) -> QueueFilter {
         let uri: Option<Uri> = format!("/?{}", self.qs()).parse().ok();
         uri.and_then(|uri| Query::<QueueForm>::try_from_uri(&uri).ok())
-            .and_then(|Query(form)| form.filter().ok())
+            .and_then(|Query(form)| form.filter(me).ok())
             .unwrap_or_default()
     }
 }
@@ -182,7 +182,7 @@ impl<'a> Deciding<'a> {
         let before = state.store.offer_before(offer.id()).await?;
         let (_, next) = state
             .store
-            .queue_neighbours(&trail.filter(), offer.id())
+            .queue_neighbours(&trail.filter(&session.user.email), offer.id())
             .await?;
         Ok(Deciding {
             state,
@@ -218,7 +218,7 @@ impl<'a> Deciding<'a> {
             .await?;
         let undo = format!("undo={w}");
         tx.commit().await?;
-        let filter = self.trail.filter();
+        let filter = self.trail.filter(&self.session.user.email);
         let next = match self.next {
             Some(next) => Some(next),
             None => self.state.store.queue_first_except(&filter, id).await?,
@@ -477,12 +477,14 @@ mod tests {
             "status=all&q=n95%20masks&sort=age&undo=4&empty=1&page=2",
         ));
         assert_eq!(t.qs(), "status=all&q=n95%20masks&sort=age&page=2&");
-        let f = t.filter();
+        let f = t.filter("triager@city.example");
         assert_eq!(f.status, StatusFilter::All);
         assert_eq!(f.search.as_deref(), Some("n95 masks"));
         assert_eq!(Trail::from_query(None).qs(), "");
         assert_eq!(
-            Trail::from_query(Some("status=bogus")).filter().status,
+            Trail::from_query(Some("status=bogus"))
+                .filter("triager@city.example")
+                .status,
             StatusFilter::Open
         );
     }

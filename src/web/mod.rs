@@ -31,6 +31,7 @@ pub mod message;
 pub mod needs;
 pub mod offer;
 pub mod operations;
+pub mod ownership;
 pub mod queue;
 pub mod replies;
 pub mod return_to;
@@ -79,6 +80,10 @@ pub struct AppState {
     pub catalog: Arc<Catalog>,
     /// `web.undo_secs` in milliseconds: how long a decision can be undone ([`flow`]).
     pub undo_ms: i64,
+    /// Who has which offer open ([`ownership::presence`]).
+    pub presence: Arc<ownership::Presence>,
+    /// `web.answer_within`: open offers older than this are marked.
+    pub answer_within: ownership::AnswerWithin,
 }
 
 impl AppState {
@@ -104,6 +109,8 @@ impl AppState {
             new_mail_hook: None,
             catalog: Arc::new(Catalog::embedded().context("reading the built-in item catalog")?),
             undo_ms: cfg.undo_secs.saturating_mul(1000).min(i64::MAX as u64) as i64,
+            presence: Default::default(),
+            answer_within: cfg.answer_within,
         })
     }
 
@@ -239,6 +246,31 @@ const PAGES: &[(&str, &str)] = &[
         "message.html",
         include_str!("../../templates/web/message.html"),
     ),
+    // desk-own (#16)
+    (
+        "offer_own.html",
+        include_str!("../../templates/web/offer_own.html"),
+    ),
+    (
+        "queue_own_views.html",
+        include_str!("../../templates/web/queue_own_views.html"),
+    ),
+    (
+        "queue_own_filter.html",
+        include_str!("../../templates/web/queue_own_filter.html"),
+    ),
+    (
+        "queue_own_head.html",
+        include_str!("../../templates/web/queue_own_head.html"),
+    ),
+    (
+        "queue_own_row.html",
+        include_str!("../../templates/web/queue_own_row.html"),
+    ),
+    (
+        "queue_own_bulk.html",
+        include_str!("../../templates/web/queue_own_bulk.html"),
+    ),
     ("text.html", include_str!("../../templates/web/text.html")),
 ];
 
@@ -284,6 +316,7 @@ fn age(ms: i64) -> String {
 const CSS: &str = include_str!("../../templates/web/app.css");
 const JS: &str = include_str!("../../templates/web/app.js");
 const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
+                   connect-src 'self'; \
                    form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
 
 /// Every route of the site.
@@ -296,6 +329,10 @@ pub fn router(state: AppState) -> Router {
         .route(
             "/static/app.js",
             get(|| async { ([(header::CONTENT_TYPE, "text/javascript")], JS) }),
+        )
+        .route(
+            "/static/ownership.js",
+            get(|| async { ([(header::CONTENT_TYPE, "text/javascript")], ownership::JS) }),
         );
     let health = health::routes(state.health());
     Router::new()
@@ -337,6 +374,11 @@ pub fn router(state: AppState) -> Router {
         .route("/needs/{item}/remove", post(needs::remove_need))
         .route("/suppressions", get(suppressions::list_page))
         .route("/suppressions/lift", post(suppressions::lift))
+        // desk-own (#16): assignment, presence, saved views.
+        .route("/offers/{id}/assign", post(ownership::assign))
+        .route("/offers/{id}/presence", post(ownership::ping))
+        .route("/views", post(ownership::save_view))
+        .route("/views/{id}/delete", post(ownership::delete_view))
         .route_layer(axum::middleware::from_fn_with_state(
             state.telemetry.clone(),
             health::time_request,

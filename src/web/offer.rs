@@ -82,8 +82,9 @@ pub(crate) async fn render_offer(
         slots => super::slots::offer_context(store, id, extracted_address(detail.pickup_json.as_deref())).await?,
         flow => super::flow::banner(state, raw).await?,
         neighbours => store
-            .queue_neighbours(&super::flow::Trail::from_query(raw).filter(), id)
+            .queue_neighbours(&super::flow::Trail::from_query(raw).filter(&session.user.email), id)
             .await?,
+        own => super::ownership::offer_context(state, session, id).await?,
         ..extra
     };
     page(state, session, "offer.html", ctx)

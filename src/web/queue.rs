@@ -10,7 +10,7 @@ use axum_extra::extract::Form;
 use super::auth::{page, Role, Session};
 use super::error::WebError;
 use super::offer::{bounded, MAX_REASON_CHARS};
-use super::{AppState, Page};
+use super::{ownership, AppState, Page};
 use crate::decide;
 use crate::state::{OfferStatus, UnknownState};
 use crate::store::{fmt_qty, ExportOffer, ItemFull, QueueFilter, StatusFilter};
@@ -31,12 +31,17 @@ pub struct QueueForm {
     /// What staff search for (`store::fts_query`: words, "phrases",
     /// prefix*, OR, a reference, a phone number).
     pub q: String,
+    /// Whose offers: empty (anyone), `me`, `nobody` or a staff email
+    /// ([`super::ownership::owner_filter`]).
+    pub owner: String,
+    /// The column sorted by, `-` before it to reverse (`store::QueueSort`).
+    pub sort: String,
 }
 
 impl QueueForm {
     /// The filter the store applies; a status that is none of the menu's
     /// is refused.
-    pub(crate) fn filter(&self) -> Result<QueueFilter, WebError> {
+    pub(crate) fn filter(&self, me: &str) -> Result<QueueFilter, WebError> {
         let status = match self.status.as_str() {
             "" | "open" => StatusFilter::Open,
             "all" => StatusFilter::All,
@@ -53,6 +58,8 @@ impl QueueForm {
             language: given(&self.language),
             postal: given(&self.postal),
             search: given(&self.q),
+            owner: ownership::owner_filter(&self.owner, me),
+            sort: ownership::sort(&self.sort)?,
         })
     }
 }
@@ -78,7 +85,13 @@ impl QueueQuery {
     /// The query with every filter cut to [`MAX_FILTER_CHARS`].
     fn bounded(mut self) -> QueueQuery {
         let f = &mut self.filter;
-        for text in [&mut f.item, &mut f.language, &mut f.postal, &mut f.q] {
+        for text in [
+            &mut f.item,
+            &mut f.language,
+            &mut f.postal,
+            &mut f.q,
+            &mut f.owner,
+        ] {
             if let Some((cut, _)) = text.char_indices().nth(MAX_FILTER_CHARS) {
                 text.truncate(cut);
             }
@@ -97,6 +110,8 @@ fn query_string(f: &QueueForm) -> String {
         ("language", &f.language),
         ("postal", &f.postal),
         ("q", &f.q),
+        ("owner", &f.owner),
+        ("sort", &f.sort),
     ] {
         if !v.is_empty() {
             out.push_str(&format!("{k}={}&", urlencode(v)));
@@ -124,9 +139,10 @@ pub async fn queue_page(
 ) -> Result<Page, WebError> {
     let q = q.bounded();
     let page_no = q.page.parse::<i64>().unwrap_or(1).max(1);
+    let filter = q.filter.filter(&session.user.email)?;
     let (rows, total) = state
         .store
-        .queue(&q.filter.filter()?, (page_no - 1) * PER_PAGE, PER_PAGE)
+        .queue(&filter, (page_no - 1) * PER_PAGE, PER_PAGE)
         .await?;
     let [categories, items, languages] = state.store.filter_choices().await?;
     let pages = ((total + PER_PAGE - 1) / PER_PAGE).max(1);
@@ -134,6 +150,8 @@ pub async fn queue_page(
         rows, total, categories, items, languages,
         filter => &q.filter,
         qs => query_string(&q.filter),
+        qs_unsorted => query_string(&QueueForm { sort: String::new(), ..q.filter.clone() }),
+        own => ownership::queue_context(&state, &session, &rows, filter.sort).await?,
         page => page_no, pages,
         done => q.done.parse::<u32>().ok(),
         skipped => q.skipped.parse::<u32>().ok().filter(|n| *n > 0),
@@ -160,6 +178,12 @@ pub struct BulkForm {
     action: String,
     #[serde(default)]
     reason: String,
+    /// For `assign`: a staff email, empty for nobody.
+    #[serde(default)]
+    to: String,
+    /// For `status`: the open status to set.
+    #[serde(default)]
+    status: String,
 }
 
 /// Declines or marks as spam every offer ticked in the queue.
@@ -170,9 +194,15 @@ pub async fn bulk(
     Form(form): Form<BulkForm>,
 ) -> Result<Response, WebError> {
     session.may_change(&form.csrf, Role::Triager)?;
-    if !matches!(form.action.as_str(), "spam" | "decline") {
-        return Err(WebError::Invalid("choose decline or spam".into()));
+    if !matches!(
+        form.action.as_str(),
+        "spam" | "decline" | "assign" | "status"
+    ) {
+        return Err(WebError::Invalid(
+            "choose decline, spam, assign or set status".into(),
+        ));
     }
+    ownership::check_bulk(&state, &form.action, &form.to, &form.status).await?;
     bounded(&form.reason, "a decline reason", MAX_REASON_CHARS)?;
     let ids: Vec<i64> = form.ids.iter().copied().take(500).collect();
     let mut refused = 0;
@@ -199,7 +229,10 @@ async fn bulk_one(
     let (desk, offer) = (state.desk(session), OfferRef::from(id));
     match form.action.as_str() {
         "spam" => decide::spam(desk, offer).await?,
-        _ => decide::decline(desk, offer, &form.reason, true).await?,
+        "decline" => decide::decline(desk, offer, &form.reason, true).await?,
+        action => {
+            return ownership::bulk_one(state, session, id, action, &form.to, &form.status).await
+        }
     }
     Ok(())
 }
@@ -321,6 +354,7 @@ const OFFER_HEAD: &[&str] = &[
     "notes",
     "created_at",
     "updated_at",
+    "assigned_to",
 ];
 
 fn offer_record(o: ExportOffer) -> Vec<String> {
@@ -348,17 +382,20 @@ fn offer_record(o: ExportOffer) -> Vec<String> {
         o.notes,
         iso(r.created_at),
         iso(o.updated_at),
+        r.assigned_to.unwrap_or_default(),
     ]
 }
 
 pub async fn export_offers(
     State(state): State<AppState>,
-    _session: Session,
+    session: Session,
     Query(q): Query<ExportQuery>,
 ) -> Result<Response, WebError> {
     let bom = q.bom == "1";
     let q = q.query.bounded();
-    let rows = state.store.export_offers(&q.filter.filter()?);
+    let rows = state
+        .store
+        .export_offers(&q.filter.filter(&session.user.email)?);
     Ok(csv_download(
         "offers.csv",
         bom,
@@ -408,12 +445,14 @@ fn item_record((reference, i): (OfferRef, ItemFull)) -> Vec<String> {
 
 pub async fn export_items(
     State(state): State<AppState>,
-    _session: Session,
+    session: Session,
     Query(q): Query<ExportQuery>,
 ) -> Result<Response, WebError> {
     let bom = q.bom == "1";
     let q = q.query.bounded();
-    let rows = state.store.export_items(&q.filter.filter()?);
+    let rows = state
+        .store
+        .export_items(&q.filter.filter(&session.user.email)?);
     Ok(csv_download("items.csv", bom, ITEM_HEAD, rows, item_record))
 }
 
@@ -494,17 +533,17 @@ mod tests {
             item: "n95_respirator".into(),
             ..Default::default()
         };
-        let f = form("").filter().unwrap();
+        let f = form("").filter("a@x").unwrap();
         assert_eq!(f.status, StatusFilter::Open);
         assert_eq!(f.item.as_deref(), Some("n95_respirator"));
         assert_eq!((f.category, f.search), (None, None));
-        assert_eq!(form("all").filter().unwrap().status, StatusFilter::All);
+        assert_eq!(form("all").filter("a@x").unwrap().status, StatusFilter::All);
         assert_eq!(
-            form("needs_info").filter().unwrap().status,
+            form("needs_info").filter("a@x").unwrap().status,
             StatusFilter::Only(OfferStatus::NeedsInfo)
         );
         assert!(matches!(
-            form("acepted").filter(),
+            form("acepted").filter("a@x"),
             Err(WebError::Invalid(_))
         ));
         assert_eq!(status_choices()[..3], ["open", "all", "new"]);

@@ -45,6 +45,7 @@ mod held;
 mod hostile;
 mod languages;
 mod needs;
+mod ownership;
 mod slots;
 mod triage;
 mod vetting;
