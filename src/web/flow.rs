@@ -474,9 +474,9 @@ mod tests {
     #[test]
     fn the_trail_keeps_filters_and_sort_and_drops_the_flows_own_keys() {
         let t = Trail::from_query(Some(
-            "status=all&q=n95%20masks&sort=age&undo=4&empty=1&page=2",
+            "status=all&q=n95%20masks&sort=received&undo=4&empty=1&page=2",
         ));
-        assert_eq!(t.qs(), "status=all&q=n95%20masks&sort=age&page=2&");
+        assert_eq!(t.qs(), "status=all&q=n95%20masks&sort=received&page=2&");
         let f = t.filter("triager@city.example");
         assert_eq!(f.status, StatusFilter::All);
         assert_eq!(f.search.as_deref(), Some("n95 masks"));
