@@ -1,7 +1,8 @@
 //! The decide stage: what staff decide about an offer, for the web desk and
 //! the command line alike. Accept with a pickup slot ([`accept`]), decline
 //! ([`decline`]), spam ([`spam`]), merge a duplicate ([`merge`]), record
-//! what arrived ([`received`]), write to the donor ([`reply`]), and send on
+//! what arrived ([`received`]), write to the donor ([`reply`], or in
+//! staff's own words: [`write_to_donor`]), and send on
 //! or discard a reply held for approval ([`send_held`], [`discard_held`]).
 //!
 //! Owns: which decision is allowed when (asked of
@@ -205,6 +206,33 @@ pub async fn reply(
     }
     tx.commit().await?;
     Ok(queued)
+}
+
+/// The email of a reply staff wrote (`body`, as typed) to the offer's
+/// donor, in the donor's thread and language: what the desk previews and
+/// what [`write_to_donor`] queues, byte for byte.
+pub async fn message_email(
+    desk: Desk<'_>,
+    offer: OfferRef,
+    body: &str,
+) -> Result<NewReply, DecideError> {
+    let values = [(crate::outbox::kinds::MESSAGE_BODY, body)];
+    staff_email(desk, offer, ReplyKind::Message, &values).await
+}
+
+/// Queues a reply staff wrote, with an audit row; the offer's status is
+/// unchanged, and a request or inquiry not yet handled becomes answered.
+/// False when the very same text was queued before (a resent form).
+pub async fn write_to_donor(
+    desk: Desk<'_>,
+    offer: OfferRef,
+    body: &str,
+) -> Result<bool, DecideError> {
+    let email = message_email(desk, offer, body).await?;
+    Ok(desk
+        .store
+        .enqueue_staff_reply(offer.id(), desk.actor, &email)
+        .await?)
 }
 
 /// Sends a held reply on: it becomes `pending`, due now.

@@ -96,7 +96,24 @@ const EMBEDDED: &[(&str, &str)] = embedded![
     "thanks.vi.html",
     "thanks.tl.txt",
     "thanks.tl.html",
+    "message.en.txt",
+    "message.en.html",
+    "message.es.txt",
+    "message.es.html",
+    "message.zh.txt",
+    "message.zh.html",
+    "message.ko.txt",
+    "message.ko.html",
+    "message.vi.txt",
+    "message.vi.html",
+    "message.tl.txt",
+    "message.tl.html",
 ];
+
+/// The kind whose built-in templates a folder of the operator's own gets
+/// when it has none of that kind: staff replies came after folders were
+/// copied, and must not stop a start.
+const ADDED_KIND: &str = "message.";
 
 /// The languages of the built-in templates, in the order they are listed.
 pub fn built_in_languages() -> Vec<&'static str> {
@@ -190,7 +207,7 @@ impl Templates {
         let mut env = Environment::new();
         env.set_undefined_behavior(minijinja::UndefinedBehavior::Strict);
         let sources = match dir {
-            Some(dir) => read_dir(dir)?,
+            Some(dir) => with_added_kind(read_dir(dir)?),
             None => EMBEDDED
                 .iter()
                 .map(|(n, s)| (n.to_string(), s.to_string()))
@@ -443,6 +460,20 @@ fn extra_value(extra: &BTreeMap<String, String>) -> minijinja::Value {
         })
         .collect();
     minijinja::Value::from_serialize(map)
+}
+
+/// An operator's `sources` with the built-in [`ADDED_KIND`] templates
+/// when it has none of that kind.
+fn with_added_kind(mut sources: Vec<(String, String)>) -> Vec<(String, String)> {
+    if !sources.iter().any(|(name, _)| name.starts_with(ADDED_KIND)) {
+        sources.extend(
+            EMBEDDED
+                .iter()
+                .filter(|(name, _)| name.starts_with(ADDED_KIND))
+                .map(|(n, s)| (n.to_string(), s.to_string())),
+        );
+    }
+    sources
 }
 
 fn read_dir(dir: &Path) -> Result<Vec<(String, String)>, TemplateError> {

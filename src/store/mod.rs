@@ -29,6 +29,8 @@
 //!   database (the instance row).
 //! - `health`: what monitoring reads (queues by state, a write probe).
 //! - `suppressions`: addresses no reply goes to after bounces.
+//! - `lanes`, `snippets`: requests and inquiries (queues of their own, how
+//!   each was handled, staff replies), and the reply snippets staff insert.
 //!
 //! States are bound as their types (`crate::state`), never as string literals.
 
@@ -40,6 +42,7 @@ mod decisions;
 mod first_reads;
 mod health;
 mod imports;
+mod lanes;
 mod leases;
 mod messages;
 mod offers;
@@ -48,6 +51,7 @@ mod outbox;
 mod processing;
 mod queue;
 mod search;
+mod snippets;
 mod suppressions;
 mod users;
 
@@ -66,6 +70,7 @@ pub use decisions::{fmt_qty, Decision, ItemEdit, Note};
 pub use first_reads::FirstRead;
 pub use health::QueueFigures;
 pub use imports::{ImportProgress, IMPORTED};
+pub use lanes::{lane_categories_sql, Handling, Lane, LaneCounts, LaneRow, LaneShow, Outcome};
 pub use leases::{InstanceClaim, InstanceHolder, Lease, DEFAULT_LEASE};
 pub use messages::{
     message_identity, ClaimedMessage, FetchedMessage, MessageSummary, StoreOutcome,
@@ -76,6 +81,7 @@ pub use outbox::{HeldReply, NewReply, OutboxRow, OutboxSummary};
 pub use processing::{ProcessingBatch, ThreadMatch};
 pub use queue::{ExportOffer, QueueFilter, QueueRow, StatusFilter};
 pub use search::{fts_query, phone_tokens};
+pub use snippets::{Snippet, SnippetEdit};
 pub use suppressions::{BounceEffect, Suppression};
 pub use users::{FailedLogins, LoginSlot, SessionRow, User, UserListing};
 

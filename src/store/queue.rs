@@ -34,6 +34,9 @@ pub struct QueueFilter {
     /// in reference, donor, subject, phone, pickup place, items, notes and
     /// the messages' clean text.
     pub search: Option<String>,
+    /// Leaves out requests and inquiries (they have queues of their own,
+    /// `store::lanes`) unless `category` names one: the desk's main queue.
+    pub offers_only: bool,
 }
 
 /// One line of the queue.
@@ -117,6 +120,10 @@ fn push_filter(qb: &mut QueryBuilder<'_, Sqlite>, f: &QueueFilter, search: Optio
             qb.push(format!(" AND {column} = "))
                 .push_bind(value.clone());
         }
+    }
+    if f.offers_only && f.category.is_none() {
+        let lanes = super::lane_categories_sql();
+        qb.push(format!(" AND o.category NOT IN ({lanes})"));
     }
     if let Some(postal) = &f.postal {
         qb.push(" AND json_extract(o.pickup_json, '$.postal_code') LIKE ")

@@ -8,7 +8,8 @@
 //! showing a stored message safely
 //! ([`message`]), the dashboard and failed messages ([`dashboard`]),
 //! health checks and metrics without a session ([`health`]), addresses
-//! suppressed after bounces ([`suppressions`]).
+//! suppressed after bounces ([`suppressions`]), requests and inquiries,
+//! staff-written replies and snippets ([`inquiries`], [`needed_by`]).
 //! Does not own: SQL (that is `store`), the decisions' rules and writes
 //! (`decide`), or reply rendering (`outbox`).
 //!
@@ -22,8 +23,10 @@ pub mod dashboard;
 pub mod error;
 pub mod health;
 pub mod hooks;
+pub mod inquiries;
 pub mod listen;
 pub mod message;
+pub mod needed_by;
 pub mod offer;
 pub mod operations;
 pub mod queue;
@@ -182,6 +185,24 @@ const PAGES: &[(&str, &str)] = &[
         include_str!("../../templates/web/message.html"),
     ),
     ("text.html", include_str!("../../templates/web/text.html")),
+    // desk-replies: requests, inquiries, staff replies and snippets
+    ("lane.html", include_str!("../../templates/web/lane.html")),
+    (
+        "lane_item.html",
+        include_str!("../../templates/web/lane_item.html"),
+    ),
+    (
+        "reply_form.html",
+        include_str!("../../templates/web/reply_form.html"),
+    ),
+    (
+        "reply_preview.html",
+        include_str!("../../templates/web/reply_preview.html"),
+    ),
+    (
+        "snippets.html",
+        include_str!("../../templates/web/snippets.html"),
+    ),
 ];
 
 impl Views {
@@ -271,6 +292,21 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/suppressions", get(suppressions::list_page))
         .route("/suppressions/lift", post(suppressions::lift))
+        // desk-replies: requests, inquiries, staff replies and snippets
+        .route("/requests", get(inquiries::requests_page))
+        .route("/inquiries", get(inquiries::inquiries_page))
+        .route("/requests/{id}", get(inquiries::request_page))
+        .route("/inquiries/{id}", get(inquiries::inquiry_page))
+        .route("/offers/{id}/handled", post(inquiries::mark_handled))
+        .route("/offers/{id}/lane-notes", post(inquiries::add_note))
+        .route("/offers/{id}/reply/preview", post(inquiries::reply_preview))
+        .route("/offers/{id}/reply", post(inquiries::reply_send))
+        .route(
+            "/snippets",
+            get(inquiries::snippets_page).post(inquiries::create_snippet),
+        )
+        .route("/snippets/{id}", post(inquiries::update_snippet))
+        .route("/snippets/{id}/delete", post(inquiries::delete_snippet))
         .route_layer(axum::middleware::from_fn_with_state(
             state.telemetry.clone(),
             health::time_request,

@@ -63,6 +63,7 @@ pub async fn offer_page(
         awaits_delivery => detail.offer.status.awaits_delivery(),
         reply_language => state.composer.reply_language(detail.offer.language.as_deref()),
         suppression => store.suppression(&detail.offer.donor_email).await?,
+        reply_box => super::inquiries::reply_box(&state, &detail.offer, "").await?,
     };
     page(&state, &session, "offer.html", ctx)
 }

@@ -53,6 +53,7 @@ impl QueueForm {
             language: given(&self.language),
             postal: given(&self.postal),
             search: given(&self.q),
+            offers_only: true,
         })
     }
 }
@@ -138,6 +139,7 @@ pub async fn queue_page(
         skipped => q.skipped.parse::<u32>().ok().filter(|n| *n > 0),
         statuses => status_choices(),
         held => state.store.held_count().await?,
+        lanes => state.store.lane_counts().await?,
     };
     page(&state, &session, "queue.html", ctx)
 }

@@ -21,7 +21,8 @@
 //!   cookie flags, forged log lines, disabled accounts), [`languages`]
 //!   (replies in the donor's language, and when there are none),
 //!   [`vetting`] (a seller's price and approval numbers for review),
-//!   [`desk`] (search, CSV export, the desk at phone width).
+//!   [`desk`] (search, CSV export, the desk at phone width), [`inquiries`]
+//!   (requests and inquiries apart from offers, staff replies, snippets).
 //!
 //! One binary, so the crate links once.
 
@@ -38,6 +39,7 @@ mod access;
 mod desk;
 mod held;
 mod hostile;
+mod inquiries;
 mod languages;
 mod triage;
 mod vetting;
