@@ -209,15 +209,43 @@ pub async fn reply(
 }
 
 /// The email of a reply staff wrote (`body`, as typed) to the offer's
-/// donor, in the donor's thread and language: what the desk previews and
-/// what [`write_to_donor`] queues, byte for byte.
+/// donor, in the donor's language, answering the donor's latest message of
+/// the thread: what the desk previews and what [`write_to_donor`] queues,
+/// byte for byte.
 pub async fn message_email(
     desk: Desk<'_>,
     offer: OfferRef,
     body: &str,
 ) -> Result<NewReply, DecideError> {
-    let values = [(crate::outbox::kinds::MESSAGE_BODY, body)];
-    staff_email(desk, offer, ReplyKind::Message, &values).await
+    let kind = ReplyKind::Message;
+    let mut ctx = ReplyContext::for_offer(desk.store, offer.id(), kind, None).await?;
+    if let Some((parent, references)) = latest_from_donor(desk.store, &ctx).await? {
+        ctx.in_reply_to = Some(parent);
+        ctx.references = references;
+    }
+    let extra = BTreeMap::from([(
+        crate::outbox::kinds::MESSAGE_BODY.to_string(),
+        body.to_string(),
+    )]);
+    compose_staff(desk, &ctx, &extra)
+}
+
+/// The Message-ID and References of the donor's latest message in the
+/// offer's thread, when it is not the first and has a Message-ID.
+async fn latest_from_donor(
+    store: &Store,
+    ctx: &ReplyContext,
+) -> Result<Option<(String, Vec<String>)>, DecideError> {
+    let Some(id) = store
+        .latest_message_from(ctx.offer_id, &ctx.donor_email)
+        .await?
+    else {
+        return Ok(None);
+    };
+    let raw = store.message_raw(id).await?;
+    Ok(crate::mail::parse(&raw)
+        .ok()
+        .and_then(|m| Some((m.message_id?, m.references))))
 }
 
 /// Queues a reply staff wrote, with an audit row; the offer's status is
@@ -302,9 +330,19 @@ async fn staff_email(
         extra.insert(k.to_string(), v.to_string());
     }
     let ctx = ReplyContext::for_offer(desk.store, offer.id(), kind, None).await?;
+    compose_staff(desk, &ctx, &extra)
+}
+
+/// Renders a reply staff caused, marked as sent because a person decided.
+fn compose_staff(
+    desk: Desk<'_>,
+    ctx: &ReplyContext,
+    extra: &BTreeMap<String, String>,
+) -> Result<NewReply, DecideError> {
+    let kind = ctx.kind;
     let mut email = desk
         .composer
-        .compose_kind(&ctx, &extra)
+        .compose_kind(ctx, extra)
         .map_err(|source| match source {
             TemplateError::Address(address) => DecideError::Undeliverable(address),
             source => DecideError::Template { kind, source },

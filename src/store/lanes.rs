@@ -244,6 +244,24 @@ impl Store {
             .during("committing how a request was handled")
     }
 
+    /// The latest message of an offer's thread from `address` (its donor),
+    /// the one a reply answers.
+    pub async fn latest_message_from(
+        &self,
+        offer_id: i64,
+        address: &str,
+    ) -> Result<Option<i64>, StoreError> {
+        sqlx::query_scalar(
+            "SELECT id FROM messages WHERE offer_id = ? AND from_address = ? COLLATE NOCASE
+             ORDER BY id DESC LIMIT 1",
+        )
+        .bind(offer_id)
+        .bind(address)
+        .fetch_optional(&self.reader)
+        .await
+        .during("reading the donor's latest message")
+    }
+
     /// Enqueues a reply staff wrote about `offer_id`, with its audit row; a
     /// request or inquiry not handled yet becomes answered. False (and
     /// nothing written) when the very same reply was queued before.

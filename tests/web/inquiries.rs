@@ -2,8 +2,8 @@
 //! a facility's request processed by the real rules lands in the request
 //! queue (not the offers'), and its page shows what is asked, by whom and
 //! for when; an inquiry is answered with a snippet edited by hand,
-//! previewed, sent, and read back from the donor's Dovecot mailbox in the
-//! donor's thread; a Spanish snippet an admin creates is offered on a
+//! previewed, sent, and read back from the donor's Dovecot mailbox under
+//! the donor's latest message of the thread; a Spanish snippet an admin creates is offered on a
 //! Spanish offer, and only there.
 
 use std::sync::Arc;
@@ -159,6 +159,18 @@ async fn an_inquiry_is_answered_with_an_edited_snippet_previewed_and_threaded_to
     let mut inquiry = offer(&donor, "Sam Park", "Do you take opened boxes?", "", vec![]);
     inquiry.category = "inquiry".into();
     let id = app.seed(raw.as_bytes(), inquiry).await;
+    // The donor writes again in the thread before anyone answers.
+    let again = format!(
+        "From: Sam Park <{donor}>\nTo: donations@city.example\nSubject: Re: Do you take opened boxes?\n\
+         Message-ID: <question-2@example.test>\nIn-Reply-To: <question-1@example.test>\n\
+         References: <question-1@example.test>\n\nAnd hand sanitizer?\n"
+    );
+    app.store
+        .store_local("INBOX", again.as_bytes())
+        .await
+        .unwrap();
+    process_all(&app).await;
+    assert_eq!(app.store.offer(id).await.unwrap().messages.len(), 2);
     let snippet = SnippetEdit {
         name: "Opened boxes".into(),
         language: "en".into(),
@@ -212,9 +224,9 @@ async fn an_inquiry_is_answered_with_an_edited_snippet_previewed_and_threaded_to
     assert_eq!(mail.len(), 1, "{mail:?}");
     let eml = &mail[0];
     assert!(
-        eml.contains("In-Reply-To: <question-1@example.test>")
-            && eml.contains("References: <question-1@example.test>"),
-        "in the donor's thread: {eml}"
+        eml.contains("In-Reply-To: <question-2@example.test>")
+            && eml.contains("References: <question-1@example.test> <question-2@example.test>"),
+        "under the donor's latest message: {eml}"
     );
     assert!(
         eml.contains(&format!("Subject: Re: your message (SL-{id:06})"))
