@@ -307,3 +307,121 @@ async fn an_admin_creates_a_spanish_snippet_and_it_is_offered_on_a_spanish_offer
     assert!(!options.contains("Gracias"), "{options}");
     b.close().await;
 }
+
+/// Puts `address` on the suppression list as a hard bounce would.
+async fn suppress(app: &TestApp, address: &str) {
+    use sqlx::Connection;
+    let mut db = sqlx::SqliteConnection::connect(&app.db_url())
+        .await
+        .unwrap();
+    sqlx::query(
+        "INSERT INTO suppressions (address, suppressed_at, reason, updated_at)
+         VALUES (?, 1585069331000, '550 5.1.1 user unknown', 0)",
+    )
+    .bind(address)
+    .execute(&mut db)
+    .await
+    .unwrap();
+}
+
+#[tokio::test]
+async fn who_may_reply_handle_and_edit_snippets_and_a_reply_to_a_suppressed_donor_is_held() {
+    use crate::http::{call, get, login_http, post};
+    use axum::http::StatusCode;
+
+    let app = TestApp::start().await;
+    let admin = add_admin(&app).await;
+    let donor = "gone@closed.example";
+    let mut inquiry = offer(donor, "Gone", "A question", "", vec![]);
+    inquiry.category = "inquiry".into();
+    let id = app
+        .seed(
+            b"From: Gone <gone@closed.example>\nSubject: A question\nMessage-ID: <q@closed.example>\n\nWhen are you open?\n",
+            inquiry,
+        )
+        .await;
+    suppress(&app, donor).await;
+    let reply = format!("/offers/{id}/reply");
+    let (viewer, v_csrf) = login_http(&app, "viewer@city.example").await;
+    let (triager, t_csrf) = login_http(&app, "triager@city.example").await;
+    let (admin, a_csrf) = login_http(&app, admin).await;
+
+    // Who may do what.
+    let form = |csrf: &str, rest: &str| format!("csrf={csrf}&{rest}");
+    let (status, _, _) = call(&app, post(&reply, &viewer, &form(&v_csrf, "body=Hi"))).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let snippet = "name=Hours&language=en&body=We+open+at+nine.";
+    for (cookie, csrf) in [(&viewer, &v_csrf), (&triager, &t_csrf)] {
+        let (status, _, _) = call(&app, post("/snippets", cookie, &form(csrf, snippet))).await;
+        assert_eq!(status, StatusCode::FORBIDDEN);
+    }
+    let (status, _, _) = call(&app, post("/snippets", &admin, &form(&a_csrf, snippet))).await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let (status, _, page) = call(&app, post("/snippets", &admin, &form(&a_csrf, snippet))).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "one Hours in en: {page}");
+    let hours = app.store.snippets(Some("en")).await.unwrap()[0].id;
+
+    // Without script, Insert puts the snippet after what was typed.
+    let insert = form(&t_csrf, &format!("body=Hi&snippet={hours}&insert=1"));
+    let (status, _, page) = call(&app, post(&format!("{reply}/preview"), &triager, &insert)).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(page.contains("Hi\n\nWe open at nine.</textarea>"), "{page}");
+    // Empty replies and forwards to no one are refused; a preview queues nothing.
+    let (status, _, _) = call(&app, post(&reply, &triager, &form(&t_csrf, "body=+"))).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    let handled = format!("/offers/{id}/handled");
+    let (status, _, _) = call(
+        &app,
+        post(&handled, &triager, &form(&t_csrf, "outcome=forwarded")),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    let text = form(&t_csrf, "body=We+open+at+nine.");
+    let (status, _, page) = call(&app, post(&format!("{reply}/preview"), &triager, &text)).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(page.contains("id=\"reply-send\""), "{page}");
+    assert!(app.store.offer(id).await.unwrap().replies.is_empty());
+
+    // Sent to a suppressed address, it is held; sent twice, it is queued once.
+    for _ in 0..2 {
+        let (status, location, _) = call(&app, post(&reply, &triager, &text)).await;
+        assert_eq!(
+            (status, location),
+            (StatusCode::SEE_OTHER, format!("/inquiries/{id}#replies"))
+        );
+    }
+    let replies = app.store.offer(id).await.unwrap().replies;
+    assert_eq!(replies.len(), 1, "{replies:?}");
+    assert_eq!(
+        (replies[0].kind.as_str(), replies[0].state),
+        ("message", "held".parse().unwrap())
+    );
+    assert!(
+        app.send_all().await.is_empty(),
+        "nothing goes to a suppressed address"
+    );
+    let (_, _, page) = call(&app, get(&format!("/inquiries/{id}"), &triager)).await;
+    assert!(page.contains("Answered by triager@city.example"), "{page}");
+    // An offer's address under /inquiries leads to its offer page.
+    let (dentist, _) = crate::app::seed_two(&app).await;
+    let (status, location, _) = call(&app, get(&format!("/inquiries/{dentist}"), &viewer)).await;
+    assert_eq!(
+        (status, location),
+        (StatusCode::SEE_OTHER, format!("/offers/{dentist}"))
+    );
+
+    // An admin changes and deletes the snippet.
+    let update = form(&a_csrf, "name=Hours&language=en&body=We+open+at+ten.");
+    let (status, _, _) = call(&app, post(&format!("/snippets/{hours}"), &admin, &update)).await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    assert_eq!(
+        app.store.snippets(None).await.unwrap()[0].body,
+        "We open at ten."
+    );
+    let delete = format!("/snippets/{hours}/delete");
+    let (status, _, _) = call(&app, post(&delete, &triager, &form(&t_csrf, ""))).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, _, _) = call(&app, post(&delete, &admin, &form(&a_csrf, ""))).await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    assert!(app.store.snippets(None).await.unwrap().is_empty());
+}
