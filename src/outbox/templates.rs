@@ -605,6 +605,31 @@ mod tests {
     }
 
     #[test]
+    fn a_folder_without_message_templates_gets_the_built_in_ones() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("ack.en.txt"), "Subject: x\n\nok\n").unwrap();
+        let c = Composer::new(Some(dir.path()), "d@x.example", "D", None).unwrap();
+        let mut x = ctx();
+        x.kind = ReplyKind::Message;
+        let r = c.render(&x, &ReplyKind::Message.sample_extra()).unwrap();
+        assert_eq!(r.subject, "Re: su mensaje (SL-000007)");
+        assert!(r.text.starts_with("Hello,\n\nYes, we take"), "{}", r.text);
+        // The operator's own message templates are used when there are some.
+        std::fs::write(
+            dir.path().join("message.en.txt"),
+            "Subject: Ours\n\n{{ body }}\n",
+        )
+        .unwrap();
+        let c = Composer::new(Some(dir.path()), "d@x.example", "D", None).unwrap();
+        assert_eq!(
+            c.render(&x, &ReplyKind::Message.sample_extra())
+                .unwrap()
+                .subject,
+            "Ours"
+        );
+    }
+
+    #[test]
     fn every_builtin_kind_renders_in_every_language() {
         let c = composer();
         for kind in ReplyKind::ALL {

@@ -127,6 +127,7 @@ async fn item_page(
         notes => store.notes(offer.id()).await?,
         handling => store.handling(offer.id()).await?,
         reply_box => reply_box(&state, &detail.offer, "").await?,
+        lanes => store.lane_counts().await?,
     };
     Ok(page(&state, &session, "lane_item.html", ctx)?.into_response())
 }

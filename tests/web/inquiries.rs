@@ -122,7 +122,9 @@ async fn a_request_goes_to_the_request_queue_and_its_page_shows_what_who_and_whe
     );
     let who = text_of(&b, ".asked-who").await;
     assert!(
-        who.contains("Maria Lopez") && who.contains("maria@eastside-clinic.example"),
+        who.contains("Eastside Community Clinic")
+            && who.contains("Maria Lopez")
+            && who.contains("maria@eastside-clinic.example"),
         "{who}"
     );
     let when = text_of(&b, ".asked-when").await;
