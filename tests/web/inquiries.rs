@@ -404,6 +404,10 @@ async fn who_may_reply_handle_and_edit_snippets_and_a_reply_to_a_suppressed_dono
     );
     let (_, _, page) = call(&app, get(&format!("/inquiries/{id}"), &triager)).await;
     assert!(page.contains("Answered by triager@city.example"), "{page}");
+    assert!(
+        page.contains(&format!("/replies/{}/send", replies[0].id)),
+        "the held reply can be sent on from the inquiry's page: {page}"
+    );
     // An offer's address under /inquiries leads to its offer page.
     let (dentist, _) = crate::app::seed_two(&app).await;
     let (status, location, _) = call(&app, get(&format!("/inquiries/{dentist}"), &viewer)).await;
