@@ -244,6 +244,32 @@ impl Store {
             .during("committing how a request was handled")
     }
 
+    /// Puts a handled request or inquiry back in its open queue, with an
+    /// audit row; false when it was not handled.
+    pub async fn reopen_handled(&self, offer_id: i64, actor: &str) -> Result<bool, StoreError> {
+        let mut tx = self.write().await?;
+        let was: Option<Outcome> =
+            sqlx::query_scalar("DELETE FROM offer_handled WHERE offer_id = ? RETURNING outcome")
+                .bind(offer_id)
+                .fetch_optional(&mut *tx)
+                .await
+                .during("reopening a request")?;
+        let Some(was) = was else {
+            return Ok(false);
+        };
+        Self::audit_in(
+            &mut tx,
+            actor,
+            Some(offer_id),
+            None,
+            "reopened",
+            was.as_str(),
+        )
+        .await?;
+        tx.commit().await.during("committing a reopened request")?;
+        Ok(true)
+    }
+
     /// The latest message of an offer's thread from `address` (its donor),
     /// the one a reply answers.
     pub async fn latest_message_from(

@@ -162,7 +162,8 @@ pub struct HandledForm {
     detail: String,
 }
 
-/// Marks a request or inquiry handled, or forwarded to someone.
+/// Marks a request or inquiry handled, or forwarded to someone, or opens
+/// it again (`outcome=open`).
 pub async fn mark_handled(
     State(state): State<AppState>,
     session: Session,
@@ -170,9 +171,16 @@ pub async fn mark_handled(
     Form(form): Form<HandledForm>,
 ) -> Result<Response, WebError> {
     session.may_change(&form.csrf, Role::Triager)?;
+    let store = &state.store;
     let outcome = match form.outcome.as_str() {
         "handled" => Outcome::Handled,
         "forwarded" => Outcome::Forwarded,
+        "open" => {
+            store
+                .reopen_handled(offer.id(), &session.user.email)
+                .await?;
+            return back_to_handling(store, offer).await;
+        }
         _ => return Err(WebError::Invalid("choose handled or forwarded".into())),
     };
     let detail = bounded(&form.detail, "the note on handling", MAX_DETAIL_CHARS)?;
@@ -181,10 +189,16 @@ pub async fn mark_handled(
             "say to whom the request was forwarded".into(),
         ));
     }
-    let store = &state.store;
     store
         .mark_handled(offer.id(), &session.user.email, outcome, detail)
         .await?;
+    back_to_handling(store, offer).await
+}
+
+async fn back_to_handling(
+    store: &crate::store::Store,
+    offer: OfferRef,
+) -> Result<Response, WebError> {
     let summary = store.offer(offer.id()).await?.offer;
     Ok(Redirect::to(&format!("{}#handling", page_of(&summary))).into_response())
 }

@@ -408,6 +408,15 @@ async fn who_may_reply_handle_and_edit_snippets_and_a_reply_to_a_suppressed_dono
         page.contains(&format!("/replies/{}/send", replies[0].id)),
         "the held reply can be sent on from the inquiry's page: {page}"
     );
+    // Reopened, it is back in the open inquiries; the history says so.
+    let reopen = form(&t_csrf, "outcome=open");
+    let (status, _, _) = call(&app, post(&handled, &triager, &reopen)).await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    assert_eq!(app.store.lane_counts().await.unwrap().inquiries, 1);
+    let history = app.store.offer_history(id).await.unwrap();
+    assert!(history
+        .iter()
+        .any(|h| h.action == "reopened" && h.detail == "answered"));
     // An offer's address under /inquiries leads to its offer page.
     let (dentist, _) = crate::app::seed_two(&app).await;
     let (status, location, _) = call(&app, get(&format!("/inquiries/{dentist}"), &viewer)).await;
