@@ -114,6 +114,10 @@ pub struct LaneRow {
     /// "exam_gloves × 10, isolation_gown" (no quantity: no number).
     pub items: String,
     pub outcome: Option<Outcome>,
+    /// The subject and the messages' clean text, as the search index has
+    /// them (for what the page reads out of them).
+    #[serde(skip)]
+    pub text: String,
 }
 
 /// How many of each lane wait for staff.
@@ -126,6 +130,7 @@ pub struct LaneCounts {
 const LANE_COLUMNS: &str = "o.id, o.donor_email, o.donor_name,
      json_extract(o.contact_json, '$.organization') AS organization, o.subject, o.status,
      o.language, o.created_at, h.outcome,
+     COALESCE((SELECT s.subject || char(10) || s.text FROM offer_search s WHERE s.rowid = o.id), '') AS text,
      COALESCE((SELECT group_concat(line, ', ') FROM (
         SELECT i.item || CASE WHEN i.quantity IS NULL THEN '' ELSE ' × ' || printf('%.15g', i.quantity) END AS line
         FROM offer_items i WHERE i.offer_id = o.id ORDER BY i.position, i.id)), '') AS items";

@@ -70,6 +70,10 @@ async fn lane_page(
         .store
         .lane(lane, show, (page_no - 1) * PER_PAGE, PER_PAGE)
         .await?;
+    let rows: Vec<_> = rows
+        .iter()
+        .map(|r| minijinja::context! { r, needed => needed_by(&r.text, r.created_at) })
+        .collect();
     let ctx = minijinja::context! {
         lane, path => lane.path(), rows, total,
         show => if q.show.is_empty() { "open" } else { q.show.as_str() },
@@ -122,7 +126,7 @@ async fn item_page(
     let ctx = minijinja::context! {
         lane, path => lane.path(), o => &detail.offer, detail => &detail,
         view, contact,
-        needed_by => super::needed_by::needed_by(&format!("{}\n{text}", detail.offer.subject)),
+        needed_by => needed_by(&format!("{}\n{text}", detail.offer.subject), detail.offer.created_at),
         items => store.items_full(offer.id()).await?,
         notes => store.notes(offer.id()).await?,
         handling => store.handling(offer.id()).await?,
@@ -130,6 +134,13 @@ async fn item_page(
         lanes => store.lane_counts().await?,
     };
     Ok(page(&state, &session, "lane_item.html", ctx)?.into_response())
+}
+
+/// When `text` says the supplies are needed, read against the day it came
+/// (`received`, milliseconds since the epoch).
+fn needed_by(text: &str, received: i64) -> Option<super::needed_by::NeededBy> {
+    let day = chrono::DateTime::from_timestamp_millis(received)?.date_naive();
+    super::needed_by::needed_by_on(text, day)
 }
 
 /// Organization, phone and the like, as the rules found them.

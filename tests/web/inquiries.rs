@@ -102,7 +102,9 @@ async fn a_request_goes_to_the_request_queue_and_its_page_shows_what_who_and_whe
     let row = b.wait_for("tr.lane-row").await;
     let line = row.text().await.unwrap();
     assert!(
-        line.contains("Request for PPE") && line.contains("isolation_gown × 200"),
+        line.contains("Request for PPE")
+            && line.contains("isolation_gown × 200")
+            && line.contains("-12-11"),
         "{line}"
     );
     row.find(Locator::Css("a.ref"))
@@ -129,6 +131,7 @@ async fn a_request_goes_to_the_request_queue_and_its_page_shows_what_who_and_whe
     );
     let when = text_of(&b, ".asked-when").await;
     assert!(when.contains("by Friday, December 11"), "{when}");
+    assert!(when.contains("-12-11"), "the day it names: {when}");
     // A request is answered, forwarded or handled: no accept-with-pickup form.
     assert!(b.client.find(Locator::Id("accept-form")).await.is_err());
     b.screenshot("request.png").await;
