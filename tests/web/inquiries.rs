@@ -443,3 +443,51 @@ async fn who_may_reply_handle_and_edit_snippets_and_a_reply_to_a_suppressed_dono
     assert_eq!(status, StatusCode::SEE_OTHER);
     assert!(app.store.snippets(None).await.unwrap().is_empty());
 }
+
+/// The page is no wider than a `width` px screen: nothing scrolls sideways.
+async fn fits(b: &Browser, width: i64, what: &str) {
+    let sizes = b
+        .run("return [document.documentElement.scrollWidth, window.innerWidth];")
+        .await;
+    let (scroll, inner) = (sizes[0].as_i64().unwrap(), sizes[1].as_i64().unwrap());
+    assert!(
+        scroll <= width && inner <= width,
+        "{what}: {scroll} px wide, window {inner} px, on a {width} px screen"
+    );
+}
+
+#[tokio::test]
+async fn the_request_pages_and_a_reply_preview_fit_a_phone_screen() {
+    let app = TestApp::start().await;
+    app.store
+        .store_local("INBOX", REQUEST.as_bytes())
+        .await
+        .unwrap();
+    process_all(&app).await;
+    let admin = add_admin(&app).await;
+    let long = SnippetEdit {
+        name: "Long".into(),
+        language: "en".into(),
+        body: format!("See {}", "x".repeat(200)),
+    };
+    app.store.save_snippet(None, admin, &long).await.unwrap();
+    let b = Browser::start_with_size(390, 844).await;
+    LoginPage::open(&b, &app.url("/requests"))
+        .await
+        .sign_in(admin)
+        .await;
+    b.wait_for("tr.lane-row").await;
+    fits(&b, 390, "the request queue").await;
+    b.goto(&app.url("/requests/1")).await;
+    b.wait_for("#asked").await;
+    fits(&b, 390, "a request").await;
+    b.click("insert-snippet").await;
+    click_and_wait(&b, "reply-preview").await;
+    b.wait_for("#reply-email").await;
+    fits(&b, 390, "a reply's preview").await;
+    b.screenshot("reply-phone.png").await;
+    b.goto(&app.url("/snippets")).await;
+    b.wait_for(".snippet").await;
+    fits(&b, 390, "the snippets").await;
+    b.close().await;
+}
