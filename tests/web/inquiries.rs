@@ -422,6 +422,13 @@ async fn who_may_reply_handle_and_edit_snippets_and_a_reply_to_a_suppressed_dono
         .any(|h| h.action == "reopened" && h.detail == "answered"));
     // An offer's address under /inquiries leads to its offer page.
     let (dentist, _) = crate::app::seed_two(&app).await;
+    // The main queue counts offers only, unless a category is chosen.
+    for (query, total) in [("", "2 offers"), ("?category=inquiry", "1 offer")] {
+        let (_, _, page) = call(&app, get(&format!("/{query}"), &viewer)).await;
+        assert!(page.contains(&format!("<small>{total}</small>")), "{page}");
+    }
+    let (_, _, page) = call(&app, get("/?q=question", &viewer)).await;
+    assert!(page.contains("<small>0 offers</small>"), "{page}");
     let (status, location, _) = call(&app, get(&format!("/inquiries/{dentist}"), &viewer)).await;
     assert_eq!(
         (status, location),

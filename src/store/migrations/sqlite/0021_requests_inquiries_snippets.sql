@@ -13,8 +13,11 @@ CREATE TABLE offer_handled (
     at        INTEGER NOT NULL
 );
 
--- The request and inquiry queues read one category, oldest first.
+-- The request and inquiry queues read one category, oldest first; the
+-- main queue counts them (by category and status, from the index alone)
+-- to leave them out of its total.
 CREATE INDEX offers_by_category_created ON offers (category, created_at, id);
+CREATE INDEX offers_by_category_status ON offers (category, status);
 
 CREATE TABLE reply_snippets (
     id          INTEGER PRIMARY KEY,
