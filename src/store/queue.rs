@@ -195,22 +195,29 @@ impl Store {
                     ..filter.clone()
                 };
                 let lanes = format!(" AND o.category IN ({})", super::lane_categories_sql());
-                self.count(&everything, fts.as_deref(), "").await?
-                    - self.count(&everything, fts.as_deref(), &lanes).await?
+                // Walked from the few lane rows, whatever else filters.
+                let from_lanes = "offers o INDEXED BY offers_by_category_status";
+                self.count(&everything, fts.as_deref(), "offers o", "")
+                    .await?
+                    - self
+                        .count(&everything, fts.as_deref(), from_lanes, &lanes)
+                        .await?
             }
-            false => self.count(filter, fts.as_deref(), "").await?,
+            false => self.count(filter, fts.as_deref(), "offers o", "").await?,
         };
         Ok((rows, total))
     }
 
-    /// How many offers `filter` (and the SQL condition `and`) selects.
+    /// How many offers `filter` (and the SQL condition `and`) selects,
+    /// read `from` (`offers o`, or with the index to walk).
     async fn count(
         &self,
         filter: &QueueFilter,
         fts: Option<&str>,
+        from: &str,
         and: &str,
     ) -> Result<i64, StoreError> {
-        let mut count = QueryBuilder::new("SELECT COUNT(*) FROM offers o");
+        let mut count = QueryBuilder::new(format!("SELECT COUNT(*) FROM {from}"));
         push_filter(&mut count, filter, fts);
         count.push(and);
         count
