@@ -1,7 +1,8 @@
 //! The decide stage: what staff decide about an offer, for the web desk and
 //! the command line alike. Accept with a pickup slot ([`accept`]), decline
 //! ([`decline`]), spam ([`spam`]), merge a duplicate ([`merge`]), record
-//! what arrived ([`received`]), write to the donor ([`reply`]), and send on
+//! what arrived ([`received`]), write to the donor ([`reply`], or in
+//! staff's own words: [`write_to_donor`]), and send on
 //! or discard a reply held for approval ([`send_held`], [`discard_held`]).
 //!
 //! Owns: which decision is allowed when (asked of
@@ -271,6 +272,61 @@ pub async fn reply(
     Ok(queued)
 }
 
+/// The email of a reply staff wrote (`body`, as typed) to the offer's
+/// donor, in the donor's language, answering the donor's latest message of
+/// the thread: what the desk previews and what [`write_to_donor`] queues,
+/// byte for byte.
+pub async fn message_email(
+    desk: Desk<'_>,
+    offer: OfferRef,
+    body: &str,
+) -> Result<NewReply, DecideError> {
+    let kind = ReplyKind::Message;
+    let mut ctx = ReplyContext::for_offer(desk.store, offer.id(), kind, None).await?;
+    if let Some((parent, references)) = latest_from_donor(desk.store, &ctx).await? {
+        ctx.in_reply_to = Some(parent);
+        ctx.references = references;
+    }
+    let extra = BTreeMap::from([(
+        crate::outbox::kinds::MESSAGE_BODY.to_string(),
+        body.to_string(),
+    )]);
+    compose_staff(desk, &ctx, &extra)
+}
+
+/// The Message-ID and References of the donor's latest message in the
+/// offer's thread, when it is not the first and has a Message-ID.
+async fn latest_from_donor(
+    store: &Store,
+    ctx: &ReplyContext,
+) -> Result<Option<(String, Vec<String>)>, DecideError> {
+    let Some(id) = store
+        .latest_message_from(ctx.offer_id, &ctx.donor_email)
+        .await?
+    else {
+        return Ok(None);
+    };
+    let raw = store.message_raw(id).await?;
+    Ok(crate::mail::parse(&raw)
+        .ok()
+        .and_then(|m| Some((m.message_id?, m.references))))
+}
+
+/// Queues a reply staff wrote, with an audit row; the offer's status is
+/// unchanged, and a request or inquiry not yet handled becomes answered.
+/// False when the very same text was queued before (a resent form).
+pub async fn write_to_donor(
+    desk: Desk<'_>,
+    offer: OfferRef,
+    body: &str,
+) -> Result<bool, DecideError> {
+    let email = message_email(desk, offer, body).await?;
+    Ok(desk
+        .store
+        .enqueue_staff_reply(offer.id(), desk.actor, &email)
+        .await?)
+}
+
 /// Sends a held reply on: it becomes `pending`, due now.
 pub async fn send_held(desk: Desk<'_>, reply_id: i64) -> Result<(), DecideError> {
     settle_held(desk, reply_id, ReplyState::Pending, "held_reply_sent").await
@@ -341,9 +397,19 @@ pub(crate) async fn staff_email(
         extra.insert(k.to_string(), v.to_string());
     }
     let ctx = ReplyContext::for_offer(desk.store, offer.id(), kind, None).await?;
+    compose_staff(desk, &ctx, &extra)
+}
+
+/// Renders a reply staff caused, marked as sent because a person decided.
+fn compose_staff(
+    desk: Desk<'_>,
+    ctx: &ReplyContext,
+    extra: &BTreeMap<String, String>,
+) -> Result<NewReply, DecideError> {
+    let kind = ctx.kind;
     let mut email = desk
         .composer
-        .compose_kind(&ctx, &extra)
+        .compose_kind(ctx, extra)
         .map_err(|source| match source {
             TemplateError::Address(address) => DecideError::Undeliverable(address),
             source => DecideError::Template { kind, source },

@@ -357,6 +357,11 @@ impl Processor {
         if ex.category == Category::Spam {
             return Ok(AckRoute::Skip(NoReply::Category("spam")));
         }
+        // The acknowledgement thanks for an offer and lists what is offered:
+        // a facility's request is answered by staff from its own queue.
+        if ex.category == Category::Request {
+            return Ok(AckRoute::Skip(NoReply::Category("request")));
+        }
         if let Some(block) = auto_reply_block(msg, &self.policy.our_address) {
             return Ok(AckRoute::Skip(block));
         }
@@ -661,6 +666,29 @@ mod tests {
             panic!("not an offer")
         };
         assert!(store.offer(offer).await.unwrap().vetting.is_none());
+    }
+
+    #[tokio::test]
+    async fn a_facilitys_request_is_not_thanked_for_an_offer() {
+        let store = Store::open("sqlite::memory:").await.unwrap();
+        let processor = processor(store.clone());
+        let request = b"From: Clinic <ops@clinic.example>\r\nTo: donations@example.org\r\n\
+            Subject: Request for PPE\r\nMessage-ID: <r1@clinic.example>\r\n\r\n\
+            Eastside Community Clinic is requesting 200 isolation gowns and 5 thermometers.\r\n";
+        let ProcessOutcome::NewOffer {
+            offer,
+            acknowledged,
+            ..
+        } = process_one(&store, &processor, request).await
+        else {
+            panic!("a request is kept in an offer row")
+        };
+        assert!(!acknowledged);
+        let detail = store.offer(offer).await.unwrap();
+        assert_eq!(detail.offer.category, "request");
+        assert!(detail.replies.is_empty(), "{:?}", detail.replies);
+        let no_reply = detail.history.iter().find(|e| e.action == "no_reply");
+        assert_eq!(no_reply.unwrap().detail, "classified as request");
     }
 
     #[tokio::test]

@@ -35,11 +35,14 @@ pub enum ReplyKind {
     Collection,
     /// Staff cancelled the booked drop-off or pickup.
     Cancellation,
+    /// Written by staff on any offer, request or inquiry: their text (the
+    /// `body` value) in the desk's letterhead, in the donor's thread.
+    Message,
 }
 
 impl ReplyKind {
     /// Every kind, in the order they are listed to people.
-    pub const ALL: [ReplyKind; 7] = [
+    pub const ALL: [ReplyKind; 8] = [
         ReplyKind::Ack,
         ReplyKind::NeedsInfo,
         ReplyKind::Pickup,
@@ -47,6 +50,7 @@ impl ReplyKind {
         ReplyKind::Thanks,
         ReplyKind::Collection,
         ReplyKind::Cancellation,
+        ReplyKind::Message,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -58,6 +62,7 @@ impl ReplyKind {
             ReplyKind::Thanks => "thanks",
             ReplyKind::Collection => "collection",
             ReplyKind::Cancellation => "cancellation",
+            ReplyKind::Message => "message",
         }
     }
 
@@ -72,6 +77,7 @@ impl ReplyKind {
             | ReplyKind::Decline
             | ReplyKind::Collection
             | ReplyKind::Cancellation => DECISION_VALUES.to_vec(),
+            ReplyKind::Message => vec![MESSAGE_BODY],
         }
     }
 
@@ -114,6 +120,9 @@ pub const DECISION_VALUES: &[&str] = &[
     "decline_reason",
 ];
 
+/// The value a `message` reply's templates get: what staff wrote.
+pub const MESSAGE_BODY: &str = "body";
+
 /// Extra values given as comma-separated text that templates see as a list:
 /// `missing` (see [`needs`](super::needs)).
 pub const LIST_VALUES: &[&str] = &["missing"];
@@ -130,14 +139,17 @@ pub fn template_samples(file_kind: &str) -> BTreeMap<String, String> {
 
 /// Realistic samples of the values `keys`.
 fn samples(keys: &[&str]) -> BTreeMap<String, String> {
-    let sample = |key: &str| match key {
+    let sample = |key: &str| {
+        match key {
         "pickup_site" => "Central depot",
         "pickup_address" => "100 Main St, Torrance CA 90501",
         "pickup_window" => "Friday 1 May 2026 09:00–11:00",
         "pickup_notes" => "Loading dock B; ring the bell.",
         "decline_reason" => "We have enough isolation gowns for the coming weeks.",
         "missing" => "quantity,pickup_address",
+        "body" => "Hello,\n\nYes, we take unopened boxes of gloves. Reply to this email\nwith how many you have.\n\nThank you!",
         _ => "sample",
+    }
     };
     keys.iter()
         .map(|k| (k.to_string(), sample(k).to_string()))

@@ -104,7 +104,24 @@ const EMBEDDED: &[(&str, &str)] = embedded![
     "thanks.vi.html",
     "thanks.tl.txt",
     "thanks.tl.html",
+    "message.en.txt",
+    "message.en.html",
+    "message.es.txt",
+    "message.es.html",
+    "message.zh.txt",
+    "message.zh.html",
+    "message.ko.txt",
+    "message.ko.html",
+    "message.vi.txt",
+    "message.vi.html",
+    "message.tl.txt",
+    "message.tl.html",
 ];
+
+/// The kind whose built-in templates a folder of the operator's own gets
+/// when it has none of that kind: staff replies came after folders were
+/// copied, and must not stop a start.
+const ADDED_KIND: &str = "message.";
 
 /// The languages of the built-in templates, in the order they are listed.
 pub fn built_in_languages() -> Vec<&'static str> {
@@ -198,7 +215,7 @@ impl Templates {
         let mut env = Environment::new();
         env.set_undefined_behavior(minijinja::UndefinedBehavior::Strict);
         let sources = match dir {
-            Some(dir) => read_dir(dir)?,
+            Some(dir) => with_added_kind(read_dir(dir)?),
             None => EMBEDDED
                 .iter()
                 .map(|(n, s)| (n.to_string(), s.to_string()))
@@ -453,6 +470,20 @@ fn extra_value(extra: &BTreeMap<String, String>) -> minijinja::Value {
     minijinja::Value::from_serialize(map)
 }
 
+/// An operator's `sources` with the built-in [`ADDED_KIND`] templates
+/// when it has none of that kind.
+fn with_added_kind(mut sources: Vec<(String, String)>) -> Vec<(String, String)> {
+    if !sources.iter().any(|(name, _)| name.starts_with(ADDED_KIND)) {
+        sources.extend(
+            EMBEDDED
+                .iter()
+                .filter(|(name, _)| name.starts_with(ADDED_KIND))
+                .map(|(n, s)| (n.to_string(), s.to_string())),
+        );
+    }
+    sources
+}
+
 fn read_dir(dir: &Path) -> Result<Vec<(String, String)>, TemplateError> {
     let io = |source| TemplateError::Io {
         dir: dir.display().to_string(),
@@ -579,6 +610,31 @@ mod tests {
         let parts = leaves(&reply.raw);
         assert!(reply.subject.starts_with("Thank you"));
         assert!(part(&parts, "text/html").contains("Arrived SL-000007"));
+    }
+
+    #[test]
+    fn a_folder_without_message_templates_gets_the_built_in_ones() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("ack.en.txt"), "Subject: x\n\nok\n").unwrap();
+        let c = Composer::new(Some(dir.path()), "d@x.example", "D", None).unwrap();
+        let mut x = ctx();
+        x.kind = ReplyKind::Message;
+        let r = c.render(&x, &ReplyKind::Message.sample_extra()).unwrap();
+        assert_eq!(r.subject, "Re: su mensaje (SL-000007)");
+        assert!(r.text.starts_with("Hello,\n\nYes, we take"), "{}", r.text);
+        // The operator's own message templates are used when there are some.
+        std::fs::write(
+            dir.path().join("message.en.txt"),
+            "Subject: Ours\n\n{{ body }}\n",
+        )
+        .unwrap();
+        let c = Composer::new(Some(dir.path()), "d@x.example", "D", None).unwrap();
+        assert_eq!(
+            c.render(&x, &ReplyKind::Message.sample_extra())
+                .unwrap()
+                .subject,
+            "Ours"
+        );
     }
 
     #[test]

@@ -30,6 +30,8 @@
 //! - `health`: what monitoring reads (queues by state, a write probe).
 //! - `suppressions`: addresses no reply goes to after bounces.
 //! - `units`: the catalog's pack sizes, which normalise item lines.
+//! - `lanes`, `snippets`: requests and inquiries (queues of their own, how
+//!   each was handled, staff replies), and the reply snippets staff insert.
 //!
 //! States are bound as their types (`crate::state`), never as string literals.
 
@@ -41,6 +43,7 @@ mod decisions;
 mod first_reads;
 mod health;
 mod imports;
+mod lanes;
 mod leases;
 mod messages;
 mod offers;
@@ -51,6 +54,7 @@ mod processing;
 mod queue;
 mod search;
 mod slots;
+mod snippets;
 mod suppressions;
 mod undos;
 mod units;
@@ -71,6 +75,7 @@ pub use decisions::{fmt_qty, Decision, ItemEdit, Note};
 pub use first_reads::FirstRead;
 pub use health::QueueFigures;
 pub use imports::{ImportProgress, IMPORTED};
+pub use lanes::{lane_categories_sql, Handling, Lane, LaneCounts, LaneRow, LaneShow, Outcome};
 pub use leases::{InstanceClaim, InstanceHolder, Lease, DEFAULT_LEASE};
 pub use messages::{
     message_identity, ClaimedMessage, FetchedMessage, MessageSummary, StoreOutcome,
@@ -83,6 +88,7 @@ pub use processing::{ProcessingBatch, ThreadMatch};
 pub use queue::{ExportOffer, QueueFilter, QueueRow, StatusFilter};
 pub use search::{fts_query, phone_tokens};
 pub use slots::{Booking, BookingMode, BookingState, Shortfall};
+pub use snippets::{Snippet, SnippetEdit};
 pub use suppressions::{BounceEffect, Suppression};
 pub use undos::{OfferBefore, UndoError, UndoWindow};
 pub use users::{FailedLogins, LoginSlot, SessionRow, User, UserListing};

@@ -39,6 +39,9 @@ pub struct QueueFilter {
     pub owner: Option<Owner>,
     /// The order; with a search and the default sort, best match first.
     pub sort: QueueSort,
+    /// Leaves out requests and inquiries (they have queues of their own,
+    /// `store::lanes`) unless `category` names one: the desk's main queue.
+    pub offers_only: bool,
 }
 
 /// One line of the queue.
@@ -81,7 +84,7 @@ pub struct ExportOffer {
 
 /// The columns of a [`QueueRow`], for `FROM offers o`. An item without a
 /// quantity shows without a number (`printf` would make NULL a 0).
-pub(super) const QUEUE_COLUMNS: &str = "o.id, o.donor_email, o.donor_name, o.subject, o.category, o.status,
+const QUEUE_COLUMNS: &str = "o.id, o.donor_email, o.donor_name, o.subject, o.category, o.status,
      o.language, json_extract(o.pickup_json, '$.postal_code') AS postal_code, o.created_at,
      CAST(ROUND(o.priority, 6) AS REAL) AS priority, o.assigned_to,
      COALESCE((SELECT group_concat(line, ', ') FROM (
@@ -129,6 +132,10 @@ pub(super) fn push_filter(
                 .push_bind(value.clone());
         }
     }
+    if f.offers_only && f.category.is_none() {
+        let lanes = super::lane_categories_sql();
+        qb.push(format!(" AND o.category NOT IN ({lanes})"));
+    }
     if let Some(postal) = &f.postal {
         qb.push(" AND json_extract(o.pickup_json, '$.postal_code') LIKE ")
             .push_bind(format!("{}%", postal.trim()));
@@ -146,20 +153,19 @@ pub(super) fn push_filter(
     }
 }
 
+/// The table a queue count reads: with the index that counts an owner's
+/// open offers alone, when there is one for `filter`.
+fn count_from(filter: &QueueFilter) -> String {
+    match open_count_index(filter) {
+        Some(index) => format!("offers o INDEXED BY {index}"),
+        None => "offers o".to_string(),
+    }
+}
+
 impl QueueFilter {
     /// The search as an FTS5 query; None when there is nothing to search.
     fn fts(&self) -> Option<String> {
         self.search.as_deref().and_then(search::fts_query)
-    }
-
-    /// Whether the search is the only condition (every status, no other
-    /// filter): the index alone then names and ranks the page.
-    fn is_search_only(&self) -> bool {
-        matches!(self.status, StatusFilter::All)
-            && self.category.is_none()
-            && self.item.is_none()
-            && self.language.is_none()
-            && self.postal.is_none()
     }
 }
 
@@ -173,9 +179,6 @@ impl Store {
         limit: i64,
     ) -> Result<(Vec<QueueRow>, i64), StoreError> {
         let fts = filter.fts();
-        if let Some(query) = fts.as_deref().filter(|_| filter.is_search_only()) {
-            return self.search_everything(query, offset, limit).await;
-        }
         let mut qb = QueryBuilder::new(format!("SELECT {QUEUE_COLUMNS}"));
         match &fts {
             Some(query) => {
@@ -205,28 +208,55 @@ impl Store {
             .push_bind(limit)
             .push(" OFFSET ")
             .push_bind(offset);
-        let mut count = QueryBuilder::new("SELECT COUNT(*) FROM offers o");
-        if let Some(index) = open_count_index(filter) {
-            count.push(format!(" INDEXED BY {index}"));
-        }
-        push_filter(&mut count, filter, fts.as_deref());
         // The page and the count on two reader connections at once.
-        let (rows, total) = tokio::try_join!(
-            async {
-                qb.build_query_as()
-                    .fetch_all(&self.reader)
-                    .await
-                    .during("reading the queue")
-            },
-            async {
-                count
-                    .build_query_scalar()
-                    .fetch_one(&self.reader)
-                    .await
-                    .during("counting the queue")
-            },
-        )?;
+        let rows = async {
+            qb.build_query_as()
+                .fetch_all(&self.reader)
+                .await
+                .during("reading the queue")
+        };
+        let (rows, total) = tokio::try_join!(rows, self.total(filter, fts.as_deref()))?;
         Ok((rows, total))
+    }
+
+    /// How many offers the queue `filter` selects. The main queue is
+    /// everything less the requests and inquiries: both counts read an
+    /// index alone, where leaving them out row by row reads rows.
+    async fn total(&self, filter: &QueueFilter, fts: Option<&str>) -> Result<i64, StoreError> {
+        if !(filter.offers_only && filter.category.is_none()) {
+            return self.count(filter, fts, &count_from(filter), "").await;
+        }
+        let everything = QueueFilter {
+            offers_only: false,
+            ..filter.clone()
+        };
+        let lanes = format!(" AND o.category IN ({})", super::lane_categories_sql());
+        // Walked from the few lane rows, whatever else filters.
+        let from_lanes = "offers o INDEXED BY offers_by_category_status";
+        let from_all = count_from(&everything);
+        let all = self.count(&everything, fts, &from_all, "");
+        let in_lanes = self.count(&everything, fts, from_lanes, &lanes);
+        let (all, in_lanes) = tokio::try_join!(all, in_lanes)?;
+        Ok(all - in_lanes)
+    }
+
+    /// How many offers `filter` (and the SQL condition `and`) selects,
+    /// read `from` (`offers o`, or with the index to walk).
+    async fn count(
+        &self,
+        filter: &QueueFilter,
+        fts: Option<&str>,
+        from: &str,
+        and: &str,
+    ) -> Result<i64, StoreError> {
+        let mut count = QueryBuilder::new(format!("SELECT COUNT(*) FROM {from}"));
+        push_filter(&mut count, filter, fts);
+        count.push(and);
+        count
+            .build_query_scalar()
+            .fetch_one(&self.reader)
+            .await
+            .during("counting the queue")
     }
 
     /// Every offer the filters select, oldest first, as rows arrive from

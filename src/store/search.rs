@@ -11,8 +11,7 @@
 
 use sqlx::{Sqlite, Transaction};
 
-use super::queue::{QueueRow, QUEUE_COLUMNS};
-use super::{QueryContext, Store, StoreError};
+use super::{QueryContext, StoreError};
 use crate::values::OfferRef;
 
 /// The most characters of clean text one offer keeps in the index; a
@@ -94,41 +93,6 @@ pub fn phone_tokens(phone: &str) -> String {
     }
     let tail = |n: usize| &digits[digits.len().saturating_sub(n)..];
     format!("{digits} {} {}", tail(10), tail(7))
-}
-
-impl Store {
-    /// A page of every offer matching `query`, best match first, and how
-    /// many match: the index ranks and cuts the page before the offers'
-    /// rows are read, and counts without them, so a search that matches
-    /// most offers reads 50 rows of `offers`, not all of them.
-    pub(super) async fn search_everything(
-        &self,
-        query: &str,
-        offset: i64,
-        limit: i64,
-    ) -> Result<(Vec<QueueRow>, i64), StoreError> {
-        let page = format!(
-            "SELECT {QUEUE_COLUMNS}
-             FROM (SELECT rowid AS id, {RANK} AS score FROM offer_search
-                   WHERE offer_search MATCH ?1 ORDER BY score, rowid LIMIT ?2 OFFSET ?3) hit
-             CROSS JOIN offers o ON o.id = hit.id
-             ORDER BY hit.score, hit.id"
-        );
-        let rows = sqlx::query_as(&page)
-            .bind(query)
-            .bind(limit)
-            .bind(offset)
-            .fetch_all(&self.reader);
-        let count =
-            sqlx::query_scalar("SELECT COUNT(*) FROM offer_search WHERE offer_search MATCH ?")
-                .bind(query)
-                .fetch_one(&self.reader);
-        let (rows, total) =
-            tokio::try_join!(async { rows.await.during("searching offers") }, async {
-                count.await.during("counting the offers found")
-            },)?;
-        Ok((rows, total))
-    }
 }
 
 /// One piece of what staff typed.

@@ -11,6 +11,8 @@
 //! health checks and metrics without a session ([`health`]), addresses
 //! suppressed after bounces ([`suppressions`]), the needs admins edit
 //! ([`needs`]).
+//! suppressed after bounces ([`suppressions`]), requests and inquiries,
+//! staff-written replies and snippets ([`inquiries`], [`needed_by`]).
 //! Does not own: SQL (that is `store`), the decisions' rules and writes
 //! (`decide`), or reply rendering (`outbox`).
 //!
@@ -26,8 +28,10 @@ pub mod error;
 pub mod flow;
 pub mod health;
 pub mod hooks;
+pub mod inquiries;
 pub mod listen;
 pub mod message;
+pub mod needed_by;
 pub mod needs;
 pub mod offer;
 pub mod operations;
@@ -272,6 +276,24 @@ const PAGES: &[(&str, &str)] = &[
         include_str!("../../templates/web/queue_own_bulk.html"),
     ),
     ("text.html", include_str!("../../templates/web/text.html")),
+    // desk-replies: requests, inquiries, staff replies and snippets
+    ("lane.html", include_str!("../../templates/web/lane.html")),
+    (
+        "lane_item.html",
+        include_str!("../../templates/web/lane_item.html"),
+    ),
+    (
+        "reply_form.html",
+        include_str!("../../templates/web/reply_form.html"),
+    ),
+    (
+        "reply_preview.html",
+        include_str!("../../templates/web/reply_preview.html"),
+    ),
+    (
+        "snippets.html",
+        include_str!("../../templates/web/snippets.html"),
+    ),
 ];
 
 impl Views {
@@ -379,6 +401,21 @@ pub fn router(state: AppState) -> Router {
         .route("/offers/{id}/presence", post(ownership::ping))
         .route("/views", post(ownership::save_view))
         .route("/views/{id}/delete", post(ownership::delete_view))
+        // desk-replies: requests, inquiries, staff replies and snippets
+        .route("/requests", get(inquiries::requests_page))
+        .route("/inquiries", get(inquiries::inquiries_page))
+        .route("/requests/{id}", get(inquiries::request_page))
+        .route("/inquiries/{id}", get(inquiries::inquiry_page))
+        .route("/offers/{id}/handled", post(inquiries::mark_handled))
+        .route("/offers/{id}/lane-notes", post(inquiries::add_note))
+        .route("/offers/{id}/reply/preview", post(inquiries::reply_preview))
+        .route("/offers/{id}/reply", post(inquiries::reply_send))
+        .route(
+            "/snippets",
+            get(inquiries::snippets_page).post(inquiries::create_snippet),
+        )
+        .route("/snippets/{id}", post(inquiries::update_snippet))
+        .route("/snippets/{id}/delete", post(inquiries::delete_snippet))
         .route_layer(axum::middleware::from_fn_with_state(
             state.telemetry.clone(),
             health::time_request,

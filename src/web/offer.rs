@@ -85,6 +85,7 @@ pub(crate) async fn render_offer(
             .queue_neighbours(&super::flow::Trail::from_query(raw).filter(&session.user.email), id)
             .await?,
         own => super::ownership::offer_context(state, session, id).await?,
+        reply_box => super::inquiries::reply_box(state, &detail.offer, "").await?,
         ..extra
     };
     page(state, session, "offer.html", ctx)

@@ -60,6 +60,7 @@ impl QueueForm {
             search: given(&self.q),
             owner: ownership::owner_filter(&self.owner, me),
             sort: ownership::sort(&self.sort)?,
+            offers_only: true,
         })
     }
 }
@@ -158,6 +159,7 @@ pub async fn queue_page(
         statuses => status_choices(),
         held => state.store.held_count().await?,
         flow => super::flow::banner(&state, raw.as_deref()).await?,
+        lanes => state.store.lane_counts().await?,
     };
     page(&state, &session, "queue.html", ctx)
 }

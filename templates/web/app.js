@@ -164,3 +164,23 @@
   });
 })();
 /* ---- end desk-slots ---- */
+// ---- desk-replies: reply snippets -------------------------------------
+// "Insert" puts the chosen snippet into the reply where the cursor is,
+// without leaving the page; without script the form asks the server to.
+(function () {
+  "use strict";
+  document.addEventListener("click", function (e) {
+    var button = e.target.closest && e.target.closest("#insert-snippet");
+    if (!button) return;
+    var select = document.getElementById("snippet");
+    var box = document.getElementById("reply-body");
+    var option = select && select.options[select.selectedIndex];
+    if (!option || !box || !option.hasAttribute("data-body")) return;
+    e.preventDefault();
+    var text = option.getAttribute("data-body");
+    var start = box.selectionStart, end = box.selectionEnd;
+    box.value = box.value.slice(0, start) + text + box.value.slice(end);
+    box.focus();
+    box.selectionStart = box.selectionEnd = start + text.length;
+  });
+})();

@@ -26,6 +26,8 @@
 //!   next offer after a decision, keys, undo, reopen, errors beside the
 //!   field, confirmations), [`slots`] (opening hours, the slot grid,
 //!   pickups at the donor's address, reschedule and cancel, shortfalls).
+//!   [`desk`] (search, CSV export, the desk at phone width), [`inquiries`]
+//!   (requests and inquiries apart from offers, staff replies, snippets).
 //!
 //! One binary, so the crate links once.
 
@@ -43,6 +45,7 @@ mod desk;
 mod flow;
 mod held;
 mod hostile;
+mod inquiries;
 mod languages;
 mod needs;
 mod ownership;
