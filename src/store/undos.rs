@@ -10,6 +10,7 @@
 
 use sqlx::{QueryBuilder, Sqlite, Transaction};
 
+use super::ownership::{open_sort_index, QueueSort};
 use super::queue::push_filter;
 use super::{now_ms, search, DecisionTx, QueryContext, QueueFilter, Store, StoreError};
 use crate::state::{OfferStatus, ReplyState};
@@ -219,18 +220,19 @@ impl Store {
     }
 
     /// The offers before and after `offer_id` in the queue `filter`
-    /// selects, in the queue's order (priority, or rank with a search).
+    /// selects, in the queue's order (priority, rank with a search, or the
+    /// column staff sorted by).
     pub async fn queue_neighbours(
         &self,
         filter: &QueueFilter,
         offer_id: i64,
     ) -> Result<(Option<i64>, Option<i64>), StoreError> {
-        if filter
+        let searched = filter
             .search
             .as_deref()
             .and_then(search::fts_query)
-            .is_some()
-        {
+            .is_some();
+        if searched || filter.sort != QueueSort::default() {
             let ids = self.queue_ids(filter, NEIGHBOUR_SCAN).await?;
             let Some(at) = ids.iter().position(|&id| id == offer_id) else {
                 return Ok((None, ids.first().copied()));
@@ -316,17 +318,23 @@ impl Store {
             Some(query) => {
                 qb.push(" FROM offer_search CROSS JOIN offers o ON o.id = offer_search.rowid");
                 push_filter(&mut qb, filter, None);
-                qb.push(" AND offer_search MATCH ")
-                    .push_bind(query.clone())
-                    .push(format!(
+                qb.push(" AND offer_search MATCH ").push_bind(query.clone());
+                if filter.sort == QueueSort::default() {
+                    qb.push(format!(
                         " ORDER BY {} , o.priority DESC, o.id",
                         search::RANK
                     ));
+                } else {
+                    qb.push(format!(" ORDER BY {}", filter.sort.order_by()));
+                }
             }
             None => {
                 qb.push(" FROM offers o");
+                if let Some(index) = open_sort_index(filter) {
+                    qb.push(format!(" INDEXED BY {index}"));
+                }
                 push_filter(&mut qb, filter, None);
-                qb.push(" ORDER BY o.priority DESC, o.id");
+                qb.push(format!(" ORDER BY {}", filter.sort.order_by()));
             }
         }
         qb.push(" LIMIT ").push_bind(limit);

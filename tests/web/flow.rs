@@ -716,6 +716,16 @@ async fn offers_of_equal_priority_follow_each_other_in_queue_order() {
         neighbours_of(&app, &cookie, &at(c)).await,
         (Some(at(b)), None)
     );
+    // Sorted by donor, reversed, the neighbours follow that column instead.
+    let by_donor = |id: i64| format!("/offers/{id}?status=open&sort=-donor&");
+    assert_eq!(
+        neighbours_of(&app, &cookie, &by_donor(c)).await,
+        (Some(by_donor(needed)), Some(by_donor(b)))
+    );
+    assert_eq!(
+        neighbours_of(&app, &cookie, &by_donor(a)).await,
+        (Some(by_donor(b)), None)
+    );
 }
 
 #[tokio::test]
