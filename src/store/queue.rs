@@ -169,6 +169,41 @@ impl QueueFilter {
     }
 }
 
+/// The FROM, WHERE and ORDER BY of the queue `filter` selects, in the
+/// order its page shows (priority, best match with a search and the
+/// default sort, or the column staff sorted by); `fts` is its search.
+pub(super) fn push_from_in_order(
+    qb: &mut QueryBuilder<'_, Sqlite>,
+    filter: &QueueFilter,
+    fts: Option<&str>,
+) {
+    match fts {
+        Some(query) => {
+            // The index first (CROSS JOIN keeps that order): it names the few rows.
+            qb.push(" FROM offer_search CROSS JOIN offers o ON o.id = offer_search.rowid");
+            push_filter(qb, filter, None);
+            qb.push(" AND offer_search MATCH ")
+                .push_bind(query.to_string());
+            if filter.sort == QueueSort::default() {
+                qb.push(format!(
+                    " ORDER BY {} , o.priority DESC, o.id",
+                    search::RANK
+                ));
+            } else {
+                qb.push(format!(" ORDER BY {}", filter.sort.order_by()));
+            }
+        }
+        None => {
+            qb.push(" FROM offers o");
+            if let Some(index) = open_sort_index(filter) {
+                qb.push(format!(" INDEXED BY {index}"));
+            }
+            push_filter(qb, filter, None);
+            qb.push(format!(" ORDER BY {}", filter.sort.order_by()));
+        }
+    }
+}
+
 impl Store {
     /// One page of the queue and the total count: highest priority first,
     /// or, with a search, best match first.
@@ -180,30 +215,7 @@ impl Store {
     ) -> Result<(Vec<QueueRow>, i64), StoreError> {
         let fts = filter.fts();
         let mut qb = QueryBuilder::new(format!("SELECT {QUEUE_COLUMNS}"));
-        match &fts {
-            Some(query) => {
-                // The index first (CROSS JOIN keeps that order): it names the few rows.
-                qb.push(" FROM offer_search CROSS JOIN offers o ON o.id = offer_search.rowid");
-                push_filter(&mut qb, filter, None);
-                qb.push(" AND offer_search MATCH ").push_bind(query.clone());
-                if filter.sort == QueueSort::default() {
-                    qb.push(format!(
-                        " ORDER BY {} , o.priority DESC, o.id",
-                        search::RANK
-                    ));
-                } else {
-                    qb.push(format!(" ORDER BY {}", filter.sort.order_by()));
-                }
-            }
-            None => {
-                qb.push(" FROM offers o");
-                if let Some(index) = open_sort_index(filter) {
-                    qb.push(format!(" INDEXED BY {index}"));
-                }
-                push_filter(&mut qb, filter, None);
-                qb.push(format!(" ORDER BY {}", filter.sort.order_by()));
-            }
-        }
+        push_from_in_order(&mut qb, filter, fts.as_deref());
         qb.push(" LIMIT ")
             .push_bind(limit)
             .push(" OFFSET ")

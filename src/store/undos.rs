@@ -10,8 +10,8 @@
 
 use sqlx::{QueryBuilder, Sqlite, Transaction};
 
-use super::ownership::{open_sort_index, QueueSort};
-use super::queue::push_filter;
+use super::ownership::QueueSort;
+use super::queue::{push_filter, push_from_in_order};
 use super::{now_ms, search, DecisionTx, QueryContext, QueueFilter, Store, StoreError};
 use crate::state::{OfferStatus, ReplyState};
 
@@ -314,29 +314,7 @@ impl Store {
     async fn queue_ids(&self, filter: &QueueFilter, limit: i64) -> Result<Vec<i64>, StoreError> {
         let fts = filter.search.as_deref().and_then(search::fts_query);
         let mut qb = QueryBuilder::<Sqlite>::new("SELECT o.id");
-        match &fts {
-            Some(query) => {
-                qb.push(" FROM offer_search CROSS JOIN offers o ON o.id = offer_search.rowid");
-                push_filter(&mut qb, filter, None);
-                qb.push(" AND offer_search MATCH ").push_bind(query.clone());
-                if filter.sort == QueueSort::default() {
-                    qb.push(format!(
-                        " ORDER BY {} , o.priority DESC, o.id",
-                        search::RANK
-                    ));
-                } else {
-                    qb.push(format!(" ORDER BY {}", filter.sort.order_by()));
-                }
-            }
-            None => {
-                qb.push(" FROM offers o");
-                if let Some(index) = open_sort_index(filter) {
-                    qb.push(format!(" INDEXED BY {index}"));
-                }
-                push_filter(&mut qb, filter, None);
-                qb.push(format!(" ORDER BY {}", filter.sort.order_by()));
-            }
-        }
+        push_from_in_order(&mut qb, filter, fts.as_deref());
         qb.push(" LIMIT ").push_bind(limit);
         qb.build_query_scalar()
             .fetch_all(&self.reader)
