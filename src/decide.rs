@@ -76,32 +76,22 @@ impl From<StoreError> for DecideError {
     }
 }
 
-/// Accepts an offer with a pickup slot, and queues the pickup email.
+/// Accepts an offer with a pickup site and a free-text window (the command
+/// line; the desk books a slot through `crate::slots`), and queues the
+/// pickup email.
 pub async fn accept(desk: Desk<'_>, offer: OfferRef, pickup: &Pickup) -> Result<(), DecideError> {
-    Ok(accept_tx(desk, offer, pickup, None).await?.commit().await?)
-}
-
-/// [`accept`], left uncommitted, its email due at `hold` (ms since the
-/// epoch; `None`: now), so the desk can add its undo window.
-pub async fn accept_tx(
-    desk: Desk<'_>,
-    offer: OfferRef,
-    pickup: &Pickup,
-    hold: Option<i64>,
-) -> Result<DecisionTx, DecideError> {
     let email = pickup_email(desk, offer, pickup).await?;
     let id = offer.id();
-    let mut tx = begin(desk, offer, OfferStatus::Scheduled, hold).await?;
+    let mut tx = begin(desk, offer, OfferStatus::Scheduled, None).await?;
     tx.set_pickup(id, &pickup.site, &pickup.window).await?;
     let detail = format!("{}, {}", pickup.site, pickup.window);
     tx.audit(desk.actor, Some(id), "accepted", &detail).await?;
     tx.enqueue(id, &email).await?;
-    Ok(tx)
+    Ok(tx.commit().await?)
 }
 
-/// The pickup email for `pickup`, as [`accept`] would queue it (the desk
-/// shows it before staff accept).
-pub async fn pickup_email(
+/// The pickup email for `pickup`, as [`accept`] queues it.
+async fn pickup_email(
     desk: Desk<'_>,
     offer: OfferRef,
     pickup: &Pickup,

@@ -209,10 +209,6 @@ const PAGES: &[(&str, &str)] = &[
         "slots_dashboard.html",
         include_str!("../../templates/web/slots_dashboard.html"),
     ),
-    (
-        "preview.html",
-        include_str!("../../templates/web/preview.html"),
-    ),
     // desk-flow (#16)
     (
         "flow_banner.html",

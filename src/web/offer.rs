@@ -1,8 +1,8 @@
-//! The offer page and everything staff change there: item corrections,
-//! notes, and the decisions (accept with a pickup slot after previewing the
-//! email, decline with a reason, spam, merge, received quantities), each
-//! read from its form and made by `crate::decide`. Also the message page
-//! and attachment downloads.
+//! The offer page and what staff correct there: item lines (picked from
+//! the catalog) and notes, and the forms the decisions read (decline,
+//! merge, received); the decisions' routes are [`super::flow`]'s and
+//! accepting into a slot is [`super::slots`]'. Also the message page and
+//! attachment downloads.
 
 use axum::extract::{Path, RawQuery, State};
 use axum::http::header;
