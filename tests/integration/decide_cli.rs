@@ -27,7 +27,12 @@ struct Cli {
 impl Cli {
     async fn start() -> Cli {
         let f = Fixture::new().await;
-        let config = format!("[database]\nurl = \"{}\"\n", f.db_url());
+        // The desk's address and name are the fixture's, so the command
+        // line's emails can be compared with the desk's.
+        let config = format!(
+            "[database]\nurl = \"{}\"\n\n[donations]\naddress = \"donations@city.example\"\nname = \"Desk\"\n",
+            f.db_url()
+        );
         std::fs::write(f.dir.path().join("supplyline.toml"), config).unwrap();
         Cli { f }
     }
