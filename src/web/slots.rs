@@ -86,10 +86,14 @@ pub async fn offer_context(
     let booked = booking
         .as_ref()
         .is_some_and(|b| b.state == BookingState::Booked);
+    let booking_zone = match &booking {
+        Some(b) => store.site_zone(&b.site).await?.label(b.starts_at),
+        None => None,
+    };
     Ok(minijinja::context! {
         grids,
         today => today.format("%Y-%m-%d").to_string(),
-        booking, booked,
+        booking, booked, booking_zone,
         address => booking.as_ref().and_then(|b| b.address.clone()).or(extracted_address),
         shortfalls => store.shortfalls(offer_id).await?,
     })

@@ -635,6 +635,13 @@ async fn a_site_in_another_time_zone_gets_slots_at_its_own_hours() {
     let email = preview(&b).await;
     assert!(email.contains(&window), "{window} in {email}");
     send(&b).await;
+    let booked = b.wait_for("#booking").await.text().await.unwrap();
+    let hours = format!(
+        "{}–{} UTC+14",
+        start.format("%H:%M"),
+        (start + chrono::Duration::hours(1)).format("%H:%M")
+    );
+    assert!(booked.contains(&hours), "{hours} in {booked}");
     let mail = mailbox(&app, &donor, 1).await;
     assert!(body_text(&mail[0]).contains(&window), "{window}");
     let (ics, _) = calendar(&mail[0]);
