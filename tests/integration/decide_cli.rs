@@ -305,6 +305,17 @@ async fn offers_accept_refuses_a_full_slot_unless_overbook_and_books_as_the_desk
         "{:?}",
         cli_email.1
     );
+    // Its cancellation withdraws the same instant, in UTC too.
+    slots::cancel(cli.f.desk(), a).await.unwrap();
+    let emails = cli.emails().await;
+    let (text, cancel) = email_as_read(&emails["a@cli.example"], &a.to_string());
+    assert!(text.contains("UTC+14"), "{text}");
+    let when = |lines: &[String]| -> Vec<String> {
+        let keep = |l: &&String| l.starts_with("DTSTART") || l.starts_with("DTEND");
+        lines.iter().filter(keep).cloned().collect()
+    };
+    assert_eq!(when(&cancel), when(&cli_email.1));
+    assert!(cancel.contains(&"METHOD:CANCEL".to_string()), "{cancel:?}");
 
     // A time that has passed, and one that is not a time, are refused.
     let past = (first_depot_slot() - Duration::days(2)).format("%Y-%m-%dT%H:%M");
