@@ -497,6 +497,65 @@ mod tests {
         assert_eq!(next_booking(offer, &dropoff, None, false).address, None);
     }
 
+    #[tokio::test]
+    async fn the_grid_follows_the_sites_clock_and_leaves_out_the_hour_skipped_in_spring() {
+        let store = Store::open("sqlite::memory:").await.unwrap();
+        let mut week = hours::WeekHours::default();
+        week.days[6] = hours::parse_day("00:00-04:00").unwrap(); // Sundays
+        let site = SiteSlots {
+            site: "Night depot".into(),
+            hours: week,
+            capacity: 1,
+        };
+        store.load_site_slots(&[site.clone()]).await.unwrap();
+        let la = Zone::parse("America/Los_Angeles").unwrap();
+        store
+            .load_site_zones(&[(site.site.clone(), la)])
+            .await
+            .unwrap();
+        // Saturday 7 March 2026 23:30 in Los Angeles; the clocks skip 02:00
+        // that night. The server's zone plays no part.
+        let now = chrono::NaiveDate::from_ymd_opt(2026, 3, 8)
+            .unwrap()
+            .and_hms_opt(7, 30, 0)
+            .unwrap()
+            .and_utc();
+        let g = site_grid(&store, &site, 0, now).await.unwrap();
+        assert_eq!(
+            (g.zone, g.now.format("%a %H:%M").to_string()),
+            (la, "Sat 23:30".into())
+        );
+        let sunday = g.days.iter().find(|d| !d.cells.is_empty()).unwrap();
+        let hours: Vec<_> = sunday
+            .cells
+            .iter()
+            .map(|c| c.from.format("%H:%M").to_string())
+            .collect();
+        assert_eq!(hours, ["00:00", "01:00", "03:00"]);
+        let first = g.first.unwrap();
+        assert_eq!(first.start().format("%a %H:%M").to_string(), "Sun 01:00");
+        assert_eq!(
+            window_text_in(
+                la,
+                first.start(),
+                first.start() + chrono::Duration::hours(1)
+            ),
+            "Sunday 8 March 2026 01:00–02:00 PST"
+        );
+        assert_eq!(
+            calendar_times(
+                la,
+                first.start(),
+                first.start() + chrono::Duration::hours(1)
+            ),
+            [
+                (CALENDAR_START, "20260308T090000Z".to_string()),
+                (CALENDAR_END, "20260308T100000Z".to_string())
+            ]
+        );
+        assert!(calendar_times(Zone::Server, first.start(), first.start()).is_empty());
+    }
+
     #[test]
     fn the_window_reads_as_the_donor_sees_it() {
         let d = chrono::NaiveDate::from_ymd_opt(2026, 12, 4).unwrap();
