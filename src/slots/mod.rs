@@ -507,7 +507,10 @@ mod tests {
             hours: week,
             capacity: 1,
         };
-        store.load_site_slots(&[site.clone()]).await.unwrap();
+        store
+            .load_site_slots(std::slice::from_ref(&site))
+            .await
+            .unwrap();
         let la = Zone::parse("America/Los_Angeles").unwrap();
         store
             .load_site_zones(&[(site.site.clone(), la)])
