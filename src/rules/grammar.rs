@@ -991,7 +991,8 @@ impl Ctx<'_> {
                 continue;
             };
             let unit_name = self.rules.units[unit].0.as_str();
-            if matches!(unit_name, "each" | "pair")
+            let pieces = self.pieces_word(k + 1);
+            if (matches!(unit_name, "each" | "pair") && !pieces)
                 || !self.close(k, k + 1, 0)
                 || self.item_follows(k + 1)
                 || (self.role(k + 2, Role::Of)
@@ -1012,7 +1013,15 @@ impl Ctx<'_> {
                 continue;
             };
             // "8 cases of 150" counts the item before only when that has no count.
-            if self.role(k + 2, Role::Of) && prev.qty.is_some() {
+            if (self.role(k + 2, Role::Of) || pieces) && prev.qty.is_some() {
+                continue;
+            }
+            // "Stock: 2 million pieces … minimum order 50,000 pieces": pieces
+            // count the item only when no other count stands between.
+            let counted_between = self.toks[..k]
+                .iter()
+                .any(|t| t.num.is_some() && t.start >= prev.end);
+            if pieces && counted_between {
                 continue;
             }
             self.mark(k, k + 1);
@@ -1028,6 +1037,19 @@ impl Ctx<'_> {
             out.push(prev.counted_from(start, q));
         }
         out
+    }
+
+    /// "We have 60 units available": a word that counts pieces of whatever
+    /// was named, at token `i`.
+    fn pieces_word(&self, i: usize) -> bool {
+        const PIECES: &[&str] = &[
+            "unit", "units", "piece", "pieces", "pc", "pcs", "unidades", "piezas",
+        ];
+        self.toks.get(i).is_some_and(|t| {
+            t.role.is_none()
+                && t.unit == Some(self.each())
+                && PIECES.contains(&self.text[t.start..t.end].to_lowercase().as_str())
+        })
     }
 
     /// "16 oz bottles x 48": a container (a unit other than each or pair)
