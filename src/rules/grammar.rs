@@ -432,11 +432,18 @@ impl Ctx<'_> {
         } else {
             j
         };
-        let unit = self.unit(unit_at)?;
+        let mut unit = self.unit(unit_at)?;
         if unit_at != j && !self.close(unit_at, j, 0) {
             return None;
         }
         let mut k = unit_at.checked_sub(1)?;
+        // "5 cajas de tubos con medio de transporte", "3 cases of bottles of
+        // sanitizer": containers of smaller units of the item count the
+        // containers.
+        if let Some(outer) = self.outer_container(k) {
+            unit = self.unit(outer)?;
+            k = outer - 1;
+        }
         // "100 gallon jugs of bleach": a size word before the container.
         if self.unit(k).is_some() && self.close(k, unit_at, 0) && k > 0 && self.num(k - 1).is_some()
         {
@@ -455,6 +462,20 @@ impl Ctx<'_> {
             end,
             "count and unit before item",
         ))
+    }
+
+    /// For an "of" at `k`: the container right before it, when a count
+    /// stands before that ("5 boxes of" + "tubes of ...").
+    fn outer_container(&self, k: usize) -> Option<usize> {
+        let outer = k.checked_sub(1)?;
+        let count = outer.checked_sub(1)?;
+        let ok = self.role(k, Role::Of)
+            && self.num(k).is_none()
+            && self.unit(outer).is_some_and(|u| self.is_container(u))
+            && self.num(count).is_some()
+            && self.close(outer, k, 0)
+            && self.close(count, outer, 0);
+        ok.then_some(outer)
     }
 
     /// "120 | N95 respirator": a count alone in the cell before the item's
