@@ -427,6 +427,17 @@ impl Ctx<'_> {
                 }
             }
         }
+        // "40 pallets of 1-gallon hand sanitizer jugs": a size word ("1-gallon",
+        // "5-liter") between the container phrase and the item.
+        let j = match self.size_word(j) {
+            true => j.checked_sub(1).filter(|&i| {
+                let size = self.text[self.toks[i].end..self.toks[j].start].trim();
+                size.trim_end_matches('-')
+                    .chars()
+                    .all(|c| c.is_ascii_digit() || c == '.')
+            })?,
+            false => j,
+        };
         let unit_at = if self.role(j, Role::Of) {
             j.checked_sub(1)?
         } else {
@@ -462,6 +473,13 @@ impl Ctx<'_> {
             end,
             "count and unit before item",
         ))
+    }
+
+    /// Whether the unit at `j` is the size of a piece, written with its
+    /// number and a hyphen ("1-gallon", "5-liter").
+    fn size_word(&self, j: usize) -> bool {
+        let head = self.text[..self.toks[j].start].strip_suffix('-');
+        self.unit(j).is_some() && head.is_some_and(|h| h.ends_with(|c: char| c.is_ascii_digit()))
     }
 
     /// For an "of" at `k`: the container right before it, when a count
