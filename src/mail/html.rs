@@ -233,6 +233,14 @@ mod tests {
     use super::*;
 
     #[test]
+    fn accented_letter_entities() {
+        assert_eq!(
+            decode_entities("Dr&auml;ger &times; Jos&eacute; &Ntilde;o&ntilde;o &Uuml;ber &zz;"),
+            "Dräger × José Ñoño Über &zz;"
+        );
+    }
+
+    #[test]
     fn table_rows_are_lines_with_cells() {
         let t = to_text("<table><tr><th>Item</th><th>Qty</th></tr><tr><td>Shoe covers</td><td>1,000</td></tr></table>");
         assert_eq!(t, "Item | Qty\nShoe covers | 1,000");

@@ -1644,6 +1644,10 @@ impl Ctx<'_> {
 /// item ends the phrase: "(60), thermometer". A count reaches forward only
 /// through words and spaces.
 fn closes_a_phrase(gap: &str) -> bool {
+    const CLOSING: [char; 8] = [',', ';', ':', ')', '，', '；', '：', '）'];
+    if !gap.contains(['(', '（']) {
+        return gap.contains(CLOSING);
+    }
     // "500 medical (surgical) masks": an aside of words only is read through.
     let mut plain = String::with_capacity(gap.len());
     let mut aside = String::new();
@@ -1663,7 +1667,7 @@ fn closes_a_phrase(gap: &str) -> bool {
         }
     }
     plain.push_str(&aside);
-    plain.contains([',', ';', ':', ')', '，', '；', '：', '）'])
+    plain.contains(CLOSING)
 }
 
 fn clause_end(text: &str, from: usize) -> usize {
