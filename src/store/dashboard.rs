@@ -75,16 +75,34 @@ impl Store {
         Ok(stats)
     }
 
-    /// Offers created per day (UTC, `YYYY-MM-DD`) over the last `days` days.
+    /// Offers created per day (UTC, `YYYY-MM-DD`) over the last `days` days,
+    /// days without any left out. Each day is counted between its bounds
+    /// in the creation index: no date formatted per offer, no sort of
+    /// every offer of the month (60,000 at 100,000 offers).
     pub async fn offers_per_day(&self, days: i64) -> Result<Vec<(String, i64)>, StoreError> {
-        let since = now_ms() - days * 86_400_000;
-        sqlx::query_as(
-            "SELECT date(created_at / 1000, 'unixepoch') AS d, COUNT(*) FROM offers
-             WHERE created_at >= ? GROUP BY d ORDER BY d",
+        const DAY: i64 = 86_400_000;
+        let now = now_ms();
+        let since = now - days * DAY;
+        let counts: Vec<(i64, i64)> = sqlx::query_as(
+            "WITH RECURSIVE d(day) AS (
+               SELECT ?1 / ?3 UNION ALL SELECT day + 1 FROM d WHERE day < ?2 / ?3)
+             SELECT day, (SELECT COUNT(*) FROM offers
+                          WHERE created_at >= MAX(day * ?3, ?1) AND created_at < (day + 1) * ?3)
+             FROM d",
         )
         .bind(since)
+        .bind(now)
+        .bind(DAY)
         .fetch_all(&self.reader)
         .await
-        .during("counting offers per day")
+        .during("counting offers per day")?;
+        Ok(counts
+            .into_iter()
+            .filter(|(_, n)| *n > 0)
+            .filter_map(|(day, n)| {
+                let date = chrono::DateTime::from_timestamp_millis(day * DAY)?;
+                Some((date.format("%Y-%m-%d").to_string(), n))
+            })
+            .collect())
     }
 }

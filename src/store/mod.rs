@@ -56,6 +56,7 @@ mod search;
 mod slots;
 mod snippets;
 mod suppressions;
+mod undo_batches;
 mod undos;
 mod units;
 mod users;
@@ -90,6 +91,7 @@ pub use search::{fts_query, phone_tokens};
 pub use slots::{Booking, BookingMode, BookingState, Shortfall};
 pub use snippets::{Snippet, SnippetEdit};
 pub use suppressions::{BounceEffect, Suppression};
+pub use undo_batches::{BatchUndone, UndoBatch};
 pub use undos::{OfferBefore, UndoError, UndoWindow};
 pub use users::{FailedLogins, LoginSlot, SessionRow, User, UserListing};
 

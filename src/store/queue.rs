@@ -171,13 +171,19 @@ impl QueueFilter {
 
 /// The FROM, WHERE and ORDER BY of the queue `filter` selects, in the
 /// order its page shows (priority, best match with a search and the
-/// default sort, or the column staff sorted by); `fts` is its search.
+/// default sort, or the column staff sorted by); `fts` is its search, and
+/// `window` how many rows from the top the caller reads at most (a page's
+/// offset and length).
 pub(super) fn push_from_in_order(
     qb: &mut QueryBuilder<'_, Sqlite>,
     filter: &QueueFilter,
     fts: Option<&str>,
+    window: i64,
 ) {
     match fts {
+        Some(query) if search::ranks_alone(filter) => {
+            search::push_ranked_window(qb, filter, query, window);
+        }
         Some(query) => {
             // The index first (CROSS JOIN keeps that order): it names the few rows.
             qb.push(" FROM offer_search CROSS JOIN offers o ON o.id = offer_search.rowid");
@@ -185,10 +191,7 @@ pub(super) fn push_from_in_order(
             qb.push(" AND offer_search MATCH ")
                 .push_bind(query.to_string());
             if filter.sort == QueueSort::default() {
-                qb.push(format!(
-                    " ORDER BY {} , o.priority DESC, o.id",
-                    search::RANK
-                ));
+                qb.push(format!(" ORDER BY {}, o.id", search::RANK));
             } else {
                 qb.push(format!(" ORDER BY {}", filter.sort.order_by()));
             }
@@ -214,8 +217,11 @@ impl Store {
         limit: i64,
     ) -> Result<(Vec<QueueRow>, i64), StoreError> {
         let fts = filter.fts();
+        if let Some(query) = fts.as_deref().filter(|_| search::ranks_alone(filter)) {
+            return self.ranked_page(filter, query, offset, limit).await;
+        }
         let mut qb = QueryBuilder::new(format!("SELECT {QUEUE_COLUMNS}"));
-        push_from_in_order(&mut qb, filter, fts.as_deref());
+        push_from_in_order(&mut qb, filter, fts.as_deref(), offset + limit);
         qb.push(" LIMIT ")
             .push_bind(limit)
             .push(" OFFSET ")
@@ -228,6 +234,43 @@ impl Store {
                 .during("reading the queue")
         };
         let (rows, total) = tokio::try_join!(rows, self.total(filter, fts.as_deref()))?;
+        Ok((rows, total))
+    }
+
+    /// One page of a search [`search::ranks_alone`] answers, and its total:
+    /// the page's ids ranked and counted in the index, then only its rows
+    /// read from `offers`.
+    async fn ranked_page(
+        &self,
+        filter: &QueueFilter,
+        query: &str,
+        offset: i64,
+        limit: i64,
+    ) -> Result<(Vec<QueueRow>, i64), StoreError> {
+        let ids = search::ranked_ids(&self.reader, filter, query, offset + limit);
+        let total = search::count_alone(&self.reader, filter, query);
+        let (ids, total) = tokio::try_join!(ids, total)?;
+        let page: Vec<i64> = ids
+            .into_iter()
+            .skip(usize::try_from(offset).unwrap_or(0))
+            .collect();
+        if page.is_empty() {
+            return Ok((Vec::new(), total));
+        }
+        let mut qb = QueryBuilder::new(format!(
+            "SELECT {QUEUE_COLUMNS} FROM offers o WHERE o.id IN ("
+        ));
+        let mut list = qb.separated(", ");
+        for id in &page {
+            list.push_bind(*id);
+        }
+        qb.push(")");
+        let mut rows: Vec<QueueRow> = qb
+            .build_query_as()
+            .fetch_all(&self.reader)
+            .await
+            .during("reading the queue")?;
+        rows.sort_by_key(|r| page.iter().position(|id| *id == r.id));
         Ok((rows, total))
     }
 

@@ -3,15 +3,17 @@
 //! clean text of the messages that join it, and turning what staff type
 //! into an FTS5 query. The row's items, notes and the offer's own columns
 //! are kept in step by triggers (migration 0017), in the transaction that
-//! changes them.
+//! changes them. A search with no filter but itself ([`ranks_alone`]) is
+//! ranked, cut to its page and counted inside the index, so a search that
+//! matches most offers joins only its page to `offers`.
 //!
 //! What staff type: words (all must match), `"a phrase"`, `word*` (a
 //! prefix), `OR` between two terms, a reference (`SL-000123`, `sl-123`) and
 //! a phone number in any spacing (`+1 310 555 0100`, `310-555-0100`).
 
-use sqlx::{Sqlite, Transaction};
+use sqlx::{QueryBuilder, Sqlite, SqlitePool, Transaction};
 
-use super::{QueryContext, StoreError};
+use super::{QueryContext, QueueFilter, QueueSort, StatusFilter, StoreError};
 use crate::values::OfferRef;
 
 /// The most characters of clean text one offer keeps in the index; a
@@ -21,6 +23,124 @@ const MAX_TEXT_CHARS: usize = 32 * 1024;
 /// Each column's weight in the ranking (bm25), in the table's column
 /// order: reference, donor, subject, phones, pickup, items, notes, text.
 pub(super) const RANK: &str = "bm25(offer_search, 20.0, 6.0, 4.0, 20.0, 2.0, 3.0, 2.0, 1.0)";
+
+/// Whether the index alone answers the queue `f`: a search in every
+/// status with no other filter and the default sort (best match first).
+/// The index then ranks its matches and cuts the page before a row of
+/// `offers` is read, and counts them itself; a search that matches most
+/// offers otherwise joined every match to `offers` before the page was
+/// cut. Other filters are columns of `offers`, so their matches are
+/// joined first.
+pub(super) fn ranks_alone(f: &QueueFilter) -> bool {
+    f.status == StatusFilter::All
+        && f.category.is_none()
+        && f.item.is_none()
+        && f.language.is_none()
+        && f.postal.is_none()
+        && f.owner.is_none()
+        && f.sort == QueueSort::default()
+}
+
+/// Leaves requests and inquiries out of the index's own query when `f`
+/// does: their ids are few, read once from the category index.
+fn push_offers_only(qb: &mut QueryBuilder<'_, Sqlite>, f: &QueueFilter) {
+    if f.offers_only && f.category.is_none() {
+        let lanes = super::lane_categories_sql();
+        qb.push(format!(
+            " AND rowid NOT IN (SELECT id FROM offers WHERE category IN ({lanes}))"
+        ));
+    }
+}
+
+/// The FROM and ORDER BY of a queue [`ranks_alone`] answers: the best
+/// `window` matches by rank (then by id, so pages never overlap), and only
+/// those joined to `offers`.
+pub(super) fn push_ranked_window(
+    qb: &mut QueryBuilder<'_, Sqlite>,
+    f: &QueueFilter,
+    query: &str,
+    window: i64,
+) {
+    qb.push(format!(
+        " FROM (SELECT rowid AS id, {RANK} AS score FROM offer_search WHERE offer_search MATCH "
+    ))
+    .push_bind(query.to_string());
+    push_offers_only(qb, f);
+    qb.push(" ORDER BY score, rowid LIMIT ")
+        .push_bind(window)
+        .push(") p CROSS JOIN offers o ON o.id = p.id ORDER BY p.score, p.id");
+}
+
+/// How many offers a queue [`ranks_alone`] answers holds, counted in the
+/// index.
+pub(super) async fn count_alone(
+    reader: &SqlitePool,
+    f: &QueueFilter,
+    query: &str,
+) -> Result<i64, StoreError> {
+    let mut qb = QueryBuilder::new("SELECT COUNT(*) FROM offer_search WHERE offer_search MATCH ");
+    qb.push_bind(query.to_string());
+    push_offers_only(&mut qb, f);
+    qb.build_query_scalar()
+        .fetch_one(reader)
+        .await
+        .during("counting a search's matches")
+}
+
+/// How many parts of the index a search [`ranks_alone`] answers is ranked
+/// in at once, each on a reader connection of its own: ranking costs per
+/// match (bm25 over 77,000 matches is most of a broad search's time), and
+/// the parts share it among the cores.
+fn parts() -> i64 {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    cores.clamp(1, 4) as i64
+}
+
+/// The best `window` matches of a search [`ranks_alone`] answers, best
+/// first (by rank, then id): the index is ranked in rowid ranges at once
+/// and the parts' best merged. bm25 takes its word weights (IDF) and the
+/// average length from the whole index whatever the range, so a row
+/// scores the same in its part as in one query over everything, and the
+/// merge is that query's answer.
+pub(super) async fn ranked_ids(
+    reader: &SqlitePool,
+    f: &QueueFilter,
+    query: &str,
+    window: i64,
+) -> Result<Vec<i64>, StoreError> {
+    let last: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(id), 0) FROM offers")
+        .fetch_one(reader)
+        .await
+        .during("reading the last offer's id")?;
+    let parts = parts();
+    let step = last / parts + 1;
+    let ranked = (0..parts).map(|k| {
+        let mut qb = QueryBuilder::<Sqlite>::new(format!(
+            "SELECT rowid, {RANK} AS score FROM offer_search WHERE offer_search MATCH "
+        ));
+        qb.push_bind(query.to_string())
+            .push(" AND rowid > ")
+            .push_bind(k * step)
+            .push(" AND rowid <= ")
+            .push_bind((k + 1) * step);
+        push_offers_only(&mut qb, f);
+        qb.push(" ORDER BY score, rowid LIMIT ").push_bind(window);
+        async move {
+            qb.build_query_as::<(i64, f64)>()
+                .fetch_all(reader)
+                .await
+                .during("ranking a search's matches")
+        }
+    });
+    let mut best: Vec<(i64, f64)> = futures::future::try_join_all(ranked)
+        .await?
+        .into_iter()
+        .flatten()
+        .collect();
+    best.sort_by(|a, b| a.1.total_cmp(&b.1).then(a.0.cmp(&b.0)));
+    best.truncate(usize::try_from(window).unwrap_or(0));
+    Ok(best.into_iter().map(|(id, _)| id).collect())
+}
 
 /// Writes the search row of a just-created offer (its items already
 /// written), with the clean text of its message.

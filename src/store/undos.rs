@@ -134,45 +134,9 @@ impl Store {
     /// never sent), and the history says so. Returns the offer's id.
     pub async fn undo_decision(&self, id: i64, actor: &str) -> Result<i64, UndoError> {
         let mut tx = self.write().await?;
-        let row: UndoRow = sqlx::query_as(
-            "SELECT offer_id, action, status_after, before_json, reply_id, undo_until, undone_at
-             FROM decision_undos WHERE id = ?",
-        )
-        .bind(id)
-        .fetch_optional(&mut *tx)
-        .await
-        .during("reading an undo window")?
-        .ok_or(UndoError::NotFound)?;
-        let now = now_ms();
-        if row.undone_at.is_some() {
-            return Err(UndoError::AlreadyUndone);
-        }
-        if now >= row.undo_until {
-            return Err(UndoError::Expired);
-        }
-        let status = current_status(&mut tx, row.offer_id).await?;
-        if status != row.status_after {
-            return Err(UndoError::Moved(status));
-        }
-        if let Some(reply) = row.reply_id {
-            discard_held_back(&mut tx, row.offer_id, reply).await?;
-        }
-        let before: OfferBefore =
-            serde_json::from_str(&row.before_json).map_err(|e| StoreError::Query {
-                what: "reading what an offer was before a decision",
-                source: sqlx::Error::Decode(Box::new(e)),
-            })?;
-        restore(&mut tx, row.offer_id, &before).await?;
-        sqlx::query("UPDATE decision_undos SET undone_at = ? WHERE id = ?")
-            .bind(now)
-            .bind(id)
-            .execute(&mut *tx)
-            .await
-            .during("marking a decision undone")?;
-        let detail = format!("{} undone, back to {}", row.action, before.status);
-        Store::audit_in(&mut tx, actor, Some(row.offer_id), None, "undone", &detail).await?;
+        let offer = undo_in(&mut tx, id, actor, now_ms(), "").await?;
         tx.commit().await.during("committing an undo")?;
-        Ok(row.offer_id)
+        Ok(offer)
     }
 
     /// Reopens a closed offer: declined, spam or merged ones become `new`
@@ -314,7 +278,7 @@ impl Store {
     async fn queue_ids(&self, filter: &QueueFilter, limit: i64) -> Result<Vec<i64>, StoreError> {
         let fts = filter.search.as_deref().and_then(search::fts_query);
         let mut qb = QueryBuilder::<Sqlite>::new("SELECT o.id");
-        push_from_in_order(&mut qb, filter, fts.as_deref());
+        push_from_in_order(&mut qb, filter, fts.as_deref(), limit);
         qb.push(" LIMIT ").push_bind(limit);
         qb.build_query_scalar()
             .fetch_all(&self.reader)
@@ -360,6 +324,56 @@ impl DecisionTx {
         .await
         .during("opening an undo window")
     }
+}
+
+/// Undoes the decision of window `id` inside `tx` (checked as
+/// [`Store::undo_decision`] says, every check before any write, so a
+/// refusal leaves `tx` as it was); `note` ends the history's detail.
+/// Returns the offer's id.
+pub(super) async fn undo_in(
+    tx: &mut Transaction<'static, Sqlite>,
+    id: i64,
+    actor: &str,
+    now: i64,
+    note: &str,
+) -> Result<i64, UndoError> {
+    let row: UndoRow = sqlx::query_as(
+        "SELECT offer_id, action, status_after, before_json, reply_id, undo_until, undone_at
+         FROM decision_undos WHERE id = ?",
+    )
+    .bind(id)
+    .fetch_optional(&mut **tx)
+    .await
+    .during("reading an undo window")?
+    .ok_or(UndoError::NotFound)?;
+    if row.undone_at.is_some() {
+        return Err(UndoError::AlreadyUndone);
+    }
+    if now >= row.undo_until {
+        return Err(UndoError::Expired);
+    }
+    let status = current_status(tx, row.offer_id).await?;
+    if status != row.status_after {
+        return Err(UndoError::Moved(status));
+    }
+    let before: OfferBefore =
+        serde_json::from_str(&row.before_json).map_err(|e| StoreError::Query {
+            what: "reading what an offer was before a decision",
+            source: sqlx::Error::Decode(Box::new(e)),
+        })?;
+    if let Some(reply) = row.reply_id {
+        discard_held_back(tx, row.offer_id, reply).await?;
+    }
+    restore(tx, row.offer_id, &before).await?;
+    sqlx::query("UPDATE decision_undos SET undone_at = ? WHERE id = ?")
+        .bind(now)
+        .bind(id)
+        .execute(&mut **tx)
+        .await
+        .during("marking a decision undone")?;
+    let detail = format!("{} undone, back to {}{note}", row.action, before.status);
+    Store::audit_in(tx, actor, Some(row.offer_id), None, "undone", &detail).await?;
+    Ok(row.offer_id)
 }
 
 async fn current_status(

@@ -110,8 +110,16 @@ pub async fn dashboard_page(
     State(state): State<AppState>,
     session: Session,
 ) -> Result<Page, WebError> {
-    let stats = state.store.item_stats().await?;
-    let days = fill_days(&state.store.offers_per_day(30).await?, 30);
+    // Independent reads, on reader connections at once.
+    let store = &state.store;
+    let (stats, days, counts, replies, shortfalls) = tokio::try_join!(
+        store.item_stats(),
+        store.offers_per_day(30),
+        store.message_counts(),
+        store.reply_counts(),
+        super::slots::dashboard_shortfalls(store),
+    )?;
+    let days = fill_days(&days, 30);
     let bars = item_bars(&stats);
     let ctx = minijinja::context! {
         stats, bars,
@@ -120,9 +128,7 @@ pub async fn dashboard_page(
         days => day_bars(&days),
         days_width => (days.len() as f64 * 22.0).max(22.0),
         day_height => DAY_HEIGHT,
-        counts => state.store.message_counts().await?,
-        replies => state.store.reply_counts().await?,
-        shortfalls => super::slots::dashboard_shortfalls(&state.store).await?,
+        counts, replies, shortfalls,
     };
     page(&state, &session, "dashboard.html", ctx)
 }

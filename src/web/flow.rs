@@ -30,7 +30,18 @@ use crate::store::{DecisionTx, OfferBefore, QueueFilter};
 use crate::values::{BadQuantity, OfferRef, Quantity};
 
 /// Query keys the flow itself adds, never carried further.
-const OWN_KEYS: &[&str] = &["undo", "undone", "empty", "done", "skipped"];
+const OWN_KEYS: &[&str] = &[
+    "undo",
+    "undone",
+    "empty",
+    "done",
+    "skipped",
+    // web::batches
+    "undo_batch",
+    "undone_batch",
+    "kept",
+    "undo_refused",
+];
 /// The longest value of a carried key (as the queue cuts its filters).
 const MAX_VALUE_CHARS: usize = 200;
 

@@ -22,6 +22,7 @@
 //! HTML autoescaping and bidirectional controls defused ([`bidi`]), and the Content-Security-Policy allows no inline script.
 
 pub mod auth;
+pub mod batches;
 pub mod bidi;
 pub mod dashboard;
 pub mod error;
@@ -209,6 +210,11 @@ const PAGES: &[(&str, &str)] = &[
         "slots_dashboard.html",
         include_str!("../../templates/web/slots_dashboard.html"),
     ),
+    // desk (#16): bulk decisions with Undo
+    (
+        "batch_banner.html",
+        include_str!("../../templates/web/batch_banner.html"),
+    ),
     // desk-flow (#16)
     (
         "flow_banner.html",
@@ -376,6 +382,8 @@ pub fn router(state: AppState) -> Router {
         // desk-flow (#16): decline preview, undo, reopen
         .route("/offers/{id}/decline/preview", post(flow::decline_preview))
         .route("/undo/{id}", post(flow::undo))
+        // desk (#16): bulk decisions with Undo
+        .route("/undo-batch/{id}", post(batches::undo))
         .route("/offers/{id}/reopen", post(flow::reopen))
         .route("/replies/held", get(replies::held_page))
         .route("/replies/{id}/{action}", post(replies::settle))

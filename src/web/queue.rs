@@ -11,7 +11,6 @@ use super::auth::{page, Role, Session};
 use super::error::WebError;
 use super::offer::{bounded, MAX_REASON_CHARS};
 use super::{ownership, AppState, Page};
-use crate::decide;
 use crate::state::{OfferStatus, UnknownState};
 use crate::store::{fmt_qty, ExportOffer, ItemFull, QueueFilter, StatusFilter};
 use crate::values::OfferRef;
@@ -166,6 +165,7 @@ pub async fn queue_page(
         statuses => status_choices(),
         held => state.store.held_count().await?,
         flow => super::flow::banner(&state, raw.as_deref()).await?,
+        batch => super::batches::banner(&state, raw.as_deref()).await?,
         lanes => state.store.lane_counts().await?,
     };
     page(&state, &session, "queue.html", ctx)
@@ -215,8 +215,16 @@ pub async fn bulk(
     bounded(&form.reason, "a decline reason", MAX_REASON_CHARS)?;
     let ids: Vec<i64> = form.ids.iter().copied().take(500).collect();
     let mut refused = 0;
+    // Declines and spam are decisions: one batch, undone with one Undo.
+    let mut batch = super::batches::Batch::new(&state, &session);
     for &id in &ids {
-        if let Err(e) = bulk_one(&state, &session, id, &form).await {
+        let one = match form.action.as_str() {
+            "spam" | "decline" => batch.decide(id, &form.action, &form.reason).await,
+            action => {
+                ownership::bulk_one(&state, &session, id, action, &form.to, &form.status).await
+            }
+        };
+        if let Err(e) = one {
             if let WebError::Unexpected(_) = e {
                 return Err(e);
             }
@@ -226,24 +234,8 @@ pub async fn bulk(
     }
     let trail = super::flow::Trail::from_query(raw.as_deref()).qs();
     let done = ids.len() - refused;
-    Ok(Redirect::to(&format!("/?{trail}done={done}&skipped={refused}")).into_response())
-}
-
-async fn bulk_one(
-    state: &AppState,
-    session: &Session,
-    id: i64,
-    form: &BulkForm,
-) -> Result<(), WebError> {
-    let (desk, offer) = (state.desk(session), OfferRef::from(id));
-    match form.action.as_str() {
-        "spam" => decide::spam(desk, offer).await?,
-        "decline" => decide::decline(desk, offer, &form.reason, true).await?,
-        action => {
-            return ownership::bulk_one(state, session, id, action, &form.to, &form.status).await
-        }
-    }
-    Ok(())
+    let undo = batch.query();
+    Ok(Redirect::to(&format!("/?{trail}done={done}&skipped={refused}{undo}")).into_response())
 }
 
 /// Characters that make a spreadsheet read a cell as a formula.

@@ -41,6 +41,7 @@ mod pages;
 
 mod abuse;
 mod access;
+mod batches;
 mod desk;
 mod flow;
 mod held;
