@@ -42,7 +42,10 @@ async fn queue_is_ordered_by_need_and_filters_and_exports() {
     assert!(page.contains("<svg") && page.contains("n95_respirator"));
     // Both offers came today (UTC), and the chart of days says so.
     let today = chrono::Utc::now().format("%Y-%m-%d");
-    assert!(page.contains(&format!("<title>{today}: 2</title>")), "{page}");
+    assert!(
+        page.contains(&format!("<title>{today}: 2</title>")),
+        "{page}"
+    );
 }
 
 #[tokio::test]
