@@ -9,7 +9,7 @@
 //! prefix), `OR` between two terms, a reference (`SL-000123`, `sl-123`) and
 //! a phone number in any spacing (`+1 310 555 0100`, `310-555-0100`).
 
-use sqlx::{Sqlite, Transaction};
+use sqlx::{Any, Transaction};
 
 use super::{QueryContext, StoreError};
 use crate::values::OfferRef;
@@ -25,25 +25,25 @@ pub(super) const RANK: &str = "bm25(offer_search, 20.0, 6.0, 4.0, 20.0, 2.0, 3.0
 /// Writes the search row of a just-created offer (its items already
 /// written), with the clean text of its message.
 pub(super) async fn insert_row(
-    tx: &mut Transaction<'static, Sqlite>,
+    tx: &mut Transaction<'static, Any>,
     offer_id: i64,
     phone: Option<&str>,
     text: &str,
 ) -> Result<(), StoreError> {
     sqlx::query(
         "INSERT INTO offer_search (rowid, reference, donor, subject, phones, pickup, items, notes, text)
-         SELECT o.id, ?2,
+         SELECT o.id, $2,
            COALESCE(o.donor_name, '') || ' ' || o.donor_email || ' '
              || COALESCE(json_extract(o.contact_json, '$.name'), '') || ' '
              || COALESCE(json_extract(o.contact_json, '$.organization'), ''),
-           o.subject, ?3,
+           o.subject, $3,
            COALESCE(json_extract(o.pickup_json, '$.address'), '') || ' '
              || COALESCE(json_extract(o.pickup_json, '$.postal_code'), ''),
            COALESCE((SELECT group_concat(i.item || ' ' || COALESCE(i.model, '') || ' ' || COALESCE(i.unit, ''), ' ')
              FROM offer_items i WHERE i.offer_id = o.id), ''),
            COALESCE((SELECT group_concat(n.body, ' ') FROM notes n WHERE n.offer_id = o.id), ''),
-           ?4
-         FROM offers o WHERE o.id = ?1",
+           $4
+         FROM offers o WHERE o.id = $1",
     )
     .bind(offer_id)
     .bind(OfferRef::from(offer_id).to_string())
@@ -57,7 +57,7 @@ pub(super) async fn insert_row(
 
 /// Adds the clean text of a message that joined an offer to its row.
 pub(super) async fn append_text(
-    tx: &mut Transaction<'static, Sqlite>,
+    tx: &mut Transaction<'static, Any>,
     offer_id: i64,
     text: &str,
 ) -> Result<(), StoreError> {
@@ -65,7 +65,7 @@ pub(super) async fn append_text(
         return Ok(());
     }
     sqlx::query(
-        "UPDATE offer_search SET text = substr(text || char(10) || ?, 1, ?) WHERE rowid = ?",
+        "UPDATE offer_search SET text = substr(text || '\n' || $1, 1, $2) WHERE rowid = $3",
     )
     .bind(bounded(text))
     .bind(MAX_TEXT_CHARS as i64)
@@ -248,6 +248,69 @@ pub fn fts_query(input: &str) -> Option<String> {
     Some(out)
 }
 
+/// An FTS5 query of [`fts_query`] as a PostgreSQL `to_tsquery('simple', …)`
+/// text: each quoted string a phrase of its words (`<->`), `AND` `&`, `OR`
+/// `|`, a trailing `*` a prefix (`:*`); column filters (`phones :`) search
+/// every column.
+pub fn pg_tsquery(fts: &str) -> String {
+    let mut out = String::new();
+    let mut chars = fts.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '"' => {
+                let mut body = String::new();
+                while let Some(c) = chars.next() {
+                    if c == '"' {
+                        if chars.peek() == Some(&'"') {
+                            chars.next();
+                            body.push('"');
+                            continue;
+                        }
+                        break;
+                    }
+                    body.push(c);
+                }
+                let prefix = chars.peek() == Some(&'*');
+                if prefix {
+                    chars.next();
+                }
+                let words: Vec<String> = body
+                    .split(|c: char| !c.is_alphanumeric())
+                    .filter(|w| !w.is_empty())
+                    .map(|w| format!("'{}'", w.to_lowercase()))
+                    .collect();
+                let mut phrase = words.join(" <-> ");
+                if phrase.is_empty() {
+                    phrase = "''".into();
+                }
+                if prefix {
+                    phrase.push_str(":*");
+                }
+                out.push_str(&format!("({phrase})"));
+            }
+            '(' | ')' => out.push(c),
+            c if c.is_whitespace() => {}
+            _ => {
+                let mut word = String::from(c);
+                while let Some(&c) = chars.peek() {
+                    if c.is_whitespace() || "()\"".contains(c) {
+                        break;
+                    }
+                    word.push(c);
+                    chars.next();
+                }
+                match word.as_str() {
+                    "AND" => out.push_str(" & "),
+                    "OR" => out.push_str(" | "),
+                    // A column filter: the words after it search every column.
+                    _ => {}
+                }
+            }
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -272,6 +335,14 @@ mod tests {
             r#"(phones : ("13105550100" OR "3105550100") OR ("+1" AND "310" AND "555-0100")) AND "ruiz""#
         );
         assert_eq!(fts_query("2000 masks").unwrap(), r#""2000" AND "masks""#);
+        assert_eq!(
+            pg_tsquery(&fts_query(r#""isolation gowns" OR glove*"#).unwrap()),
+            "('isolation' <-> 'gowns') | ('glove':*)"
+        );
+        assert_eq!(
+            pg_tsquery(&fts_query("+1 310 555-0100 ruiz").unwrap()),
+            "(('13105550100') | ('3105550100') | (('1') & ('310') & ('555' <-> '0100'))) & ('ruiz')"
+        );
         assert_eq!(
             phone_tokens("+1 (310) 555-0100"),
             "13105550100 3105550100 5550100"
