@@ -76,9 +76,9 @@ impl From<StoreError> for DecideError {
     }
 }
 
-/// Accepts an offer with a pickup site and a free-text window (the command
-/// line; the desk books a slot through `crate::slots`), and queues the
-/// pickup email.
+/// Accepts an offer with a pickup site and a free-text window, booking no
+/// slot, and queues the pickup email. The desk and the command line book a
+/// slot through `crate::slots` instead.
 pub async fn accept(desk: Desk<'_>, offer: OfferRef, pickup: &Pickup) -> Result<(), DecideError> {
     let email = pickup_email(desk, offer, pickup).await?;
     let id = offer.id();

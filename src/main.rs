@@ -225,15 +225,26 @@ enum OffersCommand {
     },
     /// Show one offer (SL-000042, or its id 42): items, contact, messages, replies, history.
     Show { offer: OfferRef },
-    /// Accept an offer with a pickup slot and queue the pickup email.
+    /// Accept an offer into a slot of a site, as the desk does, and queue
+    /// the email with its calendar invite; the first free slot unless
+    /// --slot or --window says another.
     Accept {
         offer: OfferRef,
         /// A pickup site of the operators' file, by name.
         #[arg(long)]
         site: String,
-        /// The pickup window as the donor will read it ("Friday 1 May 09:00–11:00").
+        /// The one-hour slot starting then, in the site's own time (2026-12-04T10:00).
+        #[arg(long, conflicts_with = "window")]
+        slot: Option<String>,
+        /// A longer window, a date and times in the site's own time ("2026-12-04 10:00-12:00").
         #[arg(long)]
-        window: String,
+        window: Option<String>,
+        /// Pick up at the donor's address instead of a drop-off at the site.
+        #[arg(long, value_name = "ADDRESS")]
+        pickup_at: Option<String>,
+        /// Book even when the slot is full.
+        #[arg(long)]
+        overbook: bool,
         /// Notes for the donor instead of the site's own.
         #[arg(long)]
         notes: Option<String>,
@@ -665,16 +676,23 @@ async fn decide_offer(
         OffersCommand::Accept {
             offer,
             site,
+            slot,
             window,
+            pickup_at,
+            overbook,
             notes,
         } => {
-            let pickup = decide::Pickup {
+            let args = supplyline::slots::command::AcceptArgs {
                 site,
+                slot,
                 window,
+                pickup_at,
                 notes,
+                overbook,
             };
-            decide::accept(desk, offer, &pickup).await?;
-            (offer, "scheduled; the pickup email is queued".to_string())
+            let now = supplyline::slots::now();
+            let booked = supplyline::slots::command::accept(desk, offer, &args, now).await?;
+            (offer, format!("scheduled: {booked}; the email is queued"))
         }
         OffersCommand::Decline {
             offer,

@@ -9,7 +9,7 @@
 
 use chrono::{Locale, NaiveDateTime};
 
-use super::ics::parse_window;
+use super::ics::{parse_window, split_zone};
 
 /// `window` in `lang`; `None` when it stays as written (English, a language
 /// without a pattern, or a window that is not a date with times).
@@ -17,7 +17,12 @@ pub fn window_in(window: &str, lang: &str) -> Option<String> {
     let (locale, day, range) = pattern(lang)?;
     let (start, end) = parse_window(window)?;
     let date = start.date().format_localized(day, locale).to_string();
-    Some(format!("{date}{}", times(range, start, end)))
+    // A site's zone label ("PST") stays after the times, as written.
+    let zone = match split_zone(window).1 {
+        Some(label) => format!(" {label}"),
+        None => String::new(),
+    };
+    Some(format!("{date}{}{zone}", times(range, start, end)))
 }
 
 /// How a language writes a window's times after its date.
@@ -70,6 +75,19 @@ mod tests {
         for (lang, want) in cases {
             assert_eq!(window_in(WINDOW, lang).as_deref(), Some(want), "{lang}");
         }
+    }
+
+    #[test]
+    fn a_sites_zone_label_stays_after_the_times() {
+        let window = "Friday 1 May 2026 09:00–11:00 PDT";
+        assert_eq!(
+            window_in(window, "ko").as_deref(),
+            Some("2026년 5월 1일 금요일 09:00–11:00 PDT")
+        );
+        assert_eq!(
+            window_in(window, "es").as_deref(),
+            Some("viernes 1 de mayo de 2026, de 09:00 a 11:00 PDT")
+        );
     }
 
     #[test]

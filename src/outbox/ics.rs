@@ -9,8 +9,11 @@
 //! escaping TEXT values, folding lines at 75 octets with CRLF ends.
 //! Does not own: attaching the file to the message (that is `message`).
 //!
-//! Times are floating local times (no `Z`, no `TZID`): the pickup happens at
-//! 09:00 wherever the site is, which is what the donor reads in the email too.
+//! Times are UTC (`Z`) when the site has a time zone (#16: the slot's
+//! instant is known); otherwise floating local times (no `Z`, no `TZID`):
+//! the pickup happens at 09:00 wherever the site is, which is what the
+//! donor reads in the email too. A window may end with the zone's
+//! abbreviation ("09:00–10:00 PST"), which is read past, not interpreted.
 
 use chrono::{NaiveDate, NaiveDateTime, NaiveTime};
 
@@ -33,13 +36,15 @@ pub struct PickupEvent {
     pub sequence: u32,
     /// The event is withdrawn: `METHOD:CANCEL`.
     pub cancelled: bool,
+    /// `start` and `end` are UTC (written with `Z`), not floating times.
+    pub utc: bool,
 }
 
 /// Reads a pickup window: a date, then `HH:MM–HH:MM` (en dash or hyphen).
 /// Accepts the web form's "Friday 1 May 2026 09:00–11:00" and ISO dates.
 /// `None` when the text is not such a window or the end is not after the start.
 pub fn parse_window(text: &str) -> Option<(NaiveDateTime, NaiveDateTime)> {
-    let text = text.trim();
+    let text = split_zone(text).0;
     let (date, times) = text.rsplit_once(' ')?;
     let (from, to) = times
         .split_once('–')
@@ -49,6 +54,31 @@ pub fn parse_window(text: &str) -> Option<(NaiveDateTime, NaiveDateTime)> {
     let (from, to) = (time(from)?, time(to)?);
     let date = parse_date(date.trim())?;
     (from < to).then(|| (date.and_time(from), date.and_time(to)))
+}
+
+/// The window without the zone label it may end with ("… 09:00–10:00 PST"
+/// or "… UTC+08"), and that label. A label is a last word of letters,
+/// digits, `+`, `-` and `:` (2 to 9 of them, a letter or sign first) after
+/// a word with a digit in it.
+pub fn split_zone(text: &str) -> (&str, Option<&str>) {
+    let text = text.trim();
+    let Some((rest, last)) = text.rsplit_once(' ') else {
+        return (text, None);
+    };
+    let label = (2..=9).contains(&last.len())
+        && last.starts_with(|c: char| c.is_ascii_alphabetic() || c == '+' || c == '-')
+        && last
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | ':'))
+        && !last.chars().all(|c| c.is_ascii_digit())
+        && rest
+            .rsplit(' ')
+            .next()
+            .is_some_and(|w| w.contains(|c: char| c.is_ascii_digit()) && w.contains(':'));
+    match label {
+        true => (rest.trim_end(), Some(last)),
+        false => (text, None),
+    }
 }
 
 fn parse_date(text: &str) -> Option<NaiveDate> {
@@ -75,6 +105,7 @@ impl PickupEvent {
     /// The whole `.ics` file, CRLF line ends, long lines folded. `stamp` is
     /// when the invite was made (`DTSTAMP`, UTC).
     pub fn to_ics(&self, stamp: NaiveDateTime) -> String {
+        let z = if self.utc { "Z" } else { "" };
         let lines = [
             "BEGIN:VCALENDAR".to_string(),
             "VERSION:2.0".to_string(),
@@ -85,8 +116,8 @@ impl PickupEvent {
             format!("UID:{}", escape_text(&self.uid)),
             format!("DTSTAMP:{}Z", stamp.format("%Y%m%dT%H%M%S")),
             format!("SEQUENCE:{}", self.sequence),
-            format!("DTSTART:{}", self.start.format("%Y%m%dT%H%M%S")),
-            format!("DTEND:{}", self.end.format("%Y%m%dT%H%M%S")),
+            format!("DTSTART:{}{z}", self.start.format("%Y%m%dT%H%M%S")),
+            format!("DTEND:{}{z}", self.end.format("%Y%m%dT%H%M%S")),
             format!("SUMMARY:{}", escape_text(&self.summary)),
             format!("LOCATION:{}", escape_text(&self.location)),
             format!("DESCRIPTION:{}", escape_text(&self.description)),
@@ -165,6 +196,7 @@ mod tests {
             organizer: "donations@city.example".into(),
             sequence: 0,
             cancelled: false,
+            utc: false,
         }
     }
 
@@ -175,6 +207,29 @@ mod tests {
         assert_eq!(parse_window("Friday 01 May 2026 09:00–11:30"), want);
         assert_eq!(parse_window("2026-05-01 09:00-11:30"), want);
         assert_eq!(parse_window(" 2026-05-01 09:00 – 11:30 "), None);
+    }
+
+    #[test]
+    fn reads_past_the_zone_label_of_a_site_with_a_time_zone() {
+        let want = Some((at(2026, 5, 1, 9, 0), at(2026, 5, 1, 11, 30)));
+        assert_eq!(parse_window("Friday 1 May 2026 09:00–11:30 PDT"), want);
+        assert_eq!(parse_window("2026-05-01 09:00-11:30 UTC+08"), want);
+        assert_eq!(
+            split_zone("Friday 1 May 2026 09:00–11:30 PDT"),
+            ("Friday 1 May 2026 09:00–11:30", Some("PDT"))
+        );
+        assert_eq!(split_zone("Friday 1 May 2026"), ("Friday 1 May 2026", None));
+        assert_eq!(
+            split_zone("any weekday morning"),
+            ("any weekday morning", None)
+        );
+        let utc = PickupEvent {
+            utc: true,
+            ..event()
+        };
+        let ics = utc.to_ics(at(2026, 4, 28, 17, 5));
+        assert!(ics.contains("DTSTART:20260501T090000Z\r\n"), "{ics}");
+        assert!(ics.contains("DTEND:20260501T113000Z\r\n"), "{ics}");
     }
 
     #[test]
@@ -254,6 +309,7 @@ mod cancel_tests {
             organizer: "donations@city.example".into(),
             sequence: 2,
             cancelled: true,
+            utc: false,
         };
         let ics = event.to_ics(date.and_hms_opt(8, 0, 0).unwrap());
         for want in [

@@ -13,6 +13,7 @@
 
 use std::collections::BTreeMap;
 
+use chrono::NaiveDateTime;
 use lettre::message::header::{ContentType, Header, HeaderName, HeaderValue};
 use lettre::message::{Attachment, Mailbox, MessageBuilder, MultiPart, SinglePart};
 use lettre::Message;
@@ -123,7 +124,19 @@ impl Letterhead {
             uid => uid.to_string(),
         };
         let sequence = value(crate::slots::CALENDAR_SEQUENCE).parse().unwrap_or(0);
-        let (start, end) = ics::parse_window(value("pickup_window"))?;
+        // A site with a time zone gives the instants (#16); else the window's
+        // floating times.
+        let utc = |k: &str| NaiveDateTime::parse_from_str(value(k), "%Y%m%dT%H%M%SZ").ok();
+        let (start, end, utc) = match (
+            utc(crate::slots::CALENDAR_START),
+            utc(crate::slots::CALENDAR_END),
+        ) {
+            (Some(start), Some(end)) => (start, end, true),
+            _ => {
+                let (start, end) = ics::parse_window(value("pickup_window"))?;
+                (start, end, false)
+            }
+        };
         let location = [value("pickup_site"), value("pickup_address")]
             .into_iter()
             .filter(|v| !v.is_empty())
@@ -139,6 +152,7 @@ impl Letterhead {
             organizer: self.from.email.to_string(),
             sequence,
             cancelled,
+            utc,
         };
         Some(Invite {
             method: event.method(),

@@ -76,10 +76,26 @@ const EMBEDDED: &[(&str, &str)] = embedded![
     "collection.en.html",
     "collection.es.txt",
     "collection.es.html",
+    "collection.zh.txt",
+    "collection.zh.html",
+    "collection.ko.txt",
+    "collection.ko.html",
+    "collection.vi.txt",
+    "collection.vi.html",
+    "collection.tl.txt",
+    "collection.tl.html",
     "cancellation.en.txt",
     "cancellation.en.html",
     "cancellation.es.txt",
     "cancellation.es.html",
+    "cancellation.zh.txt",
+    "cancellation.zh.html",
+    "cancellation.ko.txt",
+    "cancellation.ko.html",
+    "cancellation.vi.txt",
+    "cancellation.vi.html",
+    "cancellation.tl.txt",
+    "cancellation.tl.html",
     "decline.en.txt",
     "decline.en.html",
     "decline.es.txt",
@@ -637,6 +653,53 @@ mod tests {
         );
     }
 
+    /// The values (`{{ name`) a template source uses, and the ones its
+    /// `{% if name %}` tests.
+    fn placeholders(source: &str) -> std::collections::BTreeSet<String> {
+        let name = |rest: &str| {
+            rest.trim_start()
+                .split(|c: char| !(c.is_alphanumeric() || c == '_' || c == '.'))
+                .next()
+                .unwrap_or_default()
+                .to_string()
+        };
+        let mut out: std::collections::BTreeSet<String> =
+            source.split("{{").skip(1).map(name).collect();
+        out.extend(source.split("{% if ").skip(1).map(name));
+        out
+    }
+
+    #[test]
+    fn every_language_of_a_builtin_kind_uses_the_values_english_does() {
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/templates/replies");
+        let on_disk = std::fs::read_dir(dir).unwrap().count();
+        assert_eq!(
+            on_disk,
+            super::EMBEDDED.len(),
+            "every file in {dir} is built in"
+        );
+        for kind in ReplyKind::ALL {
+            for ext in ["txt", "html"] {
+                let source = |lang: &str| {
+                    let file = format!("{kind}.{lang}.{ext}");
+                    super::EMBEDDED
+                        .iter()
+                        .find(|(n, _)| *n == file)
+                        .unwrap_or_else(|| panic!("{file} is not built in"))
+                        .1
+                };
+                let english = placeholders(source("en"));
+                for lang in ["es", "zh", "ko", "vi", "tl"] {
+                    let theirs = placeholders(source(lang));
+                    assert_eq!(
+                        theirs, english,
+                        "{kind}.{lang}.{ext} against {kind}.en.{ext}"
+                    );
+                }
+            }
+        }
+    }
+
     #[test]
     fn every_builtin_kind_renders_in_every_language() {
         let c = composer();
@@ -652,13 +715,7 @@ mod tests {
                     r.subject
                 );
                 let html = r.html.unwrap();
-                // The slot kinds (#16) are in English and Spanish so far:
-                // the other languages fall back to English.
-                let lang = match (kind, lang) {
-                    (ReplyKind::Collection | ReplyKind::Cancellation, "en" | "es") => lang,
-                    (ReplyKind::Collection | ReplyKind::Cancellation, _) => "en",
-                    _ => lang,
-                };
+                // Every kind is in every language: none falls back to English.
                 assert!(html.contains(&format!("lang=\"{lang}\"")), "{kind}.{lang}");
                 assert!(html.contains("SL-000007") && r.text.contains("SL-000007"));
             }

@@ -46,6 +46,8 @@ pub struct Day {
 pub enum SlotError {
     #[error("{0} has passed: choose a time from now on")]
     Past(String),
+    #[error("{0} does not happen at the site: the clocks skip that hour; choose another time")]
+    Skipped(String),
     #[error("{site} is closed then ({window}): choose a time in its opening hours")]
     Closed { site: String, window: String },
     #[error("the slot {slot} at {site} is full ({booked} of {capacity} booked): choose another or tick \"overbook\"")]

@@ -6,24 +6,33 @@
 //! calendar event keeps its UID, with a higher SEQUENCE); [`cancel`] sends
 //! a cancellation (`METHOD:CANCEL`) and frees the slot. A donor's reply
 //! that asks for another time ([`asks_reschedule`]) reopens the offer.
+//! Each site's times are wall-clock times in its own zone ([`zone`]): "now",
+//! "past" and the first free slot are measured there, the donor reads the
+//! window with the zone's abbreviation, and the invite has UTC times.
+//! The command line books through here too ([`command`]).
 //!
 //! Owns: the rules of booking (no past time, inside opening hours, no
 //! overbooking unless staff say so, checked under the decision's lock) and
 //! the values of the emails. Does not own: SQL (`store::slots`), the pages
 //! (`web::slots`), the calendar file (`outbox::ics`).
 
+pub mod command;
 pub mod grid;
 pub mod hours;
+pub mod zone;
 
-use chrono::{NaiveDateTime, Timelike};
+use chrono::{DateTime, Duration, NaiveDateTime, Timelike, Utc};
 
 use crate::decide::{self, DecideError, Desk};
 use crate::outbox::kinds::ReplyKind;
 use crate::state::OfferStatus;
-use crate::store::{Booking, BookingMode, BookingState, DecisionTx, NewReply, PickupSite};
+use crate::store::{
+    Booking, BookingMode, BookingState, DecisionTx, NewReply, PickupSite, Store, StoreError,
+};
 use crate::values::OfferRef;
 use grid::SlotError;
 use hours::SiteSlots;
+pub use zone::Zone;
 
 /// How many days the grid shows, from today.
 pub const GRID_DAYS: u32 = 7;
@@ -36,6 +45,10 @@ pub const SUGGEST_AFTER: chrono::Duration = chrono::Duration::hours(1);
 /// templates (they are checked without them), only for the `.ics`.
 pub const CALENDAR_UID: &str = "calendar_uid";
 pub const CALENDAR_SEQUENCE: &str = "calendar_sequence";
+/// The window's start and end as UTC (`20261204T170000Z`), for a site with
+/// a time zone; without them the invite reads the window's floating times.
+pub const CALENDAR_START: &str = "calendar_start";
+pub const CALENDAR_END: &str = "calendar_end";
 
 /// What staff chose on the accept form.
 #[derive(Debug, Clone)]
@@ -81,13 +94,62 @@ pub fn window_text(start: NaiveDateTime, end: NaiveDateTime) -> String {
     )
 }
 
-/// The current local time, to the minute: what "past" is measured against
-/// (windows are local times at the site, as the donor reads them).
-pub fn now() -> NaiveDateTime {
-    let now = chrono::Local::now().naive_local();
+/// The window with the site's zone after it when the needs file names
+/// one: "Friday 4 December 2026 09:00–10:00 PST".
+pub fn window_text_in(zone: Zone, start: NaiveDateTime, end: NaiveDateTime) -> String {
+    let text = window_text(start, end);
+    match zone.label(start) {
+        Some(label) => format!("{text} {label}"),
+        None => text,
+    }
+}
+
+/// The current time, to the minute: what "past" is measured against, at
+/// each site in its own zone ([`Zone::local`]).
+pub fn now() -> DateTime<Utc> {
+    let now = Utc::now();
     now.with_second(0)
         .and_then(|n| n.with_nanosecond(0))
         .unwrap_or(now)
+}
+
+/// A site's slot grid as staff see it, from "now" at the site.
+#[derive(Debug, Clone)]
+pub struct SiteGrid {
+    pub zone: Zone,
+    /// The wall-clock time at the site.
+    pub now: NaiveDateTime,
+    /// [`GRID_DAYS`] days; an hour the clocks skip is left out.
+    pub days: Vec<grid::Day>,
+    /// The first free slot at least [`SUGGEST_AFTER`] from now.
+    pub first: Option<grid::Cell>,
+}
+
+/// The grid of `slots`'s site at `now`, with `offer_id`'s own booking not
+/// counted (it is the one being moved).
+pub async fn site_grid(
+    store: &Store,
+    slots: &SiteSlots,
+    offer_id: i64,
+    now: DateTime<Utc>,
+) -> Result<SiteGrid, StoreError> {
+    let zone = store.site_zone(&slots.site).await?;
+    let local = zone.local(now);
+    let until = local + Duration::days(GRID_DAYS.into());
+    let bookings = store
+        .site_bookings(&slots.site, (local, until), offer_id)
+        .await?;
+    let mut days = grid::grid(slots, &bookings, local, GRID_DAYS);
+    for day in &mut days {
+        day.cells.retain(|c| zone.instant(c.start()).is_some());
+    }
+    let first = grid::first_free(&days, local + SUGGEST_AFTER).cloned();
+    Ok(SiteGrid {
+        zone,
+        now: local,
+        days,
+        first,
+    })
 }
 
 /// The email [`book`] would send for `choice`, and whether it would overbook.
@@ -95,9 +157,9 @@ pub async fn preview(
     desk: Desk<'_>,
     offer: OfferRef,
     choice: &SlotChoice,
-    now: NaiveDateTime,
+    now: DateTime<Utc>,
 ) -> Result<(NewReply, bool), SlotsError> {
-    let site = checked_site(desk, choice, now).await?;
+    let (site, zone, now) = checked_site(desk, choice, now).await?;
     let bookings = desk
         .store
         .site_bookings(&choice.site, (choice.start, choice.end), offer.id())
@@ -105,7 +167,10 @@ pub async fn preview(
     let over = fits(desk, choice, &bookings, now).await?;
     let existing = desk.store.booking(offer.id()).await?;
     let booking = next_booking(offer, choice, existing.as_ref(), over);
-    Ok((email(desk, offer, choice, &site, &booking).await?, over))
+    Ok((
+        email(desk, offer, choice, &site, zone, &booking).await?,
+        over,
+    ))
 }
 
 /// Accepts `offer` into `choice`'s slot (or moves it there): refuses a past
@@ -115,7 +180,7 @@ pub async fn book(
     desk: Desk<'_>,
     offer: OfferRef,
     choice: &SlotChoice,
-    now: NaiveDateTime,
+    now: DateTime<Utc>,
 ) -> Result<(), SlotsError> {
     let tx = book_tx(desk, offer, choice, now, None).await?;
     Ok(tx.commit().await.map_err(DecideError::from)?)
@@ -127,10 +192,10 @@ pub async fn book_tx(
     desk: Desk<'_>,
     offer: OfferRef,
     choice: &SlotChoice,
-    now: NaiveDateTime,
+    now: DateTime<Utc>,
     hold: Option<i64>,
 ) -> Result<DecisionTx, SlotsError> {
-    let site = checked_site(desk, choice, now).await?;
+    let (site, zone, now) = checked_site(desk, choice, now).await?;
     let id = offer.id();
     let mut tx = decide::begin(desk, offer, OfferStatus::Scheduled, hold).await?;
     let bookings = tx
@@ -139,8 +204,8 @@ pub async fn book_tx(
     let over = fits(desk, choice, &bookings, now).await?;
     let existing = tx.booking(id).await?;
     let booking = next_booking(offer, choice, existing.as_ref(), over);
-    let email = email(desk, offer, choice, &site, &booking).await?;
-    let window = window_text(choice.start, choice.end);
+    let email = email(desk, offer, choice, &site, zone, &booking).await?;
+    let window = window_text_in(zone, choice.start, choice.end);
     tx.set_pickup(id, &choice.site, &window).await?;
     tx.save_booking(&booking).await?;
     let mut detail = format!("{}, {window}", choice.site);
@@ -176,16 +241,20 @@ pub async fn cancel(desk: Desk<'_>, offer: OfferRef) -> Result<(), SlotsError> {
         ..booking
     };
     let site = site_named(desk, &cancelled.site).await?;
+    let zone = desk.store.site_zone(&cancelled.site).await?;
     let address = cancelled.address.clone().unwrap_or(site.address);
-    let window = window_text(cancelled.starts_at, cancelled.ends_at);
+    let (start, end) = (cancelled.starts_at, cancelled.ends_at);
+    let window = window_text_in(zone, start, end);
     let sequence = cancelled.sequence.to_string();
-    let values = [
-        ("pickup_site", cancelled.site.as_str()),
-        ("pickup_address", address.as_str()),
-        ("pickup_window", window.as_str()),
-        (CALENDAR_UID, cancelled.uid.as_str()),
-        (CALENDAR_SEQUENCE, sequence.as_str()),
+    let mut values = vec![
+        ("pickup_site", cancelled.site.clone()),
+        ("pickup_address", address),
+        ("pickup_window", window.clone()),
+        (CALENDAR_UID, cancelled.uid.clone()),
+        (CALENDAR_SEQUENCE, sequence),
     ];
+    values.extend(calendar_times(zone, start, end));
+    let values: Vec<(&str, &str)> = values.iter().map(|(k, v)| (*k, v.as_str())).collect();
     let email = decide::staff_email(desk, offer, ReplyKind::Cancellation, &values).await?;
     tx.set_status(id, OfferStatus::New).await?;
     tx.clear_pickup(id).await?;
@@ -240,14 +309,21 @@ async fn site_named(desk: Desk<'_>, name: &str) -> Result<PickupSite, SlotsError
         .ok_or_else(|| DecideError::UnknownSite(name.to_string()))?)
 }
 
-/// The site, once the choice is known not to be past and to have an
-/// address when it needs one.
+/// The site, its zone and the time there at `now`, once the choice is
+/// known not to be past there, to happen (not an hour the clocks skip),
+/// and to have an address when it needs one.
 async fn checked_site(
     desk: Desk<'_>,
     choice: &SlotChoice,
-    now: NaiveDateTime,
-) -> Result<PickupSite, SlotsError> {
+    now: DateTime<Utc>,
+) -> Result<(PickupSite, Zone, NaiveDateTime), SlotsError> {
+    let zone = desk.store.site_zone(&choice.site).await?;
+    let now = zone.local(now);
     grid::check_not_past(choice.start, now)?;
+    if zone.instant(choice.start).is_none() {
+        let at = choice.start.format("%A %-d %B %Y %H:%M").to_string();
+        return Err(SlotError::Skipped(at).into());
+    }
     if choice.mode == BookingMode::Pickup
         && choice
             .address
@@ -256,7 +332,21 @@ async fn checked_site(
     {
         return Err(SlotsError::NoAddress);
     }
-    site_named(desk, &choice.site).await
+    Ok((site_named(desk, &choice.site).await?, zone, now))
+}
+
+/// The invite's UTC start and end for a site with a zone; none for the
+/// server's zone (the invite keeps floating times, as the email reads).
+fn calendar_times(
+    zone: Zone,
+    start: NaiveDateTime,
+    end: NaiveDateTime,
+) -> Vec<(&'static str, String)> {
+    let (Zone::Iana(_), Some((from, to))) = (zone, zone.window(start, end)) else {
+        return Vec::new();
+    };
+    let utc = |t: DateTime<Utc>| t.format("%Y%m%dT%H%M%SZ").to_string();
+    vec![(CALENDAR_START, utc(from)), (CALENDAR_END, utc(to))]
 }
 
 /// Whether the choice fits the site's hours and capacity given the other
@@ -329,16 +419,18 @@ async fn email(
     offer: OfferRef,
     choice: &SlotChoice,
     site: &PickupSite,
+    zone: Zone,
     booking: &Booking,
 ) -> Result<NewReply, SlotsError> {
-    let window = window_text(choice.start, choice.end);
+    let window = window_text_in(zone, choice.start, choice.end);
     let notes = choice.notes.as_deref().unwrap_or(&site.notes);
     let (kind, address) = match &booking.address {
         Some(address) => (ReplyKind::Collection, address.as_str()),
         None => (ReplyKind::Pickup, site.address.as_str()),
     };
     let sequence = booking.sequence.to_string();
-    let values = [
+    let calendar = calendar_times(zone, choice.start, choice.end);
+    let mut values = vec![
         ("pickup_site", site.name.as_str()),
         ("pickup_address", address),
         ("pickup_window", window.as_str()),
@@ -346,6 +438,7 @@ async fn email(
         (CALENDAR_UID, booking.uid.as_str()),
         (CALENDAR_SEQUENCE, sequence.as_str()),
     ];
+    values.extend(calendar.iter().map(|(k, v)| (*k, v.as_str())));
     Ok(decide::staff_email(desk, offer, kind, &values).await?)
 }
 
@@ -402,6 +495,68 @@ mod tests {
             ..choice
         };
         assert_eq!(next_booking(offer, &dropoff, None, false).address, None);
+    }
+
+    #[tokio::test]
+    async fn the_grid_follows_the_sites_clock_and_leaves_out_the_hour_skipped_in_spring() {
+        let store = Store::open("sqlite::memory:").await.unwrap();
+        let mut week = hours::WeekHours::default();
+        week.days[6] = hours::parse_day("00:00-04:00").unwrap(); // Sundays
+        let site = SiteSlots {
+            site: "Night depot".into(),
+            hours: week,
+            capacity: 1,
+        };
+        store
+            .load_site_slots(std::slice::from_ref(&site))
+            .await
+            .unwrap();
+        let la = Zone::parse("America/Los_Angeles").unwrap();
+        store
+            .load_site_zones(&[(site.site.clone(), la)])
+            .await
+            .unwrap();
+        // Saturday 7 March 2026 23:30 in Los Angeles; the clocks skip 02:00
+        // that night. The server's zone plays no part.
+        let now = chrono::NaiveDate::from_ymd_opt(2026, 3, 8)
+            .unwrap()
+            .and_hms_opt(7, 30, 0)
+            .unwrap()
+            .and_utc();
+        let g = site_grid(&store, &site, 0, now).await.unwrap();
+        assert_eq!(
+            (g.zone, g.now.format("%a %H:%M").to_string()),
+            (la, "Sat 23:30".into())
+        );
+        let sunday = g.days.iter().find(|d| !d.cells.is_empty()).unwrap();
+        let hours: Vec<_> = sunday
+            .cells
+            .iter()
+            .map(|c| c.from.format("%H:%M").to_string())
+            .collect();
+        assert_eq!(hours, ["00:00", "01:00", "03:00"]);
+        let first = g.first.unwrap();
+        assert_eq!(first.start().format("%a %H:%M").to_string(), "Sun 01:00");
+        assert_eq!(
+            window_text_in(
+                la,
+                first.start(),
+                first.start() + chrono::Duration::hours(1)
+            ),
+            "Sunday 8 March 2026 01:00–02:00 PST"
+        );
+        assert_eq!(
+            calendar_times(
+                la,
+                first.start(),
+                first.start() + chrono::Duration::hours(1)
+            ),
+            [
+                (CALENDAR_START, "20260308T090000Z".to_string()),
+                (CALENDAR_END, "20260308T100000Z".to_string())
+            ]
+        );
+        assert!(calendar_times(Zone::Server, first.start(), first.start()).is_empty());
     }
 
     #[test]

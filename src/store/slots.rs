@@ -1,7 +1,8 @@
 //! The `site_slots` and `slot_bookings` tables: each site's opening hours
 //! and capacity (from the needs file), and the one booking an accepted
 //! offer holds, with its calendar event's UID and SEQUENCE. Also the
-//! shortfalls: items that arrived short of what was pledged.
+//! shortfalls: items that arrived short of what was pledged. And each
+//! site's time zone (`site_zones`), for sites the needs file names one for.
 //! Mirrors `crate::slots`, which says what may be booked when.
 
 use chrono::NaiveDateTime;
@@ -10,6 +11,7 @@ use sqlx::{Any, Transaction};
 use super::sql::{DateTimeText, Flag};
 use super::{now_ms, DecisionTx, ProcessingBatch, QueryContext, Store, StoreError};
 use crate::slots::hours::SiteSlots;
+use crate::slots::zone::Zone;
 use crate::state::OfferStatus;
 
 /// Where the donation changes hands.
@@ -124,6 +126,48 @@ impl Store {
             .during("loading site hours")?;
         }
         tx.commit().await.during("committing site hours")
+    }
+
+    /// Replaces every site's time zone with those of the needs file.
+    pub async fn load_site_zones(&self, zones: &[(String, Zone)]) -> Result<(), StoreError> {
+        let mut tx = self.write().await?;
+        sqlx::query("DELETE FROM site_zones")
+            .execute(&mut *tx)
+            .await
+            .during("clearing site time zones")?;
+        for (site, zone) in zones {
+            let Some(name) = zone.name() else { continue };
+            sqlx::query("INSERT OR REPLACE INTO site_zones (site, timezone) VALUES (?, ?)")
+                .bind(site)
+                .bind(name)
+                .execute(&mut *tx)
+                .await
+                .during("loading site time zones")?;
+        }
+        tx.commit().await.during("committing site time zones")
+    }
+
+    /// The zone `site` is in: the server's when the needs file names none
+    /// (or, never expected, a name this build does not know).
+    pub async fn site_zone(&self, site: &str) -> Result<Zone, StoreError> {
+        let name: Option<String> =
+            sqlx::query_scalar("SELECT timezone FROM site_zones WHERE site = ?")
+                .bind(site)
+                .fetch_optional(&self.reader)
+                .await
+                .during("reading a site's time zone")?;
+        Ok(match name.as_deref().map(Zone::parse) {
+            Some(Ok(zone)) => zone,
+            Some(Err(problem)) => {
+                tracing::warn!(
+                    site,
+                    problem,
+                    "site time zone not known: using the server's"
+                );
+                Zone::Server
+            }
+            None => Zone::Server,
+        })
     }
 
     /// Every site's hours and capacity (sites without hours are not listed).

@@ -34,6 +34,9 @@ struct File {
     needs: BTreeMap<String, NeedEntry>,
     #[serde(default)]
     sites: Vec<SiteEntry>,
+    /// Every site's time zone: read and checked by `crate::slots::zone`.
+    #[serde(default, rename = "timezone")]
+    _timezone: Option<toml::Value>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -57,6 +60,8 @@ struct SiteEntry {
     _hours: Option<toml::Value>,
     #[serde(default, rename = "capacity")]
     _capacity: Option<toml::Value>,
+    #[serde(default, rename = "timezone")]
+    _timezone: Option<toml::Value>,
 }
 
 /// Parses the operators' file text (named `file` in errors).
@@ -113,6 +118,7 @@ pub fn check_file(path: &Path, catalog: &Catalog) -> anyhow::Result<()> {
     let file = path.display().to_string();
     check_items(&parse(&text, &file)?.0, catalog, &file)?;
     crate::slots::hours::parse_sites(&text, &file)?;
+    crate::slots::zone::parse_zones(&text, &file)?;
     Ok(())
 }
 
@@ -125,8 +131,10 @@ pub async fn load_file(store: &Store, path: &Path, catalog: &Catalog) -> anyhow:
     let (needs, sites) = parse(&text, &file)?;
     check_items(&needs, catalog, &file)?;
     let slots = crate::slots::hours::parse_sites(&text, &file)?;
+    let zones = crate::slots::zone::parse_zones(&text, &file)?;
     let loaded = store.load_operations(&needs, &sites).await?;
     store.load_site_slots(&slots).await?;
+    store.load_site_zones(&zones).await?;
     if !loaded {
         tracing::warn!(
             file = %file,
@@ -168,6 +176,25 @@ mod tests {
         );
         let want = format!("{}:5: sites[1].hours.mon: ", path.display());
         assert!(err.contains(&want), "{err}");
+    }
+
+    #[test]
+    fn a_bad_time_zone_is_named_by_file_key_and_line_when_checked() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("needs.toml");
+        let catalog = Catalog::embedded().unwrap();
+        let good = "timezone = \"America/Los_Angeles\"\n\n[[sites]]\nname = \"Depot\"\n\
+                    address = \"1 Main St\"\ntimezone = \"Pacific/Honolulu\"\n";
+        std::fs::write(&path, good).unwrap();
+        check_file(&path, &catalog).unwrap();
+        std::fs::write(&path, good.replace("Pacific/Honolulu", "Hawaii/Honolulu")).unwrap();
+        let err = format!("{:#}", check_file(&path, &catalog).unwrap_err());
+        let want = format!("{}:6: sites[1].timezone: ", path.display());
+        assert!(err.contains(&want), "{err}");
+        assert!(
+            err.contains("\"Hawaii/Honolulu\" is not an IANA time zone"),
+            "{err}"
+        );
     }
 
     #[test]

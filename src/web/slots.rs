@@ -37,13 +37,18 @@ pub async fn offer_context(
     offer_id: i64,
     extracted_address: Option<String>,
 ) -> Result<minijinja::Value, StoreError> {
-    let now = slots::now();
+    let instant = slots::now();
+    // The date field's first day: the earliest "today" of any site's zone.
+    let mut today = slots::Zone::Server.local(instant).date();
     let mut grids = Vec::new();
     for s in store.site_slots().await? {
-        let until = now + Duration::days(GRID_DAYS.into());
-        let bookings = store.site_bookings(&s.site, (now, until), offer_id).await?;
-        let days = grid::grid(&s, &bookings, now, GRID_DAYS);
-        let first = grid::first_free(&days, now + slots::SUGGEST_AFTER).cloned();
+        let slots::SiteGrid {
+            zone,
+            now,
+            days,
+            first,
+        } = slots::site_grid(store, &s, offer_id, instant).await?;
+        today = today.min(now.date());
         let days: Vec<_> = days
             .iter()
             .map(|d| {
@@ -69,7 +74,7 @@ pub async fn offer_context(
             .map(|t| t.format("%H:%M").to_string())
             .collect::<Vec<_>>();
         grids.push(minijinja::context! {
-            site => s.site, capacity => s.capacity, days, hours,
+            site => s.site, capacity => s.capacity, days, hours, timezone => zone.name(),
             suggested => first.map(|c| minijinja::context! {
                 date => c.date.format("%Y-%m-%d").to_string(),
                 from => c.from.format("%H:%M").to_string(),
@@ -81,10 +86,14 @@ pub async fn offer_context(
     let booked = booking
         .as_ref()
         .is_some_and(|b| b.state == BookingState::Booked);
+    let booking_zone = match &booking {
+        Some(b) => store.site_zone(&b.site).await?.label(b.starts_at),
+        None => None,
+    };
     Ok(minijinja::context! {
         grids,
-        today => now.date().format("%Y-%m-%d").to_string(),
-        booking, booked,
+        today => today.format("%Y-%m-%d").to_string(),
+        booking, booked, booking_zone,
         address => booking.as_ref().and_then(|b| b.address.clone()).or(extracted_address),
         shortfalls => store.shortfalls(offer_id).await?,
     })
@@ -160,10 +169,11 @@ pub async fn preview(
         let (reply, overbooked) =
             slots::preview(state.desk(&session), offer, &choice, slots::now()).await?;
         let body = message::view(&reply.raw, &[]);
+        let zone = state.store.site_zone(&choice.site).await?;
         let ctx = minijinja::context! {
             o => state.store.offer(offer.id()).await?.offer,
             to => &reply.to_address, subject => &reply.subject, body => body.segments,
-            window => slots::window_text(choice.start, choice.end), form => &form, overbooked,
+            window => slots::window_text_in(zone, choice.start, choice.end), form => &form, overbooked,
             pickup => choice.mode == BookingMode::Pickup,
             trail => flow::Trail::from_query(raw.as_deref()).qs(),
         };

@@ -42,7 +42,7 @@ impl Fixture {
         format!("sqlite://{}", self.dir.path().join("decide.db").display())
     }
 
-    fn desk(&self) -> Desk<'_> {
+    pub fn desk(&self) -> Desk<'_> {
         Desk {
             store: &self.store,
             composer: &self.composer,

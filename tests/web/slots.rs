@@ -5,19 +5,20 @@
 //! offer, the new invitation and the cancellation update the same
 //! calendar event in the donor's real Dovecot mailbox (same UID, higher
 //! SEQUENCE, METHOD:CANCEL); and a shortfall on receipt is flagged on the
-//! offer and the dashboard.
+//! offer and the dashboard. A site in another time zone than the server's
+//! gets its slots at its own opening hours, by its own clock.
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use chrono::{NaiveDate, NaiveDateTime, NaiveTime};
+use chrono::{Datelike, NaiveDate, NaiveDateTime, NaiveTime, Timelike, Utc, Weekday};
 use fantoccini::Locator;
 use mail_parser::{MessageParser, MimeHeaders};
 use supplyline::decide::Desk;
 use supplyline::outbox::{Composer, ReplyPolicy};
 use supplyline::process::Processor;
 use supplyline::rules::Rules;
-use supplyline::slots::{self, SlotChoice};
+use supplyline::slots::{self, SlotChoice, Zone};
 use supplyline::store::{BookingMode, BookingState};
 use supplyline::values::OfferRef;
 
@@ -114,7 +115,7 @@ async fn send(b: &Browser) {
 /// The first slot of the depot at least two hours away with room for
 /// `room` more (so the test is not raced by the clock), from what the grid shows.
 async fn a_later_free_slot(b: &Browser) -> (String, String) {
-    let soon = slots::now() + chrono::Duration::hours(2);
+    let soon = local_now() + chrono::Duration::hours(2);
     depot_slots(b)
         .await
         .into_iter()
@@ -127,6 +128,11 @@ async fn a_later_free_slot(b: &Browser) -> (String, String) {
         })
         .map(|(d, f, _)| (d, f))
         .expect("a free depot slot in the next week")
+}
+
+/// Now in the server's zone, where the depot's hours are (it names no zone).
+fn local_now() -> NaiveDateTime {
+    slots::Zone::Server.local(slots::now())
 }
 
 fn start_of(date: &str, from: &str) -> NaiveDateTime {
@@ -204,7 +210,7 @@ async fn accepting_preselects_the_first_free_slot_and_books_it() {
     assert_eq!(chosen.len(), 1, "{shown:?}");
     let first_free = chosen[0].clone();
     assert!(!first_free.2.contains("past") && !first_free.2.contains("full"));
-    let soon = slots::now() + chrono::Duration::minutes(61);
+    let soon = local_now() + chrono::Duration::minutes(61);
     for (date, from, class) in shown
         .iter()
         .take_while(|s| s.2 != first_free.2 || s.0 != first_free.0 || s.1 != first_free.1)
@@ -314,7 +320,7 @@ async fn a_date_in_the_past_is_refused() {
     let id = seed_offer(&app, "past@example.test").await;
     let b = login(&app).await;
     OfferPage::open(&b, &app.url(&format!("/offers/{id}"))).await;
-    let yesterday = (slots::now().date() - chrono::Duration::days(1)).format("%Y-%m-%d");
+    let yesterday = (local_now().date() - chrono::Duration::days(1)).format("%Y-%m-%d");
     b.run(&format!(
         "document.getElementById('date').value = '{yesterday}';
          document.getElementById('from').value = '10:00';
@@ -542,7 +548,7 @@ async fn a_declined_offer_no_longer_holds_its_slot() {
         actor: "triager@city.example",
     };
     // Next week's Monday 10:00, when the depot is open.
-    let today = slots::now().date();
+    let today = local_now().date();
     let monday = (1..=7)
         .map(|d| today + chrono::Duration::days(d))
         .find(|d| chrono::Datelike::weekday(d) == chrono::Weekday::Mon)
@@ -570,4 +576,79 @@ async fn a_declined_offer_no_longer_holds_its_slot() {
         app.store.site_bookings(DEPOT, window, 0).await.unwrap(),
         vec![]
     );
+}
+
+/// The depot's first hour at least an hour from now by the clock of `tz`,
+/// from its hours in examples/needs.toml (Monday to Friday 09:00-17:00,
+/// Saturday 09:00-13:00), computed here without supplyline.
+fn depot_first_slot_in(tz: chrono_tz::Tz) -> NaiveDateTime {
+    let local = Utc::now().with_timezone(&tz).naive_local();
+    let local = local.with_second(0).unwrap().with_nanosecond(0).unwrap();
+    let earliest = local + chrono::Duration::hours(1);
+    (0..8)
+        .map(|d| local.date() + chrono::Duration::days(d))
+        .flat_map(|date| {
+            let close = match date.weekday() {
+                Weekday::Sun => 9,
+                Weekday::Sat => 13,
+                _ => 17,
+            };
+            (9..close).map(move |h| date.and_hms_opt(h, 0, 0).unwrap())
+        })
+        .find(|at| *at >= earliest)
+        .unwrap()
+}
+
+/// The depot in Kiritimati (UTC+14, whatever zone the server is in): the
+/// grid says so and preselects the first free hour by the depot's own clock
+/// and hours; the donor's email gives the time with the zone, and the
+/// invite the same instant in UTC.
+#[tokio::test]
+async fn a_site_in_another_time_zone_gets_slots_at_its_own_hours() {
+    let _stack = common::stack_shared().await;
+    let app = TestApp::start().await;
+    let kiritimati = chrono_tz::Pacific::Kiritimati;
+    let zones = [(DEPOT.to_string(), Zone::Iana(kiritimati))];
+    app.store.load_site_zones(&zones).await.unwrap();
+    let donor = common::unique_address("slots-zone");
+    let id = seed_offer(&app, &donor).await;
+    let b = login(&app).await;
+    let before = depot_first_slot_in(kiritimati);
+    OfferPage::open(&b, &app.url(&format!("/offers/{id}"))).await;
+    let after = depot_first_slot_in(kiritimati);
+
+    let grid = b.wait_for("#slot-grid").await.text().await.unwrap();
+    assert!(grid.contains("(times in Pacific/Kiritimati)"), "{grid}");
+    let shown = depot_slots(&b).await;
+    let chosen: Vec<_> = shown.iter().filter(|s| s.2.contains("chosen")).collect();
+    assert_eq!(chosen.len(), 1, "{shown:?}");
+    let start = start_of(&chosen[0].0, &chosen[0].1);
+    assert!(
+        [before, after].contains(&start),
+        "{start} suggested, not {before} or {after} (the depot's clock)"
+    );
+
+    let window = format!(
+        "{} UTC+14",
+        slots::window_text(start, start + chrono::Duration::hours(1))
+    );
+    let email = preview(&b).await;
+    assert!(email.contains(&window), "{window} in {email}");
+    send(&b).await;
+    let booked = b.wait_for("#booking").await.text().await.unwrap();
+    let hours = format!(
+        "{}–{} UTC+14",
+        start.format("%H:%M"),
+        (start + chrono::Duration::hours(1)).format("%H:%M")
+    );
+    assert!(booked.contains(&hours), "{hours} in {booked}");
+    let mail = mailbox(&app, &donor, 1).await;
+    assert!(body_text(&mail[0]).contains(&window), "{window}");
+    let (ics, _) = calendar(&mail[0]);
+    let utc = start - chrono::Duration::hours(14);
+    let want = utc.format("%Y%m%dT%H%M%SZ").to_string();
+    assert_eq!(ics_value(&ics, "DTSTART"), want);
+    let end = (utc + chrono::Duration::hours(1)).format("%Y%m%dT%H%M%SZ");
+    assert_eq!(ics_value(&ics, "DTEND"), end.to_string());
+    b.close().await;
 }
