@@ -137,12 +137,15 @@ impl Store {
             .during("clearing site time zones")?;
         for (site, zone) in zones {
             let Some(name) = zone.name() else { continue };
-            sqlx::query("INSERT OR REPLACE INTO site_zones (site, timezone) VALUES (?, ?)")
-                .bind(site)
-                .bind(name)
-                .execute(&mut *tx)
-                .await
-                .during("loading site time zones")?;
+            sqlx::query(
+                "INSERT INTO site_zones (site, timezone) VALUES ($1, $2)
+                 ON CONFLICT (site) DO UPDATE SET timezone = excluded.timezone",
+            )
+            .bind(site)
+            .bind(name)
+            .execute(&mut *tx)
+            .await
+            .during("loading site time zones")?;
         }
         tx.commit().await.during("committing site time zones")
     }
@@ -151,7 +154,7 @@ impl Store {
     /// (or, never expected, a name this build does not know).
     pub async fn site_zone(&self, site: &str) -> Result<Zone, StoreError> {
         let name: Option<String> =
-            sqlx::query_scalar("SELECT timezone FROM site_zones WHERE site = ?")
+            sqlx::query_scalar("SELECT timezone FROM site_zones WHERE site = $1")
                 .bind(site)
                 .fetch_optional(&self.reader)
                 .await
