@@ -65,7 +65,8 @@ pub(super) async fn append_text(
         return Ok(());
     }
     sqlx::query(
-        "UPDATE offer_search SET text = substr(text || '\n' || $1, 1, $2) WHERE rowid = $3",
+        "UPDATE offer_search SET text = substr(text || '\n' || $1, 1, CAST($2 AS INTEGER))
+         WHERE rowid = $3",
     )
     .bind(bounded(text))
     .bind(MAX_TEXT_CHARS as i64)
