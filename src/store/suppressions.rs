@@ -65,9 +65,11 @@ impl Store {
         let (count, suppressed_at): (i64, Option<i64>) = sqlx::query_as(
             "INSERT INTO suppressions (address, soft_bounces, reason, message_id, updated_at)
              VALUES ($1, $2, $3, $4, $5)
-             ON CONFLICT (address) DO UPDATE SET soft_bounces = soft_bounces + $2,
-               reason = CASE WHEN suppressed_at IS NULL THEN $3 ELSE reason END,
-               message_id = CASE WHEN suppressed_at IS NULL THEN $4 ELSE message_id END,
+             ON CONFLICT (address) DO UPDATE SET soft_bounces = suppressions.soft_bounces + $2,
+               reason = CASE WHEN suppressions.suppressed_at IS NULL THEN $3
+                             ELSE suppressions.reason END,
+               message_id = CASE WHEN suppressions.suppressed_at IS NULL THEN $4
+                                 ELSE suppressions.message_id END,
                updated_at = $5
              RETURNING soft_bounces, suppressed_at",
         )
