@@ -14,6 +14,13 @@
 //! `cargo bench --bench surge` runs 2,000 and 10,000 offers (`SURGE_SIZES=2000`
 //! picks sizes); without `--bench` (as `cargo test --all-targets` runs it) a
 //! smoke run of 20 checks the benchmark still works. Figures go to BENCHMARKS.md.
+//!
+//! The stack runs with `MAIL_STACK_PROFILE=throughput` (scripts/mail-stack:
+//! more concurrent deliveries, Dovecot's LMTP without fsync), as the donors'
+//! mailboxes stand in for the donors' own servers; `SURGE_STACK=default`
+//! runs the stack the tests use. Each contender's line also gives the CPU
+//! time per message of the mail stack (every Dovecot and OpenSMTPD process,
+//! with the deliveries they forked) and of the contender itself.
 
 #[path = "../tests/common/mod.rs"]
 mod common;
@@ -37,6 +44,16 @@ fn main() {
         Err(_) if full => vec![2_000, 10_000],
         Err(_) => vec![20],
     };
+    // Before the stack starts (first use of mail_stack()), while this
+    // process has one thread: the script reads it when it writes the config.
+    let profile = match std::env::var("SURGE_STACK").as_deref() {
+        Ok("default") => "default",
+        _ => {
+            std::env::set_var("MAIL_STACK_PROFILE", "throughput");
+            "throughput"
+        }
+    };
+    println!("surge: mail stack profile {profile} (SURGE_STACK=default for the tests' stack)");
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -89,6 +106,7 @@ fn fresh_prefix(tag: &str) -> String {
 fn time_bare(n: usize, loops: usize, log: &mut Deliveries) -> Duration {
     let prefix = fresh_prefix("bare");
     let smtp_port = mail_stack().smtp_port.to_string();
+    let cpu = Cpu::now();
     let started = Instant::now();
     let children: Vec<_> = (0..loops)
         .map(|part| {
@@ -108,6 +126,7 @@ fn time_bare(n: usize, loops: usize, log: &mut Deliveries) -> Duration {
     for mut child in children {
         assert!(child.wait().unwrap().success(), "a bare loop failed");
     }
+    cpu.report(&format!("{loops} bare loop(s)"), n, took);
     took
 }
 
@@ -117,6 +136,7 @@ fn time_script(n: usize, log: &mut Deliveries) -> Duration {
     let desk = fill_mailbox(&prefix, n);
     let db = tempfile::tempdir().unwrap();
     let stack = mail_stack();
+    let cpu = Cpu::now();
     let started = Instant::now();
     let mut child = Command::new("python3")
         .args(["benches/surge_script.py", "script"])
@@ -127,6 +147,7 @@ fn time_script(n: usize, log: &mut Deliveries) -> Duration {
         .expect("python3 runs benches/surge_script.py");
     let took = log.wait_for(&format!("{prefix}-n"), n, started);
     assert!(child.wait().unwrap().success(), "the script failed");
+    cpu.report("the script", n, took);
     took
 }
 
@@ -138,10 +159,12 @@ async fn time_supplyline(n: usize, connections: usize, log: &mut Deliveries) -> 
     let dir = tempfile::tempdir().unwrap();
     let config = config(dir.path(), &desk, connections);
     let token = CancellationToken::new();
+    let cpu = Cpu::now();
     let started = Instant::now();
     let serve = tokio::spawn(supplyline::daemon::serve(config, token.clone()));
     let prefix_donors = format!("{prefix}-n");
     let took = tokio::task::block_in_place(|| log.wait_for(&prefix_donors, n, started));
+    cpu.report(&format!("supplyline, {connections} connection(s)"), n, took);
     token.cancel();
     serve.await.unwrap().unwrap();
     took
@@ -215,6 +238,103 @@ fn dovecot_ids() -> (u32, u32) {
             .unwrap()
     };
     (id("-u"), id("-g"))
+}
+
+/// CPU seconds spent so far by this process with its waited-for children
+/// (a contender), and by the mail stack's processes.
+struct Cpu {
+    own: f64,
+    stack: f64,
+}
+
+impl Cpu {
+    fn now() -> Cpu {
+        let usage = |who| {
+            // SAFETY: getrusage writes one rusage into the zeroed value.
+            let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
+            unsafe { libc::getrusage(who, &mut ru) };
+            let secs = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
+            secs(ru.ru_utime) + secs(ru.ru_stime)
+        };
+        Cpu {
+            own: usage(libc::RUSAGE_SELF) + usage(libc::RUSAGE_CHILDREN),
+            stack: stack_cpu_seconds(),
+        }
+    }
+
+    /// One line: CPU per message of the contender and of the stack, and
+    /// how many cores the two kept busy together while it ran.
+    fn report(&self, who: &str, n: usize, took: Duration) {
+        let now = Cpu::now();
+        let per = |secs: f64| secs * 1000.0 / n as f64;
+        let own = now.own - self.own;
+        let stack = now.stack - self.stack;
+        println!(
+            "  {who}: {:.1} s; CPU per message {:.2} ms own, {:.2} ms mail stack \
+             ({:.2} cores busy together); load average {:.1}",
+            took.as_secs_f64(),
+            per(own),
+            per(stack),
+            (own + stack) / took.as_secs_f64(),
+            load_average(),
+        );
+    }
+}
+
+/// CPU seconds of every process under Dovecot's master and OpenSMTPD's
+/// parent, each with the CPU of its children that exited (OpenSMTPD forks
+/// one delivery program per message, Dovecot reaps its LMTP workers).
+fn stack_cpu_seconds() -> f64 {
+    let dir = &mail_stack().dir;
+    let root = |file: &str| -> i64 {
+        let text = std::fs::read_to_string(dir.join(file)).unwrap_or_default();
+        text.trim().parse().unwrap_or(-1)
+    };
+    let roots = [root("dovecot/dovecot.pid"), root("smtpd/smtpd.pid")];
+    // pid -> (parent, CPU seconds with reaped children)
+    let mut procs = std::collections::HashMap::new();
+    let tick = 100.0; // USER_HZ on Linux
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<i64>() else {
+            continue;
+        };
+        let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else {
+            continue;
+        };
+        // After "pid (comm) ": state ppid ... utime stime cutime cstime
+        let fields: Vec<&str> = stat[stat.rfind(')').unwrap() + 2..].split(' ').collect();
+        let parent: i64 = fields[1].parse().unwrap_or(0);
+        let ticks: f64 = fields[11..15]
+            .iter()
+            .map(|f| f.parse::<f64>().unwrap_or(0.0))
+            .sum();
+        procs.insert(pid, (parent, ticks / tick));
+    }
+    let in_stack = |mut pid: i64| {
+        for _ in 0..64 {
+            if roots.contains(&pid) {
+                return true;
+            }
+            match procs.get(&pid) {
+                Some(&(parent, _)) if parent > 0 => pid = parent,
+                _ => return false,
+            }
+        }
+        false
+    };
+    procs
+        .iter()
+        .filter(|(&pid, _)| in_stack(pid))
+        .map(|(_, &(_, secs))| secs)
+        .sum()
+}
+
+fn load_average() -> f64 {
+    let text = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
+    text.split(' ')
+        .next()
+        .and_then(|l| l.parse().ok())
+        .unwrap_or(0.0)
 }
 
 /// Dovecot's log, read as it grows: LMTP deliveries by recipient prefix.

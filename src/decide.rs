@@ -297,9 +297,13 @@ async fn latest_from_donor(
         return Ok(None);
     };
     let raw = store.message_raw(id).await?;
-    Ok(crate::mail::parse(&raw)
-        .ok()
-        .and_then(|m| Some((m.message_id?, m.references))))
+    match crate::mail::parse(&raw) {
+        Ok(m) => Ok(m.message_id.map(|id| (id, m.references))),
+        Err(error) => {
+            tracing::warn!(message = id, %error, "the donor's latest message does not parse; the reply goes out unthreaded");
+            Ok(None)
+        }
+    }
 }
 
 /// Queues a reply staff wrote, with an audit row; the offer's status is

@@ -161,7 +161,51 @@ fn entity(name: &str) -> Option<char> {
         "ndash" => '–',
         "mdash" => '—',
         "bull" => '•',
-        _ => return None,
+        "middot" => '·',
+        "times" => '×',
+        "hellip" => '…',
+        "deg" => '°',
+        "reg" => '®',
+        "copy" => '©',
+        "trade" => '™',
+        _ => return latin_letter(name),
+    })
+}
+
+/// Named entities of accented Latin letters ("Dr&auml;ger", "Jos&eacute;",
+/// "a&ntilde;o"): the base letter and the accent's name.
+fn latin_letter(name: &str) -> Option<char> {
+    const ACCENTS: &[(&str, [char; 5], [char; 5])] = &[
+        (
+            "acute",
+            ['á', 'é', 'í', 'ó', 'ú'],
+            ['Á', 'É', 'Í', 'Ó', 'Ú'],
+        ),
+        (
+            "grave",
+            ['à', 'è', 'ì', 'ò', 'ù'],
+            ['À', 'È', 'Ì', 'Ò', 'Ù'],
+        ),
+        ("circ", ['â', 'ê', 'î', 'ô', 'û'], ['Â', 'Ê', 'Î', 'Ô', 'Û']),
+        ("uml", ['ä', 'ë', 'ï', 'ö', 'ü'], ['Ä', 'Ë', 'Ï', 'Ö', 'Ü']),
+    ];
+    match name {
+        "ntilde" => return Some('ñ'),
+        "Ntilde" => return Some('Ñ'),
+        "ccedil" => return Some('ç'),
+        "Ccedil" => return Some('Ç'),
+        "szlig" => return Some('ß'),
+        _ => {}
+    }
+    let mut chars = name.chars();
+    let base = chars.next()?;
+    let accent = chars.as_str();
+    let (_, lower, upper) = ACCENTS.iter().find(|(a, _, _)| *a == accent)?;
+    let at = "aeiou".find(base.to_ascii_lowercase())?;
+    Some(if base.is_ascii_uppercase() {
+        upper[at]
+    } else {
+        lower[at]
     })
 }
 
@@ -187,6 +231,14 @@ fn tidy(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn accented_letter_entities() {
+        assert_eq!(
+            decode_entities("Dr&auml;ger &times; Jos&eacute; &Ntilde;o&ntilde;o &Uuml;ber &zz;"),
+            "Dräger × José Ñoño Über &zz;"
+        );
+    }
 
     #[test]
     fn table_rows_are_lines_with_cells() {

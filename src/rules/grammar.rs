@@ -135,6 +135,7 @@ pub fn lots(rules: &Rules, text: &str, toks: Vec<Tok>) -> Vec<Lot> {
         };
         let qty = qty.or_else(|| cx.in_row(t));
         let item_end = cx.toks[t].end;
+        let qty = qty.map(|q| cx.counted_in_its_own_unit(t, q));
         let qty = qty.map(|q| {
             let from = q.end.max(item_end);
             cx.pack_item = Some(hit.item);
@@ -171,8 +172,12 @@ fn merge_items(text: &str, toks: Vec<Tok>) -> Vec<Tok> {
             out.push(tok);
             continue;
         };
-        let gap = text[prev.end..tok.start].trim().to_lowercase();
-        let adjacent = matches!(gap.as_str(), "" | "-" | "de" | "del" | "para");
+        let raw_gap = &text[prev.end..tok.start];
+        let gap = raw_gap.trim().to_lowercase();
+        // "filters\n - Tyvek coveralls": a dash after a line break is a
+        // bullet, which starts another entry.
+        let bullet = raw_gap.contains('\n') && !gap.is_empty();
+        let adjacent = !bullet && matches!(gap.as_str(), "" | "-" | "de" | "del" | "para");
         let same = a.item == b.item || a.generic;
         let paren_model =
             b.model.is_some() && a.model.is_none() && same && matches!(gap.as_str(), "(" | ",");
@@ -343,6 +348,32 @@ impl Ctx<'_> {
         Some(self.qty(count * n, self.each(), s, e, EACH_AFTER_ITEM))
     }
 
+    /// "25 RT-PCR kits", "200 hygiene kits", "kits de higiene: 40": a bare
+    /// count of an item whose name is a kit counts kits (then "(25 tests
+    /// per kit)" multiplies them out).
+    fn counted_in_its_own_unit(&self, t: usize, mut q: Qty) -> Qty {
+        let bare = matches!(
+            q.rule,
+            "count before item" | "count after item" | "count in parentheses after item"
+        );
+        if !bare || q.unit != self.each() {
+            return q;
+        }
+        let name = self.text[self.toks[t].start..self.toks[t].end].to_lowercase();
+        let words: Vec<&str> = name
+            .split(|c: char| !is_word_char(c))
+            .filter(|w| !w.is_empty())
+            .collect();
+        let ends = [words.first(), words.last()];
+        let kit = self.rules.units.iter().position(|(u, _)| u == "kit");
+        if let Some(kit) =
+            kit.filter(|_| ends.iter().flatten().any(|w| matches!(**w, "kit" | "kits")))
+        {
+            q.unit = kit;
+        }
+        q
+    }
+
     /// Gives back the tokens inside `start..end`.
     fn unmark(&mut self, start: usize, end: usize) {
         for (tok, used) in self.toks.iter().zip(self.used.iter_mut()) {
@@ -396,16 +427,34 @@ impl Ctx<'_> {
                 }
             }
         }
+        // "40 pallets of 1-gallon hand sanitizer jugs": a size word ("1-gallon",
+        // "5-liter") between the container phrase and the item.
+        let j = match self.size_word(j) {
+            true => j.checked_sub(1).filter(|&i| {
+                let size = self.text[self.toks[i].end..self.toks[j].start].trim();
+                size.trim_end_matches('-')
+                    .chars()
+                    .all(|c| c.is_ascii_digit() || c == '.')
+            })?,
+            false => j,
+        };
         let unit_at = if self.role(j, Role::Of) {
             j.checked_sub(1)?
         } else {
             j
         };
-        let unit = self.unit(unit_at)?;
+        let mut unit = self.unit(unit_at)?;
         if unit_at != j && !self.close(unit_at, j, 0) {
             return None;
         }
         let mut k = unit_at.checked_sub(1)?;
+        // "5 cajas de tubos con medio de transporte", "3 cases of bottles of
+        // sanitizer": containers of smaller units of the item count the
+        // containers.
+        if let Some(outer) = self.outer_container(k) {
+            unit = self.unit(outer)?;
+            k = outer - 1;
+        }
         // "100 gallon jugs of bleach": a size word before the container.
         if self.unit(k).is_some() && self.close(k, unit_at, 0) && k > 0 && self.num(k - 1).is_some()
         {
@@ -424,6 +473,27 @@ impl Ctx<'_> {
             end,
             "count and unit before item",
         ))
+    }
+
+    /// Whether the unit at `j` is the size of a piece, written with its
+    /// number and a hyphen ("1-gallon", "5-liter").
+    fn size_word(&self, j: usize) -> bool {
+        let head = self.text[..self.toks[j].start].strip_suffix('-');
+        self.unit(j).is_some() && head.is_some_and(|h| h.ends_with(|c: char| c.is_ascii_digit()))
+    }
+
+    /// For an "of" at `k`: the container right before it, when a count
+    /// stands before that ("5 boxes of" + "tubes of ...").
+    fn outer_container(&self, k: usize) -> Option<usize> {
+        let outer = k.checked_sub(1)?;
+        let count = outer.checked_sub(1)?;
+        let ok = self.role(k, Role::Of)
+            && self.num(k).is_none()
+            && self.unit(outer).is_some_and(|u| self.is_container(u))
+            && self.num(count).is_some()
+            && self.close(outer, k, 0)
+            && self.close(count, outer, 0);
+        ok.then_some(outer)
     }
 
     /// "120 | N95 respirator": a count alone in the cell before the item's
@@ -670,7 +740,12 @@ impl Ctx<'_> {
         if pack_size {
             return None;
         }
-        let glued = self.toks[last].glued;
+        // "마스크 삼천 장, 체온계 …": a Korean counter closes the count of the
+        // noun before it, as a glued one does.
+        let glued = self.toks[last].glued
+            || (last > k
+                && self.text[self.toks[last].start..]
+                    .starts_with(|c: char| matches!(c as u32, 0xAC00..=0xD7AF)));
         let between = &self.text[self.toks[t].end..self.toks[k].start];
         let marked =
             between.contains([':', 'x', 'X', '×', '=', '-', '–', '(']) || between.contains("..");
@@ -787,6 +862,10 @@ impl Ctx<'_> {
         // Tokens are in text order.
         let mut i = self.toks.partition_point(|t| t.start < from);
         let mut prev_end = from;
+        // "(50 per box, 40 boxes per case)" after a count of cases: sizes of
+        // an inner container stated first wait for the outer one.
+        let mut waiting: Vec<(f64, usize, usize, usize, usize)> = Vec::new();
+        let stated = q.value;
         while i < self.toks.len() {
             let g = self.gap(prev_end, self.toks[i].start);
             if g.sentence || g.hard || g.cells > 0 || g.words > 3 {
@@ -801,7 +880,7 @@ impl Ctx<'_> {
             if self.role(i, Role::Of) && g.words > 0 {
                 break;
             }
-            let Some((n, inner, last)) = self.pack_at(i) else {
+            let Some((n, inner, last, per)) = self.pack_at(i) else {
                 if (self.toks[i].item.is_some() && !restated) || self.toks[i].num.is_some() {
                     break;
                 }
@@ -809,26 +888,48 @@ impl Ctx<'_> {
                 i += 1;
                 continue;
             };
-            q.value *= n;
-            q.unit = if self.is_container(inner) {
-                inner
-            } else {
-                self.each()
-            };
-            q.end = q.end.max(self.toks[last].end);
-            q.rule = "container × pack size";
-            self.mark(i, last);
+            if let Some(outer) = per.filter(|&u| u != q.unit && self.is_container(u)) {
+                waiting.push((n, inner, outer, i, last));
+                prev_end = self.toks[last].end;
+                i = last + 1;
+                continue;
+            }
+            self.apply_pack(&mut q, n, inner, i, last);
             prev_end = self.toks[last].end;
             i = last + 1;
-            if !self.is_container(inner) {
+            while let Some(w) = waiting.iter().position(|w| w.2 == q.unit) {
+                let (n, inner, _, from, last) = waiting.remove(w);
+                self.apply_pack(&mut q, n, inner, from, last);
+            }
+            if !self.is_container(q.unit) {
                 break;
+            }
+        }
+        // A size of another container and nothing else: read as before.
+        if q.value == stated && q.rule != "container × pack size" {
+            if let Some(&(n, inner, _, from, last)) = waiting.first() {
+                self.apply_pack(&mut q, n, inner, from, last);
             }
         }
         q
     }
 
-    /// One pack size at token `i`: (count, inner unit, last token).
-    fn pack_at(&self, i: usize) -> Option<(f64, usize, usize)> {
+    /// Multiplies `q` by a pack size of `n` `inner` read at tokens `from..=last`.
+    fn apply_pack(&mut self, q: &mut Qty, n: f64, inner: usize, from: usize, last: usize) {
+        q.value *= n;
+        q.unit = if self.is_container(inner) {
+            inner
+        } else {
+            self.each()
+        };
+        q.end = q.end.max(self.toks[last].end);
+        q.rule = "container × pack size";
+        self.mark(from, last);
+    }
+
+    /// One pack size at token `i`: (count, inner unit, last token, the
+    /// container it sizes when named: "per box").
+    fn pack_at(&self, i: usize) -> Option<(f64, usize, usize, Option<usize>)> {
         let per = self.role(i, Role::Per) || self.role(i, Role::Each);
         if per && self.unit(i + 1).is_some() && self.close(i, i + 1, 0) {
             let mut at = i + 2;
@@ -843,13 +944,14 @@ impl Ctx<'_> {
             let n = self.num(at).filter(|_| self.close(i + 1, at, 2))?;
             let inner = self.unit(at + 1).filter(|_| self.close(at, at + 1, 0));
             let last = if inner.is_some() { at + 1 } else { at };
-            return Some((n, inner.unwrap_or(self.each()), last));
+            let outer = self.unit(i + 1).filter(|_| self.role(i, Role::Per));
+            return Some((n, inner.unwrap_or(self.each()), last, outer));
         }
         if self.role(i, Role::Of) && i + 1 < self.toks.len() && self.close(i, i + 1, 0) {
             let n = self.num(i + 1)?;
             let next_is_other_item = self.toks.get(i + 2).is_some_and(|t| t.item.is_some())
                 && self.close(i + 1, i + 2, 3);
-            return (!next_is_other_item).then_some((n, self.each(), i + 1));
+            return (!next_is_other_item).then_some((n, self.each(), i + 1, None));
         }
         let n = self.num(i)?;
         let mut k = i + 1;
@@ -860,11 +962,14 @@ impl Ctx<'_> {
         } else if self.toks.get(k).is_some_and(|t| t.item.is_some()) && self.close(i, k, 1) {
             k += 1;
         }
+        if let Some(found) = self.packs_of_per(n, inner, k) {
+            return Some(found);
+        }
         if self.role(k, Role::Per) && self.close(k - 1, k, 1) && self.unit(k + 1).is_some() {
-            return Some((n, inner, k + 1));
+            return Some((n, inner, k + 1, self.unit(k + 1)));
         }
         if self.role(k, Role::Each) && self.close(k - 1, k, 1) {
-            return Some((n, inner, k));
+            return Some((n, inner, k, None));
         }
         // "100 pieces" is a pack size, unless another item follows it
         // ("20 boxes, and 100 pieces of gowns" counts the gowns).
@@ -887,7 +992,30 @@ impl Ctx<'_> {
             && self.text[self.toks[k - 1].end..]
                 .trim_start()
                 .starts_with(')');
-        (counted || item_in_parens).then_some((n, inner, k - 1))
+        (counted || item_in_parens).then_some((n, inner, k - 1, None))
+    }
+
+    /// "10 packs of 100 per case": `n` inner containers at `k - 1`, then
+    /// "of" the pieces in each, then the outer container: n × pieces each.
+    fn packs_of_per(
+        &self,
+        n: f64,
+        inner: usize,
+        k: usize,
+    ) -> Option<(f64, usize, usize, Option<usize>)> {
+        if !self.is_container(inner) || !self.role(k, Role::Of) || !self.close(k - 1, k, 0) {
+            return None;
+        }
+        let m = self.num(k + 1).filter(|_| self.close(k, k + 1, 0))?;
+        let mut p = k + 2;
+        if self.unit(p) == Some(self.each()) && self.close(p - 1, p, 0) {
+            p += 1;
+        }
+        let outer = self
+            .unit(p + 1)
+            .filter(|&u| self.is_container(u) && u != inner)?;
+        let per = self.role(p, Role::Per) && self.close(p - 1, p, 1) && self.close(p, p + 1, 0);
+        per.then_some((n * m, self.each(), p + 1, Some(outer)))
     }
 
     /// "200 gallons", "500 bottles" with no item after: the item named before.
@@ -902,7 +1030,8 @@ impl Ctx<'_> {
                 continue;
             };
             let unit_name = self.rules.units[unit].0.as_str();
-            if matches!(unit_name, "each" | "pair")
+            let pieces = self.pieces_word(k + 1);
+            if (matches!(unit_name, "each" | "pair") && !pieces)
                 || !self.close(k, k + 1, 0)
                 || self.item_follows(k + 1)
                 || (self.role(k + 2, Role::Of)
@@ -923,7 +1052,15 @@ impl Ctx<'_> {
                 continue;
             };
             // "8 cases of 150" counts the item before only when that has no count.
-            if self.role(k + 2, Role::Of) && prev.qty.is_some() {
+            if (self.role(k + 2, Role::Of) || pieces) && prev.qty.is_some() {
+                continue;
+            }
+            // "Stock: 2 million pieces … minimum order 50,000 pieces": pieces
+            // count the item only when no other count stands between.
+            let counted_between = self.toks[..k]
+                .iter()
+                .any(|t| t.num.is_some() && t.start >= prev.end);
+            if pieces && counted_between {
                 continue;
             }
             self.mark(k, k + 1);
@@ -939,6 +1076,19 @@ impl Ctx<'_> {
             out.push(prev.counted_from(start, q));
         }
         out
+    }
+
+    /// "We have 60 units available": a word that counts pieces of whatever
+    /// was named, at token `i`.
+    fn pieces_word(&self, i: usize) -> bool {
+        const PIECES: &[&str] = &[
+            "unit", "units", "piece", "pieces", "pc", "pcs", "unidades", "piezas",
+        ];
+        self.toks.get(i).is_some_and(|t| {
+            t.role.is_none()
+                && t.unit == Some(self.each())
+                && PIECES.contains(&self.text[t.start..t.end].to_lowercase().as_str())
+        })
     }
 
     /// "16 oz bottles x 48": a container (a unit other than each or pair)
@@ -1494,7 +1644,30 @@ impl Ctx<'_> {
 /// item ends the phrase: "(60), thermometer". A count reaches forward only
 /// through words and spaces.
 fn closes_a_phrase(gap: &str) -> bool {
-    gap.contains([',', ';', ':', ')', '，', '；', '：', '）'])
+    const CLOSING: [char; 8] = [',', ';', ':', ')', '，', '；', '：', '）'];
+    if !gap.contains(['(', '（']) {
+        return gap.contains(CLOSING);
+    }
+    // "500 medical (surgical) masks": an aside of words only is read through.
+    let mut plain = String::with_capacity(gap.len());
+    let mut aside = String::new();
+    let mut depth = 0;
+    for c in gap.chars() {
+        match c {
+            '(' | '（' => depth += 1,
+            ')' | '）' if depth > 0 => {
+                depth -= 1;
+                if aside.chars().any(|c| c.is_ascii_digit()) {
+                    plain.push(')');
+                }
+                aside.clear();
+            }
+            _ if depth > 0 => aside.push(c),
+            _ => plain.push(c),
+        }
+    }
+    plain.push_str(&aside);
+    plain.contains(CLOSING)
 }
 
 fn clause_end(text: &str, from: usize) -> usize {

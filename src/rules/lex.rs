@@ -89,6 +89,7 @@ pub fn tokenize(rules: &Rules, text: &str) -> Vec<Tok> {
             && !text[m.end()..].starts_with(is_word_char);
         if !(on_boundaries(text, m.start(), m.end()) || glued_unit)
             || models.overlaps(m.start(), m.end())
+            || stray_letter_unit(text, m.start(), m.end(), meanings)
         {
             continue;
         }
@@ -396,6 +397,17 @@ fn approximate(text: &str, at: usize, value: &mut f64) -> usize {
     }
 }
 
+/// A unit of one letter ("20 L") that does not follow digits at once, past
+/// spaces only: a size ("36 (L/XL)", "size L"), not a unit.
+fn stray_letter_unit(text: &str, start: usize, end: usize, meanings: &[Lex]) -> bool {
+    let one_letter = end == start + 1 && text.as_bytes()[start].is_ascii_alphabetic();
+    one_letter
+        && meanings.iter().all(|l| matches!(l, Lex::Unit(_)))
+        && !text[..start]
+            .trim_end_matches([' ', '\t'])
+            .ends_with(|c: char| c.is_ascii_digit())
+}
+
 /// Joins runs of number words ("two thousand", "a couple hundred",
 /// "doscientos") that no digit number has already used.
 fn word_numbers(
@@ -432,7 +444,8 @@ fn word_numbers(
             end = *e;
             j += 1;
         }
-        let cjk_multiplier_only = values == 0 && text[start..].starts_with(is_cjk);
+        let cjk_multiplier_only =
+            values == 0 && text[start..].starts_with(is_cjk) && !hangul_word(text, start, end);
         let article = words[i].2 == Lex::NumArticle;
         let value = match n.value() {
             Some(v) => Some(v),
@@ -448,6 +461,17 @@ fn word_numbers(
         i = j.max(i + 1);
     }
     out
+}
+
+/// A Korean number word standing alone ("백 켤레", "천 개"): a word of its
+/// own, with a space after it, so not part of a longer word ("수액백").
+fn hangul_word(text: &str, start: usize, end: usize) -> bool {
+    let hangul = |c: char| matches!(c as u32, 0xAC00..=0xD7AF);
+    let before = text[..start].chars().next_back();
+    let after = text[end..].chars().next();
+    text[start..end].chars().all(hangul)
+        && !before.is_some_and(char::is_alphanumeric)
+        && after.is_some_and(char::is_whitespace)
 }
 
 /// What may sit between two number words of one number.

@@ -94,6 +94,7 @@ async fn window(
         let start = ["%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M"]
             .iter()
             .find_map(|f| NaiveDateTime::parse_from_str(slot.trim(), f).ok())
+            .filter(|start| super::grid::bookable(start.date()))
             .ok_or_else(|| AcceptError::BadSlot(slot.clone()))?;
         return Ok((start, start + Duration::hours(1)));
     }

@@ -61,14 +61,21 @@ pub enum SlotError {
 
 const HOUR: Duration = Duration::hours(1);
 
+/// Whether `date` is one a booking can name: a four-digit year. chrono
+/// reads `+262143-12-31` as a date, and adding an hour to its last slot
+/// would overflow.
+pub fn bookable(date: NaiveDate) -> bool {
+    (1970..=9999).contains(&date.year())
+}
+
 /// The hourly slots of `slots`'s site on `date`, as `[start, end)`.
 pub fn slots_on(slots: &SiteSlots, date: NaiveDate) -> Vec<(NaiveDateTime, NaiveDateTime)> {
     let mut out = Vec::new();
     for &(open, close) in slots.hours.on(date.weekday()) {
         let (mut at, close) = (date.and_time(open), date.and_time(close));
-        while at + HOUR <= close {
-            out.push((at, at + HOUR));
-            at += HOUR;
+        while let Some(end) = at.checked_add_signed(HOUR).filter(|end| *end <= close) {
+            out.push((at, end));
+            at = end;
         }
     }
     out
@@ -225,6 +232,22 @@ mod tests {
             slots_on(&depot(2), at(9, 0, 0).date()).is_empty(),
             "closed on Wednesday"
         );
+    }
+
+    #[test]
+    fn the_last_date_chrono_holds_is_not_bookable_and_its_slots_do_not_overflow() {
+        let last = NaiveDate::MAX;
+        assert!(!bookable(last));
+        assert!(bookable(at(7, 0, 0).date()));
+        let mut hours = WeekHours::default();
+        hours.days[last.weekday().num_days_from_monday() as usize] =
+            parse_day("22:00-23:59").unwrap();
+        let site = SiteSlots {
+            site: "Late".into(),
+            hours,
+            capacity: 1,
+        };
+        assert_eq!(slots_on(&site, last).len(), 1);
     }
 
     #[test]

@@ -367,6 +367,11 @@ pub async fn received(
 ) -> Result<Response, WebError> {
     session.may_change(&form.csrf, Role::Triager)?;
     let done = async {
+        if form.item_id.len() != form.received.len() {
+            return Err(WebError::Invalid(
+                "each item needs one received quantity".into(),
+            ));
+        }
         let mut quantities = Vec::new();
         for (item, text) in form.item_id.iter().zip(&form.received) {
             let q: Quantity = text

@@ -65,7 +65,7 @@ async fn lane_page(
         "all" => LaneShow::All,
         other => return Err(WebError::Invalid(format!("no such list {other:?}"))),
     };
-    let page_no = q.page.parse::<i64>().unwrap_or(1).max(1);
+    let page_no = super::queue::page_number(&q.page);
     let (rows, total) = state
         .store
         .lane(lane, show, (page_no - 1) * PER_PAGE, PER_PAGE)
@@ -230,12 +230,7 @@ pub async fn add_note(
     Form(form): Form<NoteForm>,
 ) -> Result<Response, WebError> {
     session.may_change(&form.csrf, Role::Triager)?;
-    let body = form.body.trim();
-    if body.is_empty() || body.len() > 10_000 {
-        return Err(WebError::Invalid(
-            "a note needs between 1 and 10,000 characters".into(),
-        ));
-    }
+    let body = super::offer::note_body(&form.body)?;
     let store = &state.store;
     store
         .add_note(offer.id(), &session.user.email, body)

@@ -154,6 +154,17 @@ pub(crate) fn bounded<'a>(text: &'a str, what: &str, max: usize) -> Result<&'a s
     Ok(text)
 }
 
+/// A staff note's text, trimmed: between 1 and 10,000 characters.
+pub(crate) fn note_body(text: &str) -> Result<&str, WebError> {
+    let body = text.trim();
+    if body.is_empty() || body.chars().count() > 10_000 {
+        return Err(WebError::Invalid(
+            "a note needs between 1 and 10,000 characters".into(),
+        ));
+    }
+    Ok(body)
+}
+
 /// Back to the offer (with the queue's trail) at `anchor`, after a POST.
 fn back(id: i64, raw: Option<&str>, anchor: &str) -> Response {
     let qs = flow::Trail::from_query(raw).qs();
@@ -296,11 +307,12 @@ pub async fn add_note(
 ) -> Result<Response, WebError> {
     let id = offer.id();
     session.may_change(&form.csrf, Role::Triager)?;
-    let body = form.body.trim();
-    if body.is_empty() || body.len() > 10_000 {
-        let e = WebError::Invalid("a note needs between 1 and 10,000 characters".into());
-        return Ok(flow::beside(&state, &session, id, raw.as_deref(), "note", &form, e).await);
-    }
+    let body = match note_body(&form.body) {
+        Ok(body) => body,
+        Err(e) => {
+            return Ok(flow::beside(&state, &session, id, raw.as_deref(), "note", &form, e).await)
+        }
+    };
     state.store.add_note(id, &session.user.email, body).await?;
     Ok(back(id, raw.as_deref(), "notes"))
 }

@@ -18,6 +18,13 @@ use crate::values::OfferRef;
 
 const PER_PAGE: i64 = 50;
 
+/// The 1-based page number of a `?page=` value: anything unreadable is the
+/// first page, and a number too large for any queue is clamped so the
+/// offset `(page - 1) * PER_PAGE` cannot overflow.
+pub(super) fn page_number(raw: &str) -> i64 {
+    raw.trim().parse::<i64>().unwrap_or(1).clamp(1, 1_000_000)
+}
+
 /// The filters of the queue, as typed in the page's form.
 #[derive(Debug, Clone, Default, serde::Deserialize, serde::Serialize)]
 #[serde(default)]
@@ -139,7 +146,7 @@ pub async fn queue_page(
     RawQuery(raw): RawQuery,
 ) -> Result<Page, WebError> {
     let q = q.bounded();
-    let page_no = q.page.parse::<i64>().unwrap_or(1).max(1);
+    let page_no = page_number(&q.page);
     let filter = q.filter.filter(&session.user.email)?;
     let (rows, total) = state
         .store
@@ -466,6 +473,16 @@ fn opt_qty(q: Option<f64>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn any_page_value_gives_a_page_whose_offset_fits() {
+        assert_eq!(page_number(""), 1);
+        assert_eq!(page_number("abc"), 1);
+        assert_eq!(page_number("-5"), 1);
+        assert_eq!(page_number("3"), 3);
+        let huge = page_number("9223372036854775807");
+        assert!((huge - 1).checked_mul(PER_PAGE).is_some());
+    }
 
     #[test]
     fn formulas_are_defused() {

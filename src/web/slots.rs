@@ -125,7 +125,9 @@ pub struct SlotForm {
 impl SlotForm {
     fn choice(&self) -> Result<SlotChoice, WebError> {
         let date = NaiveDate::parse_from_str(self.date.trim(), "%Y-%m-%d")
-            .map_err(|_| WebError::Invalid("choose a date for the slot".into()))?;
+            .ok()
+            .filter(|d| grid::bookable(*d))
+            .ok_or_else(|| WebError::Invalid("choose a date for the slot".into()))?;
         let time = |t: &str| NaiveTime::parse_from_str(t.trim(), "%H:%M");
         let (from, to) = match (time(&self.from), time(&self.to)) {
             (Ok(f), Ok(t)) if f < t => (f, t),
