@@ -11,8 +11,7 @@
 //! windows' SQL (`store::undos`, `store::undo_batches`), the other bulk
 //! actions (`web::ownership`), the bulk form (`web::queue`).
 
-use axum::extract::{Path, Query, RawQuery, State};
-use axum::http::Uri;
+use axum::extract::{Path, RawQuery, State};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum_extra::extract::Form;
 
@@ -99,11 +98,7 @@ pub async fn banner(state: &AppState, raw: Option<&str>) -> Result<minijinja::Va
         kept: String,
         undo_refused: String,
     }
-    let uri: Option<Uri> = raw.and_then(|q| format!("/?{q}").parse().ok());
-    let flags = uri
-        .and_then(|uri| Query::<Flags>::try_from_uri(&uri).ok())
-        .map(|Query(f)| f)
-        .unwrap_or_default();
+    let flags: Flags = super::flow::query_or_default(raw);
     let batch = match flags.undo_batch.parse::<i64>() {
         Ok(id) => state.store.undo_batch(id).await?,
         Err(_) => None,

@@ -55,11 +55,7 @@ pub struct Trail {
 impl Trail {
     /// The trail in a request's query (the flow's own keys left out).
     pub fn from_query(raw: Option<&str>) -> Trail {
-        let uri: Option<Uri> = raw.and_then(|q| format!("/?{q}").parse().ok());
-        let pairs: Vec<(String, String)> = uri
-            .and_then(|uri| Query::<Vec<(String, String)>>::try_from_uri(&uri).ok())
-            .map(|Query(p)| p)
-            .unwrap_or_default();
+        let pairs: Vec<(String, String)> = query_or_default(raw);
         let pairs = pairs
             .into_iter()
             .filter(|(k, v)| !OWN_KEYS.contains(&k.as_str()) && !v.is_empty() && k.len() < 32)
@@ -104,6 +100,15 @@ fn urlencode(v: &str) -> String {
         .collect()
 }
 
+/// The query string `raw` read as `T`; a missing or unreadable one is
+/// `T::default()` (the flow's flags are hints, never required).
+pub(super) fn query_or_default<T: serde::de::DeserializeOwned + Default>(raw: Option<&str>) -> T {
+    let uri: Option<Uri> = raw.and_then(|q| format!("/?{q}").parse().ok());
+    uri.and_then(|uri| Query::<T>::try_from_uri(&uri).ok())
+        .map(|Query(v)| v)
+        .unwrap_or_default()
+}
+
 /// What the flow adds to the queue and offer pages: the trail, the undo
 /// window just opened (`?undo=`), an undo just made (`?undone=1`), and the
 /// queue found empty after a decision (`?empty=1`).
@@ -115,11 +120,7 @@ pub async fn banner(state: &AppState, raw: Option<&str>) -> Result<minijinja::Va
         undone: String,
         empty: String,
     }
-    let uri: Option<Uri> = raw.and_then(|q| format!("/?{q}").parse().ok());
-    let flags = uri
-        .and_then(|uri| Query::<Flags>::try_from_uri(&uri).ok())
-        .map(|Query(f)| f)
-        .unwrap_or_default();
+    let flags: Flags = query_or_default(raw);
     let window = match flags.undo.parse::<i64>() {
         Ok(id) => state.store.undo_window(id).await?,
         Err(_) => None,
