@@ -15,7 +15,7 @@
 //! donor reads in the email too. A window may end with the zone's
 //! abbreviation ("09:00–10:00 PST"), which is read past, not interpreted.
 
-use chrono::{Datelike, NaiveDate, NaiveDateTime, NaiveTime};
+use chrono::{NaiveDate, NaiveDateTime, NaiveTime};
 
 /// The longest a content line may be, in octets, before it is folded.
 const FOLD_AT: usize = 75;
@@ -52,7 +52,7 @@ pub fn parse_window(text: &str) -> Option<(NaiveDateTime, NaiveDateTime)> {
         .or_else(|| times.split_once('—'))?;
     let time = |t: &str| NaiveTime::parse_from_str(t.trim(), "%H:%M").ok();
     let (from, to) = (time(from)?, time(to)?);
-    let date = parse_date(date.trim()).filter(|d| (1970..=9999).contains(&d.year()))?;
+    let date = parse_date(date.trim()).filter(|d| crate::slots::grid::bookable(*d))?;
     (from < to).then(|| (date.and_time(from), date.and_time(to)))
 }
 
