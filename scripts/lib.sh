@@ -29,16 +29,27 @@ port_open() {
     (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
 }
 
-# Print a loopback port that nothing listens on, avoiding the ones in $TAKEN.
+# Set the variable named $1 to a loopback port that no socket uses.
+# Ports come from below the kernel's ephemeral range, so neither an outgoing
+# connection nor a test's port-0 listener can take one between our pick and
+# the server's bind. TAKEN holds this process's picks (pick_port assigns
+# in place, not in a $(...) subshell, so TAKEN keeps them); another stack
+# starting at the same moment can still pick the same port, which is why
+# mail-stack retries a start that failed with "Address already in use".
 TAKEN=" "
-free_port() {
-    local port
+pick_port() {
+    local -n picked=$1
+    local low high port
+    read -r low _ </proc/sys/net/ipv4/ip_local_port_range
+    high=$((low - 1))
+    # An unusual ephemeral range: fall back to the registered range's top.
+    ((high >= 11000)) || high=49151
     for _ in $(seq 1 200); do
-        port=$((20000 + RANDOM % 40000))
+        port=$((10000 + (RANDOM * 32768 + RANDOM) % (high - 10000 + 1)))
         [[ "$TAKEN" == *" $port "* ]] && continue
-        if ! ss -Hltn "sport = :$port" 2>/dev/null | grep -q . && ! port_open "$port"; then
+        if ! ss -Htan "sport = :$port" 2>/dev/null | grep -q . && ! port_open "$port"; then
             TAKEN+="$port "
-            echo "$port"
+            picked=$port
             return 0
         fi
     done
@@ -63,6 +74,14 @@ wait_port() {
         fi
         sleep 0.05
     done
+    # Someone else may answer on the port (a stack that picked it too): ours
+    # must still be running once the port answers.
+    sleep 0.1
+    if ! running "$pid"; then
+        log "$name (pid $pid) exited although port $port answers; last lines of $logfile:"
+        tail -n 30 "$logfile" >&2 || true
+        exit 1
+    fi
 }
 
 # --- processes --------------------------------------------------------------
