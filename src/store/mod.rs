@@ -87,7 +87,7 @@ pub use outbox::{HeldReply, NewReply, OutboxRow, OutboxSummary};
 pub use ownership::{Owner, QueueSort, SavedView, SortKey, UnknownSort};
 pub use processing::{ProcessingBatch, ThreadMatch};
 pub use queue::{ExportOffer, QueueFilter, QueueRow, StatusFilter};
-pub use search::{fts_query, phone_tokens};
+pub use search::{fts_query, phone_tokens, ranked_part};
 pub use slots::{Booking, BookingMode, BookingState, Shortfall};
 pub use snippets::{Snippet, SnippetEdit};
 pub use suppressions::{BounceEffect, Suppression};

@@ -155,6 +155,7 @@ pub async fn queue_page(
     let pages = ((total + PER_PAGE - 1) / PER_PAGE).max(1);
     let ctx = minijinja::context! {
         rows, total, categories, items, languages,
+        ranked_part => crate::store::ranked_part(&filter, total),
         filter => &q.filter,
         qs => query_string(&q.filter),
         qs_unsorted => query_string(&QueueForm { sort: String::new(), ..q.filter.clone() }),
