@@ -91,7 +91,7 @@ pub use search::{fts_query, phone_tokens};
 pub use slots::{Booking, BookingMode, BookingState, Shortfall};
 pub use snippets::{Snippet, SnippetEdit};
 pub use suppressions::{BounceEffect, Suppression};
-pub use undo_batches::{BatchUndone, UndoBatch};
+pub use undo_batches::{who, BatchUndone, Change, UndoBatch, ASSIGNED, STATUS_SET};
 pub use undos::{OfferBefore, UndoError, UndoWindow};
 pub use users::{FailedLogins, LoginSlot, SessionRow, User, UserListing};
 

@@ -52,4 +52,5 @@ mod needs;
 mod ownership;
 mod slots;
 mod triage;
+mod undo_scope;
 mod vetting;
