@@ -127,6 +127,58 @@ pub(super) async fn save_booking(
     Ok(())
 }
 
+/// Replaces every site's hours and capacity inside `tx`.
+pub(super) async fn site_slots_in(
+    tx: &mut Transaction<'static, Sqlite>,
+    sites: &[SiteSlots],
+) -> Result<(), StoreError> {
+    sqlx::query("DELETE FROM site_slots")
+        .execute(&mut **tx)
+        .await
+        .during("clearing site hours")?;
+    for s in sites {
+        let hours = serde_json::to_string(&s.hours).map_err(|e| StoreError::Query {
+            what: "writing site hours",
+            source: sqlx::Error::Encode(Box::new(BadSiteHours::new(
+                &s.site,
+                &format!("{:?}", s.hours),
+                e,
+            ))),
+        })?;
+        sqlx::query(
+            "INSERT OR REPLACE INTO site_slots (site, hours_json, capacity) VALUES (?, ?, ?)",
+        )
+        .bind(&s.site)
+        .bind(hours)
+        .bind(s.capacity)
+        .execute(&mut **tx)
+        .await
+        .during("loading site hours")?;
+    }
+    Ok(())
+}
+
+/// Replaces every site's time zone inside `tx`.
+pub(super) async fn site_zones_in(
+    tx: &mut Transaction<'static, Sqlite>,
+    zones: &[(String, Zone)],
+) -> Result<(), StoreError> {
+    sqlx::query("DELETE FROM site_zones")
+        .execute(&mut **tx)
+        .await
+        .during("clearing site time zones")?;
+    for (site, zone) in zones {
+        let Some(name) = zone.name() else { continue };
+        sqlx::query("INSERT OR REPLACE INTO site_zones (site, timezone) VALUES (?, ?)")
+            .bind(site)
+            .bind(name)
+            .execute(&mut **tx)
+            .await
+            .during("loading site time zones")?;
+    }
+    Ok(())
+}
+
 const BOOKING_COLUMNS: &str =
     "offer_id, site, starts_at, ends_at, mode, address, uid, sequence, state, overbooked";
 
@@ -134,48 +186,14 @@ impl Store {
     /// Replaces every site's hours and capacity with those of the needs file.
     pub async fn load_site_slots(&self, sites: &[SiteSlots]) -> Result<(), StoreError> {
         let mut tx = self.write().await?;
-        sqlx::query("DELETE FROM site_slots")
-            .execute(&mut *tx)
-            .await
-            .during("clearing site hours")?;
-        for s in sites {
-            let hours = serde_json::to_string(&s.hours).map_err(|e| StoreError::Query {
-                what: "writing site hours",
-                source: sqlx::Error::Encode(Box::new(BadSiteHours::new(
-                    &s.site,
-                    &format!("{:?}", s.hours),
-                    e,
-                ))),
-            })?;
-            sqlx::query(
-                "INSERT OR REPLACE INTO site_slots (site, hours_json, capacity) VALUES (?, ?, ?)",
-            )
-            .bind(&s.site)
-            .bind(hours)
-            .bind(s.capacity)
-            .execute(&mut *tx)
-            .await
-            .during("loading site hours")?;
-        }
+        site_slots_in(&mut tx, sites).await?;
         tx.commit().await.during("committing site hours")
     }
 
     /// Replaces every site's time zone with those of the needs file.
     pub async fn load_site_zones(&self, zones: &[(String, Zone)]) -> Result<(), StoreError> {
         let mut tx = self.write().await?;
-        sqlx::query("DELETE FROM site_zones")
-            .execute(&mut *tx)
-            .await
-            .during("clearing site time zones")?;
-        for (site, zone) in zones {
-            let Some(name) = zone.name() else { continue };
-            sqlx::query("INSERT OR REPLACE INTO site_zones (site, timezone) VALUES (?, ?)")
-                .bind(site)
-                .bind(name)
-                .execute(&mut *tx)
-                .await
-                .during("loading site time zones")?;
-        }
+        site_zones_in(&mut tx, zones).await?;
         tx.commit().await.during("committing site time zones")
     }
 
