@@ -365,7 +365,7 @@ async fn fits(
     let stored = desk.store.site_slots().await?;
     match stored.of(&choice.site)? {
         Some(slots) => Ok(grid::check(
-            &slots,
+            slots,
             bookings,
             (choice.start, choice.end),
             now,

@@ -23,7 +23,7 @@ use super::auth::{CsrfOnly, Role, Session};
 use super::error::WebError;
 use super::flow::{confirmation, Trail};
 use super::AppState;
-use crate::decide;
+use crate::decide::{self, Decided};
 use crate::state::OfferStatus;
 use crate::store::{Change, DecisionTx, UndoError, ASSIGNED, STATUS_SET};
 use crate::values::OfferRef;
@@ -81,21 +81,17 @@ impl<'a> Batch<'a> {
         let offer = OfferRef::from(id);
         let before = self.state.store.offer_before(id).await?;
         let desk = self.state.desk(self.session);
-        let (mut tx, done, after) = match reason {
+        let (mut tx, done) = match reason {
             Some(reason) => (
                 decide::decline_tx(desk, offer, reason, true, self.hold).await?,
-                "declined",
-                OfferStatus::Declined,
+                Decided::Declined,
             ),
-            None => (
-                decide::spam_tx(desk, offer).await?,
-                "marked_spam",
-                OfferStatus::Spam,
-            ),
+            None => (decide::spam_tx(desk, offer).await?, Decided::MarkedSpam),
         };
         let actor = &self.session.user.email;
+        let (action, after) = (done.action(), done.status_after());
         let window = tx
-            .open_undo_window(id, actor, done, after, &before, self.until)
+            .open_undo_window(id, actor, action, after, &before, self.until)
             .await?;
         self.join(tx, window).await
     }
@@ -197,7 +193,7 @@ pub async fn banner(
     Ok(minijinja::context! {
         batch, left_ms,
         undone => flags.undone_batch.parse::<u32>().ok(),
-        undone_emails => flags.undone_what == "declined",
+        undone_emails => flags.undone_what == Decided::Declined.action(),
         kept => flags.kept.parse::<u32>().ok().filter(|n| *n > 0),
         refused => match flags.undo_refused.as_str() {
             "expired" => Some("The time to undo this is over; reopen or change each offer instead."),

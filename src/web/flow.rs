@@ -24,7 +24,7 @@ use super::error::WebError;
 use super::offer::{self, bounded, DeclineForm, MergeForm, ReceivedForm};
 use super::queue::QueueForm;
 use super::{message, AppState};
-use crate::decide;
+use crate::decide::{self, Decided};
 use crate::state::OfferStatus;
 use crate::store::{DecisionTx, OfferBefore, QueueFilter};
 use crate::values::{BadQuantity, OfferRef, Quantity};
@@ -256,10 +256,10 @@ impl<'a> Deciding<'a> {
     pub(super) async fn finish(
         self,
         mut tx: DecisionTx,
-        action: &str,
-        status_after: OfferStatus,
+        decided: Decided,
         hold: Option<i64>,
     ) -> Result<Response, WebError> {
+        let (action, status_after) = (decided.action(), decided.status_after());
         let id = self.offer.id();
         // Without an undo time the window closes as it opens: the desk
         // still confirms the decision, without an Undo.
@@ -346,7 +346,7 @@ pub async fn decline(
         let d = Deciding::start(&state, &session, offer, raw.as_deref()).await?;
         let hold = d.hold();
         let tx = decide::decline_tx(state.desk(&session), offer, reason, notify, hold).await?;
-        d.finish(tx, "declined", OfferStatus::Declined, hold).await
+        d.finish(tx, Decided::Declined, hold).await
     }
     .await;
     let at = (&state, &session, offer);
@@ -365,7 +365,7 @@ pub async fn spam(
         let d = Deciding::start(&state, &session, offer, raw.as_deref()).await?;
         let hold = d.hold();
         let tx = decide::spam_tx(state.desk(&session), offer).await?;
-        d.finish(tx, "marked_spam", OfferStatus::Spam, hold).await
+        d.finish(tx, Decided::MarkedSpam, hold).await
     }
     .await;
     let at = (&state, &session, offer);
@@ -403,7 +403,7 @@ pub async fn merge(
         let d = Deciding::start(&state, &session, offer, raw.as_deref()).await?;
         let hold = d.hold();
         let tx = decide::merge_tx(state.desk(&session), offer, into).await?;
-        d.finish(tx, "merged_into", OfferStatus::Merged, hold).await
+        d.finish(tx, Decided::MergedInto, hold).await
     }
     .await;
     let at = (&state, &session, offer);
@@ -434,7 +434,7 @@ pub async fn received(
         let d = Deciding::start(&state, &session, offer, raw.as_deref()).await?;
         let hold = d.hold();
         let tx = decide::received_tx(state.desk(&session), offer, &quantities, hold).await?;
-        d.finish(tx, "received", OfferStatus::Received, hold).await
+        d.finish(tx, Decided::Received, hold).await
     }
     .await;
     let at = (&state, &session, offer);

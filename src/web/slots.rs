@@ -15,8 +15,8 @@ use super::error::WebError;
 use super::message;
 use super::offer::{bounded, MAX_REASON_CHARS};
 use super::{flow, AppState};
+use crate::decide::Decided;
 use crate::slots::{self, grid, SlotChoice, SlotsError, GRID_DAYS};
-use crate::state::OfferStatus;
 use crate::store::{BookingMode, BookingState, Store, StoreError};
 use crate::values::OfferRef;
 
@@ -208,7 +208,7 @@ pub async fn accept(
         let hold = d.hold();
         let desk = state.desk(&session);
         let tx = slots::book_tx(desk, offer, &choice, slots::now(), hold).await?;
-        d.finish(tx, "accepted", OfferStatus::Scheduled, hold).await
+        d.finish(tx, Decided::Accepted, hold).await
     }
     .await;
     let at = (&state, &session, offer);
