@@ -88,10 +88,10 @@ pub use ownership::{Owner, QueueSort, SavedView, SortKey, UnknownSort};
 pub use processing::{ProcessingBatch, ThreadMatch};
 pub use queue::{ExportOffer, QueueFilter, QueueRow, StatusFilter};
 pub use search::{fts_query, phone_tokens, ranked_part};
-pub use slots::{Booking, BookingMode, BookingState, Shortfall};
+pub use slots::{BadSiteHours, Booking, BookingMode, BookingState, Shortfall, StoredHours};
 pub use snippets::{Snippet, SnippetEdit};
 pub use suppressions::{BounceEffect, Suppression};
-pub use undo_batches::{BatchUndone, UndoBatch};
+pub use undo_batches::{who, BatchUndone, Change, UndoBatch, ASSIGNED, STATUS_SET};
 pub use undos::{OfferBefore, UndoError, UndoWindow};
 pub use users::{FailedLogins, LoginSlot, SessionRow, User, UserListing};
 
