@@ -134,9 +134,11 @@ impl Store {
         .during("reading an undo window")
     }
 
-    /// Undoes the decision of window `id` for `actor`: the offer gets back
-    /// what it was, the reply the decision held back is discarded (so it is
-    /// never sent), and the history says so. Returns the offer's id.
+    /// Undoes the decision of window `id` for `actor`, who must be the one
+    /// who made it (a colleague is refused: [`UndoError::NotYours`]): the
+    /// offer gets back what it was, the reply the decision held back is
+    /// discarded (so it is never sent), and the history says so. Returns
+    /// the offer's id.
     pub async fn undo_decision(&self, id: i64, actor: &str) -> Result<i64, UndoError> {
         let mut tx = self.write().await?;
         let offer = undo_in(&mut tx, id, actor, now_ms(), "").await?;
