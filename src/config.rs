@@ -843,10 +843,7 @@ pub fn read_secret(
 fn toml_problem(file: &str, text: &str, err: &toml::de::Error) -> String {
     let location = err
         .span()
-        .map(|span| {
-            let line = text[..span.start.min(text.len())].matches('\n').count() + 1;
-            format!(":{line}")
-        })
+        .map(|span| format!(":{}", crate::error_text::line_of(text, span.start)))
         .unwrap_or_default();
     format!("{file}{location}: {}", err.message())
 }

@@ -114,7 +114,7 @@ impl Source<'_> {
     pub fn error(&self, key: String, at: usize, problem: String) -> HoursError {
         HoursError {
             file: self.file.to_string(),
-            line: line_of(self.text, at),
+            line: crate::error_text::line_of(self.text, at),
             key,
             problem,
         }
@@ -183,11 +183,6 @@ pub fn read_site(
         hours: week,
         capacity: cap as u32,
     }))
-}
-
-/// The 1-based line of byte offset `at` in `text`.
-fn line_of(text: &str, at: usize) -> usize {
-    text[..at.min(text.len())].matches('\n').count() + 1
 }
 
 #[cfg(test)]
