@@ -377,8 +377,15 @@ async fn assigning_is_for_staff_who_can_change_offers_to_staff_who_can() {
         "ref",
         "-priority",
     ] {
-        for owner in ["", "nobody", "me"] {
-            let path = format!("/?sort={sort}&owner={owner}&item=n95_respirator");
+        for (owner, language) in [
+            ("", ""),
+            ("nobody", ""),
+            ("me", ""),
+            ("", "en"),
+            ("me", "en"),
+        ] {
+            let path =
+                format!("/?sort={sort}&owner={owner}&language={language}&item=n95_respirator");
             let (status, _, page) = call(&app, crate::http::get(&path, &cookie)).await;
             assert_eq!(status, StatusCode::OK, "{path}: {page}");
         }
@@ -451,4 +458,60 @@ async fn presence_names_the_others_and_without_a_session_answers_401_not_the_log
     assert_eq!((status, location.as_str()), (StatusCode::UNAUTHORIZED, ""));
     let (status, _, _) = call(&app, post(&path, &mine, "csrf=forged")).await;
     assert_eq!(status, StatusCode::FORBIDDEN);
+}
+
+/// The open queue of one language (read through its own index, migration
+/// 0027) lists that language's open offers alone, highest priority first,
+/// with the item filter besides, and counts what it lists.
+#[tokio::test]
+async fn the_open_queue_of_one_language_lists_and_counts_its_open_offers_alone() {
+    let app = TestApp::start().await;
+    let (dentist, gloves) = seed_two(&app).await;
+    let seed_es = |n: usize, quantity: f64| {
+        let mut made = offer(
+            &format!("donante{n}@ejemplo.example"),
+            &format!("Donante {n}"),
+            &format!("Donación {n}: mascarillas N95"),
+            "90001",
+            vec![item("n95_respirator", quantity, "each", &[])],
+        );
+        made.language = Some("es".into());
+        let raw = format!(
+            "From: donante{n}@ejemplo.example\nSubject: Donación {n}\nMessage-ID: <es-{n}@ejemplo.example>\n\n{quantity} mascarillas N95\n"
+        );
+        (raw, made)
+    };
+    let (raw, made) = seed_es(1, 10.0);
+    let small = app.seed(raw.as_bytes(), made).await;
+    let (raw, made) = seed_es(2, 5000.0);
+    let large = app.seed(raw.as_bytes(), made).await;
+    let (raw, made) = seed_es(3, 300.0);
+    let closed = app.seed(raw.as_bytes(), made).await;
+    let (cookie, csrf) = login_http(&app, ME).await;
+    let form = format!("csrf={csrf}&ids={closed}&action=spam");
+    let (status, _, page) = call(&app, post("/bulk", &cookie, &form)).await;
+    assert!(status.is_redirection(), "{status}: {page}");
+
+    let (status, _, page) = call(
+        &app,
+        crate::http::get("/?language=es&item=n95_respirator", &cookie),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    assert!(
+        page.contains("2 offers"),
+        "counts the two open ones: {page}"
+    );
+    let listed = |id: i64| page.find(&format!("data-href=\"/offers/{id}\""));
+    let (small_at, large_at) = (listed(small), listed(large));
+    assert!(
+        large_at.is_some() && small_at.is_some() && large_at < small_at,
+        "both open Spanish offers, the larger (higher priority) first: {page}"
+    );
+    for other in [closed, dentist, gloves] {
+        assert!(
+            listed(other).is_none(),
+            "offer {other} is not listed: {page}"
+        );
+    }
 }
