@@ -12,6 +12,10 @@
 //! introduced with "see below") is kept, minus its header lines: it is the
 //! offer.
 
+use std::sync::LazyLock;
+
+use aho_corasick::AhoCorasick;
+
 use super::html::CELL_SEP;
 
 /// The result of cleaning one body.
@@ -109,6 +113,23 @@ const DISCLAIMER_STARTS: &[&str] = &[
     "the information contained in this",
     "aviso de confidencialidad",
 ];
+
+/// One automaton per phrase list, built once: a line is read once for
+/// all of a list's phrases instead of once per phrase.
+fn phrases(list: &[&str]) -> AhoCorasick {
+    AhoCorasick::new(list).expect("fixed phrase lists build")
+}
+
+static FORWARD_MARKER_SET: LazyLock<AhoCorasick> = LazyLock::new(|| phrases(FORWARD_MARKERS));
+static REPLY_MARKER_SET: LazyLock<AhoCorasick> = LazyLock::new(|| phrases(REPLY_MARKERS));
+static FORWARD_INTRO_SET: LazyLock<AhoCorasick> = LazyLock::new(|| phrases(FORWARD_INTROS));
+
+/// Whether `s.to_lowercase()` starts with `prefix` (which has no sigma,
+/// the one letter lower-cased by context), without lower-casing all of `s`.
+fn lower_starts_with(s: &str, prefix: &str) -> bool {
+    let mut lower = s.chars().flat_map(char::to_lowercase);
+    prefix.chars().all(|p| lower.next() == Some(p))
+}
 
 /// Cleans a body. `subject` tells whether the whole message is a forward.
 pub fn clean(body: &str, subject: &str) -> Cleaned {
@@ -243,20 +264,18 @@ fn is_forward_subject(subject: &str) -> bool {
 }
 
 fn introduces_forward(line: &str) -> bool {
-    let line = line.to_lowercase();
-    FORWARD_INTROS.iter().any(|w| line.contains(w))
+    FORWARD_INTRO_SET.is_match(&line.to_lowercase())
 }
 
 fn marker(lines: &[&str], i: usize, forwarding: bool) -> Option<Marker> {
     let line = lines[i].trim();
     let lower = line.to_lowercase();
     let dashed = lower.starts_with("---") || lower.starts_with("___") || lower.starts_with("***");
-    if FORWARD_MARKERS.iter().any(|m| lower.contains(m)) && (dashed || lower.ends_with(':')) {
+    if (dashed || lower.ends_with(':')) && FORWARD_MARKER_SET.is_match(&lower) {
         return Some(Marker::Forward);
     }
-    let reply = REPLY_MARKERS.iter().any(|m| lower.contains(m))
-        || is_wrote_line(lines, i)
-        || is_header_block(lines, i);
+    let reply =
+        REPLY_MARKER_SET.is_match(&lower) || is_wrote_line(lines, i) || is_header_block(lines, i);
     let separator = lower.len() >= 10 && lower.chars().all(|c| c == '_' || c == '-');
     let reply = reply
         || (separator
@@ -273,15 +292,19 @@ fn marker(lines: &[&str], i: usize, forwarding: bool) -> Option<Marker> {
 /// "On Mon, Mar 30, 2020 at 9:12 AM Someone <a@b> wrote:", possibly wrapped
 /// over two lines; and its Spanish, French, German and Chinese forms.
 fn is_wrote_line(lines: &[&str], i: usize) -> bool {
+    const STARTS: &[&str] = &["on ", "el ", "le ", "am ", "em ", "在"];
     let line = lines[i].trim();
+    // The joined text starts as the line does (an empty line gives a
+    // space, which starts none): most lines fail here, before the join.
+    if !STARTS.iter().any(|p| lower_starts_with(line, p)) {
+        return false;
+    }
     let joined = match lines.get(i + 1) {
         Some(next) if !line.ends_with(':') => format!("{line} {}", next.trim()),
         _ => line.to_string(),
     };
     let lower = joined.to_lowercase();
-    let starts = ["on ", "el ", "le ", "am ", "em ", "在"]
-        .iter()
-        .any(|p| lower.starts_with(p));
+    let starts = STARTS.iter().any(|p| lower.starts_with(p));
     let ends = [
         "wrote:",
         "escribió:",
@@ -300,9 +323,9 @@ fn is_wrote_line(lines: &[&str], i: usize) -> bool {
 /// Outlook's header block: "From: …" followed within four lines by
 /// "Sent:"/"Date:" and "To:"/"Subject:" (or all on one line).
 fn is_header_block(lines: &[&str], i: usize) -> bool {
-    let first = lines[i].trim().to_lowercase();
+    let first = lines[i].trim();
     let from = ["from:", "de:", "发件人:", "发件人：", "보낸 사람:"];
-    if !from.iter().any(|f| first.starts_with(f)) {
+    if !from.iter().any(|f| lower_starts_with(first, f)) {
         return false;
     }
     let block: Vec<String> = lines[i..lines.len().min(i + 5)]
