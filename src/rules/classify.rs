@@ -79,6 +79,15 @@ fn unwrap_lines(text: &str) -> String {
 
 /// Every signal that fires: (name, category, weight), in rule-file order.
 pub fn fired(rules: &Rules, msg: &ParsedMessage, text: &str) -> Vec<(String, String, f64)> {
+    fired_indexes(rules, msg, text)
+        .into_iter()
+        .map(|i| &rules.signals[i])
+        .map(|s| (s.name.clone(), s.category.clone(), s.weight))
+        .collect()
+}
+
+/// The indexes in `rules.signals` of every signal that fires, in order.
+fn fired_indexes(rules: &Rules, msg: &ParsedMessage, text: &str) -> Vec<usize> {
     let headers = header_text(rules, msg);
     let from = from_text(msg);
     let text = unwrap_lines(text);
@@ -98,17 +107,20 @@ pub fn fired(rules: &Rules, msg: &ParsedMessage, text: &str) -> Vec<(String, Str
         hits.extend(set.matches(hay).iter().map(|k| index[k]));
     }
     hits.sort_unstable();
-    hits.into_iter()
-        .map(|i| &rules.signals[i])
-        .map(|s| (s.name.clone(), s.category.clone(), s.weight))
-        .collect()
+    hits
 }
 
 /// Category scores of a message.
 pub fn scores(rules: &Rules, msg: &ParsedMessage, text: &str, has_items: bool) -> Scores {
     let mut scores = Scores::new();
-    for (_, cat, w) in fired(rules, msg, text) {
-        *scores.entry(cat).or_default() += w;
+    for i in fired_indexes(rules, msg, text) {
+        let s = &rules.signals[i];
+        match scores.get_mut(&s.category) {
+            Some(total) => *total += s.weight,
+            None => {
+                scores.insert(s.category.clone(), 0.0 + s.weight);
+            }
+        }
     }
     if has_items {
         *scores.entry("offer".to_string()).or_default() += rules.decision.items_weight;
