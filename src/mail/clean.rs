@@ -124,11 +124,22 @@ static FORWARD_MARKER_SET: LazyLock<AhoCorasick> = LazyLock::new(|| phrases(FORW
 static REPLY_MARKER_SET: LazyLock<AhoCorasick> = LazyLock::new(|| phrases(REPLY_MARKERS));
 static FORWARD_INTRO_SET: LazyLock<AhoCorasick> = LazyLock::new(|| phrases(FORWARD_INTROS));
 
-/// Whether `s.to_lowercase()` starts with `prefix` (which has no sigma,
-/// the one letter lower-cased by context), without lower-casing all of `s`.
-fn lower_starts_with(s: &str, prefix: &str) -> bool {
+/// Whether `s.to_lowercase()` starts with one of `prefixes` (non-empty,
+/// without sigma, the one letter lower-cased by context), lower-casing
+/// only as much of `s` as the comparison reads, without allocating: most
+/// lines fail on their first letter.
+fn lower_starts_with_any(s: &str, prefixes: &[&str]) -> bool {
     let mut lower = s.chars().flat_map(char::to_lowercase);
-    prefix.chars().all(|p| lower.next() == Some(p))
+    let Some(first) = lower.next() else {
+        return false;
+    };
+    prefixes.iter().any(|p| {
+        let mut want = p.chars();
+        want.next() == Some(first) && {
+            let mut got = lower.clone();
+            want.all(|c| got.next() == Some(c))
+        }
+    })
 }
 
 /// Cleans a body. `subject` tells whether the whole message is a forward.
@@ -296,7 +307,7 @@ fn is_wrote_line(lines: &[&str], i: usize) -> bool {
     let line = lines[i].trim();
     // The joined text starts as the line does (an empty line gives a
     // space, which starts none): most lines fail here, before the join.
-    if !STARTS.iter().any(|p| lower_starts_with(line, p)) {
+    if !lower_starts_with_any(line, STARTS) {
         return false;
     }
     let joined = match lines.get(i + 1) {
@@ -325,7 +336,7 @@ fn is_wrote_line(lines: &[&str], i: usize) -> bool {
 fn is_header_block(lines: &[&str], i: usize) -> bool {
     let first = lines[i].trim();
     let from = ["from:", "de:", "发件人:", "发件人：", "보낸 사람:"];
-    if !from.iter().any(|f| lower_starts_with(first, f)) {
+    if !lower_starts_with_any(first, &from) {
         return false;
     }
     let block: Vec<String> = lines[i..lines.len().min(i + 5)]
