@@ -152,7 +152,9 @@ pub fn clean(body: &str, subject: &str) -> Cleaned {
     let mut i = 0;
     while i < lines.len() {
         let line = lines[i];
-        match marker(&lines, i, forward_subject || intro_kept) {
+        // Lower-cased once for the marker and the forward intro.
+        let lower = line.trim().to_lowercase();
+        match marker(&lines, i, &lower, forward_subject || intro_kept) {
             // A "wrote:" line over "> " lines: drop the quote, keep reading,
             // so an answer written below the quote survives.
             Some(Marker::Reply) if quote_follows(&lines, i) => {
@@ -173,7 +175,7 @@ pub fn clean(body: &str, subject: &str) -> Cleaned {
         }
         if !line.trim_start().starts_with('>') {
             kept.push(line.trim_end());
-            intro_kept = intro_kept || introduces_forward(line);
+            intro_kept = intro_kept || introduces_forward(&lower);
         }
         i += 1;
     }
@@ -274,19 +276,20 @@ fn is_forward_subject(subject: &str) -> bool {
         .any(|p| s.starts_with(p))
 }
 
-fn introduces_forward(line: &str) -> bool {
-    FORWARD_INTRO_SET.is_match(&line.to_lowercase())
+/// Whether a line, trimmed and lower-cased, passes on what follows (no
+/// phrase starts or ends with a space, so trimming changes no answer).
+fn introduces_forward(lower: &str) -> bool {
+    FORWARD_INTRO_SET.is_match(lower)
 }
 
-fn marker(lines: &[&str], i: usize, forwarding: bool) -> Option<Marker> {
-    let line = lines[i].trim();
-    let lower = line.to_lowercase();
+/// What line `i` starts; `lower` is the line trimmed and lower-cased.
+fn marker(lines: &[&str], i: usize, lower: &str, forwarding: bool) -> Option<Marker> {
     let dashed = lower.starts_with("---") || lower.starts_with("___") || lower.starts_with("***");
-    if (dashed || lower.ends_with(':')) && FORWARD_MARKER_SET.is_match(&lower) {
+    if (dashed || lower.ends_with(':')) && FORWARD_MARKER_SET.is_match(lower) {
         return Some(Marker::Forward);
     }
     let reply =
-        REPLY_MARKER_SET.is_match(&lower) || is_wrote_line(lines, i) || is_header_block(lines, i);
+        REPLY_MARKER_SET.is_match(lower) || is_wrote_line(lines, i) || is_header_block(lines, i);
     let separator = lower.len() >= 10 && lower.chars().all(|c| c == '_' || c == '-');
     let reply = reply
         || (separator

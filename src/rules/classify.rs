@@ -64,8 +64,8 @@ fn from_text(msg: &ParsedMessage) -> String {
 /// Prose as written before the mail client wrapped it: a line break after a
 /// long line and before a word is a space, so "do you\naccept" reads as
 /// "do you accept". Short lines (lists, table rows, signatures) stay.
-fn unwrap_lines(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
+/// Written at the end of `out`.
+fn push_unwrapped(out: &mut String, text: &str) {
     let mut lines = text.split('\n').peekable();
     while let Some(line) = lines.next() {
         out.push_str(line);
@@ -74,6 +74,15 @@ fn unwrap_lines(text: &str) -> String {
             && next.chars().next().is_some_and(char::is_alphabetic);
         out.push(if wrapped { ' ' } else { '\n' });
     }
+}
+
+/// The subject, a line break, and `text` unwrapped ([`push_unwrapped`]), in one
+/// string: the `text` and `message` scopes' haystacks.
+fn subject_then(subject: &str, text: &str) -> String {
+    let mut out = String::with_capacity(subject.len() + 1 + text.len());
+    out.push_str(subject);
+    out.push('\n');
+    push_unwrapped(&mut out, text);
     out
 }
 
@@ -90,10 +99,10 @@ pub fn fired(rules: &Rules, msg: &ParsedMessage, text: &str) -> Vec<(String, Str
 fn fired_indexes(rules: &Rules, msg: &ParsedMessage, text: &str) -> Vec<usize> {
     let headers = header_text(rules, msg);
     let from = from_text(msg);
-    let text = unwrap_lines(text);
-    let text = text.as_str();
-    let both = format!("{}\n{}", msg.subject, text);
-    let whole = format!("{}\n{}", msg.subject, unwrap_lines(&msg.body_text));
+    let both = subject_then(&msg.subject, text);
+    // The body scope reads the unwrapped text alone: the end of `both`.
+    let text = &both[msg.subject.len() + 1..];
+    let whole = subject_then(&msg.subject, &msg.body_text);
     let mut hits: Vec<usize> = Vec::new();
     for (scope, (set, index)) in &rules.signals_by_scope {
         let hay = match scope.as_str() {
