@@ -2,7 +2,7 @@
 //! priority) and pickup sites (offered when accepting). Mirrors
 //! `web::operations`, which reads the file.
 
-use sqlx::{Sqlite, Transaction};
+use sqlx::{Any, Transaction};
 
 use super::{now_ms, QueryContext, Store, StoreError};
 
@@ -56,7 +56,7 @@ impl Store {
         // Any change on the desk, even removing the last need, is in the history.
         let edited: i64 = sqlx::query_scalar(
             "SELECT COUNT(*) FROM (SELECT 1 FROM audit_events WHERE offer_id IS NULL
-               AND action IN ('need_changed', 'need_removed') LIMIT 1)",
+               AND action IN ('need_changed', 'need_removed') LIMIT 1) AS edits",
         )
         .fetch_one(&mut *tx)
         .await
@@ -83,7 +83,8 @@ impl Store {
             .during("clearing sites")?;
         for s in sites {
             sqlx::query(
-                "INSERT OR REPLACE INTO pickup_sites (name, address, notes) VALUES (?, ?, ?)",
+                "INSERT INTO pickup_sites (name, address, notes) VALUES ($1, $2, $3)
+                 ON CONFLICT (name) DO UPDATE SET address = excluded.address, notes = excluded.notes",
             )
             .bind(&s.name)
             .bind(&s.address)
@@ -104,9 +105,12 @@ impl Store {
     }
 }
 
-async fn insert_need(tx: &mut Transaction<'static, Sqlite>, n: &Need) -> Result<(), StoreError> {
+async fn insert_need(tx: &mut Transaction<'static, Any>, n: &Need) -> Result<(), StoreError> {
     sqlx::query(
-        "INSERT OR REPLACE INTO needs (item, weight, target, per_week, on_hand) VALUES (?, ?, ?, ?, ?)",
+        "INSERT INTO needs (item, weight, target, per_week, on_hand) VALUES ($1, $2, $3, $4, $5)
+         ON CONFLICT (item) DO UPDATE SET weight = excluded.weight, target = excluded.target,
+           per_week = excluded.per_week, on_hand = excluded.on_hand, updated_by = NULL,
+           updated_at = NULL",
     )
     .bind(&n.item)
     .bind(n.weight)
@@ -136,8 +140,8 @@ impl Store {
     /// Every current need with who changed it last.
     pub async fn needs(&self) -> Result<Vec<NeedRow>, StoreError> {
         sqlx::query_as(
-            "SELECT item, CAST(weight AS REAL) AS weight, CAST(target AS REAL) AS target,
-                    CAST(per_week AS REAL) AS per_week, CAST(on_hand AS REAL) AS on_hand,
+            "SELECT item, CAST(weight AS DOUBLE PRECISION) AS weight, CAST(target AS DOUBLE PRECISION) AS target,
+                    CAST(per_week AS DOUBLE PRECISION) AS per_week, CAST(on_hand AS DOUBLE PRECISION) AS on_hand,
                     updated_by, updated_at
              FROM needs ORDER BY item",
         )
@@ -151,16 +155,16 @@ impl Store {
     pub async fn set_need(&self, actor: &str, need: &Need) -> Result<(), StoreError> {
         let mut tx = self.write().await?;
         let old: Option<Need> = sqlx::query_as(
-            "SELECT item, CAST(weight AS REAL) AS weight, CAST(target AS REAL) AS target,
-                    CAST(per_week AS REAL) AS per_week, CAST(on_hand AS REAL) AS on_hand
-             FROM needs WHERE item = ?",
+            "SELECT item, CAST(weight AS DOUBLE PRECISION) AS weight, CAST(target AS DOUBLE PRECISION) AS target,
+                    CAST(per_week AS DOUBLE PRECISION) AS per_week, CAST(on_hand AS DOUBLE PRECISION) AS on_hand
+             FROM needs WHERE item = $1",
         )
         .bind(&need.item)
         .fetch_optional(&mut *tx)
         .await
         .during("reading a need")?;
         insert_need(&mut tx, need).await?;
-        sqlx::query("UPDATE needs SET updated_by = ?, updated_at = ? WHERE item = ?")
+        sqlx::query("UPDATE needs SET updated_by = $1, updated_at = $2 WHERE item = $3")
             .bind(actor)
             .bind(now_ms())
             .bind(&need.item)
@@ -180,9 +184,9 @@ impl Store {
     pub async fn remove_need(&self, actor: &str, item: &str) -> Result<(), StoreError> {
         let mut tx = self.write().await?;
         let old: Need = sqlx::query_as(
-            "DELETE FROM needs WHERE item = ? RETURNING item, CAST(weight AS REAL) AS weight,
-                CAST(target AS REAL) AS target, CAST(per_week AS REAL) AS per_week,
-                CAST(on_hand AS REAL) AS on_hand",
+            "DELETE FROM needs WHERE item = $1 RETURNING item, CAST(weight AS DOUBLE PRECISION) AS weight,
+                CAST(target AS DOUBLE PRECISION) AS target, CAST(per_week AS DOUBLE PRECISION) AS per_week,
+                CAST(on_hand AS DOUBLE PRECISION) AS on_hand",
         )
         .bind(item)
         .fetch_optional(&mut *tx)
@@ -200,7 +204,7 @@ impl Store {
         sqlx::query_as(
             "SELECT at, actor, action, detail, message_id FROM audit_events
              WHERE offer_id IS NULL AND action IN ('need_changed', 'need_removed')
-             ORDER BY id DESC LIMIT ?",
+             ORDER BY id DESC LIMIT $1",
         )
         .bind(limit)
         .fetch_all(&self.reader)
@@ -210,10 +214,10 @@ impl Store {
 }
 
 /// Recomputes the priority of every offer with a line of `item`.
-async fn reprioritise(tx: &mut Transaction<'static, Sqlite>, item: &str) -> Result<(), StoreError> {
+async fn reprioritise(tx: &mut Transaction<'static, Any>, item: &str) -> Result<(), StoreError> {
     sqlx::query(&format!(
         "UPDATE offers SET priority = {PRIORITY}
-         WHERE id IN (SELECT offer_id FROM offer_items WHERE item = ?)"
+         WHERE id IN (SELECT offer_id FROM offer_items WHERE item = $1)"
     ))
     .bind(item)
     .execute(&mut **tx)

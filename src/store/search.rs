@@ -11,9 +11,11 @@
 //! prefix), `OR` between two terms, a reference (`SL-000123`, `sl-123`) and
 //! a phone number in any spacing (`+1 310 555 0100`, `310-555-0100`).
 
-use sqlx::{QueryBuilder, Sqlite, SqlitePool, Transaction};
+use sqlx::{Any, Transaction};
 
-use super::{QueryContext, QueueFilter, QueueSort, StatusFilter, StoreError};
+use super::{
+    Engine, QueryBuilder, QueryContext, QueueFilter, QueueSort, StatusFilter, Store, StoreError,
+};
 use crate::values::OfferRef;
 
 /// The most characters of clean text one offer keeps in the index; a
@@ -41,9 +43,34 @@ pub(super) fn ranks_alone(f: &QueueFilter) -> bool {
         && f.sort == QueueSort::default()
 }
 
+/// The search condition on `offer_search`: FTS5's MATCH, or the tsvector
+/// against the same query as a tsquery.
+pub(super) fn push_match(qb: &mut QueryBuilder, fts: &str) {
+    match qb.engine() {
+        Engine::Sqlite => qb.push("offer_search MATCH ").push_bind(fts.to_string()),
+        Engine::Postgres => qb
+            .push("offer_search.tsv @@ to_tsquery('simple', ")
+            .push_bind(pg_tsquery(fts))
+            .push(")"),
+    };
+}
+
+/// A row's score for the search `fts`, lower the better match: bm25 with
+/// [`RANK`]'s weights, or PostgreSQL's `ts_rank` (higher the better there)
+/// negated.
+pub(super) fn push_score(qb: &mut QueryBuilder, fts: &str) {
+    match qb.engine() {
+        Engine::Sqlite => qb.push(RANK),
+        Engine::Postgres => qb
+            .push("-CAST(ts_rank(offer_search.tsv, to_tsquery('simple', ")
+            .push_bind(pg_tsquery(fts))
+            .push(")) AS DOUBLE PRECISION)"),
+    };
+}
+
 /// Leaves requests and inquiries out of the index's own query when `f`
 /// does: their ids are few, read once from the category index.
-fn push_offers_only(qb: &mut QueryBuilder<'_, Sqlite>, f: &QueueFilter) {
+fn push_offers_only(qb: &mut QueryBuilder, f: &QueueFilter) {
     if f.offers_only && f.category.is_none() {
         let lanes = super::lane_categories_sql();
         qb.push(format!(
@@ -55,34 +82,35 @@ fn push_offers_only(qb: &mut QueryBuilder<'_, Sqlite>, f: &QueueFilter) {
 /// The FROM and ORDER BY of a queue [`ranks_alone`] answers: the best
 /// `window` matches by rank (then by id, so pages never overlap), and only
 /// those joined to `offers`.
-pub(super) fn push_ranked_window(
-    qb: &mut QueryBuilder<'_, Sqlite>,
-    f: &QueueFilter,
-    query: &str,
-    window: i64,
-) {
-    qb.push(format!(
-        " FROM (SELECT rowid AS id, {RANK} AS score FROM offer_search WHERE offer_search MATCH "
-    ))
-    .push_bind(query.to_string());
+pub(super) fn push_ranked_window(qb: &mut QueryBuilder, f: &QueueFilter, query: &str, window: i64) {
+    qb.push(" FROM (SELECT rowid AS id, ");
+    push_score(qb, query);
+    qb.push(" AS score FROM offer_search WHERE ");
+    push_match(qb, query);
     push_offers_only(qb, f);
+    let join = match qb.engine() {
+        Engine::Sqlite => "CROSS JOIN",
+        Engine::Postgres => "JOIN",
+    };
     qb.push(" ORDER BY score, rowid LIMIT ")
         .push_bind(window)
-        .push(") p CROSS JOIN offers o ON o.id = p.id ORDER BY p.score, p.id");
+        .push(format!(
+            ") p {join} offers o ON o.id = p.id ORDER BY p.score, p.id"
+        ));
 }
 
 /// How many offers a queue [`ranks_alone`] answers holds, counted in the
 /// index.
 pub(super) async fn count_alone(
-    reader: &SqlitePool,
+    store: &Store,
     f: &QueueFilter,
     query: &str,
 ) -> Result<i64, StoreError> {
-    let mut qb = QueryBuilder::new("SELECT COUNT(*) FROM offer_search WHERE offer_search MATCH ");
-    qb.push_bind(query.to_string());
+    let mut qb = QueryBuilder::new(store.engine, "SELECT COUNT(*) FROM offer_search WHERE ");
+    push_match(&mut qb, query);
     push_offers_only(&mut qb, f);
     qb.build_query_scalar()
-        .fetch_one(reader)
+        .fetch_one(&store.reader)
         .await
         .during("counting a search's matches")
 }
@@ -90,8 +118,12 @@ pub(super) async fn count_alone(
 /// How many parts of the index a search [`ranks_alone`] answers is ranked
 /// in at once, each on a reader connection of its own: ranking costs per
 /// match (bm25 over 77,000 matches is most of a broad search's time), and
-/// the parts share it among the cores.
-fn parts() -> i64 {
+/// the parts share it among the cores. PostgreSQL shares a query among
+/// its own workers: one part.
+fn parts(engine: Engine) -> i64 {
+    if engine == Engine::Postgres {
+        return 1;
+    }
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     cores.clamp(1, 4) as i64
 }
@@ -103,23 +135,24 @@ fn parts() -> i64 {
 /// scores the same in its part as in one query over everything, and the
 /// merge is that query's answer.
 pub(super) async fn ranked_ids(
-    reader: &SqlitePool,
+    store: &Store,
     f: &QueueFilter,
     query: &str,
     window: i64,
 ) -> Result<Vec<i64>, StoreError> {
+    let reader = &store.reader;
     let last: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(id), 0) FROM offers")
         .fetch_one(reader)
         .await
         .during("reading the last offer's id")?;
-    let parts = parts();
+    let parts = parts(store.engine);
     let step = last / parts + 1;
     let ranked = (0..parts).map(|k| {
-        let mut qb = QueryBuilder::<Sqlite>::new(format!(
-            "SELECT rowid, {RANK} AS score FROM offer_search WHERE offer_search MATCH "
-        ));
-        qb.push_bind(query.to_string())
-            .push(" AND rowid > ")
+        let mut qb = QueryBuilder::new(store.engine, "SELECT rowid, ");
+        push_score(&mut qb, query);
+        qb.push(" AS score FROM offer_search WHERE ");
+        push_match(&mut qb, query);
+        qb.push(" AND rowid > ")
             .push_bind(k * step)
             .push(" AND rowid <= ")
             .push_bind((k + 1) * step);
@@ -145,25 +178,25 @@ pub(super) async fn ranked_ids(
 /// Writes the search row of a just-created offer (its items already
 /// written), with the clean text of its message.
 pub(super) async fn insert_row(
-    tx: &mut Transaction<'static, Sqlite>,
+    tx: &mut Transaction<'static, Any>,
     offer_id: i64,
     phone: Option<&str>,
     text: &str,
 ) -> Result<(), StoreError> {
     sqlx::query(
         "INSERT INTO offer_search (rowid, reference, donor, subject, phones, pickup, items, notes, text)
-         SELECT o.id, ?2,
+         SELECT o.id, $2,
            COALESCE(o.donor_name, '') || ' ' || o.donor_email || ' '
              || COALESCE(json_extract(o.contact_json, '$.name'), '') || ' '
              || COALESCE(json_extract(o.contact_json, '$.organization'), ''),
-           o.subject, ?3,
+           o.subject, $3,
            COALESCE(json_extract(o.pickup_json, '$.address'), '') || ' '
              || COALESCE(json_extract(o.pickup_json, '$.postal_code'), ''),
            COALESCE((SELECT group_concat(i.item || ' ' || COALESCE(i.model, '') || ' ' || COALESCE(i.unit, ''), ' ')
              FROM offer_items i WHERE i.offer_id = o.id), ''),
            COALESCE((SELECT group_concat(n.body, ' ') FROM notes n WHERE n.offer_id = o.id), ''),
-           ?4
-         FROM offers o WHERE o.id = ?1",
+           $4
+         FROM offers o WHERE o.id = $1",
     )
     .bind(offer_id)
     .bind(OfferRef::from(offer_id).to_string())
@@ -177,7 +210,7 @@ pub(super) async fn insert_row(
 
 /// Adds the clean text of a message that joined an offer to its row.
 pub(super) async fn append_text(
-    tx: &mut Transaction<'static, Sqlite>,
+    tx: &mut Transaction<'static, Any>,
     offer_id: i64,
     text: &str,
 ) -> Result<(), StoreError> {
@@ -185,7 +218,8 @@ pub(super) async fn append_text(
         return Ok(());
     }
     sqlx::query(
-        "UPDATE offer_search SET text = substr(text || char(10) || ?, 1, ?) WHERE rowid = ?",
+        "UPDATE offer_search SET text = substr(text || '\n' || $1, 1, CAST($2 AS INTEGER))
+         WHERE rowid = $3",
     )
     .bind(bounded(text))
     .bind(MAX_TEXT_CHARS as i64)
@@ -368,6 +402,69 @@ pub fn fts_query(input: &str) -> Option<String> {
     Some(out)
 }
 
+/// An FTS5 query of [`fts_query`] as a PostgreSQL `to_tsquery('simple', …)`
+/// text: each quoted string a phrase of its words (`<->`), `AND` `&`, `OR`
+/// `|`, a trailing `*` a prefix (`:*`); column filters (`phones :`) search
+/// every column.
+pub fn pg_tsquery(fts: &str) -> String {
+    let mut out = String::new();
+    let mut chars = fts.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '"' => {
+                let mut body = String::new();
+                while let Some(c) = chars.next() {
+                    if c == '"' {
+                        if chars.peek() == Some(&'"') {
+                            chars.next();
+                            body.push('"');
+                            continue;
+                        }
+                        break;
+                    }
+                    body.push(c);
+                }
+                let prefix = chars.peek() == Some(&'*');
+                if prefix {
+                    chars.next();
+                }
+                let words: Vec<String> = body
+                    .split(|c: char| !c.is_alphanumeric())
+                    .filter(|w| !w.is_empty())
+                    .map(|w| format!("'{}'", w.to_lowercase()))
+                    .collect();
+                let mut phrase = words.join(" <-> ");
+                if phrase.is_empty() {
+                    phrase = "''".into();
+                }
+                if prefix {
+                    phrase.push_str(":*");
+                }
+                out.push_str(&format!("({phrase})"));
+            }
+            '(' | ')' => out.push(c),
+            c if c.is_whitespace() => {}
+            _ => {
+                let mut word = String::from(c);
+                while let Some(&c) = chars.peek() {
+                    if c.is_whitespace() || "()\"".contains(c) {
+                        break;
+                    }
+                    word.push(c);
+                    chars.next();
+                }
+                match word.as_str() {
+                    "AND" => out.push_str(" & "),
+                    "OR" => out.push_str(" | "),
+                    // A column filter: the words after it search every column.
+                    _ => {}
+                }
+            }
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -392,6 +489,14 @@ mod tests {
             r#"(phones : ("13105550100" OR "3105550100") OR ("+1" AND "310" AND "555-0100")) AND "ruiz""#
         );
         assert_eq!(fts_query("2000 masks").unwrap(), r#""2000" AND "masks""#);
+        assert_eq!(
+            pg_tsquery(&fts_query(r#""isolation gowns" OR glove*"#).unwrap()),
+            "('isolation' <-> 'gowns') | ('glove':*)"
+        );
+        assert_eq!(
+            pg_tsquery(&fts_query("+1 310 555-0100 ruiz").unwrap()),
+            "((('13105550100') | ('3105550100')) | (('1') & ('310') & ('555' <-> '0100'))) & ('ruiz')"
+        );
         assert_eq!(
             phone_tokens("+1 (310) 555-0100"),
             "13105550100 3105550100 5550100"

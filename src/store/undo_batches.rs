@@ -33,10 +33,10 @@ impl Store {
     /// The batch `id`, when there is one.
     pub async fn undo_batch(&self, id: i64) -> Result<Option<UndoBatch>, StoreError> {
         let batch: UndoBatch = sqlx::query_as(
-            "SELECT ?1 AS id, COALESCE(MIN(action), '') AS action, COALESCE(MIN(actor), '') AS actor,
+            "SELECT CAST($1 AS BIGINT) AS id, COALESCE(MIN(action), '') AS action, COALESCE(MIN(actor), '') AS actor,
                     COUNT(*) AS decisions, COUNT(undone_at) AS undone,
                     COALESCE(MIN(undo_until), 0) AS undo_until
-             FROM decision_undos WHERE batch_id = ?1",
+             FROM decision_undos WHERE batch_id = $1",
         )
         .bind(id)
         .fetch_one(&self.reader)
@@ -52,7 +52,7 @@ impl Store {
     pub async fn undo_whole_batch(&self, id: i64, actor: &str) -> Result<BatchUndone, UndoError> {
         let mut tx = self.write().await?;
         let windows: Vec<(i64, i64)> = sqlx::query_as(
-            "SELECT id, offer_id FROM decision_undos WHERE batch_id = ? ORDER BY id",
+            "SELECT id, offer_id FROM decision_undos WHERE batch_id = $1 ORDER BY id",
         )
         .bind(id)
         .fetch_all(&mut *tx)
@@ -83,7 +83,7 @@ impl Store {
 impl DecisionTx {
     /// Puts the undo window `window` (just opened) in batch `batch`.
     pub async fn join_undo_batch(&mut self, window: i64, batch: i64) -> Result<(), StoreError> {
-        sqlx::query("UPDATE decision_undos SET batch_id = ? WHERE id = ?")
+        sqlx::query("UPDATE decision_undos SET batch_id = $1 WHERE id = $2")
             .bind(batch)
             .bind(window)
             .execute(&mut *self.tx)
