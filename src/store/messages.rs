@@ -38,6 +38,8 @@ pub enum StoreOutcome {
 #[derive(Debug, sqlx::FromRow)]
 pub struct ClaimedMessage {
     pub id: i64,
+    /// Read after the claim, natively (see `store::raw`).
+    #[sqlx(skip)]
     pub raw: Vec<u8>,
     #[sqlx(try_from = "Flag")]
     pub truncated: bool,
@@ -157,7 +159,7 @@ impl Store {
                                        received_at) ",
             );
             let now = now_ms();
-            let rows = batch.into_iter().zip(identities);
+            let rows = batch.iter().zip(identities);
             insert.push("VALUES ");
             for (i, (m, (message_id, dedup_key, content_hash))) in rows.enumerate() {
                 let state = if m.truncated {
@@ -179,7 +181,7 @@ impl Store {
                     .push(", ")
                     .push_bind(content_hash)
                     .push(", ")
-                    .push_bind(m.mailbox)
+                    .push_bind(m.mailbox.as_str())
                     .push(", ")
                     .push_bind(m.uidvalidity as i64)
                     .push(", ")
@@ -187,7 +189,8 @@ impl Store {
                     .push(", ")
                     .push_bind(m.size as i64)
                     .push(", ")
-                    .push_bind(m.raw)
+                    // Borrowed: `Any` copies an owned Vec<u8> it is given.
+                    .push_bind(m.raw.as_slice())
                     .push(", ")
                     .push_bind(i64::from(m.truncated))
                     .push(", ")
@@ -195,7 +198,7 @@ impl Store {
                     .push(", ")
                     .push_bind(error)
                     .push(", ")
-                    .push_bind(m.no_reply_reason)
+                    .push_bind(m.no_reply_reason.as_deref())
                     .push(", ")
                     .push_bind(now)
                     .push(")");
@@ -208,6 +211,8 @@ impl Store {
                 .during("storing fetched messages")?;
             stored = rows.into_iter().collect();
         }
+        // Stored (SQLite copied the bound bytes): not held through the commit.
+        drop(batch);
         // The first of a dedup key is the one stored; RETURNING has no order.
         let outcomes = keys
             .iter()
@@ -284,7 +289,10 @@ impl Store {
                                           FROM messages WHERE state = $4 AND id <= $5
                                           ORDER BY id LIMIT $6) AS claimable
                           WHERE running - size < $7)
-             RETURNING id, raw, truncated, no_reply_reason",
+               -- Checked again on the row itself: PostgreSQL re-reads a row
+               -- another transaction claimed meanwhile, not the subquery.
+               AND state = $4
+             RETURNING id, truncated, no_reply_reason",
         )
         .bind(MessageState::Processing)
         .bind(&self.lease.run_id)
@@ -298,6 +306,20 @@ impl Store {
         .during("claiming messages")?;
         tx.commit().await.during("committing a claim")?;
         claimed.sort_by_key(|m| m.id);
+        let ids: Vec<i64> = claimed.iter().map(|m| m.id).collect();
+        let raws = match self.raw.messages(&ids).await {
+            Ok(raws) => raws,
+            Err(e) => {
+                // Back in the queue rather than held until the claim expires.
+                self.release_claimed(&ids).await?;
+                return Err(e).during("reading claimed messages");
+            }
+        };
+        let mut raws: HashMap<i64, Vec<u8>> = raws.into_iter().collect();
+        for m in &mut claimed {
+            // The claim holds the row; raw bytes never change once stored.
+            m.raw = raws.remove(&m.id).ok_or(StoreError::NotFound("message"))?;
+        }
         Ok(claimed)
     }
 
@@ -360,10 +382,10 @@ impl Store {
 
     /// The raw bytes of one message.
     pub async fn message_raw(&self, id: i64) -> Result<Vec<u8>, StoreError> {
-        sqlx::query_scalar("SELECT raw FROM messages WHERE id = $1")
-            .bind(id)
-            .fetch_optional(&self.reader)
+        self.raw
+            .messages(&[id])
             .await
+            .map(|mut rows| rows.pop().map(|(_, raw)| raw))
             .during("reading a message")?
             .ok_or(StoreError::NotFound("message"))
     }

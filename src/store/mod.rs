@@ -61,6 +61,7 @@ mod outbox;
 mod ownership;
 mod processing;
 mod queue;
+mod raw;
 mod search;
 mod slots;
 mod snippets;
@@ -185,6 +186,8 @@ pub struct Store {
     reader: AnyPool,
     /// Which SQL dialect the pools speak.
     engine: Engine,
+    /// Reads raw message bytes without `Any`'s copies (see `raw`).
+    raw: raw::RawReader,
     /// See [`Store::large_message_turn`].
     large_message: Arc<tokio::sync::Mutex<()>>,
     /// The run id this store's claims carry, and how long they last.
@@ -205,7 +208,7 @@ impl Store {
     pub async fn open_with(url: &str, busy_timeout: Duration) -> Result<Store, StoreError> {
         sqlx::any::install_default_drivers();
         let engine = Engine::of_url(url).ok_or_else(|| StoreError::Unsupported(url.to_string()))?;
-        let (writer, reader) = match engine {
+        let (writer, reader, raw) = match engine {
             Engine::Sqlite => open_sqlite(url, busy_timeout).await?,
             Engine::Postgres => open_postgres(url, busy_timeout).await?,
         };
@@ -213,6 +216,7 @@ impl Store {
             writer,
             reader,
             engine,
+            raw,
             large_message: Arc::default(),
             lease: Arc::new(Lease::new(DEFAULT_LEASE)),
         })
@@ -263,10 +267,11 @@ impl Store {
             .during("starting a write transaction")
     }
 
-    /// Closes both pools, waiting for queries in flight.
+    /// Closes the pools, waiting for queries in flight.
     pub async fn close(&self) {
         self.writer.close().await;
         self.reader.close().await;
+        self.raw.close().await;
     }
 }
 
@@ -278,7 +283,10 @@ fn with_param(url: &str, param: &str) -> String {
 
 /// The SQLite writer (one connection) and reader pools, WAL journal,
 /// `synchronous=FULL`, and the schema migrated.
-async fn open_sqlite(url: &str, busy_timeout: Duration) -> Result<(AnyPool, AnyPool), StoreError> {
+async fn open_sqlite(
+    url: &str,
+    busy_timeout: Duration,
+) -> Result<(AnyPool, AnyPool, raw::RawReader), StoreError> {
     let open_err = |source| StoreError::Open {
         url: url.to_string(),
         source,
@@ -333,7 +341,9 @@ async fn open_sqlite(url: &str, busy_timeout: Duration) -> Result<(AnyPool, AnyP
         .await
         .map_err(open_err)?;
     SQLITE_MIGRATOR.run(&writer).await?;
-    let reader_options: AnyConnectOptions = with_param(&base, "mode=ro")
+    let reader_url = with_param(&base, "mode=ro");
+    let raw = raw::RawReader::sqlite(&reader_url, busy_timeout).map_err(open_err)?;
+    let reader_options: AnyConnectOptions = reader_url
         .parse::<AnyConnectOptions>()
         .map_err(open_err)?
         .disable_statement_logging();
@@ -346,14 +356,14 @@ async fn open_sqlite(url: &str, busy_timeout: Duration) -> Result<(AnyPool, AnyP
         .connect_with(reader_options)
         .await
         .map_err(open_err)?;
-    Ok((writer, reader))
+    Ok((writer, reader, raw))
 }
 
 /// One PostgreSQL pool for writes and reads, and the schema migrated.
 async fn open_postgres(
     url: &str,
     busy_timeout: Duration,
-) -> Result<(AnyPool, AnyPool), StoreError> {
+) -> Result<(AnyPool, AnyPool, raw::RawReader), StoreError> {
     let open_err = |source| StoreError::Open {
         url: url.to_string(),
         source,
@@ -375,7 +385,8 @@ async fn open_postgres(
         .await
         .map_err(open_err)?;
     POSTGRES_MIGRATOR.run(&pool).await?;
-    Ok((pool.clone(), pool))
+    let raw = raw::RawReader::postgres(url, busy_timeout).map_err(open_err)?;
+    Ok((pool.clone(), pool, raw))
 }
 
 /// Milliseconds since the Unix epoch: the time format of every column.

@@ -147,7 +147,7 @@ impl Store {
         .bind(&key)
         .bind(recipient_domain(&r.to_address))
         .bind(&r.subject)
-        .bind(&r.raw)
+        .bind(r.raw.as_slice())
         .bind(i64::from(r.automatic))
         .bind(state)
         .bind(held_reason)
@@ -177,6 +177,10 @@ impl Store {
                                claim_expires_at = $3
              WHERE id IN (SELECT id FROM outbox WHERE state = $4 AND next_attempt_at <= $5
                           ORDER BY next_attempt_at, id LIMIT $6)
+               -- Checked again on the row itself: PostgreSQL re-reads a row
+               -- another worker claimed meanwhile, not the subquery, and
+               -- would hand the same reply to two workers.
+               AND state = $4
              RETURNING id, to_address, raw, attempts, rfc_message_id",
         )
         .bind(ReplyState::Sending)

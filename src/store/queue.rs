@@ -379,7 +379,7 @@ impl Store {
     /// into a small channel as they come.
     fn stream<T>(
         &self,
-        build: impl FnOnce() -> QueryBuilder + Send + 'static,
+        build: impl FnOnce() -> QueryBuilder<'static> + Send + 'static,
         what: &'static str,
     ) -> mpsc::Receiver<Result<T, StoreError>>
     where

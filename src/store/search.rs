@@ -1,7 +1,9 @@
 //! Full-text search of offers (SQLite FTS5, table `offer_search`, one row
-//! per offer): writing an offer's row when it is created and adding the
-//! clean text of the messages that join it, and turning what staff type
-//! into an FTS5 query. The row's items, notes and the offer's own columns
+//! per offer; on PostgreSQL a table of the same name with a weighted
+//! tsvector, see migrations/postgres/0024): writing an offer's row when it
+//! is created and adding the clean text of the messages that join it, and
+//! turning what staff type into an FTS5 query ([`pg_tsquery`] turns that
+//! into a tsquery). The row's items, notes and the offer's own columns
 //! are kept in step by triggers (migration 0017), in the transaction that
 //! changes them. A search with no filter but itself ([`ranks_alone`]) is
 //! ranked, cut to its page and counted inside the index, so a search that

@@ -49,16 +49,17 @@ impl Engine {
 }
 
 /// Builds a query of SQL text and bound values, numbering placeholders
-/// `$1, $2…` as values are pushed.
-pub struct QueryBuilder {
+/// `$1, $2…` as values are pushed. Values may borrow for `'a` (a message's
+/// raw bytes are bound as `&[u8]`: an owned `Vec<u8>` is copied by `Any`).
+pub struct QueryBuilder<'a> {
     engine: Engine,
     sql: String,
-    args: AnyArguments<'static>,
+    args: AnyArguments<'a>,
     count: usize,
 }
 
-impl QueryBuilder {
-    pub fn new(engine: Engine, init: impl Into<String>) -> QueryBuilder {
+impl<'a> QueryBuilder<'a> {
+    pub fn new(engine: Engine, init: impl Into<String>) -> QueryBuilder<'a> {
         QueryBuilder {
             engine,
             sql: init.into(),
@@ -77,7 +78,7 @@ impl QueryBuilder {
     /// Appends a placeholder and binds `value` to it.
     pub fn push_bind<T>(&mut self, value: T) -> &mut Self
     where
-        T: Encode<'static, Any> + Type<Any> + Send + 'static,
+        T: Encode<'a, Any> + Type<Any> + Send + 'a,
     {
         self.args.add(value).expect("binding a value");
         self.count += 1;
