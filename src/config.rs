@@ -589,88 +589,10 @@ impl Config {
     fn validate(&self, file: &str) -> Result<(), ConfigError> {
         let mut problems = Vec::new();
         if let Some(imap) = &self.imap {
-            check_security(
-                file,
-                "imap",
-                imap.security,
-                imap.allow_insecure,
-                &mut problems,
-            );
-            match imap.auth {
-                AuthMethod::Password => check_secret(
-                    file,
-                    "imap.password",
-                    &imap.password,
-                    &imap.password_file,
-                    true,
-                    &mut problems,
-                ),
-                AuthMethod::Oauth2 => self.check_oauth(
-                    file,
-                    "imap",
-                    &imap.password,
-                    &imap.password_file,
-                    &mut problems,
-                ),
-            }
-            if let Some(since) = &imap.acknowledge_since {
-                if chrono::DateTime::parse_from_rfc3339(since).is_err() {
-                    problems.push(format!(
-                        "{file}: imap.acknowledge_since: expected an RFC 3339 time like \
-                         2026-12-01T00:00:00Z, found {since:?}"
-                    ));
-                }
-            }
-            if imap.max_message_bytes < 1024 {
-                problems.push(format!(
-                    "{file}: imap.max_message_bytes: expected at least 1024, found {}",
-                    imap.max_message_bytes
-                ));
-            }
+            self.check_imap(imap, file, &mut problems);
         }
         if let Some(smtp) = &self.smtp {
-            check_security(
-                file,
-                "smtp",
-                smtp.security,
-                smtp.allow_insecure,
-                &mut problems,
-            );
-            let needs = smtp.username.is_some();
-            match smtp.auth {
-                AuthMethod::Password => check_secret(
-                    file,
-                    "smtp.password",
-                    &smtp.password,
-                    &smtp.password_file,
-                    needs,
-                    &mut problems,
-                ),
-                AuthMethod::Oauth2 => {
-                    if !needs {
-                        problems.push(format!(
-                            "{file}: smtp.username: smtp.auth = \"oauth2\" needs the mailbox's address as username"
-                        ));
-                    }
-                    self.check_oauth(
-                        file,
-                        "smtp",
-                        &smtp.password,
-                        &smtp.password_file,
-                        &mut problems,
-                    )
-                }
-            }
-            if smtp.connections == 0 {
-                problems.push(format!(
-                    "{file}: smtp.connections: expected at least 1, found 0"
-                ));
-            }
-            if smtp.max_messages_per_session == 0 {
-                problems.push(format!(
-                    "{file}: smtp.max_messages_per_session: expected at least 1, found 0"
-                ));
-            }
+            self.check_smtp(smtp, file, &mut problems);
         }
         if !self.donations.address.contains('@') {
             problems.push(format!(
@@ -692,42 +614,7 @@ impl Config {
             ));
         }
         if let Some(web) = &self.web {
-            if web.listen.parse::<std::net::SocketAddr>().is_err() {
-                problems.push(format!(
-                    "{file}: web.listen: expected an address like 127.0.0.1:8080, found {:?}",
-                    web.listen
-                ));
-            }
-            for (key, value) in [
-                ("header_read_timeout_secs", web.header_read_timeout_secs),
-                ("request_timeout_secs", web.request_timeout_secs),
-                ("max_connections", web.max_connections as u64),
-            ] {
-                if value == 0 {
-                    problems.push(format!("{file}: web.{key}: expected at least 1, found 0"));
-                }
-            }
-            for proxy in &web.trusted_proxies {
-                if crate::web::throttle::parse_proxy(proxy).is_none() {
-                    problems.push(format!(
-                        "{file}: web.trusted_proxies: expected an address or network like 10.0.0.0/8, found {proxy:?}"
-                    ));
-                }
-            }
-            check_secret(
-                file,
-                "web.new_mail_hook_secret",
-                &web.new_mail_hook_secret,
-                &web.new_mail_hook_secret_file,
-                false,
-                &mut problems,
-            );
-            if let Some(path) = web.needs_file.as_ref().filter(|p| !p.exists()) {
-                problems.push(format!(
-                    "{file}: web.needs_file: expected a readable file, {} does not exist",
-                    path.display()
-                ));
-            }
+            check_web(web, file, &mut problems);
         }
         if let Some(listen) = &self.metrics.listen {
             if listen.parse::<std::net::SocketAddr>().is_err() {
@@ -748,6 +635,72 @@ impl Config {
             Ok(())
         } else {
             Err(ConfigError { problems })
+        }
+    }
+
+    /// The `[imap]` section's problems.
+    fn check_imap(&self, imap: &ImapConfig, file: &str, problems: &mut Vec<String>) {
+        check_security(file, "imap", imap.security, imap.allow_insecure, problems);
+        match imap.auth {
+            AuthMethod::Password => check_secret(
+                file,
+                "imap.password",
+                &imap.password,
+                &imap.password_file,
+                true,
+                problems,
+            ),
+            AuthMethod::Oauth2 => {
+                self.check_oauth(file, "imap", &imap.password, &imap.password_file, problems)
+            }
+        }
+        if let Some(since) = &imap.acknowledge_since {
+            if chrono::DateTime::parse_from_rfc3339(since).is_err() {
+                problems.push(format!(
+                    "{file}: imap.acknowledge_since: expected an RFC 3339 time like \
+                     2026-12-01T00:00:00Z, found {since:?}"
+                ));
+            }
+        }
+        if imap.max_message_bytes < 1024 {
+            problems.push(format!(
+                "{file}: imap.max_message_bytes: expected at least 1024, found {}",
+                imap.max_message_bytes
+            ));
+        }
+    }
+
+    /// The `[smtp]` section's problems.
+    fn check_smtp(&self, smtp: &SmtpConfig, file: &str, problems: &mut Vec<String>) {
+        check_security(file, "smtp", smtp.security, smtp.allow_insecure, problems);
+        let needs = smtp.username.is_some();
+        match smtp.auth {
+            AuthMethod::Password => check_secret(
+                file,
+                "smtp.password",
+                &smtp.password,
+                &smtp.password_file,
+                needs,
+                problems,
+            ),
+            AuthMethod::Oauth2 => {
+                if !needs {
+                    problems.push(format!(
+                        "{file}: smtp.username: smtp.auth = \"oauth2\" needs the mailbox's address as username"
+                    ));
+                }
+                self.check_oauth(file, "smtp", &smtp.password, &smtp.password_file, problems)
+            }
+        }
+        if smtp.connections == 0 {
+            problems.push(format!(
+                "{file}: smtp.connections: expected at least 1, found 0"
+            ));
+        }
+        if smtp.max_messages_per_session == 0 {
+            problems.push(format!(
+                "{file}: smtp.max_messages_per_session: expected at least 1, found 0"
+            ));
         }
     }
 }
@@ -787,6 +740,46 @@ impl Config {
         if let Some(smtp) = self.smtp.as_mut().filter(|s| s.auth == AuthMethod::Oauth2) {
             smtp.tokens = Some(source);
         }
+    }
+}
+
+/// The `[web]` section's problems.
+fn check_web(web: &WebConfig, file: &str, problems: &mut Vec<String>) {
+    if web.listen.parse::<std::net::SocketAddr>().is_err() {
+        problems.push(format!(
+            "{file}: web.listen: expected an address like 127.0.0.1:8080, found {:?}",
+            web.listen
+        ));
+    }
+    for (key, value) in [
+        ("header_read_timeout_secs", web.header_read_timeout_secs),
+        ("request_timeout_secs", web.request_timeout_secs),
+        ("max_connections", web.max_connections as u64),
+    ] {
+        if value == 0 {
+            problems.push(format!("{file}: web.{key}: expected at least 1, found 0"));
+        }
+    }
+    for proxy in &web.trusted_proxies {
+        if crate::web::throttle::parse_proxy(proxy).is_none() {
+            problems.push(format!(
+                "{file}: web.trusted_proxies: expected an address or network like 10.0.0.0/8, found {proxy:?}"
+            ));
+        }
+    }
+    check_secret(
+        file,
+        "web.new_mail_hook_secret",
+        &web.new_mail_hook_secret,
+        &web.new_mail_hook_secret_file,
+        false,
+        problems,
+    );
+    if let Some(path) = web.needs_file.as_ref().filter(|p| !p.exists()) {
+        problems.push(format!(
+            "{file}: web.needs_file: expected a readable file, {} does not exist",
+            path.display()
+        ));
     }
 }
 
@@ -850,10 +843,7 @@ pub fn read_secret(
 fn toml_problem(file: &str, text: &str, err: &toml::de::Error) -> String {
     let location = err
         .span()
-        .map(|span| {
-            let line = text[..span.start.min(text.len())].matches('\n').count() + 1;
-            format!(":{line}")
-        })
+        .map(|span| format!(":{}", crate::error_text::line_of(text, span.start)))
         .unwrap_or_default();
     format!("{file}{location}: {}", err.message())
 }

@@ -21,6 +21,43 @@ use crate::state::{OfferStatus, ReplyState};
 use crate::store::{fmt_qty, DecisionTx, NewReply, Store, StoreError};
 use crate::values::OfferRef;
 
+/// A decision staff make about an offer, as its audit row and its undo
+/// window name it (`accepted`, `declined`, ...), and the status it leaves
+/// the offer in: one place for both, so the desk's Undo, its confirmation
+/// and the history agree.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Decided {
+    Accepted,
+    Declined,
+    MarkedSpam,
+    MergedInto,
+    Received,
+}
+
+impl Decided {
+    /// The audit action (and undo window action).
+    pub fn action(self) -> &'static str {
+        match self {
+            Decided::Accepted => "accepted",
+            Decided::Declined => "declined",
+            Decided::MarkedSpam => "marked_spam",
+            Decided::MergedInto => "merged_into",
+            Decided::Received => "received",
+        }
+    }
+
+    /// The status the decision leaves the offer in.
+    pub fn status_after(self) -> OfferStatus {
+        match self {
+            Decided::Accepted => OfferStatus::Scheduled,
+            Decided::Declined => OfferStatus::Declined,
+            Decided::MarkedSpam => OfferStatus::Spam,
+            Decided::MergedInto => OfferStatus::Merged,
+            Decided::Received => OfferStatus::Received,
+        }
+    }
+}
+
 /// Who decides, and with what: the store, the composer of the donor's
 /// emails, and the name written in the audit rows (a staff email address,
 /// or `cli:<user>`).
@@ -85,7 +122,8 @@ pub async fn accept(desk: Desk<'_>, offer: OfferRef, pickup: &Pickup) -> Result<
     let mut tx = begin(desk, offer, OfferStatus::Scheduled, None).await?;
     tx.set_pickup(id, &pickup.site, &pickup.window).await?;
     let detail = format!("{}, {}", pickup.site, pickup.window);
-    tx.audit(desk.actor, Some(id), "accepted", &detail).await?;
+    tx.audit(desk.actor, Some(id), Decided::Accepted.action(), &detail)
+        .await?;
     tx.enqueue(id, &email).await?;
     Ok(tx.commit().await?)
 }
@@ -156,7 +194,8 @@ pub async fn decline_tx(
     let id = offer.id();
     let mut tx = begin(desk, offer, OfferStatus::Declined, hold).await?;
     tx.set_decline_reason(id, reason).await?;
-    tx.audit(desk.actor, Some(id), "declined", reason).await?;
+    tx.audit(desk.actor, Some(id), Decided::Declined.action(), reason)
+        .await?;
     if let Some(email) = &email {
         tx.enqueue(id, email).await?;
     }
@@ -172,7 +211,8 @@ pub async fn spam(desk: Desk<'_>, offer: OfferRef) -> Result<(), DecideError> {
 pub async fn spam_tx(desk: Desk<'_>, offer: OfferRef) -> Result<DecisionTx, DecideError> {
     let id = offer.id();
     let mut tx = begin(desk, offer, OfferStatus::Spam, None).await?;
-    tx.audit(desk.actor, Some(id), "marked_spam", "").await?;
+    tx.audit(desk.actor, Some(id), Decided::MarkedSpam.action(), "")
+        .await?;
     Ok(tx)
 }
 
@@ -198,8 +238,13 @@ pub async fn merge_tx(
     }
     tx.fold_into(offer.id(), into.id()).await?;
     let (from_ref, into_ref) = (offer.to_string(), into.to_string());
-    tx.audit(desk.actor, Some(offer.id()), "merged_into", &into_ref)
-        .await?;
+    tx.audit(
+        desk.actor,
+        Some(offer.id()),
+        Decided::MergedInto.action(),
+        &into_ref,
+    )
+    .await?;
     tx.audit(desk.actor, Some(into.id()), "merged_from", &from_ref)
         .await?;
     Ok(tx)
@@ -235,8 +280,13 @@ pub async fn received_tx(
             detail.push(format!("{item} × {}", fmt_qty(Some(quantity))));
         }
     }
-    tx.audit(desk.actor, Some(id), "received", &detail.join(", "))
-        .await?;
+    tx.audit(
+        desk.actor,
+        Some(id),
+        Decided::Received.action(),
+        &detail.join(", "),
+    )
+    .await?;
     tx.enqueue(id, &thanks).await?;
     Ok(tx)
 }

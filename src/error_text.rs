@@ -5,8 +5,22 @@
 //! own message; some libraries (lettre, async-imap) print their cause in
 //! their message and return it as `source()` too, so a cause whose text is
 //! already there is not repeated.
+//!
+//! Also where in a file an error is: [`line_of`], for the `file:line` that
+//! config, rule, needs and hours errors name.
 
 use std::error::Error;
+
+/// The 1-based line of byte offset `offset` in `text` (an offset past the
+/// end counts as the end).
+pub fn line_of(text: &str, offset: usize) -> usize {
+    let end = offset.min(text.len());
+    text.as_bytes()[..end]
+        .iter()
+        .filter(|b| **b == b'\n')
+        .count()
+        + 1
+}
 
 /// `message: cause: cause's cause`, each text once.
 pub fn error_text(err: &(dyn Error + 'static)) -> String {

@@ -4,7 +4,7 @@
 //! automatic mail) in one transaction. A message that cannot be processed
 //! is marked `failed` with its reason and kept.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
 use crate::config::UnauthenticatedPolicy;
@@ -21,6 +21,9 @@ use crate::store::{
     ClaimedMessage, MessageFacts, NewOffer, OfferItemRow, ProcessingBatch, Store, StoreError,
 };
 use crate::values::EmailAddress;
+
+mod limits;
+use limits::ReplyTally;
 
 /// What one step of the process stage did.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -179,13 +182,13 @@ impl Processor {
             ids.iter().copied().map(failed).collect()
         });
         let mut batch = self.store.begin_processing().await?;
-        let mut answered = HashSet::new();
+        let mut tally = ReplyTally::default();
         let mut outcomes = Vec::with_capacity(analysed.len());
         for (id, not_answered, result) in analysed {
             outcomes.push(match result {
                 Ok(analysis) => {
                     let quiet = not_answered.map(NoReply::NotAnswered);
-                    self.complete(&mut batch, &mut answered, id, &analysis, quiet)
+                    self.complete(&mut batch, &mut tally, id, &analysis, quiet)
                         .await?
                 }
                 Err(error) => {
@@ -206,7 +209,7 @@ impl Processor {
     async fn complete(
         &self,
         batch: &mut ProcessingBatch,
-        answered: &mut HashSet<String>,
+        tally: &mut ReplyTally,
         id: i64,
         analysis: &Analysis,
         quiet: Option<NoReply>,
@@ -293,7 +296,7 @@ impl Processor {
         let offer = new_offer(msg, ex);
         let (route, imported) = match quiet {
             Some(reason) => (AckRoute::Skip(reason), true),
-            None => (self.ack_route(batch, answered, msg, ex).await?, false),
+            None => (self.ack_route(batch, tally, msg, ex).await?, false),
         };
         match &route {
             // Old or imported mail comes by the thousand, and is never answered.
@@ -335,6 +338,10 @@ impl Processor {
             batch.note_no_reply(offer_id, &reason.to_string()).await?;
         }
         let acknowledged = matches!(route, AckRoute::Send) && compose_error.is_none();
+        if acknowledged {
+            let to = reply_address(msg).unwrap_or_default();
+            tally.count_sent(&recipient_domain(&to));
+        }
         if let Some(err) = compose_error {
             tracing::error!(message_id = id, offer = offer_id, %err, "acknowledgement could not be rendered");
         }
@@ -350,7 +357,7 @@ impl Processor {
     async fn ack_route(
         &self,
         batch: &mut ProcessingBatch,
-        answered: &mut HashSet<String>,
+        tally: &mut ReplyTally,
         msg: &ParsedMessage,
         ex: &Extraction,
     ) -> Result<AckRoute, StoreError> {
@@ -370,7 +377,7 @@ impl Processor {
             return Ok(AckRoute::Skip(NoReply::NoSender));
         }
         // Earlier messages of this batch count too: their replies are not committed yet.
-        if !answered.insert(normalised_address(&to)) {
+        if !tally.first_in_batch(&to) {
             return Ok(AckRoute::Skip(NoReply::RateLimited(1)));
         }
         let since = crate::store::now_ms() - self.policy.window.as_millis() as i64;
@@ -381,7 +388,7 @@ impl Processor {
         if let Some(route) = self.unauthenticated_route(msg) {
             return Ok(route);
         }
-        self.limit_route(batch, &to).await
+        self.limit_route(batch, tally, &to).await
     }
 
     /// The route for a sender the trusted server did not authenticate, as
@@ -411,20 +418,19 @@ impl Processor {
     async fn limit_route(
         &self,
         batch: &mut ProcessingBatch,
+        tally: &mut ReplyTally,
         to: &str,
     ) -> Result<AckRoute, StoreError> {
         let hour_ago = crate::store::now_ms() - 3_600_000;
         let domain = recipient_domain(to);
-        let to_domain = batch
-            .automatic_replies_to_domain_since(&domain, hour_ago)
-            .await?;
+        let to_domain = tally.replies_to_domain(batch, &domain, hour_ago).await?;
         if to_domain >= i64::from(self.policy.per_domain_per_hour) {
             return Ok(AckRoute::Hold(format!(
                 "{to_domain} automatic replies to {domain} in the last hour (limit {})",
                 self.policy.per_domain_per_hour
             )));
         }
-        let in_all = batch.automatic_replies_in_all_since(hour_ago).await?;
+        let in_all = tally.replies_in_all(batch, hour_ago).await?;
         if in_all >= i64::from(self.policy.per_hour) {
             return Ok(AckRoute::Hold(format!(
                 "{in_all} automatic replies in the last hour (limit {})",

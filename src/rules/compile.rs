@@ -276,7 +276,7 @@ impl Builder {
                 },
             );
             for r in &it.refined_by {
-                let line = format::line_of(text, r.span().start);
+                let line = crate::error_text::line_of(text, r.span().start);
                 self.refinements
                     .push((item, r.get_ref().clone(), name.to_string(), line));
             }
@@ -312,7 +312,7 @@ impl Builder {
             self.decision = f.decision;
         }
         for e in f.example {
-            let line = format::line_of(text, e.rule.span().start);
+            let line = crate::error_text::line_of(text, e.rule.span().start);
             self.examples.push((name.to_string(), line, e));
         }
         Ok(())

@@ -216,14 +216,7 @@ pub fn parse_file(file: &str, text: &str) -> Result<RuleFile, RuleError> {
     })
 }
 
-/// The 1-based line of a byte offset.
-pub fn line_of(text: &str, offset: usize) -> usize {
-    text.as_bytes()[..offset.min(text.len())]
-        .iter()
-        .filter(|b| **b == b'\n')
-        .count()
-        + 1
-}
+use crate::error_text::line_of;
 
 /// An error about a value at `span` in `file`.
 pub fn invalid(file: &str, text: &str, span: std::ops::Range<usize>, reason: String) -> RuleError {

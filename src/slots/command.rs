@@ -111,13 +111,12 @@ async fn window(
         let unknown = DecideError::UnknownSite(args.site.clone());
         return Err(SlotsError::Decide(unknown).into());
     }
-    let slots = store
-        .site_slots()
-        .await?
-        .into_iter()
-        .find(|s| s.site == args.site)
+    let stored = store.site_slots().await?;
+    let slots = stored
+        .of(&args.site)
+        .map_err(SlotsError::from)?
         .ok_or_else(|| AcceptError::NoHours(args.site.clone()))?;
-    let grid = site_grid(store, &slots, offer.id(), now).await?;
+    let grid = site_grid(store, slots, offer.id(), now).await?;
     grid.first
         .map(|c| (c.start(), c.date.and_time(c.to)))
         .ok_or_else(|| AcceptError::NoFreeSlot(args.site.clone()))

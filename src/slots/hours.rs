@@ -90,72 +90,99 @@ struct File {
     sites: Vec<SiteEntry>,
 }
 
+/// A `[[sites]]` entry's `hours` as the file has them (each day's value
+/// with where it is, for errors).
+pub type HoursValue = Spanned<BTreeMap<String, Spanned<String>>>;
+
 /// Only what this module reads; `web::operations` reads (and checks) the rest.
 #[derive(Deserialize)]
 struct SiteEntry {
     name: String,
-    hours: Option<Spanned<BTreeMap<String, Spanned<String>>>>,
+    hours: Option<HoursValue>,
     capacity: Option<Spanned<i64>>,
 }
 
+/// The needs file's text and name, which errors point into (file and line).
+#[derive(Debug, Clone, Copy)]
+pub struct Source<'a> {
+    pub text: &'a str,
+    pub file: &'a str,
+}
+
+impl Source<'_> {
+    /// An error about `key` at byte offset `at`.
+    pub fn error(&self, key: String, at: usize, problem: String) -> HoursError {
+        HoursError {
+            file: self.file.to_string(),
+            line: crate::error_text::line_of(self.text, at),
+            key,
+            problem,
+        }
+    }
+}
+
 /// The slots of every site in the needs file `text` (named `file` in
-/// errors) that has `hours`; a site with `capacity` but no `hours`, or the
-/// other way round, is an error. The file is assumed to be valid TOML
-/// (`web::operations::parse` says where it is not).
+/// errors) that has `hours`: [`read_site`] for each `[[sites]]` entry. The
+/// file is assumed to be valid TOML (`web::operations::parse` says where
+/// it is not, and reads the file once for all its parts).
 pub fn parse_sites(text: &str, file: &str) -> Result<Vec<SiteSlots>, HoursError> {
-    let parsed: File = toml::from_str(text).map_err(|e| HoursError {
-        file: file.to_string(),
-        line: e.span().map(|s| line_of(text, s.start)).unwrap_or(1),
-        key: "sites".into(),
-        problem: e.message().to_string(),
+    let src = Source { text, file };
+    let parsed: File = toml::from_str(text).map_err(|e| {
+        let at = e.span().map(|s| s.start).unwrap_or(0);
+        src.error("sites".into(), at, e.message().to_string())
     })?;
     let mut out = Vec::new();
     for (i, site) in parsed.sites.into_iter().enumerate() {
-        let err = |key: &str, at: usize, problem: String| HoursError {
-            file: file.to_string(),
-            line: line_of(text, at),
-            key: format!("sites[{}].{key}", i + 1),
-            problem,
-        };
-        let (hours, capacity) = match (site.hours, site.capacity) {
-            (None, None) => continue,
-            (Some(h), None) => {
-                let problem = "a site with hours needs a capacity (per hour)".to_string();
-                return Err(err("capacity", h.span().start, problem));
-            }
-            (None, Some(c)) => {
-                let problem = "a site with a capacity needs opening hours".to_string();
-                return Err(err("hours", c.span().start, problem));
-            }
-            (Some(h), Some(c)) => (h, c),
-        };
-        let cap = *capacity.get_ref();
-        if !(1..=1000).contains(&cap) {
-            let problem = format!("{cap} is not a number of slots per hour from 1 to 1000");
-            return Err(err("capacity", capacity.span().start, problem));
-        }
-        let mut week = WeekHours::default();
-        for (day, value) in hours.into_inner() {
-            let key = format!("hours.{day}");
-            let Some(index) = DAYS.iter().position(|d| *d == day) else {
-                let problem = format!("{day:?} is not a day; use {}", DAYS.join(", "));
-                return Err(err(&key, value.span().start, problem));
-            };
-            week.days[index] = parse_day(value.get_ref())
-                .map_err(|problem| err(&key, value.span().start, problem))?;
-        }
-        out.push(SiteSlots {
-            site: site.name,
-            hours: week,
-            capacity: cap as u32,
-        });
+        out.extend(read_site(&src, i, site.name, site.hours, site.capacity)?);
     }
     Ok(out)
 }
 
-/// The 1-based line of byte offset `at` in `text`.
-fn line_of(text: &str, at: usize) -> usize {
-    text[..at.min(text.len())].matches('\n').count() + 1
+/// The slots of the `index`th (from 0) `[[sites]]` entry, named `name`:
+/// None when it has neither `hours` nor `capacity`; having one without
+/// the other is an error.
+pub fn read_site(
+    src: &Source,
+    index: usize,
+    name: String,
+    hours: Option<HoursValue>,
+    capacity: Option<Spanned<i64>>,
+) -> Result<Option<SiteSlots>, HoursError> {
+    let err = |key: &str, at: usize, problem: String| {
+        src.error(format!("sites[{}].{key}", index + 1), at, problem)
+    };
+    let (hours, capacity) = match (hours, capacity) {
+        (None, None) => return Ok(None),
+        (Some(h), None) => {
+            let problem = "a site with hours needs a capacity (per hour)".to_string();
+            return Err(err("capacity", h.span().start, problem));
+        }
+        (None, Some(c)) => {
+            let problem = "a site with a capacity needs opening hours".to_string();
+            return Err(err("hours", c.span().start, problem));
+        }
+        (Some(h), Some(c)) => (h, c),
+    };
+    let cap = *capacity.get_ref();
+    if !(1..=1000).contains(&cap) {
+        let problem = format!("{cap} is not a number of slots per hour from 1 to 1000");
+        return Err(err("capacity", capacity.span().start, problem));
+    }
+    let mut week = WeekHours::default();
+    for (day, value) in hours.into_inner() {
+        let key = format!("hours.{day}");
+        let Some(index) = DAYS.iter().position(|d| *d == day) else {
+            let problem = format!("{day:?} is not a day; use {}", DAYS.join(", "));
+            return Err(err(&key, value.span().start, problem));
+        };
+        week.days[index] =
+            parse_day(value.get_ref()).map_err(|problem| err(&key, value.span().start, problem))?;
+    }
+    Ok(Some(SiteSlots {
+        site: name,
+        hours: week,
+        capacity: cap as u32,
+    }))
 }
 
 #[cfg(test)]

@@ -76,6 +76,10 @@ pub enum SlotsError {
     NothingBooked,
     #[error(transparent)]
     Decide(#[from] DecideError),
+    /// The site's stored hours cannot be read: nothing is booked there
+    /// until the needs file is loaded again.
+    #[error(transparent)]
+    BadHours(#[from] crate::store::BadSiteHours),
 }
 
 impl From<crate::store::StoreError> for SlotsError {
@@ -358,15 +362,10 @@ async fn fits(
     bookings: &[(NaiveDateTime, NaiveDateTime)],
     now: NaiveDateTime,
 ) -> Result<bool, SlotsError> {
-    let slots: Option<SiteSlots> = desk
-        .store
-        .site_slots()
-        .await?
-        .into_iter()
-        .find(|s| s.site == choice.site);
-    match slots {
+    let stored = desk.store.site_slots().await?;
+    match stored.of(&choice.site)? {
         Some(slots) => Ok(grid::check(
-            &slots,
+            slots,
             bookings,
             (choice.start, choice.end),
             now,

@@ -25,7 +25,7 @@ use chrono_tz::Tz;
 use serde::Deserialize;
 use toml::Spanned;
 
-use super::hours::HoursError;
+use super::hours::{HoursError, Source};
 
 /// Where a site's local times are.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -112,8 +112,8 @@ impl Zone {
 }
 
 /// The zone each named site is in, per the needs file `text` (named `file`
-/// in errors): its own `timezone`, else the file's; sites in neither are
-/// left out (the server's zone). The file is assumed to be valid TOML.
+/// in errors): [`site_zones`] of its `timezone` and its sites'. The file is
+/// assumed to be valid TOML.
 pub fn parse_zones(text: &str, file: &str) -> Result<Vec<(String, Zone)>, HoursError> {
     #[derive(Deserialize)]
     struct File {
@@ -126,34 +126,38 @@ pub fn parse_zones(text: &str, file: &str) -> Result<Vec<(String, Zone)>, HoursE
         name: String,
         timezone: Option<Spanned<String>>,
     }
-    let at = |key: String, span: usize| HoursError {
-        file: file.to_string(),
-        line: text[..span.min(text.len())].matches('\n').count() + 1,
-        key,
-        problem: String::new(),
-    };
-    let parsed: File = toml::from_str(text).map_err(|e| HoursError {
-        problem: e.message().to_string(),
-        ..at("timezone".into(), e.span().map(|s| s.start).unwrap_or(0))
+    let src = Source { text, file };
+    let parsed: File = toml::from_str(text).map_err(|e| {
+        let at = e.span().map(|s| s.start).unwrap_or(0);
+        src.error("timezone".into(), at, e.message().to_string())
     })?;
+    let sites = parsed.sites.iter().map(|s| (&s.name, s.timezone.as_ref()));
+    site_zones(&src, parsed.timezone.as_ref(), sites)
+}
+
+/// The zone of each site of `sites` (its name and own `timezone`): its
+/// own, else the file's `default`; sites in neither are left out (the
+/// server's zone). Errors name the key and line in `src`.
+pub fn site_zones<'a>(
+    src: &Source,
+    default: Option<&Spanned<String>>,
+    sites: impl Iterator<Item = (&'a String, Option<&'a Spanned<String>>)>,
+) -> Result<Vec<(String, Zone)>, HoursError> {
     let read = |key: String, value: &Spanned<String>| {
-        Zone::parse(value.get_ref()).map_err(|problem| HoursError {
-            problem,
-            ..at(key, value.span().start)
-        })
+        Zone::parse(value.get_ref()).map_err(|problem| src.error(key, value.span().start, problem))
     };
-    let default = match &parsed.timezone {
+    let default = match default {
         Some(v) => Some(read("timezone".into(), v)?),
         None => None,
     };
     let mut out = Vec::new();
-    for (i, site) in parsed.sites.iter().enumerate() {
-        let zone = match &site.timezone {
+    for (i, (name, own)) in sites.enumerate() {
+        let zone = match own {
             Some(v) => Some(read(format!("sites[{}].timezone", i + 1), v)?),
             None => default,
         };
         if let Some(zone) = zone {
-            out.push((site.name.clone(), zone));
+            out.push((name.clone(), zone));
         }
     }
     Ok(out)

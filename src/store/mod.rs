@@ -97,12 +97,12 @@ pub use outbox::{HeldReply, NewReply, OutboxRow, OutboxSummary};
 pub use ownership::{Owner, QueueSort, SavedView, SortKey, UnknownSort};
 pub use processing::{ProcessingBatch, ThreadMatch};
 pub use queue::{ExportOffer, QueueFilter, QueueRow, StatusFilter};
-pub use search::{fts_query, pg_tsquery, phone_tokens};
-pub use slots::{Booking, BookingMode, BookingState, Shortfall};
+pub use search::{fts_query, pg_tsquery, phone_tokens, ranked_part};
+pub use slots::{BadSiteHours, Booking, BookingMode, BookingState, Shortfall, StoredHours};
 pub use snippets::{Snippet, SnippetEdit};
 pub use sql::{Engine, QueryBuilder};
 pub use suppressions::{BounceEffect, Suppression};
-pub use undo_batches::{BatchUndone, UndoBatch};
+pub use undo_batches::{who, BatchUndone, Change, UndoBatch, ASSIGNED, STATUS_SET};
 pub use undos::{OfferBefore, UndoError, UndoWindow};
 pub use users::{FailedLogins, LoginSlot, SessionRow, User, UserListing};
 

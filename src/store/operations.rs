@@ -1,10 +1,13 @@
 //! What the operators' file says: current needs (which weigh the queue's
-//! priority) and pickup sites (offered when accepting). Mirrors
-//! `web::operations`, which reads the file.
+//! priority) and pickup sites (offered when accepting), and with the
+//! sites' hours and zones (`store::slots`) all of it loaded in one
+//! transaction. Mirrors `web::operations`, which reads the file.
 
 use sqlx::{Any, Transaction};
 
 use super::{now_ms, QueryContext, Store, StoreError};
+use crate::slots::hours::SiteSlots;
+use crate::slots::zone::Zone;
 
 #[derive(Debug, Clone, serde::Serialize, sqlx::FromRow)]
 pub struct PickupSite {
@@ -53,48 +56,28 @@ impl Store {
         sites: &[PickupSite],
     ) -> Result<bool, StoreError> {
         let mut tx = self.write().await?;
-        // Any change on the desk, even removing the last need, is in the history.
-        let edited: i64 = sqlx::query_scalar(
-            "SELECT COUNT(*) FROM (SELECT 1 FROM audit_events WHERE offer_id IS NULL
-               AND action IN ('need_changed', 'need_removed') LIMIT 1) AS edits",
-        )
-        .fetch_one(&mut *tx)
-        .await
-        .during("reading needs")?;
-        if edited == 0 {
-            sqlx::query("DELETE FROM needs")
-                .execute(&mut *tx)
-                .await
-                .during("clearing needs")?;
-            for n in needs {
-                insert_need(&mut tx, n).await?;
-            }
-            // Priorities are stored per offer: new weights change them all.
-            sqlx::query(&format!(
-                "UPDATE offers SET priority = {PRIORITY} WHERE priority IS NOT {PRIORITY}"
-            ))
-            .execute(&mut *tx)
-            .await
-            .during("recomputing offer priorities")?;
-        }
-        sqlx::query("DELETE FROM pickup_sites")
-            .execute(&mut *tx)
-            .await
-            .during("clearing sites")?;
-        for s in sites {
-            sqlx::query(
-                "INSERT INTO pickup_sites (name, address, notes) VALUES ($1, $2, $3)
-                 ON CONFLICT (name) DO UPDATE SET address = excluded.address, notes = excluded.notes",
-            )
-            .bind(&s.name)
-            .bind(&s.address)
-            .bind(&s.notes)
-            .execute(&mut *tx)
-            .await
-            .during("loading pickup sites")?;
-        }
+        let loaded = operations_in(&mut tx, needs, sites).await?;
         tx.commit().await.during("committing needs and sites")?;
-        Ok(edited == 0)
+        Ok(loaded)
+    }
+
+    /// Loads all the needs file sets (needs, pickup sites, their opening
+    /// hours and time zones) in one transaction: all of it or, when any
+    /// write fails, none of it. Returns whether the file's needs were
+    /// loaded (see [`load_operations`](Self::load_operations)).
+    pub async fn load_needs_file(
+        &self,
+        needs: &[Need],
+        sites: &[PickupSite],
+        slots: &[SiteSlots],
+        zones: &[(String, Zone)],
+    ) -> Result<bool, StoreError> {
+        let mut tx = self.write().await?;
+        let loaded = operations_in(&mut tx, needs, sites).await?;
+        super::slots::site_slots_in(&mut tx, slots).await?;
+        super::slots::site_zones_in(&mut tx, zones).await?;
+        tx.commit().await.during("committing the needs file")?;
+        Ok(loaded)
     }
 
     pub async fn pickup_sites(&self) -> Result<Vec<PickupSite>, StoreError> {
@@ -103,6 +86,58 @@ impl Store {
             .await
             .during("reading pickup sites")
     }
+}
+
+/// Replaces the needs (unless changed on the desk) and pickup sites
+/// inside `tx`; whether the needs were replaced.
+async fn operations_in(
+    tx: &mut Transaction<'static, Any>,
+    needs: &[Need],
+    sites: &[PickupSite],
+) -> Result<bool, StoreError> {
+    // Any change on the desk, even removing the last need, is in the history.
+    let edited: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM (SELECT 1 FROM audit_events WHERE offer_id IS NULL
+           AND action IN ('need_changed', 'need_removed') LIMIT 1) AS edits",
+    )
+    .fetch_one(&mut **tx)
+    .await
+    .during("reading needs")?;
+    if edited == 0 {
+        sqlx::query("DELETE FROM needs")
+            .execute(&mut **tx)
+            .await
+            .during("clearing needs")?;
+        for n in needs {
+            insert_need(tx, n).await?;
+        }
+        // Priorities are stored per offer: new weights change them all.
+        // `IS DISTINCT FROM`: SQLite's `IS NOT` with a NULL-safe meaning,
+        // which PostgreSQL spells only this way.
+        sqlx::query(&format!(
+            "UPDATE offers SET priority = {PRIORITY} WHERE priority IS DISTINCT FROM {PRIORITY}"
+        ))
+        .execute(&mut **tx)
+        .await
+        .during("recomputing offer priorities")?;
+    }
+    sqlx::query("DELETE FROM pickup_sites")
+        .execute(&mut **tx)
+        .await
+        .during("clearing sites")?;
+    for s in sites {
+        sqlx::query(
+            "INSERT INTO pickup_sites (name, address, notes) VALUES ($1, $2, $3)
+             ON CONFLICT (name) DO UPDATE SET address = excluded.address, notes = excluded.notes",
+        )
+        .bind(&s.name)
+        .bind(&s.address)
+        .bind(&s.notes)
+        .execute(&mut **tx)
+        .await
+        .during("loading pickup sites")?;
+    }
+    Ok(edited == 0)
 }
 
 async fn insert_need(tx: &mut Transaction<'static, Any>, n: &Need) -> Result<(), StoreError> {

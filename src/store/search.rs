@@ -7,13 +7,14 @@
 //! are kept in step by triggers (migration 0017), in the transaction that
 //! changes them. A search with no filter but itself ([`ranks_alone`]) is
 //! ranked, cut to its page and counted inside the index, so a search that
-//! matches most offers joins only its page to `offers`.
+//! matches most offers joins only its page to `offers`; it ranks its newest
+//! [`RANKED_MATCHES`] matches, and lists older ones after them.
 //!
 //! What staff type: words (all must match), `"a phrase"`, `word*` (a
 //! prefix), `OR` between two terms, a reference (`SL-000123`, `sl-123`) and
 //! a phone number in any spacing (`+1 310 555 0100`, `310-555-0100`).
 
-use sqlx::{Any, Transaction};
+use sqlx::{Any, AnyPool, Transaction};
 
 use super::{
     Engine, QueryBuilder, QueryContext, QueueFilter, QueueSort, StatusFilter, Store, StoreError,
@@ -81,20 +82,43 @@ fn push_offers_only(qb: &mut QueryBuilder, f: &QueueFilter) {
     }
 }
 
-/// The FROM and ORDER BY of a queue [`ranks_alone`] answers: the best
-/// `window` matches by rank (then by id, so pages never overlap), and only
-/// those joined to `offers`.
-pub(super) fn push_ranked_window(qb: &mut QueryBuilder, f: &QueueFilter, query: &str, window: i64) {
-    qb.push(" FROM (SELECT rowid AS id, ");
+/// How many of a search's matches are ranked: the newest this many. bm25
+/// costs per match (about 1 µs), so ranking all 77,000 offers that match
+/// `gown* OR ventilator` took 70–100 ms while the newest 10,000 take about
+/// 15 ms. Older matches follow the ranked ones, newest first: a search
+/// that broad is narrowed by another word, not read to its end.
+pub const RANKED_MATCHES: i64 = 10_000;
+
+/// How many of the `total` matches of the queue `f` are ranked, when not
+/// all of them are: the desk says so above the list.
+pub fn ranked_part(f: &QueueFilter, total: i64) -> Option<i64> {
+    let searched = f.search.as_deref().and_then(fts_query).is_some();
+    (searched && ranks_alone(f) && total > RANKED_MATCHES).then_some(RANKED_MATCHES)
+}
+
+/// The matches of `query` that are ranked, with their score: the newest
+/// `ranked` (the index walks its rowids backwards and stops).
+fn push_ranked_matches(qb: &mut QueryBuilder, f: &QueueFilter, query: &str, ranked: i64) {
+    qb.push("SELECT rowid AS id, ");
     push_score(qb, query);
     qb.push(" AS score FROM offer_search WHERE ");
     push_match(qb, query);
     push_offers_only(qb, f);
+    qb.push(" ORDER BY rowid DESC LIMIT ").push_bind(ranked);
+}
+
+/// The FROM and ORDER BY of a queue [`ranks_alone`] answers: the best
+/// `window` of the ranked matches by rank (then by id, so pages never
+/// overlap), and only those joined to `offers`. `window` is at most a few
+/// pages here, well inside the ranked matches.
+pub(super) fn push_ranked_window(qb: &mut QueryBuilder, f: &QueueFilter, query: &str, window: i64) {
+    qb.push(" FROM (SELECT id, score FROM (");
+    push_ranked_matches(qb, f, query, RANKED_MATCHES);
     let join = match qb.engine() {
         Engine::Sqlite => "CROSS JOIN",
         Engine::Postgres => "JOIN",
     };
-    qb.push(" ORDER BY score, rowid LIMIT ")
+    qb.push(") AS ranked ORDER BY score, id LIMIT ")
         .push_bind(window)
         .push(format!(
             ") p {join} offers o ON o.id = p.id ORDER BY p.score, p.id"
@@ -117,64 +141,61 @@ pub(super) async fn count_alone(
         .during("counting a search's matches")
 }
 
-/// How many parts of the index a search [`ranks_alone`] answers is ranked
-/// in at once, each on a reader connection of its own: ranking costs per
-/// match (bm25 over 77,000 matches is most of a broad search's time), and
-/// the parts share it among the cores. PostgreSQL shares a query among
-/// its own workers: one part.
-fn parts(engine: Engine) -> i64 {
-    if engine == Engine::Postgres {
-        return 1;
-    }
-    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-    cores.clamp(1, 4) as i64
-}
-
-/// The best `window` matches of a search [`ranks_alone`] answers, best
-/// first (by rank, then id): the index is ranked in rowid ranges at once
-/// and the parts' best merged. bm25 takes its word weights (IDF) and the
-/// average length from the whole index whatever the range, so a row
-/// scores the same in its part as in one query over everything, and the
-/// merge is that query's answer.
+/// The first `window` offers of a search [`ranks_alone`] answers, in its
+/// order: the ranked matches best first (by rank, then id), then, for a
+/// window reaching past them, the older matches newest first.
 pub(super) async fn ranked_ids(
     store: &Store,
     f: &QueueFilter,
     query: &str,
     window: i64,
 ) -> Result<Vec<i64>, StoreError> {
-    let reader = &store.reader;
-    let last: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(id), 0) FROM offers")
-        .fetch_one(reader)
+    ranked_ids_of(
+        store.engine,
+        &store.reader,
+        f,
+        query,
+        window,
+        RANKED_MATCHES,
+    )
+    .await
+}
+
+/// [`ranked_ids`] with the newest `ranked` matches ranked.
+async fn ranked_ids_of(
+    engine: Engine,
+    reader: &AnyPool,
+    f: &QueueFilter,
+    query: &str,
+    window: i64,
+    ranked: i64,
+) -> Result<Vec<i64>, StoreError> {
+    let mut qb = QueryBuilder::new(engine, "SELECT id FROM (");
+    push_ranked_matches(&mut qb, f, query, ranked);
+    qb.push(") AS ranked ORDER BY score, id LIMIT ")
+        .push_bind(window);
+    let mut ids: Vec<i64> = qb
+        .build_query_scalar()
+        .fetch_all(reader)
         .await
-        .during("reading the last offer's id")?;
-    let parts = parts(store.engine);
-    let step = last / parts + 1;
-    let ranked = (0..parts).map(|k| {
-        let mut qb = QueryBuilder::new(store.engine, "SELECT rowid, ");
-        push_score(&mut qb, query);
-        qb.push(" AS score FROM offer_search WHERE ");
+        .during("ranking a search's matches")?;
+    let past_ranked = window - ranked;
+    if past_ranked > 0 && ids.len() as i64 == ranked {
+        let oldest_ranked = ids.iter().copied().min().unwrap_or(0);
+        let mut qb = QueryBuilder::new(engine, "SELECT rowid FROM offer_search WHERE ");
         push_match(&mut qb, query);
-        qb.push(" AND rowid > ")
-            .push_bind(k * step)
-            .push(" AND rowid <= ")
-            .push_bind((k + 1) * step);
+        qb.push(" AND rowid < ").push_bind(oldest_ranked);
         push_offers_only(&mut qb, f);
-        qb.push(" ORDER BY score, rowid LIMIT ").push_bind(window);
-        async move {
-            qb.build_query_as::<(i64, f64)>()
-                .fetch_all(reader)
-                .await
-                .during("ranking a search's matches")
-        }
-    });
-    let mut best: Vec<(i64, f64)> = futures::future::try_join_all(ranked)
-        .await?
-        .into_iter()
-        .flatten()
-        .collect();
-    best.sort_by(|a, b| a.1.total_cmp(&b.1).then(a.0.cmp(&b.0)));
-    best.truncate(usize::try_from(window).unwrap_or(0));
-    Ok(best.into_iter().map(|(id, _)| id).collect())
+        qb.push(" ORDER BY rowid DESC LIMIT ")
+            .push_bind(past_ranked);
+        let older: Vec<i64> = qb
+            .build_query_scalar()
+            .fetch_all(reader)
+            .await
+            .during("listing a search's older matches")?;
+        ids.extend(older);
+    }
+    Ok(ids)
 }
 
 /// Writes the search row of a just-created offer (its items already
@@ -470,6 +491,96 @@ pub fn pg_tsquery(fts: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// An index of offers 1..=`n` where offer `i` mentions "gowns" `i % 7 + 1`
+    /// times, so ranks differ, and every offer matches.
+    async fn index_of(n: i64) -> AnyPool {
+        sqlx::any::install_default_drivers();
+        // One connection: each would open a database of its own in memory.
+        let pool = sqlx::any::AnyPoolOptions::new()
+            .max_connections(1)
+            .connect("sqlite::memory:")
+            .await
+            .unwrap();
+        sqlx::query(
+            "CREATE VIRTUAL TABLE offer_search USING fts5 (
+               reference, donor, subject, phones, pickup, items, notes, text)",
+        )
+        .execute(&pool)
+        .await
+        .unwrap();
+        for i in 1..=n {
+            let text = vec!["gowns"; (i % 7 + 1) as usize].join(" ") + " and some more words";
+            sqlx::query("INSERT INTO offer_search (rowid, text) VALUES ($1, $2)")
+                .bind(i)
+                .bind(text)
+                .execute(&pool)
+                .await
+                .unwrap();
+        }
+        pool
+    }
+
+    #[tokio::test]
+    async fn a_broad_search_ranks_its_newest_matches_then_lists_the_older_newest_first() {
+        let pool = index_of(40).await;
+        let f = QueueFilter::default();
+        let all = ranked_ids_of(Engine::Sqlite, &pool, &f, r#""gowns""#, 100, 10)
+            .await
+            .unwrap();
+        assert_eq!(all.len(), 40, "every match listed once: {all:?}");
+        let mut unique = all.clone();
+        unique.sort();
+        unique.dedup();
+        assert_eq!(unique, (1..=40).collect::<Vec<_>>());
+        // The first ten are the newest ten (31..=40), best first: the most
+        // mentions (i % 7 == 6: 34) lead.
+        let mut head = all[..10].to_vec();
+        assert_eq!(head[0], 34);
+        head.sort();
+        assert_eq!(head, (31..=40).collect::<Vec<_>>());
+        // Then the older ones, newest first.
+        assert_eq!(all[10..], (1..=30).rev().collect::<Vec<_>>());
+        // A page inside the ranked part is the same whatever the window.
+        let first = ranked_ids_of(Engine::Sqlite, &pool, &f, r#""gowns""#, 3, 10)
+            .await
+            .unwrap();
+        assert_eq!(first, all[..3]);
+    }
+
+    #[test]
+    fn the_desk_is_told_only_when_part_of_a_searchs_matches_is_ranked() {
+        let searched = QueueFilter {
+            search: Some("gown* OR ventilator".into()),
+            status: StatusFilter::All,
+            ..QueueFilter::default()
+        };
+        let over = RANKED_MATCHES + 1;
+        assert_eq!(ranked_part(&searched, over), Some(RANKED_MATCHES));
+        assert_eq!(ranked_part(&searched, RANKED_MATCHES), None);
+        // Filtered or sorted otherwise, every match is ranked in `offers`.
+        let open = QueueFilter {
+            status: StatusFilter::Open,
+            ..searched.clone()
+        };
+        assert_eq!(ranked_part(&open, over), None);
+        assert_eq!(ranked_part(&QueueFilter::default(), over), None);
+    }
+
+    #[tokio::test]
+    async fn a_search_with_fewer_matches_than_ranked_is_ranked_whole() {
+        let pool = index_of(12).await;
+        let f = QueueFilter::default();
+        let all = ranked_ids_of(Engine::Sqlite, &pool, &f, r#""gowns""#, 50, 100)
+            .await
+            .unwrap();
+        let best_first: Vec<i64> = {
+            let mut by_mentions: Vec<i64> = (1..=12).collect();
+            by_mentions.sort_by_key(|i| (std::cmp::Reverse(i % 7), *i));
+            by_mentions
+        };
+        assert_eq!(all, best_first);
+    }
 
     #[test]
     fn words_phrases_prefixes_and_or_become_fts5() {

@@ -69,6 +69,46 @@ pub struct Shortfall {
     pub unit: Option<String>,
 }
 
+/// A site whose opening hours are stored but cannot be read (or, when
+/// loading, cannot be written): which site, which value, and why.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, thiserror::Error)]
+#[error("the opening hours of {site:?} are invalid ({problem}): {value:?}; reload the needs file to fix them")]
+pub struct BadSiteHours {
+    pub site: String,
+    /// The value as stored (cut to 200 characters).
+    pub value: String,
+    pub problem: String,
+}
+
+impl BadSiteHours {
+    fn new(site: &str, value: &str, problem: impl ToString) -> BadSiteHours {
+        BadSiteHours {
+            site: site.to_string(),
+            value: value.chars().take(200).collect(),
+            problem: problem.to_string(),
+        }
+    }
+}
+
+/// Every site's opening hours as stored: those that read, and those that
+/// do not (never dropped: the desk says which site is wrong).
+#[derive(Debug, Clone, Default)]
+pub struct StoredHours {
+    pub sites: Vec<SiteSlots>,
+    pub invalid: Vec<BadSiteHours>,
+}
+
+impl StoredHours {
+    /// The hours of `site`: None when it has none, an error when they are
+    /// stored but cannot be read.
+    pub fn of(&self, site: &str) -> Result<Option<&SiteSlots>, BadSiteHours> {
+        if let Some(bad) = self.invalid.iter().find(|b| b.site == site) {
+            return Err(bad.clone());
+        }
+        Ok(self.sites.iter().find(|s| s.site == site))
+    }
+}
+
 /// Writes `b` as its offer's booking (replacing the one there was).
 pub(super) async fn save_booking(
     tx: &mut Transaction<'static, Any>,
@@ -100,6 +140,63 @@ pub(super) async fn save_booking(
     Ok(())
 }
 
+/// Replaces every site's hours and capacity inside `tx`.
+pub(super) async fn site_slots_in(
+    tx: &mut Transaction<'static, Any>,
+    sites: &[SiteSlots],
+) -> Result<(), StoreError> {
+    sqlx::query("DELETE FROM site_slots")
+        .execute(&mut **tx)
+        .await
+        .during("clearing site hours")?;
+    for s in sites {
+        let hours = serde_json::to_string(&s.hours).map_err(|e| StoreError::Query {
+            what: "writing site hours",
+            source: sqlx::Error::Encode(Box::new(BadSiteHours::new(
+                &s.site,
+                &format!("{:?}", s.hours),
+                e,
+            ))),
+        })?;
+        sqlx::query(
+            "INSERT INTO site_slots (site, hours_json, capacity) VALUES ($1, $2, $3)
+             ON CONFLICT (site) DO UPDATE SET hours_json = excluded.hours_json,
+               capacity = excluded.capacity",
+        )
+        .bind(&s.site)
+        .bind(hours)
+        .bind(i64::from(s.capacity))
+        .execute(&mut **tx)
+        .await
+        .during("loading site hours")?;
+    }
+    Ok(())
+}
+
+/// Replaces every site's time zone inside `tx`.
+pub(super) async fn site_zones_in(
+    tx: &mut Transaction<'static, Any>,
+    zones: &[(String, Zone)],
+) -> Result<(), StoreError> {
+    sqlx::query("DELETE FROM site_zones")
+        .execute(&mut **tx)
+        .await
+        .during("clearing site time zones")?;
+    for (site, zone) in zones {
+        let Some(name) = zone.name() else { continue };
+        sqlx::query(
+            "INSERT INTO site_zones (site, timezone) VALUES ($1, $2)
+             ON CONFLICT (site) DO UPDATE SET timezone = excluded.timezone",
+        )
+        .bind(site)
+        .bind(name)
+        .execute(&mut **tx)
+        .await
+        .during("loading site time zones")?;
+    }
+    Ok(())
+}
+
 const BOOKING_COLUMNS: &str =
     "offer_id, site, starts_at, ends_at, mode, address, uid, sequence, state, overbooked";
 
@@ -107,46 +204,14 @@ impl Store {
     /// Replaces every site's hours and capacity with those of the needs file.
     pub async fn load_site_slots(&self, sites: &[SiteSlots]) -> Result<(), StoreError> {
         let mut tx = self.write().await?;
-        sqlx::query("DELETE FROM site_slots")
-            .execute(&mut *tx)
-            .await
-            .during("clearing site hours")?;
-        for s in sites {
-            let hours = serde_json::to_string(&s.hours).unwrap_or_default();
-            sqlx::query(
-                "INSERT INTO site_slots (site, hours_json, capacity) VALUES ($1, $2, $3)
-                 ON CONFLICT (site) DO UPDATE SET hours_json = excluded.hours_json,
-                   capacity = excluded.capacity",
-            )
-            .bind(&s.site)
-            .bind(hours)
-            .bind(i64::from(s.capacity))
-            .execute(&mut *tx)
-            .await
-            .during("loading site hours")?;
-        }
+        site_slots_in(&mut tx, sites).await?;
         tx.commit().await.during("committing site hours")
     }
 
     /// Replaces every site's time zone with those of the needs file.
     pub async fn load_site_zones(&self, zones: &[(String, Zone)]) -> Result<(), StoreError> {
         let mut tx = self.write().await?;
-        sqlx::query("DELETE FROM site_zones")
-            .execute(&mut *tx)
-            .await
-            .during("clearing site time zones")?;
-        for (site, zone) in zones {
-            let Some(name) = zone.name() else { continue };
-            sqlx::query(
-                "INSERT INTO site_zones (site, timezone) VALUES ($1, $2)
-                 ON CONFLICT (site) DO UPDATE SET timezone = excluded.timezone",
-            )
-            .bind(site)
-            .bind(name)
-            .execute(&mut *tx)
-            .await
-            .during("loading site time zones")?;
-        }
+        site_zones_in(&mut tx, zones).await?;
         tx.commit().await.during("committing site time zones")
     }
 
@@ -173,24 +238,37 @@ impl Store {
         })
     }
 
-    /// Every site's hours and capacity (sites without hours are not listed).
-    pub async fn site_slots(&self) -> Result<Vec<SiteSlots>, StoreError> {
+    /// Every site's hours and capacity (sites without hours are not
+    /// listed); a stored value that cannot be read is in `invalid`, with
+    /// its site and value.
+    pub async fn site_slots(&self) -> Result<StoredHours, StoreError> {
         let rows: Vec<(String, String, i64)> =
             sqlx::query_as("SELECT site, hours_json, capacity FROM site_slots ORDER BY site")
                 .fetch_all(&self.reader)
                 .await
                 .during("reading site hours")?;
-        Ok(rows
-            .into_iter()
-            .filter_map(|(site, json, capacity)| {
-                let hours = serde_json::from_str(&json).ok()?;
-                Some(SiteSlots {
+        let mut out = StoredHours::default();
+        for (site, json, capacity) in rows {
+            // A capacity is written from a u32; read back as PostgreSQL's
+            // BIGINT, one out of range is as unreadable as bad hours.
+            let capacity = match u32::try_from(capacity) {
+                Ok(capacity) => capacity,
+                Err(e) => {
+                    let value = format!("capacity {capacity}");
+                    out.invalid.push(BadSiteHours::new(&site, &value, e));
+                    continue;
+                }
+            };
+            match serde_json::from_str(&json) {
+                Ok(hours) => out.sites.push(SiteSlots {
                     site,
                     hours,
-                    capacity: capacity.try_into().ok()?,
-                })
-            })
-            .collect())
+                    capacity,
+                }),
+                Err(e) => out.invalid.push(BadSiteHours::new(&site, &json, e)),
+            }
+        }
+        Ok(out)
     }
 
     /// The windows booked at `site` between `from` and `to`, but `except`'s.
@@ -351,4 +429,44 @@ async fn reopen(
         .await?;
     }
     Ok(reopened)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn unreadable_stored_hours_are_named_with_their_site_and_value_not_dropped() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("hours.db").display());
+        let store = Store::open(&url).await.unwrap();
+        let good = SiteSlots {
+            site: "Depot".into(),
+            hours: Default::default(),
+            capacity: 2,
+        };
+        let bad = SiteSlots {
+            site: "Clinic".into(),
+            ..good.clone()
+        };
+        store.load_site_slots(&[good, bad]).await.unwrap();
+        sqlx::query("UPDATE site_slots SET hours_json = 'mon 9-5' WHERE site = 'Clinic'")
+            .execute(&store.writer)
+            .await
+            .unwrap();
+        let stored = store.site_slots().await.unwrap();
+        assert_eq!(stored.sites.len(), 1);
+        assert!(stored.of("Depot").unwrap().is_some());
+        assert!(stored.of("Nowhere").unwrap().is_none());
+        let err = stored.of("Clinic").unwrap_err();
+        assert_eq!(
+            (err.site.as_str(), err.value.as_str()),
+            ("Clinic", "mon 9-5")
+        );
+        let text = err.to_string();
+        assert!(
+            text.contains("\"Clinic\"") && text.contains("mon 9-5"),
+            "{text}"
+        );
+    }
 }

@@ -60,6 +60,10 @@ pub enum UndoError {
     AlreadySent,
     #[error("only a closed offer can be reopened; this one is {0}")]
     NotClosed(OfferStatus),
+    #[error("this was done by {0}; only they can undo it")]
+    NotYours(String),
+    #[error("the offer has been assigned to {0} since; assign it again instead")]
+    Reassigned(String),
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -67,6 +71,7 @@ pub enum UndoError {
 #[derive(sqlx::FromRow)]
 struct UndoRow {
     offer_id: i64,
+    actor: String,
     action: String,
     status_after: OfferStatus,
     before_json: String,
@@ -130,9 +135,11 @@ impl Store {
         .during("reading an undo window")
     }
 
-    /// Undoes the decision of window `id` for `actor`: the offer gets back
-    /// what it was, the reply the decision held back is discarded (so it is
-    /// never sent), and the history says so. Returns the offer's id.
+    /// Undoes the decision of window `id` for `actor`, who must be the one
+    /// who made it (a colleague is refused: [`UndoError::NotYours`]): the
+    /// offer gets back what it was, the reply the decision held back is
+    /// discarded (so it is never sent), and the history says so. Returns
+    /// the offer's id.
     pub async fn undo_decision(&self, id: i64, actor: &str) -> Result<i64, UndoError> {
         let mut tx = self.write().await?;
         let offer = undo_in(&mut tx, id, actor, now_ms(), "").await?;
@@ -308,6 +315,20 @@ impl DecisionTx {
             what: "writing what an offer was before a decision",
             source: sqlx::Error::Encode(Box::new(e)),
         })?;
+        self.insert_undo_window(offer_id, actor, action, status_after, json, undo_until)
+            .await
+    }
+
+    /// Writes an undo window whose `before_json` is `json`.
+    pub(super) async fn insert_undo_window(
+        &mut self,
+        offer_id: i64,
+        actor: &str,
+        action: &str,
+        status_after: OfferStatus,
+        json: String,
+        undo_until: i64,
+    ) -> Result<i64, StoreError> {
         sqlx::query_scalar(
             "INSERT INTO decision_undos (offer_id, actor, action, status_after, before_json,
                                          reply_id, created_at, undo_until)
@@ -327,10 +348,11 @@ impl DecisionTx {
     }
 }
 
-/// Undoes the decision of window `id` inside `tx` (checked as
-/// [`Store::undo_decision`] says, every check before any write, so a
-/// refusal leaves `tx` as it was); `note` ends the history's detail.
-/// Returns the offer's id.
+/// Undoes the decision of window `id` inside `tx` for `actor`, who must be
+/// the one who made it (checked as [`Store::undo_decision`] says, every
+/// check before any write, so a refusal leaves `tx` as it was); `note`
+/// ends the history's detail. A bulk assign's or set-status's window puts
+/// back only that field (`undo_batches::put_back`). Returns the offer's id.
 pub(super) async fn undo_in(
     tx: &mut Transaction<'static, Any>,
     id: i64,
@@ -339,7 +361,7 @@ pub(super) async fn undo_in(
     note: &str,
 ) -> Result<i64, UndoError> {
     let row: UndoRow = sqlx::query_as(
-        "SELECT offer_id, action, status_after, before_json, reply_id, undo_until, undone_at
+        "SELECT offer_id, actor, action, status_after, before_json, reply_id, undo_until, undone_at
          FROM decision_undos WHERE id = $1",
     )
     .bind(id)
@@ -347,6 +369,9 @@ pub(super) async fn undo_in(
     .await
     .during("reading an undo window")?
     .ok_or(UndoError::NotFound)?;
+    if row.actor != actor {
+        return Err(UndoError::NotYours(row.actor));
+    }
     if row.undone_at.is_some() {
         return Err(UndoError::AlreadyUndone);
     }
@@ -357,22 +382,28 @@ pub(super) async fn undo_in(
     if status != row.status_after {
         return Err(UndoError::Moved(status));
     }
-    let before: OfferBefore =
-        serde_json::from_str(&row.before_json).map_err(|e| StoreError::Query {
-            what: "reading what an offer was before a decision",
-            source: sqlx::Error::Decode(Box::new(e)),
-        })?;
-    if let Some(reply) = row.reply_id {
-        discard_held_back(tx, row.offer_id, reply).await?;
-    }
-    restore(tx, row.offer_id, &before).await?;
+    let back_to = match super::undo_batches::Change::of(&row.action, &row.before_json)? {
+        Some(change) => change.put_back(tx, row.offer_id).await?,
+        None => {
+            let before: OfferBefore =
+                serde_json::from_str(&row.before_json).map_err(|e| StoreError::Query {
+                    what: "reading what an offer was before a decision",
+                    source: sqlx::Error::Decode(Box::new(e)),
+                })?;
+            if let Some(reply) = row.reply_id {
+                discard_held_back(tx, row.offer_id, reply).await?;
+            }
+            restore(tx, row.offer_id, &before).await?;
+            before.status.to_string()
+        }
+    };
     sqlx::query("UPDATE decision_undos SET undone_at = $1 WHERE id = $2")
         .bind(now)
         .bind(id)
         .execute(&mut **tx)
         .await
         .during("marking a decision undone")?;
-    let detail = format!("{} undone, back to {}{note}", row.action, before.status);
+    let detail = format!("{} undone, back to {back_to}{note}", row.action);
     Store::audit_in(tx, actor, Some(row.offer_id), None, "undone", &detail).await?;
     Ok(row.offer_id)
 }

@@ -24,7 +24,7 @@ use super::error::WebError;
 use super::offer::{self, bounded, DeclineForm, MergeForm, ReceivedForm};
 use super::queue::QueueForm;
 use super::{message, AppState};
-use crate::decide;
+use crate::decide::{self, Decided};
 use crate::state::OfferStatus;
 use crate::store::{DecisionTx, OfferBefore, QueueFilter};
 use crate::values::{BadQuantity, OfferRef, Quantity};
@@ -39,6 +39,7 @@ const OWN_KEYS: &[&str] = &[
     // web::batches
     "undo_batch",
     "undone_batch",
+    "undone_what",
     "kept",
     "undo_refused",
 ];
@@ -109,10 +110,43 @@ pub(super) fn query_or_default<T: serde::de::DeserializeOwned + Default>(raw: Op
         .unwrap_or_default()
 }
 
+/// How long a site without an undo time (`web.undo_secs = 0`) still shows
+/// a decision's confirmation, without Undo, to the one who made it: long
+/// enough for the page the decision leads to.
+const CONFIRM_MS: i64 = 60_000;
+
+/// Whether the confirmation of a change `actor` made, undoable until
+/// `undo_until` (and `undone` or not), shows to `session` now: only to the
+/// one who made it, and only while it can still be undone (`Some(Some(ms
+/// left))`); a site without an undo time confirms it without Undo for
+/// [`CONFIRM_MS`] (`Some(None)`). None: no confirmation, as for a window of
+/// a colleague or one long over put in the URL.
+pub(super) fn confirmation(
+    state: &AppState,
+    session: &Session,
+    actor: &str,
+    undo_until: i64,
+    undone: bool,
+) -> Option<Option<i64>> {
+    if undone || actor != session.user.email {
+        return None;
+    }
+    let left = undo_until - crate::store::now_ms();
+    if left > 0 {
+        return Some(Some(left));
+    }
+    (state.undo_ms == 0 && -left < CONFIRM_MS).then_some(None)
+}
+
 /// What the flow adds to the queue and offer pages: the trail, the undo
-/// window just opened (`?undo=`), an undo just made (`?undone=1`), and the
-/// queue found empty after a decision (`?empty=1`).
-pub async fn banner(state: &AppState, raw: Option<&str>) -> Result<minijinja::Value, WebError> {
+/// window just opened (`?undo=`, shown as [`confirmation`] says), an undo
+/// just made (`?undone=1`), and the queue found empty after a decision
+/// (`?empty=1`).
+pub async fn banner(
+    state: &AppState,
+    session: &Session,
+    raw: Option<&str>,
+) -> Result<minijinja::Value, WebError> {
     #[derive(serde::Deserialize, Default)]
     #[serde(default)]
     struct Flags {
@@ -125,18 +159,24 @@ pub async fn banner(state: &AppState, raw: Option<&str>) -> Result<minijinja::Va
         Ok(id) => state.store.undo_window(id).await?,
         Err(_) => None,
     };
-    let now = crate::store::now_ms();
-    let window = window.filter(|w| w.undone_at.is_none());
-    let left_ms = window
-        .as_ref()
-        .map(|w| w.undo_until - now)
-        .filter(|ms| *ms > 0);
+    let (window, left_ms) = window
+        .and_then(|w| {
+            let shown = confirmation(
+                state,
+                session,
+                &w.actor,
+                w.undo_until,
+                w.undone_at.is_some(),
+            );
+            shown.map(|left| (w, left))
+        })
+        .unzip();
     let undo_ref = window
         .as_ref()
         .map(|w| OfferRef::from(w.offer_id).to_string());
     Ok(minijinja::context! {
         trail => Trail::from_query(raw).qs(),
-        undo => window, undo_left_ms => left_ms, undo_ref,
+        undo => window, undo_left_ms => left_ms.flatten(), undo_ref,
         undone => flags.undone == "1",
         queue_empty => flags.empty == "1",
     })
@@ -216,10 +256,10 @@ impl<'a> Deciding<'a> {
     pub(super) async fn finish(
         self,
         mut tx: DecisionTx,
-        action: &str,
-        status_after: OfferStatus,
+        decided: Decided,
         hold: Option<i64>,
     ) -> Result<Response, WebError> {
+        let (action, status_after) = (decided.action(), decided.status_after());
         let id = self.offer.id();
         // Without an undo time the window closes as it opens: the desk
         // still confirms the decision, without an Undo.
@@ -306,7 +346,7 @@ pub async fn decline(
         let d = Deciding::start(&state, &session, offer, raw.as_deref()).await?;
         let hold = d.hold();
         let tx = decide::decline_tx(state.desk(&session), offer, reason, notify, hold).await?;
-        d.finish(tx, "declined", OfferStatus::Declined, hold).await
+        d.finish(tx, Decided::Declined, hold).await
     }
     .await;
     let at = (&state, &session, offer);
@@ -325,7 +365,7 @@ pub async fn spam(
         let d = Deciding::start(&state, &session, offer, raw.as_deref()).await?;
         let hold = d.hold();
         let tx = decide::spam_tx(state.desk(&session), offer).await?;
-        d.finish(tx, "marked_spam", OfferStatus::Spam, hold).await
+        d.finish(tx, Decided::MarkedSpam, hold).await
     }
     .await;
     let at = (&state, &session, offer);
@@ -363,7 +403,7 @@ pub async fn merge(
         let d = Deciding::start(&state, &session, offer, raw.as_deref()).await?;
         let hold = d.hold();
         let tx = decide::merge_tx(state.desk(&session), offer, into).await?;
-        d.finish(tx, "merged_into", OfferStatus::Merged, hold).await
+        d.finish(tx, Decided::MergedInto, hold).await
     }
     .await;
     let at = (&state, &session, offer);
@@ -394,7 +434,7 @@ pub async fn received(
         let d = Deciding::start(&state, &session, offer, raw.as_deref()).await?;
         let hold = d.hold();
         let tx = decide::received_tx(state.desk(&session), offer, &quantities, hold).await?;
-        d.finish(tx, "received", OfferStatus::Received, hold).await
+        d.finish(tx, Decided::Received, hold).await
     }
     .await;
     let at = (&state, &session, offer);

@@ -80,7 +80,7 @@ pub(crate) async fn render_offer(
         catalog => state.catalog.items().collect::<Vec<_>>(),
         priority_reasons => priority_reasons(state, &detail.offer.category, &items).await?,
         slots => super::slots::offer_context(store, id, extracted_address(detail.pickup_json.as_deref())).await?,
-        flow => super::flow::banner(state, raw).await?,
+        flow => super::flow::banner(state, session, raw).await?,
         neighbours => store
             .queue_neighbours(&super::flow::Trail::from_query(raw).filter(&session.user.email), id)
             .await?,

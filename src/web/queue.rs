@@ -8,6 +8,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum_extra::extract::Form;
 
 use super::auth::{page, Role, Session};
+use super::batches::BulkAction;
 use super::error::WebError;
 use super::offer::{bounded, MAX_REASON_CHARS};
 use super::{ownership, AppState, Page};
@@ -155,6 +156,7 @@ pub async fn queue_page(
     let pages = ((total + PER_PAGE - 1) / PER_PAGE).max(1);
     let ctx = minijinja::context! {
         rows, total, categories, items, languages,
+        ranked_part => crate::store::ranked_part(&filter, total),
         filter => &q.filter,
         qs => query_string(&q.filter),
         qs_unsorted => query_string(&QueueForm { sort: String::new(), ..q.filter.clone() }),
@@ -164,8 +166,8 @@ pub async fn queue_page(
         skipped => q.skipped.parse::<u32>().ok().filter(|n| *n > 0),
         statuses => status_choices(),
         held => state.store.held_count().await?,
-        flow => super::flow::banner(&state, raw.as_deref()).await?,
-        batch => super::batches::banner(&state, raw.as_deref()).await?,
+        flow => super::flow::banner(&state, &session, raw.as_deref()).await?,
+        batch => super::batches::banner(&state, &session, raw.as_deref()).await?,
         lanes => state.store.lane_counts().await?,
     };
     page(&state, &session, "queue.html", ctx)
@@ -195,7 +197,8 @@ pub struct BulkForm {
     status: String,
 }
 
-/// Declines or marks as spam every offer ticked in the queue.
+/// Declines, marks as spam, assigns or sets the status of every offer
+/// ticked in the queue, as one batch with one Undo.
 pub async fn bulk(
     State(state): State<AppState>,
     session: Session,
@@ -203,27 +206,13 @@ pub async fn bulk(
     Form(form): Form<BulkForm>,
 ) -> Result<Response, WebError> {
     session.may_change(&form.csrf, Role::Triager)?;
-    if !matches!(
-        form.action.as_str(),
-        "spam" | "decline" | "assign" | "status"
-    ) {
-        return Err(WebError::Invalid(
-            "choose decline, spam, assign or set status".into(),
-        ));
-    }
-    ownership::check_bulk(&state, &form.action, &form.to, &form.status).await?;
-    bounded(&form.reason, "a decline reason", MAX_REASON_CHARS)?;
+    let action = bulk_action(&state, &form).await?;
     let ids: Vec<i64> = form.ids.iter().copied().take(500).collect();
     let mut refused = 0;
-    // Declines and spam are decisions: one batch, undone with one Undo.
+    // One batch, undone with one Undo.
     let mut batch = super::batches::Batch::new(&state, &session);
     for &id in &ids {
-        let one = match form.action.as_str() {
-            "spam" | "decline" => batch.decide(id, &form.action, &form.reason).await,
-            action => {
-                ownership::bulk_one(&state, &session, id, action, &form.to, &form.status).await
-            }
-        };
+        let one = batch.apply(id, &action).await;
         if let Err(e) = one {
             if let WebError::Unexpected(_) = e {
                 return Err(e);
@@ -236,6 +225,24 @@ pub async fn bulk(
     let done = ids.len() - refused;
     let undo = batch.query();
     Ok(Redirect::to(&format!("/?{trail}done={done}&skipped={refused}{undo}")).into_response())
+}
+
+/// The bulk action the form asks for, checked once before any offer.
+async fn bulk_action(state: &AppState, form: &BulkForm) -> Result<BulkAction, WebError> {
+    Ok(match form.action.as_str() {
+        "decline" => {
+            bounded(&form.reason, "a decline reason", MAX_REASON_CHARS)?;
+            BulkAction::Decline(form.reason.clone())
+        }
+        "spam" => BulkAction::Spam,
+        "assign" => BulkAction::Assign(ownership::assignee(state, &form.to).await?),
+        "status" => BulkAction::SetStatus(ownership::open_status(&form.status)?),
+        _ => {
+            return Err(WebError::Invalid(
+                "choose decline, spam, assign or set status".into(),
+            ))
+        }
+    })
 }
 
 /// Characters that make a spreadsheet read a cell as a formula.

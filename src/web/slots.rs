@@ -15,8 +15,8 @@ use super::error::WebError;
 use super::message;
 use super::offer::{bounded, MAX_REASON_CHARS};
 use super::{flow, AppState};
+use crate::decide::Decided;
 use crate::slots::{self, grid, SlotChoice, SlotsError, GRID_DAYS};
-use crate::state::OfferStatus;
 use crate::store::{BookingMode, BookingState, Store, StoreError};
 use crate::values::OfferRef;
 
@@ -25,7 +25,7 @@ impl From<SlotsError> for WebError {
         match e {
             SlotsError::Decide(d) => d.into(),
             SlotsError::Slot(_) | SlotsError::NoAddress => WebError::Invalid(e.to_string()),
-            SlotsError::NothingBooked => WebError::Refused(e.to_string()),
+            SlotsError::NothingBooked | SlotsError::BadHours(_) => WebError::Refused(e.to_string()),
         }
     }
 }
@@ -41,13 +41,18 @@ pub async fn offer_context(
     // The date field's first day: the earliest "today" of any site's zone.
     let mut today = slots::Zone::Server.local(instant).date();
     let mut grids = Vec::new();
-    for s in store.site_slots().await? {
+    let stored = store.site_slots().await?;
+    for bad in &stored.invalid {
+        tracing::error!(site = %bad.site, value = %bad.value, problem = %bad.problem,
+            "a site's stored opening hours are invalid: no slots shown for it");
+    }
+    for s in &stored.sites {
         let slots::SiteGrid {
             zone,
             now,
             days,
             first,
-        } = slots::site_grid(store, &s, offer_id, instant).await?;
+        } = slots::site_grid(store, s, offer_id, instant).await?;
         today = today.min(now.date());
         let days: Vec<_> = days
             .iter()
@@ -67,14 +72,14 @@ pub async fn offer_context(
         let hours = (0..GRID_DAYS)
             .flat_map(|d| {
                 let date = now.date() + Duration::days(d.into());
-                grid::slots_on(&s, date).into_iter().map(|(f, _)| f.time())
+                grid::slots_on(s, date).into_iter().map(|(f, _)| f.time())
             })
             .collect::<std::collections::BTreeSet<NaiveTime>>()
             .into_iter()
             .map(|t| t.format("%H:%M").to_string())
             .collect::<Vec<_>>();
         grids.push(minijinja::context! {
-            site => s.site, capacity => s.capacity, days, hours, timezone => zone.name(),
+            site => &s.site, capacity => s.capacity, days, hours, timezone => zone.name(),
             suggested => first.map(|c| minijinja::context! {
                 date => c.date.format("%Y-%m-%d").to_string(),
                 from => c.from.format("%H:%M").to_string(),
@@ -92,6 +97,7 @@ pub async fn offer_context(
     };
     Ok(minijinja::context! {
         grids,
+        invalid_hours => stored.invalid,
         today => today.format("%Y-%m-%d").to_string(),
         booking, booked, booking_zone,
         address => booking.as_ref().and_then(|b| b.address.clone()).or(extracted_address),
@@ -202,7 +208,7 @@ pub async fn accept(
         let hold = d.hold();
         let desk = state.desk(&session);
         let tx = slots::book_tx(desk, offer, &choice, slots::now(), hold).await?;
-        d.finish(tx, "accepted", OfferStatus::Scheduled, hold).await
+        d.finish(tx, Decided::Accepted, hold).await
     }
     .await;
     let at = (&state, &session, offer);

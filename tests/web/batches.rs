@@ -212,3 +212,175 @@ async fn first_batch(app: &TestApp) -> i64 {
         .await
         .unwrap()
 }
+
+const ME: &str = "triager@city.example";
+const COLLEAGUE: &str = "colleague@city.example";
+
+/// A second triager.
+async fn add_colleague(app: &TestApp) {
+    let hash = supplyline::web::auth::hash_password(crate::app::PASSWORD).unwrap();
+    app.store
+        .upsert_user(COLLEAGUE, &hash, supplyline::state::Role::Triager)
+        .await
+        .unwrap();
+}
+
+/// On the queue, ticks the offers `ids` and presses the bulk button `css`
+/// after choosing `value` in the `<select>` `select`.
+async fn bulk_choose(
+    b: &Browser,
+    app: &TestApp,
+    ids: &[i64],
+    select: &str,
+    value: &str,
+    css: &str,
+) {
+    b.goto(&app.url("/")).await;
+    for id in ids {
+        b.wait_for(&format!("input[name=ids][value='{id}']"))
+            .await
+            .click()
+            .await
+            .unwrap();
+    }
+    b.wait_for(select)
+        .await
+        .select_by_value(value)
+        .await
+        .unwrap();
+    click_through(b, css).await;
+}
+
+/// The offer page's history, as staff read it.
+async fn history_shown(b: &Browser, app: &TestApp, id: i64) -> String {
+    b.goto(&app.url(&format!("/offers/{id}"))).await;
+    b.wait_for("ol.history").await.text().await.unwrap()
+}
+
+#[tokio::test]
+async fn a_bulk_assign_and_a_bulk_set_status_are_each_undone_with_one_undo() {
+    let _stack = common::stack_shared().await;
+    // The default undo time (10 s).
+    let app = TestApp::start_with(WebConfig::default()).await;
+    add_colleague(&app).await;
+    let donors = seed_donors(&app, "batch-own", 3).await;
+    let ids: Vec<i64> = donors.iter().map(|(_, id)| *id).collect();
+    // One of them was the colleague's before.
+    app.store
+        .assign(ids[2], COLLEAGUE, Some(COLLEAGUE))
+        .await
+        .unwrap();
+    let b = signed_in(&app).await;
+
+    // All three assigned to me: one confirmation, one Undo.
+    bulk_choose(&b, &app, &ids, "#bulk-assign-to", ME, "#bulk-assign").await;
+    let banner = b.wait_for("#undo-banner").await.text().await.unwrap();
+    assert!(banner.contains("3 offers assigned"), "{banner}");
+    assert!(!banner.contains("emails wait"), "{banner}");
+    for &id in &ids {
+        assert_eq!(app.store.assignee(id).await.unwrap().as_deref(), Some(ME));
+    }
+    click_through(&b, "#undo-batch").await;
+    let said = b.wait_for("#undone-batch").await.text().await.unwrap();
+    assert!(said.contains("3 offers back as they were."), "{said}");
+    assert!(!said.contains("email"), "{said}");
+    // Each has its own previous assignee back.
+    assert_eq!(app.store.assignee(ids[0]).await.unwrap(), None);
+    assert_eq!(app.store.assignee(ids[1]).await.unwrap(), None);
+    assert_eq!(
+        app.store.assignee(ids[2]).await.unwrap().as_deref(),
+        Some(COLLEAGUE)
+    );
+    let history = history_shown(&b, &app, ids[2]).await;
+    assert!(
+        history.contains(&format!("{ME} assigned: to {ME}")),
+        "{history}"
+    );
+    assert!(
+        history.contains(&format!(
+            "undone: assigned undone, back to {COLLEAGUE} (one of 3 undone together)"
+        )),
+        "{history}"
+    );
+
+    // Two set to needs_info: one Undo puts both back to new.
+    let two = &ids[..2];
+    bulk_choose(
+        &b,
+        &app,
+        two,
+        "#bulk-status",
+        "needs_info",
+        "#bulk-set-status",
+    )
+    .await;
+    let banner = b.wait_for("#undo-banner").await.text().await.unwrap();
+    assert!(banner.contains("2 offers set to needs_info"), "{banner}");
+    for &id in two {
+        assert_eq!(status(&app, id).await, "needs_info");
+    }
+    click_through(&b, "#undo-batch").await;
+    let said = b.wait_for("#undone-batch").await.text().await.unwrap();
+    assert!(said.contains("2 offers back as they were."), "{said}");
+    for &id in two {
+        assert_eq!(status(&app, id).await, "new");
+    }
+    assert_eq!(status(&app, ids[2]).await, "new");
+    let history = history_shown(&b, &app, ids[0]).await;
+    assert!(
+        history.contains("status_set: new → needs_info"),
+        "{history}"
+    );
+    assert!(
+        history.contains("undone: status_set undone, back to new"),
+        "{history}"
+    );
+    b.close().await;
+
+    // Nothing of it was sent: no reply queued, no donor's mailbox got mail.
+    for (donor, id) in &donors {
+        assert!(app.store.offer(*id).await.unwrap().replies.is_empty());
+        assert!(
+            common::fetch_all(donor, "INBOX").await.is_empty(),
+            "{donor}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_bulk_assign_changed_since_is_left_as_it_is_by_its_undo() {
+    let app = TestApp::start_with(WebConfig::default()).await;
+    add_colleague(&app).await;
+    let donors = seed_donors(&app, "batch-moved", 2).await;
+    let ids: Vec<i64> = donors.iter().map(|(_, id)| *id).collect();
+    let (cookie, csrf) = crate::http::login_http(&app, ME).await;
+    let form = format!(
+        "csrf={csrf}&ids={}&ids={}&action=assign&to={ME}",
+        ids[0], ids[1]
+    );
+    let (code, location, _) =
+        crate::http::call(&app, crate::http::post("/bulk", &cookie, &form)).await;
+    assert!(code.is_redirection(), "{code}");
+    assert!(location.contains("undo_batch="), "{location}");
+    // Meanwhile the colleague takes the second one.
+    app.store
+        .assign(ids[1], COLLEAGUE, Some(COLLEAGUE))
+        .await
+        .unwrap();
+    let batch = first_batch(&app).await;
+    let (_, location, _) = crate::http::call(
+        &app,
+        crate::http::post(
+            &format!("/undo-batch/{batch}"),
+            &cookie,
+            &format!("csrf={csrf}"),
+        ),
+    )
+    .await;
+    assert!(location.contains("undone_batch=1&kept=1"), "{location}");
+    assert_eq!(app.store.assignee(ids[0]).await.unwrap(), None);
+    assert_eq!(
+        app.store.assignee(ids[1]).await.unwrap().as_deref(),
+        Some(COLLEAGUE)
+    );
+}

@@ -50,6 +50,8 @@ mod inquiries;
 mod languages;
 mod needs;
 mod ownership;
+mod site_hours;
 mod slots;
 mod triage;
+mod undo_scope;
 mod vetting;

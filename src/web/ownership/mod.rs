@@ -2,8 +2,9 @@
 //! or a colleague (`#assign-to` on the offer page, audited), who else has
 //! an offer open right now ([`presence`]), and on the queue the "mine"
 //! filter, the age column against the answer target ([`target`]), sortable
-//! columns, each person's saved views, and the bulk actions besides decline
-//! and spam (assign, set status), which `web::queue::bulk` hands here.
+//! columns, each person's saved views, and whom a bulk assign may assign
+//! to and which status a bulk set-status may set (`web::batches` makes
+//! them, with Undo).
 //!
 //! Does not own: the SQL (`store::ownership`), the queue's other filters
 //! (`web::queue`), decisions that email the donor (`decide`).
@@ -159,7 +160,7 @@ pub struct AssignForm {
 }
 
 /// Whom `to` names: nobody when empty, else one of the assignable staff.
-async fn assignee(state: &AppState, to: &str) -> Result<Option<String>, WebError> {
+pub async fn assignee(state: &AppState, to: &str) -> Result<Option<String>, WebError> {
     let to = to.trim();
     if to.is_empty() {
         return Ok(None);
@@ -303,22 +304,8 @@ pub fn safe_query(query: &str) -> Option<&str> {
     ok.then_some(query)
 }
 
-/// Checks a bulk assign or set-status once, before any offer: whom to
-/// assign to, or which status. Decline and spam pass.
-pub async fn check_bulk(
-    state: &AppState,
-    action: &str,
-    to: &str,
-    status: &str,
-) -> Result<(), WebError> {
-    match action {
-        "assign" => assignee(state, to).await.map(drop),
-        "status" => open_status(status).map(drop),
-        _ => Ok(()),
-    }
-}
-
-fn open_status(status: &str) -> Result<OfferStatus, WebError> {
+/// The open status a bulk set-status asks for; a closing one is refused.
+pub fn open_status(status: &str) -> Result<OfferStatus, WebError> {
     let status: OfferStatus = status
         .parse()
         .map_err(|e: crate::state::UnknownState| WebError::Invalid(e.to_string()))?;
@@ -329,53 +316,6 @@ fn open_status(status: &str) -> Result<OfferStatus, WebError> {
         )));
     }
     Ok(status)
-}
-
-/// One offer of a bulk assign or set status.
-pub async fn bulk_one(
-    state: &AppState,
-    session: &Session,
-    id: i64,
-    action: &str,
-    to: &str,
-    status: &str,
-) -> Result<(), WebError> {
-    match action {
-        "assign" => {
-            let to = assignee(state, to).await?;
-            state
-                .store
-                .assign(id, &session.user.email, to.as_deref())
-                .await?;
-            Ok(())
-        }
-        _ => set_status(state, session, id, open_status(status)?).await,
-    }
-}
-
-/// Moves an open offer to another open status, with its audit row; an
-/// offer already decided is refused (and skipped by the bulk action).
-async fn set_status(
-    state: &AppState,
-    session: &Session,
-    id: i64,
-    next: OfferStatus,
-) -> Result<(), WebError> {
-    let mut tx = state.store.begin_decision().await?;
-    let now = tx.offer_status(id).await?;
-    if !now.is_open() {
-        return Err(WebError::Refused(format!(
-            "this offer is {now} and cannot be changed"
-        )));
-    }
-    if now == next {
-        return Ok(());
-    }
-    tx.set_status(id, next).await?;
-    let detail = format!("{now} → {next}");
-    tx.audit(&session.user.email, Some(id), "status_set", &detail)
-        .await?;
-    Ok(tx.commit().await?)
 }
 
 /// The presence script, served as `/static/ownership.js`.
