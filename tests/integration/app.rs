@@ -40,6 +40,18 @@ pub async fn test_database_url(dir: &std::path::Path) -> String {
     }
 }
 
+/// One number the SQL `sql` reads from the database at `db_url`, on a
+/// connection of its own, on either engine (`AnyConnection`: a test that
+/// opened a `SqliteConnection` ran on SQLite only).
+pub async fn db_number(db_url: &str, sql: &str) -> Result<i64, sqlx::Error> {
+    use sqlx::Connection;
+    sqlx::any::install_default_drivers();
+    let mut db = sqlx::AnyConnection::connect(db_url).await?;
+    let n = sqlx::query_scalar(sql).fetch_one(&mut db).await;
+    let _ = db.close().await;
+    n
+}
+
 /// One running supplyline, and what a test needs to look at it.
 pub struct App {
     pub donations: String,
