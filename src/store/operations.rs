@@ -5,6 +5,7 @@
 
 use sqlx::{Any, Transaction};
 
+use super::sql::OptF64;
 use super::{now_ms, QueryContext, Store, StoreError};
 use crate::slots::hours::SiteSlots;
 use crate::slots::zone::Zone;
@@ -149,9 +150,9 @@ async fn insert_need(tx: &mut Transaction<'static, Any>, n: &Need) -> Result<(),
     )
     .bind(&n.item)
     .bind(n.weight)
-    .bind(n.target)
-    .bind(n.per_week)
-    .bind(n.on_hand)
+    .bind(OptF64(n.target))
+    .bind(OptF64(n.per_week))
+    .bind(OptF64(n.on_hand))
     .execute(&mut **tx)
     .await
     .during("loading needs")?;

@@ -148,6 +148,37 @@ impl<'r> Decode<'r, Any> for Flag {
     }
 }
 
+/// An optional `f64` to bind: `Option<f64>` itself is unsafe on
+/// PostgreSQL through `Any`. sqlx 0.8.6 maps a NULL of kind `Double` to a
+/// `float4` NULL (and `Real` to `float8`: the two are swapped in
+/// `AnyArguments::convert_to`), so a statement first prepared with a NULL
+/// there keeps a `float4` parameter in the connection's statement cache,
+/// and a later 8-byte value in it fails: "incorrect binary data format in
+/// bind parameter". This binds a NULL of the kind that comes out as
+/// `float8` (`f32`'s).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct OptF64(pub Option<f64>);
+
+impl Type<Any> for OptF64 {
+    fn type_info() -> AnyTypeInfo {
+        <f64 as Type<Any>>::type_info()
+    }
+}
+
+impl<'q> Encode<'q, Any> for OptF64 {
+    fn encode_by_ref(
+        &self,
+        buf: &mut <Any as sqlx::Database>::ArgumentBuffer<'q>,
+    ) -> Result<IsNull, sqlx::error::BoxDynError> {
+        match self.0 {
+            Some(v) => <f64 as Encode<Any>>::encode_by_ref(&v, buf),
+            // A NULL of `f32`'s kind (`Real`): see above. SQLite binds
+            // any NULL alike.
+            None => <Option<f32> as Encode<Any>>::encode_by_ref(&None, buf),
+        }
+    }
+}
+
 /// A local date and time stored as text, `YYYY-MM-DD HH:MM:SS[.f]` (as
 /// sqlx's SQLite driver wrote it before the `Any` driver, which has no
 /// date types): it sorts as it compares.
