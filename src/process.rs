@@ -206,6 +206,9 @@ impl Processor {
         Ok(outcomes)
     }
 
+    /// Writes what one analysed message leads to: a bounce recorded, a
+    /// follow-up joined to its offer, nothing for automatic mail, or a new
+    /// offer with its acknowledgement.
     async fn complete(
         &self,
         batch: &mut ProcessingBatch,
@@ -221,70 +224,11 @@ impl Processor {
             subject: msg.subject.clone(),
             text: msg.clean_text.clone(),
         };
-        let thread: Vec<String> = msg
-            .in_reply_to
-            .iter()
-            .chain(msg.references.iter())
-            .cloned()
-            .collect();
-        if !analysis.bounce_refs.is_empty() {
-            if let Some((reply, offer, to)) =
-                batch.find_bounced_reply(&analysis.bounce_refs).await?
-            {
-                let (severity, reason) = bounce_of(analysis.dsn.as_deref(), &to);
-                if severity == Severity::None {
-                    tracing::info!(message_id = id, reply, %reason, "a delivery report that is no bounce");
-                    batch.complete_without_offer(id, &facts).await?;
-                    return Ok(ProcessOutcome::NoOffer {
-                        message: id,
-                        category: facts.category,
-                    });
-                }
-                tracing::info!(message_id = id, reply, ?offer, ?severity, %reason, "a reply of ours bounced");
-                batch.complete_bounce(id, &facts, reply, offer).await?;
-                let limit = self.policy.soft_bounces_to_suppress;
-                let effect = batch
-                    .record_bounce(&to, severity, &reason, id, limit)
-                    .await?;
-                tracing::info!(
-                    message_id = id,
-                    reply,
-                    ?effect,
-                    "bounce recorded against the address"
-                );
-                return Ok(ProcessOutcome::Bounced {
-                    message: id,
-                    reply,
-                    offer,
-                });
-            }
+        if let Some(outcome) = self.complete_bounce(batch, id, analysis, &facts).await? {
+            return Ok(outcome);
         }
-        if let Some(found) = batch.find_offer_for_reply(&thread, &msg.subject).await? {
-            let offer = found.offer_id;
-            let from = msg.from.as_ref().map(|a| a.email.as_str()).unwrap_or("");
-            let from_donor = normalised_address(from) == normalised_address(&found.donor_email);
-            if !found.answers_our_mail && !from_donor {
-                tracing::info!(
-                    message_id = id,
-                    offer,
-                    "a message about an offer from someone else"
-                );
-                batch.complete_from_someone_else(id, &facts, offer).await?;
-            } else {
-                if ex.items.is_empty() {
-                    batch.complete_joined(id, &facts, offer).await?;
-                } else {
-                    let items = new_offer(msg, ex).items;
-                    let summary = proposal_summary(&self.composer, &items);
-                    batch
-                        .complete_joined_with_proposal(id, &facts, offer, &items, &summary)
-                        .await?;
-                }
-                if crate::slots::asks_reschedule(&facts.text) {
-                    batch.reopen_for_reschedule(offer, id).await?;
-                }
-            }
-            return Ok(ProcessOutcome::Joined { message: id, offer });
+        if let Some(outcome) = self.complete_follow_up(batch, id, msg, ex, &facts).await? {
+            return Ok(outcome);
         }
         if matches!(ex.category, Category::AutoReply | Category::Bounce) || msg.from.is_none() {
             batch.complete_without_offer(id, &facts).await?;
@@ -293,31 +237,129 @@ impl Processor {
                 category: facts.category,
             });
         }
-        let offer = new_offer(msg, ex);
-        let (route, imported) = match quiet {
-            Some(reason) => (AckRoute::Skip(reason), true),
-            None => (self.ack_route(batch, tally, msg, ex).await?, false),
-        };
-        match &route {
-            // Old or imported mail comes by the thousand, and is never answered.
-            AckRoute::Skip(reason) if imported => {
-                tracing::debug!(message_id = id, %reason, "no acknowledgement")
-            }
-            AckRoute::Skip(reason) => {
-                tracing::info!(message_id = id, %reason, "no acknowledgement")
-            }
-            AckRoute::Hold(reason) => {
-                tracing::info!(message_id = id, %reason, "acknowledgement held")
-            }
-            AckRoute::Send => {}
+        self.complete_new_offer(batch, tally, id, analysis, &facts, quiet)
+            .await
+    }
+
+    /// A bounce or delivery report of one of our replies, recorded against
+    /// the address it names; None when the message returns no reply of ours.
+    async fn complete_bounce(
+        &self,
+        batch: &mut ProcessingBatch,
+        id: i64,
+        analysis: &Analysis,
+        facts: &MessageFacts,
+    ) -> Result<Option<ProcessOutcome>, StoreError> {
+        if analysis.bounce_refs.is_empty() {
+            return Ok(None);
         }
+        let Some((reply, offer, to)) = batch.find_bounced_reply(&analysis.bounce_refs).await?
+        else {
+            return Ok(None);
+        };
+        let (severity, reason) = bounce_of(analysis.dsn.as_deref(), &to);
+        if severity == Severity::None {
+            tracing::info!(message_id = id, reply, %reason, "a delivery report that is no bounce");
+            batch.complete_without_offer(id, facts).await?;
+            return Ok(Some(ProcessOutcome::NoOffer {
+                message: id,
+                category: facts.category.clone(),
+            }));
+        }
+        tracing::info!(message_id = id, reply, ?offer, ?severity, %reason, "a reply of ours bounced");
+        batch.complete_bounce(id, facts, reply, offer).await?;
+        let limit = self.policy.soft_bounces_to_suppress;
+        let effect = batch
+            .record_bounce(&to, severity, &reason, id, limit)
+            .await?;
+        tracing::info!(
+            message_id = id,
+            reply,
+            ?effect,
+            "bounce recorded against the address"
+        );
+        Ok(Some(ProcessOutcome::Bounced {
+            message: id,
+            reply,
+            offer,
+        }))
+    }
+
+    /// A message in the thread of an offer, joined to it (with the items it
+    /// proposes, and reopening it when it asks to reschedule); from someone
+    /// other than the donor, only recorded beside it. None when it belongs
+    /// to no offer.
+    async fn complete_follow_up(
+        &self,
+        batch: &mut ProcessingBatch,
+        id: i64,
+        msg: &ParsedMessage,
+        ex: &Extraction,
+        facts: &MessageFacts,
+    ) -> Result<Option<ProcessOutcome>, StoreError> {
+        let thread: Vec<String> = msg
+            .in_reply_to
+            .iter()
+            .chain(msg.references.iter())
+            .cloned()
+            .collect();
+        let Some(found) = batch.find_offer_for_reply(&thread, &msg.subject).await? else {
+            return Ok(None);
+        };
+        let offer = found.offer_id;
+        let from = msg.from.as_ref().map(|a| a.email.as_str()).unwrap_or("");
+        let from_donor = normalised_address(from) == normalised_address(&found.donor_email);
+        if !found.answers_our_mail && !from_donor {
+            tracing::info!(
+                message_id = id,
+                offer,
+                "a message about an offer from someone else"
+            );
+            batch.complete_from_someone_else(id, facts, offer).await?;
+        } else {
+            if ex.items.is_empty() {
+                batch.complete_joined(id, facts, offer).await?;
+            } else {
+                let items = new_offer(msg, ex).items;
+                let summary = proposal_summary(&self.composer, &items);
+                batch
+                    .complete_joined_with_proposal(id, facts, offer, &items, &summary)
+                    .await?;
+            }
+            if crate::slots::asks_reschedule(&facts.text) {
+                batch.reopen_for_reschedule(offer, id).await?;
+            }
+        }
+        Ok(Some(ProcessOutcome::Joined { message: id, offer }))
+    }
+
+    /// A new offer, and its acknowledgement enqueued, held for staff or
+    /// skipped as [`Processor::ack_route`] says (imported mail, `quiet`, is
+    /// never answered).
+    async fn complete_new_offer(
+        &self,
+        batch: &mut ProcessingBatch,
+        tally: &mut ReplyTally,
+        id: i64,
+        analysis: &Analysis,
+        facts: &MessageFacts,
+        quiet: Option<NoReply>,
+    ) -> Result<ProcessOutcome, StoreError> {
+        let (msg, ex) = (&analysis.msg, &analysis.extraction);
+        let offer = new_offer(msg, ex);
+        let imported = quiet.is_some();
+        let route = match quiet {
+            Some(reason) => AckRoute::Skip(reason),
+            None => self.ack_route(batch, tally, msg, ex).await?,
+        };
+        log_route(id, &route, imported);
         let mut compose_error = None;
         let held = match &route {
             AckRoute::Hold(reason) => Some(reason.as_str()),
             _ => None,
         };
         let offer_id = batch
-            .complete_with_offer(id, &facts, &offer, held, |offer_id| {
+            .complete_with_offer(id, facts, &offer, held, |offer_id| {
                 if let AckRoute::Skip(_) = route {
                     return None;
                 }
@@ -325,13 +367,10 @@ impl Processor {
                 let donor = donor_message(msg);
                 let lang = ex.language.as_deref();
                 let ctx = ReplyContext::new(kind, offer_id, &offer.items, donor, lang);
-                match self.composer.compose_kind(&ctx, &extra) {
-                    Ok(reply) => Some(reply),
-                    Err(err) => {
-                        compose_error = Some(err);
-                        None
-                    }
-                }
+                self.composer
+                    .compose_kind(&ctx, &extra)
+                    .map_err(|err| compose_error = Some(err))
+                    .ok()
             })
             .await?;
         if let AckRoute::Skip(reason) = &route {
@@ -438,6 +477,19 @@ impl Processor {
             )));
         }
         Ok(AckRoute::Send)
+    }
+}
+
+/// Logs why an acknowledgement is not sent now; imported (old) mail comes
+/// by the thousand and is never answered, so it is logged at debug level.
+fn log_route(id: i64, route: &AckRoute, imported: bool) {
+    match route {
+        AckRoute::Skip(reason) if imported => {
+            tracing::debug!(message_id = id, %reason, "no acknowledgement")
+        }
+        AckRoute::Skip(reason) => tracing::info!(message_id = id, %reason, "no acknowledgement"),
+        AckRoute::Hold(reason) => tracing::info!(message_id = id, %reason, "acknowledgement held"),
+        AckRoute::Send => {}
     }
 }
 

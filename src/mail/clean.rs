@@ -12,6 +12,10 @@
 //! introduced with "see below") is kept, minus its header lines: it is the
 //! offer.
 
+use std::sync::LazyLock;
+
+use aho_corasick::AhoCorasick;
+
 use super::html::CELL_SEP;
 
 /// The result of cleaning one body.
@@ -110,6 +114,34 @@ const DISCLAIMER_STARTS: &[&str] = &[
     "aviso de confidencialidad",
 ];
 
+/// One automaton per phrase list, built once: a line is read once for
+/// all of a list's phrases instead of once per phrase.
+fn phrases(list: &[&str]) -> AhoCorasick {
+    AhoCorasick::new(list).expect("fixed phrase lists build")
+}
+
+static FORWARD_MARKER_SET: LazyLock<AhoCorasick> = LazyLock::new(|| phrases(FORWARD_MARKERS));
+static REPLY_MARKER_SET: LazyLock<AhoCorasick> = LazyLock::new(|| phrases(REPLY_MARKERS));
+static FORWARD_INTRO_SET: LazyLock<AhoCorasick> = LazyLock::new(|| phrases(FORWARD_INTROS));
+
+/// Whether `s.to_lowercase()` starts with one of `prefixes` (non-empty,
+/// without sigma, the one letter lower-cased by context), lower-casing
+/// only as much of `s` as the comparison reads, without allocating: most
+/// lines fail on their first letter.
+fn lower_starts_with_any(s: &str, prefixes: &[&str]) -> bool {
+    let mut lower = s.chars().flat_map(char::to_lowercase);
+    let Some(first) = lower.next() else {
+        return false;
+    };
+    prefixes.iter().any(|p| {
+        let mut want = p.chars();
+        want.next() == Some(first) && {
+            let mut got = lower.clone();
+            want.all(|c| got.next() == Some(c))
+        }
+    })
+}
+
 /// Cleans a body. `subject` tells whether the whole message is a forward.
 pub fn clean(body: &str, subject: &str) -> Cleaned {
     let lines: Vec<&str> = body.lines().collect();
@@ -120,7 +152,9 @@ pub fn clean(body: &str, subject: &str) -> Cleaned {
     let mut i = 0;
     while i < lines.len() {
         let line = lines[i];
-        match marker(&lines, i, forward_subject || intro_kept) {
+        // Lower-cased once for the marker and the forward intro.
+        let lower = line.trim().to_lowercase();
+        match marker(&lines, i, &lower, forward_subject || intro_kept) {
             // A "wrote:" line over "> " lines: drop the quote, keep reading,
             // so an answer written below the quote survives.
             Some(Marker::Reply) if quote_follows(&lines, i) => {
@@ -141,7 +175,7 @@ pub fn clean(body: &str, subject: &str) -> Cleaned {
         }
         if !line.trim_start().starts_with('>') {
             kept.push(line.trim_end());
-            intro_kept = intro_kept || introduces_forward(line);
+            intro_kept = intro_kept || introduces_forward(&lower);
         }
         i += 1;
     }
@@ -242,21 +276,20 @@ fn is_forward_subject(subject: &str) -> bool {
         .any(|p| s.starts_with(p))
 }
 
-fn introduces_forward(line: &str) -> bool {
-    let line = line.to_lowercase();
-    FORWARD_INTROS.iter().any(|w| line.contains(w))
+/// Whether a line, trimmed and lower-cased, passes on what follows (no
+/// phrase starts or ends with a space, so trimming changes no answer).
+fn introduces_forward(lower: &str) -> bool {
+    FORWARD_INTRO_SET.is_match(lower)
 }
 
-fn marker(lines: &[&str], i: usize, forwarding: bool) -> Option<Marker> {
-    let line = lines[i].trim();
-    let lower = line.to_lowercase();
+/// What line `i` starts; `lower` is the line trimmed and lower-cased.
+fn marker(lines: &[&str], i: usize, lower: &str, forwarding: bool) -> Option<Marker> {
     let dashed = lower.starts_with("---") || lower.starts_with("___") || lower.starts_with("***");
-    if FORWARD_MARKERS.iter().any(|m| lower.contains(m)) && (dashed || lower.ends_with(':')) {
+    if (dashed || lower.ends_with(':')) && FORWARD_MARKER_SET.is_match(lower) {
         return Some(Marker::Forward);
     }
-    let reply = REPLY_MARKERS.iter().any(|m| lower.contains(m))
-        || is_wrote_line(lines, i)
-        || is_header_block(lines, i);
+    let reply =
+        REPLY_MARKER_SET.is_match(lower) || is_wrote_line(lines, i) || is_header_block(lines, i);
     let separator = lower.len() >= 10 && lower.chars().all(|c| c == '_' || c == '-');
     let reply = reply
         || (separator
@@ -273,15 +306,19 @@ fn marker(lines: &[&str], i: usize, forwarding: bool) -> Option<Marker> {
 /// "On Mon, Mar 30, 2020 at 9:12 AM Someone <a@b> wrote:", possibly wrapped
 /// over two lines; and its Spanish, French, German and Chinese forms.
 fn is_wrote_line(lines: &[&str], i: usize) -> bool {
+    const STARTS: &[&str] = &["on ", "el ", "le ", "am ", "em ", "在"];
     let line = lines[i].trim();
+    // The joined text starts as the line does (an empty line gives a
+    // space, which starts none): most lines fail here, before the join.
+    if !lower_starts_with_any(line, STARTS) {
+        return false;
+    }
     let joined = match lines.get(i + 1) {
         Some(next) if !line.ends_with(':') => format!("{line} {}", next.trim()),
         _ => line.to_string(),
     };
     let lower = joined.to_lowercase();
-    let starts = ["on ", "el ", "le ", "am ", "em ", "在"]
-        .iter()
-        .any(|p| lower.starts_with(p));
+    let starts = STARTS.iter().any(|p| lower.starts_with(p));
     let ends = [
         "wrote:",
         "escribió:",
@@ -300,9 +337,9 @@ fn is_wrote_line(lines: &[&str], i: usize) -> bool {
 /// Outlook's header block: "From: …" followed within four lines by
 /// "Sent:"/"Date:" and "To:"/"Subject:" (or all on one line).
 fn is_header_block(lines: &[&str], i: usize) -> bool {
-    let first = lines[i].trim().to_lowercase();
+    let first = lines[i].trim();
     let from = ["from:", "de:", "发件人:", "发件人：", "보낸 사람:"];
-    if !from.iter().any(|f| first.starts_with(f)) {
+    if !lower_starts_with_any(first, &from) {
         return false;
     }
     let block: Vec<String> = lines[i..lines.len().min(i + 5)]

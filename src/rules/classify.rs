@@ -64,8 +64,8 @@ fn from_text(msg: &ParsedMessage) -> String {
 /// Prose as written before the mail client wrapped it: a line break after a
 /// long line and before a word is a space, so "do you\naccept" reads as
 /// "do you accept". Short lines (lists, table rows, signatures) stay.
-fn unwrap_lines(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
+/// Written at the end of `out`.
+fn push_unwrapped(out: &mut String, text: &str) {
     let mut lines = text.split('\n').peekable();
     while let Some(line) = lines.next() {
         out.push_str(line);
@@ -74,17 +74,35 @@ fn unwrap_lines(text: &str) -> String {
             && next.chars().next().is_some_and(char::is_alphabetic);
         out.push(if wrapped { ' ' } else { '\n' });
     }
+}
+
+/// The subject, a line break, and `text` unwrapped ([`push_unwrapped`]), in one
+/// string: the `text` and `message` scopes' haystacks.
+fn subject_then(subject: &str, text: &str) -> String {
+    let mut out = String::with_capacity(subject.len() + 1 + text.len());
+    out.push_str(subject);
+    out.push('\n');
+    push_unwrapped(&mut out, text);
     out
 }
 
 /// Every signal that fires: (name, category, weight), in rule-file order.
 pub fn fired(rules: &Rules, msg: &ParsedMessage, text: &str) -> Vec<(String, String, f64)> {
+    fired_indexes(rules, msg, text)
+        .into_iter()
+        .map(|i| &rules.signals[i])
+        .map(|s| (s.name.clone(), s.category.clone(), s.weight))
+        .collect()
+}
+
+/// The indexes in `rules.signals` of every signal that fires, in order.
+fn fired_indexes(rules: &Rules, msg: &ParsedMessage, text: &str) -> Vec<usize> {
     let headers = header_text(rules, msg);
     let from = from_text(msg);
-    let text = unwrap_lines(text);
-    let text = text.as_str();
-    let both = format!("{}\n{}", msg.subject, text);
-    let whole = format!("{}\n{}", msg.subject, unwrap_lines(&msg.body_text));
+    let both = subject_then(&msg.subject, text);
+    // The body scope reads the unwrapped text alone: the end of `both`.
+    let text = &both[msg.subject.len() + 1..];
+    let whole = subject_then(&msg.subject, &msg.body_text);
     let mut hits: Vec<usize> = Vec::new();
     for (scope, (set, index)) in &rules.signals_by_scope {
         let hay = match scope.as_str() {
@@ -98,17 +116,20 @@ pub fn fired(rules: &Rules, msg: &ParsedMessage, text: &str) -> Vec<(String, Str
         hits.extend(set.matches(hay).iter().map(|k| index[k]));
     }
     hits.sort_unstable();
-    hits.into_iter()
-        .map(|i| &rules.signals[i])
-        .map(|s| (s.name.clone(), s.category.clone(), s.weight))
-        .collect()
+    hits
 }
 
 /// Category scores of a message.
 pub fn scores(rules: &Rules, msg: &ParsedMessage, text: &str, has_items: bool) -> Scores {
     let mut scores = Scores::new();
-    for (_, cat, w) in fired(rules, msg, text) {
-        *scores.entry(cat).or_default() += w;
+    for i in fired_indexes(rules, msg, text) {
+        let s = &rules.signals[i];
+        match scores.get_mut(&s.category) {
+            Some(total) => *total += s.weight,
+            None => {
+                scores.insert(s.category.clone(), 0.0 + s.weight);
+            }
+        }
     }
     if has_items {
         *scores.entry("offer".to_string()).or_default() += rules.decision.items_weight;

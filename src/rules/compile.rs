@@ -119,16 +119,21 @@ pub type GroupedSets = BTreeMap<String, (RegexSet, Vec<usize>)>;
 
 /// The patterns of one group of [`GroupedSets`] that may match `hay`, as
 /// indexes into the list the group came from, in order: the set's matches;
-/// for a group of one pattern, that pattern without a scan, since the
-/// caller's own search of it finds whether it matches and the set's scan
-/// would only repeat it.
+/// for a group of at most [`SCAN_ALONE`] patterns, all of them without a
+/// scan, since the caller's own search of each finds whether it matches
+/// and the set's scan would mostly repeat it.
 pub fn candidates(group: &(RegexSet, Vec<usize>), hay: &str) -> Vec<usize> {
     let (set, index) = group;
-    if let [only] = index.as_slice() {
-        return vec![*only];
+    if index.len() <= SCAN_ALONE {
+        return index.clone();
     }
     set.matches(hay).into_iter().map(|k| index[k]).collect()
 }
+
+/// Groups of this many patterns or fewer skip the set: each pattern's own
+/// search (a literal prefilter, stopping at its first match) costs less
+/// than one overlapping scan of the whole text for the set.
+const SCAN_ALONE: usize = 4;
 
 #[derive(Debug)]
 pub struct Negation {

@@ -21,11 +21,17 @@ pub fn to_items(rules: &Rules, text: &str, lots: Vec<Lot>) -> Vec<Item> {
         .map(|l| l.hit.item)
         .collect();
     let mut bare_seen: HashSet<usize> = HashSet::new();
-    let mut counted_seen: HashSet<(usize, String)> = HashSet::new();
+    // (item, value, unit): the value by its bits, which tell values apart
+    // as their decimal form did (NaN aside, which is one).
+    let mut counted_seen: HashSet<(usize, u64, usize)> = HashSet::new();
     let mut items = Vec::new();
     for lot in lots {
         if let Some(q) = &lot.qty {
-            let key = (lot.hit.item, format!("{} {}", q.value, q.unit));
+            let bits = match q.value.is_nan() {
+                true => f64::NAN.to_bits(),
+                false => q.value.to_bits(),
+            };
+            let key = (lot.hit.item, bits, q.unit);
             if counted_seen.contains(&key) && refers_back(text, q.start) {
                 continue;
             }
@@ -225,10 +231,10 @@ fn any(rules: &Rules, field: &str, text: &str) -> bool {
 }
 
 /// Name, organization and phone of the sender: the signature first (it is
-/// how people sign), then the From header's display name.
-pub fn contact(rules: &Rules, msg: &ParsedMessage) -> Contact {
-    let text = contact_text(msg);
-    let phone = phone(rules, &text).or_else(|| phone(rules, &msg.body_text));
+/// how people sign), then the From header's display name. `text` is
+/// [`contact_text`].
+pub fn contact(rules: &Rules, msg: &ParsedMessage, text: &str) -> Contact {
+    let phone = phone(rules, text).or_else(|| phone(rules, &msg.body_text));
     let lines: Vec<&str> = msg
         .signature
         .lines()
@@ -367,16 +373,16 @@ fn is_person_name(s: &str) -> bool {
         })
 }
 
-/// Pickup address, postal code and whether the donor can deliver.
-pub fn pickup(rules: &Rules, msg: &ParsedMessage) -> Pickup {
-    let text = contact_text(msg);
+/// Pickup address, postal code and whether the donor can deliver. `text`
+/// is [`contact_text`].
+pub fn pickup(rules: &Rules, msg: &ParsedMessage, text: &str) -> Pickup {
     // An earlier message of the thread ("Same pickup address.") may hold the
     // address: the whole body is the fallback.
     let whole = &msg.body_text;
-    let address = find(rules, "address", &text, 0, text.len())
+    let address = find(rules, "address", text, 0, text.len())
         .or_else(|| find(rules, "address", whole, 0, whole.len()))
         .map(|(_, v)| v);
-    let postal_code = find(rules, "postal_code", &text, 0, text.len())
+    let postal_code = find(rules, "postal_code", text, 0, text.len())
         .or_else(|| find(rules, "postal_code", whole, 0, whole.len()))
         .map(|(_, v)| v);
     let can_deliver = if any(rules, "deliver", &msg.clean_text) {

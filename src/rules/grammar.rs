@@ -1312,6 +1312,9 @@ impl Ctx<'_> {
 
     /// Drops lots inside the scope of a negation cue.
     fn negate(&self, lots: Vec<Lot>) -> Vec<Lot> {
+        if lots.is_empty() {
+            return lots;
+        }
         let mut scopes = Vec::new();
         for i in self.rules.negation_set.matches(self.text).iter() {
             let n = &self.rules.negations[i];

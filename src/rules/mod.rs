@@ -242,8 +242,9 @@ impl Rules {
         ) {
             items.clear();
         }
-        let contact = fields::contact(self, msg);
-        let pickup = fields::pickup(self, msg);
+        let contact_text = fields::contact_text(msg);
+        let contact = fields::contact(self, msg, &contact_text);
+        let pickup = fields::pickup(self, msg, &contact_text);
         let vetting = match category {
             Category::Offer | Category::Sale => vetting::vetting(self, &text),
             _ => Vetting::default(),

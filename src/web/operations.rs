@@ -280,15 +280,22 @@ mod tests {
         )
     }
 
-    #[tokio::test]
-    async fn a_file_wrong_in_its_third_part_loads_nothing_and_names_file_and_line() {
-        let dir = tempfile::tempdir().unwrap();
+    /// A store in `dir` with [`GOOD`] loaded from `dir/needs.toml`: its URL,
+    /// the store, the catalog and the file's path.
+    async fn good_loaded(dir: &tempfile::TempDir) -> (String, Store, Catalog, std::path::PathBuf) {
         let url = format!("sqlite://{}", dir.path().join("ops.db").display());
         let store = Store::open(&url).await.unwrap();
         let catalog = Catalog::embedded().unwrap();
         let path = dir.path().join("needs.toml");
         std::fs::write(&path, GOOD).unwrap();
         load_file(&store, &path, &catalog).await.unwrap();
+        (url, store, catalog, path)
+    }
+
+    #[tokio::test]
+    async fn a_file_wrong_in_its_third_part_loads_nothing_and_names_file_and_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let (_, store, catalog, path) = good_loaded(&dir).await;
         let before = loaded(&store).await;
         assert_eq!(before.0, ["n95_respirator"]);
         assert_eq!(before.2, ["Depot"]);
@@ -323,12 +330,7 @@ mod tests {
     async fn a_write_that_fails_late_leaves_the_earlier_parts_unloaded() {
         use sqlx::Connection;
         let dir = tempfile::tempdir().unwrap();
-        let url = format!("sqlite://{}", dir.path().join("ops.db").display());
-        let store = Store::open(&url).await.unwrap();
-        let catalog = Catalog::embedded().unwrap();
-        let path = dir.path().join("needs.toml");
-        std::fs::write(&path, GOOD).unwrap();
-        load_file(&store, &path, &catalog).await.unwrap();
+        let (url, store, catalog, path) = good_loaded(&dir).await;
         let before = loaded(&store).await;
 
         // The zones, written last, fail: the needs, sites and hours written

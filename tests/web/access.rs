@@ -11,7 +11,7 @@ use crate::app::{seed_two, TestApp, PASSWORD};
 use crate::browser::Browser;
 use crate::http::{
     call, get, login_form, login_http, login_location_with_next, login_page_cookie, post, press,
-    waiting_seconds,
+    press_for, waiting_seconds,
 };
 use crate::pages::{LoginPage, OfferPage, QueuePage};
 
@@ -114,7 +114,7 @@ async fn a_form_without_its_csrf_token_is_refused() {
     // Logout needs the token too, and then the session is gone.
     let (status, _, _) = call(&app, post("/logout", &cookie, "csrf=")).await;
     assert_eq!(status, StatusCode::FORBIDDEN);
-    let (status, location, _) = call(&app, post("/logout", &cookie, &format!("csrf={csrf}"))).await;
+    let (status, location, _) = press_for(&app, "/logout", &cookie, &csrf).await;
     assert_eq!(
         (status, location.as_str()),
         (StatusCode::SEE_OTHER, "/login")

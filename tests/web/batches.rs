@@ -12,7 +12,8 @@ use supplyline::config::WebConfig;
 use crate::app::{item, offer, TestApp};
 use crate::browser::Browser;
 use crate::common;
-use crate::pages::LoginPage;
+use crate::http::press_for;
+use crate::pages::signed_in;
 
 /// Seeds one offer of masks from each of `n` new donors; returns
 /// (donor, offer id) pairs.
@@ -31,23 +32,6 @@ async fn seed_donors(app: &TestApp, tag: &str, n: usize) -> Vec<(String, i64)> {
     out
 }
 
-async fn signed_in(app: &TestApp) -> Browser {
-    let b = Browser::start().await;
-    LoginPage::open(&b, &app.url("/"))
-        .await
-        .login_as("triager@city.example")
-        .await;
-    b
-}
-
-/// Clicks `css` and waits for the page it leads to.
-async fn click_through(b: &Browser, css: &str) {
-    let old = b.wait_for("body").await;
-    b.wait_for(css).await.click().await.unwrap();
-    b.wait_for_next_page(&old).await;
-    b.wait_for("body").await;
-}
-
 /// On the queue, ticks the offers `ids` and declines them with `reason`,
 /// telling the donors.
 async fn bulk_decline(b: &Browser, app: &TestApp, ids: &[i64], reason: &str) {
@@ -64,7 +48,7 @@ async fn bulk_decline(b: &Browser, app: &TestApp, ids: &[i64], reason: &str) {
         .send_keys(reason)
         .await
         .unwrap();
-    click_through(b, "button[name=action][value=decline]").await;
+    b.click_through("button[name=action][value=decline]").await;
 }
 
 /// Waits until every reply queued so far is due.
@@ -90,7 +74,7 @@ async fn a_bulk_decline_undone_puts_every_offer_back_and_no_donor_gets_the_decli
     let donors = seed_donors(&app, "batch-undone", 4).await;
     let (undone, control) = donors.split_at(3);
     let ids: Vec<i64> = undone.iter().map(|(_, id)| *id).collect();
-    let b = signed_in(&app).await;
+    let b = signed_in(&app.url("/"), "triager@city.example").await;
 
     // Three of the four ticked and declined: one confirmation, one Undo.
     bulk_decline(&b, &app, &ids, "No masks needed now").await;
@@ -103,7 +87,7 @@ async fn a_bulk_decline_undone_puts_every_offer_back_and_no_donor_gets_the_decli
     }
     assert_eq!(status(&app, control[0].1).await, "new");
 
-    click_through(&b, "#undo-batch").await;
+    b.click_through("#undo-batch").await;
     let said = b.wait_for("#undone-batch").await.text().await.unwrap();
     assert!(said.contains("3 offers back as they were"), "{said}");
     for &id in &ids {
@@ -156,7 +140,7 @@ async fn a_bulk_decline_kept_reaches_every_donor_exactly_once_after_the_undo_tim
     let app = TestApp::start_with(WebConfig::default()).await;
     let donors = seed_donors(&app, "batch-kept", 3).await;
     let ids: Vec<i64> = donors.iter().map(|(_, id)| *id).collect();
-    let b = signed_in(&app).await;
+    let b = signed_in(&app.url("/"), "triager@city.example").await;
     bulk_decline(&b, &app, &ids, "We have enough masks").await;
     let banner = b.wait_for("#undo-banner").await.text().await.unwrap();
     assert!(banner.contains("3 offers declined"), "{banner}");
@@ -185,15 +169,8 @@ async fn a_bulk_decline_kept_reaches_every_donor_exactly_once_after_the_undo_tim
     // Once the time is over the batch cannot be undone.
     let (cookie, csrf) = crate::http::login_http(&app, "triager@city.example").await;
     let batch = first_batch(&app).await;
-    let (status_code, location, _) = crate::http::call(
-        &app,
-        crate::http::post(
-            &format!("/undo-batch/{batch}"),
-            &cookie,
-            &format!("csrf={csrf}"),
-        ),
-    )
-    .await;
+    let (status_code, location, _) =
+        press_for(&app, &format!("/undo-batch/{batch}"), &cookie, &csrf).await;
     assert!(status_code.is_redirection(), "{status_code}");
     assert!(location.contains("undo_refused=expired"), "{location}");
     for &id in &ids {
@@ -248,7 +225,7 @@ async fn bulk_choose(
         .select_by_value(value)
         .await
         .unwrap();
-    click_through(b, css).await;
+    b.click_through(css).await;
 }
 
 /// The offer page's history, as staff read it.
@@ -270,7 +247,7 @@ async fn a_bulk_assign_and_a_bulk_set_status_are_each_undone_with_one_undo() {
         .assign(ids[2], COLLEAGUE, Some(COLLEAGUE))
         .await
         .unwrap();
-    let b = signed_in(&app).await;
+    let b = signed_in(&app.url("/"), "triager@city.example").await;
 
     // All three assigned to me: one confirmation, one Undo.
     bulk_choose(&b, &app, &ids, "#bulk-assign-to", ME, "#bulk-assign").await;
@@ -280,7 +257,7 @@ async fn a_bulk_assign_and_a_bulk_set_status_are_each_undone_with_one_undo() {
     for &id in &ids {
         assert_eq!(app.store.assignee(id).await.unwrap().as_deref(), Some(ME));
     }
-    click_through(&b, "#undo-batch").await;
+    b.click_through("#undo-batch").await;
     let said = b.wait_for("#undone-batch").await.text().await.unwrap();
     assert!(said.contains("3 offers back as they were."), "{said}");
     assert!(!said.contains("email"), "{said}");
@@ -319,7 +296,7 @@ async fn a_bulk_assign_and_a_bulk_set_status_are_each_undone_with_one_undo() {
     for &id in two {
         assert_eq!(status(&app, id).await, "needs_info");
     }
-    click_through(&b, "#undo-batch").await;
+    b.click_through("#undo-batch").await;
     let said = b.wait_for("#undone-batch").await.text().await.unwrap();
     assert!(said.contains("2 offers back as they were."), "{said}");
     for &id in two {
@@ -368,15 +345,7 @@ async fn a_bulk_assign_changed_since_is_left_as_it_is_by_its_undo() {
         .await
         .unwrap();
     let batch = first_batch(&app).await;
-    let (_, location, _) = crate::http::call(
-        &app,
-        crate::http::post(
-            &format!("/undo-batch/{batch}"),
-            &cookie,
-            &format!("csrf={csrf}"),
-        ),
-    )
-    .await;
+    let (_, location, _) = press_for(&app, &format!("/undo-batch/{batch}"), &cookie, &csrf).await;
     assert!(location.contains("undone_batch=1&kept=1"), "{location}");
     assert_eq!(app.store.assignee(ids[0]).await.unwrap(), None);
     assert_eq!(

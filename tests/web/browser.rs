@@ -134,6 +134,15 @@ impl Browser {
         }
     }
 
+    /// Clicks the first element `css` selects and waits for the page it
+    /// leads to.
+    pub async fn click_through(&self, css: &str) {
+        let old = self.wait_for("body").await;
+        self.wait_for(css).await.click().await.unwrap();
+        self.wait_for_next_page(&old).await;
+        self.wait_for("body").await;
+    }
+
     /// Types `text` into the field with id `id`.
     pub async fn type_into(&self, id: &str, text: &str) {
         let field = self.client.find(Locator::Id(id)).await.unwrap();

@@ -17,7 +17,7 @@ use crate::app::{item, offer, TestApp};
 use crate::browser::Browser;
 use crate::common;
 use crate::http::{call, login_http, post};
-use crate::pages::LoginPage;
+use crate::pages::signed_in;
 
 /// Seeds an offer from `email` with one line of `qty` × `what` at `postal`.
 async fn seed(
@@ -43,16 +43,6 @@ async fn seed(
         ),
     )
     .await
-}
-
-/// Signs in as the triager and returns the browser on the queue.
-async fn signed_in(app: &TestApp) -> Browser {
-    let b = Browser::start().await;
-    LoginPage::open(&b, &app.url("/"))
-        .await
-        .login_as("triager@city.example")
-        .await;
-    b
 }
 
 /// The path and query the browser shows.
@@ -139,7 +129,7 @@ async fn each_decision_goes_to_the_next_offer_of_the_filtered_queue_then_says_it
         10.0,
     )
     .await;
-    let b = signed_in(&app).await;
+    let b = signed_in(&app.url("/"), "triager@city.example").await;
     // The queue filtered to postal codes 905…: the first row carries the filter.
     b.goto(&app.url("/?postal=905")).await;
     b.wait_for("tr.offer-row").await;
@@ -205,7 +195,7 @@ async fn keys_move_between_offers_and_put_the_cursor_in_the_field_without_typing
         50.0,
     )
     .await;
-    let b = signed_in(&app).await;
+    let b = signed_in(&app.url("/"), "triager@city.example").await;
     b.goto(&app.url(&format!("/offers/{first}?status=open&")))
         .await;
     b.wait_for("#items").await;
@@ -301,7 +291,7 @@ async fn an_undone_decision_sends_nothing_and_a_kept_one_arrives_and_closed_offe
         200.0,
     )
     .await;
-    let b = signed_in(&app).await;
+    let b = signed_in(&app.url("/"), "triager@city.example").await;
     b.goto(&app.url(&format!("/offers/{undone}"))).await;
     b.wait_for("#items").await;
     decline_shown(&b, "we have enough gloves").await;
@@ -378,7 +368,7 @@ async fn errors_keep_what_was_typed_beside_the_field_and_back_does_not_send_agai
         10.0,
     )
     .await;
-    let b = signed_in(&app).await;
+    let b = signed_in(&app.url("/"), "triager@city.example").await;
     b.goto(&app.url(&format!("/offers/{id}"))).await;
     b.wait_for("#items").await;
     b.type_into("new-item", "face_shield").await;
@@ -453,7 +443,7 @@ async fn decline_removal_and_merging_two_donors_ask_first() {
         80.0,
     )
     .await;
-    let b = signed_in(&app).await;
+    let b = signed_in(&app.url("/"), "triager@city.example").await;
 
     // Removing an item asks first.
     b.goto(&app.url(&format!("/offers/{a}"))).await;

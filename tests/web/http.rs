@@ -42,8 +42,17 @@ pub fn post(path: &str, cookie: &str, form: &str) -> Request<Body> {
 /// Presses a button whose form carries nothing but its CSRF token (spam,
 /// retry, logout); returns the answer's status.
 pub async fn press(app: &TestApp, path: &str, cookie: &str, csrf: &str) -> StatusCode {
-    let (status, _, _) = call(app, post(path, cookie, &format!("csrf={csrf}"))).await;
-    status
+    press_for(app, path, cookie, csrf).await.0
+}
+
+/// Presses such a button; returns the answer's status, `Location` and body.
+pub async fn press_for(
+    app: &TestApp,
+    path: &str,
+    cookie: &str,
+    csrf: &str,
+) -> (StatusCode, String, String) {
+    call(app, post(path, cookie, &format!("csrf={csrf}"))).await
 }
 
 /// The `Set-Cookie` header of the login page, flags and all.

@@ -16,7 +16,7 @@ use crate::app::{item, offer, seed_two, TestApp, PASSWORD};
 use crate::browser::Browser;
 use crate::common;
 use crate::http::{call, login_http, post};
-use crate::pages::{LoginPage, OfferPage, QueuePage};
+use crate::pages::{signed_in, OfferPage, QueuePage};
 
 const ME: &str = "triager@city.example";
 const COLLEAGUE: &str = "colleague@city.example";
@@ -28,16 +28,6 @@ async fn add_colleague(app: &TestApp) {
         .upsert_user(COLLEAGUE, &hash, Role::Triager)
         .await
         .unwrap();
-}
-
-/// Signs `email` in on a fresh browser; returns it on the queue.
-async fn signed_in(app: &TestApp, email: &str) -> Browser {
-    let b = Browser::start().await;
-    LoginPage::open(&b, &app.url("/"))
-        .await
-        .login_as(email)
-        .await;
-    b
 }
 
 /// Waits until the text of `css` contains `want` (at most 40 s: an open
@@ -72,13 +62,6 @@ async fn type_into(b: &Browser, css: &str, text: &str) {
     b.wait_for(css).await.send_keys(text).await.unwrap();
 }
 
-/// Clicks `css` and waits for the page it leads to.
-async fn click_through(b: &Browser, css: &str) {
-    let old = b.wait_for("body").await;
-    b.wait_for(css).await.click().await.unwrap();
-    b.wait_for_next_page(&old).await;
-}
-
 /// The offer links of the queue shown, top first.
 async fn rows(b: &Browser) -> Vec<String> {
     QueuePage::loaded(b).await.offer_links().await
@@ -104,13 +87,13 @@ async fn two_colleagues_assign_find_it_under_mine_and_see_each_other_on_it() {
     let app = TestApp::start().await;
     add_colleague(&app).await;
     let (dentist, gloves) = seed_two(&app).await;
-    let a = signed_in(&app, ME).await;
-    let b = signed_in(&app, COLLEAGUE).await;
+    let a = signed_in(&app.url("/"), ME).await;
+    let b = signed_in(&app.url("/"), COLLEAGUE).await;
 
     // A gives the dentist's offer to the colleague.
     OfferPage::open(&a, &app.url(&format!("/offers/{dentist}"))).await;
     choose(&a, "#assign-to", COLLEAGUE).await;
-    click_through(&a, "#assign").await;
+    a.click_through("#assign").await;
     OfferPage::loaded(&a).await;
     assert_eq!(
         a.wait_for("#assignee").await.text().await.unwrap(),
@@ -124,7 +107,7 @@ async fn two_colleagues_assign_find_it_under_mine_and_see_each_other_on_it() {
 
     // The colleague's "mine" has it, and only it; the queue shows A on it.
     b.goto(&app.url("/")).await;
-    click_through(&b, "#view-mine").await;
+    b.click_through("#view-mine").await;
     assert_eq!(rows(&b).await, [format!("/offers/{dentist}")]);
     let marker = b
         .wait_for("td.assigned .viewing")
@@ -146,7 +129,7 @@ async fn two_colleagues_assign_find_it_under_mine_and_see_each_other_on_it() {
 
     // The colleague takes the gloves too, in one click.
     OfferPage::open(&b, &app.url(&format!("/offers/{gloves}"))).await;
-    click_through(&b, "#assign-me").await;
+    b.click_through("#assign-me").await;
     assert_eq!(
         app.store.assignee(gloves).await.unwrap().as_deref(),
         Some(COLLEAGUE)
@@ -181,16 +164,16 @@ async fn a_clicked_header_sorts_the_queue_the_sort_stays_through_filters_and_lat
     let oldest_first = seed_three_ages(&app).await;
     let links =
         |ids: &[i64]| -> Vec<String> { ids.iter().map(|id| format!("/offers/{id}")).collect() };
-    let b = signed_in(&app, ME).await;
+    let b = signed_in(&app.url("/"), ME).await;
 
-    click_through(&b, "#sort-received").await;
+    b.click_through("#sort-received").await;
     assert!(b.url().await.contains("sort=received"), "{}", b.url().await);
     assert_eq!(rows(&b).await, links(&oldest_first));
     let th = b.wait_for("th[aria-sort=descending] #sort-received").await;
     assert!(th.text().await.unwrap().contains('▼'));
 
     // Again: newest first.
-    click_through(&b, "#sort-received").await;
+    b.click_through("#sort-received").await;
     assert!(
         b.url().await.contains("sort=-received"),
         "{}",
@@ -202,7 +185,7 @@ async fn a_clicked_header_sorts_the_queue_the_sort_stays_through_filters_and_lat
 
     // Filtering keeps the sort.
     choose_label(&b, "select[name=language]", "en").await;
-    click_through(&b, "form.filters button[type=submit]").await;
+    b.click_through("form.filters button[type=submit]").await;
     let url = b.url().await;
     assert!(
         url.contains("sort=-received") && url.contains("language=en"),
@@ -230,18 +213,18 @@ async fn a_saved_view_is_listed_reused_and_deleted_and_is_its_owners_only() {
     let app = TestApp::start().await;
     add_colleague(&app).await;
     let oldest_first = seed_three_ages(&app).await;
-    let b = signed_in(&app, ME).await;
+    let b = signed_in(&app.url("/"), ME).await;
 
     b.goto(&app.url("/?owner=nobody&sort=received")).await;
     b.type_into("view-name", "Waiting longest").await;
-    click_through(&b, "#save-view").await;
+    b.click_through("#save-view").await;
     assert!(b.url().await.contains("sort=received"), "{}", b.url().await);
 
     // Back on the plain queue, the view is listed; following it restores it.
     b.goto(&app.url("/")).await;
     let link = b.wait_for("a.view-link").await;
     assert_eq!(link.text().await.unwrap(), "Waiting longest");
-    click_through(&b, "a.view-link").await;
+    b.click_through("a.view-link").await;
     let url = b.url().await;
     assert!(
         url.contains("owner=nobody") && url.contains("sort=received"),
@@ -255,12 +238,12 @@ async fn a_saved_view_is_listed_reused_and_deleted_and_is_its_owners_only() {
     );
 
     // The colleague does not see it.
-    let c = signed_in(&app, COLLEAGUE).await;
+    let c = signed_in(&app.url("/"), COLLEAGUE).await;
     assert!(c.client.find(Locator::Css("a.view-link")).await.is_err());
     c.close().await;
 
     // Deleted, it is gone.
-    click_through(&b, "button.delete-view").await;
+    b.click_through("button.delete-view").await;
     assert!(b.client.find(Locator::Css("a.view-link")).await.is_err());
     b.close().await;
 }
@@ -287,7 +270,7 @@ async fn select_all_then_bulk_assign_set_status_and_decline_emails_every_donor()
         );
         ids.push(app.seed(raw.as_bytes(), made).await);
     }
-    let b = signed_in(&app, ME).await;
+    let b = signed_in(&app.url("/"), ME).await;
 
     // Select all, assign to the colleague.
     b.click("select-all").await;
@@ -296,7 +279,7 @@ async fn select_all_then_bulk_assign_set_status_and_decline_emails_every_donor()
         .await;
     assert_eq!(checked, 3);
     choose(&b, "#bulk-assign-to", COLLEAGUE).await;
-    click_through(&b, "#bulk-assign").await;
+    b.click_through("#bulk-assign").await;
     // One confirmation for the batch (without Undo: this site's undo time is 0).
     assert!(b.text().await.contains("3 offers assigned."));
     for &id in &ids {
@@ -309,7 +292,7 @@ async fn select_all_then_bulk_assign_set_status_and_decline_emails_every_donor()
     // Select all, waiting for the donors.
     b.click("select-all").await;
     choose(&b, "#bulk-status", "needs_info").await;
-    click_through(&b, "#bulk-set-status").await;
+    b.click_through("#bulk-set-status").await;
     assert!(b.text().await.contains("3 offers set to needs_info."));
     let statuses = b
         .run("return Array.from(document.querySelectorAll('tr.offer-row .status')).map(s => s.textContent);")
@@ -326,7 +309,7 @@ async fn select_all_then_bulk_assign_set_status_and_decline_emails_every_donor()
     // Select all, decline: each donor is told.
     b.click("select-all").await;
     type_into(&b, "form#bulk input[name=reason]", "No masks needed now").await;
-    click_through(&b, "button[name=action][value=decline]").await;
+    b.click_through("button[name=action][value=decline]").await;
     // A decision: one confirmation for the batch (without Undo here: this
     // site's undo time is 0).
     assert!(b.text().await.contains("3 offers declined."));
@@ -377,8 +360,15 @@ async fn assigning_is_for_staff_who_can_change_offers_to_staff_who_can() {
         "ref",
         "-priority",
     ] {
-        for owner in ["", "nobody", "me"] {
-            let path = format!("/?sort={sort}&owner={owner}&item=n95_respirator");
+        for (owner, language) in [
+            ("", ""),
+            ("nobody", ""),
+            ("me", ""),
+            ("", "en"),
+            ("me", "en"),
+        ] {
+            let path =
+                format!("/?sort={sort}&owner={owner}&language={language}&item=n95_respirator");
             let (status, _, page) = call(&app, crate::http::get(&path, &cookie)).await;
             assert_eq!(status, StatusCode::OK, "{path}: {page}");
         }
@@ -451,4 +441,60 @@ async fn presence_names_the_others_and_without_a_session_answers_401_not_the_log
     assert_eq!((status, location.as_str()), (StatusCode::UNAUTHORIZED, ""));
     let (status, _, _) = call(&app, post(&path, &mine, "csrf=forged")).await;
     assert_eq!(status, StatusCode::FORBIDDEN);
+}
+
+/// The open queue of one language (read through its own index, migration
+/// 0027) lists that language's open offers alone, highest priority first,
+/// with the item filter besides, and counts what it lists.
+#[tokio::test]
+async fn the_open_queue_of_one_language_lists_and_counts_its_open_offers_alone() {
+    let app = TestApp::start().await;
+    let (dentist, gloves) = seed_two(&app).await;
+    let seed_es = |n: usize, quantity: f64| {
+        let mut made = offer(
+            &format!("donante{n}@ejemplo.example"),
+            &format!("Donante {n}"),
+            &format!("Donación {n}: mascarillas N95"),
+            "90001",
+            vec![item("n95_respirator", quantity, "each", &[])],
+        );
+        made.language = Some("es".into());
+        let raw = format!(
+            "From: donante{n}@ejemplo.example\nSubject: Donación {n}\nMessage-ID: <es-{n}@ejemplo.example>\n\n{quantity} mascarillas N95\n"
+        );
+        (raw, made)
+    };
+    let (raw, made) = seed_es(1, 10.0);
+    let small = app.seed(raw.as_bytes(), made).await;
+    let (raw, made) = seed_es(2, 5000.0);
+    let large = app.seed(raw.as_bytes(), made).await;
+    let (raw, made) = seed_es(3, 300.0);
+    let closed = app.seed(raw.as_bytes(), made).await;
+    let (cookie, csrf) = login_http(&app, ME).await;
+    let form = format!("csrf={csrf}&ids={closed}&action=spam");
+    let (status, _, page) = call(&app, post("/bulk", &cookie, &form)).await;
+    assert!(status.is_redirection(), "{status}: {page}");
+
+    let (status, _, page) = call(
+        &app,
+        crate::http::get("/?language=es&item=n95_respirator", &cookie),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    assert!(
+        page.contains("2 offers"),
+        "counts the two open ones: {page}"
+    );
+    let listed = |id: i64| page.find(&format!("data-href=\"/offers/{id}\""));
+    let (small_at, large_at) = (listed(small), listed(large));
+    assert!(
+        large_at.is_some() && small_at.is_some() && large_at < small_at,
+        "both open Spanish offers, the larger (higher priority) first: {page}"
+    );
+    for other in [closed, dentist, gloves] {
+        assert!(
+            listed(other).is_none(),
+            "offer {other} is not listed: {page}"
+        );
+    }
 }

@@ -8,6 +8,14 @@ use fantoccini::Locator;
 use crate::app::PASSWORD;
 use crate::browser::Browser;
 
+/// A new browser signed in as `email` on the desk at `url`, showing the
+/// page login leads to.
+pub async fn signed_in(url: &str, email: &str) -> Browser {
+    let b = Browser::start().await;
+    LoginPage::open(&b, url).await.login_as(email).await;
+    b
+}
+
 /// The login form.
 pub struct LoginPage<'b> {
     b: &'b Browser,

@@ -12,8 +12,8 @@ use supplyline::state::Role;
 
 use crate::app::{item, offer, TestApp, PASSWORD};
 use crate::browser::Browser;
-use crate::http::{call, login_http, post};
-use crate::pages::LoginPage;
+use crate::http::{login_http, press_for};
+use crate::pages::signed_in;
 
 const ME: &str = "triager@city.example";
 const COLLEAGUE: &str = "colleague@city.example";
@@ -30,23 +30,6 @@ async fn seed(app: &TestApp, n: usize) -> Vec<i64> {
         ids.push(app.seed(raw.as_bytes(), made).await);
     }
     ids
-}
-
-async fn signed_in(app: &TestApp, email: &str) -> Browser {
-    let b = Browser::start().await;
-    LoginPage::open(&b, &app.url("/"))
-        .await
-        .login_as(email)
-        .await;
-    b
-}
-
-/// Clicks `css` and waits for the page it leads to.
-async fn click_through(b: &Browser, css: &str) {
-    let old = b.wait_for("body").await;
-    b.wait_for(css).await.click().await.unwrap();
-    b.wait_for_next_page(&old).await;
-    b.wait_for("body").await;
 }
 
 /// Opens `url` (the queue or an offer) and says whether it shows a
@@ -93,14 +76,14 @@ async fn only_its_maker_sees_an_undo_and_only_while_it_lasts() {
         .await
         .unwrap();
     let ids = seed(&app, 4).await;
-    let me = signed_in(&app, ME).await;
-    let colleague = signed_in(&app, COLLEAGUE).await;
+    let me = signed_in(&app.url("/"), ME).await;
+    let colleague = signed_in(&app.url("/"), COLLEAGUE).await;
 
     // I mark the first offer as spam: the next offer shows my Undo.
     me.goto(&app.url(&format!("/offers/{}", ids[0]))).await;
     me.run("document.getElementById('spam-or-merge').open = true;")
         .await;
-    click_through(&me, "#spam-button").await;
+    me.click_through("#spam-button").await;
     let mine = me.url().await;
     assert!(mine.contains("undo="), "{mine}");
     assert_eq!(shows_undo(&me, &mine).await, (true, true));
@@ -115,7 +98,7 @@ async fn only_its_maker_sees_an_undo_and_only_while_it_lasts() {
         .send_keys("No gowns needed")
         .await
         .unwrap();
-    click_through(&me, "button[name=action][value=decline]").await;
+    me.click_through("button[name=action][value=decline]").await;
     let my_batch = me.url().await;
     assert!(my_batch.contains("undo_batch="), "{my_batch}");
     assert_eq!(shows_undo(&me, &my_batch).await, (true, true));
@@ -127,23 +110,12 @@ async fn only_its_maker_sees_an_undo_and_only_while_it_lasts() {
     // Posted anyway, my colleague's undo is refused and changes nothing.
     let (cookie, csrf) = login_http(&app, COLLEAGUE).await;
     let window = number_after(&mine, "undo=");
-    let (code, _, page) = call(
-        &app,
-        post(&format!("/undo/{window}"), &cookie, &format!("csrf={csrf}")),
-    )
-    .await;
+    let (code, _, page) = press_for(&app, &format!("/undo/{window}"), &cookie, &csrf).await;
     assert_eq!(code, StatusCode::CONFLICT, "{page}");
     assert!(page.contains("only they can undo it"), "{page}");
     let batch = number_after(&my_batch, "undo_batch=");
-    let (code, location, _) = call(
-        &app,
-        post(
-            &format!("/undo-batch/{batch}"),
-            &cookie,
-            &format!("csrf={csrf}"),
-        ),
-    )
-    .await;
+    let (code, location, _) =
+        press_for(&app, &format!("/undo-batch/{batch}"), &cookie, &csrf).await;
     assert!(code.is_redirection(), "{code}");
     assert!(location.contains("undo_refused=not_yours"), "{location}");
     assert_eq!(status(&app, ids[0]).await, "spam");
@@ -158,25 +130,13 @@ async fn only_its_maker_sees_an_undo_and_only_while_it_lasts() {
     assert_eq!(shows_undo(&me, &my_batch).await, (false, false));
     me.close().await;
     let (cookie, csrf) = login_http(&app, ME).await;
-    let (code, _, page) = call(
-        &app,
-        post(&format!("/undo/{window}"), &cookie, &format!("csrf={csrf}")),
-    )
-    .await;
+    let (code, _, page) = press_for(&app, &format!("/undo/{window}"), &cookie, &csrf).await;
     assert_eq!(code, StatusCode::CONFLICT, "{page}");
     assert!(
         page.contains("time to undo this decision is over"),
         "{page}"
     );
-    let (_, location, _) = call(
-        &app,
-        post(
-            &format!("/undo-batch/{batch}"),
-            &cookie,
-            &format!("csrf={csrf}"),
-        ),
-    )
-    .await;
+    let (_, location, _) = press_for(&app, &format!("/undo-batch/{batch}"), &cookie, &csrf).await;
     assert!(location.contains("undo_refused=expired"), "{location}");
     assert_eq!(status(&app, ids[0]).await, "spam");
     for &id in &ids[2..] {
