@@ -20,6 +20,14 @@ pub struct SpamVerdict {
     pub score: Option<f64>,
 }
 
+/// The headers that carry a verdict, in the order [`verdict`] reads them by.
+const VERDICT_HEADERS: [&str; 4] = [
+    "x-spam-flag",
+    "x-spam-status",
+    "x-spamd-result",
+    "x-rspamd-action",
+];
+
 /// The verdict in the headers above the first `Received:` header.
 pub fn verdict(msg: &Message<'_>) -> SpamVerdict {
     let raw = msg.raw_message();
@@ -29,17 +37,23 @@ pub fn verdict(msg: &Message<'_>) -> SpamVerdict {
         if name.eq_ignore_ascii_case("Received") {
             break;
         }
+        // The name first: most headers are none of these four.
+        let Some(kind) = VERDICT_HEADERS
+            .iter()
+            .position(|k| name.eq_ignore_ascii_case(k))
+        else {
+            continue;
+        };
         let (s, e) = (h.offset_start as usize, h.offset_end as usize);
         let Some(value) = raw.get(s..e).map(String::from_utf8_lossy) else {
             continue;
         };
         let value = value.trim();
-        let (spam, score) = match name.to_ascii_lowercase().as_str() {
-            "x-spam-flag" => (value.eq_ignore_ascii_case("yes"), None),
-            "x-spam-status" => spamassassin_status(value),
-            "x-spamd-result" => rspamd_result(value),
-            "x-rspamd-action" => (is_spam_action(value), None),
-            _ => continue,
+        let (spam, score) = match kind {
+            0 => (value.eq_ignore_ascii_case("yes"), None),
+            1 => spamassassin_status(value),
+            2 => rspamd_result(value),
+            _ => (is_spam_action(value), None),
         };
         out.spam |= spam;
         out.score = out.score.or(score);
