@@ -249,13 +249,29 @@ fn compound_modifier(text: &str, e: usize) -> bool {
 }
 
 fn on_boundaries(text: &str, s: usize, e: usize) -> bool {
-    let first = text[s..].chars().next();
-    let last = text[..e].chars().next_back();
-    let before = text[..s].chars().next_back();
-    let after = text[e..].chars().next();
-    let ok_start = !first.is_some_and(is_word_char) || !before.is_some_and(is_word_char);
-    let ok_end = !last.is_some_and(is_word_char) || !after.is_some_and(is_word_char);
+    let ok_start = !word_char_at(text, s) || !word_char_before(text, s);
+    let ok_end = !word_char_before(text, e) || !word_char_at(text, e);
     ok_start && ok_end
+}
+
+/// Whether the char starting at byte `i` is a word char; an ASCII byte
+/// (nearly always) is read without decoding.
+fn word_char_at(text: &str, i: usize) -> bool {
+    match text.as_bytes().get(i) {
+        None => false,
+        Some(&b) if b.is_ascii() => b.is_ascii_alphanumeric(),
+        Some(_) => text[i..].chars().next().is_some_and(is_word_char),
+    }
+}
+
+/// Whether the char ending at byte `i` is a word char. A byte below 0x80
+/// is a whole char in UTF-8, never the end of a longer one.
+fn word_char_before(text: &str, i: usize) -> bool {
+    match i.checked_sub(1).map(|j| text.as_bytes()[j]) {
+        None => false,
+        Some(b) if b.is_ascii() => b.is_ascii_alphanumeric(),
+        Some(_) => text[..i].chars().next_back().is_some_and(is_word_char),
+    }
 }
 
 fn digit_numbers(
