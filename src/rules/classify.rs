@@ -202,13 +202,35 @@ fn by_script(text: &str) -> Option<&'static str> {
 }
 
 fn by_stop_words(rules: &Rules, text: &str) -> Option<String> {
-    let lower = text.to_lowercase();
     let mut hits = vec![0usize; rules.languages.len()];
-    let words = lower.split(|c: char| !c.is_alphanumeric());
-    // Runs of separators give empty words, which are no stop word.
-    for word in words.filter(|w| !w.is_empty()) {
+    let mut count = |word: &str| {
         for &lang in rules.stop_words.get(word).into_iter().flatten() {
             hits[lang] += 1;
+        }
+    };
+    // Runs of separators give empty words, which are no stop word.
+    if text.is_ascii() {
+        // ASCII text (most) lower-cases byte for byte, so each word is
+        // lower-cased alone, and only when it has a capital.
+        let mut lower = String::new();
+        for word in text
+            .split(|c: char| !c.is_ascii_alphanumeric())
+            .filter(|w| !w.is_empty())
+        {
+            if word.bytes().any(|b| b.is_ascii_uppercase()) {
+                lower.clear();
+                lower.push_str(word);
+                lower.make_ascii_lowercase();
+                count(&lower);
+            } else {
+                count(word);
+            }
+        }
+    } else {
+        let lower = text.to_lowercase();
+        let words = lower.split(|c: char| !c.is_alphanumeric());
+        for word in words.filter(|w| !w.is_empty()) {
+            count(word);
         }
     }
     let mut best: Option<(usize, usize)> = None;

@@ -4,6 +4,7 @@
 //! into a `Regex` with a `RegexSet` in front to skip the ones that cannot
 //! match. Both are linear in the text.
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
@@ -122,12 +123,12 @@ pub type GroupedSets = BTreeMap<String, (RegexSet, Vec<usize>)>;
 /// for a group of at most [`SCAN_ALONE`] patterns, all of them without a
 /// scan, since the caller's own search of each finds whether it matches
 /// and the set's scan would mostly repeat it.
-pub fn candidates(group: &(RegexSet, Vec<usize>), hay: &str) -> Vec<usize> {
+pub fn candidates<'a>(group: &'a (RegexSet, Vec<usize>), hay: &str) -> Cow<'a, [usize]> {
     let (set, index) = group;
     if index.len() <= SCAN_ALONE {
-        return index.clone();
+        return Cow::Borrowed(index);
     }
-    set.matches(hay).into_iter().map(|k| index[k]).collect()
+    Cow::Owned(set.matches(hay).into_iter().map(|k| index[k]).collect())
 }
 
 /// Groups of this many patterns or fewer skip the set: each pattern's own
@@ -171,10 +172,10 @@ pub struct Rules {
     pub(crate) field_sets: GroupedSets,
     pub(crate) languages: Vec<(String, Vec<String>)>,
     /// Each stop word of `languages`, with the index of every language listing it.
-    pub(crate) stop_words: HashMap<String, Vec<usize>>,
+    pub(crate) stop_words: HashMap<String, Vec<usize>, WordHash>,
     /// Small words the grammar reads through, as if absent: Tagalog
     /// enclitics ("20 kahon kami ng gloves", "Tyvek suit kami na 20 piraso").
-    pub(crate) clitics: HashSet<String>,
+    pub(crate) clitics: HashSet<String, WordHash>,
     pub(crate) decision: Decision,
     pub(crate) examples: Vec<(String, usize, Example)>,
     pub(crate) digits: Regex,
@@ -196,9 +197,36 @@ struct Builder {
     signals: Vec<Signal>,
     fields: Vec<(String, Pattern)>,
     languages: Vec<(String, Vec<String>)>,
-    clitics: HashSet<String>,
+    clitics: HashSet<String, WordHash>,
     decision: Option<Decision>,
     examples: Vec<(String, usize, Example)>,
+}
+
+/// Hashing for the word tables read once per word of every message (stop
+/// words, clitics): FNV-1a, much cheaper than SipHash on short words. The
+/// keys come from the rule files, not from senders, and the tables are
+/// only looked up, never iterated, so the order does not show.
+pub type WordHash = std::hash::BuildHasherDefault<Fnv1a>;
+
+/// The 64-bit FNV-1a hash.
+pub struct Fnv1a(u64);
+
+impl Default for Fnv1a {
+    fn default() -> Fnv1a {
+        Fnv1a(0xcbf2_9ce4_8422_2325)
+    }
+}
+
+impl std::hash::Hasher for Fnv1a {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0 ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+        }
+    }
 }
 
 /// Compiles named rule files (name, text) into a rule set.
@@ -566,8 +594,8 @@ fn grouped_sets<'a>(
 /// Lazy DFA cache per pattern set, per thread.
 const SET_DFA_CACHE: usize = 16 << 20;
 
-fn stop_words(languages: &[(String, Vec<String>)]) -> HashMap<String, Vec<usize>> {
-    let mut words: HashMap<String, Vec<usize>> = HashMap::new();
+fn stop_words(languages: &[(String, Vec<String>)]) -> HashMap<String, Vec<usize>, WordHash> {
+    let mut words: HashMap<String, Vec<usize>, WordHash> = HashMap::default();
     for (lang, (_, list)) in languages.iter().enumerate() {
         for w in list.iter().filter(|w| !w.is_empty()) {
             let langs = words.entry(w.clone()).or_default();

@@ -201,8 +201,8 @@ fn find(rules: &Rules, field: &str, text: &str, s: usize, e: usize) -> Option<(S
     let hay = &text[s..e];
     let group = rules.field_sets.get(field)?;
     candidates(group, hay)
-        .into_iter()
-        .map(|i| &rules.fields[i])
+        .iter()
+        .map(|&i| &rules.fields[i])
         .filter_map(|(f, p)| {
             let c = p.re.captures(hay)?;
             let m = c.get(1).or_else(|| c.get(0))?;

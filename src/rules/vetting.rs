@@ -74,8 +74,8 @@ fn all(rules: &Rules, field: &str, text: &str) -> Vec<String> {
         return Vec::new();
     };
     let mut found: Vec<(usize, String)> = candidates(group, text)
-        .into_iter()
-        .flat_map(|i| rules.fields[i].1.re.captures_iter(text))
+        .iter()
+        .flat_map(|&i| rules.fields[i].1.re.captures_iter(text))
         .filter_map(|c| c.get(1).or_else(|| c.get(0)))
         .map(|m| (m.start(), m.as_str().trim().to_string()))
         .collect();
