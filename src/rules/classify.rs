@@ -179,6 +179,10 @@ pub fn language(rules: &Rules, msg: &ParsedMessage) -> Option<String> {
 }
 
 fn by_script(text: &str) -> Option<&'static str> {
+    // No CJK letter in ASCII text: nothing to count.
+    if text.is_ascii() {
+        return None;
+    }
     let (mut hangul, mut han, mut kana, mut latin) = (0, 0, 0, 0);
     for c in text.chars() {
         match c as u32 {
