@@ -170,6 +170,11 @@ pub struct Rules {
     pub(crate) fields: Vec<(String, Pattern)>,
     /// `fields` by field name.
     pub(crate) field_sets: GroupedSets,
+    /// The patterns of the fields read in an item's sentence
+    /// ([`SENTENCE_FIELDS`]), all at once: whether any can match there.
+    pub(crate) sentence_gate: RegexSet,
+    /// The same for the vetting fields ([`VETTING_FIELDS`]) in the text.
+    pub(crate) vetting_gate: RegexSet,
     pub(crate) languages: Vec<(String, Vec<String>)>,
     /// Each stop word of `languages`, with the index of every language listing it.
     pub(crate) stop_words: HashMap<String, Vec<usize>, WordHash>,
@@ -519,6 +524,8 @@ impl Builder {
                 self.fields.iter().map(|(f, p)| (f.as_str(), &p.re)),
                 "field",
             )?,
+            sentence_gate: field_union(&self.fields, SENTENCE_FIELDS)?,
+            vetting_gate: field_union(&self.fields, VETTING_FIELDS)?,
             fields: self.fields,
             stop_words: stop_words(&self.languages),
             clitics: self.clitics,
@@ -589,6 +596,36 @@ fn grouped_sets<'a>(
             Ok((key.to_string(), (set, index)))
         })
         .collect()
+}
+
+/// The fields `fields::to_item` reads in the sentence around an item.
+pub const SENTENCE_FIELDS: &[&str] = &[
+    "condition_expired",
+    "condition_used",
+    "condition_new",
+    "expires",
+];
+
+/// The fields `vetting::vetting` reads.
+pub const VETTING_FIELDS: &[&str] = &[
+    "unit_price",
+    "minimum_order",
+    "fda_number",
+    "niosh_approval",
+];
+
+/// The patterns of the fields `names`, as one set: a text none of them
+/// matches needs no search field by field.
+fn field_union(fields: &[(String, Pattern)], names: &[&str]) -> Result<RegexSet, RuleError> {
+    RegexSetBuilder::new(
+        fields
+            .iter()
+            .filter(|(f, _)| names.contains(&f.as_str()))
+            .map(|(_, p)| p.re.as_str()),
+    )
+    .dfa_size_limit(SET_DFA_CACHE)
+    .build()
+    .map_err(|e| internal(format!("field set {names:?}: {e}")))
 }
 
 /// Lazy DFA cache per pattern set, per thread.

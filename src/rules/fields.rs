@@ -116,12 +116,18 @@ fn refers_back(text: &str, at: usize) -> bool {
 fn to_item(rules: &Rules, text: &str, lot: Lot) -> Item {
     let (s, e) = sentence(text, lot.start, lot.end);
     let mut spans = lot.spans;
+    // Most sentences state no condition or expiry: one search says so.
+    let stated = rules.sentence_gate.is_match(&text[s..e]);
     let condition = ["condition_expired", "condition_used", "condition_new"]
         .iter()
+        .filter(|_| stated)
         .find_map(|f| {
             find(rules, f, text, s, e).map(|(sp, _)| (f["condition_".len()..].to_string(), sp))
         });
-    let expires = find(rules, "expires", text, s, e);
+    let expires = match stated {
+        true => find(rules, "expires", text, s, e),
+        false => None,
+    };
     if let Some((c, sp)) = &condition {
         spans.push(Span {
             field: format!("condition={c}"),
@@ -200,6 +206,11 @@ fn reach(text: &str, s: usize, e: usize) -> (usize, usize) {
 fn find(rules: &Rules, field: &str, text: &str, s: usize, e: usize) -> Option<(Span, String)> {
     let hay = &text[s..e];
     let group = rules.field_sets.get(field)?;
+    // A group of patterns (postal codes) is searched once for all of
+    // them first: most texts have none.
+    if group.1.len() > 1 && !group.0.is_match(hay) {
+        return None;
+    }
     candidates(group, hay)
         .iter()
         .map(|&i| &rules.fields[i])
@@ -359,13 +370,11 @@ fn strip_titles(name: &str) -> String {
 /// four CJK characters.
 fn is_person_name(s: &str) -> bool {
     let s = s.trim();
-    let chars: Vec<char> = s.chars().collect();
-    if !chars.is_empty() && chars.iter().all(|c| is_cjk(*c)) {
-        return (2..=4).contains(&chars.len());
+    if !s.is_empty() && s.chars().all(is_cjk) {
+        return (2..=4).contains(&s.chars().count());
     }
-    let words: Vec<&str> = s.split_whitespace().collect();
-    (2..=3).contains(&words.len())
-        && words.iter().all(|w| {
+    (2..=3).contains(&s.split_whitespace().count())
+        && s.split_whitespace().all(|w| {
             let mut cs = w.chars();
             cs.next().is_some_and(char::is_uppercase)
                 && cs.clone().any(char::is_lowercase)

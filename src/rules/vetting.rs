@@ -46,6 +46,10 @@ impl Vetting {
 
 /// The vetting facts stated in `text`.
 pub fn vetting(rules: &Rules, text: &str) -> Vetting {
+    // Most texts state none of these: one search says so.
+    if !rules.vetting_gate.is_match(text) {
+        return Vetting::default();
+    }
     let price = all(rules, "unit_price", text).into_iter().next();
     let mut v = Vetting {
         unit_price: price.as_deref().and_then(amount),
