@@ -125,7 +125,7 @@ fn parse_unguarded(raw: &[u8]) -> Result<ParsedMessage, MailError> {
             .to()
             .map(|a| a.iter().filter_map(to_address).collect())
             .unwrap_or_default(),
-        date: msg.date().map(|d| d.to_rfc3339()),
+        date: msg.date().map(rfc3339),
         in_reply_to: id_list(msg.in_reply_to()),
         references: id_list(msg.references()),
         auto: auto_headers(&msg),
@@ -161,9 +161,67 @@ fn id_list(value: &HeaderValue<'_>) -> Vec<String> {
         .unwrap_or_default()
 }
 
+/// What `DateTime::to_rfc3339` writes ("2026-12-03T21:30:00+01:00", or
+/// "Z" for UTC), without the formatting machinery, which cost more than
+/// the rest of reading the date.
+fn rfc3339(d: &mail_parser::DateTime) -> String {
+    let mut out = String::with_capacity(25);
+    let mut field = |sep: Option<char>, value: u32, width: usize| {
+        if let Some(c) = sep {
+            out.push(c);
+        }
+        let mut digits = [0u8; 10];
+        let (mut n, mut at) = (value, digits.len());
+        loop {
+            at -= 1;
+            digits[at] = b'0' + (n % 10) as u8;
+            n /= 10;
+            if n == 0 {
+                break;
+            }
+        }
+        for _ in digits.len() - at..width {
+            out.push('0');
+        }
+        out.extend(digits[at..].iter().map(|&d| char::from(d)));
+    };
+    field(None, d.year.into(), 4);
+    field(Some('-'), d.month.into(), 2);
+    field(Some('-'), d.day.into(), 2);
+    field(Some('T'), d.hour.into(), 2);
+    field(Some(':'), d.minute.into(), 2);
+    field(Some(':'), d.second.into(), 2);
+    if d.tz_hour != 0 || d.tz_minute != 0 {
+        let sign = match d.tz_before_gmt {
+            true => '-',
+            false => '+',
+        };
+        field(Some(sign), d.tz_hour.into(), 2);
+        field(Some(':'), d.tz_minute.into(), 2);
+    } else {
+        out.push('Z');
+    }
+    out
+}
+
+/// The last header `name` (in any case) of the top-level headers, raw,
+/// when it is UTF-8: what `Message::header_raw` returns, without parsing
+/// `name` into a header name on every call.
+fn last_header_raw<'a>(msg: &'a Message<'_>, name: &str) -> Option<&'a str> {
+    let h = msg
+        .headers()
+        .iter()
+        .rev()
+        .find(|h| h.name.as_str().eq_ignore_ascii_case(name))?;
+    let raw = msg
+        .raw_message()
+        .get(h.offset_start as usize..h.offset_end as usize)?;
+    std::str::from_utf8(raw).ok()
+}
+
 /// Reads a header as trimmed text, whatever form mail-parser gave it.
 fn header_text(msg: &Message<'_>, name: &str) -> Option<String> {
-    let raw = msg.header_raw(name)?;
+    let raw = last_header_raw(msg, name)?;
     let text = raw.split_whitespace().collect::<Vec<_>>().join(" ");
     Some(text)
 }
@@ -208,7 +266,9 @@ fn auto_headers(msg: &Message<'_>) -> AutoHeaders {
         precedence: header_text(msg, "Precedence"),
         list_id: header_text(msg, "List-Id"),
         return_path,
-        x_autoreply: AUTORESPONSE.iter().any(|h| msg.header_raw(*h).is_some()),
+        x_autoreply: AUTORESPONSE
+            .iter()
+            .any(|h| last_header_raw(msg, h).is_some()),
         is_report,
     }
 }
@@ -274,6 +334,23 @@ Return-Path: <>\r\nAuto-Submitted: auto-replied\r\nPrecedence: bulk\r\n\r\nWe ha
         assert_eq!(m.auto.auto_submitted.as_deref(), Some("auto-replied"));
         assert_eq!(m.auto.precedence.as_deref(), Some("bulk"));
         assert_eq!(m.clean_text.trim(), "We have gloves.");
+    }
+
+    #[test]
+    fn dates_read_as_mail_parser_writes_them() {
+        for date in [
+            "Thu, 3 Dec 2026 21:30:05 +0100",
+            "Thu, 3 Dec 2026 21:30:05 -0430",
+            "Thu, 3 Dec 2026 21:30:05 +0000",
+            "Thu, 3 Dec 2026 21:30:05 -0000",
+            "3 Jan 99 01:02:03 GMT",
+            "Mon, 1 Feb 12026 00:00:00 +1200",
+        ] {
+            let raw = format!("Date: {date}\r\nSubject: x\r\n\r\nbody\r\n");
+            let msg = MessageParser::default().parse(raw.as_bytes()).unwrap();
+            let d = msg.date().expect(date);
+            assert_eq!(rfc3339(d), d.to_rfc3339(), "{date}");
+        }
     }
 
     #[test]
