@@ -89,12 +89,19 @@ pub struct Pattern {
 pub struct PatternSet {
     pub set: RegexSet,
     pub list: Vec<Pattern>,
+    /// Most texts match none of the patterns, which begin with literals
+    /// (model names): a first search for any, which the set's literal
+    /// prefilter makes quick, spares the overlapping scan.
+    pub rare: bool,
 }
 
 impl PatternSet {
     /// Matches of every pattern, as (pattern index, start, end).
     pub fn find_all(&self, text: &str) -> Vec<(usize, usize, usize)> {
         let mut out = Vec::new();
+        if self.rare && !self.set.is_match(text) {
+            return out;
+        }
         for i in self.set.matches(text).iter() {
             for m in self.list[i].re.find_iter(text) {
                 out.push((i, m.start(), m.end()));
@@ -509,7 +516,10 @@ impl Builder {
             units: self.units,
             lexicon,
             lex,
-            models: pattern_set(self.models)?,
+            models: PatternSet {
+                rare: true,
+                ..pattern_set(self.models)?
+            },
             model_item: self.model_item,
             never: pattern_set(self.never)?,
             negation_set: RegexSet::new(self.negations.iter().map(|n| n.re.as_str()))
@@ -647,7 +657,11 @@ fn stop_words(languages: &[(String, Vec<String>)]) -> HashMap<String, Vec<usize>
 fn pattern_set(list: Vec<Pattern>) -> Result<PatternSet, RuleError> {
     let set = RegexSet::new(list.iter().map(|p| p.re.as_str()))
         .map_err(|e| internal(format!("pattern set: {e}")))?;
-    Ok(PatternSet { set, list })
+    Ok(PatternSet {
+        set,
+        list,
+        rare: false,
+    })
 }
 
 /// The forms of a term the lexicon matches: lower case, with and without
