@@ -57,7 +57,15 @@ fn header_text(rules: &Rules, msg: &ParsedMessage) -> String {
 fn from_text(msg: &ParsedMessage) -> String {
     msg.from
         .as_ref()
-        .map(|f| format!("{} <{}>", f.name.clone().unwrap_or_default(), f.email))
+        .map(|f| {
+            let name = f.name.as_deref().unwrap_or_default();
+            let mut s = String::with_capacity(name.len() + f.email.len() + 3);
+            s.push_str(name);
+            s.push_str(" <");
+            s.push_str(&f.email);
+            s.push('>');
+            s
+        })
         .unwrap_or_default()
 }
 
@@ -171,7 +179,7 @@ pub fn decide(rules: &Rules, scores: &Scores, has_items: bool) -> Category {
 
 /// The ISO 639-1 language of the message's own text.
 pub fn language(rules: &Rules, msg: &ParsedMessage) -> Option<String> {
-    let text = format!("{}\n{}", msg.subject, msg.clean_text);
+    let text = [msg.subject.as_str(), &msg.clean_text].join("\n");
     if let Some(lang) = by_script(&text) {
         return Some(lang.to_string());
     }

@@ -230,7 +230,7 @@ fn find(rules: &Rules, field: &str, text: &str, s: usize, e: usize) -> Option<(S
 
 /// Clean body and signature: where contact and pickup details are.
 pub fn contact_text(msg: &ParsedMessage) -> String {
-    format!("{}\n\n{}", msg.clean_text, msg.signature)
+    [msg.clean_text.as_str(), &msg.signature].join("\n\n")
 }
 
 /// Whether any pattern of `field` matches.
