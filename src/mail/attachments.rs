@@ -111,15 +111,64 @@ fn decode(part: &MessagePart<'_>, contents: &[u8]) -> String {
 /// rows as lines of cells.
 pub fn csv_text(data: &str) -> String {
     let delimiter = delimiter_of(data);
-    let mut reader = csv::ReaderBuilder::new()
-        .has_headers(false)
-        .flexible(true)
-        .delimiter(delimiter)
-        .from_reader(data.as_bytes());
+    CSV_READERS.with(|readers| {
+        let mut readers = readers.borrow_mut();
+        let at = match readers.iter().position(|(d, _)| *d == delimiter) {
+            Some(at) => at,
+            None => {
+                let reader = csv_core::ReaderBuilder::new().delimiter(delimiter).build();
+                readers.push((delimiter, reader));
+                readers.len() - 1
+            }
+        };
+        let reader = &mut readers[at].1;
+        reader.reset();
+        csv_rows(reader, data.as_bytes())
+    })
+}
+
+thread_local! {
+    /// One CSV parser per delimiter, per thread: building one (its DFA)
+    /// cost more than reading a small attachment with it.
+    static CSV_READERS: std::cell::RefCell<Vec<(u8, csv_core::Reader)>> =
+        const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// The first [`MAX_ROWS`] records of `input` as lines of cells, as the
+/// `csv` crate reads them with `has_headers(false)` and `flexible(true)`.
+fn csv_rows(reader: &mut csv_core::Reader, mut input: &[u8]) -> String {
+    use csv_core::ReadRecordResult;
     let mut out = String::new();
-    for record in reader.records().take(MAX_ROWS) {
-        let Ok(record) = record else { break };
-        push_row(&mut out, record.iter().map(str::to_string));
+    let mut fields = vec![0u8; 1024];
+    let mut ends = vec![0usize; 32];
+    for _ in 0..MAX_ROWS {
+        let (mut outlen, mut endlen) = (0, 0);
+        loop {
+            let (res, nin, nout, nend) =
+                reader.read_record(input, &mut fields[outlen..], &mut ends[endlen..]);
+            input = &input[nin..];
+            outlen += nout;
+            endlen += nend;
+            match res {
+                ReadRecordResult::InputEmpty => {}
+                ReadRecordResult::OutputFull => fields.resize(fields.len() * 2, 0),
+                ReadRecordResult::OutputEndsFull => ends.resize(ends.len() * 2, 0),
+                ReadRecordResult::Record => break,
+                ReadRecordResult::End => return out,
+            }
+        }
+        let mut cells = Vec::with_capacity(endlen);
+        let mut start = 0;
+        for &end in &ends[..endlen] {
+            // Fields of UTF-8 text split at ASCII bytes are UTF-8; the csv
+            // crate stopped at a record that is not.
+            let Ok(cell) = std::str::from_utf8(&fields[start..end]) else {
+                return out;
+            };
+            cells.push(cell.to_string());
+            start = end;
+        }
+        push_row(&mut out, cells.into_iter());
     }
     out
 }
