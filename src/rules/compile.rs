@@ -190,7 +190,6 @@ pub struct Rules {
     pub(crate) clitics: HashSet<String, WordHash>,
     pub(crate) decision: Decision,
     pub(crate) examples: Vec<(String, usize, Example)>,
-    pub(crate) digits: Regex,
     pub(crate) cjk_numerals: Regex,
 }
 
@@ -542,9 +541,6 @@ impl Builder {
             languages: self.languages,
             decision,
             examples: self.examples,
-            // ASCII, full-width, Arabic-Indic and Persian digits.
-            digits: Regex::new(r"[0-9０-９٠-٩۰-۹](?:[0-9０-９٠-٩۰-۹]|[.,٫٬][0-9０-９٠-٩۰-۹])*")
-                .map_err(|e| internal(e.to_string()))?,
             cjk_numerals: Regex::new("[零〇一二两兩三四五六七八九十百千万萬亿億]+")
                 .map_err(|e| internal(e.to_string()))?,
         })

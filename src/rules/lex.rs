@@ -6,6 +6,7 @@
 //! numbers...) yields no number, and digits glued to letters ("N95", "3M",
 //! "8am", "40gsm") are not quantities either.
 
+use std::cell::OnceCell;
 use std::collections::HashSet;
 
 use super::compile::{Lex, Role, Rules};
@@ -69,13 +70,6 @@ pub fn is_word_char(c: char) -> bool {
 
 /// Tokenizes `text` with the rule set's lexicon and patterns.
 pub fn tokenize(rules: &Rules, text: &str) -> Vec<Tok> {
-    let never = SpanIndex::new(
-        rules
-            .never
-            .find_all(text)
-            .into_iter()
-            .map(|(_, s, e)| (s, e)),
-    );
     let mut toks = model_tokens(rules, text);
     let models = spans_of(&toks);
     // Lexicon matches never overlap one another, only model names.
@@ -121,7 +115,9 @@ pub fn tokenize(rules: &Rules, text: &str) -> Vec<Tok> {
         }
     }
     let taken = Taken {
-        never,
+        never: OnceCell::new(),
+        rules,
+        text,
         toks: spans_of(&toks),
         unit_starts: toks
             .iter()
@@ -129,7 +125,7 @@ pub fn tokenize(rules: &Rules, text: &str) -> Vec<Tok> {
             .map(|t| t.start)
             .collect(),
     };
-    let mut nums = digit_numbers(rules, text, &taken, &words);
+    let mut nums = digit_numbers(text, &taken, &words);
     nums.extend(cjk_numbers(rules, text, &taken));
     let nums_index = spans_of(&nums);
     nums.extend(word_numbers(text, &taken, &words, &nums_index));
@@ -223,16 +219,32 @@ fn model_tokens(rules: &Rules, text: &str) -> Vec<Tok> {
 
 /// What numbers may not be read from: `never` matches and the item, unit
 /// and word tokens already found.
-struct Taken {
-    never: SpanIndex,
+struct Taken<'a> {
+    /// The `never` matches in `text`, found when a number first asks (a
+    /// text without numbers needs none).
+    never: OnceCell<SpanIndex>,
+    rules: &'a Rules,
+    text: &'a str,
     toks: SpanIndex,
     /// Where a unit token starts.
     unit_starts: HashSet<usize>,
 }
 
-impl Taken {
+impl Taken<'_> {
     fn overlaps(&self, s: usize, e: usize) -> bool {
-        self.never.overlaps(s, e) || self.toks.overlaps(s, e)
+        self.toks.overlaps(s, e) || self.never().overlaps(s, e)
+    }
+
+    fn never(&self) -> &SpanIndex {
+        self.never.get_or_init(|| {
+            SpanIndex::new(
+                self.rules
+                    .never
+                    .find_all(self.text)
+                    .into_iter()
+                    .map(|(_, s, e)| (s, e)),
+            )
+        })
     }
 }
 
@@ -274,22 +286,17 @@ fn word_char_before(text: &str, i: usize) -> bool {
     }
 }
 
-fn digit_numbers(
-    rules: &Rules,
-    text: &str,
-    taken: &Taken,
-    words: &[(usize, usize, Lex)],
-) -> Vec<Tok> {
+fn digit_numbers(text: &str, taken: &Taken, words: &[(usize, usize, Lex)]) -> Vec<Tok> {
     let mut out = Vec::new();
-    for m in rules.digits.find_iter(text) {
-        let (s, mut e) = (m.start(), m.end());
+    for (s, mut e) in digit_runs(text) {
+        let written = &text[s..e];
         if taken.overlaps(s, e) {
             continue;
         }
-        let Some(mut value) = parse_digits(m.as_str()) else {
+        let Some(mut value) = parse_digits(written) else {
             continue;
         };
-        if m.len() <= 3 && ascii_digits(m.as_str()).bytes().all(|b| b.is_ascii_digit()) {
+        if written.len() <= 3 && ascii_digits(written).bytes().all(|b| b.is_ascii_digit()) {
             for (group, len) in space_groups(text, e) {
                 if taken.overlaps(e, e + len) {
                     break;
@@ -336,6 +343,69 @@ fn digit_numbers(
         out.push(tok);
     }
     out
+}
+
+/// The runs of digits numbers are read from, as (start, end): a digit
+/// (ASCII, full-width, Arabic-Indic, Persian), then digits, each perhaps
+/// after one separator (`.`, `,`, `٫`, `٬`). What the regex
+/// `[0-9０-９٠-٩۰-۹](?:[0-9０-９٠-٩۰-۹]|[.,٫٬][0-9０-９٠-٩۰-۹])*` finds, read
+/// byte by byte: no lazy DFA for a class of 40 chars over every byte.
+fn digit_runs(text: &str) -> impl Iterator<Item = (usize, usize)> + '_ {
+    let bytes = text.as_bytes();
+    let mut i = 0;
+    std::iter::from_fn(move || {
+        while i < bytes.len() {
+            let d = digit_len(bytes, i);
+            if d == 0 {
+                i += 1;
+                continue;
+            }
+            let start = i;
+            i += d;
+            loop {
+                let d = digit_len(bytes, i);
+                if d > 0 {
+                    i += d;
+                    continue;
+                }
+                let sep = separator_len(bytes, i);
+                let d = if sep > 0 {
+                    digit_len(bytes, i + sep)
+                } else {
+                    0
+                };
+                if d == 0 {
+                    break;
+                }
+                i += sep + d;
+            }
+            return Some((start, i));
+        }
+        None
+    })
+}
+
+/// The UTF-8 length of the digit starting at byte `i`, or 0. The lead
+/// bytes matched here never occur inside another char.
+fn digit_len(bytes: &[u8], i: usize) -> usize {
+    match bytes.get(i..) {
+        Some([b'0'..=b'9', ..]) => 1,
+        // U+0660..U+0669, U+06F0..U+06F9
+        Some([0xD9, 0xA0..=0xA9, ..] | [0xDB, 0xB0..=0xB9, ..]) => 2,
+        // U+FF10..U+FF19
+        Some([0xEF, 0xBC, 0x90..=0x99, ..]) => 3,
+        _ => 0,
+    }
+}
+
+/// The UTF-8 length of a separator inside a number at byte `i`, or 0.
+fn separator_len(bytes: &[u8], i: usize) -> usize {
+    match bytes.get(i..) {
+        Some([b'.' | b',', ..]) => 1,
+        // U+066B, U+066C
+        Some([0xD9, 0xAB | 0xAC, ..]) => 2,
+        _ => 0,
+    }
 }
 
 /// "GE Dash 4000", "Baxter Sigma 3", "Medfusion 3500": digits right after a
@@ -590,4 +660,28 @@ fn is_range_gap(gap: &str) -> bool {
         g,
         "-" | "–" | "—" | "~" | "to" | "a" | "or" | "o" | "至" | "到" | "-to"
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn digit_runs_are_what_the_digits_regex_finds() {
+        let re = regex::Regex::new(r"[0-9０-９٠-٩۰-۹](?:[0-9０-９٠-٩۰-۹]|[.,٫٬][0-9０-９٠-٩۰-۹])*")
+            .unwrap();
+        for text in [
+            "",
+            "no digits here",
+            "500 masks, 1,200.50 gloves; 3.",
+            "1..2 ,,3 4,5,6. 7.8.9,",
+            "１２，０００枚 and ١٢٣٫٤٥ or ۱۲۳٬۴۵۶ ٫١",
+            "x9y N95 3M 10k 2-3 1.5 million ½ ① ９",
+            "テスト１２３、二十 05/06/2026 #12 $3.50",
+        ] {
+            let want: Vec<(usize, usize)> =
+                re.find_iter(text).map(|m| (m.start(), m.end())).collect();
+            assert_eq!(digit_runs(text).collect::<Vec<_>>(), want, "{text:?}");
+        }
+    }
 }
