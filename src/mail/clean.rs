@@ -150,10 +150,19 @@ pub fn clean(body: &str, subject: &str) -> Cleaned {
     // Whether a kept line so far introduces what follows as a forward.
     let mut intro_kept = false;
     let mut i = 0;
+    let mut lower = String::new();
     while i < lines.len() {
         let line = lines[i];
-        // Lower-cased once for the marker and the forward intro.
-        let lower = line.trim().to_lowercase();
+        // Lower-cased once for the marker and the forward intro, into one
+        // buffer; ASCII (most lines) byte for byte.
+        lower.clear();
+        match line.trim() {
+            t if t.is_ascii() => {
+                lower.push_str(t);
+                lower.make_ascii_lowercase();
+            }
+            t => lower.push_str(&t.to_lowercase()),
+        }
         match marker(&lines, i, &lower, forward_subject || intro_kept) {
             // A "wrote:" line over "> " lines: drop the quote, keep reading,
             // so an answer written below the quote survives.
