@@ -479,7 +479,7 @@ fn is_signature_line(line: &str) -> bool {
 }
 
 fn join_trimmed(lines: &[&str]) -> String {
-    let mut out = String::new();
+    let mut out = String::with_capacity(lines.iter().map(|l| l.len() + 2).sum());
     let mut blank = false;
     for l in lines {
         if l.trim().is_empty() {

@@ -222,7 +222,13 @@ fn last_header_raw<'a>(msg: &'a Message<'_>, name: &str) -> Option<&'a str> {
 /// Reads a header as trimmed text, whatever form mail-parser gave it.
 fn header_text(msg: &Message<'_>, name: &str) -> Option<String> {
     let raw = last_header_raw(msg, name)?;
-    let text = raw.split_whitespace().collect::<Vec<_>>().join(" ");
+    let mut text = String::with_capacity(raw.len());
+    for word in raw.split_whitespace() {
+        if !text.is_empty() {
+            text.push(' ');
+        }
+        text.push_str(word);
+    }
     Some(text)
 }
 

@@ -225,10 +225,18 @@ fn by_stop_words(rules: &Rules, text: &str) -> Option<String> {
         // ASCII text (most) lower-cases byte for byte, so each word is
         // lower-cased alone, and only when it has a capital.
         let mut lower = String::new();
-        for word in text
-            .split(|c: char| !c.is_ascii_alphanumeric())
-            .filter(|w| !w.is_empty())
-        {
+        let bytes = text.as_bytes();
+        let mut i = 0;
+        while i < bytes.len() {
+            if !bytes[i].is_ascii_alphanumeric() {
+                i += 1;
+                continue;
+            }
+            let start = i;
+            while i < bytes.len() && bytes[i].is_ascii_alphanumeric() {
+                i += 1;
+            }
+            let word = &text[start..i];
             if word.bytes().any(|b| b.is_ascii_uppercase()) {
                 lower.clear();
                 lower.push_str(word);

@@ -71,6 +71,8 @@ pub fn is_word_char(c: char) -> bool {
 /// Tokenizes `text` with the rule set's lexicon and patterns.
 pub fn tokenize(rules: &Rules, text: &str) -> Vec<Tok> {
     let mut toks = model_tokens(rules, text);
+    // About one token in 16 bytes of text: room for most without regrowing.
+    toks.reserve(text.len() / 16 + 8);
     let models = spans_of(&toks);
     // Lexicon matches never overlap one another, only model names.
     let mut words = Vec::new();
