@@ -391,10 +391,9 @@ fn header_follows(lines: &[&str], i: usize) -> bool {
 }
 
 fn cut_disclaimer(kept: &mut Vec<&str>) {
-    let found = kept.iter().position(|l| {
-        let l = l.trim().to_lowercase();
-        DISCLAIMER_STARTS.iter().any(|d| l.starts_with(d))
-    });
+    let found = kept
+        .iter()
+        .position(|l| lower_starts_with_any(l.trim(), DISCLAIMER_STARTS));
     if let Some(at) = found {
         kept.truncate(at);
     }
