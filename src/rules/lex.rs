@@ -357,6 +357,17 @@ fn digit_runs(text: &str) -> impl Iterator<Item = (usize, usize)> + '_ {
     let mut i = 0;
     std::iter::from_fn(move || {
         while i < bytes.len() {
+            // Only these bytes start a digit: skip the others quickly.
+            match bytes[i..]
+                .iter()
+                .position(|&b| b.is_ascii_digit() || matches!(b, 0xD9 | 0xDB | 0xEF))
+            {
+                Some(skip) => i += skip,
+                None => {
+                    i = bytes.len();
+                    break;
+                }
+            }
             let d = digit_len(bytes, i);
             if d == 0 {
                 i += 1;
