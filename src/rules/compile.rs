@@ -182,6 +182,8 @@ pub struct Rules {
     pub(crate) sentence_gate: RegexSet,
     /// The same for the vetting fields ([`VETTING_FIELDS`]) in the text.
     pub(crate) vetting_gate: RegexSet,
+    /// The same for the pickup place ([`PLACE_FIELDS`]).
+    pub(crate) place_gate: RegexSet,
     pub(crate) languages: Vec<(String, Vec<String>)>,
     /// Each stop word of `languages`, with the index of every language listing it.
     pub(crate) stop_words: HashMap<String, Vec<usize>, WordHash>,
@@ -535,6 +537,7 @@ impl Builder {
             )?,
             sentence_gate: field_union(&self.fields, SENTENCE_FIELDS)?,
             vetting_gate: field_union(&self.fields, VETTING_FIELDS)?,
+            place_gate: field_union(&self.fields, PLACE_FIELDS)?,
             fields: self.fields,
             stop_words: stop_words(&self.languages),
             clitics: self.clitics,
@@ -611,6 +614,9 @@ pub const SENTENCE_FIELDS: &[&str] = &[
     "condition_new",
     "expires",
 ];
+
+/// The fields of the pickup place `fields::pickup` reads.
+pub const PLACE_FIELDS: &[&str] = &["address", "postal_code"];
 
 /// The fields `vetting::vetting` reads.
 pub const VETTING_FIELDS: &[&str] = &[

@@ -388,12 +388,24 @@ pub fn pickup(rules: &Rules, msg: &ParsedMessage, text: &str) -> Pickup {
     // An earlier message of the thread ("Same pickup address.") may hold the
     // address: the whole body is the fallback.
     let whole = &msg.body_text;
-    let address = find(rules, "address", text, 0, text.len())
-        .or_else(|| find(rules, "address", whole, 0, whole.len()))
-        .map(|(_, v)| v);
-    let postal_code = find(rules, "postal_code", text, 0, text.len())
-        .or_else(|| find(rules, "postal_code", whole, 0, whole.len()))
-        .map(|(_, v)| v);
+    // Most messages name no place: one search for the address and postal
+    // code patterns together says so for each text.
+    let in_text = rules.place_gate.is_match(text);
+    let in_whole = std::cell::OnceCell::new();
+    let in_whole = || *in_whole.get_or_init(|| rules.place_gate.is_match(whole));
+    let place = |field: &str| {
+        in_text
+            .then(|| find(rules, field, text, 0, text.len()))
+            .flatten()
+            .or_else(|| {
+                in_whole()
+                    .then(|| find(rules, field, whole, 0, whole.len()))
+                    .flatten()
+            })
+            .map(|(_, v)| v)
+    };
+    let address = place("address");
+    let postal_code = place("postal_code");
     let can_deliver = if any(rules, "deliver", &msg.clean_text) {
         Some(true)
     } else if any(rules, "pickup", &msg.clean_text) {
