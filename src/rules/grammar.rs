@@ -1315,6 +1315,11 @@ impl Ctx<'_> {
         if lots.is_empty() {
             return lots;
         }
+        // Most texts negate nothing: a search that stops at the first cue
+        // says so more cheaply than the set's overlapping scan.
+        if !self.rules.negation_set.is_match(self.text) {
+            return lots;
+        }
         let mut scopes = Vec::new();
         for i in self.rules.negation_set.matches(self.text).iter() {
             let n = &self.rules.negations[i];
