@@ -89,9 +89,11 @@ pub struct Pattern {
 pub struct PatternSet {
     pub set: RegexSet,
     pub list: Vec<Pattern>,
-    /// Most texts match none of the patterns, which begin with literals
-    /// (model names): a first search for any, which the set's literal
-    /// prefilter makes quick, spares the overlapping scan.
+    /// Whether to search for any match first, which stops at the first
+    /// one, before the overlapping scan: for model names, which most texts
+    /// lack (and the set's literal prefilter makes that search quick), and
+    /// for `never`, asked only of texts with numbers, a few of which it
+    /// spares the scan.
     pub rare: bool,
 }
 
@@ -522,7 +524,10 @@ impl Builder {
                 ..pattern_set(self.models)?
             },
             model_item: self.model_item,
-            never: pattern_set(self.never)?,
+            never: PatternSet {
+                rare: true,
+                ..pattern_set(self.never)?
+            },
             negation_set: RegexSet::new(self.negations.iter().map(|n| n.re.as_str()))
                 .map_err(|e| internal(format!("negation set: {e}")))?,
             negations: self.negations,
