@@ -86,7 +86,7 @@ impl Store {
         let mut tx = self.write().await?;
         let until = self.lease.expiry();
         let messages = sqlx::query(
-            "UPDATE messages SET claim_expires_at = ? WHERE claimed_by = ? AND state = ?",
+            "UPDATE messages SET claim_expires_at = $1 WHERE claimed_by = $2 AND state = $3",
         )
         .bind(until)
         .bind(&self.lease.run_id)
@@ -96,7 +96,7 @@ impl Store {
         .during("extending message claims")?
         .rows_affected();
         let replies = sqlx::query(
-            "UPDATE outbox SET claim_expires_at = ? WHERE claimed_by = ? AND state = ?",
+            "UPDATE outbox SET claim_expires_at = $1 WHERE claimed_by = $2 AND state = $3",
         )
         .bind(until)
         .bind(&self.lease.run_id)
@@ -120,11 +120,11 @@ impl Store {
     ) -> Result<(usize, usize), StoreError> {
         let mut tx = self.write().await?;
         let now = now_ms();
-        let abandoned = "(claimed_by IS NULL OR claim_expires_at IS NULL OR claim_expires_at < ?
-                          OR claimed_by = ?)";
+        let abandoned = "(claimed_by IS NULL OR claim_expires_at IS NULL OR claim_expires_at < $3
+                          OR claimed_by = $4)";
         let messages = sqlx::query(&format!(
-            "UPDATE messages SET state = ?, claimed_by = NULL, claim_expires_at = NULL
-             WHERE state = ? AND {abandoned}"
+            "UPDATE messages SET state = $1, claimed_by = NULL, claim_expires_at = NULL
+             WHERE state = $2 AND {abandoned}"
         ))
         .bind(MessageState::Received)
         .bind(MessageState::Processing)
@@ -135,8 +135,8 @@ impl Store {
         .during("releasing abandoned message claims")?
         .rows_affected();
         let replies = sqlx::query(&format!(
-            "UPDATE outbox SET state = ?, claimed_by = NULL, claim_expires_at = NULL
-             WHERE state = ? AND {abandoned}"
+            "UPDATE outbox SET state = $1, claimed_by = NULL, claim_expires_at = NULL
+             WHERE state = $2 AND {abandoned}"
         ))
         .bind(ReplyState::Pending)
         .bind(ReplyState::Sending)
@@ -160,7 +160,7 @@ impl Store {
         let mut tx = self.write().await?;
         let holder: Option<InstanceHolder> = sqlx::query_as(
             "SELECT run_id, host, pid, process_start, started_at, expires_at
-             FROM instances WHERE role = ?",
+             FROM instances WHERE role = $1",
         )
         .bind(SERVE)
         .fetch_optional(&mut *tx)
@@ -175,7 +175,7 @@ impl Store {
         };
         sqlx::query(
             "INSERT INTO instances (role, run_id, host, pid, process_start, started_at, expires_at)
-             VALUES (?, ?, ?, ?, ?, ?, ?)
+             VALUES ($1, $2, $3, $4, $5, $6, $7)
              ON CONFLICT (role) DO UPDATE SET run_id = excluded.run_id, host = excluded.host,
                pid = excluded.pid, process_start = excluded.process_start,
                started_at = excluded.started_at, expires_at = excluded.expires_at",
@@ -199,7 +199,7 @@ impl Store {
     pub async fn renew_instance(&self) -> Result<bool, StoreError> {
         let mut tx = self.write().await?;
         let renewed =
-            sqlx::query("UPDATE instances SET expires_at = ? WHERE role = ? AND run_id = ?")
+            sqlx::query("UPDATE instances SET expires_at = $1 WHERE role = $2 AND run_id = $3")
                 .bind(self.lease.expiry())
                 .bind(SERVE)
                 .bind(&self.lease.run_id)
@@ -214,7 +214,7 @@ impl Store {
     /// Gives the instance row up (a clean stop), if this run holds it.
     pub async fn release_instance(&self) -> Result<(), StoreError> {
         let mut tx = self.write().await?;
-        sqlx::query("DELETE FROM instances WHERE role = ? AND run_id = ?")
+        sqlx::query("DELETE FROM instances WHERE role = $1 AND run_id = $2")
             .bind(SERVE)
             .bind(&self.lease.run_id)
             .execute(&mut *tx)
