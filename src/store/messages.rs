@@ -5,7 +5,7 @@ use std::collections::HashMap;
 
 use super::QueryBuilder;
 
-use super::sql::Flag;
+use super::sql::{Flag, OwnedBlob};
 use super::{now_ms, QueryContext, Store, StoreError};
 use crate::state::MessageState;
 
@@ -159,7 +159,7 @@ impl Store {
                                        received_at) ",
             );
             let now = now_ms();
-            let rows = batch.iter().zip(identities);
+            let rows = batch.into_iter().zip(identities);
             insert.push("VALUES ");
             for (i, (m, (message_id, dedup_key, content_hash))) in rows.enumerate() {
                 let state = if m.truncated {
@@ -181,7 +181,7 @@ impl Store {
                     .push(", ")
                     .push_bind(content_hash)
                     .push(", ")
-                    .push_bind(m.mailbox.as_str())
+                    .push_bind(m.mailbox)
                     .push(", ")
                     .push_bind(m.uidvalidity as i64)
                     .push(", ")
@@ -189,8 +189,8 @@ impl Store {
                     .push(", ")
                     .push_bind(m.size as i64)
                     .push(", ")
-                    // Borrowed: `Any` copies an owned Vec<u8> it is given.
-                    .push_bind(m.raw.as_slice())
+                    // Moved, not copied: see `OwnedBlob`.
+                    .push_bind(OwnedBlob(m.raw))
                     .push(", ")
                     .push_bind(i64::from(m.truncated))
                     .push(", ")
@@ -198,7 +198,7 @@ impl Store {
                     .push(", ")
                     .push_bind(error)
                     .push(", ")
-                    .push_bind(m.no_reply_reason.as_deref())
+                    .push_bind(m.no_reply_reason)
                     .push(", ")
                     .push_bind(now)
                     .push(")");
@@ -211,8 +211,6 @@ impl Store {
                 .during("storing fetched messages")?;
             stored = rows.into_iter().collect();
         }
-        // Stored (SQLite copied the bound bytes): not held through the commit.
-        drop(batch);
         // The first of a dedup key is the one stored; RETURNING has no order.
         let outcomes = keys
             .iter()

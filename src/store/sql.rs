@@ -8,6 +8,7 @@
 //! collation), the two variants sit side by side in the store function,
 //! chosen by `match store.engine()`.
 
+use std::borrow::Cow;
 use std::fmt::Display;
 
 use chrono::NaiveDateTime;
@@ -15,6 +16,7 @@ use sqlx::any::{AnyArguments, AnyTypeInfo, AnyValueRef};
 use sqlx::encode::IsNull;
 use sqlx::query::{Query, QueryAs, QueryScalar};
 use sqlx::{Any, Arguments, Decode, Encode, Type};
+use sqlx_core::any::AnyValueKind;
 
 /// The database behind a store.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -176,6 +178,37 @@ impl<'q> Encode<'q, Any> for OptF64 {
             // any NULL alike.
             None => <Option<f32> as Encode<Any>>::encode_by_ref(&None, buf),
         }
+    }
+}
+
+/// Bytes bound by value. sqlx's `Any` encodes a `Vec<u8>` by cloning it,
+/// and a borrowed `&[u8]` is copied by the SQLite driver before it goes to
+/// its worker thread; moved in here, the bytes reach SQLite's own bind
+/// without a copy of ours. For raw messages, which can be tens of MiB
+/// (BENCHMARKS.md, Memory).
+#[derive(Debug)]
+pub struct OwnedBlob(pub Vec<u8>);
+
+impl Type<Any> for OwnedBlob {
+    fn type_info() -> AnyTypeInfo {
+        <Vec<u8> as Type<Any>>::type_info()
+    }
+}
+
+impl<'q> Encode<'q, Any> for OwnedBlob {
+    fn encode(
+        self,
+        buf: &mut <Any as sqlx::Database>::ArgumentBuffer<'q>,
+    ) -> Result<IsNull, sqlx::error::BoxDynError> {
+        buf.0.push(AnyValueKind::Blob(Cow::Owned(self.0)));
+        Ok(IsNull::No)
+    }
+
+    fn encode_by_ref(
+        &self,
+        buf: &mut <Any as sqlx::Database>::ArgumentBuffer<'q>,
+    ) -> Result<IsNull, sqlx::error::BoxDynError> {
+        <Vec<u8> as Encode<Any>>::encode_by_ref(&self.0, buf)
     }
 }
 
