@@ -6,6 +6,7 @@
 
 use sqlx::{Any, Transaction};
 
+use super::sql::OptF64;
 use super::{now_ms, QueryContext, Store, StoreError};
 use crate::state::OfferStatus;
 use crate::values::OfferRef;
@@ -93,7 +94,7 @@ impl Store {
         )
         .bind(offer_id)
         .bind(&e.item)
-        .bind(e.quantity)
+        .bind(OptF64(e.quantity))
         .bind(&e.unit)
         .execute(&mut *tx)
         .await
@@ -126,7 +127,7 @@ impl Store {
             "UPDATE offer_items SET item = $1, quantity = $2, unit = $3, source = 'staff' WHERE id = $4",
         )
         .bind(&e.item)
-        .bind(e.quantity)
+        .bind(OptF64(e.quantity))
         .bind(&e.unit)
         .bind(item_id)
         .execute(&mut *tx)

@@ -13,7 +13,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::{now_ms, QueryContext, Store, StoreError};
+use super::{now_ms, Engine, QueryContext, Store, StoreError};
 use crate::state::{MessageState, ReplyState};
 
 /// The run that owns this store's claims, and how long a claim lasts
@@ -85,28 +85,42 @@ impl Store {
     pub async fn extend_claims(&self) -> Result<(u64, u64), StoreError> {
         let mut tx = self.write().await?;
         let until = self.lease.expiry();
-        let messages = sqlx::query(
-            "UPDATE messages SET claim_expires_at = $1 WHERE claimed_by = $2 AND state = $3",
-        )
-        .bind(until)
-        .bind(&self.lease.run_id)
-        .bind(MessageState::Processing)
-        .execute(&mut *tx)
-        .await
-        .during("extending message claims")?
-        .rows_affected();
-        let replies = sqlx::query(
-            "UPDATE outbox SET claim_expires_at = $1 WHERE claimed_by = $2 AND state = $3",
-        )
-        .bind(until)
-        .bind(&self.lease.run_id)
-        .bind(ReplyState::Sending)
-        .execute(&mut *tx)
-        .await
-        .during("extending reply claims")?
-        .rows_affected();
+        let messages = sqlx::query(&self.extend_sql("messages"))
+            .bind(until)
+            .bind(&self.lease.run_id)
+            .bind(MessageState::Processing)
+            .execute(&mut *tx)
+            .await
+            .during("extending message claims")?
+            .rows_affected();
+        let replies = sqlx::query(&self.extend_sql("outbox"))
+            .bind(until)
+            .bind(&self.lease.run_id)
+            .bind(ReplyState::Sending)
+            .execute(&mut *tx)
+            .await
+            .during("extending reply claims")?
+            .rows_affected();
         tx.commit().await.during("committing extended claims")?;
         Ok((messages, replies))
+    }
+
+    /// The statement extending this run's claims in `table`. On PostgreSQL
+    /// it passes over rows another of our transactions holds: those are
+    /// being finished right now (a processing batch marking its messages
+    /// processed), and waiting for them while holding others deadlocked
+    /// against that batch. A row passed over is extended next time.
+    fn extend_sql(&self, table: &str) -> String {
+        match self.engine {
+            Engine::Sqlite => format!(
+                "UPDATE {table} SET claim_expires_at = $1 WHERE claimed_by = $2 AND state = $3"
+            ),
+            Engine::Postgres => format!(
+                "UPDATE {table} SET claim_expires_at = $1 WHERE id IN
+                   (SELECT id FROM {table} WHERE claimed_by = $2 AND state = $3
+                    ORDER BY id FOR UPDATE SKIP LOCKED)"
+            ),
+        }
     }
 
     /// Puts claims whose owner is gone back in the queues: those that ran

@@ -6,7 +6,7 @@ use sqlx::{Any, Transaction};
 
 use super::messages::{MessageSummary, MESSAGE_COLUMNS};
 use super::outbox::{NewReply, OutboxSummary};
-use super::sql::Flag;
+use super::sql::{Flag, OptF64};
 use super::{now_ms, AuditEvent, QueryContext, Store, StoreError};
 use crate::rules::Vetting;
 use crate::state::OfferStatus;
@@ -299,7 +299,7 @@ pub(super) async fn insert_item(
     .bind(offer_id)
     .bind(position)
     .bind(&item.item)
-    .bind(item.quantity)
+    .bind(OptF64(item.quantity))
     .bind(&item.unit)
     .bind(&item.model)
     .bind(&item.condition)

@@ -8,6 +8,7 @@
 //! claim takes only `pending` replies that are due, the undo discards only
 //! a `pending` one.
 
+use super::sql::OptF64;
 use super::QueryBuilder;
 use sqlx::{Any, Transaction};
 
@@ -486,7 +487,7 @@ async fn restore(
         sqlx::query(
             "UPDATE offer_items SET received_quantity = $1 WHERE id = $2 AND offer_id = $3",
         )
-        .bind(received)
+        .bind(OptF64(*received))
         .bind(item)
         .bind(offer_id)
         .execute(&mut **tx)
