@@ -332,16 +332,30 @@ async fn rss(n: usize) {
         .spawn()
         .unwrap();
     let started = Instant::now();
+    let mut peaks = std::collections::BTreeMap::<String, u64>::new();
     loop {
+        if let Ok(status) = std::fs::read_to_string(format!("/proc/{}/status", child.id())) {
+            for l in status.lines() {
+                let mut parts = l.split_whitespace();
+                if let (Some(k), Some(v)) = (parts.next(), parts.next()) {
+                    if k.starts_with("Rss") {
+                        let v: u64 = v.parse().unwrap_or(0);
+                        let e = peaks.entry(k.to_string()).or_default();
+                        *e = (*e).max(v);
+                    }
+                }
+            }
+        }
         let written = std::fs::read_dir(&outbox).map(|d| d.count()).unwrap_or(0);
         if written >= n {
+            eprintln!("rss peaks sampled: {peaks:?}");
             break;
         }
         assert!(
             started.elapsed() < Duration::from_secs(120),
             "big messages not drained"
         );
-        tokio::time::sleep(Duration::from_millis(100)).await;
+        tokio::time::sleep(Duration::from_millis(5)).await;
     }
     let status = std::fs::read_to_string(format!("/proc/{}/status", child.id())).unwrap();
     let hwm = status

@@ -553,8 +553,13 @@ async fn check_config(path: &Path) -> anyhow::Result<()> {
 /// What the first start will do with mail already in the mailbox, or why
 /// it cannot be told (the mailbox could not be read: a warning, not a failure).
 async fn first_start_preview(config: &Config, imap: &config::ImapConfig) -> String {
-    // An existing database knows whether the mailbox was read; none is created here.
-    let exists = files::sqlite_file(&config.database.url).is_some_and(|f| f.exists());
+    // An existing database knows whether the mailbox was read; no SQLite
+    // file is created here. A PostgreSQL database exists on its server
+    // (opening it brings its schema up to date, as `serve` would).
+    let exists = match files::sqlite_file(&config.database.url) {
+        Some(file) => file.exists(),
+        None => config.database.url.starts_with("postgres"),
+    };
     let store = match exists {
         true => daemon::open_store(config).await.ok(),
         false => None,

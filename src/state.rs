@@ -51,6 +51,8 @@ macro_rules! state_enum {
             $($(#[$vmeta])* $variant,)+
         }
 
+        $crate::any_text_type!($name, from_str);
+
         impl $name {
             /// Every state, in the order of the flow.
             pub const ALL: &'static [$name] = &[$($name::$variant),+];
@@ -293,7 +295,7 @@ mod tests {
         let pool = sqlx::SqlitePool::connect("sqlite::memory:").await.unwrap();
         for &state in all {
             let text = state.to_string();
-            let stored: String = sqlx::query_scalar("SELECT ?")
+            let stored: String = sqlx::query_scalar("SELECT $1")
                 .bind(state)
                 .fetch_one(&pool)
                 .await

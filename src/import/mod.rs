@@ -259,7 +259,18 @@ async fn process_waiting(
     let mut progress = Progress::new("processed", waiting, 0);
     let mut processed = 0;
     while !shutdown.is_cancelled() {
-        let batch = processor.process_batch(BATCH_MESSAGES).await?;
+        let batch = match processor.process_batch(BATCH_MESSAGES).await {
+            Ok(batch) => batch,
+            // Another writer held what the batch needed (PostgreSQL: a
+            // deadlock or a lock timeout): its messages go back in the
+            // queue with the next call.
+            Err(e) if e.is_busy() => {
+                tracing::warn!(error = %e, "processing waited on another writer; trying again");
+                tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+                continue;
+            }
+            Err(e) => return Err(e.into()),
+        };
         if batch.is_empty() {
             break;
         }

@@ -40,6 +40,8 @@ pub enum ReplyKind {
     Message,
 }
 
+crate::any_text_type!(ReplyKind, from_str);
+
 impl ReplyKind {
     /// Every kind, in the order they are listed to people.
     pub const ALL: [ReplyKind; 8] = [

@@ -1,6 +1,6 @@
 //! The `audit_events` table: who did what to which offer or message, and when.
 
-use sqlx::{Sqlite, Transaction};
+use sqlx::{Any, Transaction};
 
 use super::{now_ms, QueryContext, Store, StoreError};
 
@@ -18,7 +18,7 @@ impl Store {
     /// Writes an audit row inside the caller's transaction, so the change and
     /// its record commit together.
     pub(crate) async fn audit_in(
-        tx: &mut Transaction<'static, Sqlite>,
+        tx: &mut Transaction<'static, Any>,
         actor: &str,
         offer_id: Option<i64>,
         message_id: Option<i64>,
@@ -26,7 +26,7 @@ impl Store {
         detail: &str,
     ) -> Result<(), StoreError> {
         sqlx::query(
-            "INSERT INTO audit_events (at, actor, offer_id, message_id, action, detail) VALUES (?, ?, ?, ?, ?, ?)",
+            "INSERT INTO audit_events (at, actor, offer_id, message_id, action, detail) VALUES ($1, $2, $3, $4, $5, $6)",
         )
         .bind(now_ms())
         .bind(actor)
@@ -43,7 +43,7 @@ impl Store {
     /// The history of one offer, oldest first.
     pub async fn offer_history(&self, offer_id: i64) -> Result<Vec<AuditEvent>, StoreError> {
         sqlx::query_as(
-            "SELECT at, actor, action, detail, message_id FROM audit_events WHERE offer_id = ? ORDER BY id",
+            "SELECT at, actor, action, detail, message_id FROM audit_events WHERE offer_id = $1 ORDER BY id",
         )
         .bind(offer_id)
         .fetch_all(&self.reader)

@@ -36,16 +36,17 @@ impl Store {
                SELECT item FROM item_totals WHERE lines > 0 AND status NOT IN ({turned_away})
                UNION SELECT item FROM needs)
              SELECT names.item AS item,
-               CAST(ROUND(COALESCE(SUM(CASE WHEN t.status NOT IN ({turned_away}) THEN t.base END), 0), 6) AS REAL)
+               CAST(ROUND(COALESCE(SUM(CASE WHEN t.status NOT IN ({turned_away}) THEN t.base END), 0), 6) AS DOUBLE PRECISION)
                  AS pledged,
-               CAST(ROUND(COALESCE(SUM(CASE WHEN t.status IN ({accepted}) THEN t.base END), 0), 6) AS REAL)
+               CAST(ROUND(COALESCE(SUM(CASE WHEN t.status IN ({accepted}) THEN t.base END), 0), 6) AS DOUBLE PRECISION)
                  AS accepted,
-               CAST(ROUND(COALESCE(SUM(CASE WHEN t.status NOT IN ({turned_away}) THEN t.base_received END), 0), 6) AS REAL)
+               CAST(ROUND(COALESCE(SUM(CASE WHEN t.status NOT IN ({turned_away}) THEN t.base_received END), 0), 6) AS DOUBLE PRECISION)
                  AS received,
-               CAST((SELECT target FROM needs WHERE needs.item = names.item) AS REAL) AS target,
+               CAST((SELECT target FROM needs WHERE needs.item = names.item) AS DOUBLE PRECISION) AS target,
                (SELECT base_unit FROM pack_sizes p WHERE p.item = names.item LIMIT 1) AS base_unit,
-               COALESCE(SUM(CASE WHEN t.status NOT IN ({turned_away}) THEN t.assumed END), 0) AS assumed_lines,
-               COALESCE(SUM(CASE WHEN t.status NOT IN ({turned_away}) THEN t.unconverted END), 0)
+               CAST(COALESCE(SUM(CASE WHEN t.status NOT IN ({turned_away}) THEN t.assumed END), 0) AS BIGINT)
+                 AS assumed_lines,
+               CAST(COALESCE(SUM(CASE WHEN t.status NOT IN ({turned_away}) THEN t.unconverted END), 0) AS BIGINT)
                  AS unconverted_lines
              FROM names LEFT JOIN item_totals t ON t.item = names.item
              GROUP BY names.item ORDER BY names.item"
@@ -54,7 +55,7 @@ impl Store {
         .await
         .during("reading item figures")?;
         let stated: Vec<(String, String, f64)> = sqlx::query_as(&format!(
-            "SELECT item, unit, CAST(ROUND(SUM(quantity), 6) AS REAL) FROM item_totals
+            "SELECT item, unit, CAST(ROUND(SUM(quantity), 6) AS DOUBLE PRECISION) FROM item_totals
              WHERE status NOT IN ({turned_away}) GROUP BY item, unit
              HAVING SUM(lines) > 0 ORDER BY item, unit"
         ))
@@ -85,9 +86,10 @@ impl Store {
         let since = now - days * DAY;
         let counts: Vec<(i64, i64)> = sqlx::query_as(
             "WITH RECURSIVE d(day) AS (
-               SELECT ?1 / ?3 UNION ALL SELECT day + 1 FROM d WHERE day < ?2 / ?3)
+               SELECT $1 / $3 UNION ALL SELECT day + 1 FROM d WHERE day < $2 / $3)
              SELECT day, (SELECT COUNT(*) FROM offers
-                          WHERE created_at >= MAX(day * ?3, ?1) AND created_at < (day + 1) * ?3)
+                          WHERE created_at >= CASE WHEN day * $3 > $1 THEN day * $3 ELSE $1 END
+                            AND created_at < (day + 1) * $3)
              FROM d",
         )
         .bind(since)

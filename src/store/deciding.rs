@@ -4,7 +4,7 @@
 //! Mirrors `crate::decide`, which says what a decision may do and in what
 //! order; this module only says how each step is written.
 
-use sqlx::{Sqlite, Transaction};
+use sqlx::{Any, Transaction};
 
 use super::outbox::NewReply;
 use super::{now_ms, QueryContext, Store, StoreError};
@@ -12,7 +12,7 @@ use crate::state::{OfferStatus, ReplyState};
 
 /// An open decision. Dropped without [`commit`](Self::commit), it rolls back.
 pub struct DecisionTx {
-    pub(super) tx: Transaction<'static, Sqlite>,
+    pub(super) tx: Transaction<'static, Any>,
     /// When replies this decision queues fall due (the end of its undo
     /// window); `None`: now.
     not_before: Option<i64>,
@@ -42,7 +42,7 @@ impl Store {
 impl DecisionTx {
     /// The offer's status now.
     pub async fn offer_status(&mut self, offer_id: i64) -> Result<OfferStatus, StoreError> {
-        sqlx::query_scalar("SELECT status FROM offers WHERE id = ?")
+        sqlx::query_scalar("SELECT status FROM offers WHERE id = $1")
             .bind(offer_id)
             .fetch_optional(&mut *self.tx)
             .await
@@ -56,7 +56,7 @@ impl DecisionTx {
         offer_id: i64,
         status: OfferStatus,
     ) -> Result<(), StoreError> {
-        sqlx::query("UPDATE offers SET status = ?, updated_at = ? WHERE id = ?")
+        sqlx::query("UPDATE offers SET status = $1, updated_at = $2 WHERE id = $3")
             .bind(status)
             .bind(now_ms())
             .bind(offer_id)
@@ -73,7 +73,7 @@ impl DecisionTx {
         site: &str,
         window: &str,
     ) -> Result<(), StoreError> {
-        sqlx::query("UPDATE offers SET pickup_site = ?, pickup_window = ? WHERE id = ?")
+        sqlx::query("UPDATE offers SET pickup_site = $1, pickup_window = $2 WHERE id = $3")
             .bind(site)
             .bind(window)
             .bind(offer_id)
@@ -88,7 +88,7 @@ impl DecisionTx {
         offer_id: i64,
         reason: &str,
     ) -> Result<(), StoreError> {
-        sqlx::query("UPDATE offers SET decline_reason = ? WHERE id = ?")
+        sqlx::query("UPDATE offers SET decline_reason = $1 WHERE id = $2")
             .bind(reason)
             .bind(offer_id)
             .execute(&mut *self.tx)
@@ -100,13 +100,13 @@ impl DecisionTx {
     /// Points a duplicate at the offer it was merged into, and moves its
     /// messages into that offer's thread.
     pub async fn fold_into(&mut self, offer_id: i64, into: i64) -> Result<(), StoreError> {
-        sqlx::query("UPDATE offers SET merged_into = ? WHERE id = ?")
+        sqlx::query("UPDATE offers SET merged_into = $1 WHERE id = $2")
             .bind(into)
             .bind(offer_id)
             .execute(&mut *self.tx)
             .await
             .during("merging an offer")?;
-        sqlx::query("UPDATE messages SET offer_id = ? WHERE offer_id = ?")
+        sqlx::query("UPDATE messages SET offer_id = $1 WHERE offer_id = $2")
             .bind(into)
             .bind(offer_id)
             .execute(&mut *self.tx)
@@ -124,7 +124,7 @@ impl DecisionTx {
         quantity: f64,
     ) -> Result<Option<String>, StoreError> {
         sqlx::query_scalar(
-            "UPDATE offer_items SET received_quantity = ? WHERE id = ? AND offer_id = ? RETURNING item",
+            "UPDATE offer_items SET received_quantity = $1 WHERE id = $2 AND offer_id = $3 RETURNING item",
         )
         .bind(quantity)
         .bind(item_id)
@@ -160,7 +160,7 @@ impl DecisionTx {
         let queued = Store::enqueue_due_in(&mut self.tx, Some(offer_id), reply, due).await?;
         if queued {
             let id: i64 = sqlx::query_scalar(
-                "SELECT id FROM outbox WHERE rfc_message_id = ? ORDER BY id DESC LIMIT 1",
+                "SELECT id FROM outbox WHERE rfc_message_id = $1 ORDER BY id DESC LIMIT 1",
             )
             .bind(&reply.rfc_message_id)
             .fetch_one(&mut *self.tx)
@@ -173,7 +173,7 @@ impl DecisionTx {
 
     /// A reply's state and offer.
     pub async fn reply(&mut self, reply_id: i64) -> Result<ReplyStanding, StoreError> {
-        sqlx::query_as("SELECT state, offer_id FROM outbox WHERE id = ?")
+        sqlx::query_as("SELECT state, offer_id FROM outbox WHERE id = $1")
             .bind(reply_id)
             .fetch_optional(&mut *self.tx)
             .await
@@ -188,9 +188,9 @@ impl DecisionTx {
         state: ReplyState,
     ) -> Result<(), StoreError> {
         sqlx::query(
-            "UPDATE outbox SET state = ?1,
-                    next_attempt_at = CASE WHEN ?1 = ?2 THEN ?3 ELSE next_attempt_at END
-             WHERE id = ?4",
+            "UPDATE outbox SET state = $1,
+                    next_attempt_at = CASE WHEN $1 = $2 THEN $3 ELSE next_attempt_at END
+             WHERE id = $4",
         )
         .bind(state)
         .bind(ReplyState::Pending)

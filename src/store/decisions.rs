@@ -4,8 +4,9 @@
 //! notes). Mirrors `web::offer`. The decisions themselves are written
 //! through [`super::DecisionTx`] (`store::deciding`), by `crate::decide`.
 
-use sqlx::{Sqlite, Transaction};
+use sqlx::{Any, Transaction};
 
+use super::sql::OptF64;
 use super::{now_ms, QueryContext, Store, StoreError};
 use crate::state::OfferStatus;
 use crate::values::OfferRef;
@@ -43,7 +44,7 @@ impl Store {
         sqlx::query_as(
             "SELECT pickup_site, pickup_window, decline_reason, merged_into,
                     json_extract(pickup_json, '$.postal_code') AS postal_code, message_id
-             FROM offers WHERE id = ?",
+             FROM offers WHERE id = $1",
         )
         .bind(offer_id)
         .fetch_optional(&self.reader)
@@ -53,7 +54,7 @@ impl Store {
     }
 
     pub async fn notes(&self, offer_id: i64) -> Result<Vec<Note>, StoreError> {
-        sqlx::query_as("SELECT author, body, created_at FROM notes WHERE offer_id = ? ORDER BY id")
+        sqlx::query_as("SELECT author, body, created_at FROM notes WHERE offer_id = $1 ORDER BY id")
             .bind(offer_id)
             .fetch_all(&self.reader)
             .await
@@ -63,14 +64,16 @@ impl Store {
     pub async fn add_note(&self, offer_id: i64, actor: &str, body: &str) -> Result<(), StoreError> {
         let mut tx = self.write().await?;
         offer_status(&mut tx, offer_id).await?;
-        sqlx::query("INSERT INTO notes (offer_id, author, body, created_at) VALUES (?, ?, ?, ?)")
-            .bind(offer_id)
-            .bind(actor)
-            .bind(body)
-            .bind(now_ms())
-            .execute(&mut *tx)
-            .await
-            .during("adding a note")?;
+        sqlx::query(
+            "INSERT INTO notes (offer_id, author, body, created_at) VALUES ($1, $2, $3, $4)",
+        )
+        .bind(offer_id)
+        .bind(actor)
+        .bind(body)
+        .bind(now_ms())
+        .execute(&mut *tx)
+        .await
+        .during("adding a note")?;
         Self::audit_in(&mut tx, actor, Some(offer_id), None, "note_added", "").await?;
         tx.commit().await.during("committing a note")
     }
@@ -86,12 +89,12 @@ impl Store {
         offer_status(&mut tx, offer_id).await?;
         sqlx::query(
             "INSERT INTO offer_items (offer_id, position, item, quantity, unit, source)
-             VALUES (?1, (SELECT COALESCE(MAX(position), -1) + 1 FROM offer_items WHERE offer_id = ?1),
-                     ?2, ?3, ?4, 'staff')",
+             VALUES ($1, (SELECT COALESCE(MAX(position), -1) + 1 FROM offer_items WHERE offer_id = $1),
+                     $2, $3, $4, 'staff')",
         )
         .bind(offer_id)
         .bind(&e.item)
-        .bind(e.quantity)
+        .bind(OptF64(e.quantity))
         .bind(&e.unit)
         .execute(&mut *tx)
         .await
@@ -112,7 +115,7 @@ impl Store {
     ) -> Result<(), StoreError> {
         let mut tx = self.write().await?;
         let old: ItemEdit = sqlx::query_as(
-            "SELECT item, quantity, unit FROM offer_items WHERE id = ? AND offer_id = ?",
+            "SELECT item, quantity, unit FROM offer_items WHERE id = $1 AND offer_id = $2",
         )
         .bind(item_id)
         .bind(offer_id)
@@ -121,10 +124,10 @@ impl Store {
         .during("reading an item")?
         .ok_or(StoreError::NotFound("item"))?;
         sqlx::query(
-            "UPDATE offer_items SET item = ?, quantity = ?, unit = ?, source = 'staff' WHERE id = ?",
+            "UPDATE offer_items SET item = $1, quantity = $2, unit = $3, source = 'staff' WHERE id = $4",
         )
         .bind(&e.item)
-        .bind(e.quantity)
+        .bind(OptF64(e.quantity))
         .bind(&e.unit)
         .bind(item_id)
         .execute(&mut *tx)
@@ -160,7 +163,7 @@ impl Store {
     ) -> Result<(), StoreError> {
         let mut tx = self.write().await?;
         let item: String = sqlx::query_scalar(
-            "DELETE FROM offer_items WHERE id = ? AND offer_id = ? RETURNING item",
+            "DELETE FROM offer_items WHERE id = $1 AND offer_id = $2 RETURNING item",
         )
         .bind(item_id)
         .bind(offer_id)
@@ -184,10 +187,10 @@ pub fn fmt_qty(q: Option<f64>) -> String {
 }
 
 async fn offer_status(
-    tx: &mut Transaction<'static, Sqlite>,
+    tx: &mut Transaction<'static, Any>,
     offer_id: i64,
 ) -> Result<OfferStatus, StoreError> {
-    sqlx::query_scalar("SELECT status FROM offers WHERE id = ?")
+    sqlx::query_scalar("SELECT status FROM offers WHERE id = $1")
         .bind(offer_id)
         .fetch_optional(&mut **tx)
         .await
@@ -195,8 +198,8 @@ async fn offer_status(
         .ok_or(StoreError::NotFound("offer"))
 }
 
-async fn touch(tx: &mut Transaction<'static, Sqlite>, offer_id: i64) -> Result<(), StoreError> {
-    sqlx::query("UPDATE offers SET updated_at = ? WHERE id = ?")
+async fn touch(tx: &mut Transaction<'static, Any>, offer_id: i64) -> Result<(), StoreError> {
+    sqlx::query("UPDATE offers SET updated_at = $1 WHERE id = $2")
         .bind(now_ms())
         .bind(offer_id)
         .execute(&mut **tx)

@@ -6,8 +6,10 @@ use super::{QueryContext, Store, StoreError};
 /// A mailbox at its first read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, sqlx::FromRow)]
 pub struct FirstRead {
+    #[sqlx(try_from = "i64")]
     pub uidvalidity: u32,
     /// UIDNEXT then: every UID below it was already in the mailbox.
+    #[sqlx(try_from = "i64")]
     pub uidnext: u32,
     /// How many messages it held.
     pub existing: i64,
@@ -19,7 +21,7 @@ impl Store {
     /// The first read of `mailbox`, if it was ever read.
     pub async fn first_read(&self, mailbox: &str) -> Result<Option<FirstRead>, StoreError> {
         sqlx::query_as(
-            "SELECT uidvalidity, uidnext, existing, read_at FROM mailbox_first_reads WHERE mailbox = ?",
+            "SELECT uidvalidity, uidnext, existing, read_at FROM mailbox_first_reads WHERE mailbox = $1",
         )
         .bind(mailbox)
         .fetch_optional(&self.reader)
@@ -37,7 +39,7 @@ impl Store {
         let mut tx = self.write().await?;
         let inserted = sqlx::query(
             "INSERT INTO mailbox_first_reads (mailbox, uidvalidity, uidnext, existing, read_at)
-             VALUES (?, ?, ?, ?, ?) ON CONFLICT (mailbox) DO NOTHING",
+             VALUES ($1, $2, $3, $4, $5) ON CONFLICT (mailbox) DO NOTHING",
         )
         .bind(mailbox)
         .bind(read.uidvalidity as i64)
@@ -50,7 +52,7 @@ impl Store {
         .rows_affected()
             == 1;
         let counts: FirstRead = sqlx::query_as(
-            "SELECT uidvalidity, uidnext, existing, read_at FROM mailbox_first_reads WHERE mailbox = ?",
+            "SELECT uidvalidity, uidnext, existing, read_at FROM mailbox_first_reads WHERE mailbox = $1",
         )
         .bind(mailbox)
         .fetch_one(&mut *tx)

@@ -28,7 +28,7 @@ impl Store {
                 .await
                 .during("counting replies by state")?;
         let oldest: Option<i64> =
-            sqlx::query_scalar("SELECT MIN(created_at) FROM outbox WHERE state IN (?, ?)")
+            sqlx::query_scalar("SELECT MIN(created_at) FROM outbox WHERE state IN ($1, $2)")
                 .bind(ReplyState::Pending)
                 .bind(ReplyState::Sending)
                 .fetch_one(&self.reader)
@@ -55,7 +55,7 @@ impl Store {
     /// past the busy timeout).
     pub async fn probe_write(&self) -> Result<(), StoreError> {
         let mut tx = self.write().await?;
-        sqlx::query("INSERT INTO health_probe (id, at) VALUES (1, ?) ON CONFLICT (id) DO UPDATE SET at = excluded.at")
+        sqlx::query("INSERT INTO health_probe (id, at) VALUES (1, $1) ON CONFLICT (id) DO UPDATE SET at = excluded.at")
             .bind(now_ms())
             .execute(&mut *tx)
             .await

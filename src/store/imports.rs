@@ -37,7 +37,7 @@ impl Store {
         let mut tx = self.write().await?;
         let now = now_ms();
         sqlx::query(
-            "INSERT INTO imports (source, kind, started_at, updated_at) VALUES (?, ?, ?, ?)
+            "INSERT INTO imports (source, kind, started_at, updated_at) VALUES ($1, $2, $3, $4)
              ON CONFLICT (source) DO NOTHING",
         )
         .bind(source)
@@ -48,7 +48,7 @@ impl Store {
         .await
         .during("starting an import")?;
         let progress = sqlx::query_as(
-            "SELECT position, stored, duplicates, skipped, finished_at FROM imports WHERE source = ?",
+            "SELECT position, stored, duplicates, skipped, finished_at FROM imports WHERE source = $1",
         )
         .bind(source)
         .fetch_one(&mut *tx)
@@ -83,8 +83,8 @@ impl Store {
         }
         let duplicates = raws.len() - stored;
         sqlx::query(
-            "UPDATE imports SET position = ?, stored = stored + ?, duplicates = duplicates + ?,
-             skipped = skipped + ?, updated_at = ? WHERE source = ?",
+            "UPDATE imports SET position = $1, stored = stored + $2, duplicates = duplicates + $3,
+             skipped = skipped + $4, updated_at = $5 WHERE source = $6",
         )
         .bind(position)
         .bind(stored as i64)
@@ -102,7 +102,7 @@ impl Store {
     /// Marks the import of `source` as read to its end.
     pub async fn finish_import(&self, source: &str) -> Result<(), StoreError> {
         let mut tx = self.write().await?;
-        sqlx::query("UPDATE imports SET finished_at = ?, updated_at = ? WHERE source = ?")
+        sqlx::query("UPDATE imports SET finished_at = $1, updated_at = $2 WHERE source = $3")
             .bind(now_ms())
             .bind(now_ms())
             .bind(source)
@@ -114,7 +114,7 @@ impl Store {
 
     /// How many messages wait to be processed.
     pub async fn waiting_messages(&self) -> Result<i64, StoreError> {
-        sqlx::query_scalar("SELECT COUNT(*) FROM messages WHERE state = ?")
+        sqlx::query_scalar("SELECT COUNT(*) FROM messages WHERE state = $1")
             .bind(MessageState::Received)
             .fetch_one(&self.reader)
             .await

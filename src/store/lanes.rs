@@ -68,6 +68,8 @@ pub enum Outcome {
     Answered,
 }
 
+crate::any_text_type!(Outcome);
+
 impl Outcome {
     pub fn as_str(self) -> &'static str {
         match self {
@@ -130,10 +132,10 @@ pub struct LaneCounts {
 const LANE_COLUMNS: &str = "o.id, o.donor_email, o.donor_name,
      json_extract(o.contact_json, '$.organization') AS organization, o.subject, o.status,
      o.language, o.created_at, h.outcome,
-     COALESCE((SELECT s.subject || char(10) || s.text FROM offer_search s WHERE s.rowid = o.id), '') AS text,
+     COALESCE((SELECT s.subject || '\n' || s.text FROM offer_search s WHERE s.rowid = o.id), '') AS text,
      COALESCE((SELECT group_concat(line, ', ') FROM (
         SELECT i.item || CASE WHEN i.quantity IS NULL THEN '' ELSE ' × ' || printf('%.15g', i.quantity) END AS line
-        FROM offer_items i WHERE i.offer_id = o.id ORDER BY i.position, i.id)), '') AS items";
+        FROM offer_items i WHERE i.offer_id = o.id ORDER BY i.position, i.id) AS lines), '') AS items";
 
 /// The condition of [`LaneShow`] on `offers o LEFT JOIN offer_handled h`.
 fn show_sql(show: LaneShow) -> String {
@@ -157,11 +159,11 @@ impl Store {
     ) -> Result<(Vec<LaneRow>, i64), StoreError> {
         let from = format!(
             "FROM offers o LEFT JOIN offer_handled h ON h.offer_id = o.id
-             WHERE o.category = ?1 AND {}",
+             WHERE o.category = $1 AND {}",
             show_sql(show)
         );
         let rows = sqlx::query_as(&format!(
-            "SELECT {LANE_COLUMNS} {from} ORDER BY o.created_at, o.id LIMIT ?2 OFFSET ?3"
+            "SELECT {LANE_COLUMNS} {from} ORDER BY o.created_at, o.id LIMIT $2 OFFSET $3"
         ))
         .bind(lane.category())
         .bind(limit)
@@ -183,7 +185,7 @@ impl Store {
         for (slot, lane) in counts.iter_mut().zip(Lane::ALL) {
             *slot = sqlx::query_scalar(&format!(
                 "SELECT COUNT(*) FROM offers o LEFT JOIN offer_handled h ON h.offer_id = o.id
-                 WHERE o.category = ? AND {}",
+                 WHERE o.category = $1 AND {}",
                 show_sql(LaneShow::Open)
             ))
             .bind(lane.category())
@@ -199,7 +201,7 @@ impl Store {
 
     /// What staff did with a request or inquiry, if anything yet.
     pub async fn handling(&self, offer_id: i64) -> Result<Option<Handling>, StoreError> {
-        sqlx::query_as("SELECT outcome, detail, actor, at FROM offer_handled WHERE offer_id = ?")
+        sqlx::query_as("SELECT outcome, detail, actor, at FROM offer_handled WHERE offer_id = $1")
             .bind(offer_id)
             .fetch_optional(&self.reader)
             .await
@@ -216,14 +218,14 @@ impl Store {
         detail: &str,
     ) -> Result<(), StoreError> {
         let mut tx = self.write().await?;
-        let found: Option<i64> = sqlx::query_scalar("SELECT id FROM offers WHERE id = ?")
+        let found: Option<i64> = sqlx::query_scalar("SELECT id FROM offers WHERE id = $1")
             .bind(offer_id)
             .fetch_optional(&mut *tx)
             .await
             .during("reading an offer")?;
         found.ok_or(StoreError::NotFound("offer"))?;
         sqlx::query(
-            "INSERT INTO offer_handled (offer_id, outcome, detail, actor, at) VALUES (?, ?, ?, ?, ?)
+            "INSERT INTO offer_handled (offer_id, outcome, detail, actor, at) VALUES ($1, $2, $3, $4, $5)
              ON CONFLICT (offer_id) DO UPDATE SET outcome = excluded.outcome,
                  detail = excluded.detail, actor = excluded.actor, at = excluded.at",
         )
@@ -254,7 +256,7 @@ impl Store {
     pub async fn reopen_handled(&self, offer_id: i64, actor: &str) -> Result<bool, StoreError> {
         let mut tx = self.write().await?;
         let was: Option<Outcome> =
-            sqlx::query_scalar("DELETE FROM offer_handled WHERE offer_id = ? RETURNING outcome")
+            sqlx::query_scalar("DELETE FROM offer_handled WHERE offer_id = $1 RETURNING outcome")
                 .bind(offer_id)
                 .fetch_optional(&mut *tx)
                 .await
@@ -283,7 +285,7 @@ impl Store {
         address: &str,
     ) -> Result<Option<i64>, StoreError> {
         sqlx::query_scalar(
-            "SELECT id FROM messages WHERE offer_id = ? AND from_address = ? COLLATE NOCASE
+            "SELECT id FROM messages WHERE offer_id = $1 AND from_address = $2 COLLATE NOCASE
              ORDER BY id DESC LIMIT 1",
         )
         .bind(offer_id)
@@ -317,7 +319,7 @@ impl Store {
         .await?;
         sqlx::query(&format!(
             "INSERT INTO offer_handled (offer_id, outcome, detail, actor, at)
-             SELECT id, ?, '', ?, ? FROM offers WHERE id = ? AND category IN ({})
+             SELECT id, $1, '', $2, $3 FROM offers WHERE id = $4 AND category IN ({})
              ON CONFLICT (offer_id) DO NOTHING",
             lane_categories_sql()
         ))

@@ -13,7 +13,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::{now_ms, QueryContext, Store, StoreError};
+use super::{now_ms, Engine, QueryContext, Store, StoreError};
 use crate::state::{MessageState, ReplyState};
 
 /// The run that owns this store's claims, and how long a claim lasts
@@ -85,28 +85,42 @@ impl Store {
     pub async fn extend_claims(&self) -> Result<(u64, u64), StoreError> {
         let mut tx = self.write().await?;
         let until = self.lease.expiry();
-        let messages = sqlx::query(
-            "UPDATE messages SET claim_expires_at = ? WHERE claimed_by = ? AND state = ?",
-        )
-        .bind(until)
-        .bind(&self.lease.run_id)
-        .bind(MessageState::Processing)
-        .execute(&mut *tx)
-        .await
-        .during("extending message claims")?
-        .rows_affected();
-        let replies = sqlx::query(
-            "UPDATE outbox SET claim_expires_at = ? WHERE claimed_by = ? AND state = ?",
-        )
-        .bind(until)
-        .bind(&self.lease.run_id)
-        .bind(ReplyState::Sending)
-        .execute(&mut *tx)
-        .await
-        .during("extending reply claims")?
-        .rows_affected();
+        let messages = sqlx::query(&self.extend_sql("messages"))
+            .bind(until)
+            .bind(&self.lease.run_id)
+            .bind(MessageState::Processing)
+            .execute(&mut *tx)
+            .await
+            .during("extending message claims")?
+            .rows_affected();
+        let replies = sqlx::query(&self.extend_sql("outbox"))
+            .bind(until)
+            .bind(&self.lease.run_id)
+            .bind(ReplyState::Sending)
+            .execute(&mut *tx)
+            .await
+            .during("extending reply claims")?
+            .rows_affected();
         tx.commit().await.during("committing extended claims")?;
         Ok((messages, replies))
+    }
+
+    /// The statement extending this run's claims in `table`. On PostgreSQL
+    /// it passes over rows another of our transactions holds: those are
+    /// being finished right now (a processing batch marking its messages
+    /// processed), and waiting for them while holding others deadlocked
+    /// against that batch. A row passed over is extended next time.
+    fn extend_sql(&self, table: &str) -> String {
+        match self.engine {
+            Engine::Sqlite => format!(
+                "UPDATE {table} SET claim_expires_at = $1 WHERE claimed_by = $2 AND state = $3"
+            ),
+            Engine::Postgres => format!(
+                "UPDATE {table} SET claim_expires_at = $1 WHERE id IN
+                   (SELECT id FROM {table} WHERE claimed_by = $2 AND state = $3
+                    ORDER BY id FOR UPDATE SKIP LOCKED)"
+            ),
+        }
     }
 
     /// Puts claims whose owner is gone back in the queues: those that ran
@@ -120,11 +134,11 @@ impl Store {
     ) -> Result<(usize, usize), StoreError> {
         let mut tx = self.write().await?;
         let now = now_ms();
-        let abandoned = "(claimed_by IS NULL OR claim_expires_at IS NULL OR claim_expires_at < ?
-                          OR claimed_by = ?)";
+        let abandoned = "(claimed_by IS NULL OR claim_expires_at IS NULL OR claim_expires_at < $3
+                          OR claimed_by = $4)";
         let messages = sqlx::query(&format!(
-            "UPDATE messages SET state = ?, claimed_by = NULL, claim_expires_at = NULL
-             WHERE state = ? AND {abandoned}"
+            "UPDATE messages SET state = $1, claimed_by = NULL, claim_expires_at = NULL
+             WHERE state = $2 AND {abandoned}"
         ))
         .bind(MessageState::Received)
         .bind(MessageState::Processing)
@@ -135,8 +149,8 @@ impl Store {
         .during("releasing abandoned message claims")?
         .rows_affected();
         let replies = sqlx::query(&format!(
-            "UPDATE outbox SET state = ?, claimed_by = NULL, claim_expires_at = NULL
-             WHERE state = ? AND {abandoned}"
+            "UPDATE outbox SET state = $1, claimed_by = NULL, claim_expires_at = NULL
+             WHERE state = $2 AND {abandoned}"
         ))
         .bind(ReplyState::Pending)
         .bind(ReplyState::Sending)
@@ -160,7 +174,7 @@ impl Store {
         let mut tx = self.write().await?;
         let holder: Option<InstanceHolder> = sqlx::query_as(
             "SELECT run_id, host, pid, process_start, started_at, expires_at
-             FROM instances WHERE role = ?",
+             FROM instances WHERE role = $1",
         )
         .bind(SERVE)
         .fetch_optional(&mut *tx)
@@ -175,7 +189,7 @@ impl Store {
         };
         sqlx::query(
             "INSERT INTO instances (role, run_id, host, pid, process_start, started_at, expires_at)
-             VALUES (?, ?, ?, ?, ?, ?, ?)
+             VALUES ($1, $2, $3, $4, $5, $6, $7)
              ON CONFLICT (role) DO UPDATE SET run_id = excluded.run_id, host = excluded.host,
                pid = excluded.pid, process_start = excluded.process_start,
                started_at = excluded.started_at, expires_at = excluded.expires_at",
@@ -199,7 +213,7 @@ impl Store {
     pub async fn renew_instance(&self) -> Result<bool, StoreError> {
         let mut tx = self.write().await?;
         let renewed =
-            sqlx::query("UPDATE instances SET expires_at = ? WHERE role = ? AND run_id = ?")
+            sqlx::query("UPDATE instances SET expires_at = $1 WHERE role = $2 AND run_id = $3")
                 .bind(self.lease.expiry())
                 .bind(SERVE)
                 .bind(&self.lease.run_id)
@@ -214,7 +228,7 @@ impl Store {
     /// Gives the instance row up (a clean stop), if this run holds it.
     pub async fn release_instance(&self) -> Result<(), StoreError> {
         let mut tx = self.write().await?;
-        sqlx::query("DELETE FROM instances WHERE role = ? AND run_id = ?")
+        sqlx::query("DELETE FROM instances WHERE role = $1 AND run_id = $2")
             .bind(SERVE)
             .bind(&self.lease.run_id)
             .execute(&mut *tx)

@@ -3,8 +3,9 @@
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
 
-use sqlx::{QueryBuilder, Sqlite};
+use super::QueryBuilder;
 
+use super::sql::{Flag, OwnedBlob};
 use super::{now_ms, QueryContext, Store, StoreError};
 use crate::state::MessageState;
 
@@ -37,7 +38,10 @@ pub enum StoreOutcome {
 #[derive(Debug, sqlx::FromRow)]
 pub struct ClaimedMessage {
     pub id: i64,
+    /// Read after the claim, natively (see `store::raw`).
+    #[sqlx(skip)]
     pub raw: Vec<u8>,
+    #[sqlx(try_from = "Flag")]
     pub truncated: bool,
     /// Why it gets no automatic reply whatever it says (stored before
     /// `imap.acknowledge_since`, already answered, imported).
@@ -148,42 +152,57 @@ impl Store {
         if !batch.is_empty() {
             // One statement for the whole batch: per-statement overhead, not
             // the disk, was what storing a backlog cost.
-            let mut insert = QueryBuilder::<Sqlite>::new(
+            let mut insert = QueryBuilder::new(
+                self.engine,
                 "INSERT INTO messages (dedup_key, message_id, content_hash, mailbox, uidvalidity, uid,
                                        size, raw, truncated, state, error, no_reply_reason,
                                        received_at) ",
             );
             let now = now_ms();
             let rows = batch.into_iter().zip(identities);
-            insert.push_values(
-                rows,
-                |mut row, (m, (message_id, dedup_key, content_hash))| {
-                    let state = if m.truncated {
-                        MessageState::Oversize
-                    } else {
-                        MessageState::Received
-                    };
-                    let error = m.truncated.then(|| {
-                        format!(
-                            "{} bytes is over the size limit; only the headers were kept",
-                            m.size
-                        )
-                    });
-                    row.push_bind(dedup_key)
-                        .push_bind(message_id)
-                        .push_bind(content_hash)
-                        .push_bind(m.mailbox)
-                        .push_bind(m.uidvalidity as i64)
-                        .push_bind(m.uid as i64)
-                        .push_bind(m.size as i64)
-                        .push_bind(m.raw)
-                        .push_bind(m.truncated)
-                        .push_bind(state)
-                        .push_bind(error)
-                        .push_bind(m.no_reply_reason)
-                        .push_bind(now);
-                },
-            );
+            insert.push("VALUES ");
+            for (i, (m, (message_id, dedup_key, content_hash))) in rows.enumerate() {
+                let state = if m.truncated {
+                    MessageState::Oversize
+                } else {
+                    MessageState::Received
+                };
+                let error = m.truncated.then(|| {
+                    format!(
+                        "{} bytes is over the size limit; only the headers were kept",
+                        m.size
+                    )
+                });
+                insert.push(if i == 0 { "(" } else { ", (" });
+                insert
+                    .push_bind(dedup_key)
+                    .push(", ")
+                    .push_bind(message_id)
+                    .push(", ")
+                    .push_bind(content_hash)
+                    .push(", ")
+                    .push_bind(m.mailbox)
+                    .push(", ")
+                    .push_bind(m.uidvalidity as i64)
+                    .push(", ")
+                    .push_bind(m.uid as i64)
+                    .push(", ")
+                    .push_bind(m.size as i64)
+                    .push(", ")
+                    // Moved, not copied: see `OwnedBlob`.
+                    .push_bind(OwnedBlob(m.raw))
+                    .push(", ")
+                    .push_bind(i64::from(m.truncated))
+                    .push(", ")
+                    .push_bind(state)
+                    .push(", ")
+                    .push_bind(error)
+                    .push(", ")
+                    .push_bind(m.no_reply_reason)
+                    .push(", ")
+                    .push_bind(now)
+                    .push(")");
+            }
             insert.push(" ON CONFLICT (dedup_key) DO NOTHING RETURNING dedup_key, id");
             let rows: Vec<(String, i64)> = insert
                 .build_query_as()
@@ -228,10 +247,10 @@ impl Store {
     /// nothing waits). [`Store::claim_received_through`] claims exactly that.
     pub async fn next_claim(&self, limit: i64, max_bytes: i64) -> Result<(i64, i64), StoreError> {
         sqlx::query_as(
-            "SELECT COALESCE(SUM(size), 0), COALESCE(MAX(id), 0) FROM
+            "SELECT CAST(COALESCE(SUM(size), 0) AS BIGINT), COALESCE(MAX(id), 0) FROM
                (SELECT id, size, SUM(size) OVER (ORDER BY id) AS running
-                FROM messages WHERE state = ? ORDER BY id LIMIT ?)
-             WHERE running - size < ?",
+                FROM messages WHERE state = $1 ORDER BY id LIMIT $2) AS claimable
+             WHERE running - size < $3",
         )
         .bind(MessageState::Received)
         .bind(limit)
@@ -262,13 +281,16 @@ impl Store {
     ) -> Result<Vec<ClaimedMessage>, StoreError> {
         let mut tx = self.write().await?;
         let mut claimed: Vec<ClaimedMessage> = sqlx::query_as(
-            "UPDATE messages SET state = ?, attempts = attempts + 1, claimed_by = ?,
-                                 claim_expires_at = ?
+            "UPDATE messages SET state = $1, attempts = attempts + 1, claimed_by = $2,
+                                 claim_expires_at = $3
              WHERE id IN (SELECT id FROM (SELECT id, size, SUM(size) OVER (ORDER BY id) AS running
-                                          FROM messages WHERE state = ? AND id <= ?
-                                          ORDER BY id LIMIT ?)
-                          WHERE running - size < ?)
-             RETURNING id, raw, truncated, no_reply_reason",
+                                          FROM messages WHERE state = $4 AND id <= $5
+                                          ORDER BY id LIMIT $6) AS claimable
+                          WHERE running - size < $7)
+               -- Checked again on the row itself: PostgreSQL re-reads a row
+               -- another transaction claimed meanwhile, not the subquery.
+               AND state = $4
+             RETURNING id, truncated, no_reply_reason",
         )
         .bind(MessageState::Processing)
         .bind(&self.lease.run_id)
@@ -282,6 +304,20 @@ impl Store {
         .during("claiming messages")?;
         tx.commit().await.during("committing a claim")?;
         claimed.sort_by_key(|m| m.id);
+        let ids: Vec<i64> = claimed.iter().map(|m| m.id).collect();
+        let raws = match self.raw.messages(&ids).await {
+            Ok(raws) => raws,
+            Err(e) => {
+                // Back in the queue rather than held until the claim expires.
+                self.release_claimed(&ids).await?;
+                return Err(e).during("reading claimed messages");
+            }
+        };
+        let mut raws: HashMap<i64, Vec<u8>> = raws.into_iter().collect();
+        for m in &mut claimed {
+            // The claim holds the row; raw bytes never change once stored.
+            m.raw = raws.remove(&m.id).ok_or(StoreError::NotFound("message"))?;
+        }
         Ok(claimed)
     }
 
@@ -290,7 +326,7 @@ impl Store {
     pub async fn release_claimed(&self, ids: &[i64]) -> Result<(), StoreError> {
         let sql = format!(
             "UPDATE messages SET state = '{}', attempts = attempts - 1, claimed_by = NULL,
-             claim_expires_at = NULL WHERE id = ? AND state = '{}' AND claimed_by = ?",
+             claim_expires_at = NULL WHERE id = $1 AND state = '{}' AND claimed_by = $2",
             MessageState::Received,
             MessageState::Processing
         );
@@ -308,15 +344,16 @@ impl Store {
     /// Puts a failed message back in the queue. False when it was not failed.
     pub async fn retry_message(&self, id: i64, actor: &str) -> Result<bool, StoreError> {
         let mut tx = self.write().await?;
-        let changed =
-            sqlx::query("UPDATE messages SET state = ?, error = NULL WHERE id = ? AND state = ?")
-                .bind(MessageState::Received)
-                .bind(id)
-                .bind(MessageState::Failed)
-                .execute(&mut *tx)
-                .await
-                .during("retrying a message")?
-                .rows_affected();
+        let changed = sqlx::query(
+            "UPDATE messages SET state = $1, error = NULL WHERE id = $2 AND state = $3",
+        )
+        .bind(MessageState::Received)
+        .bind(id)
+        .bind(MessageState::Failed)
+        .execute(&mut *tx)
+        .await
+        .during("retrying a message")?
+        .rows_affected();
         if changed == 1 {
             Self::audit_in(&mut tx, actor, None, Some(id), "message_retry", "").await?;
         }
@@ -332,7 +369,7 @@ impl Store {
     ) -> Result<Vec<MessageSummary>, StoreError> {
         sqlx::query_as(&format!(
             "SELECT {MESSAGE_COLUMNS} FROM messages
-             WHERE (?1 IS NULL OR state = ?1) ORDER BY id DESC LIMIT ?2"
+             WHERE ($1 IS NULL OR state = $1) ORDER BY id DESC LIMIT $2"
         ))
         .bind(state)
         .bind(limit)
@@ -343,17 +380,17 @@ impl Store {
 
     /// The raw bytes of one message.
     pub async fn message_raw(&self, id: i64) -> Result<Vec<u8>, StoreError> {
-        sqlx::query_scalar("SELECT raw FROM messages WHERE id = ?")
-            .bind(id)
-            .fetch_optional(&self.reader)
+        self.raw
+            .messages(&[id])
             .await
+            .map(|mut rows| rows.pop().map(|(_, raw)| raw))
             .during("reading a message")?
             .ok_or(StoreError::NotFound("message"))
     }
 
     /// The Message-ID header of a stored message, for threading a reply to it.
     pub async fn rfc_message_id(&self, message_id: i64) -> Result<Option<String>, StoreError> {
-        sqlx::query_scalar("SELECT message_id FROM messages WHERE id = ?")
+        sqlx::query_scalar("SELECT message_id FROM messages WHERE id = $1")
             .bind(message_id)
             .fetch_optional(&self.reader)
             .await
@@ -364,7 +401,7 @@ impl Store {
     /// One message's summary.
     pub async fn message_summary(&self, id: i64) -> Result<MessageSummary, StoreError> {
         sqlx::query_as(&format!(
-            "SELECT {MESSAGE_COLUMNS} FROM messages WHERE id = ?"
+            "SELECT {MESSAGE_COLUMNS} FROM messages WHERE id = $1"
         ))
         .bind(id)
         .fetch_optional(&self.reader)
@@ -387,7 +424,7 @@ impl Store {
 /// with the same key is already stored. `no_reply_reason` marks one that is
 /// never to be answered (an import).
 pub(super) async fn insert_local(
-    tx: &mut sqlx::Transaction<'static, Sqlite>,
+    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
     mailbox: &str,
     raw: &[u8],
     no_reply_reason: Option<&str>,
@@ -397,7 +434,7 @@ pub(super) async fn insert_local(
     sqlx::query_scalar(
         "INSERT INTO messages (dedup_key, message_id, content_hash, mailbox, size, raw, state,
                                no_reply_reason, received_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (dedup_key) DO NOTHING RETURNING id",
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (dedup_key) DO NOTHING RETURNING id",
     )
     .bind(&dedup_key)
     .bind(&message_id)

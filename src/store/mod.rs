@@ -5,6 +5,15 @@
 //! complete it with its offer and reply…), never SQL, so a PostgreSQL backend
 //! can sit behind the same methods.
 //!
+//! Both engines run through sqlx's `Any` driver with one set of SQL (see
+//! `sql` for how: `$N` placeholders, 0/1 flags, text enums; the few places
+//! where the text must differ match on [`Engine`]). Migrations are kept
+//! side by side: `migrations/sqlite` and `migrations/postgres` (0024 is the
+//! whole schema of SQLite's 0001-0024; later ones mirror SQLite's numbers).
+//!
+//! PostgreSQL (`database.url = "postgres://…"`): one pool for reads and
+//! writes, plain `BEGIN`, `lock_timeout` set to the busy timeout.
+//!
 //! SQLite is the embedded default: WAL journal, `synchronous=FULL`, writes
 //! through one writer connection with `BEGIN IMMEDIATE` (a deferred
 //! transaction that reads then writes fails at once with `SQLITE_BUSY`),
@@ -52,21 +61,22 @@ mod outbox;
 mod ownership;
 mod processing;
 mod queue;
+mod raw;
 mod search;
 mod slots;
 mod snippets;
+mod sql;
 mod suppressions;
 mod undo_batches;
 mod undos;
 mod units;
 mod users;
 
-use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::{Sqlite, SqlitePool, Transaction};
+use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
+use sqlx::{Any, AnyPool, ConnectOptions, Executor, Transaction};
 
 pub use audit::AuditEvent;
 pub use cursors::Cursor;
@@ -87,9 +97,10 @@ pub use outbox::{HeldReply, NewReply, OutboxRow, OutboxSummary};
 pub use ownership::{Owner, QueueSort, SavedView, SortKey, UnknownSort};
 pub use processing::{ProcessingBatch, ThreadMatch};
 pub use queue::{ExportOffer, QueueFilter, QueueRow, StatusFilter};
-pub use search::{fts_query, phone_tokens, ranked_part};
+pub use search::{fts_query, pg_tsquery, phone_tokens, ranked_part};
 pub use slots::{BadSiteHours, Booking, BookingMode, BookingState, Shortfall, StoredHours};
 pub use snippets::{Snippet, SnippetEdit};
+pub use sql::{Engine, QueryBuilder};
 pub use suppressions::{BounceEffect, Suppression};
 pub use undo_batches::{who, BatchUndone, Change, UndoBatch, ASSIGNED, STATUS_SET};
 pub use undos::{OfferBefore, UndoError, UndoWindow};
@@ -112,7 +123,7 @@ pub enum StoreError {
         #[source]
         source: sqlx::Error,
     },
-    #[error("only sqlite:// databases are supported by this build so far, not {0}")]
+    #[error("database.url must start with sqlite: or postgres://, not {0}")]
     Unsupported(String),
     #[error("no {0} with that id")]
     NotFound(&'static str),
@@ -129,12 +140,18 @@ impl StoreError {
         };
         match source {
             sqlx::Error::PoolTimedOut => true,
-            sqlx::Error::Database(e) => e
-                .try_downcast_ref::<sqlx::sqlite::SqliteError>()
-                .and_then(sqlx::error::DatabaseError::code)
-                .and_then(|code| code.parse::<i32>().ok())
-                // The primary code is the low byte of an extended one.
-                .is_some_and(|code| matches!(code & 0xff, SQLITE_BUSY | SQLITE_LOCKED)),
+            sqlx::Error::Database(e) => match e.try_downcast_ref::<sqlx::sqlite::SqliteError>() {
+                Some(e) => sqlx::error::DatabaseError::code(e)
+                    .and_then(|code| code.parse::<i32>().ok())
+                    // The primary code is the low byte of an extended one.
+                    .is_some_and(|code| matches!(code & 0xff, SQLITE_BUSY | SQLITE_LOCKED)),
+                // PostgreSQL: a serialization failure, a deadlock, a lock
+                // not granted in time, or the server going away.
+                None => e.code().is_some_and(|code| {
+                    matches!(&*code, "40001" | "40P01" | "55P03" | "57P01" | "57P03")
+                        || code.starts_with("08")
+                }),
+            },
             _ => false,
         }
     }
@@ -161,18 +178,24 @@ impl<T> QueryContext<T> for Result<T, sqlx::Error> {
 /// The handle every stage shares. Cheap to clone.
 #[derive(Clone, Debug)]
 pub struct Store {
-    /// One connection: every write goes through it, so writers queue here
-    /// instead of failing with SQLITE_BUSY.
-    writer: SqlitePool,
-    /// Reads never block writes in WAL mode.
-    reader: SqlitePool,
+    /// Every write goes through it. SQLite: one connection, so writers queue
+    /// here instead of failing with SQLITE_BUSY; PostgreSQL: a few.
+    writer: AnyPool,
+    /// SQLite: reads never block writes in WAL mode. PostgreSQL: the same
+    /// pool as `writer`.
+    reader: AnyPool,
+    /// Which SQL dialect the pools speak.
+    engine: Engine,
+    /// Reads raw message bytes without `Any`'s copies (see `raw`).
+    raw: raw::RawReader,
     /// See [`Store::large_message_turn`].
     large_message: Arc<tokio::sync::Mutex<()>>,
     /// The run id this store's claims carry, and how long they last.
     lease: Arc<Lease>,
 }
 
-static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("src/store/migrations/sqlite");
+static SQLITE_MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("src/store/migrations/sqlite");
+static POSTGRES_MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("src/store/migrations/postgres");
 
 impl Store {
     /// Opens (creating when missing) the database at `url` and runs migrations.
@@ -183,61 +206,25 @@ impl Store {
     /// Like [`Store::open`], with writes waiting at most `busy_timeout` for a
     /// lock another connection or process holds.
     pub async fn open_with(url: &str, busy_timeout: Duration) -> Result<Store, StoreError> {
-        if !url.starts_with("sqlite:") {
-            return Err(StoreError::Unsupported(url.to_string()));
-        }
-        let open_err = |source| StoreError::Open {
-            url: url.to_string(),
-            source,
+        sqlx::any::install_default_drivers();
+        let engine = Engine::of_url(url).ok_or_else(|| StoreError::Unsupported(url.to_string()))?;
+        let (writer, reader, raw) = match engine {
+            Engine::Sqlite => open_sqlite(url, busy_timeout).await?,
+            Engine::Postgres => open_postgres(url, busy_timeout).await?,
         };
-        let options = SqliteConnectOptions::from_str(url)
-            .map_err(open_err)?
-            .create_if_missing(true)
-            .busy_timeout(busy_timeout)
-            .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(SqliteSynchronous::Full)
-            .foreign_keys(true)
-            // Reads map the file instead of copying pages through read():
-            // the desk's pages at 100,000 offers spent much of their time there.
-            .pragma("mmap_size", "1073741824")
-            .pragma("cache_size", "-16384");
-        // Created owner-only before SQLite opens it: its -wal and -shm take its mode.
-        if let Some(file) = crate::files::sqlite_file(url) {
-            crate::files::create_private_file(&file).or_else(|e| match e.kind() {
-                // A missing folder: SQLite's own error says it best.
-                std::io::ErrorKind::NotFound => Ok(()),
-                _ => Err(open_err(sqlx::Error::Io(e))),
-            })?;
-        }
-        let writer = SqlitePoolOptions::new()
-            .max_connections(1)
-            // Waiting for the writer is waiting out the busy timeout of the
-            // stage holding it, and a little more.
-            .acquire_timeout(busy_timeout + Duration::from_secs(5))
-            // A COMMIT that fails on a full disk or an I/O error is rolled
-            // back by SQLite, so the ROLLBACK sqlx then sends fails too and
-            // sqlx keeps counting an open transaction: every later write on
-            // that connection would fail ("non-zero transaction depth").
-            // Such a connection is closed (after the pool's ping, which runs
-            // behind any rollback still queued) and a fresh one opened.
-            .before_acquire(|conn, _| {
-                Box::pin(async move { Ok(!sqlx::Connection::is_in_transaction(conn)) })
-            })
-            .connect_with(options.clone())
-            .await
-            .map_err(open_err)?;
-        MIGRATOR.run(&writer).await?;
-        let reader = SqlitePoolOptions::new()
-            .max_connections(4)
-            .connect_with(options.read_only(true))
-            .await
-            .map_err(open_err)?;
         Ok(Store {
             writer,
             reader,
+            engine,
+            raw,
             large_message: Arc::default(),
             lease: Arc::new(Lease::new(DEFAULT_LEASE)),
         })
+    }
+
+    /// The engine behind this store.
+    pub fn engine(&self) -> Engine {
+        self.engine
     }
 
     /// Large messages take turns: the fetch and process stages hold this
@@ -268,18 +255,143 @@ impl Store {
     }
 
     /// Starts a write transaction that holds the write lock from its first statement.
-    pub(crate) async fn write(&self) -> Result<Transaction<'static, Sqlite>, StoreError> {
+    pub(crate) async fn write(&self) -> Result<Transaction<'static, Any>, StoreError> {
+        let begin = match self.engine {
+            Engine::Sqlite => "BEGIN IMMEDIATE",
+            // Rows are locked as statements reach them; claims say FOR UPDATE.
+            Engine::Postgres => "BEGIN",
+        };
         self.writer
-            .begin_with("BEGIN IMMEDIATE")
+            .begin_with(begin)
             .await
             .during("starting a write transaction")
     }
 
-    /// Closes both pools, waiting for queries in flight.
+    /// Closes the pools, waiting for queries in flight.
     pub async fn close(&self) {
         self.writer.close().await;
         self.reader.close().await;
+        self.raw.close().await;
     }
+}
+
+/// The URL with `param` added to its query string.
+fn with_param(url: &str, param: &str) -> String {
+    let sep = if url.contains('?') { '&' } else { '?' };
+    format!("{url}{sep}{param}")
+}
+
+/// The SQLite writer (one connection) and reader pools, WAL journal,
+/// `synchronous=FULL`, and the schema migrated.
+async fn open_sqlite(
+    url: &str,
+    busy_timeout: Duration,
+) -> Result<(AnyPool, AnyPool, raw::RawReader), StoreError> {
+    let open_err = |source| StoreError::Open {
+        url: url.to_string(),
+        source,
+    };
+    // `sqlite::memory:` would be a new database on every connection: a
+    // named shared in-memory one is the same for the writer and readers.
+    let base = if url.contains(":memory:") {
+        format!(
+            "sqlite:file:supplyline-{:016x}?mode=memory",
+            rand::random::<u64>()
+        )
+    } else {
+        url.to_string()
+    };
+    // Created owner-only before SQLite opens it: its -wal and -shm take its mode.
+    if let Some(file) = crate::files::sqlite_file(url) {
+        crate::files::create_private_file(&file).or_else(|e| match e.kind() {
+            // A missing folder: SQLite's own error says it best.
+            std::io::ErrorKind::NotFound => Ok(()),
+            _ => Err(open_err(sqlx::Error::Io(e))),
+        })?;
+    }
+    let pragmas = format!(
+        "PRAGMA busy_timeout = {}; PRAGMA foreign_keys = ON; PRAGMA synchronous = FULL;
+         PRAGMA mmap_size = 1073741824; PRAGMA cache_size = -16384;",
+        busy_timeout.as_millis()
+    );
+    let writer_options: AnyConnectOptions = with_param(&base, "mode=rwc")
+        .parse::<AnyConnectOptions>()
+        .map_err(open_err)?
+        .disable_statement_logging();
+    // The writer reads through its page cache, not a map of the file: every
+    // write to a message rewrites its whole row, raw bytes included, and a
+    // mapped page stays resident while the connection is open, so each
+    // large message it ever wrote counted in the RSS (20 MiB attachments:
+    // 121 MiB of the file mapped at the peak). Only the readers map it.
+    let writer_pragmas = format!("PRAGMA journal_mode = WAL; {pragmas} PRAGMA mmap_size = 0;");
+    let writer = AnyPoolOptions::new()
+        .max_connections(1)
+        // Waiting for the writer is waiting out the busy timeout of the
+        // stage holding it, and a little more.
+        .acquire_timeout(busy_timeout + Duration::from_secs(5))
+        // A COMMIT that fails on a full disk or an I/O error is rolled
+        // back by SQLite, so the ROLLBACK sqlx then sends fails too and
+        // sqlx keeps counting an open transaction: every later write on
+        // that connection would fail ("non-zero transaction depth").
+        // Such a connection is closed (after the pool's ping, which runs
+        // behind any rollback still queued) and a fresh one opened.
+        .before_acquire(|conn, _| {
+            Box::pin(async move { Ok(!sqlx::Connection::is_in_transaction(conn)) })
+        })
+        .after_connect(move |conn, _| {
+            let pragmas = writer_pragmas.clone();
+            Box::pin(async move { conn.execute(pragmas.as_str()).await.map(drop) })
+        })
+        .connect_with(writer_options)
+        .await
+        .map_err(open_err)?;
+    SQLITE_MIGRATOR.run(&writer).await?;
+    let reader_url = with_param(&base, "mode=ro");
+    let raw = raw::RawReader::sqlite(&reader_url, busy_timeout).map_err(open_err)?;
+    let reader_options: AnyConnectOptions = reader_url
+        .parse::<AnyConnectOptions>()
+        .map_err(open_err)?
+        .disable_statement_logging();
+    let reader = AnyPoolOptions::new()
+        .max_connections(4)
+        .after_connect(move |conn, _| {
+            let pragmas = pragmas.clone();
+            Box::pin(async move { conn.execute(pragmas.as_str()).await.map(drop) })
+        })
+        .connect_with(reader_options)
+        .await
+        .map_err(open_err)?;
+    Ok((writer, reader, raw))
+}
+
+/// One PostgreSQL pool for writes and reads, and the schema migrated.
+async fn open_postgres(
+    url: &str,
+    busy_timeout: Duration,
+) -> Result<(AnyPool, AnyPool, raw::RawReader), StoreError> {
+    let open_err = |source| StoreError::Open {
+        url: url.to_string(),
+        source,
+    };
+    let options: AnyConnectOptions = url
+        .parse::<AnyConnectOptions>()
+        .map_err(open_err)?
+        .disable_statement_logging();
+    // A statement waits at most the busy timeout for a row lock.
+    let lock_timeout = format!("SET lock_timeout = {}", busy_timeout.as_millis());
+    let pool = AnyPoolOptions::new()
+        .max_connections(8)
+        .acquire_timeout(busy_timeout + Duration::from_secs(5))
+        .after_connect(move |conn, _| {
+            let set = lock_timeout.clone();
+            Box::pin(async move { conn.execute(set.as_str()).await.map(drop) })
+        })
+        .connect_with(options)
+        .await
+        .map_err(open_err)?;
+    POSTGRES_MIGRATOR.run(&pool).await?;
+    let raw = raw::RawReader::postgres(url, busy_timeout).map_err(open_err)?;
+    Ok((pool.clone(), pool, raw))
 }
 
 /// Milliseconds since the Unix epoch: the time format of every column.
@@ -300,7 +412,7 @@ mod tests {
         let store = Store::open_with(&url, Duration::from_millis(100))
             .await
             .unwrap();
-        let mut other = sqlx::SqliteConnection::connect(&url).await.unwrap();
+        let mut other = sqlx::AnyConnection::connect(&url).await.unwrap();
         sqlx::query("BEGIN EXCLUSIVE")
             .execute(&mut other)
             .await

@@ -2,10 +2,11 @@
 //! lines, and completing a processed message into them in one transaction
 //! with its reply.
 
-use sqlx::{Sqlite, Transaction};
+use sqlx::{Any, Transaction};
 
 use super::messages::{MessageSummary, MESSAGE_COLUMNS};
 use super::outbox::{NewReply, OutboxSummary};
+use super::sql::{Flag, OptF64};
 use super::{now_ms, AuditEvent, QueryContext, Store, StoreError};
 use crate::rules::Vetting;
 use crate::state::OfferStatus;
@@ -112,18 +113,20 @@ pub struct ItemFull {
     /// piece or litre.
     pub base_unit: Option<String>,
     /// The base quantity rests on a catalog pack size, not the email.
+    #[sqlx(try_from = "Flag")]
     pub pack_assumed: bool,
     /// The line counts as pledged supply: its offer is not a request nor a sale.
+    #[sqlx(try_from = "Flag")]
     pub pledges: bool,
 }
 
 /// The columns of an [`ItemFull`], for `FROM offer_items i`.
 pub(super) const ITEM_COLUMNS: &str =
-    "i.id, i.item, CAST(i.quantity AS REAL) AS quantity, i.unit, i.model,
-     i.condition, i.spans_json, i.source, CAST(i.received_quantity AS REAL) AS received_quantity,
-     CAST(i.base_quantity AS REAL) AS base_quantity, i.base_unit, i.pack_assumed,
-     COALESCE((SELECT category NOT IN ('request', 'sale') FROM offers WHERE id = i.offer_id), 0)
-       AS pledges";
+    "i.id, i.item, CAST(i.quantity AS DOUBLE PRECISION) AS quantity, i.unit, i.model,
+     i.condition, i.spans_json, i.source, CAST(i.received_quantity AS DOUBLE PRECISION) AS received_quantity,
+     CAST(i.base_quantity AS DOUBLE PRECISION) AS base_quantity, i.base_unit, i.pack_assumed,
+     COALESCE((SELECT CASE WHEN category NOT IN ('request', 'sale') THEN 1 ELSE 0 END
+       FROM offers WHERE id = i.offer_id), 0) AS pledges";
 
 /// The columns of an [`OfferSummary`], for `SELECT … FROM offers`.
 const OFFER_COLUMNS: &str =
@@ -136,8 +139,10 @@ struct OfferRow {
     offer: OfferSummary,
     contact_json: Option<String>,
     pickup_json: Option<String>,
+    #[sqlx(try_from = "Flag")]
     price_quoted: bool,
     vetting_json: Option<String>,
+    #[sqlx(try_from = "Flag")]
     donor_undeliverable: bool,
 }
 
@@ -167,7 +172,7 @@ impl Store {
     ) -> Result<Vec<OfferSummary>, StoreError> {
         sqlx::query_as(&format!(
             "SELECT {OFFER_COLUMNS} FROM offers
-             WHERE (?1 IS NULL OR status = ?1) ORDER BY id DESC LIMIT ?2"
+             WHERE ($1 IS NULL OR status = $1) ORDER BY id DESC LIMIT $2"
         ))
         .bind(status)
         .bind(limit)
@@ -181,7 +186,7 @@ impl Store {
         let row: OfferRow = sqlx::query_as(&format!(
             "SELECT {OFFER_COLUMNS}, contact_json, pickup_json, price_quoted, vetting_json,
                     donor_undeliverable
-             FROM offers WHERE id = ?"
+             FROM offers WHERE id = $1"
         ))
         .bind(id)
         .fetch_optional(&self.reader)
@@ -210,7 +215,7 @@ impl Store {
     /// The donor's other offers: a second offer in a new thread is a new
     /// offer, linked to the earlier ones through the address.
     async fn donor_offers(&self, id: i64, donor_email: &str) -> Result<Vec<i64>, StoreError> {
-        sqlx::query_scalar("SELECT id FROM offers WHERE donor_email = ? COLLATE NOCASE AND id != ? ORDER BY id DESC LIMIT 50")
+        sqlx::query_scalar("SELECT id FROM offers WHERE donor_email = $1 COLLATE NOCASE AND id != $2 ORDER BY id DESC LIMIT 50")
             .bind(donor_email)
             .bind(id)
             .fetch_all(&self.reader)
@@ -222,7 +227,7 @@ impl Store {
     pub async fn offer_items(&self, offer_id: i64) -> Result<Vec<OfferItemRow>, StoreError> {
         sqlx::query_as(
             "SELECT item, quantity, unit, model, condition, expires, spans_json, source
-             FROM offer_items WHERE offer_id = ? ORDER BY position",
+             FROM offer_items WHERE offer_id = $1 ORDER BY position",
         )
         .bind(offer_id)
         .fetch_all(&self.reader)
@@ -233,7 +238,7 @@ impl Store {
     /// Item lines with their ids and received quantities.
     pub async fn items_full(&self, offer_id: i64) -> Result<Vec<ItemFull>, StoreError> {
         sqlx::query_as(&format!(
-            "SELECT {ITEM_COLUMNS} FROM offer_items i WHERE i.offer_id = ? ORDER BY i.position, i.id"
+            "SELECT {ITEM_COLUMNS} FROM offer_items i WHERE i.offer_id = $1 ORDER BY i.position, i.id"
         ))
         .bind(offer_id)
         .fetch_all(&self.reader)
@@ -243,7 +248,7 @@ impl Store {
 
     async fn offer_messages(&self, offer_id: i64) -> Result<Vec<MessageSummary>, StoreError> {
         sqlx::query_as(&format!(
-            "SELECT {MESSAGE_COLUMNS} FROM messages WHERE offer_id = ? ORDER BY id"
+            "SELECT {MESSAGE_COLUMNS} FROM messages WHERE offer_id = $1 ORDER BY id"
         ))
         .bind(offer_id)
         .fetch_all(&self.reader)
@@ -253,7 +258,7 @@ impl Store {
 }
 
 pub(super) async fn insert_offer(
-    tx: &mut Transaction<'static, Sqlite>,
+    tx: &mut Transaction<'static, Any>,
     message_id: i64,
     o: &NewOffer,
 ) -> Result<i64, StoreError> {
@@ -262,7 +267,7 @@ pub(super) async fn insert_offer(
         "INSERT INTO offers (message_id, donor_email, donor_name, subject, category, language,
                              contact_json, pickup_json, price_quoted, vetting_json,
                              created_at, updated_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING id",
     )
     .bind(message_id)
     .bind(&o.donor_email)
@@ -272,7 +277,7 @@ pub(super) async fn insert_offer(
     .bind(&o.language)
     .bind(&o.contact_json)
     .bind(&o.pickup_json)
-    .bind(o.price_quoted)
+    .bind(i64::from(o.price_quoted))
     .bind(&o.vetting_json)
     .bind(now)
     .bind(now)
@@ -282,19 +287,19 @@ pub(super) async fn insert_offer(
 }
 
 pub(super) async fn insert_item(
-    tx: &mut Transaction<'static, Sqlite>,
+    tx: &mut Transaction<'static, Any>,
     offer_id: i64,
     position: i64,
     item: &OfferItemRow,
 ) -> Result<(), StoreError> {
     sqlx::query(
         "INSERT INTO offer_items (offer_id, position, item, quantity, unit, model, condition, expires, spans_json, source)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
     )
     .bind(offer_id)
     .bind(position)
     .bind(&item.item)
-    .bind(item.quantity)
+    .bind(OptF64(item.quantity))
     .bind(&item.unit)
     .bind(&item.model)
     .bind(&item.condition)

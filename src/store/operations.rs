@@ -3,8 +3,9 @@
 //! sites' hours and zones (`store::slots`) all of it loaded in one
 //! transaction. Mirrors `web::operations`, which reads the file.
 
-use sqlx::{Sqlite, Transaction};
+use sqlx::{Any, Transaction};
 
+use super::sql::OptF64;
 use super::{now_ms, QueryContext, Store, StoreError};
 use crate::slots::hours::SiteSlots;
 use crate::slots::zone::Zone;
@@ -91,14 +92,14 @@ impl Store {
 /// Replaces the needs (unless changed on the desk) and pickup sites
 /// inside `tx`; whether the needs were replaced.
 async fn operations_in(
-    tx: &mut Transaction<'static, Sqlite>,
+    tx: &mut Transaction<'static, Any>,
     needs: &[Need],
     sites: &[PickupSite],
 ) -> Result<bool, StoreError> {
     // Any change on the desk, even removing the last need, is in the history.
     let edited: i64 = sqlx::query_scalar(
         "SELECT COUNT(*) FROM (SELECT 1 FROM audit_events WHERE offer_id IS NULL
-           AND action IN ('need_changed', 'need_removed') LIMIT 1)",
+           AND action IN ('need_changed', 'need_removed') LIMIT 1) AS edits",
     )
     .fetch_one(&mut **tx)
     .await
@@ -112,8 +113,10 @@ async fn operations_in(
             insert_need(tx, n).await?;
         }
         // Priorities are stored per offer: new weights change them all.
+        // `IS DISTINCT FROM`: SQLite's `IS NOT` with a NULL-safe meaning,
+        // which PostgreSQL spells only this way.
         sqlx::query(&format!(
-            "UPDATE offers SET priority = {PRIORITY} WHERE priority IS NOT {PRIORITY}"
+            "UPDATE offers SET priority = {PRIORITY} WHERE priority IS DISTINCT FROM {PRIORITY}"
         ))
         .execute(&mut **tx)
         .await
@@ -124,26 +127,32 @@ async fn operations_in(
         .await
         .during("clearing sites")?;
     for s in sites {
-        sqlx::query("INSERT OR REPLACE INTO pickup_sites (name, address, notes) VALUES (?, ?, ?)")
-            .bind(&s.name)
-            .bind(&s.address)
-            .bind(&s.notes)
-            .execute(&mut **tx)
-            .await
-            .during("loading pickup sites")?;
+        sqlx::query(
+            "INSERT INTO pickup_sites (name, address, notes) VALUES ($1, $2, $3)
+             ON CONFLICT (name) DO UPDATE SET address = excluded.address, notes = excluded.notes",
+        )
+        .bind(&s.name)
+        .bind(&s.address)
+        .bind(&s.notes)
+        .execute(&mut **tx)
+        .await
+        .during("loading pickup sites")?;
     }
     Ok(edited == 0)
 }
 
-async fn insert_need(tx: &mut Transaction<'static, Sqlite>, n: &Need) -> Result<(), StoreError> {
+async fn insert_need(tx: &mut Transaction<'static, Any>, n: &Need) -> Result<(), StoreError> {
     sqlx::query(
-        "INSERT OR REPLACE INTO needs (item, weight, target, per_week, on_hand) VALUES (?, ?, ?, ?, ?)",
+        "INSERT INTO needs (item, weight, target, per_week, on_hand) VALUES ($1, $2, $3, $4, $5)
+         ON CONFLICT (item) DO UPDATE SET weight = excluded.weight, target = excluded.target,
+           per_week = excluded.per_week, on_hand = excluded.on_hand, updated_by = NULL,
+           updated_at = NULL",
     )
     .bind(&n.item)
     .bind(n.weight)
-    .bind(n.target)
-    .bind(n.per_week)
-    .bind(n.on_hand)
+    .bind(OptF64(n.target))
+    .bind(OptF64(n.per_week))
+    .bind(OptF64(n.on_hand))
     .execute(&mut **tx)
     .await
     .during("loading needs")?;
@@ -167,8 +176,8 @@ impl Store {
     /// Every current need with who changed it last.
     pub async fn needs(&self) -> Result<Vec<NeedRow>, StoreError> {
         sqlx::query_as(
-            "SELECT item, CAST(weight AS REAL) AS weight, CAST(target AS REAL) AS target,
-                    CAST(per_week AS REAL) AS per_week, CAST(on_hand AS REAL) AS on_hand,
+            "SELECT item, CAST(weight AS DOUBLE PRECISION) AS weight, CAST(target AS DOUBLE PRECISION) AS target,
+                    CAST(per_week AS DOUBLE PRECISION) AS per_week, CAST(on_hand AS DOUBLE PRECISION) AS on_hand,
                     updated_by, updated_at
              FROM needs ORDER BY item",
         )
@@ -182,16 +191,16 @@ impl Store {
     pub async fn set_need(&self, actor: &str, need: &Need) -> Result<(), StoreError> {
         let mut tx = self.write().await?;
         let old: Option<Need> = sqlx::query_as(
-            "SELECT item, CAST(weight AS REAL) AS weight, CAST(target AS REAL) AS target,
-                    CAST(per_week AS REAL) AS per_week, CAST(on_hand AS REAL) AS on_hand
-             FROM needs WHERE item = ?",
+            "SELECT item, CAST(weight AS DOUBLE PRECISION) AS weight, CAST(target AS DOUBLE PRECISION) AS target,
+                    CAST(per_week AS DOUBLE PRECISION) AS per_week, CAST(on_hand AS DOUBLE PRECISION) AS on_hand
+             FROM needs WHERE item = $1",
         )
         .bind(&need.item)
         .fetch_optional(&mut *tx)
         .await
         .during("reading a need")?;
         insert_need(&mut tx, need).await?;
-        sqlx::query("UPDATE needs SET updated_by = ?, updated_at = ? WHERE item = ?")
+        sqlx::query("UPDATE needs SET updated_by = $1, updated_at = $2 WHERE item = $3")
             .bind(actor)
             .bind(now_ms())
             .bind(&need.item)
@@ -211,9 +220,9 @@ impl Store {
     pub async fn remove_need(&self, actor: &str, item: &str) -> Result<(), StoreError> {
         let mut tx = self.write().await?;
         let old: Need = sqlx::query_as(
-            "DELETE FROM needs WHERE item = ? RETURNING item, CAST(weight AS REAL) AS weight,
-                CAST(target AS REAL) AS target, CAST(per_week AS REAL) AS per_week,
-                CAST(on_hand AS REAL) AS on_hand",
+            "DELETE FROM needs WHERE item = $1 RETURNING item, CAST(weight AS DOUBLE PRECISION) AS weight,
+                CAST(target AS DOUBLE PRECISION) AS target, CAST(per_week AS DOUBLE PRECISION) AS per_week,
+                CAST(on_hand AS DOUBLE PRECISION) AS on_hand",
         )
         .bind(item)
         .fetch_optional(&mut *tx)
@@ -231,7 +240,7 @@ impl Store {
         sqlx::query_as(
             "SELECT at, actor, action, detail, message_id FROM audit_events
              WHERE offer_id IS NULL AND action IN ('need_changed', 'need_removed')
-             ORDER BY id DESC LIMIT ?",
+             ORDER BY id DESC LIMIT $1",
         )
         .bind(limit)
         .fetch_all(&self.reader)
@@ -241,10 +250,10 @@ impl Store {
 }
 
 /// Recomputes the priority of every offer with a line of `item`.
-async fn reprioritise(tx: &mut Transaction<'static, Sqlite>, item: &str) -> Result<(), StoreError> {
+async fn reprioritise(tx: &mut Transaction<'static, Any>, item: &str) -> Result<(), StoreError> {
     sqlx::query(&format!(
         "UPDATE offers SET priority = {PRIORITY}
-         WHERE id IN (SELECT offer_id FROM offer_items WHERE item = ?)"
+         WHERE id IN (SELECT offer_id FROM offer_items WHERE item = $1)"
     ))
     .bind(item)
     .execute(&mut **tx)

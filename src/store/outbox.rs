@@ -3,7 +3,7 @@
 //! scheduled here. A `held` reply waits for staff (`crate::decide` sends it
 //! on or discards it) and is never claimed while held.
 
-use sqlx::{Sqlite, Transaction};
+use sqlx::{Any, Transaction};
 
 use super::{now_ms, QueryContext, Store, StoreError};
 use crate::outbox::kinds::ReplyKind;
@@ -69,7 +69,7 @@ impl Store {
     /// Enqueues a reply inside the caller's transaction. False when a reply
     /// with the same dedup key is already there.
     pub(crate) async fn enqueue_in(
-        tx: &mut Transaction<'static, Sqlite>,
+        tx: &mut Transaction<'static, Any>,
         offer_id: Option<i64>,
         r: &NewReply,
     ) -> Result<bool, StoreError> {
@@ -80,7 +80,7 @@ impl Store {
     /// since the epoch). False when a reply with the same dedup key is
     /// already there.
     pub(crate) async fn enqueue_due_in(
-        tx: &mut Transaction<'static, Sqlite>,
+        tx: &mut Transaction<'static, Any>,
         offer_id: Option<i64>,
         r: &NewReply,
         due: i64,
@@ -92,7 +92,7 @@ impl Store {
     /// why (`held_reason`). False when a reply with the same dedup key is
     /// already there.
     pub(crate) async fn hold_in(
-        tx: &mut Transaction<'static, Sqlite>,
+        tx: &mut Transaction<'static, Any>,
         offer_id: Option<i64>,
         r: &NewReply,
         reason: &str,
@@ -118,7 +118,7 @@ impl Store {
     /// `held_reason` is given, with its audit row; counted for the limits by
     /// its normalised address and domain.
     async fn insert_reply(
-        tx: &mut Transaction<'static, Sqlite>,
+        tx: &mut Transaction<'static, Any>,
         offer_id: Option<i64>,
         r: &NewReply,
         held_reason: Option<&str>,
@@ -137,7 +137,7 @@ impl Store {
             "INSERT INTO outbox (offer_id, kind, dedup_key, rfc_message_id, to_address, recipient_key,
                                  recipient_domain, subject, raw, automatic, state, held_reason,
                                  next_attempt_at, created_at)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) ON CONFLICT DO NOTHING",
         )
         .bind(offer_id)
         .bind(r.kind)
@@ -147,8 +147,8 @@ impl Store {
         .bind(&key)
         .bind(recipient_domain(&r.to_address))
         .bind(&r.subject)
-        .bind(&r.raw)
-        .bind(r.automatic)
+        .bind(r.raw.as_slice())
+        .bind(i64::from(r.automatic))
         .bind(state)
         .bind(held_reason)
         .bind(due)
@@ -173,10 +173,14 @@ impl Store {
         let mut tx = self.write().await?;
         super::suppressions::hold_suppressed_in(&mut tx).await?;
         let mut claimed: Vec<OutboxRow> = sqlx::query_as(
-            "UPDATE outbox SET state = ?, attempts = attempts + 1, claimed_by = ?,
-                               claim_expires_at = ?
-             WHERE id IN (SELECT id FROM outbox WHERE state = ? AND next_attempt_at <= ?
-                          ORDER BY next_attempt_at, id LIMIT ?)
+            "UPDATE outbox SET state = $1, attempts = attempts + 1, claimed_by = $2,
+                               claim_expires_at = $3
+             WHERE id IN (SELECT id FROM outbox WHERE state = $4 AND next_attempt_at <= $5
+                          ORDER BY next_attempt_at, id LIMIT $6)
+               -- Checked again on the row itself: PostgreSQL re-reads a row
+               -- another worker claimed meanwhile, not the subquery, and
+               -- would hand the same reply to two workers.
+               AND state = $4
              RETURNING id, to_address, raw, attempts, rfc_message_id",
         )
         .bind(ReplyState::Sending)
@@ -198,7 +202,7 @@ impl Store {
     pub async fn release_replies(&self, ids: &[i64]) -> Result<(), StoreError> {
         let sql = format!(
             "UPDATE outbox SET state = '{}', attempts = attempts - 1, claimed_by = NULL,
-             claim_expires_at = NULL WHERE id = ? AND state = '{}' AND claimed_by = ?",
+             claim_expires_at = NULL WHERE id = $1 AND state = '{}' AND claimed_by = $2",
             ReplyState::Pending,
             ReplyState::Sending
         );
@@ -208,7 +212,7 @@ impl Store {
 
     /// When the next pending reply falls due, if any is pending.
     pub async fn next_reply_due(&self) -> Result<Option<i64>, StoreError> {
-        sqlx::query_scalar("SELECT MIN(next_attempt_at) FROM outbox WHERE state = ?")
+        sqlx::query_scalar("SELECT MIN(next_attempt_at) FROM outbox WHERE state = $1")
             .bind(ReplyState::Pending)
             .fetch_one(&self.reader)
             .await
@@ -246,9 +250,9 @@ impl Store {
         let mut tx = self.write().await?;
         let now = now_ms();
         let offer_id: Option<i64> = sqlx::query_scalar(
-            "UPDATE outbox SET state = ?1, next_attempt_at = COALESCE(?2, next_attempt_at),
-             last_error = COALESCE(?3, last_error), sent_at = COALESCE(?4, sent_at)
-             WHERE id = ?5 RETURNING offer_id",
+            "UPDATE outbox SET state = $1, next_attempt_at = COALESCE($2, next_attempt_at),
+             last_error = COALESCE($3, last_error), sent_at = COALESCE($4, sent_at)
+             WHERE id = $5 RETURNING offer_id",
         )
         .bind(state)
         .bind(next)
@@ -283,7 +287,7 @@ impl Store {
         sqlx::query_as(
             "SELECT id, kind, to_address, subject, state, attempts, last_error, held_reason,
                     created_at, sent_at
-             FROM outbox WHERE offer_id = ? ORDER BY id",
+             FROM outbox WHERE offer_id = $1 ORDER BY id",
         )
         .bind(offer_id)
         .fetch_all(&self.reader)
@@ -304,7 +308,7 @@ impl Store {
         sqlx::query_as(
             "SELECT id, offer_id, offer_id AS reference, kind, to_address, subject,
                     COALESCE(held_reason, '') AS held_reason, created_at
-             FROM outbox WHERE state = ? ORDER BY created_at, id",
+             FROM outbox WHERE state = $1 ORDER BY created_at, id",
         )
         .bind(ReplyState::Held)
         .fetch_all(&self.reader)
@@ -314,7 +318,7 @@ impl Store {
 
     /// How many replies wait for staff.
     pub async fn held_count(&self) -> Result<i64, StoreError> {
-        sqlx::query_scalar("SELECT COUNT(*) FROM outbox WHERE state = ?")
+        sqlx::query_scalar("SELECT COUNT(*) FROM outbox WHERE state = $1")
             .bind(ReplyState::Held)
             .fetch_one(&self.reader)
             .await

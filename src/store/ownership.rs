@@ -4,7 +4,7 @@
 //! narrowed to an owner ([`QueueSort`], [`Owner`], used by `store::queue`).
 //! Mirrors `web::ownership`.
 
-use sqlx::{QueryBuilder, Sqlite};
+use super::QueryBuilder;
 
 use super::{now_ms, QueryContext, Store, StoreError};
 use crate::state::Role;
@@ -176,7 +176,7 @@ pub(crate) fn open_count_index(f: &super::QueueFilter) -> Option<&'static str> {
 }
 
 /// Adds the owner condition to a queue query that already has a WHERE.
-pub(crate) fn push_owner(qb: &mut QueryBuilder<'_, Sqlite>, owner: &Option<Owner>) {
+pub(crate) fn push_owner(qb: &mut QueryBuilder, owner: &Option<Owner>) {
     match owner {
         None => {}
         Some(Owner::Nobody) => {
@@ -208,16 +208,17 @@ impl Store {
         to: Option<&str>,
     ) -> Result<bool, StoreError> {
         let mut tx = self.write().await?;
-        let now: Option<String> = sqlx::query_scalar("SELECT assigned_to FROM offers WHERE id = ?")
-            .bind(offer_id)
-            .fetch_optional(&mut *tx)
-            .await
-            .during("reading an offer's assignee")?
-            .ok_or(StoreError::NotFound("offer"))?;
+        let now: Option<String> =
+            sqlx::query_scalar("SELECT assigned_to FROM offers WHERE id = $1")
+                .bind(offer_id)
+                .fetch_optional(&mut *tx)
+                .await
+                .during("reading an offer's assignee")?
+                .ok_or(StoreError::NotFound("offer"))?;
         if now.as_deref() == to {
             return Ok(false);
         }
-        sqlx::query("UPDATE offers SET assigned_to = ?, updated_at = ? WHERE id = ?")
+        sqlx::query("UPDATE offers SET assigned_to = $1, updated_at = $2 WHERE id = $3")
             .bind(to)
             .bind(now_ms())
             .bind(offer_id)
@@ -235,7 +236,7 @@ impl Store {
 
     /// Who an offer is assigned to.
     pub async fn assignee(&self, offer_id: i64) -> Result<Option<String>, StoreError> {
-        sqlx::query_scalar("SELECT assigned_to FROM offers WHERE id = ?")
+        sqlx::query_scalar("SELECT assigned_to FROM offers WHERE id = $1")
             .bind(offer_id)
             .fetch_optional(&self.reader)
             .await
@@ -247,7 +248,7 @@ impl Store {
     /// admins), by email: whom an offer can be assigned to.
     pub async fn assignable_staff(&self) -> Result<Vec<String>, StoreError> {
         sqlx::query_scalar(
-            "SELECT email FROM users WHERE disabled_at IS NULL AND role IN (?, ?) ORDER BY email",
+            "SELECT email FROM users WHERE disabled_at IS NULL AND role IN ($1, $2) ORDER BY email",
         )
         .bind(Role::Triager)
         .bind(Role::Admin)
@@ -259,7 +260,7 @@ impl Store {
     /// Saves (or, under a name already used, replaces) a view of `user_id`.
     pub async fn save_view(&self, user_id: i64, name: &str, query: &str) -> Result<(), StoreError> {
         sqlx::query(
-            "INSERT INTO saved_views (user_id, name, query, created_at) VALUES (?, ?, ?, ?)
+            "INSERT INTO saved_views (user_id, name, query, created_at) VALUES ($1, $2, $3, $4)
              ON CONFLICT (user_id, name) DO UPDATE SET query = excluded.query",
         )
         .bind(user_id)
@@ -274,7 +275,7 @@ impl Store {
 
     /// The views `user_id` saved, by name.
     pub async fn saved_views(&self, user_id: i64) -> Result<Vec<SavedView>, StoreError> {
-        sqlx::query_as("SELECT id, name, query FROM saved_views WHERE user_id = ? ORDER BY name")
+        sqlx::query_as("SELECT id, name, query FROM saved_views WHERE user_id = $1 ORDER BY name")
             .bind(user_id)
             .fetch_all(&self.reader)
             .await
@@ -284,7 +285,7 @@ impl Store {
     /// Deletes a view of `user_id` (another person's is left alone).
     /// False when there was none.
     pub async fn delete_view(&self, user_id: i64, view_id: i64) -> Result<bool, StoreError> {
-        let done = sqlx::query("DELETE FROM saved_views WHERE id = ? AND user_id = ?")
+        let done = sqlx::query("DELETE FROM saved_views WHERE id = $1 AND user_id = $2")
             .bind(view_id)
             .bind(user_id)
             .execute(&self.writer)

@@ -3,7 +3,7 @@
 //! replies and failures all happen inside it, so later messages of the
 //! batch see what earlier ones wrote, and the batch costs one commit.
 
-use sqlx::{Sqlite, Transaction};
+use sqlx::{Any, Transaction};
 
 use super::offers::{insert_item, insert_offer, MessageFacts, NewOffer, OfferItemRow};
 use super::outbox::NewReply;
@@ -15,7 +15,7 @@ use crate::values::OfferRef;
 
 /// An open processing transaction. Dropped without [`commit`](Self::commit), it rolls back.
 pub struct ProcessingBatch {
-    pub(super) tx: Transaction<'static, Sqlite>,
+    pub(super) tx: Transaction<'static, Any>,
 }
 
 impl Store {
@@ -104,7 +104,7 @@ impl ProcessingBatch {
         let tx = &mut self.tx;
         set_processed(tx, message_id, facts, Some(offer_id)).await?;
         search::append_text(tx, offer_id, &facts.text).await?;
-        sqlx::query("UPDATE offers SET updated_at = ? WHERE id = ?")
+        sqlx::query("UPDATE offers SET updated_at = $1 WHERE id = $2")
             .bind(now_ms())
             .bind(offer_id)
             .execute(&mut **tx)
@@ -157,7 +157,7 @@ impl ProcessingBatch {
     ) -> Result<(), StoreError> {
         self.complete_joined(message_id, facts, offer_id).await?;
         let json = serde_json::to_string(items).unwrap_or_else(|_| "[]".into());
-        sqlx::query("INSERT INTO item_proposals (offer_id, message_id, items_json, created_at) VALUES (?, ?, ?, ?)")
+        sqlx::query("INSERT INTO item_proposals (offer_id, message_id, items_json, created_at) VALUES ($1, $2, $3, $4)")
             .bind(offer_id)
             .bind(message_id)
             .bind(json)
@@ -205,7 +205,7 @@ impl ProcessingBatch {
     ) -> Result<Option<(i64, Option<i64>, String)>, StoreError> {
         for id in message_ids.iter().take(50) {
             let found: Option<(i64, Option<i64>, String)> = sqlx::query_as(
-                "SELECT id, offer_id, to_address FROM outbox WHERE rfc_message_id = ?",
+                "SELECT id, offer_id, to_address FROM outbox WHERE rfc_message_id = $1",
             )
             .bind(id)
             .fetch_optional(&mut *self.tx)
@@ -229,7 +229,7 @@ impl ProcessingBatch {
     ) -> Result<(), StoreError> {
         set_processed(&mut self.tx, message_id, facts, offer_id).await?;
         sqlx::query(
-            "UPDATE outbox SET state = ?, last_error = 'bounced: see message ' || ? WHERE id = ?",
+            "UPDATE outbox SET state = $1, last_error = 'bounced: see message ' || $2 WHERE id = $3",
         )
         .bind(ReplyState::Bounced)
         .bind(message_id)
@@ -238,7 +238,7 @@ impl ProcessingBatch {
         .await
         .during("marking a reply bounced")?;
         if let Some(offer_id) = offer_id {
-            sqlx::query("UPDATE offers SET donor_undeliverable = 1, updated_at = ? WHERE id = ?")
+            sqlx::query("UPDATE offers SET donor_undeliverable = 1, updated_at = $1 WHERE id = $2")
                 .bind(now_ms())
                 .bind(offer_id)
                 .execute(&mut *self.tx)
@@ -267,7 +267,7 @@ impl ProcessingBatch {
 
     /// Marks a message failed with its reason; it stays stored and can be retried.
     pub async fn fail_message(&mut self, id: i64, reason: &str) -> Result<(), StoreError> {
-        sqlx::query("UPDATE messages SET state = ?, error = ?, processed_at = ? WHERE id = ?")
+        sqlx::query("UPDATE messages SET state = $1, error = $2, processed_at = $3 WHERE id = $4")
             .bind(MessageState::Failed)
             .bind(reason)
             .bind(now_ms())
@@ -297,7 +297,7 @@ impl ProcessingBatch {
     ) -> Result<Option<ThreadMatch>, StoreError> {
         for id in thread_ids.iter().take(50) {
             let ours: Option<Option<i64>> =
-                sqlx::query_scalar("SELECT offer_id FROM outbox WHERE rfc_message_id = ?")
+                sqlx::query_scalar("SELECT offer_id FROM outbox WHERE rfc_message_id = $1")
                     .bind(id)
                     .fetch_optional(&mut *self.tx)
                     .await
@@ -308,7 +308,7 @@ impl ProcessingBatch {
         }
         for id in thread_ids.iter().take(50) {
             let donors: Option<i64> = sqlx::query_scalar(
-                "SELECT offer_id FROM messages WHERE message_id = ? AND offer_id IS NOT NULL LIMIT 1",
+                "SELECT offer_id FROM messages WHERE message_id = $1 AND offer_id IS NOT NULL LIMIT 1",
             )
             .bind(id)
             .fetch_optional(&mut *self.tx)
@@ -330,7 +330,7 @@ impl ProcessingBatch {
         answers_our_mail: bool,
     ) -> Result<Option<ThreadMatch>, StoreError> {
         let donor: Option<String> =
-            sqlx::query_scalar("SELECT donor_email FROM offers WHERE id = ?")
+            sqlx::query_scalar("SELECT donor_email FROM offers WHERE id = $1")
                 .bind(offer_id)
                 .fetch_optional(&mut *self.tx)
                 .await
@@ -349,7 +349,7 @@ impl ProcessingBatch {
         address: &str,
         since_ms: i64,
     ) -> Result<i64, StoreError> {
-        sqlx::query_scalar("SELECT COUNT(*) FROM outbox WHERE recipient_key = ? AND automatic = 1 AND created_at >= ?")
+        sqlx::query_scalar("SELECT COUNT(*) FROM outbox WHERE recipient_key = $1 AND automatic = 1 AND created_at >= $2")
             .bind(normalised_address(address))
             .bind(since_ms)
             .fetch_one(&mut *self.tx)
@@ -365,8 +365,8 @@ impl ProcessingBatch {
         since_ms: i64,
     ) -> Result<i64, StoreError> {
         sqlx::query_scalar(
-            "SELECT COUNT(*) FROM outbox WHERE recipient_domain = ? AND automatic = 1
-             AND created_at >= ? AND state NOT IN (?, ?)",
+            "SELECT COUNT(*) FROM outbox WHERE recipient_domain = $1 AND automatic = 1
+             AND created_at >= $2 AND state NOT IN ($3, $4)",
         )
         .bind(domain)
         .bind(since_ms)
@@ -384,7 +384,7 @@ impl ProcessingBatch {
         since_ms: i64,
     ) -> Result<i64, StoreError> {
         sqlx::query_scalar(
-            "SELECT COUNT(*) FROM outbox WHERE automatic = 1 AND created_at >= ? AND state NOT IN (?, ?)",
+            "SELECT COUNT(*) FROM outbox WHERE automatic = 1 AND created_at >= $1 AND state NOT IN ($2, $3)",
         )
         .bind(since_ms)
         .bind(ReplyState::Held)
@@ -396,14 +396,14 @@ impl ProcessingBatch {
 }
 
 async fn set_processed(
-    tx: &mut Transaction<'static, Sqlite>,
+    tx: &mut Transaction<'static, Any>,
     message_id: i64,
     facts: &MessageFacts,
     offer_id: Option<i64>,
 ) -> Result<(), StoreError> {
     sqlx::query(
-        "UPDATE messages SET state = ?, error = NULL, category = ?, from_address = ?,
-         subject = ?, offer_id = ?, processed_at = ? WHERE id = ?",
+        "UPDATE messages SET state = $1, error = NULL, category = $2, from_address = $3,
+         subject = $4, offer_id = $5, processed_at = $6 WHERE id = $7",
     )
     .bind(MessageState::Processed)
     .bind(&facts.category)

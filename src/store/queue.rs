@@ -2,8 +2,8 @@
 //! per offer), the filters staff choose, search through `store::search`,
 //! and the offers and item lines the filters select, streamed for export. Mirrors `web::queue`, which parses its form into a [`QueueFilter`].
 
+use super::{Engine, QueryBuilder};
 use futures::StreamExt;
-use sqlx::{QueryBuilder, Sqlite};
 use tokio::sync::mpsc;
 
 use super::offers::{ItemFull, ITEM_COLUMNS};
@@ -86,18 +86,18 @@ pub struct ExportOffer {
 /// quantity shows without a number (`printf` would make NULL a 0).
 const QUEUE_COLUMNS: &str = "o.id, o.donor_email, o.donor_name, o.subject, o.category, o.status,
      o.language, json_extract(o.pickup_json, '$.postal_code') AS postal_code, o.created_at,
-     CAST(ROUND(o.priority, 6) AS REAL) AS priority, o.assigned_to,
+     CAST(ROUND(o.priority, 6) AS DOUBLE PRECISION) AS priority, o.assigned_to,
      COALESCE((SELECT group_concat(line, ', ') FROM (
         SELECT i.item || CASE WHEN i.quantity IS NULL THEN '' ELSE ' × ' || printf('%.15g', i.quantity) END AS line
-        FROM offer_items i WHERE i.offer_id = o.id ORDER BY i.position, i.id)), '') AS items";
+        FROM offer_items i WHERE i.offer_id = o.id ORDER BY i.position, i.id) AS lines), '') AS items";
 
 /// The columns an [`ExportOffer`] adds to a [`QueueRow`].
 const EXPORT_COLUMNS: &str = "json_extract(o.contact_json, '$.phone') AS phone,
      json_extract(o.contact_json, '$.organization') AS organization,
      json_extract(o.pickup_json, '$.address') AS pickup_address,
      o.pickup_site, o.pickup_window, o.decline_reason, o.merged_into, o.updated_at,
-     COALESCE((SELECT group_concat(body, char(10) || char(10)) FROM (
-        SELECT n.body FROM notes n WHERE n.offer_id = o.id ORDER BY n.id)), '') AS notes";
+     COALESCE((SELECT group_concat(body, '\n' || '\n') FROM (
+        SELECT n.body FROM notes n WHERE n.offer_id = o.id ORDER BY n.id) AS bodies), '') AS notes";
 
 /// An item line with the offer it belongs to, for export.
 #[derive(sqlx::FromRow)]
@@ -109,11 +109,7 @@ struct ExportRow {
 
 /// The filters besides search. `search` is the FTS5 query, when there is
 /// one and the caller does not join the index itself.
-pub(super) fn push_filter(
-    qb: &mut QueryBuilder<'_, Sqlite>,
-    f: &QueueFilter,
-    search: Option<&str>,
-) {
+pub(super) fn push_filter(qb: &mut QueryBuilder, f: &QueueFilter, search: Option<&str>) {
     qb.push(" WHERE 1 = 1");
     match f.status {
         StatusFilter::Open => {
@@ -147,19 +143,25 @@ pub(super) fn push_filter(
     }
     push_owner(qb, &f.owner);
     if let Some(search) = search {
-        qb.push(" AND o.id IN (SELECT rowid FROM offer_search WHERE offer_search MATCH ")
-            .push_bind(search.to_string())
-            .push(")");
+        qb.push(" AND o.id IN (SELECT rowid FROM offer_search WHERE ");
+        search::push_match(qb, search);
+        qb.push(")");
+    }
+}
+
+/// `offers o`, read through `index` on SQLite (PostgreSQL's planner has
+/// statistics and takes no hints).
+fn offers_indexed_by(engine: Engine, index: Option<&str>) -> String {
+    match (engine, index) {
+        (Engine::Sqlite, Some(index)) => format!("offers o INDEXED BY {index}"),
+        _ => "offers o".to_string(),
     }
 }
 
 /// The table a queue count reads: with the index that counts an owner's
 /// open offers alone, when there is one for `filter`.
-fn count_from(filter: &QueueFilter) -> String {
-    match open_count_index(filter) {
-        Some(index) => format!("offers o INDEXED BY {index}"),
-        None => "offers o".to_string(),
-    }
+fn count_from(engine: Engine, filter: &QueueFilter) -> String {
+    offers_indexed_by(engine, open_count_index(filter))
 }
 
 impl QueueFilter {
@@ -175,7 +177,7 @@ impl QueueFilter {
 /// `window` how many rows from the top the caller reads at most (a page's
 /// offset and length).
 pub(super) fn push_from_in_order(
-    qb: &mut QueryBuilder<'_, Sqlite>,
+    qb: &mut QueryBuilder,
     filter: &QueueFilter,
     fts: Option<&str>,
     window: i64,
@@ -186,21 +188,27 @@ pub(super) fn push_from_in_order(
         }
         Some(query) => {
             // The index first (CROSS JOIN keeps that order): it names the few rows.
-            qb.push(" FROM offer_search CROSS JOIN offers o ON o.id = offer_search.rowid");
+            let join = match qb.engine() {
+                Engine::Sqlite => "CROSS JOIN",
+                Engine::Postgres => "JOIN",
+            };
+            qb.push(format!(
+                " FROM offer_search {join} offers o ON o.id = offer_search.rowid"
+            ));
             push_filter(qb, filter, None);
-            qb.push(" AND offer_search MATCH ")
-                .push_bind(query.to_string());
+            qb.push(" AND ");
+            search::push_match(qb, query);
             if filter.sort == QueueSort::default() {
-                qb.push(format!(" ORDER BY {}, o.id", search::RANK));
+                qb.push(" ORDER BY ");
+                search::push_score(qb, query);
+                qb.push(", o.id");
             } else {
                 qb.push(format!(" ORDER BY {}", filter.sort.order_by()));
             }
         }
         None => {
-            qb.push(" FROM offers o");
-            if let Some(index) = open_sort_index(filter) {
-                qb.push(format!(" INDEXED BY {index}"));
-            }
+            let from = offers_indexed_by(qb.engine(), open_sort_index(filter));
+            qb.push(format!(" FROM {from}"));
             push_filter(qb, filter, None);
             qb.push(format!(" ORDER BY {}", filter.sort.order_by()));
         }
@@ -220,7 +228,7 @@ impl Store {
         if let Some(query) = fts.as_deref().filter(|_| search::ranks_alone(filter)) {
             return self.ranked_page(filter, query, offset, limit).await;
         }
-        let mut qb = QueryBuilder::new(format!("SELECT {QUEUE_COLUMNS}"));
+        let mut qb = QueryBuilder::new(self.engine, format!("SELECT {QUEUE_COLUMNS}"));
         push_from_in_order(&mut qb, filter, fts.as_deref(), offset + limit);
         qb.push(" LIMIT ")
             .push_bind(limit)
@@ -247,8 +255,8 @@ impl Store {
         offset: i64,
         limit: i64,
     ) -> Result<(Vec<QueueRow>, i64), StoreError> {
-        let ids = search::ranked_ids(&self.reader, filter, query, offset + limit);
-        let total = search::count_alone(&self.reader, filter, query);
+        let ids = search::ranked_ids(self, filter, query, offset + limit);
+        let total = search::count_alone(self, filter, query);
         let (ids, total) = tokio::try_join!(ids, total)?;
         let page: Vec<i64> = ids
             .into_iter()
@@ -257,12 +265,12 @@ impl Store {
         if page.is_empty() {
             return Ok((Vec::new(), total));
         }
-        let mut qb = QueryBuilder::new(format!(
-            "SELECT {QUEUE_COLUMNS} FROM offers o WHERE o.id IN ("
-        ));
-        let mut list = qb.separated(", ");
-        for id in &page {
-            list.push_bind(*id);
+        let mut qb = QueryBuilder::new(
+            self.engine,
+            format!("SELECT {QUEUE_COLUMNS} FROM offers o WHERE o.id IN ("),
+        );
+        for (i, id) in page.iter().enumerate() {
+            qb.push(if i == 0 { "" } else { ", " }).push_bind(*id);
         }
         qb.push(")");
         let mut rows: Vec<QueueRow> = qb
@@ -279,7 +287,9 @@ impl Store {
     /// index alone, where leaving them out row by row reads rows.
     async fn total(&self, filter: &QueueFilter, fts: Option<&str>) -> Result<i64, StoreError> {
         if !(filter.offers_only && filter.category.is_none()) {
-            return self.count(filter, fts, &count_from(filter), "").await;
+            return self
+                .count(filter, fts, &count_from(self.engine, filter), "")
+                .await;
         }
         let everything = QueueFilter {
             offers_only: false,
@@ -287,10 +297,10 @@ impl Store {
         };
         let lanes = format!(" AND o.category IN ({})", super::lane_categories_sql());
         // Walked from the few lane rows, whatever else filters.
-        let from_lanes = "offers o INDEXED BY offers_by_category_status";
-        let from_all = count_from(&everything);
+        let from_lanes = offers_indexed_by(self.engine, Some("offers_by_category_status"));
+        let from_all = count_from(self.engine, &everything);
         let all = self.count(&everything, fts, &from_all, "");
-        let in_lanes = self.count(&everything, fts, from_lanes, &lanes);
+        let in_lanes = self.count(&everything, fts, &from_lanes, &lanes);
         let (all, in_lanes) = tokio::try_join!(all, in_lanes)?;
         Ok(all - in_lanes)
     }
@@ -304,7 +314,7 @@ impl Store {
         from: &str,
         and: &str,
     ) -> Result<i64, StoreError> {
-        let mut count = QueryBuilder::new(format!("SELECT COUNT(*) FROM {from}"));
+        let mut count = QueryBuilder::new(self.engine, format!("SELECT COUNT(*) FROM {from}"));
         push_filter(&mut count, filter, fts);
         count.push(and);
         count
@@ -322,11 +332,13 @@ impl Store {
         filter: &QueueFilter,
     ) -> mpsc::Receiver<Result<ExportOffer, StoreError>> {
         let filter = filter.clone();
+        let engine = self.engine;
         self.stream(
             move || {
-                let mut qb = QueryBuilder::new(format!(
-                    "SELECT {QUEUE_COLUMNS}, {EXPORT_COLUMNS} FROM offers o"
-                ));
+                let mut qb = QueryBuilder::new(
+                    engine,
+                    format!("SELECT {QUEUE_COLUMNS}, {EXPORT_COLUMNS} FROM offers o"),
+                );
                 push_filter(&mut qb, &filter, filter.fts().as_deref());
                 qb.push(" ORDER BY o.id");
                 qb
@@ -342,13 +354,17 @@ impl Store {
         filter: &QueueFilter,
     ) -> mpsc::Receiver<Result<(OfferRef, ItemFull), StoreError>> {
         let filter = filter.clone();
+        let engine = self.engine;
         let (tx, rx) = mpsc::channel(EXPORT_BUFFER);
         let rows = self.stream::<ExportRow>(
             move || {
-                let mut qb = QueryBuilder::new(format!(
-                    "SELECT o.id AS offer_ref, {ITEM_COLUMNS}
+                let mut qb = QueryBuilder::new(
+                    engine,
+                    format!(
+                        "SELECT o.id AS offer_ref, {ITEM_COLUMNS}
                  FROM offer_items i JOIN offers o ON o.id = i.offer_id"
-                ));
+                    ),
+                );
                 push_filter(&mut qb, &filter, filter.fts().as_deref());
                 qb.push(" ORDER BY o.id, i.position, i.id");
                 qb
@@ -363,11 +379,11 @@ impl Store {
     /// into a small channel as they come.
     fn stream<T>(
         &self,
-        build: impl FnOnce() -> QueryBuilder<'static, Sqlite> + Send + 'static,
+        build: impl FnOnce() -> QueryBuilder<'static> + Send + 'static,
         what: &'static str,
     ) -> mpsc::Receiver<Result<T, StoreError>>
     where
-        T: for<'r> sqlx::FromRow<'r, sqlx::sqlite::SqliteRow> + Send + Unpin + 'static,
+        T: for<'r> sqlx::FromRow<'r, sqlx::any::AnyRow> + Send + Unpin + 'static,
     {
         let (tx, rx) = mpsc::channel(EXPORT_BUFFER);
         let reader = self.reader.clone();

@@ -1,7 +1,9 @@
 //! Full-text search of offers (SQLite FTS5, table `offer_search`, one row
-//! per offer): writing an offer's row when it is created and adding the
-//! clean text of the messages that join it, and turning what staff type
-//! into an FTS5 query. The row's items, notes and the offer's own columns
+//! per offer; on PostgreSQL a table of the same name with a weighted
+//! tsvector, see migrations/postgres/0024): writing an offer's row when it
+//! is created and adding the clean text of the messages that join it, and
+//! turning what staff type into an FTS5 query ([`pg_tsquery`] turns that
+//! into a tsquery). The row's items, notes and the offer's own columns
 //! are kept in step by triggers (migration 0017), in the transaction that
 //! changes them. A search with no filter but itself ([`ranks_alone`]) is
 //! ranked, cut to its page and counted inside the index, so a search that
@@ -12,9 +14,11 @@
 //! prefix), `OR` between two terms, a reference (`SL-000123`, `sl-123`) and
 //! a phone number in any spacing (`+1 310 555 0100`, `310-555-0100`).
 
-use sqlx::{QueryBuilder, Sqlite, SqlitePool, Transaction};
+use sqlx::{Any, AnyPool, Transaction};
 
-use super::{QueryContext, QueueFilter, QueueSort, StatusFilter, StoreError};
+use super::{
+    Engine, QueryBuilder, QueryContext, QueueFilter, QueueSort, StatusFilter, Store, StoreError,
+};
 use crate::values::OfferRef;
 
 /// The most characters of clean text one offer keeps in the index; a
@@ -42,9 +46,34 @@ pub(super) fn ranks_alone(f: &QueueFilter) -> bool {
         && f.sort == QueueSort::default()
 }
 
+/// The search condition on `offer_search`: FTS5's MATCH, or the tsvector
+/// against the same query as a tsquery.
+pub(super) fn push_match(qb: &mut QueryBuilder, fts: &str) {
+    match qb.engine() {
+        Engine::Sqlite => qb.push("offer_search MATCH ").push_bind(fts.to_string()),
+        Engine::Postgres => qb
+            .push("offer_search.tsv @@ to_tsquery('simple', ")
+            .push_bind(pg_tsquery(fts))
+            .push(")"),
+    };
+}
+
+/// A row's score for the search `fts`, lower the better match: bm25 with
+/// [`RANK`]'s weights, or PostgreSQL's `ts_rank` (higher the better there)
+/// negated.
+pub(super) fn push_score(qb: &mut QueryBuilder, fts: &str) {
+    match qb.engine() {
+        Engine::Sqlite => qb.push(RANK),
+        Engine::Postgres => qb
+            .push("-CAST(ts_rank(offer_search.tsv, to_tsquery('simple', ")
+            .push_bind(pg_tsquery(fts))
+            .push(")) AS DOUBLE PRECISION)"),
+    };
+}
+
 /// Leaves requests and inquiries out of the index's own query when `f`
 /// does: their ids are few, read once from the category index.
-fn push_offers_only(qb: &mut QueryBuilder<'_, Sqlite>, f: &QueueFilter) {
+fn push_offers_only(qb: &mut QueryBuilder, f: &QueueFilter) {
     if f.offers_only && f.category.is_none() {
         let lanes = super::lane_categories_sql();
         qb.push(format!(
@@ -69,16 +98,11 @@ pub fn ranked_part(f: &QueueFilter, total: i64) -> Option<i64> {
 
 /// The matches of `query` that are ranked, with their score: the newest
 /// `ranked` (the index walks its rowids backwards and stops).
-fn push_ranked_matches(
-    qb: &mut QueryBuilder<'_, Sqlite>,
-    f: &QueueFilter,
-    query: &str,
-    ranked: i64,
-) {
-    qb.push(format!(
-        "SELECT rowid AS id, {RANK} AS score FROM offer_search WHERE offer_search MATCH "
-    ))
-    .push_bind(query.to_string());
+fn push_ranked_matches(qb: &mut QueryBuilder, f: &QueueFilter, query: &str, ranked: i64) {
+    qb.push("SELECT rowid AS id, ");
+    push_score(qb, query);
+    qb.push(" AS score FROM offer_search WHERE ");
+    push_match(qb, query);
     push_offers_only(qb, f);
     qb.push(" ORDER BY rowid DESC LIMIT ").push_bind(ranked);
 }
@@ -87,31 +111,32 @@ fn push_ranked_matches(
 /// `window` of the ranked matches by rank (then by id, so pages never
 /// overlap), and only those joined to `offers`. `window` is at most a few
 /// pages here, well inside the ranked matches.
-pub(super) fn push_ranked_window(
-    qb: &mut QueryBuilder<'_, Sqlite>,
-    f: &QueueFilter,
-    query: &str,
-    window: i64,
-) {
+pub(super) fn push_ranked_window(qb: &mut QueryBuilder, f: &QueueFilter, query: &str, window: i64) {
     qb.push(" FROM (SELECT id, score FROM (");
     push_ranked_matches(qb, f, query, RANKED_MATCHES);
-    qb.push(") ORDER BY score, id LIMIT ")
+    let join = match qb.engine() {
+        Engine::Sqlite => "CROSS JOIN",
+        Engine::Postgres => "JOIN",
+    };
+    qb.push(") AS ranked ORDER BY score, id LIMIT ")
         .push_bind(window)
-        .push(") p CROSS JOIN offers o ON o.id = p.id ORDER BY p.score, p.id");
+        .push(format!(
+            ") p {join} offers o ON o.id = p.id ORDER BY p.score, p.id"
+        ));
 }
 
 /// How many offers a queue [`ranks_alone`] answers holds, counted in the
 /// index.
 pub(super) async fn count_alone(
-    reader: &SqlitePool,
+    store: &Store,
     f: &QueueFilter,
     query: &str,
 ) -> Result<i64, StoreError> {
-    let mut qb = QueryBuilder::new("SELECT COUNT(*) FROM offer_search WHERE offer_search MATCH ");
-    qb.push_bind(query.to_string());
+    let mut qb = QueryBuilder::new(store.engine, "SELECT COUNT(*) FROM offer_search WHERE ");
+    push_match(&mut qb, query);
     push_offers_only(&mut qb, f);
     qb.build_query_scalar()
-        .fetch_one(reader)
+        .fetch_one(&store.reader)
         .await
         .during("counting a search's matches")
 }
@@ -120,25 +145,35 @@ pub(super) async fn count_alone(
 /// order: the ranked matches best first (by rank, then id), then, for a
 /// window reaching past them, the older matches newest first.
 pub(super) async fn ranked_ids(
-    reader: &SqlitePool,
+    store: &Store,
     f: &QueueFilter,
     query: &str,
     window: i64,
 ) -> Result<Vec<i64>, StoreError> {
-    ranked_ids_of(reader, f, query, window, RANKED_MATCHES).await
+    ranked_ids_of(
+        store.engine,
+        &store.reader,
+        f,
+        query,
+        window,
+        RANKED_MATCHES,
+    )
+    .await
 }
 
 /// [`ranked_ids`] with the newest `ranked` matches ranked.
 async fn ranked_ids_of(
-    reader: &SqlitePool,
+    engine: Engine,
+    reader: &AnyPool,
     f: &QueueFilter,
     query: &str,
     window: i64,
     ranked: i64,
 ) -> Result<Vec<i64>, StoreError> {
-    let mut qb = QueryBuilder::<Sqlite>::new("SELECT id FROM (");
+    let mut qb = QueryBuilder::new(engine, "SELECT id FROM (");
     push_ranked_matches(&mut qb, f, query, ranked);
-    qb.push(") ORDER BY score, id LIMIT ").push_bind(window);
+    qb.push(") AS ranked ORDER BY score, id LIMIT ")
+        .push_bind(window);
     let mut ids: Vec<i64> = qb
         .build_query_scalar()
         .fetch_all(reader)
@@ -147,11 +182,9 @@ async fn ranked_ids_of(
     let past_ranked = window - ranked;
     if past_ranked > 0 && ids.len() as i64 == ranked {
         let oldest_ranked = ids.iter().copied().min().unwrap_or(0);
-        let mut qb =
-            QueryBuilder::<Sqlite>::new("SELECT rowid FROM offer_search WHERE offer_search MATCH ");
-        qb.push_bind(query.to_string())
-            .push(" AND rowid < ")
-            .push_bind(oldest_ranked);
+        let mut qb = QueryBuilder::new(engine, "SELECT rowid FROM offer_search WHERE ");
+        push_match(&mut qb, query);
+        qb.push(" AND rowid < ").push_bind(oldest_ranked);
         push_offers_only(&mut qb, f);
         qb.push(" ORDER BY rowid DESC LIMIT ")
             .push_bind(past_ranked);
@@ -168,25 +201,25 @@ async fn ranked_ids_of(
 /// Writes the search row of a just-created offer (its items already
 /// written), with the clean text of its message.
 pub(super) async fn insert_row(
-    tx: &mut Transaction<'static, Sqlite>,
+    tx: &mut Transaction<'static, Any>,
     offer_id: i64,
     phone: Option<&str>,
     text: &str,
 ) -> Result<(), StoreError> {
     sqlx::query(
         "INSERT INTO offer_search (rowid, reference, donor, subject, phones, pickup, items, notes, text)
-         SELECT o.id, ?2,
+         SELECT o.id, $2,
            COALESCE(o.donor_name, '') || ' ' || o.donor_email || ' '
              || COALESCE(json_extract(o.contact_json, '$.name'), '') || ' '
              || COALESCE(json_extract(o.contact_json, '$.organization'), ''),
-           o.subject, ?3,
+           o.subject, $3,
            COALESCE(json_extract(o.pickup_json, '$.address'), '') || ' '
              || COALESCE(json_extract(o.pickup_json, '$.postal_code'), ''),
            COALESCE((SELECT group_concat(i.item || ' ' || COALESCE(i.model, '') || ' ' || COALESCE(i.unit, ''), ' ')
              FROM offer_items i WHERE i.offer_id = o.id), ''),
            COALESCE((SELECT group_concat(n.body, ' ') FROM notes n WHERE n.offer_id = o.id), ''),
-           ?4
-         FROM offers o WHERE o.id = ?1",
+           $4
+         FROM offers o WHERE o.id = $1",
     )
     .bind(offer_id)
     .bind(OfferRef::from(offer_id).to_string())
@@ -200,7 +233,7 @@ pub(super) async fn insert_row(
 
 /// Adds the clean text of a message that joined an offer to its row.
 pub(super) async fn append_text(
-    tx: &mut Transaction<'static, Sqlite>,
+    tx: &mut Transaction<'static, Any>,
     offer_id: i64,
     text: &str,
 ) -> Result<(), StoreError> {
@@ -208,7 +241,8 @@ pub(super) async fn append_text(
         return Ok(());
     }
     sqlx::query(
-        "UPDATE offer_search SET text = substr(text || char(10) || ?, 1, ?) WHERE rowid = ?",
+        "UPDATE offer_search SET text = substr(text || '\n' || $1, 1, CAST($2 AS INTEGER))
+         WHERE rowid = $3",
     )
     .bind(bounded(text))
     .bind(MAX_TEXT_CHARS as i64)
@@ -391,14 +425,83 @@ pub fn fts_query(input: &str) -> Option<String> {
     Some(out)
 }
 
+/// An FTS5 query of [`fts_query`] as a PostgreSQL `to_tsquery('simple', …)`
+/// text: each quoted string a phrase of its words (`<->`), `AND` `&`, `OR`
+/// `|`, a trailing `*` a prefix (`:*`); column filters (`phones :`) search
+/// every column.
+pub fn pg_tsquery(fts: &str) -> String {
+    let mut out = String::new();
+    let mut chars = fts.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '"' => {
+                let mut body = String::new();
+                while let Some(c) = chars.next() {
+                    if c == '"' {
+                        if chars.peek() == Some(&'"') {
+                            chars.next();
+                            body.push('"');
+                            continue;
+                        }
+                        break;
+                    }
+                    body.push(c);
+                }
+                let prefix = chars.peek() == Some(&'*');
+                if prefix {
+                    chars.next();
+                }
+                let words: Vec<String> = body
+                    .split(|c: char| !c.is_alphanumeric())
+                    .filter(|w| !w.is_empty())
+                    .map(|w| format!("'{}'", w.to_lowercase()))
+                    .collect();
+                let mut phrase = words.join(" <-> ");
+                if phrase.is_empty() {
+                    phrase = "''".into();
+                }
+                if prefix {
+                    phrase.push_str(":*");
+                }
+                out.push_str(&format!("({phrase})"));
+            }
+            '(' | ')' => out.push(c),
+            c if c.is_whitespace() => {}
+            _ => {
+                let mut word = String::from(c);
+                while let Some(&c) = chars.peek() {
+                    if c.is_whitespace() || "()\"".contains(c) {
+                        break;
+                    }
+                    word.push(c);
+                    chars.next();
+                }
+                match word.as_str() {
+                    "AND" => out.push_str(" & "),
+                    "OR" => out.push_str(" | "),
+                    // A column filter: the words after it search every column.
+                    _ => {}
+                }
+            }
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     /// An index of offers 1..=`n` where offer `i` mentions "gowns" `i % 7 + 1`
     /// times, so ranks differ, and every offer matches.
-    async fn index_of(n: i64) -> SqlitePool {
-        let pool = SqlitePool::connect("sqlite::memory:").await.unwrap();
+    async fn index_of(n: i64) -> AnyPool {
+        sqlx::any::install_default_drivers();
+        // One connection: each would open a database of its own in memory.
+        let pool = sqlx::any::AnyPoolOptions::new()
+            .max_connections(1)
+            .connect("sqlite::memory:")
+            .await
+            .unwrap();
         sqlx::query(
             "CREATE VIRTUAL TABLE offer_search USING fts5 (
                reference, donor, subject, phones, pickup, items, notes, text)",
@@ -408,7 +511,7 @@ mod tests {
         .unwrap();
         for i in 1..=n {
             let text = vec!["gowns"; (i % 7 + 1) as usize].join(" ") + " and some more words";
-            sqlx::query("INSERT INTO offer_search (rowid, text) VALUES (?, ?)")
+            sqlx::query("INSERT INTO offer_search (rowid, text) VALUES ($1, $2)")
                 .bind(i)
                 .bind(text)
                 .execute(&pool)
@@ -422,7 +525,7 @@ mod tests {
     async fn a_broad_search_ranks_its_newest_matches_then_lists_the_older_newest_first() {
         let pool = index_of(40).await;
         let f = QueueFilter::default();
-        let all = ranked_ids_of(&pool, &f, r#""gowns""#, 100, 10)
+        let all = ranked_ids_of(Engine::Sqlite, &pool, &f, r#""gowns""#, 100, 10)
             .await
             .unwrap();
         assert_eq!(all.len(), 40, "every match listed once: {all:?}");
@@ -439,7 +542,9 @@ mod tests {
         // Then the older ones, newest first.
         assert_eq!(all[10..], (1..=30).rev().collect::<Vec<_>>());
         // A page inside the ranked part is the same whatever the window.
-        let first = ranked_ids_of(&pool, &f, r#""gowns""#, 3, 10).await.unwrap();
+        let first = ranked_ids_of(Engine::Sqlite, &pool, &f, r#""gowns""#, 3, 10)
+            .await
+            .unwrap();
         assert_eq!(first, all[..3]);
     }
 
@@ -466,7 +571,7 @@ mod tests {
     async fn a_search_with_fewer_matches_than_ranked_is_ranked_whole() {
         let pool = index_of(12).await;
         let f = QueueFilter::default();
-        let all = ranked_ids_of(&pool, &f, r#""gowns""#, 50, 100)
+        let all = ranked_ids_of(Engine::Sqlite, &pool, &f, r#""gowns""#, 50, 100)
             .await
             .unwrap();
         let best_first: Vec<i64> = {
@@ -497,6 +602,14 @@ mod tests {
             r#"(phones : ("13105550100" OR "3105550100") OR ("+1" AND "310" AND "555-0100")) AND "ruiz""#
         );
         assert_eq!(fts_query("2000 masks").unwrap(), r#""2000" AND "masks""#);
+        assert_eq!(
+            pg_tsquery(&fts_query(r#""isolation gowns" OR glove*"#).unwrap()),
+            "('isolation' <-> 'gowns') | ('glove':*)"
+        );
+        assert_eq!(
+            pg_tsquery(&fts_query("+1 310 555-0100 ruiz").unwrap()),
+            "((('13105550100') | ('3105550100')) | (('1') & ('310') & ('555' <-> '0100'))) & ('ruiz')"
+        );
         assert_eq!(
             phone_tokens("+1 (310) 555-0100"),
             "13105550100 3105550100 5550100"

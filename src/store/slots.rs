@@ -6,8 +6,9 @@
 //! Mirrors `crate::slots`, which says what may be booked when.
 
 use chrono::NaiveDateTime;
-use sqlx::{Sqlite, Transaction};
+use sqlx::{Any, Transaction};
 
+use super::sql::{DateTimeText, Flag};
 use super::{now_ms, DecisionTx, ProcessingBatch, QueryContext, Store, StoreError};
 use crate::slots::hours::SiteSlots;
 use crate::slots::zone::Zone;
@@ -24,6 +25,8 @@ pub enum BookingMode {
     Pickup,
 }
 
+crate::any_text_type!(BookingMode);
+
 /// Whether a booking still holds its slot.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, sqlx::Type)]
 #[serde(rename_all = "snake_case")]
@@ -33,12 +36,16 @@ pub enum BookingState {
     Cancelled,
 }
 
+crate::any_text_type!(BookingState);
+
 /// An offer's booking: one per offer, updated in place when rescheduled.
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize, sqlx::FromRow)]
 pub struct Booking {
     pub offer_id: i64,
     pub site: String,
+    #[sqlx(try_from = "DateTimeText")]
     pub starts_at: NaiveDateTime,
+    #[sqlx(try_from = "DateTimeText")]
     pub ends_at: NaiveDateTime,
     pub mode: BookingMode,
     /// The donor's address, for a pickup there.
@@ -48,6 +55,7 @@ pub struct Booking {
     /// The calendar event's SEQUENCE: raised by every change.
     pub sequence: i64,
     pub state: BookingState,
+    #[sqlx(try_from = "Flag")]
     pub overbooked: bool,
 }
 
@@ -103,23 +111,28 @@ impl StoredHours {
 
 /// Writes `b` as its offer's booking (replacing the one there was).
 pub(super) async fn save_booking(
-    tx: &mut Transaction<'static, Sqlite>,
+    tx: &mut Transaction<'static, Any>,
     b: &Booking,
 ) -> Result<(), StoreError> {
     sqlx::query(&format!(
-        "INSERT OR REPLACE INTO slot_bookings ({BOOKING_COLUMNS}, updated_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+        "INSERT INTO slot_bookings ({BOOKING_COLUMNS}, updated_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+         ON CONFLICT (offer_id) DO UPDATE SET site = excluded.site,
+           starts_at = excluded.starts_at, ends_at = excluded.ends_at, mode = excluded.mode,
+           address = excluded.address, uid = excluded.uid, sequence = excluded.sequence,
+           state = excluded.state, overbooked = excluded.overbooked,
+           updated_at = excluded.updated_at"
     ))
     .bind(b.offer_id)
     .bind(&b.site)
-    .bind(b.starts_at)
-    .bind(b.ends_at)
+    .bind(DateTimeText(b.starts_at))
+    .bind(DateTimeText(b.ends_at))
     .bind(b.mode)
     .bind(&b.address)
     .bind(&b.uid)
     .bind(b.sequence)
     .bind(b.state)
-    .bind(b.overbooked)
+    .bind(i64::from(b.overbooked))
     .bind(now_ms())
     .execute(&mut **tx)
     .await
@@ -129,7 +142,7 @@ pub(super) async fn save_booking(
 
 /// Replaces every site's hours and capacity inside `tx`.
 pub(super) async fn site_slots_in(
-    tx: &mut Transaction<'static, Sqlite>,
+    tx: &mut Transaction<'static, Any>,
     sites: &[SiteSlots],
 ) -> Result<(), StoreError> {
     sqlx::query("DELETE FROM site_slots")
@@ -146,11 +159,13 @@ pub(super) async fn site_slots_in(
             ))),
         })?;
         sqlx::query(
-            "INSERT OR REPLACE INTO site_slots (site, hours_json, capacity) VALUES (?, ?, ?)",
+            "INSERT INTO site_slots (site, hours_json, capacity) VALUES ($1, $2, $3)
+             ON CONFLICT (site) DO UPDATE SET hours_json = excluded.hours_json,
+               capacity = excluded.capacity",
         )
         .bind(&s.site)
         .bind(hours)
-        .bind(s.capacity)
+        .bind(i64::from(s.capacity))
         .execute(&mut **tx)
         .await
         .during("loading site hours")?;
@@ -160,7 +175,7 @@ pub(super) async fn site_slots_in(
 
 /// Replaces every site's time zone inside `tx`.
 pub(super) async fn site_zones_in(
-    tx: &mut Transaction<'static, Sqlite>,
+    tx: &mut Transaction<'static, Any>,
     zones: &[(String, Zone)],
 ) -> Result<(), StoreError> {
     sqlx::query("DELETE FROM site_zones")
@@ -169,12 +184,15 @@ pub(super) async fn site_zones_in(
         .during("clearing site time zones")?;
     for (site, zone) in zones {
         let Some(name) = zone.name() else { continue };
-        sqlx::query("INSERT OR REPLACE INTO site_zones (site, timezone) VALUES (?, ?)")
-            .bind(site)
-            .bind(name)
-            .execute(&mut **tx)
-            .await
-            .during("loading site time zones")?;
+        sqlx::query(
+            "INSERT INTO site_zones (site, timezone) VALUES ($1, $2)
+             ON CONFLICT (site) DO UPDATE SET timezone = excluded.timezone",
+        )
+        .bind(site)
+        .bind(name)
+        .execute(&mut **tx)
+        .await
+        .during("loading site time zones")?;
     }
     Ok(())
 }
@@ -201,7 +219,7 @@ impl Store {
     /// (or, never expected, a name this build does not know).
     pub async fn site_zone(&self, site: &str) -> Result<Zone, StoreError> {
         let name: Option<String> =
-            sqlx::query_scalar("SELECT timezone FROM site_zones WHERE site = ?")
+            sqlx::query_scalar("SELECT timezone FROM site_zones WHERE site = $1")
                 .bind(site)
                 .fetch_optional(&self.reader)
                 .await
@@ -224,13 +242,23 @@ impl Store {
     /// listed); a stored value that cannot be read is in `invalid`, with
     /// its site and value.
     pub async fn site_slots(&self) -> Result<StoredHours, StoreError> {
-        let rows: Vec<(String, String, u32)> =
+        let rows: Vec<(String, String, i64)> =
             sqlx::query_as("SELECT site, hours_json, capacity FROM site_slots ORDER BY site")
                 .fetch_all(&self.reader)
                 .await
                 .during("reading site hours")?;
         let mut out = StoredHours::default();
         for (site, json, capacity) in rows {
+            // A capacity is written from a u32; read back as PostgreSQL's
+            // BIGINT, one out of range is as unreadable as bad hours.
+            let capacity = match u32::try_from(capacity) {
+                Ok(capacity) => capacity,
+                Err(e) => {
+                    let value = format!("capacity {capacity}");
+                    out.invalid.push(BadSiteHours::new(&site, &value, e));
+                    continue;
+                }
+            };
             match serde_json::from_str(&json) {
                 Ok(hours) => out.sites.push(SiteSlots {
                     site,
@@ -257,7 +285,7 @@ impl Store {
     /// The offer's booking, booked or cancelled.
     pub async fn booking(&self, offer_id: i64) -> Result<Option<Booking>, StoreError> {
         sqlx::query_as(&format!(
-            "SELECT {BOOKING_COLUMNS} FROM slot_bookings WHERE offer_id = ?"
+            "SELECT {BOOKING_COLUMNS} FROM slot_bookings WHERE offer_id = $1"
         ))
         .bind(offer_id)
         .fetch_optional(&self.reader)
@@ -267,7 +295,7 @@ impl Store {
 
     /// The items of `offer_id` received short of their pledge.
     pub async fn shortfalls(&self, offer_id: i64) -> Result<Vec<Shortfall>, StoreError> {
-        sqlx::query_as(&format!("{SHORTFALLS} AND i.offer_id = ? ORDER BY i.id"))
+        sqlx::query_as(&format!("{SHORTFALLS} AND i.offer_id = $1 ORDER BY i.id"))
             .bind(offer_id)
             .fetch_all(&self.reader)
             .await
@@ -277,7 +305,7 @@ impl Store {
     /// The latest shortfalls over every offer, newest offers first.
     pub async fn recent_shortfalls(&self, limit: i64) -> Result<Vec<Shortfall>, StoreError> {
         sqlx::query_as(&format!(
-            "{SHORTFALLS} ORDER BY i.offer_id DESC, i.id LIMIT ?"
+            "{SHORTFALLS} ORDER BY i.offer_id DESC, i.id LIMIT $1"
         ))
         .bind(limit)
         .fetch_all(&self.reader)
@@ -286,26 +314,27 @@ impl Store {
     }
 }
 
-const SHORTFALLS: &str = "SELECT i.offer_id, i.item, CAST(i.quantity AS REAL) AS pledged,
-       CAST(i.received_quantity AS REAL) AS received, i.unit
+const SHORTFALLS: &str =
+    "SELECT i.offer_id, i.item, CAST(i.quantity AS DOUBLE PRECISION) AS pledged,
+       CAST(i.received_quantity AS DOUBLE PRECISION) AS received, i.unit
   FROM offer_items i
  WHERE i.received_quantity IS NOT NULL AND i.quantity IS NOT NULL
    AND i.received_quantity < i.quantity";
 
 async fn bookings_in(
-    conn: &mut sqlx::SqliteConnection,
+    conn: &mut sqlx::AnyConnection,
     site: &str,
     (from, to): (NaiveDateTime, NaiveDateTime),
     except: i64,
 ) -> Result<Vec<(NaiveDateTime, NaiveDateTime)>, StoreError> {
-    sqlx::query_as(
+    let rows: Vec<(DateTimeText, DateTimeText)> = sqlx::query_as(
         "SELECT starts_at, ends_at FROM slot_bookings
-          WHERE site = ? AND state = 'booked' AND starts_at < ? AND ends_at > ? AND offer_id <> ?
-            AND offer_id NOT IN (SELECT id FROM offers WHERE status IN (?, ?, ?))",
+          WHERE site = $1 AND state = 'booked' AND starts_at < $2 AND ends_at > $3 AND offer_id <> $4
+            AND offer_id NOT IN (SELECT id FROM offers WHERE status IN ($5, $6, $7))",
     )
     .bind(site)
-    .bind(to)
-    .bind(from)
+    .bind(DateTimeText(to))
+    .bind(DateTimeText(from))
     .bind(except)
     // A declined, spam or merged offer no longer holds its slot.
     .bind(OfferStatus::Declined)
@@ -313,14 +342,15 @@ async fn bookings_in(
     .bind(OfferStatus::Merged)
     .fetch_all(conn)
     .await
-    .during("reading bookings")
+    .during("reading bookings")?;
+    Ok(rows.into_iter().map(|(a, b)| (a.0, b.0)).collect())
 }
 
 impl DecisionTx {
     /// The offer's booking, read under the decision's lock.
     pub async fn booking(&mut self, offer_id: i64) -> Result<Option<Booking>, StoreError> {
         sqlx::query_as(&format!(
-            "SELECT {BOOKING_COLUMNS} FROM slot_bookings WHERE offer_id = ?"
+            "SELECT {BOOKING_COLUMNS} FROM slot_bookings WHERE offer_id = $1"
         ))
         .bind(offer_id)
         .fetch_optional(&mut *self.tx)
@@ -346,7 +376,7 @@ impl DecisionTx {
 
     /// Forgets the offer's pickup site and window (its pickup was cancelled).
     pub async fn clear_pickup(&mut self, offer_id: i64) -> Result<(), StoreError> {
-        sqlx::query("UPDATE offers SET pickup_site = NULL, pickup_window = NULL WHERE id = ?")
+        sqlx::query("UPDATE offers SET pickup_site = NULL, pickup_window = NULL WHERE id = $1")
             .bind(offer_id)
             .execute(&mut *self.tx)
             .await
@@ -369,12 +399,12 @@ impl ProcessingBatch {
 }
 
 async fn reopen(
-    tx: &mut Transaction<'static, Sqlite>,
+    tx: &mut Transaction<'static, Any>,
     offer_id: i64,
     message_id: i64,
 ) -> Result<bool, StoreError> {
     let reopened = sqlx::query(
-        "UPDATE offers SET status = ?, updated_at = ? WHERE id = ? AND status = ?
+        "UPDATE offers SET status = $1, updated_at = $2 WHERE id = $3 AND status = $4
             AND EXISTS (SELECT 1 FROM slot_bookings b WHERE b.offer_id = offers.id AND b.state = 'booked')",
     )
     .bind(OfferStatus::New)

@@ -28,7 +28,7 @@ impl Store {
     pub async fn snippets(&self, language: Option<&str>) -> Result<Vec<Snippet>, StoreError> {
         sqlx::query_as(
             "SELECT id, name, language, body, updated_by, updated_at FROM reply_snippets
-             WHERE ?1 IS NULL OR language = ?1 ORDER BY language, name, id",
+             WHERE $1 IS NULL OR language = $1 ORDER BY language, name, id",
         )
         .bind(language)
         .fetch_all(&self.reader)
@@ -48,11 +48,11 @@ impl Store {
         let saved: Option<i64> = match id {
             None => sqlx::query_scalar(
                 "INSERT INTO reply_snippets (name, language, body, updated_by, updated_at)
-                 SELECT ?1, ?2, ?3, ?4, ?5 WHERE ?6 IS NULL RETURNING id",
+                 SELECT $1, $2, $3, $4, $5 WHERE $6 IS NULL RETURNING id",
             ),
             Some(_) => sqlx::query_scalar(
-                "UPDATE reply_snippets SET name = ?1, language = ?2, body = ?3, updated_by = ?4,
-                        updated_at = ?5 WHERE id = ?6 RETURNING id",
+                "UPDATE reply_snippets SET name = $1, language = $2, body = $3, updated_by = $4,
+                        updated_at = $5 WHERE id = $6 RETURNING id",
             ),
         }
         .bind(&s.name)
@@ -75,7 +75,7 @@ impl Store {
     pub async fn delete_snippet(&self, id: i64, actor: &str) -> Result<(), StoreError> {
         let mut tx = self.write().await?;
         let gone: Option<String> = sqlx::query_scalar(
-            "DELETE FROM reply_snippets WHERE id = ? RETURNING name || ' (' || language || ')'",
+            "DELETE FROM reply_snippets WHERE id = $1 RETURNING name || ' (' || language || ')'",
         )
         .bind(id)
         .fetch_optional(&mut *tx)

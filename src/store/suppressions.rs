@@ -8,7 +8,7 @@
 //! a pending reply whose address was suppressed after it was queued is held
 //! when the sender would claim it ([`hold_suppressed_in`]).
 
-use sqlx::{Sqlite, Transaction};
+use sqlx::{Any, Transaction};
 
 use super::{now_ms, QueryContext, Store, StoreError};
 use crate::mail::dsn::Severity;
@@ -52,7 +52,7 @@ impl Store {
     /// transaction: a hard one suppresses, a soft one counts and suppresses
     /// at `soft_limit`.
     pub(crate) async fn record_bounce_in(
-        tx: &mut Transaction<'static, Sqlite>,
+        tx: &mut Transaction<'static, Any>,
         address: &str,
         severity: Severity,
         reason: &str,
@@ -64,11 +64,13 @@ impl Store {
         let soft = i64::from(severity == Severity::Soft);
         let (count, suppressed_at): (i64, Option<i64>) = sqlx::query_as(
             "INSERT INTO suppressions (address, soft_bounces, reason, message_id, updated_at)
-             VALUES (?1, ?2, ?3, ?4, ?5)
-             ON CONFLICT (address) DO UPDATE SET soft_bounces = soft_bounces + ?2,
-               reason = CASE WHEN suppressed_at IS NULL THEN ?3 ELSE reason END,
-               message_id = CASE WHEN suppressed_at IS NULL THEN ?4 ELSE message_id END,
-               updated_at = ?5
+             VALUES ($1, $2, $3, $4, $5)
+             ON CONFLICT (address) DO UPDATE SET soft_bounces = suppressions.soft_bounces + $2,
+               reason = CASE WHEN suppressions.suppressed_at IS NULL THEN $3
+                             ELSE suppressions.reason END,
+               message_id = CASE WHEN suppressions.suppressed_at IS NULL THEN $4
+                                 ELSE suppressions.message_id END,
+               updated_at = $5
              RETURNING soft_bounces, suppressed_at",
         )
         .bind(&key)
@@ -90,7 +92,7 @@ impl Store {
             Severity::Hard => format!("hard bounce {reason}"),
             _ => format!("{count} soft bounces, the last {reason}"),
         };
-        sqlx::query("UPDATE suppressions SET suppressed_at = ?, reason = ? WHERE address = ?")
+        sqlx::query("UPDATE suppressions SET suppressed_at = $1, reason = $2 WHERE address = $3")
             .bind(now)
             .bind(&why)
             .bind(&key)
@@ -102,11 +104,13 @@ impl Store {
 
     /// The suppression of `address` in force, if any.
     pub async fn suppression(&self, address: &str) -> Result<Option<Suppression>, StoreError> {
-        sqlx::query_as("SELECT * FROM suppressions WHERE address = ? AND suppressed_at IS NOT NULL")
-            .bind(normalised_address(address))
-            .fetch_optional(&self.reader)
-            .await
-            .during("reading a suppression")
+        sqlx::query_as(
+            "SELECT * FROM suppressions WHERE address = $1 AND suppressed_at IS NOT NULL",
+        )
+        .bind(normalised_address(address))
+        .fetch_optional(&self.reader)
+        .await
+        .during("reading a suppression")
     }
 
     /// Every address on the list: suppressed first (newest first), then
@@ -128,8 +132,8 @@ impl Store {
         let mut tx = self.write().await?;
         let key = normalised_address(address);
         let lifted = sqlx::query(
-            "UPDATE suppressions SET suppressed_at = NULL, soft_bounces = 0, lifted_at = ?,
-               lifted_by = ?, updated_at = ? WHERE address = ? AND suppressed_at IS NOT NULL",
+            "UPDATE suppressions SET suppressed_at = NULL, soft_bounces = 0, lifted_at = $1,
+               lifted_by = $2, updated_at = $3 WHERE address = $4 AND suppressed_at IS NOT NULL",
         )
         .bind(now_ms())
         .bind(actor)
@@ -153,11 +157,11 @@ impl Store {
 /// The reason a reply to `recipient_key` must be held, when its address is
 /// suppressed (inside the caller's transaction).
 pub(crate) async fn suppressed_reason_in(
-    tx: &mut Transaction<'static, Sqlite>,
+    tx: &mut Transaction<'static, Any>,
     recipient_key: &str,
 ) -> Result<Option<String>, StoreError> {
     sqlx::query_scalar(
-        "SELECT reason FROM suppressions WHERE address = ? AND suppressed_at IS NOT NULL",
+        "SELECT reason FROM suppressions WHERE address = $1 AND suppressed_at IS NOT NULL",
     )
     .bind(recipient_key)
     .fetch_optional(&mut **tx)
@@ -169,18 +173,19 @@ pub(crate) async fn suppressed_reason_in(
 /// (replies queued before the bounce arrived, or sent on by staff since).
 ///
 /// Runs before every reply claim, so it must cost nothing when few addresses
-/// are suppressed: `+state` keeps SQLite from walking every pending reply by
+/// are suppressed: `(state || '')` (SQLite's `+state`, which PostgreSQL
+/// does not read as text) keeps SQLite from walking every pending reply by
 /// `outbox_due` and makes it look up the suppressed addresses by
 /// `outbox_by_recipient_key` instead (10,000 pending replies were scanned
 /// for each claim of 16).
 pub(crate) async fn hold_suppressed_in(
-    tx: &mut Transaction<'static, Sqlite>,
+    tx: &mut Transaction<'static, Any>,
 ) -> Result<u64, StoreError> {
     let prefix = held_reason("");
     Ok(sqlx::query(
-        "UPDATE outbox SET state = ?1,
-           held_reason = ?3 || (SELECT reason FROM suppressions s WHERE s.address = outbox.recipient_key)
-         WHERE +state = ?2 AND recipient_key IN
+        "UPDATE outbox SET state = $1,
+           held_reason = $3 || (SELECT reason FROM suppressions s WHERE s.address = outbox.recipient_key)
+         WHERE (state || '') = $2 AND recipient_key IN
            (SELECT address FROM suppressions WHERE suppressed_at IS NOT NULL)",
     )
     .bind(ReplyState::Held)

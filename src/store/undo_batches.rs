@@ -10,7 +10,7 @@
 //! window keeps that field's [`Change`] (in `before_json`), and its undo
 //! puts back only that field, at once.
 
-use sqlx::{Sqlite, Transaction};
+use sqlx::{Any, Transaction};
 
 use super::undos::undo_in;
 use super::{now_ms, DecisionTx, QueryContext, Store, StoreError, UndoError};
@@ -62,11 +62,11 @@ impl Store {
     /// The batch `id`, when there is one.
     pub async fn undo_batch(&self, id: i64) -> Result<Option<UndoBatch>, StoreError> {
         let batch: UndoBatch = sqlx::query_as(
-            "SELECT ?1 AS id, COALESCE(MIN(action), '') AS action, COALESCE(MIN(actor), '') AS actor,
+            "SELECT CAST($1 AS BIGINT) AS id, COALESCE(MIN(action), '') AS action, COALESCE(MIN(actor), '') AS actor,
                     COUNT(*) AS decisions, COUNT(undone_at) AS undone,
                     COALESCE(MIN(undo_until), 0) AS undo_until,
                     COALESCE(MIN(status_after), '') AS status_after
-             FROM decision_undos WHERE batch_id = ?1",
+             FROM decision_undos WHERE batch_id = $1",
         )
         .bind(id)
         .fetch_one(&self.reader)
@@ -83,7 +83,7 @@ impl Store {
     pub async fn undo_whole_batch(&self, id: i64, actor: &str) -> Result<BatchUndone, UndoError> {
         let mut tx = self.write().await?;
         let windows: Vec<(i64, i64)> = sqlx::query_as(
-            "SELECT id, offer_id FROM decision_undos WHERE batch_id = ? ORDER BY id",
+            "SELECT id, offer_id FROM decision_undos WHERE batch_id = $1 ORDER BY id",
         )
         .bind(id)
         .fetch_all(&mut *tx)
@@ -131,13 +131,13 @@ impl Change {
     /// for the history.
     pub(super) async fn put_back(
         &self,
-        tx: &mut Transaction<'static, Sqlite>,
+        tx: &mut Transaction<'static, Any>,
         offer_id: i64,
     ) -> Result<String, UndoError> {
         match self {
             Change::Assignee { before, after } => {
                 let now: Option<String> =
-                    sqlx::query_scalar("SELECT assigned_to FROM offers WHERE id = ?")
+                    sqlx::query_scalar("SELECT assigned_to FROM offers WHERE id = $1")
                         .bind(offer_id)
                         .fetch_one(&mut **tx)
                         .await
@@ -149,7 +149,7 @@ impl Change {
                 Ok(who(before.as_deref()))
             }
             Change::Status { before } => {
-                sqlx::query("UPDATE offers SET status = ?, updated_at = ? WHERE id = ?")
+                sqlx::query("UPDATE offers SET status = $1, updated_at = $2 WHERE id = $3")
                     .bind(before)
                     .bind(now_ms())
                     .bind(offer_id)
@@ -168,11 +168,11 @@ pub fn who(assignee: Option<&str>) -> String {
 }
 
 async fn set_assignee(
-    tx: &mut Transaction<'static, Sqlite>,
+    tx: &mut Transaction<'static, Any>,
     offer_id: i64,
     to: Option<&str>,
 ) -> Result<(), StoreError> {
-    sqlx::query("UPDATE offers SET assigned_to = ?, updated_at = ? WHERE id = ?")
+    sqlx::query("UPDATE offers SET assigned_to = $1, updated_at = $2 WHERE id = $3")
         .bind(to)
         .bind(now_ms())
         .bind(offer_id)
@@ -185,7 +185,7 @@ async fn set_assignee(
 impl DecisionTx {
     /// Who the offer is assigned to now.
     pub async fn assignee(&mut self, offer_id: i64) -> Result<Option<String>, StoreError> {
-        sqlx::query_scalar("SELECT assigned_to FROM offers WHERE id = ?")
+        sqlx::query_scalar("SELECT assigned_to FROM offers WHERE id = $1")
             .bind(offer_id)
             .fetch_optional(&mut *self.tx)
             .await
@@ -227,7 +227,7 @@ impl DecisionTx {
 
     /// Puts the undo window `window` (just opened) in batch `batch`.
     pub async fn join_undo_batch(&mut self, window: i64, batch: i64) -> Result<(), StoreError> {
-        sqlx::query("UPDATE decision_undos SET batch_id = ? WHERE id = ?")
+        sqlx::query("UPDATE decision_undos SET batch_id = $1 WHERE id = $2")
             .bind(batch)
             .bind(window)
             .execute(&mut *self.tx)

@@ -8,7 +8,9 @@
 //! claim takes only `pending` replies that are due, the undo discards only
 //! a `pending` one.
 
-use sqlx::{QueryBuilder, Sqlite, Transaction};
+use super::sql::OptF64;
+use super::QueryBuilder;
+use sqlx::{Any, Transaction};
 
 use super::ownership::QueueSort;
 use super::queue::{push_filter, push_from_in_order};
@@ -93,20 +95,20 @@ impl Store {
     pub async fn offer_before(&self, offer_id: i64) -> Result<OfferBefore, StoreError> {
         let c: DecisionColumns = sqlx::query_as(
             "SELECT status, pickup_site, pickup_window, decline_reason, merged_into
-             FROM offers WHERE id = ?",
+             FROM offers WHERE id = $1",
         )
         .bind(offer_id)
         .fetch_optional(&self.reader)
         .await
         .during("reading an offer before a decision")?
         .ok_or(StoreError::NotFound("offer"))?;
-        let message_ids = sqlx::query_scalar("SELECT id FROM messages WHERE offer_id = ?")
+        let message_ids = sqlx::query_scalar("SELECT id FROM messages WHERE offer_id = $1")
             .bind(offer_id)
             .fetch_all(&self.reader)
             .await
             .during("reading an offer's messages")?;
         let received =
-            sqlx::query_as("SELECT id, received_quantity FROM offer_items WHERE offer_id = ?")
+            sqlx::query_as("SELECT id, received_quantity FROM offer_items WHERE offer_id = $1")
                 .bind(offer_id)
                 .fetch_all(&self.reader)
                 .await
@@ -126,7 +128,7 @@ impl Store {
     /// The undo window `id`, when there is one.
     pub async fn undo_window(&self, id: i64) -> Result<Option<UndoWindow>, StoreError> {
         sqlx::query_as(
-            "SELECT id, offer_id, actor, action, undo_until, undone_at FROM decision_undos WHERE id = ?",
+            "SELECT id, offer_id, actor, action, undo_until, undone_at FROM decision_undos WHERE id = $1",
         )
         .bind(id)
         .fetch_optional(&self.reader)
@@ -161,8 +163,8 @@ impl Store {
         };
         if status == OfferStatus::Merged {
             sqlx::query(
-                "UPDATE messages SET offer_id = ?1
-                 WHERE id = (SELECT message_id FROM offers WHERE id = ?1)",
+                "UPDATE messages SET offer_id = $1
+                 WHERE id = (SELECT message_id FROM offers WHERE id = $1)",
             )
             .bind(offer_id)
             .execute(&mut *tx)
@@ -176,7 +178,7 @@ impl Store {
             _ => "",
         };
         sqlx::query(&format!(
-            "UPDATE offers SET status = ?, updated_at = ?{clear} WHERE id = ?"
+            "UPDATE offers SET status = $1, updated_at = $2{clear} WHERE id = $3"
         ))
         .bind(next)
         .bind(now_ms())
@@ -211,7 +213,7 @@ impl Store {
             let prev = at.checked_sub(1).map(|i| ids[i]);
             return Ok((prev, ids.get(at + 1).copied()));
         }
-        let priority: Option<f64> = sqlx::query_scalar("SELECT priority FROM offers WHERE id = ?")
+        let priority: Option<f64> = sqlx::query_scalar("SELECT priority FROM offers WHERE id = $1")
             .bind(offer_id)
             .fetch_optional(&self.reader)
             .await
@@ -238,7 +240,7 @@ impl Store {
             true => (">", "ASC", "<", "DESC"),
             false => ("<", "DESC", ">", "ASC"),
         };
-        let mut tie = QueryBuilder::<Sqlite>::new("SELECT o.id FROM offers o");
+        let mut tie = QueryBuilder::new(self.engine, "SELECT o.id FROM offers o");
         push_filter(&mut tie, filter, None);
         tie.push(" AND o.priority = ")
             .push_bind(priority)
@@ -253,7 +255,7 @@ impl Store {
         if found.is_some() {
             return Ok(found);
         }
-        let mut beyond = QueryBuilder::<Sqlite>::new("SELECT o.id FROM offers o");
+        let mut beyond = QueryBuilder::new(self.engine, "SELECT o.id FROM offers o");
         push_filter(&mut beyond, filter, None);
         beyond
             .push(format!(" AND o.priority {pri_cmp} "))
@@ -284,7 +286,7 @@ impl Store {
     /// The first `limit` offers of the queue, in its order.
     async fn queue_ids(&self, filter: &QueueFilter, limit: i64) -> Result<Vec<i64>, StoreError> {
         let fts = filter.search.as_deref().and_then(search::fts_query);
-        let mut qb = QueryBuilder::<Sqlite>::new("SELECT o.id");
+        let mut qb = QueryBuilder::new(self.engine, "SELECT o.id");
         push_from_in_order(&mut qb, filter, fts.as_deref(), limit);
         qb.push(" LIMIT ").push_bind(limit);
         qb.build_query_scalar()
@@ -331,7 +333,7 @@ impl DecisionTx {
         sqlx::query_scalar(
             "INSERT INTO decision_undos (offer_id, actor, action, status_after, before_json,
                                          reply_id, created_at, undo_until)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
         )
         .bind(offer_id)
         .bind(actor)
@@ -353,7 +355,7 @@ impl DecisionTx {
 /// ends the history's detail. A bulk assign's or set-status's window puts
 /// back only that field (`undo_batches::put_back`). Returns the offer's id.
 pub(super) async fn undo_in(
-    tx: &mut Transaction<'static, Sqlite>,
+    tx: &mut Transaction<'static, Any>,
     id: i64,
     actor: &str,
     now: i64,
@@ -361,7 +363,7 @@ pub(super) async fn undo_in(
 ) -> Result<i64, UndoError> {
     let row: UndoRow = sqlx::query_as(
         "SELECT offer_id, actor, action, status_after, before_json, reply_id, undo_until, undone_at
-         FROM decision_undos WHERE id = ?",
+         FROM decision_undos WHERE id = $1",
     )
     .bind(id)
     .fetch_optional(&mut **tx)
@@ -396,7 +398,7 @@ pub(super) async fn undo_in(
             before.status.to_string()
         }
     };
-    sqlx::query("UPDATE decision_undos SET undone_at = ? WHERE id = ?")
+    sqlx::query("UPDATE decision_undos SET undone_at = $1 WHERE id = $2")
         .bind(now)
         .bind(id)
         .execute(&mut **tx)
@@ -408,10 +410,10 @@ pub(super) async fn undo_in(
 }
 
 async fn current_status(
-    tx: &mut Transaction<'static, Sqlite>,
+    tx: &mut Transaction<'static, Any>,
     offer_id: i64,
 ) -> Result<OfferStatus, StoreError> {
-    sqlx::query_scalar("SELECT status FROM offers WHERE id = ?")
+    sqlx::query_scalar("SELECT status FROM offers WHERE id = $1")
         .bind(offer_id)
         .fetch_optional(&mut **tx)
         .await
@@ -421,11 +423,11 @@ async fn current_status(
 
 /// Discards the reply a decision held back, unless it has left already.
 async fn discard_held_back(
-    tx: &mut Transaction<'static, Sqlite>,
+    tx: &mut Transaction<'static, Any>,
     offer_id: i64,
     reply: i64,
 ) -> Result<(), UndoError> {
-    let state: Option<ReplyState> = sqlx::query_scalar("SELECT state FROM outbox WHERE id = ?")
+    let state: Option<ReplyState> = sqlx::query_scalar("SELECT state FROM outbox WHERE id = $1")
         .bind(reply)
         .fetch_optional(&mut **tx)
         .await
@@ -435,7 +437,7 @@ async fn discard_held_back(
         Some(ReplyState::Discarded) | None => return Ok(()),
         Some(_) => return Err(UndoError::AlreadySent),
     }
-    sqlx::query("UPDATE outbox SET state = ? WHERE id = ?")
+    sqlx::query("UPDATE outbox SET state = $1 WHERE id = $2")
         .bind(ReplyState::Discarded)
         .bind(reply)
         .execute(&mut **tx)
@@ -455,13 +457,13 @@ async fn discard_held_back(
 
 /// Puts back the offer's decision columns, messages and received quantities.
 async fn restore(
-    tx: &mut Transaction<'static, Sqlite>,
+    tx: &mut Transaction<'static, Any>,
     offer_id: i64,
     b: &OfferBefore,
 ) -> Result<(), StoreError> {
     sqlx::query(
-        "UPDATE offers SET status = ?, pickup_site = ?, pickup_window = ?, decline_reason = ?,
-                           merged_into = ?, updated_at = ? WHERE id = ?",
+        "UPDATE offers SET status = $1, pickup_site = $2, pickup_window = $3, decline_reason = $4,
+                           merged_into = $5, updated_at = $6 WHERE id = $7",
     )
     .bind(b.status)
     .bind(&b.pickup_site)
@@ -474,7 +476,7 @@ async fn restore(
     .await
     .during("restoring an offer")?;
     for id in &b.message_ids {
-        sqlx::query("UPDATE messages SET offer_id = ? WHERE id = ?")
+        sqlx::query("UPDATE messages SET offer_id = $1 WHERE id = $2")
             .bind(offer_id)
             .bind(id)
             .execute(&mut **tx)
@@ -482,15 +484,17 @@ async fn restore(
             .during("moving a message back")?;
     }
     for (item, received) in &b.received {
-        sqlx::query("UPDATE offer_items SET received_quantity = ? WHERE id = ? AND offer_id = ?")
-            .bind(received)
-            .bind(item)
-            .bind(offer_id)
-            .execute(&mut **tx)
-            .await
-            .during("restoring a received quantity")?;
+        sqlx::query(
+            "UPDATE offer_items SET received_quantity = $1 WHERE id = $2 AND offer_id = $3",
+        )
+        .bind(OptF64(*received))
+        .bind(item)
+        .bind(offer_id)
+        .execute(&mut **tx)
+        .await
+        .during("restoring a received quantity")?;
     }
-    sqlx::query("DELETE FROM slot_bookings WHERE offer_id = ?")
+    sqlx::query("DELETE FROM slot_bookings WHERE offer_id = $1")
         .bind(offer_id)
         .execute(&mut **tx)
         .await

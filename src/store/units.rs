@@ -6,6 +6,7 @@
 
 use std::collections::BTreeMap;
 
+use super::sql::Flag;
 use super::{QueryContext, Store, StoreError};
 use crate::rules::catalog::PackSize;
 
@@ -15,8 +16,9 @@ const NORMALISE_SET: &str = "
     base_quantity = quantity * (SELECT per_unit FROM pack_sizes p
         WHERE p.item = offer_items.item AND p.unit = COALESCE(offer_items.unit, 'each')),
     base_unit = (SELECT base_unit FROM pack_sizes p WHERE p.item = offer_items.item LIMIT 1),
-    pack_assumed = quantity IS NOT NULL AND COALESCE((SELECT assumed FROM pack_sizes p
-        WHERE p.item = offer_items.item AND p.unit = COALESCE(offer_items.unit, 'each')), 0)";
+    pack_assumed = CASE WHEN quantity IS NOT NULL AND COALESCE((SELECT assumed FROM pack_sizes p
+        WHERE p.item = offer_items.item AND p.unit = COALESCE(offer_items.unit, 'each')), 0) <> 0
+        THEN 1 ELSE 0 END";
 
 type Conversions = BTreeMap<(String, String), (String, f64, bool)>;
 
@@ -35,14 +37,14 @@ impl Store {
             })
             .collect();
         let mut tx = self.write().await?;
-        let stored: Vec<(String, String, String, f64, bool)> =
+        let stored: Vec<(String, String, String, f64, Flag)> =
             sqlx::query_as("SELECT item, unit, base_unit, per_unit, assumed FROM pack_sizes")
                 .fetch_all(&mut *tx)
                 .await
                 .during("reading pack sizes")?;
         let stored: Conversions = stored
             .into_iter()
-            .map(|(i, u, b, n, a)| ((i, u), (b, n, a)))
+            .map(|(i, u, b, n, a)| ((i, u), (b, n, a.0)))
             .collect();
         let mut changed: Vec<&String> = wanted
             .iter()
@@ -61,20 +63,20 @@ impl Store {
             .during("clearing pack sizes")?;
         for ((item, unit), (base_unit, per_unit, assumed)) in &wanted {
             sqlx::query(
-                "INSERT INTO pack_sizes (item, unit, base_unit, per_unit, assumed) VALUES (?, ?, ?, ?, ?)",
+                "INSERT INTO pack_sizes (item, unit, base_unit, per_unit, assumed) VALUES ($1, $2, $3, $4, $5)",
             )
             .bind(item)
             .bind(unit)
             .bind(base_unit)
             .bind(per_unit)
-            .bind(assumed)
+            .bind(i64::from(*assumed))
             .execute(&mut *tx)
             .await
             .during("loading pack sizes")?;
         }
         for item in &changed {
             sqlx::query(&format!(
-                "UPDATE offer_items SET {NORMALISE_SET} WHERE item = ?"
+                "UPDATE offer_items SET {NORMALISE_SET} WHERE item = $1"
             ))
             .bind(item)
             .execute(&mut *tx)
@@ -137,11 +139,13 @@ mod tests {
     }
 
     async fn priority(store: &Store, id: i64) -> f64 {
-        sqlx::query_scalar("SELECT CAST(ROUND(priority, 6) AS REAL) FROM offers WHERE id = ?")
-            .bind(id)
-            .fetch_one(&store.reader)
-            .await
-            .unwrap()
+        sqlx::query_scalar(
+            "SELECT CAST(ROUND(priority, 6) AS DOUBLE PRECISION) FROM offers WHERE id = $1",
+        )
+        .bind(id)
+        .fetch_one(&store.reader)
+        .await
+        .unwrap()
     }
 
     fn need(item: &str, weight: f64) -> Need {

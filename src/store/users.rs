@@ -4,6 +4,7 @@
 //! Owns: storing hashes and tokens. Does not own: hashing passwords or
 //! minting tokens (that is `web::auth`); this module never sees a password.
 
+use super::sql::Flag;
 use super::{now_ms, QueryContext, Store, StoreError};
 use crate::state::Role;
 
@@ -38,6 +39,7 @@ pub struct UserListing {
     pub email: String,
     pub role: Role,
     pub created_at: i64,
+    #[sqlx(try_from = "Flag")]
     pub disabled: bool,
 }
 
@@ -68,13 +70,13 @@ impl Store {
         role: Role,
     ) -> Result<bool, StoreError> {
         let mut tx = self.write().await?;
-        let existed: Option<i64> = sqlx::query_scalar("SELECT id FROM users WHERE email = ?")
+        let existed: Option<i64> = sqlx::query_scalar("SELECT id FROM users WHERE email = $1")
             .bind(email)
             .fetch_optional(&mut *tx)
             .await
             .during("looking up a user")?;
         sqlx::query(
-            "INSERT INTO users (email, password_hash, role, created_at) VALUES (?, ?, ?, ?)
+            "INSERT INTO users (email, password_hash, role, created_at) VALUES ($1, $2, $3, $4)
              ON CONFLICT (email) DO UPDATE SET password_hash = excluded.password_hash, role = excluded.role,
                  disabled_at = NULL",
         )
@@ -87,7 +89,7 @@ impl Store {
         .during("saving a user")?;
         if existed.is_some() {
             // A new password logs out every old session.
-            sqlx::query("DELETE FROM sessions WHERE user_id = ?")
+            sqlx::query("DELETE FROM sessions WHERE user_id = $1")
                 .bind(existed)
                 .execute(&mut *tx)
                 .await
@@ -114,7 +116,7 @@ impl Store {
     /// The account and its password hash, for checking a login.
     pub async fn user_for_login(&self, email: &str) -> Result<Option<(User, String)>, StoreError> {
         let row: Option<LoginRow> =
-            sqlx::query_as("SELECT id, email, role, password_hash FROM users WHERE email = ? AND disabled_at IS NULL")
+            sqlx::query_as("SELECT id, email, role, password_hash FROM users WHERE email = $1 AND disabled_at IS NULL")
                 .bind(email)
                 .fetch_optional(&self.reader)
                 .await
@@ -137,7 +139,7 @@ impl Store {
         next_attempt_at: impl FnOnce(FailedLogins, FailedLogins) -> i64,
     ) -> Result<LoginSlot, StoreError> {
         let mut tx = self.write().await?;
-        sqlx::query("DELETE FROM login_attempts WHERE at < ?")
+        sqlx::query("DELETE FROM login_attempts WHERE at < $1")
             .bind(since_ms)
             .execute(&mut *tx)
             .await
@@ -146,7 +148,7 @@ impl Store {
         for (i, column) in ["email", "client"].iter().enumerate() {
             let sql = format!(
                 "SELECT COUNT(*) AS count, COALESCE(MAX(at), 0) AS last_at FROM login_attempts
-                 WHERE {column} = ? AND success = 0 AND at >= ?"
+                 WHERE {column} = $1 AND success = 0 AND at >= $2"
             );
             failed[i] = sqlx::query_as(&sql)
                 .bind(if i == 0 { email } else { client })
@@ -161,7 +163,7 @@ impl Store {
             return Ok(LoginSlot::Wait { until_ms: due });
         }
         let id = sqlx::query_scalar(
-            "INSERT INTO login_attempts (email, client, success, at) VALUES (?, ?, 0, ?) RETURNING id",
+            "INSERT INTO login_attempts (email, client, success, at) VALUES ($1, $2, 0, $3) RETURNING id",
         )
         .bind(email)
         .bind(client)
@@ -181,8 +183,8 @@ impl Store {
         success: bool,
     ) -> Result<(), StoreError> {
         let mut tx = self.write().await?;
-        sqlx::query("UPDATE login_attempts SET success = ?, at = ? WHERE id = ?")
-            .bind(success)
+        sqlx::query("UPDATE login_attempts SET success = $1, at = $2 WHERE id = $3")
+            .bind(i64::from(success))
             .bind(now_ms())
             .bind(attempt)
             .execute(&mut *tx)
@@ -201,13 +203,13 @@ impl Store {
     ) -> Result<(), StoreError> {
         let mut tx = self.write().await?;
         let now = now_ms();
-        sqlx::query("DELETE FROM sessions WHERE expires_at < ?")
+        sqlx::query("DELETE FROM sessions WHERE expires_at < $1")
             .bind(now)
             .execute(&mut *tx)
             .await
             .during("clearing expired sessions")?;
         sqlx::query(
-            "INSERT INTO sessions (token_hash, user_id, csrf_token, created_at, expires_at) VALUES (?, ?, ?, ?, ?)",
+            "INSERT INTO sessions (token_hash, user_id, csrf_token, created_at, expires_at) VALUES ($1, $2, $3, $4, $5)",
         )
         .bind(token_hash)
         .bind(user_id)
@@ -224,7 +226,7 @@ impl Store {
     pub async fn session(&self, token_hash: &str) -> Result<Option<SessionRow>, StoreError> {
         sqlx::query_as(
             "SELECT u.id, u.email, u.role, s.csrf_token FROM sessions s JOIN users u ON u.id = s.user_id
-             WHERE s.token_hash = ? AND s.expires_at > ? AND u.disabled_at IS NULL",
+             WHERE s.token_hash = $1 AND s.expires_at > $2 AND u.disabled_at IS NULL",
         )
         .bind(token_hash)
         .bind(now_ms())
@@ -260,17 +262,21 @@ impl Store {
     /// with an audit row. False when there was nothing to change.
     async fn end_account(&self, email: &str, delete: bool) -> Result<bool, StoreError> {
         let mut tx = self.write().await?;
-        sqlx::query("DELETE FROM sessions WHERE user_id IN (SELECT id FROM users WHERE email = ?)")
-            .bind(email)
-            .execute(&mut *tx)
-            .await
-            .during("ending a user's sessions")?;
+        sqlx::query(
+            "DELETE FROM sessions WHERE user_id IN (SELECT id FROM users WHERE email = $1)",
+        )
+        .bind(email)
+        .execute(&mut *tx)
+        .await
+        .during("ending a user's sessions")?;
         let changed = if delete {
-            sqlx::query("DELETE FROM users WHERE email = ?").bind(email)
+            sqlx::query("DELETE FROM users WHERE email = $1").bind(email)
         } else {
-            sqlx::query("UPDATE users SET disabled_at = ? WHERE email = ? AND disabled_at IS NULL")
-                .bind(now_ms())
-                .bind(email)
+            sqlx::query(
+                "UPDATE users SET disabled_at = $1 WHERE email = $2 AND disabled_at IS NULL",
+            )
+            .bind(now_ms())
+            .bind(email)
         }
         .execute(&mut *tx)
         .await
@@ -292,7 +298,7 @@ impl Store {
     /// Ends a session (logout).
     pub async fn delete_session(&self, token_hash: &str) -> Result<(), StoreError> {
         let mut tx = self.write().await?;
-        sqlx::query("DELETE FROM sessions WHERE token_hash = ?")
+        sqlx::query("DELETE FROM sessions WHERE token_hash = $1")
             .bind(token_hash)
             .execute(&mut *tx)
             .await

@@ -1,5 +1,6 @@
 //! Runs supplyline's `serve` in-process against the test mail stack, with a
-//! fresh SQLite database and a fresh donations mailbox per test; or, for
+//! fresh database (SQLite, or PostgreSQL with `TEST_DATABASE=postgres`) and
+//! a fresh donations mailbox per test; or, for
 //! tests that assert something did *not* happen, steps the stages itself
 //! until each reports it has nothing left to do ([`App::drain`]).
 
@@ -17,6 +18,39 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use crate::common::{mail_stack, unique_address};
+
+/// The engine the integration tests run on: `TEST_DATABASE=postgres` runs
+/// them on PostgreSQL (a fresh database on the test process's server, see
+/// `scripts/pg-stack`), anything else or unset on SQLite. Not a
+/// `SUPPLYLINE_*` name: those are config overrides.
+pub fn on_postgres() -> bool {
+    match std::env::var("TEST_DATABASE").as_deref() {
+        Ok("postgres") => true,
+        Ok("sqlite") | Err(_) => false,
+        Ok(other) => panic!("TEST_DATABASE={other}: expected sqlite or postgres"),
+    }
+}
+
+/// A fresh database for one test: a file in `dir`, or on PostgreSQL.
+pub async fn test_database_url(dir: &std::path::Path) -> String {
+    if on_postgres() {
+        crate::common::fresh_database("app").await
+    } else {
+        format!("sqlite://{}", dir.join("supplyline.db").display())
+    }
+}
+
+/// One number the SQL `sql` reads from the database at `db_url`, on a
+/// connection of its own, on either engine (`AnyConnection`: a test that
+/// opened a `SqliteConnection` ran on SQLite only).
+pub async fn db_number(db_url: &str, sql: &str) -> Result<i64, sqlx::Error> {
+    use sqlx::Connection;
+    sqlx::any::install_default_drivers();
+    let mut db = sqlx::AnyConnection::connect(db_url).await?;
+    let n = sqlx::query_scalar(sql).fetch_one(&mut db).await;
+    let _ = db.close().await;
+    n
+}
 
 /// One running supplyline, and what a test needs to look at it.
 pub struct App {
@@ -100,7 +134,7 @@ impl App {
             .try_init();
         let dir = tempfile::tempdir().unwrap();
         let donations = unique_address("donations");
-        let db_url = format!("sqlite://{}", dir.path().join("supplyline.db").display());
+        let db_url = test_database_url(dir.path()).await;
         let store = Store::open(&db_url).await.unwrap();
         let app = App {
             donations,

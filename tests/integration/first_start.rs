@@ -214,7 +214,8 @@ async fn a_mailbox_read_by_an_earlier_version_keeps_acknowledging_mail_that_arri
     .await;
     app.stop().await;
     // A database as an earlier version left it: a cursor, no first read.
-    let mut db = sqlx::SqliteConnection::connect(&app.db_url).await.unwrap();
+    sqlx::any::install_default_drivers();
+    let mut db = sqlx::AnyConnection::connect(&app.db_url).await.unwrap();
     sqlx::query("DELETE FROM mailbox_first_reads")
         .execute(&mut db)
         .await

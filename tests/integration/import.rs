@@ -9,7 +9,6 @@ use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
 use futures::TryStreamExt;
-use sqlx::Connection;
 use supplyline::state::{MessageState, ReplyState};
 
 use crate::app::{donation, eventually, unique_id, App};
@@ -73,11 +72,7 @@ fn mbox_message(i: usize, to: &str, body: &str) -> String {
 
 /// One number from the database (0 when the table is not there yet).
 async fn count(app: &App, sql: &str) -> i64 {
-    let mut db = sqlx::SqliteConnection::connect(&app.db_url).await.unwrap();
-    sqlx::query_scalar(sql)
-        .fetch_one(&mut db)
-        .await
-        .unwrap_or(0)
+    crate::app::db_number(&app.db_url, sql).await.unwrap_or(0)
 }
 
 /// Waits until `check` holds or the child exits; true when it held.

@@ -8,7 +8,6 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use sqlx::Connection;
 use supplyline::state::ReplyState;
 
 use crate::app::{donation, eventually, terminate, unique_id, App};
@@ -96,8 +95,7 @@ async fn all_sent(app: &App, n: i64) -> bool {
 
 /// One number from the database.
 async fn count(app: &App, sql: &str) -> i64 {
-    let mut db = sqlx::SqliteConnection::connect(&app.db_url).await.unwrap();
-    sqlx::query_scalar(sql).fetch_one(&mut db).await.unwrap()
+    crate::app::db_number(&app.db_url, sql).await.unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
