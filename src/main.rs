@@ -8,6 +8,7 @@ use clap::{Parser, Subcommand};
 use supplyline::config::Config;
 use supplyline::outbox::kinds::ReplyKind;
 use supplyline::state::{MessageState, OfferStatus, Role};
+use supplyline::store::Engine;
 use supplyline::values::{EmailAddress, OfferRef};
 use supplyline::{
     config, daemon, decide, demo, error_text, fetch, files, import, mail, outbox, rules, web,
@@ -558,7 +559,7 @@ async fn first_start_preview(config: &Config, imap: &config::ImapConfig) -> Stri
     // (opening it brings its schema up to date, as `serve` would).
     let exists = match files::sqlite_file(&config.database.url) {
         Some(file) => file.exists(),
-        None => config.database.url.starts_with("postgres"),
+        None => Engine::of_url(&config.database.url) == Some(Engine::Postgres),
     };
     let store = match exists {
         true => daemon::open_store(config).await.ok(),

@@ -6,9 +6,9 @@
 //! natively. With 20 MiB attachments that took the peak RSS of `serve`
 //! from 135 MiB to 310 MiB (BENCHMARKS.md, Memory).
 //!
-//! Only reads: the writes that store raw bytes bind them borrowed through
-//! `Any` (no copy there: `&[u8]` is passed on to the engine's driver as it
-//! is), in the write transaction that stores the rest of the message.
+//! Only reads: the writes that store raw bytes go through `Any`, in the
+//! write transaction that stores the rest of the message, the fetched
+//! bytes moved in as `sql::OwnedBlob` so that nothing copies them.
 
 use std::str::FromStr;
 use std::time::Duration;

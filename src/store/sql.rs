@@ -51,8 +51,8 @@ impl Engine {
 }
 
 /// Builds a query of SQL text and bound values, numbering placeholders
-/// `$1, $2…` as values are pushed. Values may borrow for `'a` (a message's
-/// raw bytes are bound as `&[u8]`: an owned `Vec<u8>` is copied by `Any`).
+/// `$1, $2…` as values are pushed. Values may borrow for `'a`; large bytes
+/// go in as [`OwnedBlob`], which neither `Any` nor the driver copies.
 pub struct QueryBuilder<'a> {
     engine: Engine,
     sql: String,
