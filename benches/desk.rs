@@ -535,7 +535,7 @@ async fn fill(store: &Store, url: &str, from: usize, to: usize) {
                 no_reply_reason: None,
             })
             .collect();
-        let stored = store.store_fetched(fetched, None).await.unwrap();
+        let stored = store.store_fetched(fetched, None, None).await.unwrap();
         let mut batch = store.begin_processing().await.unwrap();
         for ((_, facts, offer), outcome) in generated.iter().zip(stored) {
             let StoreOutcome::Stored(message) = outcome else {

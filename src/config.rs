@@ -279,6 +279,12 @@ pub struct ImapConfig {
     /// Seconds allowed for one IMAP command.
     #[serde(default = "default_timeout_secs")]
     pub timeout_secs: u64,
+    /// With several `serve` on one (PostgreSQL) database, one fetches the
+    /// mailbox and the others stand by: when the one fetching dies without
+    /// a trace, another takes the mailbox over within this many seconds
+    /// (at once when it is known to be gone: same host, process ended).
+    #[serde(default = "default_takeover_secs")]
+    pub takeover_secs: u64,
     /// Only mail received at or after this moment (RFC 3339, e.g.
     /// `2026-12-01T00:00:00Z`) is acknowledged, and never a message the
     /// mailbox already flagged answered or seen when supplyline first read
@@ -467,6 +473,9 @@ fn default_max_message_bytes() -> u64 {
 fn default_poll_secs() -> u64 {
     30
 }
+fn default_takeover_secs() -> u64 {
+    30
+}
 fn default_timeout_secs() -> u64 {
     60
 }
@@ -612,6 +621,14 @@ impl Config {
                 "{file}: database.lease_secs: expected at least 3, found {}",
                 self.database.lease_secs
             ));
+        }
+        if let Some(imap) = &self.imap {
+            if imap.takeover_secs < 3 {
+                problems.push(format!(
+                    "{file}: imap.takeover_secs: expected at least 3, found {}",
+                    imap.takeover_secs
+                ));
+            }
         }
         if let Some(web) = &self.web {
             check_web(web, file, &mut problems);

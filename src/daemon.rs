@@ -243,7 +243,6 @@ pub async fn serve(config: Config, shutdown: CancellationToken) -> anyhow::Resul
         tasks.spawn(async move { crate::web::run_health(&listen, health, token).await });
     }
     if let Some(imap) = config.imap {
-        telemetry.fetching();
         let mut fetcher =
             Fetcher::new(store.clone(), imap, stored.clone())?.with_telemetry(telemetry.clone());
         if let Some(wake) = new_mail {

@@ -1,12 +1,14 @@
 //! This process's run on the database: the one `serve` per SQLite database
-//! and the heartbeat that keeps its claims.
+//! (a row per `serve` on PostgreSQL, where several share it) and the
+//! heartbeat that keeps its claims.
 //!
 //! Every open [`Store`] has a random run id that its claims carry, with an
-//! expiry (`database.lease_secs`). `serve` first takes the instance row
-//! (refused with a clear message while another `serve` holds it and is not
-//! known to be gone), then puts back only claims whose owner is gone, and
-//! runs a heartbeat that renews the row and extends its claims while it
-//! works. CLI commands never touch claims or the row.
+//! expiry (`database.lease_secs`). `serve` first takes its instance row (on
+//! SQLite refused with a clear message while another `serve` holds it and
+//! is not known to be gone), then puts back only claims whose owner is
+//! gone, and runs a heartbeat that renews the row, extends its claims and
+//! puts back the work of runs that died meanwhile. CLI commands never touch
+//! claims or the rows.
 //!
 //! Owns: the run's identity (host, PID, process start), deciding whether a
 //! holder is gone, and the heartbeat loop. Does not own: the SQL
@@ -15,7 +17,7 @@
 use tokio_util::sync::CancellationToken;
 
 use crate::error_text::error_text;
-use crate::store::{now_ms, InstanceClaim, InstanceHolder, Store, StoreError};
+use crate::store::{now_ms, Engine, InstanceClaim, InstanceHolder, Store, StoreError};
 
 /// Why `serve` cannot run on this database.
 #[derive(Debug, thiserror::Error)]
@@ -50,10 +52,12 @@ impl Instance {
                 if let Some(run) = &replaced {
                     tracing::info!(previous_run = %run, "took over the database from a serve that is gone");
                 }
-                Ok(Instance {
+                let instance = Instance {
                     store: store.clone(),
                     replaced,
-                })
+                };
+                instance.sweep().await?;
+                Ok(instance)
             }
             InstanceClaim::Refused(h) => Err(InstanceError::Running {
                 pid: h.pid,
@@ -97,10 +101,51 @@ impl Instance {
 
     async fn beat(&self) -> Result<bool, StoreError> {
         if !self.store.renew_instance().await? {
-            return Ok(false);
+            if self.store.engine() == Engine::Sqlite {
+                return Ok(false);
+            }
+            // Several serve share PostgreSQL: the others took this run for
+            // dead and put its work back. It joins again; what it still
+            // holds in hand is refused by the claim and lease checks.
+            tracing::warn!("this serve was stalled past database.lease_secs; its claims went back to the queues");
+            self.store
+                .claim_instance(&this_process(&self.store), |_| false)
+                .await?;
         }
         self.store.extend_claims().await?;
+        self.sweep().await?;
         Ok(true)
+    }
+
+    /// Puts back the work of other runs that are gone: those known to have
+    /// ended (same host) or whose row ran out, and any claim that ran out.
+    /// With several `serve` on one database, the survivors so finish what a
+    /// killed one had claimed.
+    async fn sweep(&self) -> Result<(), StoreError> {
+        let now = now_ms();
+        for run in self.store.other_instances().await? {
+            if !is_gone(&run) && run.expires_at >= now {
+                continue;
+            }
+            let (messages, replies) = self
+                .store
+                .release_abandoned_claims(Some(&run.run_id))
+                .await?;
+            self.store.forget_instance(&run.run_id).await?;
+            tracing::info!(
+                run = %run.run_id, pid = run.pid, host = %run.host, messages, replies,
+                "another serve is gone: its unfinished work is back in the queues"
+            );
+        }
+        let (messages, replies) = self.store.release_abandoned_claims(None).await?;
+        if messages + replies > 0 {
+            tracing::info!(
+                messages,
+                replies,
+                "claims that ran out are back in the queues"
+            );
+        }
+        Ok(())
     }
 
     /// Gives the row up on a clean stop.
@@ -112,7 +157,7 @@ impl Instance {
 }
 
 /// This process, as the instance row records it.
-fn this_process(store: &Store) -> InstanceHolder {
+pub fn this_process(store: &Store) -> InstanceHolder {
     let pid = std::process::id() as i64;
     InstanceHolder {
         run_id: store.lease().run_id.clone(),
@@ -127,7 +172,7 @@ fn this_process(store: &Store) -> InstanceHolder {
 /// True when `holder` ran on this host and its process is gone: no such
 /// PID, a zombie, or another process with the same PID. Unknown (another
 /// host, no `/proc`) is not gone: its lease must run out.
-fn is_gone(holder: &InstanceHolder) -> bool {
+pub fn is_gone(holder: &InstanceHolder) -> bool {
     if holder.host != host_name() || !std::path::Path::new("/proc/self/stat").exists() {
         return false;
     }

@@ -181,7 +181,7 @@ impl Processor {
             let failed = |id| (id, None, Err(AnalyseError::Panicked(why.clone())));
             ids.iter().copied().map(failed).collect()
         });
-        let mut batch = self.store.begin_processing().await?;
+        let mut batch = self.store.begin_processing_claimed(&ids).await?;
         let mut tally = ReplyTally::default();
         let mut outcomes = Vec::with_capacity(analysed.len());
         for (id, not_answered, result) in analysed {

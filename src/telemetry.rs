@@ -180,6 +180,12 @@ impl Telemetry {
         self.inner.health.fetching.store(true, Ordering::Relaxed);
     }
 
+    /// Another `serve` holds the mailbox and this one stands by: its own
+    /// passes are not due, so `/readyz` does not judge them.
+    pub fn standing_by(&self) {
+        self.inner.health.fetching.store(false, Ordering::Relaxed);
+    }
+
     /// Counts what one process batch did.
     pub fn processed(&self, batch: &[ProcessOutcome]) {
         for outcome in batch {

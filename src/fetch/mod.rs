@@ -5,13 +5,16 @@
 //! advanced in one transaction, and only after the commit are the messages
 //! flagged `\Seen` (or moved to the processed folder). Nothing is deleted.
 //! Caught up, it waits in IDLE (or polls where the server has none) and
-//! reconnects with backoff when the connection fails.
+//! reconnects with backoff when the connection fails. It fetches only while
+//! this run holds the mailbox's fetch lease (`lease`), which fences every
+//! stored batch.
 //!
 //! Owns: the IMAP session and the fetch loop. Does not own: the cursor's
 //! storage (`store::cursors`) or what happens to a message next (`process`).
 
 pub mod connect;
 pub mod first_start;
+pub mod lease;
 mod uidset;
 
 use std::collections::HashMap;
@@ -25,10 +28,13 @@ use tokio_util::sync::CancellationToken;
 use crate::backoff::backoff_delay;
 use crate::config::ImapConfig;
 use crate::error_text::error_text;
-use crate::store::{now_ms, FetchedMessage, FirstRead, Store, StoreError, StoreOutcome};
+use crate::store::{
+    now_ms, FetchLease, FetchedMessage, FirstRead, Store, StoreError, StoreOutcome,
+};
 use crate::telemetry::{Stage, Telemetry};
 use connect::{connect, tls_config, with_timeout, ImapSession};
 use first_start::{count_unanswered, first_start_line, is_handled, AckBoundary, Arrival};
+use lease::{take_mailbox, LeaseTiming};
 pub use uidset::{uid_set, uid_sets};
 
 /// What caused a fetch error, kept as its `source()`.
@@ -149,6 +155,9 @@ pub struct Fetcher {
     /// Rung by the new-mail hook (a server's push): read the mailbox now,
     /// without waiting for the server's IDLE notification.
     woken: Option<Arc<Notify>>,
+    /// The mailbox's fetch lease while this run holds it: every stored
+    /// batch is fenced by it.
+    lease: std::sync::Mutex<Option<FetchLease>>,
 }
 
 /// What one pass has done so far.
@@ -176,6 +185,7 @@ impl Fetcher {
             misses: Default::default(),
             telemetry: Telemetry::default(),
             woken: None,
+            lease: Default::default(),
         })
     }
 
@@ -204,19 +214,60 @@ impl Fetcher {
         connect(&self.cfg, self.tls.clone()).await
     }
 
-    /// Runs until `shutdown`: connect, catch up, wait for news, repeat;
-    /// reconnects with backoff (which also ends on shutdown). A database
-    /// locked past its busy timeout is waited out the same way: nothing was
-    /// flagged or moved, so the messages are read again.
+    /// Runs until `shutdown`: waits until this run holds the mailbox's
+    /// fetch lease (several `serve` may share the database; one fetches),
+    /// fetches while it holds it, and stands by again if another run takes
+    /// it over. A clean stop gives the mailbox up at once.
     pub async fn run(&self, shutdown: CancellationToken) -> Result<(), FetchError> {
+        let timing = LeaseTiming::for_takeover(Duration::from_secs(self.cfg.takeover_secs));
+        let mailbox = self.cfg.mailbox.clone();
+        while let Some(lease) = take_mailbox(&self.store, &mailbox, timing, &shutdown).await {
+            self.telemetry.fetching();
+            *self.held() = Some(lease.clone());
+            let lost = shutdown.child_token();
+            let keeper =
+                lease::keep_mailbox(self.store.clone(), lease.clone(), timing, lost.clone());
+            let keeper = tokio::spawn(keeper);
+            let result = self.fetch_while_held(&lost).await;
+            lost.cancel();
+            let _ = keeper.await;
+            *self.held() = None;
+            if shutdown.is_cancelled() {
+                if let Err(e) = self.store.release_fetch_lease(&lease).await {
+                    tracing::warn!(error = %error_text(&e), "could not give up the fetch lease");
+                }
+                return result;
+            }
+            result?;
+            self.telemetry.standing_by();
+        }
+        Ok(())
+    }
+
+    /// The lease this run holds now, if any.
+    fn held(&self) -> std::sync::MutexGuard<'_, Option<FetchLease>> {
+        self.lease.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Connect, catch up, wait for news, repeat, until `lost` (the lease
+    /// lost, or shutdown); reconnects with backoff (which also ends then).
+    /// A database locked past its busy timeout is waited out the same way:
+    /// nothing was flagged or moved, so the messages are read again.
+    async fn fetch_while_held(&self, lost: &CancellationToken) -> Result<(), FetchError> {
         let mut reconnect = Reconnect::default();
-        while !shutdown.is_cancelled() {
+        while !lost.is_cancelled() {
             let result = tokio::select! {
-                r = self.session_loop(&shutdown, &mut reconnect) => r,
-                _ = shutdown.cancelled() => Ok(()),
+                r = self.session_loop(lost, &mut reconnect) => r,
+                _ = lost.cancelled() => Ok(()),
             };
             let delay = match result {
                 Ok(()) => return Ok(()),
+                Err(FetchError::Store(e @ StoreError::FetchLeaseLost { .. })) => {
+                    // Nothing of the batch was stored, so nothing is flagged.
+                    tracing::warn!(error = %e, "standing by");
+                    lost.cancel();
+                    return Ok(());
+                }
                 Err(FetchError::Store(e)) if e.is_busy() => {
                     let delay = reconnect.failed();
                     tracing::error!(error = %e, retry_in = ?delay, "database busy; fetching again later");
@@ -241,7 +292,7 @@ impl Fetcher {
             };
             tokio::select! {
                 _ = tokio::time::sleep(delay) => {}
-                _ = shutdown.cancelled() => return Ok(()),
+                _ = lost.cancelled() => return Ok(()),
             }
         }
         Ok(())
@@ -427,7 +478,10 @@ impl Fetcher {
                     new = uidvalidity,
                     "UIDVALIDITY changed; reading the mailbox again"
                 );
-                self.store.reset_cursor(mailbox, uidvalidity).await?;
+                let lease = self.held().clone();
+                self.store
+                    .reset_cursor(mailbox, uidvalidity, lease.as_ref())
+                    .await?;
                 0
             }
             None => 0,
@@ -469,9 +523,13 @@ impl Fetcher {
             .extend(missing.iter().filter(|uid| !given_up.contains(uid)));
         pass.received.extend(got);
         let store = self.store.clone();
+        let lease = self.held().clone();
         let task = tokio::spawn(async move {
             let truncated: Vec<bool> = fetched.iter().map(|m| m.truncated).collect();
-            Ok((truncated, store.store_fetched(fetched, through).await?))
+            let stored = store
+                .store_fetched(fetched, through, lease.as_ref())
+                .await?;
+            Ok((truncated, stored))
         });
         if turn.is_some() {
             // Stored before the next download starts, so two large

@@ -164,19 +164,31 @@ impl Store {
         Ok((messages as usize, replies as usize))
     }
 
-    /// Takes the instance row for this run when it is free, ran out, or
-    /// its holder is gone (`is_gone` says so from its host, PID and start).
+    /// The instance row's key for this run: the one `serve` on SQLite; on
+    /// PostgreSQL, where several `serve` share the database, a row per run.
+    fn serve_role(&self) -> String {
+        match self.engine {
+            Engine::Sqlite => SERVE.to_string(),
+            Engine::Postgres => format!("{SERVE} {}", self.lease.run_id),
+        }
+    }
+
+    /// Takes the instance row for this run. On SQLite the row is the one
+    /// `serve`'s, taken when it is free, ran out, or its holder is gone
+    /// (`is_gone` says so from its host, PID and start); on PostgreSQL every
+    /// run has its own and is never refused.
     pub async fn claim_instance(
         &self,
         me: &InstanceHolder,
         is_gone: impl Fn(&InstanceHolder) -> bool,
     ) -> Result<InstanceClaim, StoreError> {
+        let role = self.serve_role();
         let mut tx = self.write().await?;
         let holder: Option<InstanceHolder> = sqlx::query_as(
             "SELECT run_id, host, pid, process_start, started_at, expires_at
              FROM instances WHERE role = $1",
         )
-        .bind(SERVE)
+        .bind(&role)
         .fetch_optional(&mut *tx)
         .await
         .during("reading the instance row")?;
@@ -194,7 +206,7 @@ impl Store {
                pid = excluded.pid, process_start = excluded.process_start,
                started_at = excluded.started_at, expires_at = excluded.expires_at",
         )
-        .bind(SERVE)
+        .bind(&role)
         .bind(&me.run_id)
         .bind(&me.host)
         .bind(me.pid)
@@ -208,6 +220,29 @@ impl Store {
         Ok(InstanceClaim::Held { replaced })
     }
 
+    /// Every `serve` run with an instance row other than this one.
+    pub async fn other_instances(&self) -> Result<Vec<InstanceHolder>, StoreError> {
+        sqlx::query_as(
+            "SELECT run_id, host, pid, process_start, started_at, expires_at
+             FROM instances WHERE run_id != $1 ORDER BY started_at",
+        )
+        .bind(&self.lease.run_id)
+        .fetch_all(&self.writer)
+        .await
+        .during("reading the instance rows")
+    }
+
+    /// Drops the instance row of `run`, a run known to be gone (its claims
+    /// are put back by [`Store::release_abandoned_claims`]).
+    pub async fn forget_instance(&self, run: &str) -> Result<(), StoreError> {
+        sqlx::query("DELETE FROM instances WHERE run_id = $1")
+            .bind(run)
+            .execute(&self.writer)
+            .await
+            .during("dropping a gone run's instance row")?;
+        Ok(())
+    }
+
     /// Extends this run's hold on the instance row; false when another run
     /// holds it now (this one's lease ran out and was taken over).
     pub async fn renew_instance(&self) -> Result<bool, StoreError> {
@@ -215,7 +250,7 @@ impl Store {
         let renewed =
             sqlx::query("UPDATE instances SET expires_at = $1 WHERE role = $2 AND run_id = $3")
                 .bind(self.lease.expiry())
-                .bind(SERVE)
+                .bind(self.serve_role())
                 .bind(&self.lease.run_id)
                 .execute(&mut *tx)
                 .await
@@ -229,7 +264,7 @@ impl Store {
     pub async fn release_instance(&self) -> Result<(), StoreError> {
         let mut tx = self.write().await?;
         sqlx::query("DELETE FROM instances WHERE role = $1 AND run_id = $2")
-            .bind(SERVE)
+            .bind(self.serve_role())
             .bind(&self.lease.run_id)
             .execute(&mut *tx)
             .await

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use super::QueryBuilder;
 
 use super::sql::{Flag, OwnedBlob};
-use super::{now_ms, QueryContext, Store, StoreError};
+use super::{now_ms, Engine, FetchLease, QueryContext, Store, StoreError};
 use crate::state::MessageState;
 
 /// One message as it came from the mailbox.
@@ -136,10 +136,14 @@ impl Store {
     /// Stores a batch of fetched messages and advances the mailbox cursor to
     /// `cursor_through` (the UID below which every message is now stored;
     /// None leaves it), in one transaction: either all of it is on disk or none.
+    /// With the fetcher's `lease`, nothing is stored unless it still holds
+    /// the mailbox ([`StoreError::FetchLeaseLost`]), and its token is
+    /// written on every row.
     pub async fn store_fetched(
         &self,
         batch: Vec<FetchedMessage>,
         cursor_through: Option<u32>,
+        lease: Option<&FetchLease>,
     ) -> Result<Vec<StoreOutcome>, StoreError> {
         let last = batch
             .first()
@@ -148,6 +152,10 @@ impl Store {
         let identities: Vec<_> = batch.iter().map(|m| message_identity(&m.raw)).collect();
         let keys: Vec<String> = identities.iter().map(|(_, key, _)| key.clone()).collect();
         let mut tx = self.write().await?;
+        if let Some(lease) = lease {
+            Self::fence_in(&mut tx, lease).await?;
+        }
+        let token = lease.map(|l| l.token);
         let mut stored = HashMap::new();
         if !batch.is_empty() {
             // One statement for the whole batch: per-statement overhead, not
@@ -156,7 +164,7 @@ impl Store {
                 self.engine,
                 "INSERT INTO messages (dedup_key, message_id, content_hash, mailbox, uidvalidity, uid,
                                        size, raw, truncated, state, error, no_reply_reason,
-                                       received_at) ",
+                                       received_at, fetch_token) ",
             );
             let now = now_ms();
             let rows = batch.into_iter().zip(identities);
@@ -201,6 +209,8 @@ impl Store {
                     .push_bind(m.no_reply_reason)
                     .push(", ")
                     .push_bind(now)
+                    .push(", ")
+                    .push_bind(token)
                     .push(")");
             }
             insert.push(" ON CONFLICT (dedup_key) DO NOTHING RETURNING dedup_key, id");
@@ -220,7 +230,7 @@ impl Store {
             })
             .collect();
         if let Some((mailbox, uidvalidity, uid)) = last {
-            Self::advance_cursor(&mut tx, &mailbox, uidvalidity, uid).await?;
+            Self::advance_cursor(&mut tx, &mailbox, uidvalidity, uid, token).await?;
         }
         tx.commit().await.during("committing fetched messages")?;
         Ok(outcomes)
@@ -280,28 +290,17 @@ impl Store {
         max_id: i64,
     ) -> Result<Vec<ClaimedMessage>, StoreError> {
         let mut tx = self.write().await?;
-        let mut claimed: Vec<ClaimedMessage> = sqlx::query_as(
-            "UPDATE messages SET state = $1, attempts = attempts + 1, claimed_by = $2,
-                                 claim_expires_at = $3
-             WHERE id IN (SELECT id FROM (SELECT id, size, SUM(size) OVER (ORDER BY id) AS running
-                                          FROM messages WHERE state = $4 AND id <= $5
-                                          ORDER BY id LIMIT $6) AS claimable
-                          WHERE running - size < $7)
-               -- Checked again on the row itself: PostgreSQL re-reads a row
-               -- another transaction claimed meanwhile, not the subquery.
-               AND state = $4
-             RETURNING id, truncated, no_reply_reason",
-        )
-        .bind(MessageState::Processing)
-        .bind(&self.lease.run_id)
-        .bind(self.lease.expiry())
-        .bind(MessageState::Received)
-        .bind(max_id)
-        .bind(limit)
-        .bind(max_bytes)
-        .fetch_all(&mut *tx)
-        .await
-        .during("claiming messages")?;
+        let mut claimed: Vec<ClaimedMessage> = sqlx::query_as(self.claim_messages_sql())
+            .bind(MessageState::Processing)
+            .bind(&self.lease.run_id)
+            .bind(self.lease.expiry())
+            .bind(MessageState::Received)
+            .bind(max_id)
+            .bind(limit)
+            .bind(max_bytes)
+            .fetch_all(&mut *tx)
+            .await
+            .during("claiming messages")?;
         tx.commit().await.during("committing a claim")?;
         claimed.sort_by_key(|m| m.id);
         let ids: Vec<i64> = claimed.iter().map(|m| m.id).collect();
@@ -319,6 +318,34 @@ impl Store {
             m.raw = raws.remove(&m.id).ok_or(StoreError::NotFound("message"))?;
         }
         Ok(claimed)
+    }
+
+    /// The statement claiming the oldest received messages up to a byte
+    /// budget. On PostgreSQL it passes over rows another `serve` is
+    /// claiming at the same moment (`SKIP LOCKED`) instead of waiting for
+    /// them; the state is checked again on the row itself in both.
+    fn claim_messages_sql(&self) -> &'static str {
+        match self.engine {
+            Engine::Sqlite => {
+                "UPDATE messages SET state = $1, attempts = attempts + 1, claimed_by = $2,
+                                     claim_expires_at = $3
+                 WHERE id IN (SELECT id FROM (SELECT id, size, SUM(size) OVER (ORDER BY id) AS running
+                                              FROM messages WHERE state = $4 AND id <= $5
+                                              ORDER BY id LIMIT $6) AS claimable
+                              WHERE running - size < $7)
+                   AND state = $4
+                 RETURNING id, truncated, no_reply_reason"
+            }
+            Engine::Postgres => {
+                "WITH free AS (SELECT id, size FROM messages WHERE state = $4 AND id <= $5
+                               ORDER BY id LIMIT $6 FOR UPDATE SKIP LOCKED),
+                      claimable AS (SELECT id, size, SUM(size) OVER (ORDER BY id) AS running FROM free)
+                 UPDATE messages SET state = $1, attempts = attempts + 1, claimed_by = $2,
+                                     claim_expires_at = $3
+                 WHERE id IN (SELECT id FROM claimable WHERE running - size < $7) AND state = $4
+                 RETURNING id, truncated, no_reply_reason"
+            }
+        }
     }
 
     /// Puts claimed messages whose batch could not be completed back in the

@@ -49,6 +49,7 @@ mod cursors;
 mod dashboard;
 mod deciding;
 mod decisions;
+mod fetch_leases;
 mod first_reads;
 mod health;
 mod imports;
@@ -83,6 +84,7 @@ pub use cursors::Cursor;
 pub use dashboard::ItemStats;
 pub use deciding::{DecisionTx, ReplyStanding};
 pub use decisions::{fmt_qty, Decision, ItemEdit, Note};
+pub use fetch_leases::{FetchLease, FetchLeaseClaim};
 pub use first_reads::FirstRead;
 pub use health::QueueFigures;
 pub use imports::{ImportProgress, IMPORTED};
@@ -127,6 +129,14 @@ pub enum StoreError {
     Unsupported(String),
     #[error("no {0} with that id")]
     NotFound(&'static str),
+    /// Another `serve` took the mailbox over (this one paused past its
+    /// fetch lease): the batch was not stored and nothing will be flagged.
+    #[error("another serve took over fetching {mailbox} (this run's fetch lease {token} is stale); nothing stored")]
+    FetchLeaseLost { mailbox: String, token: i64 },
+    /// This run's claim on work ran out and another run took it over (this
+    /// one paused longer than `database.lease_secs`): nothing was written.
+    #[error("{lost} claimed messages were taken over by another run (this one paused past database.lease_secs); nothing written")]
+    ClaimLost { lost: usize },
 }
 
 impl StoreError {

@@ -5,7 +5,7 @@
 
 use sqlx::{Any, Transaction};
 
-use super::{now_ms, QueryContext, Store, StoreError};
+use super::{now_ms, Engine, QueryContext, Store, StoreError};
 use crate::outbox::kinds::ReplyKind;
 use crate::outbox::recipient::{normalised_address, recipient_domain};
 use crate::state::ReplyState;
@@ -172,17 +172,22 @@ impl Store {
     pub async fn claim_due_replies(&self, limit: i64) -> Result<Vec<OutboxRow>, StoreError> {
         let mut tx = self.write().await?;
         super::suppressions::hold_suppressed_in(&mut tx).await?;
-        let mut claimed: Vec<OutboxRow> = sqlx::query_as(
+        // PostgreSQL: rows another worker or `serve` is claiming right now
+        // are passed over, not waited for. The state is checked again on
+        // the row itself: PostgreSQL re-reads a row another worker claimed
+        // meanwhile, not the subquery.
+        let skip_locked = match self.engine {
+            Engine::Sqlite => "",
+            Engine::Postgres => " FOR UPDATE SKIP LOCKED",
+        };
+        let mut claimed: Vec<OutboxRow> = sqlx::query_as(&format!(
             "UPDATE outbox SET state = $1, attempts = attempts + 1, claimed_by = $2,
                                claim_expires_at = $3
              WHERE id IN (SELECT id FROM outbox WHERE state = $4 AND next_attempt_at <= $5
-                          ORDER BY next_attempt_at, id LIMIT $6)
-               -- Checked again on the row itself: PostgreSQL re-reads a row
-               -- another worker claimed meanwhile, not the subquery, and
-               -- would hand the same reply to two workers.
+                          ORDER BY next_attempt_at, id LIMIT $6{skip_locked})
                AND state = $4
-             RETURNING id, to_address, raw, attempts, rfc_message_id",
-        )
+             RETURNING id, to_address, raw, attempts, rfc_message_id"
+        ))
         .bind(ReplyState::Sending)
         .bind(&self.lease.run_id)
         .bind(self.lease.expiry())

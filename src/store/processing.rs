@@ -2,13 +2,16 @@
 //! per-sender reply count, new offers with their items and replies, joined
 //! replies and failures all happen inside it, so later messages of the
 //! batch see what earlier ones wrote, and the batch costs one commit.
+//! With several `serve` on PostgreSQL, one processing transaction runs at a
+//! time (the reply limits count what is queued), and a batch commits only
+//! while its run still holds every claim in it.
 
 use sqlx::{Any, Transaction};
 
 use super::offers::{insert_item, insert_offer, MessageFacts, NewOffer, OfferItemRow};
 use super::outbox::NewReply;
 use super::search;
-use super::{now_ms, QueryContext, Store, StoreError};
+use super::{now_ms, Engine, QueryBuilder, QueryContext, Store, StoreError};
 use crate::outbox::recipient::normalised_address;
 use crate::state::{MessageState, ReplyState};
 use crate::values::OfferRef;
@@ -18,12 +21,60 @@ pub struct ProcessingBatch {
     pub(super) tx: Transaction<'static, Any>,
 }
 
+/// The PostgreSQL advisory lock that processing transactions take in turn.
+const PROCESSING_LOCK: i64 = 0x5355_5050_4c59_0001;
+
 impl Store {
     /// Starts a processing transaction (holding the write lock until commit).
+    /// On PostgreSQL it first waits for the processing transactions of other
+    /// `serve` to end: the per-sender, per-domain and hourly reply limits
+    /// count the replies already queued, so two transactions at once could
+    /// both pass one limit.
     pub async fn begin_processing(&self) -> Result<ProcessingBatch, StoreError> {
-        Ok(ProcessingBatch {
-            tx: self.write().await?,
-        })
+        let mut tx = self.write().await?;
+        if self.engine == Engine::Postgres {
+            sqlx::query("SELECT CAST(1 AS BIGINT) FROM pg_advisory_xact_lock($1)")
+                .bind(PROCESSING_LOCK)
+                .execute(&mut *tx)
+                .await
+                .during("waiting for other serves' processing")?;
+        }
+        Ok(ProcessingBatch { tx })
+    }
+
+    /// [`Store::begin_processing`] for messages this run claimed (`ids`):
+    /// fails with [`StoreError::ClaimLost`] unless every one is still
+    /// claimed by this run, and keeps them claimed until the commit. A run
+    /// that paused past its claims so cannot complete a message another
+    /// run has taken over.
+    pub async fn begin_processing_claimed(
+        &self,
+        ids: &[i64],
+    ) -> Result<ProcessingBatch, StoreError> {
+        let mut batch = self.begin_processing().await?;
+        let mut keep = QueryBuilder::new(self.engine, "UPDATE messages SET claim_expires_at = ");
+        keep.push_bind(self.lease.expiry())
+            .push(" WHERE claimed_by = ")
+            .push_bind(self.lease.run_id.clone())
+            .push(" AND state = ")
+            .push_bind(MessageState::Processing)
+            .push(" AND id IN (");
+        for (i, id) in ids.iter().enumerate() {
+            keep.push(if i == 0 { "" } else { ", " }).push_bind(*id);
+        }
+        keep.push(")");
+        let kept = keep
+            .build()
+            .execute(&mut *batch.tx)
+            .await
+            .during("checking the batch's claims")?
+            .rows_affected();
+        if kept != ids.len() as u64 {
+            return Err(StoreError::ClaimLost {
+                lost: ids.len() - kept as usize,
+            });
+        }
+        Ok(batch)
     }
 }
 
