@@ -118,7 +118,26 @@ impl App {
         Self::prepare_full("INBOX", mail_stack().imap_port, smtp, "", extra).await
     }
 
+    /// Like [`App::prepare_imap`], on the database at `db_url` whatever
+    /// `TEST_DATABASE` says (the tests of several `serve` on one PostgreSQL).
+    pub async fn prepare_on(db_url: String, imap_keys: &str, extra: &str) -> App {
+        let port = mail_stack().imap_port;
+        let smtp = format!("{imap_keys}\n{}", plain_smtp_section());
+        Self::prepare_at(Some(db_url), "INBOX", port, &smtp, "", extra).await
+    }
+
     async fn prepare_full(
+        mailbox: &str,
+        imap_port: u16,
+        smtp: &str,
+        donations_keys: &str,
+        extra: &str,
+    ) -> App {
+        Self::prepare_at(None, mailbox, imap_port, smtp, donations_keys, extra).await
+    }
+
+    async fn prepare_at(
+        db_url: Option<String>,
         mailbox: &str,
         imap_port: u16,
         smtp: &str,
@@ -134,7 +153,10 @@ impl App {
             .try_init();
         let dir = tempfile::tempdir().unwrap();
         let donations = unique_address("donations");
-        let db_url = test_database_url(dir.path()).await;
+        let db_url = match db_url {
+            Some(url) => url,
+            None => test_database_url(dir.path()).await,
+        };
         let store = Store::open(&db_url).await.unwrap();
         let app = App {
             donations,

@@ -13,6 +13,7 @@ mod faults;
 mod first_start;
 mod hostile;
 mod import;
+mod instances;
 mod intake;
 mod leases;
 mod oauth;
