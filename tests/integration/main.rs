@@ -15,6 +15,7 @@ mod hostile;
 mod import;
 mod intake;
 mod leases;
+mod migrate_db;
 mod oauth;
 mod ops;
 mod push;
