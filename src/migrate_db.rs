@@ -149,10 +149,11 @@ pub async fn run(options: &Options) -> anyhow::Result<()> {
             ));
         }
     }
-    let (from_sums, to_sums) = (
-        migrate::checksums(&source, &plan).await?,
-        migrate::checksums(&target, &plan).await?,
-    );
+    // Both sides at once: each is mostly reading and hashing.
+    let (from_sums, to_sums) = tokio::try_join!(
+        migrate::checksums(&source, &plan),
+        migrate::checksums(&target, &plan)
+    )?;
     for ((table, rows, s), (_, _, t)) in from_sums.iter().zip(&to_sums) {
         let verdict = if s == t { "same" } else { "DIFFERS" };
         println!("sha256 of {table} raw ({rows} rows): source {s}, target {t}: {verdict}");

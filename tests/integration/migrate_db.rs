@@ -150,7 +150,7 @@ async fn migrate_db_copies_a_sqlite_installation_that_serve_then_runs_on() {
     // The search index came along (with the messages' text).
     let found = db_number(
         &pg,
-        "SELECT COUNT(*) FROM offer_search WHERE tsv @@ to_tsquery('simple', 'gloves')",
+        "SELECT COUNT(*) FROM offer_search WHERE tsv @@ to_tsquery('simple', 'donate')",
     )
     .await
     .unwrap();
