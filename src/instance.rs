@@ -52,7 +52,7 @@ fn running(h: InstanceHolder) -> InstanceError {
         since: chrono::DateTime::from_timestamp_millis(h.started_at)
             .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
             .unwrap_or_default(),
-        host: h.host.clone(),
+        host: h.host,
         left: ((h.expires_at - now_ms()) / 1000).max(0),
     }
 }

@@ -1,5 +1,6 @@
-//! What an import shows while it runs: a progress bar (count, rate, ETA)
-//! on a terminal, plain lines every few seconds otherwise (a log, a pipe).
+//! What an import (and `migrate-db`) shows while it runs: a progress bar
+//! (count, rate, ETA) on a terminal, plain lines every few seconds otherwise
+//! (a log, a pipe).
 
 use std::io::IsTerminal;
 use std::time::{Duration, Instant};
