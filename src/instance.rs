@@ -37,6 +37,28 @@ pub enum InstanceError {
     Store(#[from] StoreError),
 }
 
+/// The `serve` running on `store`'s database, as the error `serve` itself
+/// would give: a holder whose lease has not run out and that is not known
+/// to be gone. For commands that must not run beside it (`migrate-db`).
+pub async fn running_serve(store: &Store) -> Result<Option<InstanceError>, StoreError> {
+    Ok(store
+        .instance_holder()
+        .await?
+        .filter(|h| h.expires_at >= now_ms() && !is_gone(h))
+        .map(running))
+}
+
+fn running(h: InstanceHolder) -> InstanceError {
+    InstanceError::Running {
+        pid: h.pid,
+        since: chrono::DateTime::from_timestamp_millis(h.started_at)
+            .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+            .unwrap_or_default(),
+        host: h.host,
+        left: ((h.expires_at - now_ms()) / 1000).max(0),
+    }
+}
+
 /// The instance row held by this run.
 pub struct Instance {
     store: Store,
@@ -59,14 +81,7 @@ impl Instance {
                 instance.sweep().await?;
                 Ok(instance)
             }
-            InstanceClaim::Refused(h) => Err(InstanceError::Running {
-                pid: h.pid,
-                since: chrono::DateTime::from_timestamp_millis(h.started_at)
-                    .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
-                    .unwrap_or_default(),
-                host: h.host,
-                left: ((h.expires_at - now_ms()) / 1000).max(0),
-            }),
+            InstanceClaim::Refused(h) => Err(running(h)),
         }
     }
 

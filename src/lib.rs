@@ -40,6 +40,7 @@ pub mod files;
 pub mod import;
 pub mod instance;
 pub mod mail;
+pub mod migrate_db;
 pub mod oauth;
 pub mod outbox;
 pub mod process;

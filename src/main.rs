@@ -11,7 +11,8 @@ use supplyline::state::{MessageState, OfferStatus, Role};
 use supplyline::store::Engine;
 use supplyline::values::{EmailAddress, OfferRef};
 use supplyline::{
-    config, daemon, decide, demo, error_text, fetch, files, import, mail, outbox, rules, web,
+    config, daemon, decide, demo, error_text, fetch, files, import, mail, migrate_db, outbox,
+    rules, web,
 };
 
 /// Keeps large buffers out of glibc's heap arenas: a 20 MiB message body is
@@ -128,6 +129,23 @@ enum Command {
         /// A folder of the [imap] account, read without changing it.
         #[arg(long, conflicts_with = "path")]
         imap_folder: Option<String>,
+    },
+    /// Copy this installation from SQLite into an empty PostgreSQL database
+    /// (README: "Moving from SQLite to PostgreSQL"). Stop `serve` first. A
+    /// run that was interrupted is run again and continues where it
+    /// stopped; the end compares row counts and a checksum of the raw
+    /// messages, and fails naming any table that differs.
+    MigrateDb {
+        /// The SQLite database, sqlite://PATH.
+        #[arg(long)]
+        from: String,
+        /// The PostgreSQL database, postgres://…, empty or an earlier run's copy.
+        #[arg(long)]
+        to: String,
+        /// Rows per batch (one transaction each).
+        #[arg(long, default_value_t = migrate_db::DEFAULT_BATCH_ROWS,
+              value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..))]
+        batch: usize,
     },
     /// Check and preview the reply templates (see templates/README.md).
     Templates {
@@ -364,6 +382,14 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 anyhow::bail!("import interrupted");
             }
             Ok(())
+        }
+        Command::MigrateDb { from, to, batch } => {
+            let options = migrate_db::Options {
+                from,
+                to,
+                batch_rows: batch,
+            };
+            migrate_db::run(&options).await
         }
         Command::Users { command } => users(&Config::load(&cli.config, false)?, command).await,
         Command::Templates { command } => {

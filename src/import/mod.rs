@@ -15,7 +15,7 @@
 
 pub mod files;
 mod imap_folder;
-mod progress;
+pub mod progress;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;

@@ -1,5 +1,6 @@
-//! What an import shows while it runs: a progress bar (count, rate, ETA)
-//! on a terminal, plain lines every few seconds otherwise (a log, a pipe).
+//! What an import (and `migrate-db`) shows while it runs: a progress bar
+//! (count, rate, ETA) on a terminal, plain lines every few seconds otherwise
+//! (a log, a pipe).
 
 use std::io::IsTerminal;
 use std::time::{Duration, Instant};
@@ -9,9 +10,11 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 /// How often a plain line is written when stderr is not a terminal.
 const PLAIN_EVERY: Duration = Duration::from_secs(2);
 
-/// Progress through `total` messages (those done before this run included).
+/// Progress through `total` messages, or other units (those done before
+/// this run included).
 pub struct Progress {
     what: &'static str,
+    unit: &'static str,
     bar: Option<ProgressBar>,
     total: u64,
     done: u64,
@@ -24,11 +27,16 @@ pub struct Progress {
 impl Progress {
     /// `what` is the verb shown ("imported", "processed").
     pub fn new(what: &'static str, total: u64, done: u64) -> Progress {
+        Self::counting(what, "messages", total, done)
+    }
+
+    /// Like [`Progress::new`], counting `unit` ("rows") instead of messages.
+    pub fn counting(what: &'static str, unit: &'static str, total: u64, done: u64) -> Progress {
         let bar = std::io::stderr().is_terminal().then(|| {
             let bar = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr());
-            let style = ProgressStyle::with_template(
-                "{prefix} [{bar:30}] {human_pos}/{human_len} messages, {per_sec}, ETA {eta}",
-            )
+            let style = ProgressStyle::with_template(&format!(
+                "{{prefix}} [{{bar:30}}] {{human_pos}}/{{human_len}} {unit}, {{per_sec}}, ETA {{eta}}"
+            ))
             .unwrap_or_else(|_| ProgressStyle::default_bar())
             .progress_chars("=> ");
             bar.set_style(style);
@@ -38,6 +46,7 @@ impl Progress {
         });
         Progress {
             what,
+            unit,
             bar,
             total,
             done,
@@ -86,8 +95,8 @@ impl Progress {
             (_, false) => "unknown".into(),
         };
         format!(
-            "{} {} of {} messages ({rate:.0}/s, ETA {eta})",
-            self.what, self.done, self.total
+            "{} {} of {} {} ({rate:.0}/s, ETA {eta})",
+            self.what, self.done, self.total, self.unit
         )
     }
 }

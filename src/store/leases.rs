@@ -243,6 +243,19 @@ impl Store {
         Ok(())
     }
 
+    /// Who holds the instance row (the `serve` of this database, running
+    /// or gone), if anyone.
+    pub async fn instance_holder(&self) -> Result<Option<InstanceHolder>, StoreError> {
+        sqlx::query_as(
+            "SELECT run_id, host, pid, process_start, started_at, expires_at
+             FROM instances WHERE role = $1",
+        )
+        .bind(SERVE)
+        .fetch_optional(&self.reader)
+        .await
+        .during("reading the instance row")
+    }
+
     /// Extends this run's hold on the instance row; false when another run
     /// holds it now (this one's lease ran out and was taken over).
     pub async fn renew_instance(&self) -> Result<bool, StoreError> {

@@ -32,6 +32,7 @@
 //!   reads and changes, one module per page family of `web/`.
 //! - `deciding`: one staff decision's transaction, the writing side of
 //!   `crate::decide`.
+//! - `migrate`: copying a SQLite database into PostgreSQL (`migrate-db`).
 //! - `search`: the full-text index of offers (FTS5) and what staff type into it.
 //! - `audit`, `users`: history, accounts and sessions.
 //! - `leases`: who owns a claim and until when, and the one `serve` per
@@ -56,6 +57,7 @@ mod imports;
 mod lanes;
 mod leases;
 mod messages;
+pub mod migrate;
 mod offers;
 mod operations;
 mod outbox;

@@ -16,6 +16,7 @@ mod import;
 mod instances;
 mod intake;
 mod leases;
+mod migrate_db;
 mod oauth;
 mod ops;
 mod push;
