@@ -52,7 +52,7 @@ async fn readyz(State(state): State<HealthState>) -> Response {
         Ok(Ok(())) => Ok(()),
         Ok(Err(e)) => Err(crate::error_text::error_text(&e)),
         Err(_) => Err(format!(
-            "a write took over {} s (locked elsewhere?)",
+            "a write took over {} s (the database locked elsewhere, or its server unreachable?)",
             PROBE_TIMEOUT.as_secs()
         )),
     };
