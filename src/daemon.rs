@@ -291,6 +291,11 @@ async fn process_loop(
     while !shutdown.is_cancelled() {
         let batch = match stages.processor.process_batch(BATCH_MESSAGES).await {
             Ok(batch) => trouble.over(batch),
+            Err(e @ crate::store::StoreError::ClaimLost { .. }) => {
+                // Paused past its claims: another serve has that work now.
+                tracing::warn!(error = %e, "processing batch dropped");
+                continue;
+            }
             Err(e) => {
                 trouble.wait_out(e, &shutdown).await;
                 continue;
