@@ -335,6 +335,35 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_run_paused_past_its_claims_cannot_complete_work_another_run_took() {
+        let (_dir, a, b) = two_stores().await;
+        let a = a.with_lease(Duration::from_millis(1));
+        a.store_local("INBOX", b"Message-ID: <p@x>\r\n\r\nbody\r\n")
+            .await
+            .unwrap();
+        let ids: Vec<i64> = a
+            .claim_received_batch(1, i64::MAX)
+            .await
+            .unwrap()
+            .iter()
+            .map(|m| m.id)
+            .collect();
+        tokio::time::sleep(Duration::from_millis(5)).await;
+        assert_eq!(b.release_abandoned_claims(None).await.unwrap(), (1, 0));
+        assert_eq!(b.claim_received_batch(1, i64::MAX).await.unwrap().len(), 1);
+        let late = a.begin_processing_claimed(&ids).await;
+        assert!(
+            matches!(late, Err(StoreError::ClaimLost { lost: 1 })),
+            "{:?}",
+            late.err()
+        );
+        assert!(
+            b.begin_processing_claimed(&ids).await.is_ok(),
+            "the new owner completes it"
+        );
+    }
+
+    #[tokio::test]
     async fn a_second_instance_is_refused_until_the_first_is_gone_or_ran_out() {
         let (_dir, a, b) = two_stores().await;
         let a = a.with_lease(Duration::from_millis(200));
