@@ -17,6 +17,7 @@ mod intake;
 mod leases;
 mod oauth;
 mod ops;
+mod pg_tls;
 mod push;
 mod relay;
 mod replies;
