@@ -13,6 +13,13 @@
 //! already filled. `BENCH_ONLY=TEXT` measures only the pages whose name
 //! contains TEXT (and the exports only when it names them). Figures go to
 //! BENCHMARKS.md.
+//!
+//! `BENCH_DATABASE=postgres` fills and serves the same offers from a
+//! throw-away PostgreSQL (`scripts/pg-stack` on loopback, stopped when the
+//! bench exits) instead; `DESK_DB=postgres://…` reuses a filled one.
+
+#[path = "../tests/common/scripts.rs"]
+mod scripts;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -50,11 +57,15 @@ fn main() {
 
 async fn run(offers: usize, samples: usize, full: bool) {
     let dir = tempfile::tempdir().unwrap();
-    let file = std::env::var_os("DESK_DB")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| dir.path().join("desk.db"));
-    let url = format!("sqlite://{}", file.display());
+    let postgres = std::env::var("BENCH_DATABASE").is_ok_and(|v| v == "postgres");
+    let url = match std::env::var("DESK_DB").ok() {
+        Some(url) if url.starts_with("postgres") => url,
+        _ if postgres => scripts::start_stack("pg-stack", "supplyline-desk-pg").get("DATABASE_URL"),
+        Some(file) => format!("sqlite://{}", PathBuf::from(file).display()),
+        None => format!("sqlite://{}", dir.path().join("desk.db").display()),
+    };
     let store = Store::open(&url).await.unwrap();
+    println!("database: {:?}", store.engine());
     let needs = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/needs.toml");
     let catalog = supplyline::rules::catalog::Catalog::embedded().unwrap();
     store.load_pack_sizes(&catalog.pack_sizes()).await.unwrap();
@@ -76,7 +87,7 @@ async fn run(offers: usize, samples: usize, full: bool) {
             started.elapsed().as_secs_f64()
         );
     } else {
-        println!("reusing {} ({have} offers)", file.display());
+        println!("reusing {url} ({have} offers)");
     }
     let site = Site::start(store).await;
     let mut rng = StdRng::seed_from_u64(7);
@@ -574,7 +585,8 @@ fn ack(id: i64, offer: &NewOffer) -> NewReply {
 /// Most offers decided (four in ten still open), a note on one in ten,
 /// and creation dates spread over the last 50 days, as after weeks of work.
 async fn decide_in_bulk(url: &str, from: usize, to: usize) {
-    let mut db = <sqlx::SqliteConnection as sqlx::Connection>::connect(url)
+    // `$N` placeholders: both engines read them through `Any`.
+    let mut db = <sqlx::AnyConnection as sqlx::Connection>::connect(url)
         .await
         .unwrap();
     let now = chrono::Utc::now().timestamp_millis();
@@ -586,30 +598,35 @@ async fn decide_in_bulk(url: &str, from: usize, to: usize) {
            pickup_site = CASE WHEN id % 10 IN (4, 5, 8) THEN 'Central depot' END,
            pickup_window = CASE WHEN id % 10 IN (4, 5, 8) THEN 'Tue 9:00-12:00' END,
            decline_reason = CASE WHEN id % 10 IN (6, 9) THEN 'We have enough of these for now.' END
-         WHERE id > ?1 AND id <= ?2",
+         WHERE id > $1 AND id <= $2",
         "UPDATE offer_items SET received_quantity = quantity
-         WHERE offer_id IN (SELECT id FROM offers WHERE id > ?1 AND id <= ?2 AND status = 'received')",
+         WHERE offer_id IN (SELECT id FROM offers WHERE id > $1 AND id <= $2 AND status = 'received')",
         "INSERT INTO notes (offer_id, author, body, created_at)
          SELECT id, 'triager@city.example', CASE id % 3
            WHEN 0 THEN 'Called the donor: the gowns are size L only.'
            WHEN 1 THEN 'Donor asks for a receipt for tax purposes.'
-           ELSE 'Duplicate of an earlier email? Check with the depot.' END, ?3
-         FROM offers WHERE id > ?1 AND id <= ?2 AND id % 10 = 1",
+           ELSE 'Duplicate of an earlier email? Check with the depot.' END, $3
+         FROM offers WHERE id > $1 AND id <= $2 AND id % 10 = 1",
         // Half the offers assigned, an eighth of them to the triager who logs in.
         "UPDATE offers SET assigned_to = CASE id % 8
            WHEN 0 THEN 'triager@city.example' WHEN 1 THEN 'ana@city.example'
            WHEN 2 THEN 'bo@city.example' WHEN 3 THEN 'cy@city.example' END
-         WHERE id > ?1 AND id <= ?2",
-        "UPDATE offers SET created_at = ?3 - (?2 - id) * 43200, updated_at = ?3 - (?2 - id) * 43200
-         WHERE id > ?1 AND id <= ?2",
+         WHERE id > $1 AND id <= $2",
+        "UPDATE offers SET created_at = $3 - ($2 - id) * 43200, updated_at = $3 - ($2 - id) * 43200
+         WHERE id > $1 AND id <= $2",
     ];
     for sql in statements {
-        sqlx::query(sql)
-            .bind(from as i64)
-            .bind(to as i64)
-            .bind(now)
-            .execute(&mut db)
-            .await
-            .unwrap();
+        let query = sqlx::query(sql).bind(from as i64).bind(to as i64);
+        // PostgreSQL refuses a parameter the statement does not use.
+        let query = match sql.contains("$3") {
+            true => query.bind(now),
+            false => query,
+        };
+        query.execute(&mut db).await.unwrap();
+    }
+    // Statistics for the planner after the bulk fill, as autovacuum would
+    // gather them soon after (SQLite plans without them).
+    if url.starts_with("postgres") {
+        sqlx::query("ANALYZE").execute(&mut db).await.unwrap();
     }
 }

@@ -7,6 +7,11 @@
 //!   `UID FETCH` download of the same mailbox; then processed and answered;
 //! - peak RSS of `supplyline serve` draining messages with 20 MiB attachments.
 //!
+//! `BENCH_DATABASE=postgres` runs the backlog on SQLite and then on a
+//! throw-away PostgreSQL (`scripts/pg-stack`, loopback) in the same run and
+//! prints the ratio of their drain times (the target: PostgreSQL within
+//! 1.5 × SQLite).
+//!
 //! `cargo bench --bench intake` runs the full sizes; without `--bench`
 //! (as `cargo test --all-targets` runs it) a small smoke run checks that the
 //! benchmark still works. Figures go to BENCHMARKS.md.
@@ -62,7 +67,18 @@ fn main() {
             latency(sizes.latency_samples, Wake::Push).await;
         }
         if wanted("backlog") {
-            backlog(sizes.backlog).await;
+            let sqlite = backlog(sizes.backlog, Db::Sqlite).await;
+            if std::env::var("BENCH_DATABASE").is_ok_and(|v| v == "postgres") {
+                let postgres = backlog(sizes.backlog, Db::Postgres).await;
+                println!(
+                    "backlog of {}: PostgreSQL / SQLite: drain {:.2} × (fetch+store {:.2} ×, process {:.2} ×, send {:.2} ×); target ≤ 1.5 ×",
+                    sizes.backlog,
+                    postgres.total().as_secs_f64() / sqlite.total().as_secs_f64(),
+                    postgres.fetched.as_secs_f64() / sqlite.fetched.as_secs_f64(),
+                    postgres.processed.as_secs_f64() / sqlite.processed.as_secs_f64(),
+                    postgres.sent.as_secs_f64() / sqlite.sent.as_secs_f64(),
+                );
+            }
         }
         if wanted("rss") {
             rss(sizes.big_messages).await;
@@ -71,14 +87,19 @@ fn main() {
 }
 
 fn config_text(dir: &std::path::Path, donations: &str, extra: &str) -> String {
+    let db = format!("sqlite://{}", dir.join("db.sqlite").display());
+    config_text_on(&db, donations, extra)
+}
+
+/// [`config_text`] with the database at `db`.
+fn config_text_on(db: &str, donations: &str, extra: &str) -> String {
     let s = mail_stack();
     format!(
-        "[database]\nurl = \"sqlite://{db}\"\n\n[imap]\nhost = \"127.0.0.1\"\nport = {imap}\nsecurity = \"none\"\n\
+        "[database]\nurl = \"{db}\"\n\n[imap]\nhost = \"127.0.0.1\"\nport = {imap}\nsecurity = \"none\"\n\
          allow_insecure = true\nusername = \"{donations}\"\npassword = \"{pw}\"\n\
          acknowledge_since = \"2000-01-01T00:00:00Z\"\n\n\
          [smtp]\nhost = \"127.0.0.1\"\nport = {smtp}\nsecurity = \"none\"\nallow_insecure = true\n\n\
          [donations]\naddress = \"{donations}\"\nreply_window_secs = 0\n{extra}",
-        db = dir.join("db.sqlite").display(),
         imap = s.imap_port,
         smtp = s.smtp_port,
         pw = s.password,
@@ -238,8 +259,33 @@ async fn bare_download(user: &str) -> (usize, Duration) {
     (count, started.elapsed())
 }
 
-async fn backlog(n: usize) {
+/// The database a backlog run stores into.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Db {
+    Sqlite,
+    /// A fresh database on the throw-away PostgreSQL of this process.
+    Postgres,
+}
+
+/// How long each part of a backlog drain took.
+struct Drain {
+    fetched: Duration,
+    processed: Duration,
+    sent: Duration,
+}
+
+impl Drain {
+    fn total(&self) -> Duration {
+        self.fetched + self.processed + self.sent
+    }
+}
+
+async fn backlog(n: usize, db: Db) -> Drain {
     let dir = tempfile::tempdir().unwrap();
+    let url = match db {
+        Db::Sqlite => format!("sqlite://{}", dir.path().join("db.sqlite").display()),
+        Db::Postgres => common::fresh_database("backlog").await,
+    };
     let donations = unique_address("donations");
     let filled = Instant::now();
     let bytes = fill(&donations, n, 4096).await;
@@ -253,7 +299,7 @@ async fn backlog(n: usize) {
     assert_eq!(count, n);
     let outbox = dir.path().join("outbox");
     let extra = format!("\n[outbox]\nwrite_to_dir = \"{}\"\n", outbox.display());
-    let mut config = load(&config_text(dir.path(), &donations, &extra));
+    let mut config = load(&config_text_on(&url, &donations, &extra));
     let store = Store::open(&config.database.url).await.unwrap();
     let fetcher = Fetcher::new(
         store.clone(),
@@ -275,16 +321,22 @@ async fn backlog(n: usize) {
     let sent_in = sending.elapsed();
     let mib = bytes as f64 / 1048576.0;
     println!(
-        "backlog of {n}: bare UID FETCH {bare:?} ({:.1} MiB/s); supplyline fetch+store {fetched:?} ({:.1} MiB/s, {:.0}% of bare)",
+        "backlog of {n} on {db:?}: bare UID FETCH {bare:?} ({:.1} MiB/s); supplyline fetch+store {fetched:?} ({:.1} MiB/s, {:.0}% of bare)",
         mib / bare.as_secs_f64(),
         mib / fetched.as_secs_f64(),
         100.0 * bare.as_secs_f64() / fetched.as_secs_f64()
     );
     println!(
-        "backlog of {n}: processed {processed} in {processed_in:?} ({:.0}/s); {written} acknowledgements rendered and written in {sent_in:?}; drained in {:?}",
+        "backlog of {n} on {db:?}: processed {processed} in {processed_in:?} ({:.0}/s); {written} acknowledgements rendered and written in {sent_in:?}; drained in {:?}",
         processed as f64 / processed_in.as_secs_f64(),
         fetched + processed_in + sent_in
     );
+    store.close().await;
+    Drain {
+        fetched,
+        processed: processed_in,
+        sent: sent_in,
+    }
 }
 
 /// Peak RSS of `supplyline serve` draining messages with 20 MiB attachments.

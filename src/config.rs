@@ -203,6 +203,26 @@ pub struct DatabaseConfig {
     /// over only claims that ran out.
     #[serde(default = "default_lease_secs")]
     pub lease_secs: u64,
+    /// PostgreSQL: the CA (PEM) that signed the server's certificate. Adds
+    /// `sslrootcert` to the URL and, unless it names `verify-ca`,
+    /// `sslmode=verify-full` (see [`DatabaseConfig::connect_url`]).
+    #[serde(default)]
+    pub ca_file: Option<PathBuf>,
+}
+
+impl DatabaseConfig {
+    /// The URL to open: `url` with `ca_file` applied. Fails when the two
+    /// disagree (`Config::load` reports that as a configuration error).
+    pub fn connect_url(&self) -> Result<String, String> {
+        match &self.ca_file {
+            None => Ok(self.url.clone()),
+            Some(_) if !self.url.starts_with("postgres") => Err(
+                "database.ca_file applies to PostgreSQL only (database.url is not postgres://…)"
+                    .into(),
+            ),
+            Some(ca) => crate::store::pg_tls::with_ca_file(&self.url, ca),
+        }
+    }
 }
 
 impl Default for DatabaseConfig {
@@ -211,6 +231,7 @@ impl Default for DatabaseConfig {
             url: default_database_url(),
             busy_timeout_secs: default_busy_timeout_secs(),
             lease_secs: default_lease_secs(),
+            ca_file: None,
         }
     }
 }
@@ -615,6 +636,9 @@ impl Config {
                 "{file}: database.url: expected sqlite://FILE or postgres://…, found {:?}",
                 self.database.url
             ));
+        }
+        if let Err(e) = self.database.connect_url() {
+            problems.push(format!("{file}: {e}"));
         }
         if self.database.lease_secs < 3 {
             problems.push(format!(

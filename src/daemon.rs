@@ -22,7 +22,7 @@ use crate::outbox::{
 };
 use crate::process::{ProcessOutcome, Processor, BATCH_MESSAGES};
 use crate::rules::{ReplyNames, Rules};
-use crate::store::Store;
+use crate::store::{Engine, Store};
 use crate::telemetry::{Stage, Telemetry};
 
 /// How long an idle stage sleeps when nothing wakes it (a safety net only).
@@ -174,10 +174,21 @@ impl Stages {
 /// database, puts back those whose owner is gone ([`take_database`]).
 pub async fn open_store(config: &Config) -> anyhow::Result<Store> {
     let busy_timeout = Duration::from_secs(config.database.busy_timeout_secs);
-    let store = Store::open_with(&config.database.url, busy_timeout)
+    let url = config.database.connect_url().map_err(anyhow::Error::msg)?;
+    let store = Store::open_with(&url, busy_timeout)
         .await
         .context("opening the database")?;
     Ok(store.with_lease(Duration::from_secs(config.database.lease_secs)))
+}
+
+/// For a PostgreSQL database, its TLS mode and what that guarantees, as
+/// `check-config` prints it (`warning: …` when the server is not verified).
+pub fn postgres_tls_line(config: &Config) -> Option<String> {
+    let url = config.database.connect_url().ok()?;
+    if Engine::of_url(&url) != Some(Engine::Postgres) {
+        return None;
+    }
+    Some(crate::store::pg_tls::PgTls::of_url(&url)?.describe())
 }
 
 /// Takes the database for `serve` (refused while another `serve` holds
@@ -204,6 +215,11 @@ pub async fn serve(config: Config, shutdown: CancellationToken) -> anyhow::Resul
     let store = open_store(&config).await?;
     let instance = Arc::new(take_database(&store).await?);
     crate::files::warn_about_open_modes(&config);
+    if let Some(warning) = postgres_tls_line(&config)
+        .and_then(|line| line.strip_prefix("warning: ").map(str::to_string))
+    {
+        tracing::warn!("{warning}");
+    }
     if config.donations.trusted_authserv_id.is_none() {
         tracing::warn!(
             "donations.trusted_authserv_id is not set: automatic replies go to whatever \

@@ -69,8 +69,22 @@ async fn files(config: &Config) -> Vec<Check> {
     let mut checks = Vec::new();
     let fail = |e: anyhow::Error| Verdict::Fail(format!("{e:#}"));
     let busy = Duration::from_secs(config.database.busy_timeout_secs);
+    if let Some(line) = crate::daemon::postgres_tls_line(config) {
+        let verdict = match line.strip_prefix("warning: ") {
+            Some(warning) => Verdict::Warn(warning.to_string()),
+            None => Verdict::Ok,
+        };
+        checks.push(Check::new(
+            "PostgreSQL connection is TLS, certificate verified",
+            verdict,
+        ));
+    }
+    let url = config
+        .database
+        .connect_url()
+        .unwrap_or_else(|_| config.database.url.clone());
     // Opened without recovery: a running `serve`'s claims stay as they are.
-    match crate::store::Store::open_with(&config.database.url, busy).await {
+    match crate::store::Store::open_with(&url, busy).await {
         Ok(store) => {
             checks.push(Check::new(
                 "database opens and its migrations are current",

@@ -560,6 +560,9 @@ async fn check_config(path: &Path) -> anyhow::Result<()> {
     if let Some(needs) = config.web.as_ref().and_then(|w| w.needs_file.as_deref()) {
         web::operations::check_file(needs, &daemon::load_catalog(&config)?)?;
     }
+    if let Some(line) = daemon::postgres_tls_line(&config) {
+        println!("{}: {line}", path.display());
+    }
     if config.imap.is_none() {
         println!(
             "{}: warning: no [imap] section; `serve` will fetch nothing",

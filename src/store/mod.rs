@@ -12,7 +12,8 @@
 //! whole schema of SQLite's 0001-0024; later ones mirror SQLite's numbers).
 //!
 //! PostgreSQL (`database.url = "postgres://…"`): one pool for reads and
-//! writes, plain `BEGIN`, `lock_timeout` set to the busy timeout.
+//! writes, plain `BEGIN`, `lock_timeout` set to the busy timeout. TLS as
+//! the URL's `sslmode` asks (rustls), failures explained by `pg_tls`.
 //!
 //! SQLite is the embedded default: WAL journal, `synchronous=FULL`, writes
 //! through one writer connection with `BEGIN IMMEDIATE` (a deferred
@@ -62,6 +63,7 @@ mod offers;
 mod operations;
 mod outbox;
 mod ownership;
+pub mod pg_tls;
 mod processing;
 mod queue;
 mod raw;
@@ -119,6 +121,9 @@ pub enum StoreError {
         #[source]
         source: sqlx::Error,
     },
+    /// TLS to PostgreSQL failed; `detail` says what to check.
+    #[error("cannot open the database {url}: {detail}")]
+    Tls { url: String, detail: String },
     #[error("database migrations failed: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("{what}: {source}")]
@@ -377,13 +382,26 @@ async fn open_sqlite(
 }
 
 /// One PostgreSQL pool for writes and reads, and the schema migrated.
+/// A TLS failure says what to check (`pg_tls`).
 async fn open_postgres(
-    url: &str,
+    given_url: &str,
     busy_timeout: Duration,
 ) -> Result<(AnyPool, AnyPool, raw::RawReader), StoreError> {
-    let open_err = |source| StoreError::Open {
-        url: url.to_string(),
-        source,
+    let url = &pg_tls::libpq_compatible(given_url);
+    let tls = pg_tls::PgTls::of_url(url);
+    let tls_err = |detail| StoreError::Tls {
+        url: given_url.to_string(),
+        detail,
+    };
+    if let Some(tls) = &tls {
+        pg_tls::check_root_cert(tls).map_err(tls_err)?;
+    }
+    let open_err = |source| match tls.as_ref().and_then(|t| pg_tls::explain(&source, t)) {
+        Some(detail) => tls_err(detail),
+        None => StoreError::Open {
+            url: given_url.to_string(),
+            source,
+        },
     };
     let options: AnyConnectOptions = url
         .parse::<AnyConnectOptions>()

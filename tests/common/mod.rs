@@ -17,7 +17,8 @@
 //! - [`oauth`] serves a small OAuth2 provider (token, device and
 //!   introspection endpoints) that Dovecot checks tokens with: [`oauth_provider`].
 //! - [`postgres()`] starts one PostgreSQL per test process through
-//!   `scripts/pg-stack`; [`fresh_database`] gives a test its own database.
+//!   `scripts/pg-stack`; [`fresh_database`] gives a test its own database;
+//!   [`postgres_ssl()`] is a second one with TLS on.
 #![allow(dead_code, unused_imports)]
 
 pub mod imap;
@@ -35,7 +36,7 @@ pub use mail_stack::{
     unique_address, MailStack,
 };
 pub use oauth::{oauth_provider, OAuthProvider, TestClient};
-pub use postgres::{fresh_database, postgres, PgStack};
+pub use postgres::{fresh_database, fresh_database_on, postgres, postgres_ssl, PgStack};
 pub use proxy::{Cut, CutProxy};
 pub use smtp::{send_message, send_raw};
 pub use tls_proxy::{Handshake, SmtpTlsProxy, TlsMode};

@@ -3,6 +3,9 @@
 //! The first call to [`postgres()`] runs `scripts/pg-stack start DIR --watch
 //! <this pid>` (about 2 s); the server stops and DIR goes once this process
 //! exits. Give each test its own database with [`fresh_database`].
+//!
+//! [`postgres_ssl()`] is a second server, started the same way with `--ssl`:
+//! TLS on, its certificate (localhost, 127.0.0.1) signed by a throw-away CA.
 #![allow(dead_code)]
 
 use std::path::PathBuf;
@@ -10,7 +13,7 @@ use std::sync::OnceLock;
 
 use sqlx::{Connection, Executor, PgConnection};
 
-use super::scripts::start_stack;
+use super::scripts::{start_stack, start_stack_with};
 
 /// The running server. Authentication is `trust`, user `postgres`.
 #[derive(Debug, Clone)]
@@ -19,9 +22,14 @@ pub struct PgStack {
     pub port: u16,
     /// URL of the database `supplyline`, e.g. `postgres://postgres@127.0.0.1:PORT/supplyline`.
     pub database_url: String,
+    /// `--ssl` only: the CA that signed the server's certificate, and one
+    /// that did not.
+    pub ca_file: Option<PathBuf>,
+    pub wrong_ca_file: Option<PathBuf>,
 }
 
 static STACK: OnceLock<PgStack> = OnceLock::new();
+static SSL_STACK: OnceLock<PgStack> = OnceLock::new();
 
 /// The PostgreSQL server of this test process, started on first use.
 pub fn postgres() -> &'static PgStack {
@@ -31,6 +39,22 @@ pub fn postgres() -> &'static PgStack {
             dir: PathBuf::from(env.get("PG_STACK_DIR")),
             port: env.port("PG_PORT"),
             database_url: env.get("DATABASE_URL"),
+            ca_file: None,
+            wrong_ca_file: None,
+        }
+    })
+}
+
+/// The PostgreSQL server with TLS of this test process, started on first use.
+pub fn postgres_ssl() -> &'static PgStack {
+    SSL_STACK.get_or_init(|| {
+        let env = start_stack_with("pg-stack", "supplyline-pgssl", &["--ssl"]);
+        PgStack {
+            dir: PathBuf::from(env.get("PG_STACK_DIR")),
+            port: env.port("PG_PORT"),
+            database_url: env.get("DATABASE_URL"),
+            ca_file: Some(PathBuf::from(env.get("PG_CA_FILE"))),
+            wrong_ca_file: Some(PathBuf::from(env.get("PG_WRONG_CA_FILE"))),
         }
     })
 }
@@ -44,7 +68,11 @@ impl PgStack {
 
 /// Create an empty database named `PREFIX_<random>` and return its URL.
 pub async fn fresh_database(prefix: &str) -> String {
-    let stack = postgres();
+    fresh_database_on(postgres(), prefix).await
+}
+
+/// [`fresh_database`] on `stack`.
+pub async fn fresh_database_on(stack: &PgStack, prefix: &str) -> String {
     let random: u64 = rand::random();
     let name = format!(
         "{}_{random:016x}",

@@ -51,17 +51,17 @@ pub fn path_str(path: &Path) -> &str {
 /// `scripts/NAME start DIR --watch <this pid>` in a fresh DIR: the servers
 /// stop (and DIR goes) once this process exits. Returns the printed env.
 pub fn start_stack(name: &str, dir_prefix: &str) -> Env {
+    start_stack_with(name, dir_prefix, &[])
+}
+
+/// [`start_stack`] with more options for `start` (such as `--ssl`).
+pub fn start_stack_with(name: &str, dir_prefix: &str, options: &[&str]) -> Env {
     let dir = fresh_dir(dir_prefix);
     let started = Instant::now();
-    let stdout = run_script(
-        name,
-        &[
-            "start",
-            path_str(&dir),
-            "--watch",
-            &std::process::id().to_string(),
-        ],
-    );
+    let pid = std::process::id().to_string();
+    let mut args = vec!["start", path_str(&dir), "--watch", &pid];
+    args.extend_from_slice(options);
+    let stdout = run_script(name, &args);
     eprintln!(
         "scripts/{name} started in {:?} in {}",
         started.elapsed(),

@@ -19,6 +19,7 @@ mod leases;
 mod migrate_db;
 mod oauth;
 mod ops;
+mod pg_tls;
 mod push;
 mod relay;
 mod replies;
