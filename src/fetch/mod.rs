@@ -232,13 +232,12 @@ impl Fetcher {
             lost.cancel();
             let _ = keeper.await;
             *self.held() = None;
-            if shutdown.is_cancelled() {
+            if shutdown.is_cancelled() || result.is_err() {
                 if let Err(e) = self.store.release_fetch_lease(&lease).await {
                     tracing::warn!(error = %error_text(&e), "could not give up the fetch lease");
                 }
                 return result;
             }
-            result?;
             self.telemetry.standing_by();
         }
         Ok(())
