@@ -422,7 +422,8 @@ async fn feed(to: &str, donors: &[String]) {
     }
 }
 
-/// The stored messages now (read while the lock is held: WAL readers pass).
+/// The stored messages now (read while the lock is held: SQLite's WAL readers
+/// and plain PostgreSQL reads pass).
 async fn stored_count(app: &App) -> usize {
     app.store.list_messages(None, 10_000).await.unwrap().len()
 }
@@ -492,7 +493,8 @@ async fn assert_all_answered_once(app: &App, child: &mut std::process::Child, do
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_database_locked_briefly_by_another_process_makes_work_wait() {
-    // Longer than a processing batch, shorter than the busy timeout (30 s).
+    // Longer than a processing batch, shorter than the busy timeout (30 s;
+    // PostgreSQL's lock_timeout).
     const LOCK: Duration = Duration::from_secs(3);
     let _up = stack_shared().await;
     let app = App::prepare("").await;
