@@ -1,4 +1,5 @@
-//! The decide stage against a fresh SQLite file, no mail servers: what
+//! The decide stage against a fresh database (SQLite, or PostgreSQL with
+//! `TEST_DATABASE=postgres`), no mail servers: what
 //! each decision writes (status, audit row by the desk's actor, the donor's
 //! email), and what it refuses. [`Fixture`] also serves the CLI's tests
 //! (`decide_cli`).
@@ -15,13 +16,14 @@ use supplyline::values::OfferRef;
 pub struct Fixture {
     pub dir: tempfile::TempDir,
     pub store: Store,
+    url: String,
     composer: Composer,
 }
 
 impl Fixture {
     pub async fn new() -> Fixture {
         let dir = tempfile::tempdir().unwrap();
-        let url = format!("sqlite://{}", dir.path().join("decide.db").display());
+        let url = crate::app::test_database_url(dir.path()).await;
         let store = Store::open(&url).await.unwrap();
         let site = PickupSite {
             name: "Central depot".into(),
@@ -33,13 +35,14 @@ impl Fixture {
         Fixture {
             dir,
             store,
+            url,
             composer,
         }
     }
 
     /// The database's URL, for a config file.
     pub fn db_url(&self) -> String {
-        format!("sqlite://{}", self.dir.path().join("decide.db").display())
+        self.url.clone()
     }
 
     pub fn desk(&self) -> Desk<'_> {

@@ -357,30 +357,59 @@ async fn imap_connection_cut_mid_literal_reconnects_and_loses_nothing() {
 }
 
 /// A write lock on the database held by a connection of its own, as
-/// another process (a backup, an operator's `sqlite3`) would hold it.
-struct DatabaseLock {
-    connection: sqlx::SqliteConnection,
+/// another process (a backup, an operator's `sqlite3` or `psql`) would
+/// hold it.
+enum DatabaseLock {
+    Sqlite(sqlx::SqliteConnection),
+    Postgres(sqlx::PgConnection),
 }
 
 impl DatabaseLock {
-    /// Takes the lock (`BEGIN EXCLUSIVE`); readers still read (WAL).
+    /// Takes the lock; readers still read. On SQLite `BEGIN EXCLUSIVE`
+    /// (WAL readers pass); on PostgreSQL every table of the database locked
+    /// `IN EXCLUSIVE MODE` in a transaction (plain reads pass, writes and
+    /// `FOR UPDATE` claims wait, or fail once past `lock_timeout`).
     async fn take(db_url: &str) -> DatabaseLock {
         use sqlx::Connection;
-        let mut connection = sqlx::SqliteConnection::connect(db_url)
+        if db_url.starts_with("sqlite:") {
+            let mut connection = sqlx::SqliteConnection::connect(db_url)
+                .await
+                .expect("a second connection to the database");
+            sqlx::query("BEGIN EXCLUSIVE")
+                .execute(&mut connection)
+                .await
+                .expect("BEGIN EXCLUSIVE");
+            return DatabaseLock::Sqlite(connection);
+        }
+        let mut connection = sqlx::PgConnection::connect(db_url)
             .await
             .expect("a second connection to the database");
-        sqlx::query("BEGIN EXCLUSIVE")
+        let tables: Vec<String> = sqlx::query_scalar(
+            "SELECT quote_ident(tablename)::text FROM pg_tables \
+             WHERE schemaname = current_schema() ORDER BY tablename",
+        )
+        .fetch_all(&mut connection)
+        .await
+        .expect("the database's tables");
+        assert!(!tables.is_empty(), "a migrated database");
+        sqlx::query("BEGIN")
             .execute(&mut connection)
             .await
-            .expect("BEGIN EXCLUSIVE");
-        DatabaseLock { connection }
+            .expect("BEGIN");
+        let lock = format!("LOCK TABLE {} IN EXCLUSIVE MODE", tables.join(", "));
+        sqlx::query(&lock)
+            .execute(&mut connection)
+            .await
+            .expect("LOCK TABLE");
+        DatabaseLock::Postgres(connection)
     }
 
-    async fn release(mut self) {
-        sqlx::query("COMMIT")
-            .execute(&mut self.connection)
-            .await
-            .expect("COMMIT releases the lock");
+    async fn release(self) {
+        let result = match self {
+            DatabaseLock::Sqlite(mut c) => sqlx::query("COMMIT").execute(&mut c).await.map(drop),
+            DatabaseLock::Postgres(mut c) => sqlx::query("COMMIT").execute(&mut c).await.map(drop),
+        };
+        result.expect("COMMIT releases the lock");
     }
 }
 
@@ -393,7 +422,8 @@ async fn feed(to: &str, donors: &[String]) {
     }
 }
 
-/// The stored messages now (read while the lock is held: WAL readers pass).
+/// The stored messages now (read while the lock is held: SQLite's WAL readers
+/// and plain PostgreSQL reads pass).
 async fn stored_count(app: &App) -> usize {
     app.store.list_messages(None, 10_000).await.unwrap().len()
 }
@@ -463,7 +493,8 @@ async fn assert_all_answered_once(app: &App, child: &mut std::process::Child, do
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_database_locked_briefly_by_another_process_makes_work_wait() {
-    // Longer than a processing batch, shorter than the busy timeout (30 s).
+    // Longer than a processing batch, shorter than the busy timeout (30 s;
+    // PostgreSQL's lock_timeout).
     const LOCK: Duration = Duration::from_secs(3);
     let _up = stack_shared().await;
     let app = App::prepare("").await;

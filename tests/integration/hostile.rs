@@ -11,10 +11,11 @@ use supplyline::daemon::{open_store, Stages};
 use supplyline::process::ProcessOutcome;
 use supplyline::store::{message_identity, StoreOutcome};
 
-/// Stages over a fresh SQLite file, replies written to a folder.
+/// Stages over a fresh database (SQLite, or PostgreSQL with
+/// `TEST_DATABASE=postgres`), replies written to a folder.
 async fn stages(dir: &Path) -> Stages {
     let mut config = Config::default();
-    config.database.url = format!("sqlite://{}", dir.join("db.sqlite").display());
+    config.database.url = crate::app::test_database_url(dir).await;
     config.outbox.write_to_dir = Some(dir.join("outbox"));
     let store = open_store(&config).await.unwrap();
     Stages::build(&config, store).await.unwrap()

@@ -7,6 +7,19 @@ use crate::common::{mail_stack, stack_shared, unique_address};
 
 const IMAP_SECRET: &str = "imap-Secret-7f3e9a-password";
 const SMTP_SECRET: &str = "smtp-Secret-b41c2d-password";
+/// On PostgreSQL, the database URL carries this password (the test server
+/// trusts local connections, so it is never checked, but it must not leak).
+const DB_SECRET: &str = "db-Secret-e2a7c5-password";
+
+/// A fresh database's URL (SQLite, or PostgreSQL with
+/// `TEST_DATABASE=postgres`), with [`DB_SECRET`] as its password on PostgreSQL.
+async fn database_url(dir: &std::path::Path) -> String {
+    let url = crate::app::test_database_url(dir).await;
+    match url.strip_prefix("postgres://postgres@") {
+        Some(rest) => format!("postgres://postgres:{DB_SECRET}@{rest}"),
+        None => url,
+    }
+}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failing_login_logs_the_failure_but_never_the_password() {
@@ -19,11 +32,11 @@ async fn a_failing_login_logs_the_failure_but_never_the_password() {
     std::fs::write(
         &config,
         format!(
-            "[database]\nurl = \"sqlite://{db}\"\n\n[imap]\nhost = \"127.0.0.1\"\nport = {imap}\nsecurity = \"none\"\n\
+            "[database]\nurl = \"{db}\"\n\n[imap]\nhost = \"127.0.0.1\"\nport = {imap}\nsecurity = \"none\"\n\
              allow_insecure = true\nusername = \"{user}\"\ntimeout_secs = 5\n\n\
              [smtp]\nhost = \"127.0.0.1\"\nport = {smtp}\nsecurity = \"none\"\nallow_insecure = true\n\
              username = \"desk\"\npassword_file = \"{secret}\"\n",
-            db = dir.path().join("db.sqlite").display(),
+            db = database_url(dir.path()).await,
             imap = stack.imap_port,
             smtp = stack.smtp_port,
             user = unique_address("donations"),
@@ -56,7 +69,7 @@ async fn a_failing_login_logs_the_failure_but_never_the_password() {
         log.contains("IMAP login failed"),
         "the failure is logged:\n{log}"
     );
-    for secret in [IMAP_SECRET, SMTP_SECRET] {
+    for secret in [IMAP_SECRET, SMTP_SECRET, DB_SECRET] {
         assert!(!log.contains(secret), "{secret} leaked into the log");
     }
 
@@ -135,11 +148,11 @@ async fn staff_passwords_and_session_tokens_stay_out_of_logs_and_pages() {
     std::fs::write(
         &config,
         format!(
-            "[database]\nurl = \"sqlite://{db}\"\n\n[imap]\nhost = \"127.0.0.1\"\nport = {imap}\n\
+            "[database]\nurl = \"{db}\"\n\n[imap]\nhost = \"127.0.0.1\"\nport = {imap}\n\
              security = \"none\"\nallow_insecure = true\nusername = \"{user}\"\npassword = \"{password}\"\n\n\
              [smtp]\nhost = \"127.0.0.1\"\nport = {smtp}\nsecurity = \"none\"\nallow_insecure = true\n\n\
              [web]\nlisten = \"127.0.0.1:{port}\"\n",
-            db = dir.path().join("db.sqlite").display(),
+            db = database_url(dir.path()).await,
             imap = stack.imap_port,
             smtp = stack.smtp_port,
             user = unique_address("donations"),
@@ -236,6 +249,7 @@ async fn staff_passwords_and_session_tokens_stay_out_of_logs_and_pages() {
         &session_token,
         &csrf,
         &stack.password,
+        DB_SECRET,
     ] {
         assert!(!output.contains(secret), "{secret} leaked into the log");
     }

@@ -32,7 +32,13 @@ async fn fetcher_with(ca_file: &std::path::Path, security: &str, port: u16) -> F
     let config =
         Config::from_str_with_env(&text, std::path::Path::new("tls.toml"), std::iter::empty())
             .unwrap();
-    let store = Store::open("sqlite::memory:").await.unwrap();
+    // Only the connection is under test: any fresh database does.
+    let url = if crate::app::on_postgres() {
+        crate::common::fresh_database("tls").await
+    } else {
+        "sqlite::memory:".to_string()
+    };
+    let store = Store::open(&url).await.unwrap();
     Fetcher::new(store, config.imap.unwrap(), Arc::new(Notify::new())).unwrap()
 }
 
