@@ -25,7 +25,9 @@ type Conversions = BTreeMap<(String, String), (String, f64, bool)>;
 impl Store {
     /// Makes `pack_sizes` the catalog's `rows`; the stored lines of every
     /// item whose conversions changed are normalised again. Returns how
-    /// many items changed (none on an ordinary start).
+    /// many items changed (none on an ordinary start). On PostgreSQL the
+    /// table is locked first, so serve started side by side take turns
+    /// (both deleting and inserting the rows broke the second's insert).
     pub async fn load_pack_sizes(&self, rows: &[PackSize]) -> Result<usize, StoreError> {
         let wanted: Conversions = rows
             .iter()
@@ -37,6 +39,14 @@ impl Store {
             })
             .collect();
         let mut tx = self.write().await?;
+        if self.engine == super::Engine::Postgres {
+            // Several serve starting at once on one database: one loads,
+            // the others wait and then find nothing changed.
+            sqlx::query("LOCK TABLE pack_sizes IN EXCLUSIVE MODE")
+                .execute(&mut *tx)
+                .await
+                .during("locking pack sizes")?;
+        }
         let stored: Vec<(String, String, String, f64, Flag)> =
             sqlx::query_as("SELECT item, unit, base_unit, per_unit, assumed FROM pack_sizes")
                 .fetch_all(&mut *tx)

@@ -92,6 +92,15 @@ impl Serve {
         }
     }
 
+    /// The last lines this run logged.
+    fn log_tail(&self) -> String {
+        let text = std::fs::read(&self.log).unwrap_or_default();
+        let ours = String::from_utf8_lossy(text.get(self.from as usize..).unwrap_or_default())
+            .into_owned();
+        let lines: Vec<&str> = ours.lines().collect();
+        lines[lines.len().saturating_sub(30)..].join("\n")
+    }
+
     /// This run has said it is running.
     fn is_up(&self) -> bool {
         let text = std::fs::read(&self.log).unwrap_or_default();
@@ -158,9 +167,20 @@ async fn three_serves_drain_a_backlog_through_fifty_sigkills_and_answer_everyone
     })
     .await;
     for serve in &mut serves {
+        // The last one restarted may still be starting.
+        let deadline = std::time::Instant::now() + Duration::from_secs(60);
+        while !serve.is_up() && serve.child.try_wait().unwrap().is_none() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "a serve never came up"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let status = terminate(&mut serve.child);
         assert!(
-            terminate(&mut serve.child).success(),
-            "a serve exits cleanly on SIGTERM"
+            status.success(),
+            "a serve exits cleanly on SIGTERM ({status}):\n{}",
+            serve.log_tail()
         );
     }
 
