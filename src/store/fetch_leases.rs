@@ -29,6 +29,10 @@ pub struct FetchLease {
     pub duration: Duration,
 }
 
+/// Renews a hold for as long as its token is the mailbox's: the renewal,
+/// and the fence of every stored batch.
+const RENEW: &str = "UPDATE fetch_leases SET expires_at = $1 WHERE mailbox = $2 AND token = $3";
+
 impl FetchLease {
     fn expiry(&self) -> i64 {
         now_ms() + self.duration.as_millis() as i64
@@ -138,16 +142,14 @@ impl Store {
     /// took the mailbox over (the token moved on). A hold that ran out but
     /// was not taken over is still ours.
     pub async fn renew_fetch_lease(&self, lease: &FetchLease) -> Result<bool, StoreError> {
-        let renewed = sqlx::query(
-            "UPDATE fetch_leases SET expires_at = $1 WHERE mailbox = $2 AND token = $3",
-        )
-        .bind(lease.expiry())
-        .bind(&lease.mailbox)
-        .bind(lease.token)
-        .execute(&self.writer)
-        .await
-        .during("renewing the fetch lease")?
-        .rows_affected();
+        let renewed = sqlx::query(RENEW)
+            .bind(lease.expiry())
+            .bind(&lease.mailbox)
+            .bind(lease.token)
+            .execute(&self.writer)
+            .await
+            .during("renewing the fetch lease")?
+            .rows_affected();
         Ok(renewed == 1)
     }
 
@@ -169,16 +171,14 @@ impl Store {
         tx: &mut Transaction<'static, Any>,
         lease: &FetchLease,
     ) -> Result<(), StoreError> {
-        let held = sqlx::query(
-            "UPDATE fetch_leases SET expires_at = $1 WHERE mailbox = $2 AND token = $3",
-        )
-        .bind(lease.expiry())
-        .bind(&lease.mailbox)
-        .bind(lease.token)
-        .execute(&mut **tx)
-        .await
-        .during("checking the fetch lease")?
-        .rows_affected();
+        let held = sqlx::query(RENEW)
+            .bind(lease.expiry())
+            .bind(&lease.mailbox)
+            .bind(lease.token)
+            .execute(&mut **tx)
+            .await
+            .during("checking the fetch lease")?
+            .rows_affected();
         match held {
             1 => Ok(()),
             _ => Err(StoreError::FetchLeaseLost {

@@ -613,10 +613,7 @@ pub async fn copy_batch(
     }
     let name = quote(&table.name);
     if table.triggers {
-        sqlx::query(&format!("ALTER TABLE {name} DISABLE TRIGGER USER"))
-            .execute(&mut *tx)
-            .await
-            .during("turning the target's triggers off for the copy")?;
+        user_triggers(&mut tx, &name, false).await?;
     }
     let names: Vec<String> = table.columns.iter().map(|c| quote(&c.name)).collect();
     let overriding = match table.identities.is_empty() {
@@ -650,10 +647,7 @@ pub async fn copy_batch(
             .with_context(|| format!("writing {} into the target", table.name))?;
     }
     if table.triggers {
-        sqlx::query(&format!("ALTER TABLE {name} ENABLE TRIGGER USER"))
-            .execute(&mut *tx)
-            .await
-            .during("turning the target's triggers back on")?;
+        user_triggers(&mut tx, &name, true).await?;
     }
     sqlx::query(&format!(
         "UPDATE {PROGRESS_TABLE} SET last_key = $1, copied = copied + $2 WHERE table_name = $3"
@@ -666,6 +660,24 @@ pub async fn copy_batch(
     .during("recording the copy's progress")?;
     tx.commit().await.during("committing a batch")?;
     Ok(n)
+}
+
+/// Turns the user triggers of the (quoted) table `name` on or off inside
+/// `tx`: what they maintain is copied, not recomputed (see the module doc).
+async fn user_triggers(
+    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    name: &str,
+    on: bool,
+) -> Result<(), super::StoreError> {
+    let (switch, what) = match on {
+        true => ("ENABLE", "turning the target's triggers back on"),
+        false => ("DISABLE", "turning the target's triggers off for the copy"),
+    };
+    sqlx::query(&format!("ALTER TABLE {name} {switch} TRIGGER USER"))
+        .execute(&mut **tx)
+        .await
+        .during(what)?;
+    Ok(())
 }
 
 /// Sets the columns of `table` that reference the table itself, left
@@ -683,10 +695,7 @@ pub async fn finish_table(source: &Store, target: &Store, table: &Table) -> anyh
             );
         }
         if table.triggers {
-            sqlx::query(&format!("ALTER TABLE {name} DISABLE TRIGGER USER"))
-                .execute(&mut *tx)
-                .await
-                .during("turning the target's triggers off for the copy")?;
+            user_triggers(&mut tx, &name, false).await?;
         }
         for column in self_refs {
             let col = quote(&column.name);
@@ -708,10 +717,7 @@ pub async fn finish_table(source: &Store, target: &Store, table: &Table) -> anyh
             }
         }
         if table.triggers {
-            sqlx::query(&format!("ALTER TABLE {name} ENABLE TRIGGER USER"))
-                .execute(&mut *tx)
-                .await
-                .during("turning the target's triggers back on")?;
+            user_triggers(&mut tx, &name, true).await?;
         }
     }
     sqlx::query(&format!(
