@@ -397,6 +397,17 @@ pub fn unique_id() -> String {
 
 /// Stops a `serve` child process the way an operator does (SIGTERM) and
 /// waits for it.
+/// `supplyline --config CONFIG ARGS`, run to the end; its output.
+pub fn cli(config: &std::path::Path, args: &[&str]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_supplyline"))
+        .arg("--config")
+        .arg(config)
+        .args(args)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("running supplyline")
+}
+
 pub fn terminate(child: &mut std::process::Child) -> std::process::ExitStatus {
     std::process::Command::new("kill")
         .args(["-TERM", &child.id().to_string()])

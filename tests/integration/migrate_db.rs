@@ -12,18 +12,8 @@ use std::time::Duration;
 use sqlx::Connection;
 use supplyline::store::Store;
 
-use crate::app::{db_number, donation, unique_id, App};
+use crate::app::{cli, db_number, donation, unique_id, App};
 use crate::common::{append, fresh_database, stack_shared, unique_address};
-
-fn supplyline(config: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_supplyline"))
-        .arg("--config")
-        .arg(config)
-        .args(args)
-        .stdin(Stdio::null())
-        .output()
-        .unwrap()
-}
 
 fn text(out: &Output) -> String {
     format!(
@@ -36,7 +26,7 @@ fn text(out: &Output) -> String {
 fn migrate(config: &Path, from: &str, to: &str, extra: &[&str]) -> Output {
     let mut args = vec!["migrate-db", "--from", from, "--to", to];
     args.extend_from_slice(extra);
-    supplyline(config, &args)
+    cli(config, &args)
 }
 
 /// `config` with its database.url replaced by `url`.
@@ -74,16 +64,16 @@ async fn migrate_db_copies_a_sqlite_installation_that_serve_then_runs_on() {
         let raw = donation(&from, &app.donations, &format!("old-{i}"), &body);
         std::fs::write(eml.join(format!("{i}.eml")), raw).unwrap();
     }
-    let out = supplyline(&config, &["import", eml.to_str().unwrap()]);
+    let out = cli(&config, &["import", eml.to_str().unwrap()]);
     assert!(out.status.success(), "{}", text(&out));
     // A merge into a later offer (a column pointing at its own table) and
     // a decline with its email queued.
-    let out = supplyline(
+    let out = cli(
         &config,
         &["offers", "merge", "SL-000001", "--into", "SL-000004"],
     );
     assert!(out.status.success(), "{}", text(&out));
-    let out = supplyline(
+    let out = cli(
         &config,
         &[
             "offers",
@@ -94,13 +84,13 @@ async fn migrate_db_copies_a_sqlite_installation_that_serve_then_runs_on() {
         ],
     );
     assert!(out.status.success(), "{}", text(&out));
-    let list_before = supplyline(&config, &["offers", "list"]);
+    let list_before = cli(&config, &["offers", "list"]);
     assert!(list_before.status.success(), "{}", text(&list_before));
     let offers = app_offer_ids(&sqlite).await;
     assert!(offers.len() >= 5, "{offers:?}");
     let mut shown_before = Vec::new();
     for id in &offers {
-        shown_before.push(supplyline(&config, &["offers", "show", &id.to_string()]).stdout);
+        shown_before.push(cli(&config, &["offers", "show", &id.to_string()]).stdout);
     }
 
     let pg = fresh_database("migrate").await;
@@ -133,14 +123,14 @@ async fn migrate_db_copies_a_sqlite_installation_that_serve_then_runs_on() {
     // The desk's commands on PostgreSQL show what they showed on SQLite:
     // the same offers, items, priorities, history and replies.
     point_at(&config, &pg);
-    let list_after = supplyline(&config, &["offers", "list"]);
+    let list_after = cli(&config, &["offers", "list"]);
     assert!(list_after.status.success(), "{}", text(&list_after));
     assert_eq!(
         String::from_utf8_lossy(&list_after.stdout),
         String::from_utf8_lossy(&list_before.stdout)
     );
     for (id, before) in offers.iter().zip(&shown_before) {
-        let after = supplyline(&config, &["offers", "show", &id.to_string()]).stdout;
+        let after = cli(&config, &["offers", "show", &id.to_string()]).stdout;
         assert_eq!(
             String::from_utf8_lossy(&after),
             String::from_utf8_lossy(before),

@@ -5,11 +5,12 @@
 //! without verifying, which `check-config` warns about.
 
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::Output;
 
 use sqlx::{Connection, PgConnection};
 use supplyline::store::{Store, StoreError};
 
+use crate::app::cli;
 use crate::common::{fresh_database_on, postgres, postgres_ssl};
 
 /// A database of its own on the TLS server, as `postgres://postgres@HOST:PORT/NAME`.
@@ -27,17 +28,6 @@ fn config(dir: &Path, database: &str) -> std::path::PathBuf {
     );
     std::fs::write(&path, text).unwrap();
     path
-}
-
-/// `supplyline --config CONFIG ARGS`.
-fn cli(config: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_supplyline"))
-        .arg("--config")
-        .arg(config)
-        .args(args)
-        .stdin(Stdio::null())
-        .output()
-        .expect("running supplyline")
 }
 
 fn text(out: &Output) -> String {
