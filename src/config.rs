@@ -634,7 +634,7 @@ impl Config {
         {
             problems.push(format!(
                 "{file}: database.url: expected sqlite://FILE or postgres://…, found {:?}",
-                self.database.url
+                crate::store::Engine::shown_url(&self.database.url)
             ));
         }
         if let Err(e) = self.database.connect_url() {

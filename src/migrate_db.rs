@@ -45,7 +45,7 @@ pub async fn run(options: &Options) -> anyhow::Result<()> {
     if Engine::of_url(&options.from) != Some(Engine::Sqlite) {
         bail!(
             "--from must be a SQLite database (sqlite://PATH), not {}",
-            options.from
+            Engine::shown_url(&options.from)
         );
     }
     if Engine::of_url(&options.to) != Some(Engine::Postgres) {

@@ -224,7 +224,8 @@ impl Store {
     /// lock another connection or process holds.
     pub async fn open_with(url: &str, busy_timeout: Duration) -> Result<Store, StoreError> {
         sqlx::any::install_default_drivers();
-        let engine = Engine::of_url(url).ok_or_else(|| StoreError::Unsupported(url.to_string()))?;
+        let engine =
+            Engine::of_url(url).ok_or_else(|| StoreError::Unsupported(Engine::shown_url(url)))?;
         let (writer, reader, raw) = match engine {
             Engine::Sqlite => open_sqlite(url, busy_timeout).await?,
             Engine::Postgres => open_postgres(url, busy_timeout).await?,
@@ -305,7 +306,7 @@ async fn open_sqlite(
     busy_timeout: Duration,
 ) -> Result<(AnyPool, AnyPool, raw::RawReader), StoreError> {
     let open_err = |source| StoreError::Open {
-        url: url.to_string(),
+        url: Engine::shown_url(url),
         source,
     };
     // `sqlite::memory:` would be a new database on every connection: a
@@ -390,7 +391,7 @@ async fn open_postgres(
     let url = &pg_tls::libpq_compatible(given_url);
     let tls = pg_tls::PgTls::of_url(url);
     let tls_err = |detail| StoreError::Tls {
-        url: given_url.to_string(),
+        url: Engine::shown_url(given_url),
         detail,
     };
     if let Some(tls) = &tls {
@@ -399,7 +400,7 @@ async fn open_postgres(
     let open_err = |source| match tls.as_ref().and_then(|t| pg_tls::explain(&source, t)) {
         Some(detail) => tls_err(detail),
         None => StoreError::Open {
-            url: given_url.to_string(),
+            url: Engine::shown_url(given_url),
             source,
         },
     };

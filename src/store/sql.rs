@@ -37,6 +37,33 @@ impl Engine {
         }
     }
 
+    /// `url` fit to show in a log or an error: a password in it, as
+    /// `user:PASSWORD@host` or a `password=` parameter, becomes `***`.
+    pub fn shown_url(url: &str) -> String {
+        let Ok(mut parsed) = url::Url::parse(url) else {
+            return url.to_string();
+        };
+        if parsed.password().is_some() {
+            // Only URLs that cannot have a base refuse a password.
+            let _ = parsed.set_password(Some("***"));
+        }
+        if parsed.query_pairs().any(|(k, _)| k == "password") {
+            let pairs: Vec<(String, String)> = parsed
+                .query_pairs()
+                .map(|(k, v)| {
+                    let v = if k == "password" {
+                        "***".into()
+                    } else {
+                        v.into_owned()
+                    };
+                    (k.into_owned(), v)
+                })
+                .collect();
+            parsed.query_pairs_mut().clear().extend_pairs(pairs);
+        }
+        parsed.to_string()
+    }
+
     /// `expr` read as JSON, the text at `path` (`$.a.b` style, no arrays)
     /// taken out of it.
     pub fn json_text(self, expr: &str, path: &str) -> String {
@@ -290,4 +317,28 @@ macro_rules! any_text_type {
             }
         }
     };
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Engine;
+
+    #[test]
+    fn a_shown_url_hides_its_password_and_keeps_the_rest() {
+        assert_eq!(
+            Engine::shown_url(
+                "postgres://desk:s3cret@db.example:5432/supplyline?sslmode=verify-full"
+            ),
+            "postgres://desk:***@db.example:5432/supplyline?sslmode=verify-full"
+        );
+        assert_eq!(
+            Engine::shown_url("postgres://desk@db/supplyline?password=s3cret&sslmode=require"),
+            "postgres://desk@db/supplyline?password=***&sslmode=require"
+        );
+        assert_eq!(
+            Engine::shown_url("sqlite://supplyline.db"),
+            "sqlite://supplyline.db"
+        );
+        assert_eq!(Engine::shown_url("not a url"), "not a url");
+    }
 }
