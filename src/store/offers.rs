@@ -7,7 +7,7 @@ use sqlx::{Any, Transaction};
 use super::messages::{MessageSummary, MESSAGE_COLUMNS};
 use super::outbox::{NewReply, OutboxSummary};
 use super::sql::{Flag, OptF64};
-use super::{now_ms, AuditEvent, QueryContext, Store, StoreError};
+use super::{now_ms, AuditEvent, Engine, QueryBuilder, QueryContext, Store, StoreError};
 use crate::rules::Vetting;
 use crate::state::OfferStatus;
 use crate::values::OfferRef;
@@ -286,28 +286,52 @@ pub(super) async fn insert_offer(
     .during("creating an offer")
 }
 
-pub(super) async fn insert_item(
+/// An offer's item lines, in order, in as few statements as the engines'
+/// bind limits allow: on PostgreSQL what depends on the lines (search
+/// text, priority, dashboard totals) is updated once per statement.
+pub(super) async fn insert_items(
     tx: &mut Transaction<'static, Any>,
+    engine: Engine,
     offer_id: i64,
-    position: i64,
-    item: &OfferItemRow,
+    items: &[OfferItemRow],
 ) -> Result<(), StoreError> {
-    sqlx::query(
-        "INSERT INTO offer_items (offer_id, position, item, quantity, unit, model, condition, expires, spans_json, source)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
-    )
-    .bind(offer_id)
-    .bind(position)
-    .bind(&item.item)
-    .bind(OptF64(item.quantity))
-    .bind(&item.unit)
-    .bind(&item.model)
-    .bind(&item.condition)
-    .bind(&item.expires)
-    .bind(&item.spans_json)
-    .bind(&item.source)
-    .execute(&mut **tx)
-    .await
-    .during("adding an offer item")?;
+    // 10 values a line; SQLite takes at most 32,766 in one statement.
+    const LINES_PER_STATEMENT: usize = 1_000;
+    for (chunk_index, chunk) in items.chunks(LINES_PER_STATEMENT).enumerate() {
+        let mut insert = QueryBuilder::new(
+            engine,
+            "INSERT INTO offer_items (offer_id, position, item, quantity, unit, model, condition, expires, spans_json, source) VALUES ",
+        );
+        for (i, item) in chunk.iter().enumerate() {
+            let position = (chunk_index * LINES_PER_STATEMENT + i) as i64;
+            insert.push(if i == 0 { "(" } else { ", (" });
+            insert
+                .push_bind(offer_id)
+                .push(", ")
+                .push_bind(position)
+                .push(", ")
+                .push_bind(item.item.as_str())
+                .push(", ")
+                .push_bind(OptF64(item.quantity))
+                .push(", ")
+                .push_bind(item.unit.as_deref())
+                .push(", ")
+                .push_bind(item.model.as_deref())
+                .push(", ")
+                .push_bind(item.condition.as_deref())
+                .push(", ")
+                .push_bind(item.expires.as_deref())
+                .push(", ")
+                .push_bind(item.spans_json.as_str())
+                .push(", ")
+                .push_bind(item.source.as_str())
+                .push(")");
+        }
+        insert
+            .build()
+            .execute(&mut **tx)
+            .await
+            .during("adding an offer's items")?;
+    }
     Ok(())
 }

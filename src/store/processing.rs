@@ -8,7 +8,7 @@
 
 use sqlx::{Any, Transaction};
 
-use super::offers::{insert_item, insert_offer, MessageFacts, NewOffer, OfferItemRow};
+use super::offers::{insert_items, insert_offer, MessageFacts, NewOffer, OfferItemRow};
 use super::outbox::NewReply;
 use super::search;
 use super::{now_ms, Engine, QueryBuilder, QueryContext, Store, StoreError};
@@ -19,6 +19,7 @@ use crate::values::OfferRef;
 /// An open processing transaction. Dropped without [`commit`](Self::commit), it rolls back.
 pub struct ProcessingBatch {
     pub(super) tx: Transaction<'static, Any>,
+    engine: Engine,
 }
 
 /// The PostgreSQL advisory lock that processing transactions take in turn.
@@ -39,7 +40,10 @@ impl Store {
                 .await
                 .during("waiting for other serves' processing")?;
         }
-        Ok(ProcessingBatch { tx })
+        Ok(ProcessingBatch {
+            tx,
+            engine: self.engine,
+        })
     }
 
     /// [`Store::begin_processing`] for messages this run claimed (`ids`):
@@ -108,9 +112,7 @@ impl ProcessingBatch {
     ) -> Result<i64, StoreError> {
         let tx = &mut self.tx;
         let offer_id = insert_offer(tx, message_id, offer).await?;
-        for (position, item) in offer.items.iter().enumerate() {
-            insert_item(tx, offer_id, position as i64, item).await?;
-        }
+        insert_items(tx, self.engine, offer_id, &offer.items).await?;
         search::insert_row(tx, offer_id, offer.phone().as_deref(), &facts.text).await?;
         set_processed(tx, message_id, facts, Some(offer_id)).await?;
         Store::audit_in(

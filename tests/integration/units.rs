@@ -350,3 +350,90 @@ async fn an_admin_edits_needs_on_a_running_serve_and_the_queue_follows_without_a
     assert_eq!(queue_order(&app).await, vec![gloves, masks]);
     app.stop().await;
 }
+
+/// The dashboard's totals are kept as lines come and go (per line on
+/// SQLite, per statement on PostgreSQL): offers read in one processing
+/// batch, one with two lines of the same item, then a line staff add,
+/// change and remove, and every pledged figure is still the sum of the
+/// lines it stands for.
+#[tokio::test(flavor = "multi_thread")]
+async fn dashboard_totals_follow_item_lines_added_in_one_batch_and_edited_by_staff() {
+    let mut app = App::prepare("").await;
+    let bodies = [
+        "We can donate 3 boxes of N95 respirators and 2 cases of isolation gowns.\n\
+         We also found 1 more box of N95 respirators in the back.",
+        "Our clinic has 5 boxes of N95 respirators to give.",
+        "I have 200 nitrile exam gloves and 4 boxes of isolation gowns.",
+        "We are a nursing home and need 10 boxes of N95 respirators, please help.",
+    ];
+    for body in bodies {
+        let donor = unique_address("donor");
+        append(
+            &app.donations,
+            "INBOX",
+            &donation(&donor, &app.donations, &unique_id(), body),
+        )
+        .await;
+    }
+    app.restart().await;
+    app.wait_processed(bodies.len()).await;
+    app.stop().await;
+    assert_totals_are_the_sum_of_lines(&app).await;
+
+    let mut first = None;
+    for offer in app.store.list_offers(None, 10).await.unwrap() {
+        let lines = app.store.items_full(offer.id).await.unwrap();
+        if offer.category != "request" && lines.len() >= 2 {
+            first = Some((offer, lines));
+        }
+    }
+    let (first, lines) = first.expect("an offer with two lines or more");
+    let gloves = supplyline::store::ItemEdit {
+        item: "exam_gloves".into(),
+        quantity: Some(3.0),
+        unit: Some("case".into()),
+    };
+    app.store
+        .add_item(first.id, "staff@example.org", &gloves)
+        .await
+        .unwrap();
+    assert_totals_are_the_sum_of_lines(&app).await;
+    let fewer = supplyline::store::ItemEdit {
+        item: lines[0].item.clone(),
+        quantity: Some(1.0),
+        unit: lines[0].unit.clone(),
+    };
+    app.store
+        .update_item(first.id, lines[0].id, "staff@example.org", &fewer)
+        .await
+        .unwrap();
+    assert_totals_are_the_sum_of_lines(&app).await;
+    app.store
+        .remove_item(first.id, lines[1].id, "staff@example.org")
+        .await
+        .unwrap();
+    assert_totals_are_the_sum_of_lines(&app).await;
+}
+
+/// Every item's pledged figure on the dashboard equals the sum of the base
+/// quantities of its lines on offers (requests pledge nothing).
+async fn assert_totals_are_the_sum_of_lines(app: &App) {
+    let mut pledged = std::collections::BTreeMap::<String, f64>::new();
+    for offer in app.store.list_offers(None, 100).await.unwrap() {
+        if offer.category == "request" {
+            continue;
+        }
+        for line in app.store.items_full(offer.id).await.unwrap() {
+            *pledged.entry(line.item).or_default() += line.base_quantity.unwrap_or(0.0);
+        }
+    }
+    assert!(pledged.values().any(|q| *q > 0.0), "{pledged:?}");
+    let stats = app.store.item_stats().await.unwrap();
+    for (item, sum) in &pledged {
+        let shown = stats.iter().find(|s| &s.item == item).map(|s| s.pledged);
+        assert_eq!(shown, Some(*sum), "{item}: {stats:?}");
+    }
+    for s in stats.iter().filter(|s| !pledged.contains_key(&s.item)) {
+        assert_eq!(s.pledged, 0.0, "no line pledges {}: {s:?}", s.item);
+    }
+}
