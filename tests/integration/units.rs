@@ -8,6 +8,8 @@
 use std::path::Path;
 use std::time::Duration;
 
+use supplyline::state::OfferStatus;
+
 use crate::app::{donation, unique_id, App};
 use crate::common::{append, stack_shared, unique_address, wait_for_count};
 
@@ -413,14 +415,41 @@ async fn dashboard_totals_follow_item_lines_added_in_one_batch_and_edited_by_sta
         .await
         .unwrap();
     assert_totals_are_the_sum_of_lines(&app).await;
+
+    // Accepted, then received in part: the line moves to the accepted
+    // figures and counts as received; another offer is declined.
+    let mut decision = app.store.begin_decision().await.unwrap();
+    decision
+        .set_status(first.id, OfferStatus::Received)
+        .await
+        .unwrap();
+    decision
+        .set_received(first.id, lines[0].id, 1.0)
+        .await
+        .unwrap();
+    let declined = app.store.list_offers(None, 10).await.unwrap();
+    let declined = declined
+        .iter()
+        .find(|o| o.id != first.id && o.category != "request");
+    decision
+        .set_status(declined.unwrap().id, OfferStatus::Declined)
+        .await
+        .unwrap();
+    decision.commit().await.unwrap();
+    assert_totals_are_the_sum_of_lines(&app).await;
+    let stats = app.store.item_stats().await.unwrap();
+    let received_item = stats.iter().find(|s| s.item == lines[0].item).unwrap();
+    assert!(received_item.accepted > 0.0, "{received_item:?}");
+    assert!(received_item.received > 0.0, "{received_item:?}");
 }
 
 /// Every item's pledged figure on the dashboard equals the sum of the base
-/// quantities of its lines on offers (requests pledge nothing).
+/// quantities of its lines on offers (requests, and offers declined or
+/// turned away, pledge nothing).
 async fn assert_totals_are_the_sum_of_lines(app: &App) {
     let mut pledged = std::collections::BTreeMap::<String, f64>::new();
     for offer in app.store.list_offers(None, 100).await.unwrap() {
-        if offer.category == "request" {
+        if offer.category == "request" || offer.status.is_turned_away() {
             continue;
         }
         for line in app.store.items_full(offer.id).await.unwrap() {
