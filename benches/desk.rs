@@ -624,9 +624,15 @@ async fn decide_in_bulk(url: &str, from: usize, to: usize) {
         };
         query.execute(&mut db).await.unwrap();
     }
-    // Statistics for the planner after the bulk fill, as autovacuum would
-    // gather them soon after (SQLite plans without them).
+    // The state autovacuum keeps a desk in that grew over weeks, not
+    // minutes: statistics for the planner, and pages marked all-visible, so
+    // index-only scans (the filtered queue's count, the queue's pages)
+    // need not visit the heap after the bulk updates above (measured: the
+    // filtered count 63 ms before, 15 ms after). SQLite needs neither.
     if url.starts_with("postgres") {
-        sqlx::query("ANALYZE").execute(&mut db).await.unwrap();
+        sqlx::query("VACUUM (ANALYZE)")
+            .execute(&mut db)
+            .await
+            .unwrap();
     }
 }
