@@ -59,49 +59,49 @@ CREATE TRIGGER offer_item_lines_removed AFTER DELETE ON offer_items
     REFERENCING OLD TABLE AS lines
     FOR EACH STATEMENT EXECUTE FUNCTION offer_item_lines_applied();
 
--- Lines changed in place (desk edits, received quantities): their old
--- form taken out and their new form put in, for the lines where a column
--- the search text, priority or totals read has changed. PostgreSQL gives
--- transition tables to no trigger with a column list, so this one fires
--- for every UPDATE of offer_items and finds the changed lines itself.
+-- Lines changed in place (desk edits, received quantities, pack sizes
+-- reloaded): each line's old form counted -1 and its new form +1, so what
+-- did not change cancels out. PostgreSQL gives transition tables to no
+-- trigger with a column list, so this fires for every UPDATE of
+-- offer_items. The two transition tables are grouped, never joined: a
+-- join's plan is cached from the first, one-row call, and as a nested
+-- loop it was quadratic on an update of thousands of lines (a serve
+-- starting after an import of 5,000 messages took minutes reloading
+-- the pack sizes).
 CREATE FUNCTION offer_item_lines_changed() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     UPDATE offer_search s SET items = COALESCE((SELECT group_concat(i.item || ' ' || COALESCE(i.model, '') || ' ' || COALESCE(i.unit, ''), ' ')
         FROM offer_items i WHERE i.offer_id = s.rowid), '')
-    WHERE s.rowid IN (SELECT nl.offer_id FROM new_lines nl JOIN old_lines ol ON ol.id = nl.id
-        WHERE (nl.item, nl.model, nl.unit) IS DISTINCT FROM (ol.item, ol.model, ol.unit));
+    WHERE s.rowid IN (SELECT l.offer_id
+        FROM (SELECT offer_id, item, model, unit, 1 AS d FROM new_lines
+              UNION ALL SELECT offer_id, item, model, unit, -1 FROM old_lines) l
+        GROUP BY l.offer_id, l.item, l.model, l.unit HAVING SUM(l.d) <> 0);
 
     UPDATE offers o SET priority = o.priority + w.weight
-    FROM (SELECT l.offer_id, SUM(l.direction * COALESCE(l.base_quantity, 1) * needs.weight) AS weight
-          FROM (SELECT nl.offer_id, nl.item, nl.base_quantity, 1 AS direction
-                FROM new_lines nl JOIN old_lines ol ON ol.id = nl.id
-                WHERE (nl.item, nl.base_quantity) IS DISTINCT FROM (ol.item, ol.base_quantity)
-                UNION ALL
-                SELECT ol.offer_id, ol.item, ol.base_quantity, -1
-                FROM new_lines nl JOIN old_lines ol ON ol.id = nl.id
-                WHERE (nl.item, nl.base_quantity) IS DISTINCT FROM (ol.item, ol.base_quantity)) l
+    FROM (SELECT l.offer_id, SUM(l.d * COALESCE(l.base_quantity, 1) * needs.weight) AS weight
+          FROM (SELECT offer_id, item, base_quantity, 1 AS d FROM new_lines
+                UNION ALL SELECT offer_id, item, base_quantity, -1 FROM old_lines) l
           JOIN needs ON needs.item = l.item
-          GROUP BY l.offer_id) w
+          GROUP BY l.offer_id
+          HAVING SUM(l.d * COALESCE(l.base_quantity, 1) * needs.weight) <> 0) w
     WHERE o.id = w.offer_id AND o.category NOT IN ('request', 'sale');
 
     INSERT INTO item_totals AS t (item, status, unit, lines, quantity, received, base, base_received, assumed, unconverted)
-    SELECT l.item, o.status, COALESCE(l.unit, ''), SUM(l.direction),
-        SUM(l.direction * COALESCE(l.quantity, 0)),
-        SUM(l.direction * COALESCE(l.received_quantity, 0)),
-        SUM(l.direction * COALESCE(l.base_quantity, 0)),
-        SUM(l.direction * COALESCE(l.received_quantity * l.base_quantity / NULLIF(l.quantity, 0), 0)),
-        SUM(l.direction * l.pack_assumed),
-        SUM(l.direction * CASE WHEN l.quantity IS NOT NULL AND l.base_quantity IS NULL THEN 1 ELSE 0 END)
-    FROM (SELECT nl.*, 1 AS direction FROM new_lines nl JOIN old_lines ol ON ol.id = nl.id
-              WHERE (nl.item, nl.quantity, nl.unit, nl.received_quantity, nl.base_quantity, nl.pack_assumed)
-                  IS DISTINCT FROM (ol.item, ol.quantity, ol.unit, ol.received_quantity, ol.base_quantity, ol.pack_assumed)
-          UNION ALL
-          SELECT ol.*, -1 FROM new_lines nl JOIN old_lines ol ON ol.id = nl.id
-              WHERE (nl.item, nl.quantity, nl.unit, nl.received_quantity, nl.base_quantity, nl.pack_assumed)
-                  IS DISTINCT FROM (ol.item, ol.quantity, ol.unit, ol.received_quantity, ol.base_quantity, ol.pack_assumed)) l
-    JOIN offers o ON o.id = l.offer_id
-    WHERE o.category NOT IN ('request', 'sale')
-    GROUP BY l.item, o.status, COALESCE(l.unit, '')
+    SELECT * FROM (
+        SELECT l.item, o.status, COALESCE(l.unit, '') AS unit, SUM(l.d) AS lines,
+            SUM(l.d * COALESCE(l.quantity, 0)) AS quantity,
+            SUM(l.d * COALESCE(l.received_quantity, 0)) AS received,
+            SUM(l.d * COALESCE(l.base_quantity, 0)) AS base,
+            SUM(l.d * COALESCE(l.received_quantity * l.base_quantity / NULLIF(l.quantity, 0), 0)) AS base_received,
+            SUM(l.d * l.pack_assumed) AS assumed,
+            SUM(l.d * CASE WHEN l.quantity IS NOT NULL AND l.base_quantity IS NULL THEN 1 ELSE 0 END) AS unconverted
+        FROM (SELECT new_lines.*, 1 AS d FROM new_lines
+              UNION ALL SELECT old_lines.*, -1 FROM old_lines) l
+        JOIN offers o ON o.id = l.offer_id
+        WHERE o.category NOT IN ('request', 'sale')
+        GROUP BY l.item, o.status, COALESCE(l.unit, '')) g
+    WHERE (g.lines, g.quantity, g.received, g.base, g.base_received, g.assumed, g.unconverted)
+        IS DISTINCT FROM (0, 0, 0, 0, 0, 0, 0)
     ON CONFLICT (item, status, unit) DO UPDATE SET lines = t.lines + excluded.lines,
         quantity = t.quantity + excluded.quantity, received = t.received + excluded.received,
         base = t.base + excluded.base, base_received = t.base_received + excluded.base_received,
@@ -112,17 +112,25 @@ CREATE TRIGGER offer_item_lines_changed AFTER UPDATE ON offer_items
     REFERENCING OLD TABLE AS old_lines NEW TABLE AS new_lines
     FOR EACH STATEMENT EXECUTE FUNCTION offer_item_lines_changed();
 
--- Offers whose status changed (a decision, or a bulk one over hundreds):
--- their lines move from the old status's totals to the new one's.
+-- Offers whose status changed (a decision, or a bulk one over thousands):
+-- their lines move from the old status's totals to the new one's, for
+-- offers that pledge (by the new category, as SQLite's row trigger). The
+-- old and new rows are grouped by offer, not joined (see above).
 CREATE FUNCTION item_totals_statuses_changed() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     INSERT INTO item_totals AS t (item, status, unit, lines, quantity, received, base, base_received, assumed, unconverted)
     SELECT s.item, st.status, s.unit, SUM(st.sign), SUM(st.sign * s.quantity), SUM(st.sign * s.received),
         SUM(st.sign * s.base), SUM(st.sign * s.base_received), SUM(st.sign * s.assumed), SUM(st.sign * s.unconverted)
-    FROM (SELECT n.id, o.status AS was, n.status AS became FROM new_offers n JOIN old_offers o ON o.id = n.id
-          WHERE n.status IS DISTINCT FROM o.status AND n.category NOT IN ('request', 'sale')) c
+    FROM (SELECT x.id,
+              MAX(x.status) FILTER (WHERE x.d = -1) AS was,
+              MAX(x.status) FILTER (WHERE x.d = 1) AS became,
+              MAX(x.category) FILTER (WHERE x.d = 1) AS category
+          FROM (SELECT id, status, category, 1 AS d FROM new_offers
+                UNION ALL SELECT id, status, category, -1 FROM old_offers) x
+          GROUP BY x.id) c
     JOIN item_line_shares s ON s.offer_id = c.id
     CROSS JOIN LATERAL (VALUES (c.was, -1), (c.became, 1)) AS st (status, sign)
+    WHERE c.was IS DISTINCT FROM c.became AND c.category NOT IN ('request', 'sale')
     GROUP BY s.item, s.unit, st.status
     ON CONFLICT (item, status, unit) DO UPDATE SET lines = t.lines + excluded.lines,
         quantity = t.quantity + excluded.quantity, received = t.received + excluded.received,
