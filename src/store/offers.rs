@@ -295,15 +295,21 @@ pub(super) async fn insert_items(
     offer_id: i64,
     items: &[OfferItemRow],
 ) -> Result<(), StoreError> {
-    // 10 values a line; SQLite takes at most 32,766 in one statement.
-    const LINES_PER_STATEMENT: usize = 1_000;
-    for (chunk_index, chunk) in items.chunks(LINES_PER_STATEMENT).enumerate() {
+    // 10 values a line. Binding costs SQLite (through sqlx, which looks up
+    // each placeholder's name in a list) the square of a statement's
+    // values: 1,000 lines a statement made an email of 30,000 lines take
+    // 34 s in a debug build; PostgreSQL binds by position.
+    let lines_per_statement = match engine {
+        Engine::Sqlite => 16,
+        Engine::Postgres => 1_000,
+    };
+    for (chunk_index, chunk) in items.chunks(lines_per_statement).enumerate() {
         let mut insert = QueryBuilder::new(
             engine,
             "INSERT INTO offer_items (offer_id, position, item, quantity, unit, model, condition, expires, spans_json, source) VALUES ",
         );
         for (i, item) in chunk.iter().enumerate() {
-            let position = (chunk_index * LINES_PER_STATEMENT + i) as i64;
+            let position = (chunk_index * lines_per_statement + i) as i64;
             insert.push(if i == 0 { "(" } else { ", (" });
             insert
                 .push_bind(offer_id)
