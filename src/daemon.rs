@@ -93,6 +93,22 @@ pub struct Stages {
     pub sender: Sender,
 }
 
+/// Gives the database the catalog's pack sizes, with which it normalises
+/// item lines; lines already stored are normalised again when they changed.
+pub async fn load_pack_sizes(config: &Config, store: &Store) -> anyhow::Result<()> {
+    let changed = store
+        .load_pack_sizes(&load_catalog(config)?.pack_sizes())
+        .await
+        .context("loading the catalog's pack sizes")?;
+    if changed > 0 {
+        tracing::info!(
+            items = changed,
+            "pack sizes changed: stored item lines normalised again"
+        );
+    }
+    Ok(())
+}
+
 impl Stages {
     pub async fn build(config: &Config, store: Store) -> anyhow::Result<Stages> {
         if let Some(dir) = &config.outbox.write_to_dir {
@@ -101,17 +117,7 @@ impl Stages {
         }
         let rules = Arc::new(load_rules(config)?);
         let composer = Arc::new(load_composer(config)?);
-        // Item lines are normalised in the database with the catalog's pack sizes.
-        let changed = store
-            .load_pack_sizes(&load_catalog(config)?.pack_sizes())
-            .await
-            .context("loading the catalog's pack sizes")?;
-        if changed > 0 {
-            tracing::info!(
-                items = changed,
-                "pack sizes changed: stored item lines normalised again"
-            );
-        }
+        load_pack_sizes(config, &store).await?;
         let from = config
             .donations
             .address

@@ -253,6 +253,8 @@ async fn process_waiting(
         Arc::new(crate::daemon::load_composer(config)?),
         ReplyPolicy::from(&config.donations),
     );
+    // Imported offers in base units, as serve's (before any serve ran).
+    crate::daemon::load_pack_sizes(config, store).await?;
     // Claims of a run that ended (an import killed while processing) once they ran out.
     store.release_abandoned_claims(None).await?;
     let waiting = store.waiting_messages().await?.max(0) as u64;

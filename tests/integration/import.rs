@@ -274,6 +274,13 @@ async fn a_maildir_and_an_eml_folder_are_imported_and_a_broken_file_is_named_and
         "{said}"
     );
     assert_processed_unanswered(&app, 10).await;
+    // In base units, as serve's offers, though no serve ever ran here.
+    let offer = app.store.list_offers(None, 1).await.unwrap()[0].id;
+    let lines = app.store.items_full(offer).await.unwrap();
+    assert!(
+        !lines.is_empty() && lines.iter().all(|l| l.base_quantity.is_some()),
+        "{lines:?}"
+    );
 
     let eml = app.path("eml");
     let names: Vec<String> = (0..10).map(|i| format!("offer-{i:02}.eml")).collect();
