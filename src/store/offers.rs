@@ -300,7 +300,7 @@ pub(super) async fn insert_items(
     // values: 1,000 lines a statement made an email of 30,000 lines take
     // 34 s in a debug build; PostgreSQL binds by position.
     let lines_per_statement = match engine {
-        Engine::Sqlite => 16,
+        Engine::Sqlite => 64,
         Engine::Postgres => 1_000,
     };
     for (chunk_index, chunk) in items.chunks(lines_per_statement).enumerate() {
