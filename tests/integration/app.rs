@@ -17,7 +17,7 @@ use tokio::sync::Notify;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-use crate::common::{mail_stack, unique_address};
+use crate::common::{append, mail_stack, unique_address};
 
 /// The engine the integration tests run on: `TEST_DATABASE=postgres` runs
 /// them on PostgreSQL (a fresh database on the test process's server, see
@@ -327,6 +327,15 @@ retry_max_secs = 2
             replies.extend(self.store.offer(offer.id).await.unwrap().replies);
         }
         replies
+    }
+
+    /// A donation with `body` from a new donor address, delivered to the
+    /// donations INBOX; the donor's address.
+    pub async fn donate(&self, body: &str) -> String {
+        let donor = unique_address("donor");
+        let raw = donation(&donor, &self.donations, &unique_id(), body);
+        append(&self.donations, "INBOX", &raw).await;
+        donor
     }
 
     /// Waits until `n` messages are stored and none waits to be processed.

@@ -226,14 +226,7 @@ async fn a_5000_message_mbox_survives_a_kill_and_ctrl_c_and_is_stored_once_unans
         )
         .await;
     }
-    let donor = unique_address("donor");
-    let body = "We can donate 12 boxes of gloves.";
-    append(
-        &app.donations,
-        "INBOX",
-        &donation(&donor, &app.donations, &unique_id(), body),
-    )
-    .await;
+    let donor = app.donate("We can donate 12 boxes of gloves.").await;
     app.restart().await;
     app.wait_processed(MESSAGES + 1).await;
     eventually(Duration::from_secs(30), "the new donor's reply", || async {
@@ -350,14 +343,7 @@ async fn another_imap_folder_is_imported_read_only_and_never_answered() {
 
     // The same message arriving live later is the same row, not answered.
     append(&app.donations, "INBOX", &raws[0]).await;
-    let donor = unique_address("donor");
-    let body = "We can donate 12 boxes of gloves.";
-    append(
-        &app.donations,
-        "INBOX",
-        &donation(&donor, &app.donations, &unique_id(), body),
-    )
-    .await;
+    app.donate("We can donate 12 boxes of gloves.").await;
     app.restart().await;
     app.wait_processed(31).await;
     eventually(Duration::from_secs(30), "the new donor's reply", || async {

@@ -306,15 +306,9 @@ async fn a_message_over_the_size_limit_is_recorded_with_its_headers_and_marked()
 async fn an_offer_without_a_quantity_gets_a_reply_asking_exactly_for_it() {
     let _up = stack_shared().await;
     let mut app = App::start().await;
-    let donor = unique_address("donor");
     let body = "Hi, our office can donate some N95 masks and 3 boxes of nitrile gloves.\n\
                 Pickup at 1200 W 7th St, Los Angeles, CA 90017.";
-    append(
-        &app.donations,
-        "INBOX",
-        &donation(&donor, &app.donations, &unique_id(), body),
-    )
-    .await;
+    let donor = app.donate(body).await;
     let reply = text(&wait_for_count(&donor, "INBOX", 1, ACK_WAIT).await[0]);
     assert!(
         reply.contains("A question about your donation offer SL-000001"),

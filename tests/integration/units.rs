@@ -295,13 +295,7 @@ async fn an_admin_edits_needs_on_a_running_serve_and_the_queue_follows_without_a
         "We can donate 3 boxes of nitrile exam gloves. Pickup in Torrance, CA 90501.",
         "We can donate 500 surgical masks. Pickup in Carson, CA 90745.",
     ] {
-        let donor = unique_address("donor");
-        append(
-            &app.donations,
-            "INBOX",
-            &donation(&donor, &app.donations, &unique_id(), body),
-        )
-        .await;
+        app.donate(body).await;
     }
     app.wait_processed(2).await;
     // examples/needs.toml: 300 gloves × 0.5 = 150 < 500 masks × 1.
@@ -369,13 +363,7 @@ async fn dashboard_totals_follow_item_lines_added_in_one_batch_and_edited_by_sta
         "We are a nursing home and need 10 boxes of N95 respirators, please help.",
     ];
     for body in bodies {
-        let donor = unique_address("donor");
-        append(
-            &app.donations,
-            "INBOX",
-            &donation(&donor, &app.donations, &unique_id(), body),
-        )
-        .await;
+        app.donate(body).await;
     }
     app.restart().await;
     app.wait_processed(bodies.len()).await;
