@@ -560,7 +560,7 @@ async fn fill(store: &Store, url: &str, from: usize, to: usize) {
         batch.commit().await.unwrap();
         n = end + 1;
     }
-    decide_in_bulk(url, from, to).await;
+    decide_in_bulk(store, url, from, to).await;
 }
 
 fn ack(id: i64, offer: &NewOffer) -> NewReply {
@@ -584,7 +584,7 @@ fn ack(id: i64, offer: &NewOffer) -> NewReply {
 
 /// Most offers decided (four in ten still open), a note on one in ten,
 /// and creation dates spread over the last 50 days, as after weeks of work.
-async fn decide_in_bulk(url: &str, from: usize, to: usize) {
+async fn decide_in_bulk(store: &Store, url: &str, from: usize, to: usize) {
     // `$N` placeholders: both engines read them through `Any`.
     let mut db = <sqlx::AnyConnection as sqlx::Connection>::connect(url)
         .await
@@ -624,6 +624,9 @@ async fn decide_in_bulk(url: &str, from: usize, to: usize) {
         };
         query.execute(&mut db).await.unwrap();
     }
+    // What a running serve's search indexer does after each batch and
+    // note (PostgreSQL; nothing to do on SQLite).
+    store.index_all_pending().await.unwrap();
     // The state autovacuum keeps a desk in that grew over weeks, not
     // minutes: statistics for the planner, and pages marked all-visible, so
     // index-only scans (the filtered queue's count, the queue's pages)

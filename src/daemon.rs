@@ -29,6 +29,9 @@ use crate::telemetry::{Stage, Telemetry};
 const IDLE_CHECK: Duration = Duration::from_secs(30);
 /// How often an idle sender looks for replies queued by other processes or the web UI.
 const SEND_IDLE_CHECK: Duration = Duration::from_secs(2);
+/// How often the search indexer looks for offers changed by staff or by
+/// another `serve` (PostgreSQL; a processed batch wakes it at once).
+const INDEX_IDLE_CHECK: Duration = Duration::from_secs(2);
 /// Replies claimed at once by the sender (each is still recorded as it goes).
 const SEND_BATCH: i64 = 16;
 
@@ -275,10 +278,19 @@ pub async fn serve(config: Config, shutdown: CancellationToken) -> anyhow::Resul
     } else {
         tracing::warn!("no [imap] section: nothing will be fetched");
     }
+    let processed = Arc::new(Notify::new());
+    if store.engine() == Engine::Postgres {
+        let trouble = DatabaseTrouble::new(Stage::Index, telemetry.clone());
+        let run = index_loop(store.clone(), processed.clone(), trouble, shutdown.clone());
+        tasks.spawn(async move { run.await.context("search indexer") });
+    }
     tasks.spawn(process_loop(
         stages.clone(),
-        stored,
-        queued.clone(),
+        Wakes {
+            stored,
+            queued: queued.clone(),
+            processed,
+        },
         DatabaseTrouble::new(Stage::Process, telemetry.clone()),
         shutdown.clone(),
     ));
@@ -303,10 +315,17 @@ pub async fn serve(config: Config, shutdown: CancellationToken) -> anyhow::Resul
     first_error.map_or(Ok(()), Err)
 }
 
-async fn process_loop(
-    stages: Arc<Stages>,
+/// The hand-offs around the process stage: woken by `stored`, it wakes
+/// the senders (`queued`) and the search indexer (`processed`).
+struct Wakes {
     stored: Arc<Notify>,
     queued: Arc<Notify>,
+    processed: Arc<Notify>,
+}
+
+async fn process_loop(
+    stages: Arc<Stages>,
+    wakes: Wakes,
     mut trouble: DatabaseTrouble,
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
@@ -327,20 +346,53 @@ async fn process_loop(
         batch.iter().for_each(ProcessOutcome::log);
         if batch.is_empty() {
             tokio::select! {
-                _ = stored.notified() => {}
+                _ = wakes.stored.notified() => {}
                 _ = tokio::time::sleep(IDLE_CHECK) => {}
                 _ = shutdown.cancelled() => {}
             }
-        } else if batch.iter().any(|o| {
-            matches!(
-                o,
-                ProcessOutcome::NewOffer {
-                    acknowledged: true,
-                    ..
-                }
-            )
-        }) {
-            queued.notify_one();
+        } else {
+            let acknowledged = batch.iter().any(|o| {
+                matches!(
+                    o,
+                    ProcessOutcome::NewOffer {
+                        acknowledged: true,
+                        ..
+                    }
+                )
+            });
+            if acknowledged {
+                wakes.queued.notify_one();
+            }
+            wakes.processed.notify_one();
+        }
+    }
+    Ok(())
+}
+
+/// The search indexer (PostgreSQL only): computes the search vectors of
+/// offers after their batch is committed ([`Store::index_pending`]), so
+/// an acknowledgement never waits for the text parser. Every `serve` runs
+/// one; they skip each other's rows.
+async fn index_loop(
+    store: Store,
+    processed: Arc<Notify>,
+    mut trouble: DatabaseTrouble,
+    shutdown: CancellationToken,
+) -> anyhow::Result<()> {
+    while !shutdown.is_cancelled() {
+        let indexed = match store.index_pending().await {
+            Ok(indexed) => trouble.over(indexed),
+            Err(e) => {
+                trouble.wait_out(e, &shutdown).await;
+                continue;
+            }
+        };
+        if indexed == 0 {
+            tokio::select! {
+                _ = processed.notified() => {}
+                _ = tokio::time::sleep(INDEX_IDLE_CHECK) => {}
+                _ = shutdown.cancelled() => {}
+            }
         }
     }
     Ok(())

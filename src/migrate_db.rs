@@ -10,7 +10,8 @@
 //! and continues where it stopped. At the end the identity sequences go
 //! past the copied ids, and the row counts of every table and a SHA-256 of
 //! the raw messages (and of the outbox's raw replies) are compared between
-//! the two: a difference names the table and fails the command.
+//! the two: a difference names the table and fails the command. Last,
+//! the offers' search vectors are computed (a `serve` would do it too).
 //!
 //! Owns: the order of the steps, the checks, the progress display and the
 //! report. Does not own: the SQL (`store::migrate`).
@@ -164,6 +165,7 @@ pub async fn run(options: &Options) -> anyhow::Result<()> {
     if !differ.is_empty() {
         bail!("the copy differs from the source: {}", differ.join(", "));
     }
+    crate::import::progress::index_search(&target).await?;
     migrate::finished(&target).await?;
     source.close().await;
     target.close().await;

@@ -44,6 +44,7 @@ struct Inner {
     messages_by_state: Family<StateLabels, Gauge>,
     replies_by_state: Family<StateLabels, Gauge>,
     oldest_waiting_reply: Gauge<f64, AtomicU64>,
+    search_pending: Gauge,
     health: Health,
 }
 
@@ -80,6 +81,8 @@ pub enum Stage {
     Fetch = 0,
     Process = 1,
     Send = 2,
+    /// The search indexer (PostgreSQL).
+    Index = 3,
 }
 
 impl Stage {
@@ -88,6 +91,7 @@ impl Stage {
             Stage::Fetch => "fetch",
             Stage::Process => "process",
             Stage::Send => "send",
+            Stage::Index => "search index",
         }
     }
 }
@@ -140,6 +144,7 @@ impl Telemetry {
             messages_by_state: Family::default(),
             replies_by_state: Family::default(),
             oldest_waiting_reply: Gauge::default(),
+            search_pending: Gauge::default(),
             health: Health::default(),
         };
         inner.register();
@@ -257,7 +262,7 @@ impl Telemetry {
             reasons.push(format!("database not writable: {e}"));
         }
         let failing = health.database_failing.load(Ordering::Relaxed);
-        for stage in [Stage::Fetch, Stage::Process, Stage::Send] {
+        for stage in [Stage::Fetch, Stage::Process, Stage::Send, Stage::Index] {
             if failing & (1 << stage as u8) != 0 {
                 let name = stage.name();
                 reasons.push(format!("the {name} stage's last database call failed"));
@@ -305,6 +310,7 @@ impl Telemetry {
             .oldest_waiting_reply_ms
             .map_or(0.0, |at| (now_ms() - at).max(0) as f64 / 1000.0);
         inner.oldest_waiting_reply.set(age);
+        inner.search_pending.set(figures.search_pending);
         let mut text = String::new();
         let registry = inner.registry.lock().unwrap_or_else(|p| p.into_inner());
         prometheus_client::encoding::text::encode(&mut text, &registry)
@@ -370,6 +376,12 @@ impl Inner {
             "oldest_waiting_reply_age_seconds",
             "Age of the oldest reply pending or being sent (0: none)",
             self.oldest_waiting_reply.clone(),
+        );
+        r.register(
+            "offers_waiting_for_search_index",
+            "Offers written or changed since the search indexer last ran over them \
+             (PostgreSQL; searches find them meanwhile)",
+            self.search_pending.clone(),
         );
     }
 }

@@ -280,6 +280,9 @@ async fn process_waiting(
         progress.advance(batch.len() as u64);
     }
     progress.finish();
+    if !shutdown.is_cancelled() {
+        progress::index_search(store).await?;
+    }
     Ok(processed)
 }
 

@@ -100,3 +100,23 @@ impl Progress {
         )
     }
 }
+
+/// Computes the search vectors of offers a command wrote without a
+/// `serve` running ([`Store::index_pending`]; PostgreSQL only), with a
+/// progress bar. A `serve` would index them too, and searches find them
+/// meanwhile; this leaves the desk's searches at their indexed speed.
+pub async fn index_search(store: &crate::store::Store) -> Result<(), crate::store::StoreError> {
+    let pending = store.search_rows_pending().await?.max(0) as u64;
+    if pending == 0 {
+        return Ok(());
+    }
+    let mut progress = Progress::counting("indexed", "offers", pending, 0);
+    loop {
+        match store.index_pending().await? {
+            0 => break,
+            n => progress.advance(n),
+        }
+    }
+    progress.finish();
+    Ok(())
+}

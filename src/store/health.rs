@@ -1,5 +1,6 @@
 //! What monitoring reads from the database: messages and replies by
-//! state, the oldest waiting reply, and a write probe for `/readyz`.
+//! state, the oldest waiting reply, offers waiting for the search index,
+//! and a write probe for `/readyz`.
 //! Mirrors `crate::telemetry`.
 
 use super::{now_ms, QueryContext, Store, StoreError};
@@ -12,6 +13,8 @@ pub struct QueueFigures {
     pub replies: Vec<(String, i64)>,
     /// When the oldest reply pending or being sent was queued (ms).
     pub oldest_waiting_reply_ms: Option<i64>,
+    /// Offers waiting for the search indexer (PostgreSQL; 0 on SQLite).
+    pub search_pending: i64,
 }
 
 impl Store {
@@ -47,6 +50,7 @@ impl Store {
                 .map(|s| (s.as_str().to_string(), count(&replies, s.as_str())))
                 .collect(),
             oldest_waiting_reply_ms: oldest,
+            search_pending: self.search_rows_pending().await?,
         })
     }
 

@@ -8,7 +8,8 @@
 //! value is read from SQLite cast to what the target column holds
 //! (integer, float, text, bytes) and bound as that. The FTS5 index
 //! `offer_search` is read through its columns (the messages' clean text is
-//! only there); PostgreSQL computes its tsvector from them. Its shadow
+//! only there); PostgreSQL's tsvectors are computed from them once the
+//! copy is verified (`Store::index_pending`). Its shadow
 //! tables (`offer_search_data`…) have no counterpart and are not copied.
 //!
 //! A batch is written in one target transaction with its progress

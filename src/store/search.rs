@@ -46,15 +46,26 @@ pub(super) fn ranks_alone(f: &QueueFilter) -> bool {
         && f.sort == QueueSort::default()
 }
 
+/// A PostgreSQL search row's vector, computed from its columns: what a
+/// row not yet indexed ([`index_pending`]) is searched by.
+const PG_VECTOR: &str = "offer_search_vector(offer_search)";
+
 /// The search condition on `offer_search`: FTS5's MATCH, or the tsvector
-/// against the same query as a tsquery.
+/// against the same query as a tsquery (for a row not yet indexed, the
+/// vector computed from its columns).
 pub(super) fn push_match(qb: &mut QueryBuilder, fts: &str) {
     match qb.engine() {
         Engine::Sqlite => qb.push("offer_search MATCH ").push_bind(fts.to_string()),
-        Engine::Postgres => qb
-            .push("offer_search.tsv @@ to_tsquery('simple', ")
-            .push_bind(pg_tsquery(fts))
-            .push(")"),
+        Engine::Postgres => {
+            let query = pg_tsquery(fts);
+            qb.push("(offer_search.tsv @@ to_tsquery('simple', ")
+                .push_bind(query.clone())
+                .push(") OR (offer_search.tsv IS NULL AND ")
+                .push(PG_VECTOR)
+                .push(" @@ to_tsquery('simple', ")
+                .push_bind(query)
+                .push(")))")
+        }
     };
 }
 
@@ -65,7 +76,9 @@ pub(super) fn push_score(qb: &mut QueryBuilder, fts: &str) {
     match qb.engine() {
         Engine::Sqlite => qb.push(RANK),
         Engine::Postgres => qb
-            .push("-CAST(ts_rank(offer_search.tsv, to_tsquery('simple', ")
+            .push(format!(
+                "-CAST(ts_rank(COALESCE(offer_search.tsv, {PG_VECTOR}), to_tsquery('simple', "
+            ))
             .push_bind(pg_tsquery(fts))
             .push(")) AS DOUBLE PRECISION)"),
     };
@@ -229,6 +242,57 @@ pub(super) async fn insert_row(
     .await
     .during("indexing an offer for search")?;
     Ok(())
+}
+
+/// Search rows [`Store::index_pending`] indexes in one statement.
+const INDEX_BATCH: i64 = 256;
+
+impl Store {
+    /// Computes the search vector of up to [`INDEX_BATCH`] PostgreSQL rows
+    /// written or changed since they were last indexed, oldest first, and
+    /// returns how many. It runs after the transactions that wrote them,
+    /// off the acknowledgement's path (migration postgres/0031); until
+    /// then a search computes those rows' vectors itself. Rows another
+    /// indexer holds are skipped. SQLite's FTS5 indexes a row as it is
+    /// written: 0 there.
+    pub async fn index_pending(&self) -> Result<u64, StoreError> {
+        if self.engine == Engine::Sqlite {
+            return Ok(0);
+        }
+        let done = sqlx::query(&format!(
+            "UPDATE offer_search SET tsv = {PG_VECTOR}
+             WHERE rowid IN (SELECT rowid FROM offer_search WHERE tsv IS NULL
+                             ORDER BY rowid LIMIT $1 FOR UPDATE SKIP LOCKED)"
+        ))
+        .bind(INDEX_BATCH)
+        .execute(&self.writer)
+        .await
+        .during("indexing offers for search")?;
+        Ok(done.rows_affected())
+    }
+
+    /// Runs [`Store::index_pending`] until no row is left (or only rows
+    /// another indexer holds); returns how many it indexed.
+    pub async fn index_all_pending(&self) -> Result<u64, StoreError> {
+        let mut indexed = 0;
+        loop {
+            match self.index_pending().await? {
+                0 => return Ok(indexed),
+                n => indexed += n,
+            }
+        }
+    }
+
+    /// How many search rows wait for [`Store::index_pending`].
+    pub async fn search_rows_pending(&self) -> Result<i64, StoreError> {
+        if self.engine == Engine::Sqlite {
+            return Ok(0);
+        }
+        sqlx::query_scalar("SELECT COUNT(*) FROM offer_search WHERE tsv IS NULL")
+            .fetch_one(&self.reader)
+            .await
+            .during("counting offers waiting for the search index")
+    }
 }
 
 /// Adds the clean text of a message that joined an offer to its row.

@@ -23,6 +23,7 @@ mod pg_tls;
 mod push;
 mod relay;
 mod replies;
+mod search;
 mod secrets;
 mod surge;
 mod threads;
