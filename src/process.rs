@@ -166,25 +166,19 @@ impl Processor {
         claimed: Vec<ClaimedMessage>,
     ) -> Result<Vec<ProcessOutcome>, StoreError> {
         let ids: Vec<i64> = claimed.iter().map(|c| c.id).collect();
-        let rules = self.rules.clone();
-        // Parsing and rules are CPU work, and may meet hostile input: off the
-        // async threads, with a panic turned into a failed message.
-        let analysed = tokio::task::spawn_blocking(move || {
-            claimed
-                .into_iter()
-                .map(|c| (c.id, c.no_reply_reason, analyse(&rules, &c.raw)))
-                .collect::<Vec<_>>()
-        })
-        .await
-        .unwrap_or_else(|join| {
-            let why = join.to_string();
-            let failed = |id| (id, None, Err(AnalyseError::Panicked(why.clone())));
-            ids.iter().copied().map(failed).collect()
-        });
+        let mut analysed = analyse_in_turn(self.rules.clone(), claimed);
         let mut batch = self.store.begin_processing_claimed(&ids).await?;
         let mut tally = ReplyTally::default();
-        let mut outcomes = Vec::with_capacity(analysed.len());
-        for (id, not_answered, result) in analysed {
+        let mut outcomes = Vec::with_capacity(ids.len());
+        for &id in &ids {
+            let (not_answered, result) = match analysed.recv().await {
+                Some((analysed_id, not_answered, result)) if analysed_id == id => {
+                    (not_answered, result)
+                }
+                // The analysing thread died: every message it had not
+                // reached fails with the reason.
+                _ => (None, Err(AnalyseError::Panicked(ANALYSIS_DIED.into()))),
+            };
             outcomes.push(match result {
                 Ok(analysis) => {
                     let quiet = not_answered.map(NoReply::NotAnswered);
@@ -526,6 +520,50 @@ pub enum AnalyseError {
     Panicked(String),
 }
 
+/// What a message that could not be analysed because the analysing thread
+/// itself died is failed with.
+const ANALYSIS_DIED: &str = "the analysing thread stopped before this message";
+
+/// A claimed message's id, whether it is to go unanswered, and its analysis.
+type Analysed = (i64, Option<String>, Result<Analysis, AnalyseError>);
+
+/// Parses and runs the rules on `claimed` one message after another on a
+/// blocking thread (CPU work, and it may meet hostile input), handing each
+/// result over as soon as it is ready: the batch writes one message while
+/// the next is analysed. A panic fails its message only.
+fn analyse_in_turn(
+    rules: Arc<Rules>,
+    claimed: Vec<ClaimedMessage>,
+) -> tokio::sync::mpsc::Receiver<Analysed> {
+    let (results, received) = tokio::sync::mpsc::channel(ANALYSED_AHEAD);
+    tokio::task::spawn_blocking(move || {
+        for c in claimed {
+            let analysis =
+                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| analyse(&rules, &c.raw)))
+                    .unwrap_or_else(|panic| Err(AnalyseError::Panicked(panic_text(&*panic))));
+            if results
+                .blocking_send((c.id, c.no_reply_reason, analysis))
+                .is_err()
+            {
+                return; // the batch gave up
+            }
+        }
+    });
+    received
+}
+
+/// How many analysed messages may wait for the batch to write them.
+const ANALYSED_AHEAD: usize = 16;
+
+/// A panic's message, when it has one.
+fn panic_text(panic: &(dyn std::any::Any + Send)) -> String {
+    match (panic.downcast_ref::<&str>(), panic.downcast_ref::<String>()) {
+        (Some(text), _) => text.to_string(),
+        (_, Some(text)) => text.clone(),
+        _ => "a panic without a message".into(),
+    }
+}
+
 /// Parses and extracts; a parser failure is a reason, not a crash.
 pub fn analyse(rules: &Rules, raw: &[u8]) -> Result<Analysis, AnalyseError> {
     let msg = mail::parse(raw)?;
@@ -674,6 +712,38 @@ mod tests {
             AnalyseError::RulesPanicked.to_string(),
             "the rules panicked on this message"
         );
+    }
+
+    #[tokio::test]
+    async fn a_batch_is_analysed_in_its_order_and_results_come_as_they_are_ready() {
+        let claimed = |id: i64, raw: &[u8]| ClaimedMessage {
+            id,
+            raw: raw.to_vec(),
+            truncated: false,
+            no_reply_reason: (id == 3).then(|| "imported".to_string()),
+        };
+        let batch = vec![claimed(1, DONATION), claimed(2, b""), claimed(3, DONATION)];
+        let mut results = analyse_in_turn(Arc::new(Rules::embedded().unwrap()), batch);
+        let mut seen = Vec::new();
+        while let Some((id, quiet, analysis)) = results.recv().await {
+            seen.push((id, quiet, analysis.is_ok()));
+        }
+        assert_eq!(
+            seen,
+            vec![
+                (1, None, true),
+                (2, None, false),
+                (3, Some("imported".to_string()), true)
+            ]
+        );
+    }
+
+    #[test]
+    fn a_panic_reads_as_its_message() {
+        let text = std::panic::catch_unwind(|| panic!("index {} out of range", 7)).unwrap_err();
+        assert_eq!(panic_text(&*text), "index 7 out of range");
+        let text = std::panic::catch_unwind(|| std::panic::panic_any(42)).unwrap_err();
+        assert_eq!(panic_text(&*text), "a panic without a message");
     }
 
     fn processor(store: Store) -> Processor {
