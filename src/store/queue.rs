@@ -143,8 +143,8 @@ pub(super) fn push_filter(qb: &mut QueryBuilder, f: &QueueFilter, search: Option
     }
     push_owner(qb, &f.owner);
     if let Some(search) = search {
-        qb.push(" AND o.id IN (SELECT rowid FROM offer_search WHERE ");
-        search::push_match(qb, search);
+        qb.push(" AND o.id IN (SELECT rowid");
+        search::push_from_matches(qb, search);
         qb.push(")");
     }
 }
@@ -192,9 +192,9 @@ pub(super) fn push_from_in_order(
                 Engine::Sqlite => "CROSS JOIN",
                 Engine::Postgres => "JOIN",
             };
-            qb.push(format!(
-                " FROM offer_search {join} offers o ON o.id = offer_search.rowid"
-            ));
+            qb.push(" FROM ");
+            search::push_source(qb, query);
+            qb.push(format!(" {join} offers o ON o.id = offer_search.rowid"));
             push_filter(qb, filter, None);
             qb.push(" AND ");
             search::push_match(qb, query);

@@ -5,7 +5,10 @@
 //! turning what staff type into an FTS5 query ([`pg_tsquery`] turns that
 //! into a tsquery). The row's items, notes and the offer's own columns
 //! are kept in step by triggers (migration 0017), in the transaction that
-//! changes them. A search with no filter but itself ([`ranks_alone`]) is
+//! changes them. On PostgreSQL the vector itself is computed after that
+//! transaction, by `serve`'s search indexer ([`Store::index_pending`]);
+//! a search computes the vectors of rows not yet indexed itself
+//! ([`push_source`]). A search with no filter but itself ([`ranks_alone`]) is
 //! ranked, cut to its page and counted inside the index, so a search that
 //! matches most offers joins only its page to `offers`; it ranks its newest
 //! [`RANKED_MATCHES`] matches, and lists older ones after them.
@@ -47,26 +50,47 @@ pub(super) fn ranks_alone(f: &QueueFilter) -> bool {
 }
 
 /// A PostgreSQL search row's vector, computed from its columns: what a
-/// row not yet indexed ([`index_pending`]) is searched by.
+/// row not yet indexed ([`Store::index_pending`]) is searched by.
 const PG_VECTOR: &str = "offer_search_vector(offer_search)";
 
-/// The search condition on `offer_search`: FTS5's MATCH, or the tsvector
-/// against the same query as a tsquery (for a row not yet indexed, the
-/// vector computed from its columns).
+/// What a search reads, named `offer_search` (with `rowid`): FTS5's table
+/// on SQLite; on PostgreSQL the rows whose vector matches the query `fts`,
+/// with that vector as `tsv`: the indexed rows through the GIN index,
+/// and the rows not yet indexed with their vector computed here. Two
+/// arms, not one `OR`: an `OR` made PostgreSQL test every indexed row's
+/// vector again (13 ms against 5 ms for a surname's 2,400 matches).
+pub(super) fn push_source(qb: &mut QueryBuilder, fts: &str) {
+    match qb.engine() {
+        Engine::Sqlite => qb.push("offer_search"),
+        Engine::Postgres => {
+            let query = pg_tsquery(fts);
+            qb.push("(SELECT rowid, tsv FROM offer_search WHERE tsv @@ to_tsquery('simple', ")
+                .push_bind(query.clone())
+                .push(format!(
+                    ") UNION ALL SELECT rowid, {PG_VECTOR} FROM offer_search \
+                     WHERE tsv IS NULL AND {PG_VECTOR} @@ to_tsquery('simple', "
+                ))
+                .push_bind(query)
+                .push(")) AS offer_search")
+        }
+    };
+}
+
+/// The search condition on [`push_source`]'s `offer_search`: FTS5's
+/// MATCH; nothing more on PostgreSQL, whose source holds only matches.
 pub(super) fn push_match(qb: &mut QueryBuilder, fts: &str) {
     match qb.engine() {
         Engine::Sqlite => qb.push("offer_search MATCH ").push_bind(fts.to_string()),
-        Engine::Postgres => {
-            let query = pg_tsquery(fts);
-            qb.push("(offer_search.tsv @@ to_tsquery('simple', ")
-                .push_bind(query.clone())
-                .push(") OR (offer_search.tsv IS NULL AND ")
-                .push(PG_VECTOR)
-                .push(" @@ to_tsquery('simple', ")
-                .push_bind(query)
-                .push(")))")
-        }
+        Engine::Postgres => qb.push("TRUE"),
     };
+}
+
+/// ` FROM` [`push_source`] ` WHERE` [`push_match`].
+pub(super) fn push_from_matches(qb: &mut QueryBuilder, fts: &str) {
+    qb.push(" FROM ");
+    push_source(qb, fts);
+    qb.push(" WHERE ");
+    push_match(qb, fts);
 }
 
 /// A row's score for the search `fts`, lower the better match: bm25 with
@@ -76,9 +100,7 @@ pub(super) fn push_score(qb: &mut QueryBuilder, fts: &str) {
     match qb.engine() {
         Engine::Sqlite => qb.push(RANK),
         Engine::Postgres => qb
-            .push(format!(
-                "-CAST(ts_rank(COALESCE(offer_search.tsv, {PG_VECTOR}), to_tsquery('simple', "
-            ))
+            .push("-CAST(ts_rank(offer_search.tsv, to_tsquery('simple', ")
             .push_bind(pg_tsquery(fts))
             .push(")) AS DOUBLE PRECISION)"),
     };
@@ -114,8 +136,8 @@ pub fn ranked_part(f: &QueueFilter, total: i64) -> Option<i64> {
 fn push_ranked_matches(qb: &mut QueryBuilder, f: &QueueFilter, query: &str, ranked: i64) {
     qb.push("SELECT rowid AS id, ");
     push_score(qb, query);
-    qb.push(" AS score FROM offer_search WHERE ");
-    push_match(qb, query);
+    qb.push(" AS score");
+    push_from_matches(qb, query);
     push_offers_only(qb, f);
     qb.push(" ORDER BY rowid DESC LIMIT ").push_bind(ranked);
 }
@@ -145,8 +167,8 @@ pub(super) async fn count_alone(
     f: &QueueFilter,
     query: &str,
 ) -> Result<i64, StoreError> {
-    let mut qb = QueryBuilder::new(store.engine, "SELECT COUNT(*) FROM offer_search WHERE ");
-    push_match(&mut qb, query);
+    let mut qb = QueryBuilder::new(store.engine, "SELECT COUNT(*)");
+    push_from_matches(&mut qb, query);
     push_offers_only(&mut qb, f);
     qb.build_query_scalar()
         .fetch_one(&store.reader)
@@ -195,8 +217,8 @@ async fn ranked_ids_of(
     let past_ranked = window - ranked;
     if past_ranked > 0 && ids.len() as i64 == ranked {
         let oldest_ranked = ids.iter().copied().min().unwrap_or(0);
-        let mut qb = QueryBuilder::new(engine, "SELECT rowid FROM offer_search WHERE ");
-        push_match(&mut qb, query);
+        let mut qb = QueryBuilder::new(engine, "SELECT rowid");
+        push_from_matches(&mut qb, query);
         qb.push(" AND rowid < ").push_bind(oldest_ranked);
         push_offers_only(&mut qb, f);
         qb.push(" ORDER BY rowid DESC LIMIT ")

@@ -5,7 +5,7 @@
 -- PostgreSQL's processing, and it held up every acknowledgement of the
 -- batch. A row whose `tsv` is NULL (new, or changed since it was indexed)
 -- is still found: searches compute its vector on the fly
--- (store/search.rs, `push_match`), and the partial index below finds
+-- (store/search.rs, `push_source`), and the partial index below finds
 -- those rows.
 
 -- The weighted vector of a search row, as the generated column had it:
