@@ -165,7 +165,8 @@ pub async fn run(options: &Options) -> anyhow::Result<()> {
     if !differ.is_empty() {
         bail!("the copy differs from the source: {}", differ.join(", "));
     }
-    crate::import::progress::index_search(&target).await?;
+    let no_stop = tokio_util::sync::CancellationToken::new();
+    crate::import::progress::index_search(&target, &no_stop).await?;
     migrate::finished(&target).await?;
     source.close().await;
     target.close().await;

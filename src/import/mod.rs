@@ -280,9 +280,7 @@ async fn process_waiting(
         progress.advance(batch.len() as u64);
     }
     progress.finish();
-    if !shutdown.is_cancelled() {
-        progress::index_search(store).await?;
-    }
+    progress::index_search(store, shutdown).await?;
     Ok(processed)
 }
 

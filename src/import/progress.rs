@@ -105,13 +105,17 @@ impl Progress {
 /// `serve` running ([`Store::index_pending`]; PostgreSQL only), with a
 /// progress bar. A `serve` would index them too, and searches find them
 /// meanwhile; this leaves the desk's searches at their indexed speed.
-pub async fn index_search(store: &crate::store::Store) -> Result<(), crate::store::StoreError> {
+/// Stops early at `stop` (Ctrl-C), leaving the rest to `serve`.
+pub async fn index_search(
+    store: &crate::store::Store,
+    stop: &tokio_util::sync::CancellationToken,
+) -> Result<(), crate::store::StoreError> {
     let pending = store.search_rows_pending().await?.max(0) as u64;
     if pending == 0 {
         return Ok(());
     }
     let mut progress = Progress::counting("indexed", "offers", pending, 0);
-    loop {
+    while !stop.is_cancelled() {
         match store.index_pending().await? {
             0 => break,
             n => progress.advance(n),
