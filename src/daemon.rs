@@ -191,8 +191,8 @@ pub async fn open_store(config: &Config) -> anyhow::Result<Store> {
 }
 
 /// For a PostgreSQL database, its TLS mode and what that guarantees, as
-/// `check-config` prints it (`warning: …` when the server is not verified).
-pub fn postgres_tls_line(config: &Config) -> Option<String> {
+/// `check-config` prints it (a warning when the server is not verified).
+pub fn postgres_tls_line(config: &Config) -> Option<crate::store::pg_tls::TlsNote> {
     let url = config.database.connect_url().ok()?;
     if Engine::of_url(&url) != Some(Engine::Postgres) {
         return None;
@@ -224,10 +224,8 @@ pub async fn serve(config: Config, shutdown: CancellationToken) -> anyhow::Resul
     let store = open_store(&config).await?;
     let instance = Arc::new(take_database(&store).await?);
     crate::files::warn_about_open_modes(&config);
-    if let Some(warning) = postgres_tls_line(&config)
-        .and_then(|line| line.strip_prefix("warning: ").map(str::to_string))
-    {
-        tracing::warn!("{warning}");
+    if let Some(note) = postgres_tls_line(&config).filter(|note| note.warning) {
+        tracing::warn!("{}", note.text);
     }
     if config.donations.trusted_authserv_id.is_none() {
         tracing::warn!(

@@ -69,10 +69,10 @@ async fn files(config: &Config) -> Vec<Check> {
     let mut checks = Vec::new();
     let fail = |e: anyhow::Error| Verdict::Fail(format!("{e:#}"));
     let busy = Duration::from_secs(config.database.busy_timeout_secs);
-    if let Some(line) = crate::daemon::postgres_tls_line(config) {
-        let verdict = match line.strip_prefix("warning: ") {
-            Some(warning) => Verdict::Warn(warning.to_string()),
-            None => Verdict::Ok,
+    if let Some(note) = crate::daemon::postgres_tls_line(config) {
+        let verdict = match note.warning {
+            true => Verdict::Warn(note.text),
+            false => Verdict::Ok,
         };
         checks.push(Check::new(
             "PostgreSQL connection is TLS, certificate verified",

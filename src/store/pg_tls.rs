@@ -87,9 +87,9 @@ impl PgTls {
         mode_name(self.mode)
     }
 
-    /// One line for `check-config`: the mode and what it guarantees.
-    /// Warnings start with `warning:`.
-    pub fn describe(&self) -> String {
+    /// One line for `check-config`: the mode and what it guarantees, a
+    /// warning when the server's identity goes unchecked across a network.
+    pub fn describe(&self) -> TlsNote {
         let ca = match &self.root_cert {
             Some(path) => format!("the system roots and {}", path.display()),
             None => "the system roots".to_string(),
@@ -97,38 +97,72 @@ impl PgTls {
         let advice = "set database.ca_file to the CA of the server's certificate \
                       (sslmode=verify-full is then implied)";
         match self.mode {
-            SslMode::VerifyFull => format!(
+            SslMode::VerifyFull => TlsNote::fine(format!(
                 "PostgreSQL TLS: verify-full (certificate signed by {ca} and naming {})",
                 self.host
-            ),
+            )),
             // sqlx 0.8.6 with rustls 0.23.46 checks the name under
             // verify-ca too (see README, Database).
-            SslMode::VerifyCa => format!(
+            SslMode::VerifyCa => TlsNote::fine(format!(
                 "PostgreSQL TLS: verify-ca (certificate signed by {ca}; with this build the \
                  host name {} is checked too)",
                 self.host
-            ),
-            SslMode::Require => format!(
-                "warning: PostgreSQL TLS: require encrypts but does not check the server's \
+            )),
+            SslMode::Require => TlsNote::warning(format!(
+                "PostgreSQL TLS: require encrypts but does not check the server's \
                  certificate, so whoever can reach the network path can pose as the server: {advice}"
-            ),
-            SslMode::Prefer | SslMode::Allow if loopback(&self.host) => format!(
+            )),
+            SslMode::Prefer | SslMode::Allow if loopback(&self.host) => TlsNote::fine(format!(
                 "PostgreSQL TLS: {} (TLS when the server offers it, unverified; {} is this machine)",
                 self.mode_name(),
                 self.host
-            ),
-            SslMode::Prefer | SslMode::Allow => format!(
-                "warning: PostgreSQL TLS: {} falls back to plain text when the server offers no \
+            )),
+            SslMode::Prefer | SslMode::Allow => TlsNote::warning(format!(
+                "PostgreSQL TLS: {} falls back to plain text when the server offers no \
                  TLS and never checks its certificate: {advice}",
                 self.mode_name()
-            ),
-            SslMode::Disable if loopback(&self.host) => {
-                format!("PostgreSQL TLS: disable ({} is this machine)", self.host)
-            }
-            SslMode::Disable => format!(
-                "warning: PostgreSQL TLS: disable, so passwords and data cross the network \
+            )),
+            SslMode::Disable if loopback(&self.host) => TlsNote::fine(format!(
+                "PostgreSQL TLS: disable ({} is this machine)",
+                self.host
+            )),
+            SslMode::Disable => TlsNote::warning(format!(
+                "PostgreSQL TLS: disable, so passwords and data cross the network \
                  in plain text: {advice}"
-            ),
+            )),
+        }
+    }
+}
+
+/// What [`PgTls::describe`] says: a line, and whether it is a warning.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TlsNote {
+    pub text: String,
+    pub warning: bool,
+}
+
+impl TlsNote {
+    fn fine(text: String) -> TlsNote {
+        TlsNote {
+            text,
+            warning: false,
+        }
+    }
+
+    fn warning(text: String) -> TlsNote {
+        TlsNote {
+            text,
+            warning: true,
+        }
+    }
+}
+
+/// `warning: ` before a warning's text, as `check-config` prints it.
+impl std::fmt::Display for TlsNote {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.warning {
+            true => write!(f, "warning: {}", self.text),
+            false => f.write_str(&self.text),
         }
     }
 }
@@ -339,10 +373,12 @@ mod tests {
 
     #[test]
     fn unverified_modes_warn_unless_the_server_is_this_machine() {
-        let line = |url: &str| PgTls::of_url(url).unwrap().describe();
+        let line = |url: &str| PgTls::of_url(url).unwrap().describe().to_string();
         assert!(line("postgres://u@db/s?sslmode=require").starts_with("warning:"));
         assert!(line("postgres://u@db.example/s").starts_with("warning:"));
         assert!(!line("postgres://u@127.0.0.1/s?sslmode=prefer").starts_with("warning:"));
+        assert!(!line("postgres://u@localhost/s?sslmode=disable").starts_with("warning:"));
+        assert!(line("postgres://u@db/s?sslmode=allow").starts_with("warning:"));
         let full = line("postgres://u@db/s?sslmode=verify-full&sslrootcert=/ca.pem");
         assert!(
             full.contains("verify-full") && full.contains("/ca.pem"),
