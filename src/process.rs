@@ -167,11 +167,20 @@ impl Processor {
     ) -> Result<Vec<ProcessOutcome>, StoreError> {
         let ids: Vec<i64> = claimed.iter().map(|c| c.id).collect();
         let mut analysed = analyse_in_turn(self.rules.clone(), claimed);
+        // The transaction (SQLite's write lock, PostgreSQL's processing
+        // turn) begins once the first message is analysed, as other
+        // writers wait on it; the later ones are analysed while the
+        // earlier ones are written.
+        let mut first = analysed.recv().await;
         let mut batch = self.store.begin_processing_claimed(&ids).await?;
         let mut tally = ReplyTally::default();
         let mut outcomes = Vec::with_capacity(ids.len());
         for &id in &ids {
-            let (not_answered, result) = match analysed.recv().await {
+            let next = match first.take() {
+                Some(ready) => Some(ready),
+                None => analysed.recv().await,
+            };
+            let (not_answered, result) = match next {
                 Some((analysed_id, not_answered, result)) if analysed_id == id => {
                     (not_answered, result)
                 }
