@@ -392,16 +392,28 @@ impl DatabaseLock {
         .await
         .expect("the database's tables");
         assert!(!tables.is_empty(), "a migrated database");
-        sqlx::query("BEGIN")
-            .execute(&mut connection)
-            .await
-            .expect("BEGIN");
         let lock = format!("LOCK TABLE {} IN EXCLUSIVE MODE", tables.join(", "));
-        sqlx::query(&lock)
-            .execute(&mut connection)
-            .await
-            .expect("LOCK TABLE");
-        DatabaseLock::Postgres(connection)
+        // The tables are locked one after another, so a transaction of
+        // serve's that holds one of them and wants another can deadlock
+        // with us; PostgreSQL then cancels one side. When it is ours, we
+        // try again, as an operator would.
+        for _ in 0..20 {
+            sqlx::query("BEGIN")
+                .execute(&mut connection)
+                .await
+                .expect("BEGIN");
+            match sqlx::query(&lock).execute(&mut connection).await {
+                Ok(_) => return DatabaseLock::Postgres(connection),
+                Err(sqlx::Error::Database(e)) if e.code().as_deref() == Some("40P01") => {
+                    sqlx::query("ROLLBACK")
+                        .execute(&mut connection)
+                        .await
+                        .expect("ROLLBACK");
+                }
+                Err(e) => panic!("LOCK TABLE: {e}"),
+            }
+        }
+        panic!("LOCK TABLE: deadlocked with serve 20 times in a row");
     }
 
     async fn release(self) {
