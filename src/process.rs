@@ -524,7 +524,8 @@ pub enum AnalyseError {
     Mail(#[from] mail::MailError),
     #[error("the rules panicked on this message")]
     RulesPanicked,
-    /// The analysing task itself died (a panic outside the guarded parts).
+    /// A panic outside the guarded rules (parsing, say), caught for its
+    /// message alone, or the analysing thread gone before the message.
     #[error("processing panicked: {0}")]
     Panicked(String),
 }
