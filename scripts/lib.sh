@@ -149,3 +149,18 @@ start_watcher() {
     echo $! >"$DIR/watch.pid"
 }
 
+
+# --- logs kept for a failed run -----------------------------------------------
+
+# Copy the server logs named by $@ (paths inside DIR) to $TEST_SERVER_LOGS,
+# when set, before DIR is removed: scripts/test prints their errors when a
+# test step fails, after the test process (and its stacks) have gone.
+keep_logs() {
+    [[ -n "${TEST_SERVER_LOGS:-}" ]] || return 0
+    mkdir -p "$TEST_SERVER_LOGS" || return 0
+    local file
+    for file in "$@"; do
+        [[ -f "$DIR/$file" ]] || continue
+        cp "$DIR/$file" "$TEST_SERVER_LOGS/$(basename "$DIR")-$(basename "$file")" || true
+    done
+}
