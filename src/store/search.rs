@@ -134,12 +134,30 @@ pub fn ranked_part(f: &QueueFilter, total: i64) -> Option<i64> {
 /// The matches of `query` that are ranked, with their score: the newest
 /// `ranked` (the index walks its rowids backwards and stops).
 fn push_ranked_matches(qb: &mut QueryBuilder, f: &QueueFilter, query: &str, ranked: i64) {
-    qb.push("SELECT rowid AS id, ");
+    qb.push("SELECT offer_search.rowid AS id, ");
     push_score(qb, query);
     qb.push(" AS score");
+    match qb.engine() {
+        Engine::Sqlite => push_newest_matches(qb, f, query, ranked),
+        Engine::Postgres => {
+            // The cut sorts row ids alone; only the rows kept have their
+            // vector read (the message text's is most of a row) and scored.
+            qb.push(" FROM (SELECT rowid");
+            push_newest_matches(qb, f, query, ranked);
+            qb.push(format!(
+                ") AS newest JOIN (SELECT rowid, COALESCE(tsv, {PG_VECTOR}) AS tsv \
+                 FROM offer_search) AS offer_search ON offer_search.rowid = newest.rowid"
+            ));
+        }
+    }
+}
+
+/// ` FROM` the matches of `query` (less the lanes `f` leaves out), newest
+/// `limit` first.
+fn push_newest_matches(qb: &mut QueryBuilder, f: &QueueFilter, query: &str, limit: i64) {
     push_from_matches(qb, query);
     push_offers_only(qb, f);
-    qb.push(" ORDER BY rowid DESC LIMIT ").push_bind(ranked);
+    qb.push(" ORDER BY rowid DESC LIMIT ").push_bind(limit);
 }
 
 /// The FROM and ORDER BY of a queue [`ranks_alone`] answers: the best
