@@ -377,7 +377,7 @@ impl Processor {
             })
             .await?;
         if let AckRoute::Skip(reason) = &route {
-            batch.note_no_reply(offer_id, &reason.to_string()).await?;
+            batch.note_no_reply(offer_id, &reason.to_string());
         }
         let acknowledged = matches!(route, AckRoute::Send) && compose_error.is_none();
         if acknowledged {
@@ -867,6 +867,43 @@ mod tests {
             .into_iter()
             .filter(|a| *a == "message_from_someone_else");
         assert_eq!(strangers.count(), 1, "{history:?}");
+    }
+
+    #[tokio::test]
+    async fn an_offers_history_keeps_the_order_of_what_happened_in_one_batch() {
+        let store = Store::open("sqlite::memory:").await.unwrap();
+        let processor = processor(store.clone());
+        let again = b"From: Donor <donor@example.net>\r\nTo: donations@example.org\r\n\
+            Subject: More\r\nMessage-ID: <more@example.net>\r\n\r\nAlso 40 face shields.\r\n";
+        store.store_local("INBOX", DONATION).await.unwrap();
+        store.store_local("INBOX", again).await.unwrap();
+        let outcomes = processor.process_batch(64).await.unwrap();
+        let offers: Vec<i64> = outcomes
+            .iter()
+            .map(|o| match o {
+                ProcessOutcome::NewOffer { offer, .. } => *offer,
+                other => panic!("not an offer: {other:?}"),
+            })
+            .collect();
+        let first = store.offer_history(offers[0]).await.unwrap();
+        assert_eq!(actions(&first), ["offer_created", "reply_enqueued"]);
+        // The same donor again in the same batch: no second acknowledgement.
+        let second = store.offer_history(offers[1]).await.unwrap();
+        assert_eq!(actions(&second), ["offer_created", "no_reply"]);
+        let reference = OfferRef::from(offers[0]);
+        let correction = format!(
+            "From: Donor <donor@example.net>\r\nSubject: Re: {reference}\r\n\
+             Message-ID: <d3@example.net>\r\n\r\nWe now have 300 N95 masks.\r\n"
+        );
+        process_one(&store, &processor, correction.as_bytes()).await;
+        let first = store.offer_history(offers[0]).await.unwrap();
+        let expected = [
+            "offer_created",
+            "reply_enqueued",
+            "donor_reply",
+            "items_proposed",
+        ];
+        assert_eq!(actions(&first), expected);
     }
 
     #[tokio::test]

@@ -5,6 +5,7 @@
 
 use sqlx::{Any, Transaction};
 
+use super::audit::PendingAudit;
 use super::{now_ms, Engine, QueryContext, Store, StoreError};
 use crate::outbox::kinds::ReplyKind;
 use crate::outbox::recipient::{normalised_address, recipient_domain};
@@ -124,20 +125,45 @@ impl Store {
         held_reason: Option<&str>,
         due: i64,
     ) -> Result<bool, StoreError> {
+        let Some(event) = Self::insert_reply_unaudited(tx, offer_id, r, held_reason, due).await?
+        else {
+            return Ok(false);
+        };
+        Self::audit_in(tx, event.actor, offer_id, None, event.action, &event.detail).await?;
+        Ok(true)
+    }
+
+    /// [`Store::insert_reply`] without its audit row, which it returns for
+    /// the caller to write (None: a reply with the same dedup key is
+    /// already there).
+    pub(super) async fn insert_reply_unaudited(
+        tx: &mut Transaction<'static, Any>,
+        offer_id: Option<i64>,
+        r: &NewReply,
+        held_reason: Option<&str>,
+        due: i64,
+    ) -> Result<Option<PendingAudit>, StoreError> {
         let now = now_ms();
         let key = normalised_address(&r.to_address);
-        let suppressed = super::suppressions::suppressed_reason_in(tx, &key).await?;
-        let suppressed = suppressed.map(|why| super::suppressions::held_reason(&why));
-        let held_reason = suppressed.as_deref().or(held_reason);
         let state = match held_reason {
             Some(_) => ReplyState::Held,
             None => ReplyState::Pending,
         };
-        let done = sqlx::query(
+        // The suppression list is read by the INSERT itself (one round trip
+        // fewer a reply): a reply to a suppressed address is held with the
+        // suppression's reason, whatever `held_reason` says. None: a reply
+        // with the same dedup key is already there.
+        let inserted: Option<Option<String>> = sqlx::query_scalar(
             "INSERT INTO outbox (offer_id, kind, dedup_key, rfc_message_id, to_address, recipient_key,
                                  recipient_domain, subject, raw, automatic, state, held_reason,
                                  next_attempt_at, created_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) ON CONFLICT DO NOTHING",
+             SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10,
+                    CASE WHEN s.reason IS NULL THEN $11 ELSE $15 END, COALESCE($16 || s.reason, $12),
+                    $13, $14
+             FROM (SELECT 1 AS one) AS one
+             LEFT JOIN suppressions s ON s.address = $6 AND s.suppressed_at IS NOT NULL
+             WHERE 1 = 1
+             ON CONFLICT DO NOTHING RETURNING held_reason",
         )
         .bind(offer_id)
         .bind(r.kind)
@@ -153,17 +179,20 @@ impl Store {
         .bind(held_reason)
         .bind(due)
         .bind(now)
-        .execute(&mut **tx)
+        .bind(ReplyState::Held)
+        .bind(super::suppressions::held_reason(""))
+        .fetch_optional(&mut **tx)
         .await
         .during("enqueueing a reply")?;
-        if done.rows_affected() == 1 {
-            let (action, detail) = match held_reason {
-                Some(reason) => ("reply_held", format!("{}: {reason}", r.kind)),
-                None => ("reply_enqueued", r.kind.to_string()),
-            };
-            Self::audit_in(tx, "system", offer_id, None, action, &detail).await?;
-        }
-        Ok(done.rows_affected() == 1)
+        let Some(held_reason) = inserted else {
+            return Ok(None);
+        };
+        let (action, detail) = match held_reason {
+            Some(reason) => ("reply_held", format!("{}: {reason}", r.kind)),
+            None => ("reply_enqueued", r.kind.to_string()),
+        };
+        let event = PendingAudit::new("system", offer_id, None, action, detail);
+        Ok(Some(event))
     }
 
     /// Claims up to `limit` pending replies that are due now, in due order

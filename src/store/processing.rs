@@ -2,12 +2,17 @@
 //! per-sender reply count, new offers with their items and replies, joined
 //! replies and failures all happen inside it, so later messages of the
 //! batch see what earlier ones wrote, and the batch costs one commit.
+//! The batch's audit rows wait in memory and go in together just before
+//! the commit (two fewer round trips a new offer), in the order they
+//! happened: a step that writes an audit row of its own through another
+//! store module first writes those kept so far ([`ProcessingBatch::write_audit`]).
 //! With several `serve` on PostgreSQL, one processing transaction runs at a
 //! time (the reply limits count what is queued), and a batch commits only
 //! while its run still holds every claim in it.
 
 use sqlx::{Any, Transaction};
 
+use super::audit::PendingAudit;
 use super::offers::{insert_items, insert_offer, MessageFacts, NewOffer, OfferItemRow};
 use super::outbox::NewReply;
 use super::search;
@@ -20,6 +25,8 @@ use crate::values::OfferRef;
 pub struct ProcessingBatch {
     pub(super) tx: Transaction<'static, Any>,
     engine: Engine,
+    /// Audit rows not yet written, oldest first.
+    audit: Vec<PendingAudit>,
 }
 
 /// The PostgreSQL advisory lock that processing transactions take in turn.
@@ -43,6 +50,7 @@ impl Store {
         Ok(ProcessingBatch {
             tx,
             engine: self.engine,
+            audit: Vec::new(),
         })
     }
 
@@ -93,11 +101,32 @@ pub struct ThreadMatch {
 }
 
 impl ProcessingBatch {
-    pub async fn commit(self) -> Result<(), StoreError> {
+    pub async fn commit(mut self) -> Result<(), StoreError> {
+        self.write_audit().await?;
         self.tx
             .commit()
             .await
             .during("committing processed messages")
+    }
+
+    /// Writes the audit rows kept so far; due before the commit and before
+    /// any step that writes an audit row itself, so the history keeps the
+    /// order of events.
+    pub(super) async fn write_audit(&mut self) -> Result<(), StoreError> {
+        let audit = std::mem::take(&mut self.audit);
+        Store::audit_all_in(&mut self.tx, self.engine, &audit).await
+    }
+
+    fn audit(
+        &mut self,
+        actor: &'static str,
+        offer_id: Option<i64>,
+        message_id: Option<i64>,
+        action: &'static str,
+        detail: impl Into<String>,
+    ) {
+        let event = PendingAudit::new(actor, offer_id, message_id, action, detail);
+        self.audit.push(event);
     }
 
     /// Completes a message into a new offer with its items and, when
@@ -115,36 +144,20 @@ impl ProcessingBatch {
         insert_items(tx, self.engine, offer_id, &offer.items).await?;
         search::insert_row(tx, offer_id, offer.phone().as_deref(), &facts.text).await?;
         set_processed(tx, message_id, facts, Some(offer_id)).await?;
-        Store::audit_in(
-            tx,
-            "system",
-            Some(offer_id),
-            Some(message_id),
-            "offer_created",
-            &facts.category,
-        )
-        .await?;
-        match (reply(offer_id), held) {
-            (Some(reply), None) => Store::enqueue_in(tx, Some(offer_id), &reply).await?,
-            (Some(reply), Some(reason)) => {
-                Store::hold_in(tx, Some(offer_id), &reply, reason).await?
-            }
-            (None, _) => false,
-        };
+        let (offer, message) = (Some(offer_id), Some(message_id));
+        self.audit("system", offer, message, "offer_created", &facts.category);
+        if let Some(reply) = reply(offer_id) {
+            let (tx, now) = (&mut self.tx, now_ms());
+            let queued =
+                Store::insert_reply_unaudited(tx, Some(offer_id), &reply, held, now).await?;
+            self.audit.extend(queued);
+        }
         Ok(offer_id)
     }
 
     /// Records on a new offer why it got no automatic reply, for its history.
-    pub async fn note_no_reply(&mut self, offer_id: i64, reason: &str) -> Result<(), StoreError> {
-        Store::audit_in(
-            &mut self.tx,
-            "system",
-            Some(offer_id),
-            None,
-            "no_reply",
-            reason,
-        )
-        .await
+    pub fn note_no_reply(&mut self, offer_id: i64, reason: &str) {
+        self.audit("system", Some(offer_id), None, "no_reply", reason);
     }
 
     /// Completes a donor's reply into the offer it answers; nothing is sent.
@@ -163,15 +176,9 @@ impl ProcessingBatch {
             .execute(&mut **tx)
             .await
             .during("touching an offer")?;
-        Store::audit_in(
-            tx,
-            "donor",
-            Some(offer_id),
-            Some(message_id),
-            "donor_reply",
-            &facts.subject,
-        )
-        .await
+        let (offer, message) = (Some(offer_id), Some(message_id));
+        self.audit("donor", offer, message, "donor_reply", &facts.subject);
+        Ok(())
     }
 
     /// Completes a message about an offer from someone other than its donor
@@ -187,15 +194,10 @@ impl ProcessingBatch {
         set_processed(tx, message_id, facts, Some(offer_id)).await?;
         search::append_text(tx, offer_id, &facts.text).await?;
         let from = facts.from_address.as_deref().unwrap_or("an unknown sender");
-        Store::audit_in(
-            tx,
-            "system",
-            Some(offer_id),
-            Some(message_id),
-            "message_from_someone_else",
-            &format!("from {from}, not the donor; its items are not proposed"),
-        )
-        .await
+        let detail = format!("from {from}, not the donor; its items are not proposed");
+        let action = "message_from_someone_else";
+        self.audit("system", Some(offer_id), Some(message_id), action, detail);
+        Ok(())
     }
 
     /// Completes a donor's reply that states items: joined to the offer, and
@@ -218,15 +220,9 @@ impl ProcessingBatch {
             .execute(&mut *self.tx)
             .await
             .during("recording a donor's proposed items")?;
-        Store::audit_in(
-            &mut self.tx,
-            "donor",
-            Some(offer_id),
-            Some(message_id),
-            "items_proposed",
-            summary,
-        )
-        .await
+        let (offer, message) = (Some(offer_id), Some(message_id));
+        self.audit("donor", offer, message, "items_proposed", summary);
+        Ok(())
     }
 
     /// Records what a bounce of a reply to `address` does to the address
@@ -239,6 +235,7 @@ impl ProcessingBatch {
         dsn_message: i64,
         soft_limit: u32,
     ) -> Result<super::BounceEffect, StoreError> {
+        self.write_audit().await?;
         Store::record_bounce_in(
             &mut self.tx,
             address,
@@ -298,15 +295,9 @@ impl ProcessingBatch {
                 .await
                 .during("marking a donor address undeliverable")?;
         }
-        Store::audit_in(
-            &mut self.tx,
-            "system",
-            offer_id,
-            Some(message_id),
-            "reply_bounced",
-            &facts.subject,
-        )
-        .await
+        let message = Some(message_id);
+        self.audit("system", offer_id, message, "reply_bounced", &facts.subject);
+        Ok(())
     }
 
     /// Completes a message that makes no offer (automatic mail, bounces).
@@ -328,15 +319,8 @@ impl ProcessingBatch {
             .execute(&mut *self.tx)
             .await
             .during("marking a message failed")?;
-        Store::audit_in(
-            &mut self.tx,
-            "system",
-            None,
-            Some(id),
-            "message_failed",
-            reason,
-        )
-        .await
+        self.audit("system", None, Some(id), "message_failed", reason);
+        Ok(())
     }
 
     /// The offer a message belongs to: first by a Message-ID of ours that it

@@ -394,6 +394,7 @@ impl ProcessingBatch {
         offer_id: i64,
         message_id: i64,
     ) -> Result<bool, StoreError> {
+        self.write_audit().await?;
         reopen(&mut self.tx, offer_id, message_id).await
     }
 }

@@ -154,21 +154,6 @@ impl Store {
     }
 }
 
-/// The reason a reply to `recipient_key` must be held, when its address is
-/// suppressed (inside the caller's transaction).
-pub(crate) async fn suppressed_reason_in(
-    tx: &mut Transaction<'static, Any>,
-    recipient_key: &str,
-) -> Result<Option<String>, StoreError> {
-    sqlx::query_scalar(
-        "SELECT reason FROM suppressions WHERE address = $1 AND suppressed_at IS NOT NULL",
-    )
-    .bind(recipient_key)
-    .fetch_optional(&mut **tx)
-    .await
-    .during("checking the suppression list")
-}
-
 /// Holds every pending reply whose address is suppressed, with the reason
 /// (replies queued before the bounce arrived, or sent on by staff since).
 ///
