@@ -870,7 +870,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn an_offers_history_keeps_the_order_of_what_happened_in_one_batch() {
+    async fn an_offers_history_keeps_the_order_of_what_happened() {
         let store = Store::open("sqlite::memory:").await.unwrap();
         let processor = processor(store.clone());
         let again = b"From: Donor <donor@example.net>\r\nTo: donations@example.org\r\n\

@@ -47,8 +47,9 @@ impl PendingAudit {
 }
 
 /// Rows one statement of [`Store::audit_all_in`] writes: 6 values a row,
-/// kept well under the few hundred values past which binding costs SQLite
-/// (through sqlx) more than the round trips it saves.
+/// about as many values as a statement of item lines binds on SQLite
+/// (`offers::insert_items`), past which binding through sqlx costs SQLite
+/// more than the round trips it saves.
 const AUDIT_ROWS_PER_STATEMENT: usize = 100;
 
 impl Store {

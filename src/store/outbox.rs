@@ -152,7 +152,8 @@ impl Store {
         // The suppression list is read by the INSERT itself (one round trip
         // fewer a reply): a reply to a suppressed address is held with the
         // suppression's reason, whatever `held_reason` says. None: a reply
-        // with the same dedup key is already there.
+        // with the same dedup key is already there. (`WHERE 1 = 1`: without
+        // a WHERE, SQLite would read `ON CONFLICT` as the join's `ON`.)
         let inserted: Option<Option<String>> = sqlx::query_scalar(
             "INSERT INTO outbox (offer_id, kind, dedup_key, rfc_message_id, to_address, recipient_key,
                                  recipient_domain, subject, raw, automatic, state, held_reason,

@@ -5,7 +5,8 @@
 //! The batch's audit rows wait in memory and go in together just before
 //! the commit (two fewer round trips a new offer), in the order they
 //! happened: a step that writes an audit row of its own through another
-//! store module first writes those kept so far ([`ProcessingBatch::write_audit`]).
+//! store module (a reschedule, `store::slots`) first writes those kept so
+//! far ([`ProcessingBatch::write_audit`]).
 //! With several `serve` on PostgreSQL, one processing transaction runs at a
 //! time (the reply limits count what is queued), and a batch commits only
 //! while its run still holds every claim in it.
@@ -235,7 +236,6 @@ impl ProcessingBatch {
         dsn_message: i64,
         soft_limit: u32,
     ) -> Result<super::BounceEffect, StoreError> {
-        self.write_audit().await?;
         Store::record_bounce_in(
             &mut self.tx,
             address,

@@ -4,7 +4,8 @@
 //! `web::suppressions` and the bounce branch of `process`.
 //!
 //! Enforced in two places, so no path around it: a reply enqueued for a
-//! suppressed address is held with the reason (`outbox::insert_reply`), and
+//! suppressed address is held with the reason (the INSERT of
+//! `outbox::insert_reply_unaudited` reads this list), and
 //! a pending reply whose address was suppressed after it was queued is held
 //! when the sender would claim it ([`hold_suppressed_in`]).
 

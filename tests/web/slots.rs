@@ -441,6 +441,13 @@ async fn a_reschedule_and_a_cancellation_update_the_same_calendar_event() {
     // The donor's reply reopens the offer for staff.
     donor_asks_to_reschedule(&app, &donor, &mail[0]).await;
     assert_eq!(app.store.offer(id).await.unwrap().offer.status, "new");
+    // Its history in the order it happened: the reply, then the reopening.
+    let history = app.store.offer_history(id).await.unwrap();
+    let actions: Vec<&str> = history.iter().map(|e| e.action.as_str()).collect();
+    assert_eq!(
+        actions[actions.len() - 2..],
+        ["donor_reply", "reschedule_asked"]
+    );
     OfferPage::open(&b, &app.url(&format!("/offers/{id}"))).await;
     let page = b.text().await;
     assert!(page.contains("The donor asks for another time"), "{page}");
