@@ -681,12 +681,22 @@ fn is_range_gap(gap: &str) -> bool {
     matches!(
         g,
         "-" | "–" | "—" | "~" | "to" | "a" | "or" | "o" | "至" | "到" | "-to"
+            // Tagalog "100 hanggang 150" (up to), Vietnamese "100 đến 150".
+            | "hanggang" | "hangang" | "đến" | "tới"
     )
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn tagalog_and_vietnamese_range_words_join_two_numbers() {
+        for gap in [" hanggang ", " hangang ", " đến ", " tới "] {
+            assert!(is_range_gap(gap), "{gap:?}");
+        }
+        assert!(!is_range_gap(" ng "));
+    }
 
     #[test]
     fn digit_runs_are_what_the_digits_regex_finds() {
