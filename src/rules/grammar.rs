@@ -1834,7 +1834,7 @@ mod tests {
         assert!(!hard_line_break(ko, nl - 3, nl + 3));
         let zh = "我们仓库里还有上次活动剩下的一些医用外科口罩和\n手套，可以全部捐出。";
         let nl = zh.find('\n').unwrap();
-        assert!(!hard_line_break(zh, nl - 3, nl + 3));
+        assert!(!hard_line_break(zh, nl - 3, nl + 4));
         // A line opening with "10.000" (Spanish thousands) is no numbered entry.
         let es =
             "Guantes de nitrilo en caja, precio por caja 8 dólares, pedido mínimo\n10.000 piezas.";
