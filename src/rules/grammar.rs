@@ -1755,11 +1755,22 @@ fn hard_line_break(text: &str, a: usize, b: usize) -> bool {
     let line_after = text[nl + 1..].split('\n').next().unwrap_or("");
     let after = line_after.trim_start();
     let bullet = after.starts_with(['-', '*', '•', '·', '+'])
-        || after.split_once(['.', ')']).is_some_and(|(n, _)| {
-            !n.is_empty() && n.len() <= 2 && n.chars().all(|c| c.is_ascii_digit())
+        || after.split_once(['.', ')']).is_some_and(|(n, rest)| {
+            // "2. Gowns" or "3) Gloves", not "10.000 piezas" (Spanish thousands).
+            !n.is_empty()
+                && n.len() <= 2
+                && n.chars().all(|c| c.is_ascii_digit())
+                && !rest.starts_with(|c: char| c.is_ascii_digit())
         });
-    let short_entry = line_before.trim().chars().count() <= 40 && after.chars().count() <= 60;
+    let short_entry = columns(line_before.trim()) <= 40 && columns(after) <= 60;
     bullet || short_entry || line_before.contains(" | ") || line_after.contains(" | ")
+}
+
+/// How wide a line is on screen: a Chinese, Japanese or Korean character
+/// takes two columns, so a mail client wraps their prose after about half
+/// as many characters ("…대신 라텍스 장갑\n50박스와…" is one sentence).
+fn columns(line: &str) -> usize {
+    line.chars().map(|c| if is_cjk(c) { 2 } else { 1 }).sum()
 }
 
 /// Makes counted generic names precise: "200 masks" are N95s when the
@@ -1808,4 +1819,30 @@ pub fn refine(rules: &Rules, mut lots: Vec<Lot>, subject: &[Lot]) -> Vec<Lot> {
         }
     }
     lots
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_wrapped_line_of_hangul_or_hanzi_is_not_a_short_entry() {
+        // 24 Hangul characters fill 48 columns: wrapped prose, not a list line.
+        let ko =
+            "어제 회의에서 말씀드린 대로 저희 창고에 남은 니트릴 장갑\n30박스를 보내 드리겠습니다.";
+        let nl = ko.find('\n').unwrap();
+        assert!(!hard_line_break(ko, nl - 3, nl + 3));
+        let zh = "我们仓库里还有上次活动剩下的一些医用外科口罩和\n手套，可以全部捐出。";
+        let nl = zh.find('\n').unwrap();
+        assert!(!hard_line_break(zh, nl - 3, nl + 4));
+        // A line opening with "10.000" (Spanish thousands) is no numbered entry.
+        let es =
+            "Guantes de nitrilo en caja, precio por caja 8 dólares, pedido mínimo\n10.000 piezas.";
+        let nl = es.find('\n').unwrap();
+        assert!(!hard_line_break(es, nl - 3, nl + 3));
+        // A short line of a list still ends its entry.
+        let list = "장갑 30박스\n마스크 200장";
+        let nl = list.find('\n').unwrap();
+        assert!(hard_line_break(list, nl - 3, nl + 1));
+    }
 }

@@ -543,15 +543,21 @@ fn word_numbers(
             end = *e;
             j += 1;
         }
-        let cjk_multiplier_only =
-            values == 0 && text[start..].starts_with(is_cjk) && !hangul_word(text, start, end);
+        // A Korean number word counts only as a word of its own before a
+        // counter ("두 박스", "세 대", "백 켤레"): "한" of "한국", "세" of
+        // "세상" or "이천" the city are not numbers.
+        let rejected = if text[start..end].chars().all(is_hangul) {
+            !counted_hangul(text, start, end, taken)
+        } else {
+            values == 0 && text[start..].starts_with(is_cjk)
+        };
         let article = words[i].2 == Lex::NumArticle;
         let value = match n.value() {
             Some(v) => Some(v),
             None if article && j == i + 1 => Some(1.0),
             None => None,
         };
-        if let Some(v) = value.filter(|_| j > i && !cjk_multiplier_only) {
+        if let Some(v) = value.filter(|_| j > i && !rejected) {
             let mut tok = Tok::new(start, end);
             tok.num = Some(v);
             tok.article = article && j == i + 1;
@@ -562,15 +568,18 @@ fn word_numbers(
     out
 }
 
-/// A Korean number word standing alone ("백 켤레", "천 개"): a word of its
-/// own, with a space after it, so not part of a longer word ("수액백").
-fn hangul_word(text: &str, start: usize, end: usize) -> bool {
-    let hangul = |c: char| matches!(c as u32, 0xAC00..=0xD7AF);
+fn is_hangul(c: char) -> bool {
+    matches!(c as u32, 0xAC00..=0xD7AF)
+}
+
+/// A Korean number word standing alone before its counter ("백 켤레", "두
+/// 박스", "세개"): not the end of a longer word ("수액백"), and a counter
+/// right after it, with or without a space.
+fn counted_hangul(text: &str, start: usize, end: usize, taken: &Taken) -> bool {
     let before = text[..start].chars().next_back();
-    let after = text[end..].chars().next();
-    text[start..end].chars().all(hangul)
-        && !before.is_some_and(char::is_alphanumeric)
-        && after.is_some_and(char::is_whitespace)
+    let rest = text[end..].trim_start_matches([' ', '\t']);
+    !before.is_some_and(char::is_alphanumeric)
+        && taken.unit_starts.contains(&(text.len() - rest.len()))
 }
 
 /// What may sit between two number words of one number.
@@ -672,12 +681,22 @@ fn is_range_gap(gap: &str) -> bool {
     matches!(
         g,
         "-" | "–" | "—" | "~" | "to" | "a" | "or" | "o" | "至" | "到" | "-to"
+            // Tagalog "100 hanggang 150" (up to), Vietnamese "100 đến 150".
+            | "hanggang" | "hangang" | "đến" | "tới"
     )
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn tagalog_and_vietnamese_range_words_join_two_numbers() {
+        for gap in [" hanggang ", " hangang ", " đến ", " tới "] {
+            assert!(is_range_gap(gap), "{gap:?}");
+        }
+        assert!(!is_range_gap(" ng "));
+    }
 
     #[test]
     fn digit_runs_are_what_the_digits_regex_finds() {
