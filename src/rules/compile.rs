@@ -151,7 +151,19 @@ pub struct Negation {
     #[allow(dead_code)]
     pub name: String,
     pub re: Regex,
-    pub left: bool,
+    pub scope: NegationScope,
+}
+
+/// What a negation cue covers.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum NegationScope {
+    /// From the cue to the end of its clause ("we don't have N95s").
+    Right,
+    /// From the clause start to the cue ("마스크는 없습니다").
+    Left,
+    /// The cue's own text, when the lot sits inside it ("a church
+    /// donated 500 masks to us").
+    Match,
 }
 
 /// The compiled rule set.
@@ -343,11 +355,20 @@ impl Builder {
             });
         }
         for n in &f.negation {
-            let left = n.scope == "left";
+            let scope = match n.scope.as_str() {
+                "right" => NegationScope::Right,
+                "left" => NegationScope::Left,
+                "match" => NegationScope::Match,
+                other => {
+                    let reason =
+                        format!("unknown negation scope {other:?}; one of right, left, match");
+                    return Err(format::invalid(name, text, n.pattern.span(), reason));
+                }
+            };
             self.negations.push(Negation {
                 name: n.name.clone(),
                 re: re(&n.pattern)?,
-                left,
+                scope,
             });
         }
         self.add_signals(name, text, &f)?;

@@ -142,7 +142,8 @@ pub struct PatternRule {
 pub struct NegationRule {
     pub name: String,
     pub pattern: Spanned<String>,
-    /// "right" (English "we don't have N95s") or "left" (Korean "마스크는 없습니다").
+    /// "right" (English "we don't have N95s"), "left" (Korean "마스크는 없습니다")
+    /// or "match" (the cue's own text: "a church donated 500 masks to us").
     #[serde(default = "right")]
     pub scope: String,
 }

@@ -18,7 +18,7 @@
 use std::collections::HashMap;
 use std::ops::Range;
 
-use super::compile::{Role, Rules};
+use super::compile::{NegationScope, Role, Rules};
 use super::lex::{is_cjk, is_word_char, ItemHit, Tok};
 use super::spans::SpanIndex;
 use super::Span;
@@ -1324,10 +1324,10 @@ impl Ctx<'_> {
         for i in self.rules.negation_set.matches(self.text).iter() {
             let n = &self.rules.negations[i];
             for m in n.re.find_iter(self.text) {
-                let scope = if n.left {
-                    (clause_start(self.text, m.start()), m.start())
-                } else {
-                    (m.end(), clause_end(self.text, m.end()))
+                let scope = match n.scope {
+                    NegationScope::Left => (clause_start(self.text, m.start()), m.start()),
+                    NegationScope::Right => (m.end(), clause_end(self.text, m.end())),
+                    NegationScope::Match => (m.start(), m.end()),
                 };
                 scopes.push(scope);
             }
@@ -1823,7 +1823,51 @@ pub fn refine(rules: &Rules, mut lots: Vec<Lot>, subject: &[Lot]) -> Vec<Lot> {
 
 #[cfg(test)]
 mod tests {
+    use super::super::compile::{compile, Rules};
+    use super::super::EMBEDDED;
     use super::*;
+
+    fn rules_with(extra: &str) -> Rules {
+        let mut files: Vec<(String, String)> = EMBEDDED
+            .iter()
+            .map(|(n, t)| (n.to_string(), t.to_string()))
+            .collect();
+        files.push(("zz-test.toml".to_string(), extra.to_string()));
+        compile(&files).unwrap()
+    }
+
+    fn items(rules: &Rules, text: &str) -> Vec<String> {
+        let lots = super::lots(rules, text, super::super::lex::tokenize(rules, text));
+        lots.iter()
+            .map(|l| text[l.start..l.end].to_string())
+            .collect()
+    }
+
+    #[test]
+    fn a_match_scope_negates_only_the_lots_inside_the_cue() {
+        let rules = rules_with(
+            "[[negation]]\nname = \"t\"\npattern = '(?i)\\bborrowed\\b[^.]*\\bfrom the school\\b'\nscope = \"match\"\n",
+        );
+        let got = items(
+            &rules,
+            "We borrowed 30 face shields from the school, and we can give 200 gowns.",
+        );
+        assert_eq!(got.len(), 1, "{got:?}");
+        assert!(got[0].contains("gowns"), "{got:?}");
+    }
+
+    #[test]
+    fn an_unknown_negation_scope_is_refused() {
+        let mut files: Vec<(String, String)> = EMBEDDED
+            .iter()
+            .map(|(n, t)| (n.to_string(), t.to_string()))
+            .collect();
+        files.push((
+            "zz-test.toml".to_string(),
+            "[[negation]]\nname = \"t\"\npattern = 'x'\nscope = \"both\"\n".to_string(),
+        ));
+        assert!(compile(&files).is_err());
+    }
 
     #[test]
     fn a_wrapped_line_of_hangul_or_hanzi_is_not_a_short_entry() {
