@@ -747,8 +747,8 @@ impl Ctx<'_> {
                 && self.text[self.toks[last].start..]
                     .starts_with(|c: char| matches!(c as u32, 0xAC00..=0xD7AF)));
         let between = &self.text[self.toks[t].end..self.toks[k].start];
-        let marked =
-            between.contains([':', 'x', 'X', '×', '=', '-', '–', '(']) || between.contains("..");
+        let marked = between.contains([':', 'x', 'X', '×', '=', '-', '–', '—', '('])
+            || between.contains("..");
         if self.of_item_follows(last) || (!glued && !table && !marked && self.item_follows(last)) {
             return None;
         }
@@ -1451,7 +1451,7 @@ impl Ctx<'_> {
             return None;
         }
         let mut value = self.num(n_at)?;
-        let mut unit = self
+        let unit = self
             .unit(n_at + 1)
             .filter(|_| self.toks[n_at + 1].end <= ce)
             .or_else(|| {
@@ -1462,12 +1462,26 @@ impl Ctx<'_> {
                     .find(|&i| cols.unit.is_some() || self.cell_is(i, line_end))
                     .and_then(|i| self.unit(i))
             })
-            .or(cols.count_unit)
-            .unwrap_or(self.each());
+            .or(cols.count_unit);
+        // "20 | boxes of 50", "4 | cases x 10 boxes x 100": a container
+        // opening the cell after the count is the count's unit, and the
+        // numbers of that cell its pack sizes.
+        let mut pack_col = cols.pack;
+        let unit = match unit {
+            Some(u) => u,
+            None => match self.opening_unit(toks.clone(), cells, cols.count + 1) {
+                Some(u) => {
+                    pack_col = pack_col.or(Some(cols.count + 1));
+                    u
+                }
+                None => self.each(),
+            },
+        };
+        let mut unit = unit;
         if self.is_container(unit) {
             let packs: Vec<f64> = toks
                 .clone()
-                .filter(|&i| in_col(i, cols.pack))
+                .filter(|&i| in_col(i, pack_col))
                 .filter_map(|i| self.num(i))
                 .filter(|&n| n > 0.0)
                 .collect();
@@ -1494,6 +1508,23 @@ impl Ctx<'_> {
 }
 
 impl Ctx<'_> {
+    /// The container that opens cell `col` of a row ("boxes of 50"),
+    /// with no count before it in that cell.
+    fn opening_unit(
+        &self,
+        toks: Range<usize>,
+        cells: &[(usize, usize)],
+        col: usize,
+    ) -> Option<usize> {
+        let &(cs, ce) = cells.get(col)?;
+        let i = toks
+            .clone()
+            .find(|&i| self.toks[i].start >= cs && self.toks[i].start < ce)?;
+        let u = self.unit(i)?;
+        let opens = self.text[cs..self.toks[i].start].trim().is_empty();
+        (opens && self.is_container(u)).then_some(u)
+    }
+
     /// A pack size of `unit` anywhere in a table row: "50 per box",
     /// "50/bx", "(25 por caja)", "100 pcs/box".
     fn row_pack(&self, toks: Range<usize>, unit: usize) -> Option<f64> {
@@ -1763,7 +1794,28 @@ fn hard_line_break(text: &str, a: usize, b: usize) -> bool {
                 && !rest.starts_with(|c: char| c.is_ascii_digit())
         });
     let short_entry = columns(line_before.trim()) <= 40 && columns(after) <= 60;
-    bullet || short_entry || line_before.contains(" | ") || line_after.contains(" | ")
+    bullet
+        || short_entry
+        || line_before.contains(" | ")
+        || line_after.contains(" | ")
+        || (counted_entry(line_before) && after.starts_with(char::is_uppercase))
+}
+
+/// Whether a line reads as a list entry with its count after a dash or
+/// colon ("Bleach concentrate — 4 gallons (sealed)", "Gowns: 200 in
+/// bags"): the next line that starts a new name is a new entry, even when
+/// this one is too long to look like a list line.
+fn counted_entry(line: &str) -> bool {
+    let line = line.trim();
+    if !line.starts_with(char::is_alphabetic) {
+        return false;
+    }
+    [" — ", " – ", " - ", ": "].iter().any(|sep| {
+        line.split_once(sep).is_some_and(|(_, rest)| {
+            rest.trim_start_matches(['~', '≈', ' '])
+                .starts_with(|c: char| c.is_ascii_digit())
+        })
+    })
 }
 
 /// How wide a line is on screen: a Chinese, Japanese or Korean character
@@ -1823,70 +1875,25 @@ pub fn refine(rules: &Rules, mut lots: Vec<Lot>, subject: &[Lot]) -> Vec<Lot> {
 
 #[cfg(test)]
 mod tests {
-    use super::super::compile::{compile, Rules};
-    use super::super::EMBEDDED;
     use super::*;
 
-    fn rules_with(extra: &str) -> Rules {
-        let mut files: Vec<(String, String)> = EMBEDDED
-            .iter()
-            .map(|(n, t)| (n.to_string(), t.to_string()))
-            .collect();
-        files.push(("zz-test.toml".to_string(), extra.to_string()));
-        compile(&files).unwrap()
-    }
-
-    fn items(rules: &Rules, text: &str) -> Vec<String> {
-        let lots = super::lots(rules, text, super::super::lex::tokenize(rules, text));
-        lots.iter()
-            .map(|l| text[l.start..l.end].to_string())
-            .collect()
+    #[test]
+    fn a_counted_entry_ends_at_the_next_named_line() {
+        let text = "Chlorine tablets for the clinic — 3 cases (still shrink-wrapped)\nPaper gowns — 80, assorted sizes";
+        let at = text.find("wrapped)").unwrap();
+        assert!(hard_line_break(text, at, text.len()));
+        // Prose wrapped mid-sentence stays one entry.
+        let prose = "Our neighbours dropped off quite a few things this morning, among them 3\nboxes of gowns";
+        let at = prose.find(" 3").unwrap();
+        assert!(!hard_line_break(prose, at, prose.len()));
     }
 
     #[test]
-    fn a_match_scope_negates_only_the_lots_inside_the_cue() {
-        let rules = rules_with(
-            "[[negation]]\nname = \"t\"\npattern = '(?i)\\bborrowed\\b[^.]*\\bfrom the school\\b'\nscope = \"match\"\n",
-        );
-        let got = items(
-            &rules,
-            "We borrowed 30 face shields from the school, and we can give 200 gowns.",
-        );
-        assert_eq!(got.len(), 1, "{got:?}");
-        assert!(got[0].contains("gowns"), "{got:?}");
-    }
-
-    #[test]
-    fn an_unknown_negation_scope_is_refused() {
-        let mut files: Vec<(String, String)> = EMBEDDED
-            .iter()
-            .map(|(n, t)| (n.to_string(), t.to_string()))
-            .collect();
-        files.push((
-            "zz-test.toml".to_string(),
-            "[[negation]]\nname = \"t\"\npattern = 'x'\nscope = \"both\"\n".to_string(),
-        ));
-        assert!(compile(&files).is_err());
-    }
-
-    #[test]
-    fn a_wrapped_line_of_hangul_or_hanzi_is_not_a_short_entry() {
-        // 24 Hangul characters fill 48 columns: wrapped prose, not a list line.
-        let ko =
-            "어제 회의에서 말씀드린 대로 저희 창고에 남은 니트릴 장갑\n30박스를 보내 드리겠습니다.";
-        let nl = ko.find('\n').unwrap();
-        assert!(!hard_line_break(ko, nl - 3, nl + 3));
-        let zh = "我们仓库里还有上次活动剩下的一些医用外科口罩和\n手套，可以全部捐出。";
-        let nl = zh.find('\n').unwrap();
-        assert!(!hard_line_break(zh, nl - 3, nl + 4));
-        // A line opening with "10.000" (Spanish thousands) is no numbered entry.
-        let es =
-            "Guantes de nitrilo en caja, precio por caja 8 dólares, pedido mínimo\n10.000 piezas.";
-        let nl = es.find('\n').unwrap();
-        assert!(!hard_line_break(es, nl - 3, nl + 3));
-        // A short line of a list still ends its entry.
-        let list = "장갑 30박스\n마스크 200장";
-        let nl = list.find('\n').unwrap();
-        assert!(hard_line_break(list, nl - 3, nl + 1));
+    fn counted_entries_are_dashed_or_colon_lines_with_a_count() {
+        assert!(counted_entry("Bleach concentrate — 4 gallons (sealed)"));
+        assert!(counted_entry("  Gowns: 200 in bags from the ward"));
+        assert!(counted_entry("Face shields - ~60 assembled"));
+        assert!(!counted_entry("Note: the loading dock closes early"));
+        assert!(!counted_entry("- 40 boxes of gloves"));
     }
 }
