@@ -115,7 +115,7 @@ pub fn lots(rules: &Rules, text: &str, toks: Vec<Tok>) -> Vec<Lot> {
         let Some(hit) = cx.toks[t].item.clone() else {
             continue;
         };
-        if cx.used[t] {
+        if cx.used[t] || cx.names_a_pack_size(t) {
             continue;
         }
         cx.used[t] = true;
@@ -725,6 +725,21 @@ impl Ctx<'_> {
             && words
                 .next()
                 .is_some_and(|w| w.starts_with(|c: char| c.is_ascii_digit()))
+    }
+
+    /// "(10 boxes per case, 100 gloves per box)": a count of the item per
+    /// container is the size of a pack, not a lot of its own.
+    fn names_a_pack_size(&self, t: usize) -> bool {
+        let (Some(j), per) = (t.checked_sub(1), t + 1) else {
+            return false;
+        };
+        self.num(j).is_some()
+            && !self.toks[j].article
+            && self.close(j, t, 0)
+            && self.role(per, Role::Per)
+            && self.close(t, per, 0)
+            && self.unit(per + 1).is_some_and(|u| self.is_container(u))
+            && self.close(per, per + 1, 0)
     }
 
     /// "Acme 3000 syringe pumps: 6": digits between a capitalised brand word
@@ -1585,6 +1600,18 @@ impl Ctx<'_> {
             if let Some(n) = pack {
                 value *= n;
                 unit = self.each();
+            } else if let Some(u) = self
+                .unit(n_at + 1)
+                .filter(|_| self.toks[n_at + 1].end <= ce)
+            {
+                // "60 boxes of 20", "36 cases (10 boxes per case, 100 gloves
+                // per box)": pack sizes after the container in the count's cell.
+                self.pack_item = self.toks[t].item.as_ref().map(|h| h.item);
+                let (s, e) = (self.toks[n_at].start, self.toks[n_at + 1].end);
+                let q = self.qty(value, u, s, e, "count column of the item's table row");
+                let q = self.pack(q, e);
+                value = q.value;
+                unit = q.unit;
             }
         }
         let (s, e) = (self.toks[n_at].start, self.toks[n_at].end);
