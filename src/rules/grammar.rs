@@ -115,7 +115,7 @@ pub fn lots(rules: &Rules, text: &str, toks: Vec<Tok>) -> Vec<Lot> {
         let Some(hit) = cx.toks[t].item.clone() else {
             continue;
         };
-        if cx.used[t] {
+        if cx.used[t] || cx.names_a_pack_size(t) {
             continue;
         }
         cx.used[t] = true;
@@ -129,7 +129,7 @@ pub fn lots(rules: &Rules, text: &str, toks: Vec<Tok>) -> Vec<Lot> {
         }
         // "AirSense 10 CPAP x 12": a count marked with x after the name wins
         // over a number before it, which is then a model's.
-        let qty = match cx.x_count_follows(t) {
+        let qty = match cx.x_count_follows(t) || cx.model_number_then_count(t) {
             true => cx.after(t).or_else(|| cx.before(t)),
             false => cx.before(t).or_else(|| cx.after(t)),
         };
@@ -299,7 +299,10 @@ impl Ctx<'_> {
         {
             return None;
         }
-        let q = self.before_unchecked(t, j, end)?;
+        let q = match self.before_unchecked(t, j, end) {
+            Some(q) => q,
+            None => self.count_before_name(t)?,
+        };
         if q.rule == EACH_AFTER_ITEM {
             return Some(q);
         }
@@ -455,6 +458,15 @@ impl Ctx<'_> {
             unit = self.unit(outer)?;
             k = outer - 1;
         }
+        // "a couple of boxes of gloves", "dozens of cases of masks": a count
+        // of the containers with "of".
+        if self.role(k, Role::Of)
+            && k > 0
+            && self.num(k - 1).is_some_and(|n| n != 1.0)
+            && self.close(k - 1, k, 0)
+        {
+            k -= 1;
+        }
         // "100 gallon jugs of bleach": a size word before the container.
         if self.unit(k).is_some() && self.close(k, unit_at, 0) && k > 0 && self.num(k - 1).is_some()
         {
@@ -473,6 +485,45 @@ impl Ctx<'_> {
             end,
             "count and unit before item",
         ))
+    }
+
+    /// "14 Acme Flow3 5-liter oxygen concentrators", "22 Stryker Secure
+    /// electric beds": a count, then a product's brand, model and size words
+    /// (capitalised or with digits, at most two plain words) before the item.
+    fn count_before_name(&mut self, t: usize) -> Option<Qty> {
+        let mut k = t.checked_sub(1)?;
+        while self.size_word(k) {
+            k = k.checked_sub(1)?;
+        }
+        let n = self.num(k).filter(|_| !self.toks[k].article)?;
+        let g = self.tok_gap(k, t);
+        if g.sentence || g.hard || g.cells > 0 || g.cjk {
+            return None;
+        }
+        let between = &self.text[self.toks[k].end..self.toks[t].start];
+        let mut named = 0;
+        let mut plain = 0;
+        for w in between.split_whitespace() {
+            let letters_ok = w
+                .chars()
+                .all(|c| is_word_char(c) || matches!(c, '-' | '/' | '.' | '+'));
+            if !letters_ok {
+                return None;
+            }
+            if w.starts_with(|c: char| c.is_uppercase() || c.is_ascii_digit())
+                || w.chars().any(|c| c.is_ascii_digit())
+            {
+                named += 1;
+            } else {
+                plain += 1;
+            }
+        }
+        if named == 0 || plain > 2 || named + plain > 7 {
+            return None;
+        }
+        self.mark(k, t - 1);
+        let (s, e) = (self.toks[k].start, self.toks[t].start);
+        Some(self.qty(n, self.each(), s, e, "count before a named product"))
     }
 
     /// Whether the unit at `j` is the size of a piece, written with its
@@ -676,6 +727,50 @@ impl Ctx<'_> {
                 .is_some_and(|w| w.starts_with(|c: char| c.is_ascii_digit()))
     }
 
+    /// "(10 boxes per case, 100 gloves per box)": a count of the item per
+    /// container is the size of a pack, not a lot of its own.
+    fn names_a_pack_size(&self, t: usize) -> bool {
+        let (Some(j), per) = (t.checked_sub(1), t + 1) else {
+            return false;
+        };
+        self.num(j).is_some()
+            && !self.toks[j].article
+            && self.close(j, t, 0)
+            && self.role(per, Role::Per)
+            && self.close(t, per, 0)
+            && self.unit(per + 1).is_some_and(|u| self.is_container(u))
+            && self.close(per, per + 1, 0)
+    }
+
+    /// "Acme 3000 syringe pumps: 6": digits between a capitalised brand word
+    /// and the name are its model when a colon and a count follow the name.
+    fn model_number_then_count(&self, t: usize) -> bool {
+        let Some(j) = t.checked_sub(1) else {
+            return false;
+        };
+        if self.toks[j].num.is_none() || self.toks[j].article || self.tok_gap(j, t).words > 0 {
+            return false;
+        }
+        let rest = self.text[self.toks[t].end..].trim_start_matches([' ', '\t']);
+        let colon_count = rest.strip_prefix(':').is_some_and(|r| {
+            r.trim_start_matches([' ', '\t'])
+                .starts_with(|c: char| c.is_ascii_digit())
+        });
+        if !colon_count {
+            return false;
+        }
+        let Some(head) = self.text[..self.toks[j].start].strip_suffix(' ') else {
+            return false;
+        };
+        let word = head.rsplit(|c: char| !is_word_char(c)).next().unwrap_or("");
+        let word_start = head.len() - word.len();
+        let brand = word.starts_with(char::is_uppercase)
+            && word.chars().any(char::is_lowercase)
+            && word.chars().all(char::is_alphabetic);
+        let taken = j > 0 && self.toks[j - 1].end > word_start;
+        brand && !taken
+    }
+
     /// "Tyvek coveralls, about 100", "N95s, 3M 8511 with valve, 3 boxes of
     /// 10", "cubrebocas de tres capas, como 800": a count after a short
     /// description of the item, set off by a comma, colon or dash.
@@ -723,6 +818,9 @@ impl Ctx<'_> {
             Some(u) if self.tok_gap(k, k + 1).words == 0 && !self.tok_gap(k, k + 1).hard => {
                 (u, k + 1)
             }
+            // "Latex gloves - 2 opened boxes": one plain word (a condition or
+            // size) between the count and its container.
+            Some(u) if self.is_container(u) && self.one_plain_word(k, k + 1) => (u, k + 1),
             _ => (self.each(), k),
         };
         if last > k && self.size_of_each(last) {
@@ -760,6 +858,16 @@ impl Ctx<'_> {
             "count after item"
         };
         Some(self.qty(n, unit, s, e, rule))
+    }
+
+    /// Whether a single lower-case word, and nothing else, stands between
+    /// tokens `i` and `j`.
+    fn one_plain_word(&self, i: usize, j: usize) -> bool {
+        let between = self.text[self.toks[i].end..self.toks[j].start].trim();
+        !between.is_empty()
+            && between.chars().all(|c| c.is_lowercase() || c == '-')
+            && between.starts_with(char::is_alphabetic)
+            && self.text[self.toks[i].end..self.toks[j].start].starts_with(' ')
     }
 
     /// The gap from token `t` to `k`, across filler words, with text in
@@ -1492,6 +1600,18 @@ impl Ctx<'_> {
             if let Some(n) = pack {
                 value *= n;
                 unit = self.each();
+            } else if let Some(u) = self
+                .unit(n_at + 1)
+                .filter(|_| self.toks[n_at + 1].end <= ce)
+            {
+                // "60 boxes of 20", "36 cases (10 boxes per case, 100 gloves
+                // per box)": pack sizes after the container in the count's cell.
+                self.pack_item = self.toks[t].item.as_ref().map(|h| h.item);
+                let (s, e) = (self.toks[n_at].start, self.toks[n_at + 1].end);
+                let q = self.qty(value, u, s, e, "count column of the item's table row");
+                let q = self.pack(q, e);
+                value = q.value;
+                unit = q.unit;
             }
         }
         let (s, e) = (self.toks[n_at].start, self.toks[n_at].end);
