@@ -1995,7 +1995,70 @@ pub fn refine(rules: &Rules, mut lots: Vec<Lot>, subject: &[Lot]) -> Vec<Lot> {
 
 #[cfg(test)]
 mod tests {
+    use super::super::compile::{compile, Rules};
+    use super::super::EMBEDDED;
     use super::*;
+
+    /// The embedded rule files and one more, `extra`.
+    fn files_with(extra: &str) -> Vec<(String, String)> {
+        let mut files: Vec<(String, String)> = EMBEDDED
+            .iter()
+            .map(|(n, t)| (n.to_string(), t.to_string()))
+            .collect();
+        files.push(("zz-test.toml".to_string(), extra.to_string()));
+        files
+    }
+
+    fn rules_with(extra: &str) -> Rules {
+        compile(&files_with(extra)).unwrap()
+    }
+
+    fn items(rules: &Rules, text: &str) -> Vec<String> {
+        let lots = super::lots(rules, text, super::super::lex::tokenize(rules, text));
+        lots.iter()
+            .map(|l| text[l.start..l.end].to_string())
+            .collect()
+    }
+
+    #[test]
+    fn a_match_scope_negates_only_the_lots_inside_the_cue() {
+        let rules = rules_with(
+            "[[negation]]\nname = \"t\"\npattern = '(?i)\\bborrowed\\b[^.]*\\bfrom the school\\b'\nscope = \"match\"\n",
+        );
+        let got = items(
+            &rules,
+            "We borrowed 30 face shields from the school, and we can give 200 gowns.",
+        );
+        assert_eq!(got.len(), 1, "{got:?}");
+        assert!(got[0].contains("gowns"), "{got:?}");
+    }
+
+    #[test]
+    fn an_unknown_negation_scope_is_refused() {
+        let files = files_with("[[negation]]\nname = \"t\"\npattern = 'x'\nscope = \"both\"\n");
+        assert!(compile(&files).is_err());
+    }
+
+    #[test]
+    fn a_wrapped_line_of_hangul_or_hanzi_is_not_a_short_entry() {
+        // 24 Hangul characters fill 48 columns: wrapped prose, not a list line.
+        let ko =
+            "어제 회의에서 말씀드린 대로 저희 창고에 남은 니트릴 장갑\n30박스를 보내 드리겠습니다.";
+        let nl = ko.find('\n').unwrap();
+        assert!(!hard_line_break(ko, nl - 3, nl + 3));
+        let zh = "我们仓库里还有上次活动剩下的一些医用外科口罩和\n手套，可以全部捐出。";
+        let nl = zh.find('\n').unwrap();
+        assert!(!hard_line_break(zh, nl - 3, nl + 4));
+        // A line opening with "10.000" (Spanish thousands) is no numbered entry.
+        let es =
+            "Guantes de nitrilo en caja, precio por caja 8 dólares, pedido mínimo\n10.000 piezas.";
+        let nl = es.find('\n').unwrap();
+        assert!(!hard_line_break(es, nl - 3, nl + 3));
+        // A short line of a list still ends its entry.
+        let list = "장갑 30박스\n마스크 200장";
+        let nl = list.find('\n').unwrap();
+        assert!(hard_line_break(list, nl - 3, nl + 1));
+    }
 
     #[test]
     fn a_counted_entry_ends_at_the_next_named_line() {
