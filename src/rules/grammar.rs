@@ -19,7 +19,7 @@ use std::collections::HashMap;
 use std::ops::Range;
 
 use super::compile::{NegationScope, Role, Rules};
-use super::lex::{is_cjk, is_word_char, ItemHit, Tok};
+use super::lex::{is_cjk, is_hangul, is_word_char, ItemHit, Tok};
 use super::spans::SpanIndex;
 use super::Span;
 
@@ -841,9 +841,7 @@ impl Ctx<'_> {
         // "마스크 삼천 장, 체온계 …": a Korean counter closes the count of the
         // noun before it, as a glued one does.
         let glued = self.toks[last].glued
-            || (last > k
-                && self.text[self.toks[last].start..]
-                    .starts_with(|c: char| matches!(c as u32, 0xAC00..=0xD7AF)));
+            || (last > k && self.text[self.toks[last].start..].starts_with(is_hangul));
         let between = &self.text[self.toks[t].end..self.toks[k].start];
         let marked = between.contains([':', 'x', 'X', '×', '=', '-', '–', '—', '('])
             || between.contains("..");
@@ -863,11 +861,11 @@ impl Ctx<'_> {
     /// Whether a single lower-case word, and nothing else, stands between
     /// tokens `i` and `j`.
     fn one_plain_word(&self, i: usize, j: usize) -> bool {
-        let between = self.text[self.toks[i].end..self.toks[j].start].trim();
-        !between.is_empty()
-            && between.chars().all(|c| c.is_lowercase() || c == '-')
-            && between.starts_with(char::is_alphabetic)
-            && self.text[self.toks[i].end..self.toks[j].start].starts_with(' ')
+        let gap = &self.text[self.toks[i].end..self.toks[j].start];
+        let word = gap.trim();
+        gap.starts_with(' ')
+            && word.starts_with(char::is_alphabetic)
+            && word.chars().all(|c| c.is_lowercase() || c == '-')
     }
 
     /// The gap from token `t` to `k`, across filler words, with text in
@@ -1559,9 +1557,11 @@ impl Ctx<'_> {
             return None;
         }
         let mut value = self.num(n_at)?;
-        let unit = self
+        // A unit right after the count, inside its cell ("60 boxes of 20").
+        let unit_in_cell = self
             .unit(n_at + 1)
-            .filter(|_| self.toks[n_at + 1].end <= ce)
+            .filter(|_| self.toks[n_at + 1].end <= ce);
+        let unit = unit_in_cell
             .or_else(|| {
                 // The unit column, or a unit alone in the cell after the count.
                 let col = cols.unit.or(Some(cols.count + 1));
@@ -1575,7 +1575,7 @@ impl Ctx<'_> {
         // opening the cell after the count is the count's unit, and the
         // numbers of that cell its pack sizes.
         let mut pack_col = cols.pack;
-        let unit = match unit {
+        let mut unit = match unit {
             Some(u) => u,
             None => match self.opening_unit(toks.clone(), cells, cols.count + 1) {
                 Some(u) => {
@@ -1585,7 +1585,6 @@ impl Ctx<'_> {
                 None => self.each(),
             },
         };
-        let mut unit = unit;
         if self.is_container(unit) {
             let packs: Vec<f64> = toks
                 .clone()
@@ -1600,10 +1599,7 @@ impl Ctx<'_> {
             if let Some(n) = pack {
                 value *= n;
                 unit = self.each();
-            } else if let Some(u) = self
-                .unit(n_at + 1)
-                .filter(|_| self.toks[n_at + 1].end <= ce)
-            {
+            } else if let Some(u) = unit_in_cell {
                 // "60 boxes of 20", "36 cases (10 boxes per case, 100 gloves
                 // per box)": pack sizes after the container in the count's cell.
                 self.pack_item = self.toks[t].item.as_ref().map(|h| h.item);

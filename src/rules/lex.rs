@@ -568,7 +568,8 @@ fn word_numbers(
     out
 }
 
-fn is_hangul(c: char) -> bool {
+/// A Hangul syllable (Korean).
+pub fn is_hangul(c: char) -> bool {
     matches!(c as u32, 0xAC00..=0xD7AF)
 }
 
